@@ -1,0 +1,25 @@
+"""Agent adapters, one module per kind. ``get_adapter(kind)`` returns a fresh adapter."""
+
+from __future__ import annotations
+
+import importlib
+
+from cortex_tui.agents.base import AgentAdapter
+
+_MODULES = {
+    "sim": "cortex_tui.agents.sim_adapter",
+    "shell": "cortex_tui.agents.shell",
+    "claude-code": "cortex_tui.agents.claude_code",
+    "codex": "cortex_tui.agents.codex",
+    "aider": "cortex_tui.agents.aider",
+    "gemini": "cortex_tui.agents.gemini",
+}
+
+
+def get_adapter(kind: str) -> AgentAdapter:
+    try:
+        mod = importlib.import_module(_MODULES[kind])
+    except KeyError:
+        raise ValueError(f"unknown agent kind {kind!r}") from None
+    adapter: AgentAdapter = mod.make()
+    return adapter

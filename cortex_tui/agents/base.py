@@ -1,0 +1,104 @@
+"""What every agent adapter declares: command line, detection patterns, how to talk to it."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from cortex_tui.model.layout import ResolvedSession
+
+# A key sent to the pane: ("literal", text) is typed as-is, ("key", name) is a tmux key name (Enter, Escape, C-c).
+KeyInput = tuple[Literal["literal", "key"], str]
+
+DEFAULT_ERROR_RE = re.compile(
+    r"(?:^|\s)(?:[A-Za-z_][\w.]*(?:Error|Exception)\b|Traceback \(most recent call last\)|error(?:\[\w+\])?:|"
+    r"fatal:|FAILED\b|panic:|ERROR\b|Error\b)"
+)
+
+
+@dataclass(frozen=True)
+class SpawnContext:
+    """Where a session's files live, handed to the adapter when building its command."""
+
+    run: str
+    repo: Path
+    worktree: Path
+    session_dir: Path
+    """coordination/runs/<run>/sessions/<slug>/ — scripts, settings, the events file."""
+    events_file: Path
+    """JSONL file the agent's hooks (or the sim) append structured events to."""
+    headless: bool = False
+
+
+@dataclass(frozen=True)
+class ApprovalPrompt:
+    """An approval prompt found on the screen."""
+
+    text: str
+    """The prompt text as shown (evidence)."""
+
+
+@dataclass
+class AgentAdapter:
+    """Base adapter: a plain command, output-only detection. Subclasses override what they know better."""
+
+    kind: str = "shell"
+    approval_patterns: list[re.Pattern[str]] = field(default_factory=list)
+    error_pattern: re.Pattern[str] = DEFAULT_ERROR_RE
+    progress: Literal["output", "events"] = "output"
+    """What counts as progress for silence detection: new output, or new structured events only."""
+    exposes_usage: bool = False
+    """False = usage is unknown (reported as null, never 0)."""
+
+    def command(self, session: ResolvedSession, ctx: SpawnContext) -> list[str]:
+        """The agent's argv (run by ``/bin/sh -c`` after shell-quoting)."""
+        if session.command:
+            return ["/bin/sh", "-c", session.command]
+        raise ValueError(f"session {session.name!r}: agent {self.kind!r} needs a command")
+
+    def env(self, session: ResolvedSession, ctx: SpawnContext) -> dict[str, str]:
+        """Environment for the agent, on top of the session's ``env``."""
+        return {}
+
+    def prepare(self, session: ResolvedSession, ctx: SpawnContext) -> None:
+        """Write any files the agent needs (settings, scripts) into ``ctx.session_dir``."""
+
+    def find_approval(self, screen_lines: list[str]) -> ApprovalPrompt | None:
+        """Return the approval prompt if the last lines of the screen show one waiting."""
+        tail = [ln for ln in screen_lines if ln.strip()][-12:]
+        for i in range(len(tail) - 1, -1, -1):
+            for pat in self.approval_patterns:
+                if pat.search(tail[i]):
+                    return ApprovalPrompt(text="\n".join(tail[i:]).strip())
+        return None
+
+    def approve_keys(self, prompt: ApprovalPrompt | None) -> list[KeyInput]:
+        """Keys answering "yes" to the waiting prompt. Never a blind Enter on a default-No menu."""
+        return [("literal", "y"), ("key", "Enter")]
+
+    def deny_keys(self, prompt: ApprovalPrompt | None) -> list[KeyInput]:
+        return [("literal", "n"), ("key", "Enter")]
+
+    def message_keys(self, text: str) -> list[KeyInput]:
+        """Keys that send a message to the agent (typed literally, then submitted)."""
+        keys: list[KeyInput] = []
+        for i, line in enumerate(text.split("\n")):
+            if i:
+                keys.append(("key", "Enter"))
+            if line:
+                keys.append(("literal", line))
+        keys.append(("key", "Enter"))
+        return keys
+
+    def interrupt_keys(self) -> list[KeyInput]:
+        return [("key", "C-c")]
+
+    def is_error(self, line: str) -> bool:
+        return bool(self.error_pattern.search(line))
+
+
+def shell_join(argv: list[str]) -> str:
+    return shlex.join(argv)

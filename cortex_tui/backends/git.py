@@ -1,0 +1,126 @@
+"""Git operations: worktrees on their own branches, diff stats, conflict checks, safe refs.
+
+Plain ``git`` subprocesses with argv lists. Every failure becomes a :class:`GitError` naming the command.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from cortex_tui.errors import GitError
+
+_SLUG_BAD = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def slugify(name: str) -> str:
+    """A branch- and path-safe form of a session name; hostile names get a short hash suffix."""
+    slug = _SLUG_BAD.sub("-", name).strip("-.")
+    slug = re.sub(r"\.{2,}", ".", slug)
+    slug = slug.removesuffix(".lock")[:48] or "session"
+    if slug != name:
+        slug = f"{slug}-{hashlib.sha1(name.encode()).hexdigest()[:6]}"
+    return slug
+
+
+def git(repo: Path, *args: str, check: bool = True, input: str | None = None, timeout: float = 120.0,
+        env: dict[str, str] | None = None) -> str:
+    import os
+
+    full_env = None
+    if env:
+        full_env = {**os.environ, **env}
+    try:
+        r = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, input=input,
+                           timeout=timeout, errors="replace", env=full_env,
+                           stdin=None if input is not None else subprocess.DEVNULL)
+    except FileNotFoundError:
+        raise GitError("git is not installed", "run `cortex-tui doctor` for install instructions") from None
+    if check and r.returncode != 0:
+        raise GitError(f"git {' '.join(args[:3])} failed in {repo}: {(r.stderr or r.stdout).strip()}")
+    return r.stdout
+
+
+def git_ok(repo: Path, *args: str) -> bool:
+    r = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, stdin=subprocess.DEVNULL)
+    return r.returncode == 0
+
+
+def repo_root(path: Path) -> Path:
+    """Top of the main working tree containing ``path``."""
+    if not path.exists():
+        raise GitError(f"{path}: no such directory")
+    try:
+        common = git(path, "rev-parse", "--path-format=absolute", "--git-common-dir").strip()
+    except GitError:
+        raise GitError(f"{path} is not inside a git repository", "run `git init` there or pass --repo") from None
+    common_p = Path(common)
+    if common_p.name == ".git":
+        return common_p.parent
+    return Path(git(path, "rev-parse", "--show-toplevel").strip())
+
+
+def rev_parse(repo: Path, rev: str) -> str | None:
+    r = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", rev + "^{commit}"],
+                       capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+def branch_exists(repo: Path, branch: str) -> bool:
+    return git_ok(repo, "show-ref", "--verify", "--quiet", f"refs/heads/{branch}")
+
+
+@dataclass(frozen=True)
+class Worktree:
+    path: Path
+    head: str | None
+    branch: str | None
+
+
+def list_worktrees(repo: Path) -> list[Worktree]:
+    out = git(repo, "worktree", "list", "--porcelain")
+    wts: list[Worktree] = []
+    cur: dict[str, str] = {}
+    for line in out.splitlines() + [""]:
+        if not line:
+            if "worktree" in cur:
+                br = cur.get("branch")
+                wts.append(Worktree(Path(cur["worktree"]), cur.get("HEAD"),
+                                    br.removeprefix("refs/heads/") if br else None))
+            cur = {}
+            continue
+        k, _, v = line.partition(" ")
+        cur[k] = v
+    return wts
+
+
+def add_worktree(repo: Path, path: Path, branch: str, base_commit: str) -> None:
+    """Create ``path`` on a new ``branch`` at ``base_commit`` (or re-use an existing branch)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if branch_exists(repo, branch):
+        git(repo, "worktree", "add", "--quiet", str(path), branch)
+    else:
+        git(repo, "worktree", "add", "--quiet", "-b", branch, str(path), base_commit)
+
+
+def is_dirty(worktree: Path) -> bool:
+    return bool(git(worktree, "status", "--porcelain", "--untracked-files=all").strip())
+
+
+def ensure_ignored(repo: Path, pattern: str) -> None:
+    """Add ``pattern`` to the repo's ``.git/info/exclude`` (not the user's tracked .gitignore)."""
+    common = Path(git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").strip())
+    exclude = common / "info" / "exclude"
+    exclude.parent.mkdir(parents=True, exist_ok=True)
+    text = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
+    if pattern not in text.splitlines():
+        with open(exclude, "a", encoding="utf-8") as f:
+            f.write(("" if text.endswith("\n") or not text else "\n") + pattern + "\n")
+
+
+def commit_subjects(repo: Path, base: str, head: str) -> list[str]:
+    out = git(repo, "log", "--format=%s", f"{base}..{head}")
+    return [s for s in out.splitlines() if s]

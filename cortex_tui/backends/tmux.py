@@ -1,0 +1,170 @@
+"""A dedicated tmux server (its own socket) hosting one window per session.
+
+All calls are plain ``tmux`` subprocesses with argv lists (no shell), so names and prompts with
+spaces, quotes, ``$`` or ``;`` cannot inject commands. Windows are always targeted by id (``@N``),
+never by name, and found again after a supervisor restart by the ``@cortex_session`` window option.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from cortex_tui.agents.base import KeyInput
+from cortex_tui.errors import TmuxError
+
+HOST_SESSION = "cortex"
+_FIELDS = ("window_id", "pane_id", "pane_pid", "pane_dead", "pane_dead_status", "tag", "window_name")
+_SEP = "\x1f"
+
+
+def tmux_arg(value: str) -> str:
+    """Escape an argument so tmux's argv parser keeps it literal (a trailing ``;`` separates commands)."""
+    if value.endswith(";"):
+        return value[:-1] + "\\;"
+    return value
+
+
+def window_name(name: str) -> str:
+    """Window names are format-expanded by tmux: double every ``#``."""
+    return tmux_arg(name.replace("#", "##"))
+
+
+@dataclass(frozen=True)
+class WindowInfo:
+    window_id: str
+    pane_id: str
+    pane_pid: int | None
+    dead: bool
+    dead_status: int | None
+    tag: str
+    """The ``@cortex_session`` option: the session name ('' for other windows)."""
+    name: str
+
+
+class Tmux:
+    """One tmux server on a private socket (``tmux -L <socket>``)."""
+
+    def __init__(self, socket: str, *, tmux_bin: str | None = None) -> None:
+        self.socket = socket
+        self.bin = tmux_bin or shutil.which("tmux") or "tmux"
+
+    def base_argv(self) -> list[str]:
+        return [self.bin, "-L", self.socket]
+
+    def run(self, *args: str, check: bool = True, timeout: float = 10.0) -> str:
+        argv = [*self.base_argv(), *args]
+        try:
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                               stdin=subprocess.DEVNULL, errors="replace")
+        except FileNotFoundError:
+            raise TmuxError("tmux is not installed", "run `cortex-tui doctor` for install instructions") from None
+        except subprocess.TimeoutExpired:
+            raise TmuxError(f"tmux {args[0] if args else ''} timed out after {timeout}s") from None
+        if check and r.returncode != 0:
+            raise TmuxError(f"tmux {args[0] if args else ''} failed: {r.stderr.strip() or r.stdout.strip()}")
+        return r.stdout
+
+    # server ----------------------------------------------------------------
+    def alive(self) -> bool:
+        r = subprocess.run([*self.base_argv(), "has-session", "-t", f"={HOST_SESSION}"],
+                           capture_output=True, stdin=subprocess.DEVNULL)
+        return r.returncode == 0
+
+    def ensure_server(self, cwd: Path, banner: str) -> None:
+        """Start the server with its host session (window 0 is a placeholder) unless running."""
+        if self.alive():
+            return
+        placeholder = ["/bin/sh", "-c", 'printf "%s\\n" "$1"; exec tail -f /dev/null', "cortex", banner]
+        self.run("-f", "/dev/null", "new-session", "-d", "-s", HOST_SESSION, "-x", "220", "-y", "50",
+                 "-n", "_cortex", "-c", str(cwd), *[tmux_arg(a) for a in placeholder])
+        for opt in (("remain-on-exit", "on"), ("history-limit", "50000"), ("mouse", "on"),
+                    ("status-left", "[cortex] "), ("status-left-length", "40")):
+            self.run("set-option", "-g", *opt, check=False)
+
+    def kill_server(self) -> None:
+        self.run("kill-server", check=False)
+
+    # windows ---------------------------------------------------------------
+    def new_window(self, *, name: str, cwd: Path, argv: list[str], env: dict[str, str], log_path: Path,
+                   tag: str, run: str) -> WindowInfo:
+        """Create a window running ``argv`` with its output piped to ``log_path`` from the first byte."""
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        args: list[str] = ["new-window", "-t", f"={HOST_SESSION}:", "-P", "-F",
+                           "#{window_id} #{pane_id} #{pane_pid}", "-n", window_name(name), "-c", str(cwd)]
+        for k, v in env.items():
+            args += ["-e", tmux_arg(f"{k}={v}")]
+        args += [tmux_arg(a) for a in argv]
+        args += [";", "set-option", "-w", "@cortex_session", tmux_arg(tag),
+                 ";", "set-option", "-w", "@cortex_run", tmux_arg(run),
+                 ";", "pipe-pane", "-o", f"cat >> {shlex.quote(str(log_path))}"]
+        out = self.run(*args).strip().splitlines()
+        if not out:
+            raise TmuxError(f"tmux new-window for {name!r} printed nothing")
+        wid, pid_, ppid = out[0].split(" ")
+        return WindowInfo(wid, pid_, int(ppid) if ppid.isdigit() else None, False, None, tag, name)
+
+    def list_windows(self) -> list[WindowInfo]:
+        if not self.alive():
+            return []
+        fmt = _SEP.join("#{" + f + "}" for f in ("window_id", "pane_id", "pane_pid", "pane_dead",
+                                                  "pane_dead_status", "@cortex_session", "window_name"))
+        out = self.run("list-panes", "-s", "-t", f"={HOST_SESSION}", "-F", fmt, check=False)
+        wins: list[WindowInfo] = []
+        seen: set[str] = set()
+        for line in out.splitlines():
+            parts = line.split(_SEP)
+            if len(parts) != len(_FIELDS) or parts[0] in seen:
+                continue
+            seen.add(parts[0])
+            wins.append(WindowInfo(
+                window_id=parts[0], pane_id=parts[1],
+                pane_pid=int(parts[2]) if parts[2].isdigit() else None,
+                dead=parts[3] == "1",
+                dead_status=int(parts[4]) if parts[4].lstrip("-").isdigit() else None,
+                tag=parts[5], name=parts[6],
+            ))
+        return wins
+
+    def kill_window(self, window_id: str) -> None:
+        self.run("kill-window", "-t", window_id, check=False)
+
+    def respawn(self, window_id: str, argv: list[str], cwd: Path, env: dict[str, str]) -> None:
+        args = ["respawn-pane", "-k", "-t", window_id, "-c", str(cwd)]
+        for k, v in env.items():
+            args += ["-e", tmux_arg(f"{k}={v}")]
+        self.run(*args, *[tmux_arg(a) for a in argv])
+
+    def send_keys(self, target: str, keys: list[KeyInput]) -> None:
+        """Send keys: literal text with ``-l`` (never interpreted), named keys separately."""
+        for kind, value in keys:
+            if kind == "literal":
+                self.run("send-keys", "-t", target, "-l", "--", tmux_arg(value))
+            else:
+                self.run("send-keys", "-t", target, value)
+
+    def capture(self, target: str, lines: int = 200, escapes: bool = False) -> str:
+        args = ["capture-pane", "-p", "-J", "-t", target, "-S", f"-{lines}"]
+        if escapes:
+            args.insert(2, "-e")
+        return self.run(*args, check=False)
+
+    def attach_argv(self, window_id: str) -> list[str]:
+        """argv that attaches a terminal to ``window_id``."""
+        return [*self.base_argv(), "select-window", "-t", window_id, ";", "attach-session", "-t", f"={HOST_SESSION}"]
+
+
+def socket_name(run: str, state_dir: Path) -> str:
+    """A stable, private socket name for (run, state dir)."""
+    import hashlib
+
+    h = hashlib.sha1(str(state_dir.resolve()).encode()).hexdigest()[:8]
+    return f"cortex-{run}-{h}"
+
+
+def tmux_env_ok() -> bool:
+    return shutil.which("tmux") is not None and "CORTEX_NO_TMUX" not in os.environ

@@ -1,0 +1,225 @@
+"""Load and validate ``layouts/*.toml``; every error names the file, the line and the field."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from cortex_tui.errors import LayoutError
+from cortex_tui.model.layout import Layout, ResolvedSession, resolve_session
+
+_TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\"' ]+?)\s*(\]\]?)\s*(?:#.*)?$")
+
+
+@dataclass(frozen=True)
+class LoadedLayout:
+    """A validated layout plus where it came from."""
+
+    layout: Layout
+    path: Path
+    text: str
+
+    @property
+    def sessions(self) -> list[ResolvedSession]:
+        return [resolve_session(self.layout, s) for s in self.layout.session]
+
+
+class _Locator:
+    """Find the line of a field in TOML source text (tomllib keeps no positions)."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+        # (table name, index among arrays of that name, start line (1-based))
+        self.tables: list[tuple[str, int, int]] = []
+        counts: dict[str, int] = {}
+        for i, line in enumerate(self.lines, 1):
+            m = _HEADER.match(line)
+            if not m:
+                continue
+            name = m.group(2).strip()
+            if m.group(1) == "[[":
+                idx = counts.get(name, 0)
+                counts[name] = idx + 1
+                self.tables.append((name, idx, i))
+            else:
+                self.tables.append((name, -1, i))
+
+    def _block(self, table: str, index: int) -> tuple[int, int] | None:
+        for n, (name, idx, start) in enumerate(self.tables):
+            if name == table and (index < 0 or idx == index):
+                end = self.tables[n + 1][2] - 1 if n + 1 < len(self.tables) else len(self.lines)
+                return start, end
+        return None
+
+    def find(self, loc: tuple[int | str, ...]) -> int | None:
+        if not loc:
+            return None
+        table = str(loc[0])
+        rest = list(loc[1:])
+        index = -1
+        if rest and isinstance(rest[0], int):
+            index = rest.pop(0)
+        block = self._block(table, index)
+        if block is None:
+            return None
+        start, end = block
+        if not rest:
+            return start
+        key = str(rest[0])
+        # a sub-table like [run.prices] or inline key
+        key_re = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
+        for i in range(start, end + 1):
+            if key_re.match(self.lines[i - 1]):
+                return i
+        return start
+
+
+def _fmt_loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _session_label(data: dict[str, Any], loc: tuple[int | str, ...]) -> str:
+    if len(loc) >= 2 and loc[0] in ("session", "node") and isinstance(loc[1], int):
+        items = data.get(str(loc[0]))
+        if isinstance(items, list) and loc[1] < len(items) and isinstance(items[loc[1]], dict):
+            name = items[loc[1]].get("name")
+            if isinstance(name, str):
+                return f" ({loc[0]} {name!r})"
+    return ""
+
+
+def parse_layout(text: str, path: Path) -> LoadedLayout:
+    """Validate layout source ``text``; raise :class:`LayoutError` naming file, line and field."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        msg = str(e)
+        m = _TOML_POS.search(msg)
+        where = f"{path}:{m.group(1)}" if m else str(path)
+        raise LayoutError(f"{where}: invalid TOML: {_TOML_POS.sub('', msg).strip()}") from None
+    loc8 = _Locator(text)
+    if "run" not in data:
+        raise LayoutError(f"{path}:1: field 'run': missing [run] table", "add e.g. [run] name = \"my-run\"")
+    try:
+        layout = Layout.model_validate(data)
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            loc = tuple(err["loc"])
+            line = loc8.find(loc)
+            where = f"{path}:{line}" if line else str(path)
+            field = _fmt_loc(loc)
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key"
+            elif err["type"] == "missing":
+                msg = "required field is missing"
+            msg = msg.removeprefix("Value error, ")
+            problems.append(f"{where}: field '{field}'{_session_label(data, loc)}: {msg}")
+        raise LayoutError("\n".join(problems)) from None
+    _check_semantics(layout, path, loc8)
+    return LoadedLayout(layout=layout, path=path, text=text)
+
+
+def _check_semantics(layout: Layout, path: Path, loc8: _Locator) -> None:
+    def fail(loc: tuple[int | str, ...], msg: str, hint: str | None = None) -> None:
+        line = loc8.find(loc)
+        where = f"{path}:{line}" if line else str(path)
+        raise LayoutError(f"{where}: field '{_fmt_loc(loc)}': {msg}", hint)
+
+    if not layout.session:
+        fail(("run",), "the layout declares no [[session]]", "add at least one [[session]] table")
+    seen: dict[str, int] = {}
+    for i, s in enumerate(layout.session):
+        if s.name in seen:
+            fail(("session", i, "name"), f"duplicate session name {s.name!r} (also session[{seen[s.name]}])")
+        seen[s.name] = i
+    node_names: set[str] = set()
+    for i, n in enumerate(layout.node):
+        if n.name in node_names:
+            fail(("node", i, "name"), f"duplicate node name {n.name!r}")
+        node_names.add(n.name)
+    for i, s in enumerate(layout.session):
+        for dep in s.depends_on:
+            if dep not in seen:
+                fail(("session", i, "depends_on"), f"session {s.name!r} depends on unknown session {dep!r}")
+            if dep == s.name:
+                fail(("session", i, "depends_on"), f"session {s.name!r} depends on itself")
+        if s.node != "local" and s.node not in node_names:
+            fail(("session", i, "node"), f"session {s.name!r} runs on unknown node {s.node!r}",
+                 "declare it in a [[node]] table or use node = \"local\"")
+        r = resolve_session(layout, s)
+        if r.agent == "shell" and not s.command:
+            fail(("session", i, "command"), f"session {s.name!r} has agent 'shell' but no command")
+        if r.agent == "sim" and s.script is None and not s.command:
+            fail(("session", i, "script"), f"session {s.name!r} has agent 'sim' but no script",
+                 'e.g. script = ["say hello", "exit 0"]')
+        if s.script is not None:
+            from cortex_tui.agents.sim import parse_step
+
+            for j, step in enumerate(s.script):
+                try:
+                    parse_step(step)
+                except ValueError as e:
+                    fail(("session", i, "script"), f"step {j + 1} {step!r}: {e}")
+    cycle = find_cycle({s.name: list(s.depends_on) for s in layout.session})
+    if cycle:
+        idx = seen[cycle[0]]
+        fail(("session", idx, "depends_on"), "dependency cycle: " + " -> ".join(cycle))
+
+
+def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """Return one dependency cycle as a path ``[a, b, ..., a]``, or None."""
+    color: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(n: str) -> list[str] | None:
+        color[n] = 1
+        stack.append(n)
+        for m in graph.get(n, []):
+            if color.get(m) == 1:
+                return stack[stack.index(m):] + [m]
+            if color.get(m) is None:
+                found = visit(m)
+                if found:
+                    return found
+        stack.pop()
+        color[n] = 2
+        return None
+
+    for n in graph:
+        if color.get(n) is None:
+            found = visit(n)
+            if found:
+                return found
+    return None
+
+
+def load_layout(path: str | Path) -> LoadedLayout:
+    """Read and validate a layout file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise LayoutError(f"{p}: layout file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise LayoutError(f"{p}: cannot read layout: {e}") from None
+    return parse_layout(text, p)
+
+
+def demo_layout_text() -> str:
+    """The embedded default layout (the sim-agent demo)."""
+    return resources.files("cortex_tui").joinpath("data/demo.toml").read_text(encoding="utf-8")

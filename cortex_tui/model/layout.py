@@ -1,0 +1,281 @@
+"""Pydantic models of a layout file (``layouts/*.toml``).
+
+A layout declares one run: ``[run]``, optional ``[defaults]`` applied to every session,
+``[[session]]`` tables and ``[[node]]`` tables. Unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from cortex_tui.durations import parse_duration, parse_size
+
+AgentKind = Literal["claude-code", "codex", "aider", "gemini", "shell", "sim"]
+TriggerKind = Literal[
+    "silence", "repeated_error", "approval_waiting", "out_of_scope", "overlap", "exited", "budget", "memory"
+]
+TRIGGER_KINDS: tuple[str, ...] = (
+    "silence", "repeated_error", "approval_waiting", "out_of_scope", "overlap", "exited", "budget", "memory",
+)
+TriggerAction = Literal["notify", "pause", "stop", "recycle"]
+ScopeMode = Literal["warn", "enforce"]
+
+RUN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _duration(v: Any) -> float:
+    return parse_duration(v)
+
+
+def _size(v: Any) -> int:
+    return parse_size(v)
+
+
+Duration = Annotated[float, BeforeValidator(_duration)]
+Size = Annotated[int, BeforeValidator(_size)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RestartPolicy(_Strict):
+    """Restart a failed session with backoff (seed 002)."""
+
+    max: int = Field(default=3, ge=0, description="How many restarts at most.")
+    backoff_s: list[float] = Field(default_factory=lambda: [5.0, 30.0, 120.0], description="Delay before each restart.")
+
+
+class SessionSettings(_Strict):
+    """Settings that may be given in ``[defaults]`` and overridden per ``[[session]]``."""
+
+    agent: AgentKind | None = None
+    """Agent kind that runs the session."""
+    model: str | None = None
+    """Model name passed to the agent (and used for pricing)."""
+    permission_mode: str | None = None
+    """Permission mode passed to agents that have one (claude-code)."""
+    env: dict[str, str] | None = None
+    """Extra environment variables for the agent."""
+    verify: str | None = None
+    """Verify command run in the worktree when the session finishes."""
+    budget_usd: float | None = Field(default=None, ge=0)
+    budget_tokens: int | None = Field(default=None, ge=0)
+    timeout: Duration | None = None
+    memory_limit: Size | None = None
+    silence_after: Duration | None = None
+    silence_cpu_percent: float | None = Field(default=None, ge=0)
+    error_repeats: int | None = Field(default=None, ge=1)
+    error_window: Duration | None = None
+    scope_mode: ScopeMode | None = None
+    on_trigger: dict[TriggerKind, TriggerAction] | None = None
+    restart: RestartPolicy | None = None
+    extra_args: list[str] | None = None
+    """Extra command-line arguments appended to the agent's command."""
+    ignore: list[str] | None = None
+    """Extra glob patterns ignored by the worktree watcher (besides .git/ and .gitignore)."""
+
+    @field_validator("env")
+    @classmethod
+    def _env_keys(cls, v: dict[str, str] | None) -> dict[str, str] | None:
+        if v is not None:
+            for k in v:
+                if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", k):
+                    raise ValueError(f"invalid environment variable name {k!r}")
+        return v
+
+
+class SessionSpec(SessionSettings):
+    """One ``[[session]]``: an agent in its own worktree, branch and tmux window."""
+
+    name: str
+    prompt: str = ""
+    scope: list[str] = Field(default_factory=list)
+    """Globs (relative to the repo) the session may edit; empty = everything."""
+    depends_on: list[str] = Field(default_factory=list)
+    node: str = "local"
+    command: str | None = None
+    """Shell command for ``agent = "shell"``, or an override of the agent's command line."""
+    script: list[str] | None = None
+    """Steps for ``agent = "sim"``."""
+    variants: int = Field(default=1, ge=1, le=64)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("session name must not be empty")
+        if _CONTROL.search(v):
+            raise ValueError("session name must not contain control characters (tabs, newlines)")
+        if len(v) > 100:
+            raise ValueError("session name is longer than 100 characters")
+        return v
+
+    @field_validator("scope")
+    @classmethod
+    def _scope(cls, v: list[str]) -> list[str]:
+        from cortex_tui.scope import validate_glob
+
+        for g in v:
+            validate_glob(g)
+        return v
+
+
+class RunSpec(_Strict):
+    """``[run]``: the run as a whole."""
+
+    name: str
+    base: str = "main"
+    """Base branch the sessions branch from and merge into."""
+    verify: str | None = None
+    """Default verify command."""
+    mode: Literal["normal", "best-of"] = "normal"
+    budget_usd: float | None = Field(default=None, ge=0)
+    budget_tokens: int | None = Field(default=None, ge=0)
+    max_parallel: int | None = Field(default=None, ge=1)
+    """At most this many sessions running at once (others wait as pending)."""
+    prices: dict[str, dict[str, float]] | None = None
+    """Price table overrides: model -> {input, output, cache_read, cache_write} USD per Mtok."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not RUN_NAME_RE.match(v):
+            raise ValueError("run name must be 1-64 characters of letters, digits, '.', '_' or '-'")
+        return v
+
+
+class NodeSpec(_Strict):
+    """``[[node]]``: a remote machine reached over SSH."""
+
+    name: str
+    host: str
+    user: str | None = None
+    port: int = Field(default=22, ge=1, le=65535)
+    identity: str | None = None
+    workdir: str = "~/.cortex-node"
+    python: str = "python3"
+    host_key_policy: Literal["strict", "accept-new"] = "strict"
+    ssh_options: list[str] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not RUN_NAME_RE.match(v):
+            raise ValueError("node name must be letters, digits, '.', '_' or '-'")
+        if v == "local":
+            raise ValueError("'local' is reserved for this machine")
+        return v
+
+
+class BestOfSpec(_Strict):
+    """``[bestof]``: one task fanned out to N variants."""
+
+    n: int = Field(default=3, ge=1, le=64)
+    task: str | None = None
+    agents: list[AgentKind] | None = None
+    models: list[str] | None = None
+    weights: dict[str, float] | None = None
+    judge: str | None = None
+
+
+class Layout(_Strict):
+    """A whole layout file."""
+
+    run: RunSpec
+    defaults: SessionSettings = Field(default_factory=SessionSettings)
+    session: list[SessionSpec] = Field(default_factory=list)
+    node: list[NodeSpec] = Field(default_factory=list)
+    bestof: BestOfSpec | None = None
+
+    def session_by_name(self, name: str) -> SessionSpec:
+        for s in self.session:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def node_by_name(self, name: str) -> NodeSpec | None:
+        for n in self.node:
+            if n.name == name:
+                return n
+        return None
+
+
+class ResolvedSession(BaseModel):
+    """A session with defaults applied and every setting concrete."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    agent: AgentKind
+    prompt: str
+    scope: list[str]
+    depends_on: list[str]
+    node: str
+    env: dict[str, str]
+    command: str | None
+    script: list[str] | None
+    model: str | None
+    permission_mode: str | None
+    verify: str | None
+    budget_usd: float | None
+    budget_tokens: int | None
+    timeout: float | None
+    memory_limit: int | None
+    silence_after: float
+    silence_cpu_percent: float
+    error_repeats: int
+    error_window: float
+    scope_mode: ScopeMode
+    on_trigger: dict[str, str]
+    restart: RestartPolicy | None
+    extra_args: list[str]
+    ignore: list[str]
+
+
+def resolve_session(layout: Layout, spec: SessionSpec) -> ResolvedSession:
+    """Apply ``[defaults]`` (and the run's verify) to one session."""
+    d = layout.defaults
+
+    def pick(field: str, fallback: Any) -> Any:
+        v = getattr(spec, field)
+        if v is None:
+            v = getattr(d, field)
+        return fallback if v is None else v
+
+    on_trigger: dict[str, str] = {k: "notify" for k in TRIGGER_KINDS}
+    on_trigger.update(d.on_trigger or {})
+    on_trigger.update(spec.on_trigger or {})
+    env = dict(d.env or {})
+    env.update(spec.env or {})
+    return ResolvedSession(
+        name=spec.name,
+        agent=pick("agent", "shell" if spec.command else "sim"),
+        prompt=spec.prompt,
+        scope=list(spec.scope),
+        depends_on=list(spec.depends_on),
+        node=spec.node,
+        env=env,
+        command=spec.command,
+        script=spec.script,
+        model=pick("model", None),
+        permission_mode=pick("permission_mode", None),
+        verify=pick("verify", layout.run.verify),
+        budget_usd=pick("budget_usd", None),
+        budget_tokens=pick("budget_tokens", None),
+        timeout=pick("timeout", None),
+        memory_limit=pick("memory_limit", None),
+        silence_after=pick("silence_after", 600.0),
+        silence_cpu_percent=pick("silence_cpu_percent", 5.0),
+        error_repeats=pick("error_repeats", 3),
+        error_window=pick("error_window", 600.0),
+        scope_mode=pick("scope_mode", "warn"),
+        on_trigger=on_trigger,
+        restart=pick("restart", None),
+        extra_args=list(pick("extra_args", [])),
+        ignore=list(pick("ignore", [])),
+    )

@@ -1,0 +1,122 @@
+"""Run state as stored in ``coordination/runs/<run>/state.json`` and shown by ``status --json``."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SessionState(str, Enum):
+    PENDING = "pending"
+    """Waiting on dependencies (or a free slot)."""
+    STARTING = "starting"
+    RUNNING = "running"
+    WAITING = "waiting"
+    """Needs a human (approval prompt)."""
+    IDLE = "idle"
+    """Agent finished its turn but the process is still alive."""
+    FINISHED = "finished"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    UNKNOWN = "unknown"
+    """State cannot be observed (remote link down)."""
+
+    @property
+    def terminal(self) -> bool:
+        return self in (SessionState.FINISHED, SessionState.FAILED, SessionState.STOPPED)
+
+    @property
+    def live(self) -> bool:
+        return self in (SessionState.STARTING, SessionState.RUNNING, SessionState.WAITING, SessionState.IDLE,
+                        SessionState.UNKNOWN)
+
+
+class TriggerRecord(BaseModel):
+    """One trigger raised for a session, with the evidence that fired it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    kind: str
+    active: bool = True
+    severity: str = "warning"
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    at: float
+    cleared_at: float | None = None
+    key: str = ""
+    """Distinguishes triggers of the same kind (e.g. the path for out_of_scope)."""
+
+
+class TokenUsage(BaseModel):
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.input + self.output + self.cache_read + self.cache_write
+
+    def as_dict(self) -> dict[str, int]:
+        return {"input": self.input, "output": self.output, "cache_read": self.cache_read,
+                "cache_write": self.cache_write, "total": self.total}
+
+
+class SessionRecord(BaseModel):
+    """Everything the supervisor knows about one session; survives supervisor restarts."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    slug: str
+    agent: str
+    node: str = "local"
+    state: SessionState = SessionState.PENDING
+    reason: str | None = None
+    branch: str
+    worktree: str
+    base_commit: str | None = None
+    window_id: str | None = None
+    pane_id: str | None = None
+    pane_pid: int | None = None
+    exit_code: int | None = None
+    created_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    last_output_at: float | None = None
+    last_progress_at: float | None = None
+    log_offset: int = 0
+    events_offset: int = 0
+    restarts: int = 0
+    attempt: int = 0
+    triggers: list[TriggerRecord] = Field(default_factory=list)
+    tokens: TokenUsage | None = None
+    cost_usd: float | None = None
+    cpu_percent: float | None = None
+    rss_bytes: int | None = None
+    disk_bytes: int | None = None
+    head_commit: str | None = None
+    changed_files: list[str] = Field(default_factory=list)
+
+    def active_triggers(self) -> list[TriggerRecord]:
+        return [t for t in self.triggers if t.active]
+
+
+class RunState(BaseModel):
+    """The whole run."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    version: int = 1
+    run: str
+    layout_path: str
+    layout_text: str
+    repo: str
+    base: str
+    base_commit: str
+    socket: str
+    created_at: float
+    updated_at: float = 0.0
+    supervisor_pid: int | None = None
+    sessions: dict[str, SessionRecord] = Field(default_factory=dict)

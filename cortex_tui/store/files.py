@@ -1,0 +1,160 @@
+"""The coordination/ directory: atomic state.json, append-only events.jsonl, status.md, supervisor lock."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from cortex_tui.errors import StateError
+from cortex_tui.model.state import RunState
+
+
+def atomic_write(path: Path, data: str) -> None:
+    """Write ``data`` to ``path`` via tmp + fsync + rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+class RunStore:
+    """Files of one run under ``<state_dir>/runs/<run>/``."""
+
+    def __init__(self, state_dir: Path, run: str) -> None:
+        self.state_dir = state_dir
+        self.run = run
+        self.dir = state_dir / "runs" / run
+        self.state_path = self.dir / "state.json"
+        self.events_path = self.dir / "events.jsonl"
+        self.logs_dir = self.dir / "logs"
+        self.exit_dir = self.dir / "exit"
+        self.sessions_dir = self.dir / "sessions"
+        self.lock_path = self.dir / "supervisor.lock"
+        self._lock_fd: int | None = None
+
+    def ensure(self) -> None:
+        for d in (self.dir, self.logs_dir, self.exit_dir, self.sessions_dir):
+            d.mkdir(parents=True, exist_ok=True)
+
+    # state ---------------------------------------------------------------
+    def load(self) -> RunState | None:
+        try:
+            text = self.state_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        try:
+            return RunState.model_validate_json(text)
+        except ValidationError as e:
+            first = e.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"])
+            raise StateError(
+                f"{self.state_path}: unreadable run state (field '{loc}': {first['msg']})",
+                "move the file aside to start the run afresh; worktrees and branches are untouched",
+            ) from None
+
+    def save(self, state: RunState) -> None:
+        state.updated_at = time.time()
+        atomic_write(self.state_path, state.model_dump_json(indent=1))
+
+    # events --------------------------------------------------------------
+    def append_event(self, event: dict[str, Any]) -> None:
+        line = json.dumps(event, separators=(",", ":"), default=str) + "\n"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.events_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def read_events(self, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """Events from byte ``offset``; returns (events, new offset). Half-written last lines wait."""
+        try:
+            with open(self.events_path, "rb") as f:
+                f.seek(offset)
+                data = f.read()
+        except FileNotFoundError:
+            return [], offset
+        out: list[dict[str, Any]] = []
+        end = data.rfind(b"\n")
+        if end < 0:
+            return [], offset
+        for raw in data[: end + 1].splitlines():
+            try:
+                obj = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(obj, dict):
+                out.append(obj)
+        return out, offset + end + 1
+
+    def iter_events(self) -> Iterator[dict[str, Any]]:
+        events, _ = self.read_events(0)
+        yield from events
+
+    # lock ----------------------------------------------------------------
+    def try_lock(self) -> bool:
+        """Take the supervisor lock (one supervisor per run). False if another process holds it."""
+        self.ensure()
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+        return True
+
+    def lock_holder(self) -> int | None:
+        """PID of the live supervisor holding the lock, if any."""
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR)
+        except FileNotFoundError:
+            return None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raw = os.pread(fd, 32, 0).decode(errors="replace").strip()
+                return int(raw) if raw.isdigit() else -1
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            finally:
+                os.close(self._lock_fd)
+                self._lock_fd = None
+
+
+def list_runs(state_dir: Path) -> list[str]:
+    """Run ids under ``state_dir``, most recently updated last."""
+    runs = state_dir / "runs"
+    if not runs.is_dir():
+        return []
+    found = [(p.stat().st_mtime, p.parent.name) for p in runs.glob("*/state.json")]
+    return [name for _, name in sorted(found)]
