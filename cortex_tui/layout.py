@@ -191,7 +191,7 @@ def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
         stack.append(n)
         for m in graph.get(n, []):
             if color.get(m) == 1:
-                return stack[stack.index(m):] + [m]
+                return [*stack[stack.index(m):], m]
             if color.get(m) is None:
                 found = visit(m)
                 if found:

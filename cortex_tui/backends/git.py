@@ -20,6 +20,7 @@ def slugify(name: str) -> str:
     """A branch- and path-safe form of a session name; hostile names get a short hash suffix."""
     slug = _SLUG_BAD.sub("-", name).strip("-.")
     slug = re.sub(r"\.{2,}", ".", slug)
+    slug = re.sub(r"-{2,}", "-", slug)
     slug = slug.removesuffix(".lock")[:48] or "session"
     if slug != name:
         slug = f"{slug}-{hashlib.sha1(name.encode()).hexdigest()[:6]}"
@@ -84,7 +85,7 @@ def list_worktrees(repo: Path) -> list[Worktree]:
     out = git(repo, "worktree", "list", "--porcelain")
     wts: list[Worktree] = []
     cur: dict[str, str] = {}
-    for line in out.splitlines() + [""]:
+    for line in [*out.splitlines(), ""]:
         if not line:
             if "worktree" in cur:
                 br = cur.get("branch")

@@ -11,6 +11,7 @@ import os
 import shlex
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,12 +47,22 @@ class WindowInfo:
     name: str
 
 
-class Tmux:
-    """One tmux server on a private socket (``tmux -L <socket>``)."""
+Runner = Callable[[list[str], float], "subprocess.CompletedProcess[str]"]
+"""Runs a tmux argv (with a timeout) and returns its result, e.g. on another machine over ssh."""
 
-    def __init__(self, socket: str, *, tmux_bin: str | None = None) -> None:
+
+class Tmux:
+    """One tmux server on a private socket (``tmux -L <socket>``).
+
+    ``runner`` (optional) executes every tmux argv instead of a local subprocess — the remote-node
+    backend passes one that runs it over ssh; paths given to a Tmux with a runner are never touched
+    locally.
+    """
+
+    def __init__(self, socket: str, *, tmux_bin: str | None = None, runner: Runner | None = None) -> None:
         self.socket = socket
-        self.bin = tmux_bin or shutil.which("tmux") or "tmux"
+        self.runner = runner
+        self.bin = tmux_bin or (shutil.which("tmux") if runner is None else None) or "tmux"
 
     def base_argv(self) -> list[str]:
         return [self.bin, "-L", self.socket]
@@ -59,8 +70,7 @@ class Tmux:
     def run(self, *args: str, check: bool = True, timeout: float = 10.0) -> str:
         argv = [*self.base_argv(), *args]
         try:
-            r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                               stdin=subprocess.DEVNULL, errors="replace")
+            r = self._exec(argv, timeout)
         except FileNotFoundError:
             raise TmuxError("tmux is not installed", "run `cortex-tui doctor` for install instructions") from None
         except subprocess.TimeoutExpired:
@@ -69,11 +79,15 @@ class Tmux:
             raise TmuxError(f"tmux {args[0] if args else ''} failed: {r.stderr.strip() or r.stdout.strip()}")
         return r.stdout
 
+    def _exec(self, argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+        if self.runner is not None:
+            return self.runner(argv, timeout)
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL, errors="replace")
+
     # server ----------------------------------------------------------------
     def alive(self) -> bool:
-        r = subprocess.run([*self.base_argv(), "has-session", "-t", f"={HOST_SESSION}"],
-                           capture_output=True, stdin=subprocess.DEVNULL)
-        return r.returncode == 0
+        return self._exec([*self.base_argv(), "has-session", "-t", f"={HOST_SESSION}"], 10.0).returncode == 0
 
     def ensure_server(self, cwd: Path, banner: str) -> None:
         """Start the server with its host session (window 0 is a placeholder) unless running."""
@@ -93,7 +107,8 @@ class Tmux:
     def new_window(self, *, name: str, cwd: Path, argv: list[str], env: dict[str, str], log_path: Path,
                    tag: str, run: str) -> WindowInfo:
         """Create a window running ``argv`` with its output piped to ``log_path`` from the first byte."""
-        log_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.runner is None:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
         args: list[str] = ["new-window", "-t", f"={HOST_SESSION}:", "-P", "-F",
                            "#{window_id} #{pane_id} #{pane_pid}", "-n", window_name(name), "-c", str(cwd)]
         for k, v in env.items():

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class SessionState(str, Enum):
+class SessionState(StrEnum):
     PENDING = "pending"
     """Waiting on dependencies (or a free slot)."""
     STARTING = "starting"

@@ -1,0 +1,81 @@
+"""Talking to a session's pane: send, approve, deny, interrupt, stop. Used by the engine and the CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from cortex_tui.agents import get_adapter
+from cortex_tui.agents.base import AgentAdapter, ApprovalPrompt
+from cortex_tui.backends.tmux import Tmux
+from cortex_tui.errors import CortexError
+from cortex_tui.model.state import SessionRecord
+
+
+def _target(rec: SessionRecord) -> str:
+    if not rec.pane_id:
+        raise CortexError(f"session {rec.name!r} has no tmux pane (state: {rec.state.value})")
+    return rec.pane_id
+
+
+def current_prompt(tmux: Tmux, rec: SessionRecord, adapter: AgentAdapter) -> ApprovalPrompt | None:
+    screen = tmux.capture(_target(rec), lines=60)
+    return adapter.find_approval(screen.splitlines())
+
+
+def send_text(tmux: Tmux, rec: SessionRecord, text: str, adapter: AgentAdapter | None = None) -> None:
+    adapter = adapter or get_adapter(rec.agent)
+    tmux.send_keys(_target(rec), adapter.message_keys(text))
+
+
+def answer(tmux: Tmux, rec: SessionRecord, yes: bool, adapter: AgentAdapter | None = None) -> ApprovalPrompt:
+    """Answer the waiting approval prompt explicitly; refuse when nothing is waiting."""
+    adapter = adapter or get_adapter(rec.agent)
+    prompt = current_prompt(tmux, rec, adapter)
+    if prompt is None:
+        raise CortexError(f"session {rec.name!r} is not waiting for approval",
+                          "check `cortex-tui status` or attach to look at its screen")
+    keys = adapter.approve_keys(prompt) if yes else adapter.deny_keys(prompt)
+    tmux.send_keys(_target(rec), keys)
+    return prompt
+
+
+def interrupt(tmux: Tmux, rec: SessionRecord, adapter: AgentAdapter | None = None) -> None:
+    adapter = adapter or get_adapter(rec.agent)
+    tmux.send_keys(_target(rec), adapter.interrupt_keys())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def kill_tree(pid: int | None, grace: float = 2.0) -> None:
+    """SIGTERM the pane's process group, then SIGKILL what is left after ``grace`` seconds."""
+    if not pid:
+        return
+    import psutil
+
+    try:
+        procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for p in procs:
+            try:
+                p.send_signal(sig)
+            except psutil.NoSuchProcess:
+                pass
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+                                                   for p in procs if _alive(p.pid)):
+            time.sleep(0.05)
+        procs = [p for p in procs if _alive(p.pid) and p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        if not procs:
+            return

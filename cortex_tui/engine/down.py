@@ -1,0 +1,50 @@
+"""``cortex-tui down``: stop every session and the run's tmux server; worktrees and branches stay."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from cortex_tui.agents import get_adapter
+from cortex_tui.backends.tmux import Tmux
+from cortex_tui.engine import actions
+from cortex_tui.errors import CortexError
+from cortex_tui.model.state import RunState, SessionState
+from cortex_tui.store.files import RunStore, atomic_write
+from cortex_tui.store.status import render_status_md
+
+
+def take_down(store: RunStore, state: RunState) -> list[str]:
+    out: list[str] = []
+    holder = store.lock_holder()
+    if holder and holder > 0:
+        os.kill(holder, signal.SIGUSR1)  # the supervisor exits; sessions stay until we stop them below
+        deadline = time.monotonic() + 10
+        while store.lock_holder() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        out.append(f"supervisor pid {holder} detached")
+        state = store.load() or state
+    tmux = Tmux(state.socket)
+    for rec in state.sessions.values():
+        if rec.state.live or rec.state is SessionState.PENDING:
+            if rec.pane_id and rec.state.live:
+                try:
+                    actions.interrupt(tmux, rec, get_adapter(rec.agent))
+                except CortexError:
+                    pass
+                actions.kill_tree(rec.pane_pid, grace=1.0)
+            prev = rec.state
+            rec.state = SessionState.STOPPED
+            rec.reason = "stopped by `down`"
+            rec.finished_at = rec.finished_at or time.time()
+            store.append_event({"ts": time.time(), "run": state.run, "kind": "state", "session": rec.name,
+                                "data": {"state": "stopped", "prev": prev.value, "reason": rec.reason}})
+            out.append(f"stopped {rec.name} (worktree {rec.worktree}, branch {rec.branch} kept)")
+    tmux.kill_server()
+    state.supervisor_pid = None
+    store.save(state)
+    atomic_write(store.state_dir / "status.md", render_status_md(state))
+    store.append_event({"ts": time.time(), "run": state.run, "kind": "down", "session": None, "data": {}})
+    out.append(f"tmux server {state.socket} stopped; logs in {store.logs_dir}")
+    return out

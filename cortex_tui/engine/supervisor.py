@@ -1,0 +1,841 @@
+"""The Supervisor: one asyncio core that spawns, watches and re-attaches to a run's sessions.
+
+Agents live in tmux (a dedicated server socket), never as children of this process: quitting or
+killing the supervisor leaves them running, and the next ``start()`` re-attaches from ``coordination/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import shlex
+import signal
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cortex_tui.agents import get_adapter
+from cortex_tui.agents.base import AgentAdapter, SpawnContext
+from cortex_tui.backends import git as gitb
+from cortex_tui.backends.tmux import Tmux, WindowInfo, socket_name
+from cortex_tui.engine import actions
+from cortex_tui.engine.events import EPHEMERAL_KINDS, Event, EventBus
+from cortex_tui.errors import CortexError
+from cortex_tui.layout import LoadedLayout
+from cortex_tui.model.layout import ResolvedSession
+from cortex_tui.model.state import RunState, SessionRecord, SessionState, TokenUsage, TriggerRecord
+from cortex_tui.resources import ProcessSampler, disk_usage
+from cortex_tui.scope import in_scope
+from cortex_tui.store.files import RunStore, atomic_write
+from cortex_tui.store.status import render_status_md
+from cortex_tui.watch.rules import (
+    ApprovalRule,
+    OverlapTracker,
+    RepeatedErrorRule,
+    ScopeRule,
+    SilenceRule,
+    ThresholdRule,
+    TriggerChange,
+    exited_change,
+)
+from cortex_tui.watch.text import clean_line
+
+log = logging.getLogger("cortex_tui.engine")
+
+WRAPPER = 'f=$1; shift; "$@"; rc=$?; printf "%s\\n" "$rc" > "$f.tmp" && mv -f "$f.tmp" "$f"; exit $rc'
+NOISE_DIRS = frozenset({".git", "__pycache__", "node_modules", ".pytest_cache", ".mypy_cache", ".ruff_cache",
+                        ".venv", "venv", ".tox", ".cache", "dist", "build", ".idea", ".vscode"})
+NOISE_SUFFIXES = (".pyc", ".pyo", ".swp", ".swx", "~", ".tmp", ".DS_Store")
+TICK_S = 0.5
+SAMPLE_S = 2.0
+DISK_S = 30.0
+
+
+@dataclass
+class Runtime:
+    """In-memory companion of one session: adapter, rules, output tail."""
+
+    spec: ResolvedSession
+    rec: SessionRecord
+    adapter: AgentAdapter
+    silence: SilenceRule
+    errors: RepeatedErrorRule
+    approval: ApprovalRule = field(default_factory=ApprovalRule)
+    scope: ScopeRule = field(default_factory=lambda: ScopeRule([]))
+    memory: ThresholdRule | None = None
+    budget_usd: ThresholdRule | None = None
+    budget_tokens: ThresholdRule | None = None
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=200))
+    partial: bytes = b""
+    screen_task: asyncio.Task[None] | None = None
+    screen_again: bool = False
+    restart_at: float | None = None
+    exit_seen: bool = False
+
+
+class Supervisor:
+    """Supervise one run of a layout on a repo. See :mod:`cortex_tui.engine`."""
+
+    def __init__(self, loaded: LoadedLayout, repo: Path, state_dir: Path | None = None, *,
+                 headless: bool = False, socket: str | None = None, takeover: bool = True) -> None:
+        self.loaded = loaded
+        self.layout = loaded.layout
+        self.repo = gitb.repo_root(repo.resolve())
+        self.state_dir = (state_dir or self.repo / "coordination").resolve()
+        self.run_id = self.layout.run.name
+        self.store = RunStore(self.state_dir, self.run_id)
+        self.tmux = Tmux(socket or socket_name(self.run_id, self.state_dir))
+        self.headless = headless
+        self.takeover = takeover
+        self.worktrees_root = self.repo / ".cortex" / "worktrees" / self.run_id
+        self.specs: dict[str, ResolvedSession] = {s.name: s for s in loaded.sessions}
+        self.bus = EventBus(self.run_id)
+        self.state: RunState
+        self.rt: dict[str, Runtime] = {}
+        self._by_slug: dict[str, Runtime] = {}
+        self.overlap = OverlapTracker()
+        self.sampler = ProcessSampler()
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._dirty = False
+        self._last_save = 0.0
+        self._last_sample = 0.0
+        self._last_disk = 0.0
+        self._last_reconcile = 0.0
+        self._spawning: set[str] = set()
+        self._started = False
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    # ------------------------------------------------------------------ public API
+    def subscribe(self, cb: Callable[[Event], None]) -> Callable[[], None]:
+        return self.bus.subscribe(cb)
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    @property
+    def done(self) -> bool:
+        return all(r.rec.state.terminal and r.restart_at is None for r in self.rt.values())
+
+    async def start(self) -> None:
+        """Take the run's lock, create or re-attach to the run, reconcile with tmux."""
+        await asyncio.to_thread(self._start_sync)
+        self._started = True
+
+    async def supervise(self, *, until_done: bool) -> None:
+        """Watch everything until every session ended (``until_done``) or :meth:`request_stop`."""
+        if not self._started:
+            await self.start()
+        watcher = asyncio.create_task(self._watch_files(), name="cortex-watch")
+        try:
+            await self._catch_up()
+            await self._schedule()
+            while not self._stop.is_set():
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=TICK_S)
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+                await self._tick()
+                if until_done and self.done:
+                    break
+        finally:
+            watcher.cancel()
+            try:
+                await watcher
+            except (asyncio.CancelledError, Exception):
+                pass
+            self._save(force=True)
+        if self.done:
+            self._emit("run_done", None, states={n: r.rec.state.value for n, r in self.rt.items()})
+            self._save(force=True)
+
+    async def shutdown(self) -> None:
+        """Release the lock; sessions keep running in tmux."""
+        self._save(force=True)
+        self.store.unlock()
+
+    async def send(self, name: str, text: str) -> None:
+        rt = self._get(name)
+        await asyncio.to_thread(actions.send_text, self.tmux, rt.rec, text, rt.adapter)
+        self._emit("action", name, action="send", detail=text)
+
+    async def approve(self, name: str) -> None:
+        rt = self._get(name)
+        prompt = await asyncio.to_thread(actions.answer, self.tmux, rt.rec, True, rt.adapter)
+        self._emit("action", name, action="approve", detail=prompt.text)
+
+    async def deny(self, name: str) -> None:
+        rt = self._get(name)
+        prompt = await asyncio.to_thread(actions.answer, self.tmux, rt.rec, False, rt.adapter)
+        self._emit("action", name, action="deny", detail=prompt.text)
+
+    async def interrupt(self, name: str) -> None:
+        rt = self._get(name)
+        await asyncio.to_thread(actions.interrupt, self.tmux, rt.rec, rt.adapter)
+        self._emit("action", name, action="interrupt", detail="")
+
+    async def stop_session(self, name: str, reason: str = "stopped by user") -> None:
+        rt = self._get(name)
+        if rt.rec.state.terminal:
+            return
+        rt.restart_at = None
+        was_pending = rt.rec.state is SessionState.PENDING
+        self._set_state(rt, SessionState.STOPPED, reason)
+        if not was_pending:
+            await asyncio.to_thread(self._stop_pane, rt)
+        self._emit("action", name, action="stop", detail=reason)
+
+    async def restart_session(self, name: str) -> None:
+        rt = self._get(name)
+        if rt.rec.state.live:
+            rt.rec.state = SessionState.STOPPED
+            await asyncio.to_thread(self._stop_pane, rt)
+        self._emit("action", name, action="restart", detail="")
+        await self._spawn(rt, restart=True)
+
+    def attach_argv(self, name: str) -> list[str]:
+        rt = self._get(name)
+        if not rt.rec.window_id:
+            raise CortexError(f"session {name!r} has no tmux window yet (state: {rt.rec.state.value})")
+        return self.tmux.attach_argv(rt.rec.window_id)
+
+    async def screen(self, name: str, *, escapes: bool = True, lines: int = 200) -> str:
+        rt = self._get(name)
+        if not rt.rec.pane_id:
+            return ""
+        return await asyncio.to_thread(self.tmux.capture, rt.rec.pane_id, lines, escapes)
+
+    # ------------------------------------------------------------------ start / re-attach
+    def _start_sync(self) -> None:
+        if not self.store.try_lock():
+            holder = self.store.lock_holder()
+            if not (self.takeover and holder and holder > 0 and holder != os.getpid()):
+                raise CortexError(f"another supervisor (pid {holder}) is running run {self.run_id!r}",
+                                  "stop it, or use `cortex-tui status` to watch")
+            os.kill(holder, signal.SIGUSR1)  # hand over: the old supervisor exits, sessions stay
+            deadline = time.monotonic() + 10
+            while not self.store.try_lock():
+                if time.monotonic() > deadline:
+                    raise CortexError(f"supervisor pid {holder} did not hand over run {self.run_id!r}")
+                time.sleep(0.05)
+        self.store.ensure()
+        gitb.ensure_ignored(self.repo, "/.cortex/")
+        if self.state_dir.is_relative_to(self.repo):
+            rel = self.state_dir.relative_to(self.repo)
+            gitb.ensure_ignored(self.repo, f"/{rel}/runs/")
+            gitb.ensure_ignored(self.repo, f"/{rel}/status.md")
+        self.worktrees_root.mkdir(parents=True, exist_ok=True)
+        prior = self.store.load()
+        attached = prior is not None
+        if prior is None:
+            base_commit = gitb.rev_parse(self.repo, self.layout.run.base)
+            if base_commit is None:
+                raise CortexError(f"base branch {self.layout.run.base!r} does not exist in {self.repo}",
+                                  "set [run] base to an existing branch, or commit something first")
+            prior = RunState(run=self.run_id, layout_path=str(self.loaded.path), layout_text=self.loaded.text,
+                             repo=str(self.repo), base=self.layout.run.base, base_commit=base_commit,
+                             socket=self.tmux.socket, created_at=time.time())
+        self.state = prior
+        self.state.layout_text = self.loaded.text
+        self.state.layout_path = str(self.loaded.path)
+        self.state.supervisor_pid = os.getpid()
+        self.tmux.ensure_server(self.repo, f"cortex-tui run {self.run_id} · {self.repo}")
+        for name, spec in self.specs.items():
+            rec = self.state.sessions.get(name)
+            if rec is None:
+                slug = gitb.slugify(name)
+                rec = SessionRecord(name=name, slug=slug, agent=spec.agent, node=spec.node,
+                                    branch=f"cortex/{self.run_id}/{slug}",
+                                    worktree=str(self.worktrees_root / slug), created_at=time.time())
+                self.state.sessions[name] = rec
+            self._make_runtime(spec, rec)
+        self._reconcile(initial=True)
+        self._emit("attached" if attached else "run_started", None, repo=str(self.repo), socket=self.tmux.socket,
+                   pid=os.getpid())
+        self._save(force=True)
+
+    def _make_runtime(self, spec: ResolvedSession, rec: SessionRecord) -> Runtime:
+        now = time.time()
+        rt = Runtime(
+            spec=spec, rec=rec, adapter=get_adapter(spec.agent),
+            silence=SilenceRule(spec.silence_after, spec.silence_cpu_percent,
+                                last_progress=rec.last_progress_at or now),
+            errors=RepeatedErrorRule(spec.error_repeats, spec.error_window),
+            scope=ScopeRule(list(spec.scope)),
+            memory=ThresholdRule("memory", spec.memory_limit) if spec.memory_limit else None,
+            budget_usd=ThresholdRule("budget", spec.budget_usd, clear_ratio=0) if spec.budget_usd else None,
+            budget_tokens=ThresholdRule("budget", spec.budget_tokens, clear_ratio=0) if spec.budget_tokens else None,
+        )
+        # triggers that were active stay known to their rules so they do not fire twice
+        for t in rec.triggers:
+            if t.kind == "out_of_scope":
+                rt.scope.fired.add(t.key)
+            if t.active and t.kind == "silence":
+                rt.silence.active = True
+            if t.active and t.kind == "approval_waiting":
+                rt.approval.prompt = str(t.evidence.get("prompt", ""))
+            if t.kind == "budget":
+                for rule in (rt.budget_usd, rt.budget_tokens):
+                    if rule is not None and t.key == rule.kind + str(rule.limit):
+                        rule.active = True
+            if t.kind == "memory" and t.active and rt.memory is not None:
+                rt.memory.active = True
+        self.rt[spec.name] = rt
+        self._by_slug[rec.slug] = rt
+        return rt
+
+    def _exit_file(self, rec: SessionRecord) -> Path:
+        return self.store.exit_dir / f"{rec.slug}.code"
+
+    def _read_exit(self, rec: SessionRecord) -> int | None:
+        try:
+            raw = self._exit_file(rec).read_text().strip()
+        except FileNotFoundError:
+            return None
+        return int(raw) if raw.lstrip("-").isdigit() else None
+
+    def _reconcile(self, initial: bool = False) -> None:
+        """Match records against tmux windows and exit files (also picks up what ended while away)."""
+        windows: dict[str, WindowInfo] = {w.tag: w for w in self.tmux.list_windows() if w.tag}
+        for rt in self.rt.values():
+            rec = rt.rec
+            if rec.name in self._spawning or not (rec.state.live or (initial and rec.state is SessionState.STOPPED)):
+                continue
+            if rec.node != "local":
+                continue
+            win = windows.get(rec.name)
+            code = self._read_exit(rec)
+            if win is not None and not win.dead and code is None:
+                if initial:
+                    rec.window_id, rec.pane_id, rec.pane_pid = win.window_id, win.pane_id, win.pane_pid
+                continue
+            if rec.state is SessionState.STOPPED:
+                continue
+            if code is None and win is not None and win.dead:
+                code = win.dead_status if win.dead_status is not None else -1
+            if code is not None:
+                self._on_exit(rt, code)
+            elif win is None:
+                self._set_state(rt, SessionState.FAILED, "tmux window vanished (killed outside cortex-tui?)")
+                rec.finished_at = time.time()
+        self._last_reconcile = time.monotonic()
+
+    # ------------------------------------------------------------------ scheduling / spawning
+    async def _schedule(self) -> None:
+        running = sum(1 for r in self.rt.values() if r.rec.state.live)
+        limit = self.layout.run.max_parallel or 10**9
+        ready: list[Runtime] = []
+        now = time.time()
+        for rt in self.rt.values():
+            rec = rt.rec
+            if rt.restart_at is not None and now >= rt.restart_at and rec.name not in self._spawning:
+                rt.restart_at = None
+                ready.append(rt)
+                continue
+            if rec.state is not SessionState.PENDING or rec.name in self._spawning:
+                continue
+            deps = [self.rt[d].rec for d in rt.spec.depends_on]
+            blocked = [d for d in deps if d.state in (SessionState.FAILED, SessionState.STOPPED)
+                       and self.rt[d.name].restart_at is None]
+            if blocked:
+                self._set_state(rt, SessionState.STOPPED, f"dependency {blocked[0].name!r} {blocked[0].state.value}")
+                continue
+            if all(d.state is SessionState.FINISHED and d.exit_code == 0 for d in deps):
+                ready.append(rt)
+        ready = ready[: max(0, limit - running)]
+        if ready:
+            await asyncio.gather(*(self._spawn(rt, restart=rt.rec.attempt > 0) for rt in ready))
+
+    async def _spawn(self, rt: Runtime, *, restart: bool = False) -> None:
+        rec = rt.rec
+        self._spawning.add(rec.name)
+        try:
+            self._set_state(rt, SessionState.STARTING, None)
+            await asyncio.to_thread(self._spawn_sync, rt, restart)
+        except CortexError as e:
+            rec.finished_at = time.time()
+            self._set_state(rt, SessionState.FAILED, f"spawn failed: {e.message}")
+        except Exception as e:
+            log.exception("spawn of %s failed", rec.name)
+            rec.finished_at = time.time()
+            self._set_state(rt, SessionState.FAILED, f"spawn failed: {e}")
+        else:
+            self._set_state(rt, SessionState.RUNNING, None)
+            self._emit("spawned", rec.name, window=rec.window_id, branch=rec.branch, worktree=rec.worktree,
+                       attempt=rec.attempt)
+        finally:
+            self._spawning.discard(rec.name)
+            self._wake.set()
+
+    def _ctx(self, rec: SessionRecord) -> SpawnContext:
+        sdir = self.store.sessions_dir / rec.slug
+        return SpawnContext(run=self.run_id, repo=self.repo, worktree=Path(rec.worktree), session_dir=sdir,
+                            events_file=sdir / "events.jsonl", headless=self.headless)
+
+    def _spawn_sync(self, rt: Runtime, restart: bool) -> None:
+        rec, spec = rt.rec, rt.spec
+        if spec.node != "local":
+            raise CortexError(f"node {spec.node!r}: remote sessions are not supported by this build yet")
+        wt = Path(rec.worktree)
+        if not (wt / ".git").exists():
+            rec.base_commit = self.state.base_commit
+            gitb.add_worktree(self.repo, wt, rec.branch, self.state.base_commit)
+        elif rec.base_commit is None:
+            rec.base_commit = self.state.base_commit
+        ctx = self._ctx(rec)
+        ctx.session_dir.mkdir(parents=True, exist_ok=True)
+        rt.adapter.prepare(spec, ctx)
+        argv = rt.adapter.command(spec, ctx)
+        exit_file = self._exit_file(rec)
+        exit_file.unlink(missing_ok=True)
+        wrapped = ["/bin/sh", "-c", WRAPPER, "cortex-agent", str(exit_file), *argv]
+        env = {**spec.env, **rt.adapter.env(spec, ctx), "CORTEX_RUN": self.run_id, "CORTEX_SESSION": spec.name,
+               "CORTEX_EVENTS_FILE": str(ctx.events_file), "CORTEX_WORKTREE": str(wt)}
+        log_path = self.store.logs_dir / f"{rec.slug}.log"
+        if restart:
+            rec.restarts += 1 if rec.attempt > 0 else 0
+        rec.attempt += 1
+        with open(log_path, "ab") as f:
+            f.write(f"\n── cortex-tui: attempt {rec.attempt} · {time.strftime('%H:%M:%S')} · "
+                    f"{shlex.join(argv)[:200]}\n".encode())
+        rec.log_offset = log_path.stat().st_size
+        windows = {w.tag: w for w in self.tmux.list_windows() if w.tag}
+        old = windows.get(rec.name)
+        if old is not None:
+            self.tmux.kill_window(old.window_id)
+        win = self.tmux.new_window(name=spec.name, cwd=wt, argv=wrapped, env=env, log_path=log_path,
+                                   tag=spec.name, run=self.run_id)
+        rec.window_id, rec.pane_id, rec.pane_pid = win.window_id, win.pane_id, win.pane_pid
+        now = time.time()
+        rec.started_at = now
+        rec.finished_at = None
+        rec.exit_code = None
+        rec.last_progress_at = now
+        rt.exit_seen = False
+        rt.silence = SilenceRule(spec.silence_after, spec.silence_cpu_percent, last_progress=now)
+        rt.approval = ApprovalRule()
+        rt.partial = b""
+        for t in rec.triggers:
+            if t.active and t.kind in ("silence", "approval_waiting", "exited", "memory"):
+                t.active = False
+                t.cleared_at = now
+
+    def _stop_pane(self, rt: Runtime) -> None:
+        rec = rt.rec
+        if rec.pane_id:
+            try:
+                actions.interrupt(self.tmux, rec, rt.adapter)
+            except CortexError:
+                pass
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline and self._read_exit(rec) is None:
+            time.sleep(0.05)
+        if self._read_exit(rec) is None:
+            actions.kill_tree(rec.pane_pid)
+        rec.finished_at = rec.finished_at or time.time()
+
+    # ------------------------------------------------------------------ observation
+    async def _watch_files(self) -> None:
+        from watchfiles import Change, awatch
+
+        paths = [str(self.store.dir), str(self.worktrees_root)]
+        run_dir = str(self.store.dir) + os.sep
+        wt_root = str(self.worktrees_root) + os.sep
+
+        def keep(change: Change, path: str) -> bool:
+            if path.startswith(run_dir):
+                return path.endswith((".log", ".code", "events.jsonl"))
+            if not path.startswith(wt_root):
+                return False
+            parts = path[len(wt_root):].split(os.sep)
+            return not any(p in NOISE_DIRS for p in parts[1:]) and not path.endswith(NOISE_SUFFIXES)
+
+        async for changes in awatch(*paths, watch_filter=keep, debounce=50, step=10, rust_timeout=1000,
+                                    stop_event=self._stop, recursive=True, force_polling=False):
+            await self._on_changes(changes, run_dir, wt_root)
+
+    async def _on_changes(self, changes: set[tuple[Any, str]], run_dir: str, wt_root: str) -> None:
+        from watchfiles import Change
+
+        logs: set[str] = set()
+        exits: set[str] = set()
+        events: set[str] = set()
+        wt_changes: dict[str, list[tuple[str, str]]] = {}
+        for change, path in changes:
+            if path.startswith(run_dir):
+                name = os.path.basename(path)
+                if path.endswith(".log"):
+                    logs.add(name[:-4])
+                elif path.endswith(".code"):
+                    exits.add(name[:-5])
+                elif path.endswith("events.jsonl"):
+                    events.add(os.path.basename(os.path.dirname(path)))
+            else:
+                rel = path[len(wt_root):]
+                slug, _, relpath = rel.partition(os.sep)
+                if relpath:
+                    kind = {Change.added: "added", Change.modified: "modified", Change.deleted: "deleted"}[change]
+                    wt_changes.setdefault(slug, []).append((relpath.replace(os.sep, "/"), kind))
+        for slug in logs:
+            if (rt := self._by_slug.get(slug)) is not None:
+                self._read_log(rt)
+        for slug in events:
+            if (rt := self._by_slug.get(slug)) is not None:
+                self._read_agent_events(rt)
+        for slug, items in wt_changes.items():
+            if (rt := self._by_slug.get(slug)) is not None:
+                await self._on_worktree_changes(rt, items)
+        for slug in exits:
+            if (rt := self._by_slug.get(slug)) is not None and rt.rec.name not in self._spawning:
+                code = self._read_exit(rt.rec)
+                if code is not None and rt.rec.state.live:
+                    self._read_log(rt)
+                    self._on_exit(rt, code)
+        if exits:
+            await self._schedule()
+        self._save()
+
+    async def _catch_up(self) -> None:
+        """After (re-)attaching: read output and events written while no supervisor watched."""
+        for rt in self.rt.values():
+            if rt.rec.attempt > 0:
+                self._read_log(rt)
+                self._read_agent_events(rt)
+                if rt.rec.state.live:
+                    self._check_screen_soon(rt)
+
+    def _read_log(self, rt: Runtime) -> None:
+        rec = rt.rec
+        path = self.store.logs_dir / f"{rec.slug}.log"
+        try:
+            with open(path, "rb") as f:
+                f.seek(rec.log_offset)
+                data = f.read()
+        except FileNotFoundError:
+            return
+        if not data:
+            return
+        rec.log_offset += len(data)
+        buf = rt.partial + data
+        *complete, rt.partial = buf.split(b"\n")
+        if len(rt.partial) > 65536:
+            complete.append(rt.partial)
+            rt.partial = b""
+        now = time.time()
+        lines: list[str] = []
+        for raw in complete:
+            line = clean_line(raw.decode("utf-8", errors="replace"))
+            if not line.strip():
+                continue
+            lines.append(line)
+            rt.tail.append(line)
+            if rt.adapter.is_error(line):
+                self._apply(rt, rt.errors.error(now, line))
+        rec.last_output_at = now
+        if rt.adapter.progress == "output":
+            rec.last_progress_at = now
+            self._apply(rt, rt.silence.progress(now, lines[-1] if lines else None))
+        if lines:
+            self.bus.publish(self.bus.make("output", rec.name, lines=lines))
+        if rt.adapter.approval_patterns and rec.state.live:
+            self._check_screen_soon(rt)
+        self._dirty = True
+
+    def _read_agent_events(self, rt: Runtime) -> None:
+        rec = rt.rec
+        path = self._ctx(rec).events_file
+        try:
+            with open(path, "rb") as f:
+                f.seek(rec.events_offset)
+                data = f.read()
+        except FileNotFoundError:
+            return
+        end = data.rfind(b"\n")
+        if end < 0:
+            return
+        rec.events_offset += end + 1
+        now = time.time()
+        interpret = getattr(rt.adapter, "interpret_event", None)
+        for raw in data[: end + 1].splitlines():
+            try:
+                ev = json.loads(raw)
+            except ValueError:
+                continue
+            if not isinstance(ev, dict):
+                continue
+            rec.last_progress_at = now
+            self._apply(rt, rt.silence.progress(now))
+            signals = interpret(ev) if interpret is not None else []
+            for sig in signals or []:
+                self._on_signal(rt, sig)
+        self._dirty = True
+
+    def _on_signal(self, rt: Runtime, sig: Any) -> None:
+        kind = getattr(sig, "kind", None)
+        rec = rt.rec
+        if kind == "usage" and sig.usage is not None:
+            self.add_usage(rt, sig.usage, getattr(sig, "model", None) or rt.spec.model)
+        elif kind == "waiting":
+            self._apply(rt, rt.approval.screen(getattr(sig, "text", None) or "permission requested"))
+        elif kind in ("busy", "progress") and rec.state is SessionState.IDLE:
+            self._set_state(rt, SessionState.RUNNING, None)
+        elif kind == "idle" and rec.state is SessionState.RUNNING:
+            self._set_state(rt, SessionState.IDLE, None)
+
+    def add_usage(self, rt: Runtime, usage: TokenUsage, model: str | None) -> None:
+        """Add a usage increment, price it, and evaluate budgets."""
+        rec = rt.rec
+        cur = rec.tokens or TokenUsage()
+        rec.tokens = TokenUsage(input=cur.input + usage.input, output=cur.output + usage.output,
+                                cache_read=cur.cache_read + usage.cache_read,
+                                cache_write=cur.cache_write + usage.cache_write)
+        try:
+            from cortex_tui.budgets import cost_usd
+        except ImportError:  # pragma: no cover - budgets module not installed
+            cost = None
+        else:
+            cost = cost_usd(usage, model, self.layout.run.prices)
+        if cost is not None:
+            rec.cost_usd = (rec.cost_usd or 0.0) + cost
+        if rt.budget_usd is not None and rec.cost_usd is not None:
+            self._apply(rt, rt.budget_usd.value(rec.cost_usd, unit="usd"), key=f"budget{rt.budget_usd.limit}")
+        if rt.budget_tokens is not None:
+            self._apply(rt, rt.budget_tokens.value(rec.tokens.total, unit="tokens"),
+                        key=f"budget{rt.budget_tokens.limit}")
+        self.bus.publish(self.bus.make("stats", rec.name, tokens=rec.tokens.as_dict(), cost_usd=rec.cost_usd))
+        self._dirty = True
+
+    async def _on_worktree_changes(self, rt: Runtime, items: list[tuple[str, str]]) -> None:
+        base = rt.rec.base_commit or self.state.base_commit
+        changed = await asyncio.to_thread(changed_vs_base, Path(rt.rec.worktree), base, [p for p, _ in items])
+        now = time.time()
+        for path, _kind in items:
+            real = changed.get(path)
+            if real is None or (rt.spec.ignore and in_scope(path, rt.spec.ignore)):
+                continue  # a checkout, a directory, an ignored file, or content equal to the base
+            if path not in rt.rec.changed_files:
+                rt.rec.changed_files.append(path)
+            self._apply(rt, rt.scope.change(path, real))
+            if rt.rec.state.live:
+                for name, change in self.overlap.change(rt.rec.name, path):
+                    self._apply(self.rt[name], change)
+        if rt.adapter.progress == "output":
+            rt.rec.last_progress_at = now
+            self._apply(rt, rt.silence.progress(now))
+        self._dirty = True
+
+    def _check_screen_soon(self, rt: Runtime) -> None:
+        """Look at the screen for an approval prompt (one capture in flight per session)."""
+        if rt.screen_task is not None and not rt.screen_task.done():
+            rt.screen_again = True
+            return
+
+        async def check() -> None:
+            while True:
+                rt.screen_again = False
+                rec = rt.rec
+                if not rec.pane_id or not rec.state.live:
+                    return
+                try:
+                    screen = await asyncio.to_thread(self.tmux.capture, rec.pane_id, 60)
+                except CortexError:
+                    return
+                prompt = rt.adapter.find_approval(screen.splitlines())
+                self._apply(rt, rt.approval.screen(prompt.text if prompt else None))
+                if not rt.screen_again:
+                    return
+
+        rt.screen_task = asyncio.create_task(check())
+
+    # ------------------------------------------------------------------ periodic work
+    async def _tick(self) -> None:
+        now = time.time()
+        mono = time.monotonic()
+        live = [rt for rt in self.rt.values() if rt.rec.state.live and rt.rec.name not in self._spawning]
+        for rt in live:
+            if rt.approval.prompt is None:  # a session waiting on a human is not "silent"
+                self._apply(rt, rt.silence.check(now))
+            for ch in rt.errors.check(now):
+                self._apply(rt, ch)
+            if rt.spec.timeout and rt.rec.started_at and now - rt.rec.started_at > rt.spec.timeout:
+                await self.stop_session(rt.rec.name, reason=f"timed out after {rt.spec.timeout:.0f}s")
+                rt.rec.state = SessionState.FAILED
+                self._dirty = True
+        if mono - self._last_reconcile >= SAMPLE_S:
+            before = {n: r.rec.state for n, r in self.rt.items()}
+            await asyncio.to_thread(self._reconcile)
+            if any(self.rt[n].rec.state != s for n, s in before.items()):
+                self._dirty = True
+        if live and mono - self._last_sample >= SAMPLE_S:
+            self._last_sample = mono
+            await self._sample(live, disk=mono - self._last_disk >= DISK_S)
+        await self._schedule()
+        self._save()
+
+    async def _sample(self, live: list[Runtime], disk: bool) -> None:
+        roots = [rt.rec.pane_pid for rt in live if rt.rec.pane_pid]
+        samples = await asyncio.to_thread(self.sampler.sample, [r for r in roots if r])
+        if disk:
+            self._last_disk = time.monotonic()
+            sizes = await asyncio.to_thread(lambda: {rt.rec.name: disk_usage(Path(rt.rec.worktree)) for rt in live})
+        else:
+            sizes = {}
+        now = time.time()
+        for rt in live:
+            s = samples.get(rt.rec.pane_pid or -1)
+            if s is None:
+                continue
+            rt.rec.rss_bytes = s.rss_bytes
+            if s.cpu_percent is not None:
+                rt.rec.cpu_percent = round(s.cpu_percent, 1)
+                self._apply(rt, rt.silence.cpu(now, s.cpu_percent))
+            if rt.memory is not None:
+                self._apply(rt, rt.memory.value(s.rss_bytes, processes=s.processes))
+            if rt.rec.name in sizes:
+                rt.rec.disk_bytes = sizes[rt.rec.name]
+            self.bus.publish(self.bus.make("stats", rt.rec.name, cpu_percent=rt.rec.cpu_percent,
+                                           rss_bytes=rt.rec.rss_bytes, disk_bytes=rt.rec.disk_bytes))
+        self._dirty = True
+
+    # ------------------------------------------------------------------ state changes
+    def _on_exit(self, rt: Runtime, code: int) -> None:
+        rec = rt.rec
+        if rt.exit_seen and rec.exit_code == code and rec.state.terminal:
+            return
+        rt.exit_seen = True
+        rec.exit_code = code
+        rec.finished_at = time.time()
+        rec.head_commit = gitb.rev_parse(self.repo, rec.branch)
+        self.overlap.forget(rec.name)
+        self._apply(rt, rt.approval.screen(None))
+        if rt.silence.active:
+            rt.silence.active = False
+            self._clear(rt, "silence", "", {"reason": "session ended"})
+        if rec.state is SessionState.STOPPED:
+            self._emit("finished", rec.name, exit_code=code, stopped=True)
+            return
+        self._emit("finished", rec.name, exit_code=code)
+        if code == 0:
+            self._set_state(rt, SessionState.FINISHED, None)
+            return
+        self._apply(rt, exited_change(code, list(rt.tail)))
+        policy = rt.spec.restart
+        if policy is not None and rec.restarts < policy.max:
+            delays = policy.backoff_s or [5.0]
+            delay = delays[min(rec.restarts, len(delays) - 1)]
+            rt.restart_at = time.time() + delay
+            self._set_state(rt, SessionState.FAILED, f"exit {code}; restart {rec.restarts + 1}/{policy.max} in {delay:g}s")
+        else:
+            self._set_state(rt, SessionState.FAILED, f"exit {code}")
+
+    def _set_state(self, rt: Runtime, new: SessionState, reason: str | None) -> None:
+        prev = rt.rec.state
+        if prev is new and rt.rec.reason == reason:
+            return
+        rt.rec.state = new
+        rt.rec.reason = reason
+        self._emit("state", rt.rec.name, state=new.value, prev=prev.value, reason=reason)
+        self._dirty = True
+
+    def _apply(self, rt: Runtime, change: TriggerChange | None, key: str | None = None) -> None:
+        if change is None:
+            return
+        key = change.key if key is None else key
+        if not change.active:
+            self._clear(rt, change.kind, key, change.evidence)
+            return
+        now = time.time()
+        rec = TriggerRecord(kind=change.kind, active=True, severity=change.severity, evidence=change.evidence,
+                            at=now, key=key)
+        rt.rec.triggers.append(rec)
+        self._emit("trigger", rt.rec.name, **rec.model_dump())
+        if change.kind == "approval_waiting" and rt.rec.state in (SessionState.RUNNING, SessionState.IDLE):
+            self._set_state(rt, SessionState.WAITING, "approval requested")
+        self._dirty = True
+        self._act(rt, change.kind)
+
+    def _clear(self, rt: Runtime, kind: str, key: str, evidence: dict[str, Any]) -> None:
+        now = time.time()
+        for t in rt.rec.triggers:
+            if t.active and t.kind == kind and t.key == key:
+                t.active = False
+                t.cleared_at = now
+                self._emit("trigger_cleared", rt.rec.name, kind=kind, key=key, active=False, evidence=evidence,
+                           at=now)
+        if kind == "approval_waiting" and rt.rec.state is SessionState.WAITING:
+            self._set_state(rt, SessionState.RUNNING, None)
+        self._dirty = True
+
+    def _act(self, rt: Runtime, kind: str) -> None:
+        action = rt.spec.on_trigger.get(kind, "notify")
+        if action == "notify" or not rt.rec.state.live:
+            return
+        name = rt.rec.name
+        if action == "pause":
+            coro = self.interrupt(name)
+        elif action == "stop":
+            coro = self.stop_session(name, reason=f"stopped by trigger {kind}")
+        elif action == "recycle":
+            coro = self.restart_session(name)
+        else:
+            return
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _emit(self, kind: str, session: str | None, /, **data: Any) -> None:
+        ev = self.bus.make(kind, session, **data)
+        if kind not in EPHEMERAL_KINDS:
+            self.store.append_event(ev.to_json())
+        self.bus.publish(ev)
+
+    def _save(self, force: bool = False) -> None:
+        if not hasattr(self, "state"):
+            return
+        mono = time.monotonic()
+        if not force and (not self._dirty or mono - self._last_save < 0.25):
+            return
+        self._dirty = False
+        self._last_save = mono
+        self.store.save(self.state)
+        atomic_write(self.state_dir / "status.md", render_status_md(self.state))
+
+    def _get(self, name: str) -> Runtime:
+        try:
+            return self.rt[name]
+        except KeyError:
+            raise CortexError(f"no session named {name!r} in run {self.run_id!r}",
+                              "see `cortex-tui status` for the names") from None
+
+
+
+def changed_vs_base(worktree: Path, base: str, paths: list[str]) -> dict[str, str]:
+    """Which of ``paths`` differ from ``base`` in the worktree (committed or not), with the change kind.
+
+    Files identical to the base (e.g. written by the initial checkout), directories and files ignored
+    by .gitignore are left out, so only real edits by the agent count.
+    """
+    if not paths or not worktree.is_dir():
+        return {}
+    import subprocess
+
+    out: dict[str, str] = {}
+    r = subprocess.run(["git", "-C", str(worktree), "diff", "--no-renames", "--name-status", "-z", base, "--", *paths],
+                       capture_output=True, text=True)
+    fields = r.stdout.split("\0")
+    for status, path in zip(fields[0::2], fields[1::2], strict=False):
+        if path:
+            out[path] = {"A": "added", "D": "deleted"}.get(status[:1], "modified")
+    r = subprocess.run(["git", "-C", str(worktree), "ls-files", "--others", "--exclude-standard", "-z", "--", *paths],
+                       capture_output=True, text=True)
+    for path in r.stdout.split("\0"):
+        if path:
+            out[path] = "added"
+    return out

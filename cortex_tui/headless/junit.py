@@ -1,0 +1,35 @@
+"""JUnit XML: one <testcase> per session; failure message = the reason it did not finish cleanly."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+from cortex_tui.store.files import atomic_write
+
+
+def junit_xml(report: dict[str, Any]) -> str:
+    sessions = report.get("sessions", [])
+    failures = [s for s in sessions if not (s["state"] == "finished" and s["exit_code"] == 0)]
+    suite = ET.Element("testsuite", name=f"cortex-tui.{report.get('run')}", tests=str(len(sessions)),
+                       failures=str(len(failures)), errors="0", time=str(report.get("duration_s", 0)))
+    for s in sessions:
+        dur = (s["finished_at"] or 0) - (s["started_at"] or 0) if s.get("started_at") and s.get("finished_at") else 0
+        case = ET.SubElement(suite, "testcase", classname=f"cortex.{report.get('run')}", name=s["name"],
+                             time=f"{max(dur, 0):.3f}")
+        if s in failures:
+            msg = f"{s['state']}" + (f": {s['reason']}" if s.get("reason") else "")
+            fail = ET.SubElement(case, "failure", message=msg, type=s["state"])
+            active = [t for t in s.get("triggers", []) if t.get("active")]
+            fail.text = "\n".join(f"{t['kind']}: {t['evidence']}" for t in active) or msg
+        trig = [t for t in s.get("triggers", [])]
+        if trig:
+            out = ET.SubElement(case, "system-out")
+            out.text = "\n".join(f"trigger {t['kind']} active={t['active']}: {t['evidence']}" for t in trig)
+    ET.indent(suite)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+
+
+def write_junit(path: Path, report: dict[str, Any]) -> None:
+    atomic_write(path, junit_xml(report))

@@ -1,0 +1,42 @@
+"""Headless reports: ``report.json`` (same shape as ``status --json``) and the exit code."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from cortex_tui.engine.supervisor import Supervisor
+from cortex_tui.store.files import atomic_write
+from cortex_tui.store.status import status_dict
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_TIMEOUT = 3
+EXIT_SUPERVISOR = 4
+
+
+def budgets_of(sup: Supervisor) -> dict[str, tuple[float | None, int | None]]:
+    return {n: (s.budget_usd, s.budget_tokens) for n, s in sup.specs.items()}
+
+
+def build_report(sup: Supervisor, *, exit_code: int, reason: str, started: float) -> dict[str, Any]:
+    data = status_dict(sup.state, budgets_of(sup), supervisor_alive=True)
+    data["exit_code"] = exit_code
+    data["reason"] = reason
+    data["duration_s"] = round(time.time() - started, 3)
+    return data
+
+
+def write_report(path: Path, report: dict[str, Any]) -> None:
+    atomic_write(path, json.dumps(report, indent=2, default=str) + "\n")
+
+
+def outcome(sup: Supervisor) -> tuple[int, str]:
+    """Exit code and reason from the sessions' final states."""
+    bad = [r for r in sup.state.sessions.values() if not (r.state.value == "finished" and r.exit_code == 0)]
+    if not bad:
+        return EXIT_OK, "all sessions finished with exit code 0"
+    return EXIT_FAILED, "; ".join(f"{r.name}: {r.state.value}" + (f" ({r.reason})" if r.reason else "") for r in bad)

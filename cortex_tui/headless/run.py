@@ -1,0 +1,55 @@
+"""Headless mode: supervise to the end with progress on stderr, write reports, return the exit code."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+from cortex_tui.engine.runner import progress_printer, supervise_to_end
+from cortex_tui.engine.supervisor import Supervisor
+from cortex_tui.errors import CortexError
+from cortex_tui.headless.report import (
+    EXIT_FAILED,
+    EXIT_SUPERVISOR,
+    EXIT_TIMEOUT,
+    build_report,
+    outcome,
+    write_report,
+)
+
+
+def run_headless(sup: Supervisor, *, report: Path | None, junit: Path | None, timeout: float | None,
+                 fail_on: list[str]) -> int:
+    started = time.time()
+    sup.subscribe(progress_printer(sys.stderr))
+    try:
+        why = asyncio.run(supervise_to_end(sup, timeout=timeout, stop_on_signal=True, until_done=True))
+    except CortexError:
+        raise
+    except Exception as e:
+        print(f"error: supervisor failed: {e!r}", file=sys.stderr)
+        if report and hasattr(sup, "state"):
+            write_report(report, build_report(sup, exit_code=EXIT_SUPERVISOR, reason=repr(e), started=started))
+        return EXIT_SUPERVISOR
+    code, reason = outcome(sup)
+    fired = sorted({t.kind for r in sup.state.sessions.values() for t in r.triggers if t.kind in fail_on})
+    if code == 0 and fired:
+        code, reason = EXIT_FAILED, f"--fail-on trigger(s) fired: {', '.join(fired)}"
+    if why == "timeout":
+        code, reason = EXIT_TIMEOUT, "timed out; sessions stopped"
+    elif why.startswith("signal:"):
+        code = 143 if why.endswith("SIGTERM") else 130
+        reason = f"{why[7:]} received; sessions stopped"
+    elif why == "handover":
+        reason = "handed over to another supervisor; sessions keep running"
+    data = build_report(sup, exit_code=code, reason=reason, started=started)
+    if report:
+        write_report(report, data)
+    if junit:
+        from cortex_tui.headless.junit import write_junit
+
+        write_junit(junit, data)
+    print(f"cortex-tui: {reason} (exit {code})", file=sys.stderr)
+    return code

@@ -1,0 +1,94 @@
+"""Process-tree CPU/memory sampling (one /proc scan per sample) and disk use per worktree."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+
+@dataclass(frozen=True)
+class TreeSample:
+    cpu_percent: float | None
+    """CPU over the interval since the previous sample (None on the first sample)."""
+    rss_bytes: int
+    processes: int
+
+
+class ProcessSampler:
+    """Samples many process trees with a single ``process_iter`` scan.
+
+    CPU percent is computed from cumulative CPU times of the tree between two samples, so
+    children that exit between samples still count up to their last observation.
+    """
+
+    def __init__(self) -> None:
+        self._prev: dict[int, tuple[float, float]] = {}  # root pid -> (wall time, cpu seconds)
+
+    def sample(self, roots: list[int]) -> dict[int, TreeSample]:
+        if not roots:
+            return {}
+        children: dict[int, list[int]] = {}
+        info: dict[int, tuple[float, int]] = {}
+        for p in psutil.process_iter(["ppid", "cpu_times", "memory_info"]):
+            try:
+                d = p.info
+                ct = d.get("cpu_times")
+                mi = d.get("memory_info")
+                if ct is None or mi is None:
+                    continue
+                children.setdefault(d["ppid"] or 0, []).append(p.pid)
+                info[p.pid] = (ct.user + ct.system, mi.rss)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        now = time.monotonic()
+        out: dict[int, TreeSample] = {}
+        for root in roots:
+            if root not in info:
+                continue
+            cpu = 0.0
+            rss = 0
+            n = 0
+            stack = [root]
+            seen: set[int] = set()
+            while stack:
+                pid = stack.pop()
+                if pid in seen or pid not in info:
+                    continue
+                seen.add(pid)
+                c, r = info[pid]
+                cpu += c
+                rss += r
+                n += 1
+                stack.extend(children.get(pid, ()))
+            prev = self._prev.get(root)
+            pct: float | None = None
+            if prev is not None and now > prev[0]:
+                pct = max(0.0, (cpu - prev[1]) / (now - prev[0]) * 100.0)
+            self._prev[root] = (now, cpu)
+            out[root] = TreeSample(cpu_percent=pct, rss_bytes=rss, processes=n)
+        for gone in set(self._prev) - set(roots):
+            del self._prev[gone]
+        return out
+
+
+def disk_usage(root: Path) -> int | None:
+    """Bytes used by the files of a worktree (excluding ``.git``), without following symlinks.
+
+    The engine samples it rarely (it walks the tree); ``None`` when the directory is gone.
+    """
+    if not root.is_dir():
+        return None
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        if ".git" in dirnames:
+            dirnames.remove(".git")
+        for f in filenames:
+            try:
+                total += os.lstat(os.path.join(dirpath, f)).st_size
+            except OSError:
+                continue
+    return total

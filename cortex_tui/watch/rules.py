@@ -1,0 +1,198 @@
+"""Trigger rules: pure state machines over observations, driven by an explicit clock value.
+
+Each rule returns a :class:`TriggerChange` only on a transition (fired or cleared), so feeding it the
+same observation twice never raises the same trigger twice. Observers (pane output, worktree
+watcher, process sampler) and the engine feed them; tests drive them with a fake clock.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from cortex_tui.scope import in_scope
+from cortex_tui.watch.text import normalize_error
+
+
+@dataclass(frozen=True)
+class TriggerChange:
+    kind: str
+    active: bool
+    evidence: dict[str, Any]
+    key: str = ""
+    severity: str = "warning"
+
+
+@dataclass
+class SilenceRule:
+    """No progress for ``after`` seconds *and* the process tree idle (CPU below threshold) as long."""
+
+    after: float
+    cpu_threshold: float
+    last_progress: float
+    last_busy: float = float("-inf")
+    active: bool = False
+    last_line: str = ""
+    last_cpu: float | None = None
+
+    def progress(self, t: float, line: str | None = None) -> TriggerChange | None:
+        self.last_progress = max(self.last_progress, t)
+        if line:
+            self.last_line = line
+        return self.check(t)
+
+    def cpu(self, t: float, percent: float) -> TriggerChange | None:
+        self.last_cpu = percent
+        if percent >= self.cpu_threshold:
+            self.last_busy = t
+        return self.check(t)
+
+    def check(self, t: float) -> TriggerChange | None:
+        quiet_since = max(self.last_progress, self.last_busy)
+        silent = t - quiet_since >= self.after
+        if silent and not self.active:
+            self.active = True
+            return TriggerChange("silence", True, {
+                "silent_for_s": round(t - self.last_progress, 1),
+                "threshold_s": self.after,
+                "cpu_percent": self.last_cpu,
+                "cpu_threshold": self.cpu_threshold,
+                "last_line": self.last_line,
+            })
+        if not silent and self.active:
+            self.active = False
+            return TriggerChange("silence", False, {"resumed_after_s": round(t - (quiet_since - 0), 1)})
+        return None
+
+
+@dataclass
+class _ErrorSeen:
+    times: deque[float]
+    first_raw: str
+    last_raw: str
+    active: bool = False
+
+
+@dataclass
+class RepeatedErrorRule:
+    """The same error fingerprint ``repeats`` times within ``window`` seconds."""
+
+    repeats: int
+    window: float
+    seen: dict[str, _ErrorSeen] = field(default_factory=dict)
+
+    def error(self, t: float, raw: str) -> TriggerChange | None:
+        fp = normalize_error(raw)
+        if not fp:
+            return None
+        e = self.seen.get(fp)
+        if e is None:
+            e = self.seen[fp] = _ErrorSeen(deque(), raw.strip(), raw.strip())
+        e.times.append(t)
+        e.last_raw = raw.strip()
+        while e.times and t - e.times[0] > self.window:
+            e.times.popleft()
+        if len(e.times) >= self.repeats and not e.active:
+            e.active = True
+            return TriggerChange("repeated_error", True, {
+                "normalized": fp, "count": len(e.times), "window_s": self.window,
+                "first": e.first_raw, "last": e.last_raw,
+            }, key=fp, severity="error")
+        return None
+
+    def check(self, t: float) -> list[TriggerChange]:
+        """Clear fingerprints not seen again within the window."""
+        out: list[TriggerChange] = []
+        for fp, e in self.seen.items():
+            while e.times and t - e.times[0] > self.window:
+                e.times.popleft()
+            if e.active and not e.times:
+                e.active = False
+                out.append(TriggerChange("repeated_error", False, {"normalized": fp}, key=fp))
+        return out
+
+
+@dataclass
+class ApprovalRule:
+    """The agent shows an approval prompt and waits."""
+
+    prompt: str | None = None
+
+    def screen(self, prompt: str | None) -> TriggerChange | None:
+        if prompt and self.prompt is None:
+            self.prompt = prompt
+            return TriggerChange("approval_waiting", True, {"prompt": prompt}, severity="attention")
+        if prompt is None and self.prompt is not None:
+            old, self.prompt = self.prompt, None
+            return TriggerChange("approval_waiting", False, {"prompt": old})
+        return None
+
+
+@dataclass
+class ScopeRule:
+    """A file created/modified/deleted outside the session's scope globs; fires once per path."""
+
+    scope: list[str]
+    fired: set[str] = field(default_factory=set)
+
+    def change(self, path: str, kind: str) -> TriggerChange | None:
+        if not self.scope or in_scope(path, self.scope) or path in self.fired:
+            return None
+        self.fired.add(path)
+        return TriggerChange("out_of_scope", True, {"path": path, "change": kind, "scope": list(self.scope)},
+                             key=path, severity="error")
+
+
+@dataclass
+class OverlapTracker:
+    """Two running sessions modify the same repo-relative path."""
+
+    touched: dict[str, set[str]] = field(default_factory=dict)
+    fired: set[tuple[str, str]] = field(default_factory=set)
+
+    def change(self, session: str, path: str) -> list[tuple[str, TriggerChange]]:
+        owners = self.touched.setdefault(path, set())
+        owners.add(session)
+        out: list[tuple[str, TriggerChange]] = []
+        if len(owners) < 2:
+            return out
+        names = sorted(owners)
+        for s in names:
+            if (s, path) in self.fired:
+                continue
+            self.fired.add((s, path))
+            out.append((s, TriggerChange("overlap", True, {"path": path, "sessions": names}, key=path,
+                                         severity="error")))
+        return out
+
+    def forget(self, session: str) -> None:
+        """A session ended: its paths no longer count for new overlaps."""
+        for owners in self.touched.values():
+            owners.discard(session)
+
+
+@dataclass
+class ThresholdRule:
+    """A value over a limit (memory RSS; budget fraction). Fires once; clears below ``clear_ratio``."""
+
+    kind: str
+    limit: float
+    clear_ratio: float = 0.9
+    active: bool = False
+
+    def value(self, v: float, **evidence: Any) -> TriggerChange | None:
+        if v > self.limit and not self.active:
+            self.active = True
+            return TriggerChange(self.kind, True, {"value": v, "limit": self.limit, **evidence}, severity="error")
+        if self.active and v < self.limit * self.clear_ratio:
+            self.active = False
+            return TriggerChange(self.kind, False, {"value": v, "limit": self.limit, **evidence})
+        return None
+
+
+def exited_change(exit_code: int, last_lines: list[str]) -> TriggerChange | None:
+    """A non-zero exit is a trigger (crash); exit 0 is a normal finish."""
+    if exit_code == 0:
+        return None
+    return TriggerChange("exited", True, {"exit_code": exit_code, "last_lines": last_lines[-10:]}, severity="error")

@@ -1,0 +1,208 @@
+"""The spine end to end: layout → worktrees → tmux windows → supervised run (real tmux, git, sim)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from cortex_tui.backends.tmux import Tmux
+from conftest import git, wait_until
+from engine_helpers import cli, make_sup, run_to_end, status_json
+
+THREE = """
+[run]
+name = "r3"
+[defaults]
+agent = "sim"
+[[session]]
+name = "one"
+script = ["say working", "write src/one.txt 1", "commit one: add file", "exit 0"]
+[[session]]
+name = "two"
+script = ["sleep 0.5", "write two.txt 2", "commit two: add file"]
+[[session]]
+name = "three"
+script = ["write three.txt 3", "commit three: add file", "say bye"]
+"""
+
+
+def test_three_sessions_finish_and_branches_carry_commits(git_repo: Path, tmp_path: Path) -> None:
+    sup = make_sup(git_repo, THREE, tmp_path)
+    events = run_to_end(sup)
+    for name in ("one", "two", "three"):
+        rec = sup.state.sessions[name]
+        assert rec.state.value == "finished", (name, rec.state, rec.reason)
+        assert rec.exit_code == 0
+        assert rec.branch == f"cortex/r3/{name}"
+        assert git(git_repo, "log", "-1", "--format=%s", rec.branch).strip() == f"{name}: add file"
+        assert Path(rec.worktree).is_dir() and Path(rec.worktree).is_relative_to(git_repo / ".cortex" / "worktrees")
+        assert rec.head_commit == git(git_repo, "rev-parse", rec.branch).strip()
+    # base branch untouched, main checkout clean (worktrees and state are ignored)
+    assert git(git_repo, "log", "-1", "--format=%s", "main").strip() == "initial"
+    assert git(git_repo, "status", "--porcelain").strip() == ""
+    # logs captured from the first byte
+    log = (git_repo / "coordination/runs/r3/logs/one.log").read_text()
+    assert "cortex sim agent" in log and "● working" in log
+    # one spawned event per session, state file + events file + status.md written
+    assert sorted(e.session for e in events if e.kind == "spawned") == ["one", "three", "two"]
+    lines = (git_repo / "coordination/runs/r3/events.jsonl").read_text().splitlines()
+    assert sum('"kind":"spawned"' in ln for ln in lines) == 3
+    md = (git_repo / "coordination/status.md").read_text()
+    assert "| one | sim | local | `cortex/r3/one` | ✓ finished" in md
+    st = status_json(git_repo)
+    assert st["run"] == "r3"
+    assert {s["name"]: s["state"] for s in st["sessions"]} == {"one": "finished", "two": "finished", "three": "finished"}
+    for s in st["sessions"]:
+        assert set(s) >= {"name", "agent", "state", "branch", "worktree", "exit_code", "triggers"}
+
+
+DEPS = """
+[run]
+name = "deps"
+[defaults]
+agent = "sim"
+[[session]]
+name = "first"
+script = ["sleep 1", "write a.txt a", "commit a"]
+[[session]]
+name = "second"
+depends_on = ["first"]
+script = ["write b.txt b", "commit b"]
+[[session]]
+name = "broken"
+script = ["exit 3"]
+[[session]]
+name = "after-broken"
+depends_on = ["broken"]
+script = ["say never"]
+"""
+
+
+def test_depends_on_orders_and_blocks(git_repo: Path, tmp_path: Path) -> None:
+    sup = make_sup(git_repo, DEPS, tmp_path)
+    events = run_to_end(sup)
+    s = sup.state.sessions
+    assert s["first"].state.value == "finished" and s["second"].state.value == "finished"
+    assert s["second"].started_at is not None and s["first"].finished_at is not None
+    assert s["second"].started_at >= s["first"].finished_at
+    assert s["broken"].state.value == "failed" and s["broken"].exit_code == 3
+    assert s["after-broken"].state.value == "stopped" and "broken" in (s["after-broken"].reason or "")
+    assert not any(e.kind == "spawned" and e.session == "after-broken" for e in events)
+    # the dependant's worktree branches from the base, not from its dependency
+    assert "a.txt" not in git(git_repo, "ls-tree", "--name-only", "cortex/deps/second")
+
+
+HOSTILE = """
+[run]
+name = "hostile"
+[defaults]
+agent = "sim"
+[[session]]
+name = "a b; rm -rf ~ #"
+script = ["write x.txt $(whoami)", "commit hostile one"]
+[[session]]
+name = "it's \\"quoted\\" $HOME `id`;"
+script = ["say done"]
+[[session]]
+name = "#{pane_id}"
+script = ["say done"]
+"""
+
+
+def test_hostile_session_names(git_repo: Path, tmp_path: Path) -> None:
+    canary = Path(os.environ["HOME"]) / "canary"
+    canary.write_text("still here")
+    sup = make_sup(git_repo, HOSTILE, tmp_path)
+    run_to_end(sup)
+    assert canary.read_text() == "still here"
+    for rec in sup.state.sessions.values():
+        assert rec.state.value == "finished", (rec.name, rec.reason)
+    names = {w.name for w in Tmux(sup.state.socket).list_windows()}
+    tags = {w.tag for w in Tmux(sup.state.socket).list_windows()}
+    assert set(sup.state.sessions) <= names and set(sup.state.sessions) <= tags
+    rec = sup.state.sessions["a b; rm -rf ~ #"]
+    assert rec.branch.startswith("cortex/hostile/a-b-rm-rf-")
+    assert git(git_repo, "show", f"{rec.branch}:x.txt").strip() == "$(whoami)"
+
+
+SLOW = """
+[run]
+name = "crash"
+[defaults]
+agent = "sim"
+[[session]]
+name = "quick"
+script = ["write q.txt q", "commit quick"]
+[[session]]
+name = "slow-1"
+script = ["sleep 4", "write s1.txt s", "commit slow one"]
+[[session]]
+name = "slow-2"
+script = ["sleep 5", "write s2.txt s", "commit slow two"]
+[[session]]
+name = "later"
+depends_on = ["slow-1"]
+script = ["write l.txt l", "commit later"]
+"""
+
+
+def test_kill9_supervisor_then_reattach(git_repo: Path, tmp_path: Path) -> None:
+    layout = tmp_path / "crash.toml"
+    layout.write_text(SLOW)
+    cli("up", str(layout), "--repo", str(git_repo), "--detach")
+    state_dir = git_repo / "coordination"
+    lock = state_dir / "runs/crash/supervisor.lock"
+    pid = int(lock.read_text())
+    wait_until(lambda: status_json(git_repo)["sessions"][0]["state"] == "finished", what="quick finished")
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0, what="dead")
+    st = status_json(git_repo)
+    assert st["supervisor"]["alive"] is False
+    socket = st["socket"]
+    windows_before = [w for w in Tmux(socket).list_windows() if w.tag]
+    assert {w.tag for w in windows_before} >= {"slow-1", "slow-2"}  # agents survived the supervisor
+    # re-attach: a new supervisor picks the run up, spawns nothing twice, finishes everything
+    r = cli("run", str(layout), "--repo", str(git_repo), "--headless", "--report", str(tmp_path / "rep.json"),
+            check=False, timeout=90)
+    assert r.returncode == 0, r.stderr
+    assert "attached" in r.stderr
+    tags = [w.tag for w in Tmux(socket).list_windows() if w.tag]
+    assert sorted(tags) == sorted(set(tags)) == ["later", "quick", "slow-1", "slow-2"]
+    final = status_json(git_repo)
+    assert {s["name"]: s["state"] for s in final["sessions"]} == dict.fromkeys(
+        ["quick", "slow-1", "slow-2", "later"], "finished")
+    for s, subject in [("quick", "quick"), ("slow-1", "slow one"), ("slow-2", "slow two"), ("later", "later")]:
+        assert git(git_repo, "log", "-1", "--format=%s", f"cortex/crash/{s}").strip() == subject
+    spawned = [ln for ln in (state_dir / "runs/crash/events.jsonl").read_text().splitlines() if '"spawned"' in ln]
+    assert len(spawned) == 4
+
+
+def test_down_stops_sessions_keeps_worktrees_and_branches(git_repo: Path, tmp_path: Path) -> None:
+    layout = tmp_path / "down.toml"
+    layout.write_text(SLOW.replace('"crash"', '"down"').replace("sleep 4", "sleep 60").replace("sleep 5", "sleep 60"))
+    cli("up", str(layout), "--repo", str(git_repo), "--detach")
+    wait_until(lambda: {s["state"] for s in status_json(git_repo)["sessions"]} >= {"running"}, what="running")
+    st = status_json(git_repo)
+    pids = []
+    for s in st["sessions"]:
+        if s["state"] == "running":
+            pids.append(int(subprocess.run(["tmux", "-L", st["socket"], "display", "-p", "-t", s["window"],
+                                            "#{pane_pid}"], capture_output=True, text=True).stdout.strip()))
+    r = cli("down", "--repo", str(git_repo))
+    assert "stopped slow-1" in r.stdout
+    final = status_json(git_repo)
+    states = {s["name"]: s["state"] for s in final["sessions"]}
+    assert states["slow-1"] == states["slow-2"] == "stopped"
+    assert not Tmux(st["socket"]).alive()
+    for pid in pids:
+        wait_until(lambda pid=pid: subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0,
+                   what=f"pid {pid} gone")
+    for s in final["sessions"]:
+        if s["name"] != "later":
+            assert Path(s["worktree"]).is_dir()
+            assert git(git_repo, "rev-parse", "--verify", s["branch"]).strip()
+    assert final["supervisor"]["alive"] is False
+    time.sleep(0.1)
