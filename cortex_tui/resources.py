@@ -68,6 +68,12 @@ class ProcessSampler:
             pct: float | None = None
             if prev is not None and now > prev[0]:
                 pct = max(0.0, (cpu - prev[1]) / (now - prev[0]) * 100.0)
+            else:  # first sample: average over the root's lifetime
+                try:
+                    age = time.time() - psutil.Process(root).create_time()
+                    pct = max(0.0, cpu / age * 100.0) if age > 0 else None
+                except psutil.Error:
+                    pct = None
             self._prev[root] = (now, cpu)
             out[root] = TreeSample(cpu_percent=pct, rss_bytes=rss, processes=n)
         for gone in set(self._prev) - set(roots):

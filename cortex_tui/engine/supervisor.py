@@ -616,10 +616,10 @@ class Supervisor:
         base = rt.rec.base_commit or self.state.base_commit
         changed = await asyncio.to_thread(changed_vs_base, Path(rt.rec.worktree), base, [p for p, _ in items])
         now = time.time()
-        for path, _kind in items:
-            real = changed.get(path)
-            if real is None or (rt.spec.ignore and in_scope(path, rt.spec.ignore)):
-                continue  # a checkout, a directory, an ignored file, or content equal to the base
+        # pathspecs of new directories cover the files inside them (inotify may miss those)
+        for path, real in sorted(changed.items()):
+            if rt.spec.ignore and in_scope(path, rt.spec.ignore):
+                continue
             if path not in rt.rec.changed_files:
                 rt.rec.changed_files.append(path)
             self._apply(rt, rt.scope.change(path, real))

@@ -35,6 +35,8 @@ class SilenceRule:
     active: bool = False
     last_line: str = ""
     last_cpu: float | None = None
+    cpu_required: bool = True
+    """Fire only once the process tree has been sampled idle (False where CPU cannot be observed)."""
 
     def progress(self, t: float, line: str | None = None) -> TriggerChange | None:
         self.last_progress = max(self.last_progress, t)
@@ -50,7 +52,8 @@ class SilenceRule:
 
     def check(self, t: float) -> TriggerChange | None:
         quiet_since = max(self.last_progress, self.last_busy)
-        silent = t - quiet_since >= self.after
+        cpu_idle = (self.last_cpu < self.cpu_threshold) if self.last_cpu is not None else not self.cpu_required
+        silent = t - quiet_since >= self.after and cpu_idle
         if silent and not self.active:
             self.active = True
             return TriggerChange("silence", True, {

@@ -1,0 +1,133 @@
+"""Each trigger fires exactly once with the right evidence, on real tmux + git + sim agents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine_helpers import cli, make_sup, run_to_end, triggers, wait_for
+
+LAYOUT = """
+[run]
+name = "trig"
+[defaults]
+agent = "sim"
+silence_after = "3s"
+[[session]]
+name = "errors"
+script = ["error ValueError: bad value at 0x7f01 (/tmp/a1/x.py:3)", "error ValueError: bad value at 0x7f99 (/tmp/b2/x.py:8)",
+          "say between", "error ValueError: bad value at 0x1234 (/tmp/c3/x.py:42)", "exit 2"]
+[[session]]
+name = "scoped"
+scope = ["src/**"]
+script = ["write src/ok.py x = 1", "sleep 0.5", "write docs/outside.md nope", "sleep 0.5", "commit scoped"]
+[[session]]
+name = "quiet"
+script = ["say going quiet", "sleep 7", "say back"]
+[[session]]
+name = "compiling"
+script = ["say compiling", "busy 7", "say built"]
+[[session]]
+name = "spender"
+budget_tokens = 1000
+script = ["tokens 300 200", "sleep 0.3", "tokens 400 200", "sleep 0.5"]
+"""
+
+
+def test_triggers_fire_once_with_evidence(git_repo: Path, tmp_path: Path) -> None:
+    sup = make_sup(git_repo, LAYOUT, tmp_path)
+    events = run_to_end(sup, timeout=60)
+
+    rep = triggers(events, "repeated_error")
+    assert [e.session for e in rep] == ["errors"]
+    ev = rep[0].data["evidence"]
+    assert ev["count"] == 3 and ev["normalized"] == "ValueError: bad value at <addr> (<tmp>:<n>)"
+    assert ev["first"].endswith("(/tmp/a1/x.py:3)") and ev["last"].endswith("(/tmp/c3/x.py:42)")
+
+    ex = triggers(events, "exited")
+    assert [e.session for e in ex] == ["errors"] and ex[0].data["evidence"]["exit_code"] == 2
+    assert "■ exiting with code 2" in ex[0].data["evidence"]["last_lines"][-1]
+
+    oos = triggers(events, "out_of_scope")
+    assert [(e.session, e.data["evidence"]["path"], e.data["evidence"]["change"]) for e in oos] == [
+        ("scoped", "docs/outside.md", "added")]
+    assert oos[0].data["evidence"]["scope"] == ["src/**"]
+
+    sil = triggers(events, "silence")
+    assert [e.session for e in sil] == ["quiet"], [e.data for e in sil]  # "compiling" burned CPU: not silent
+    assert sil[0].data["evidence"]["last_line"] == "● going quiet"
+    assert any(e.kind == "trigger_cleared" and e.session == "quiet" and e.data["kind"] == "silence" for e in events)
+
+    bud = triggers(events, "budget")
+    assert [e.session for e in bud] == ["spender"]
+    assert bud[0].data["evidence"]["value"] == 1100 and bud[0].data["evidence"]["limit"] == 1000
+    rec = sup.state.sessions["spender"]
+    assert rec.tokens is not None and (rec.tokens.input, rec.tokens.output) == (700, 400)
+
+    assert not triggers(events, "approval_waiting") and not triggers(events, "overlap")
+    state = sup.state.sessions
+    assert state["compiling"].cpu_percent is not None
+    assert all(not t.active for t in state["quiet"].triggers if t.kind == "silence")
+
+
+OVERLAP = """
+[run]
+name = "ovl"
+[defaults]
+agent = "sim"
+[[session]]
+name = "left"
+script = ["write shared/config.py A = 1", "sleep 2"]
+[[session]]
+name = "right"
+script = ["sleep 0.7", "write shared/config.py B = 2", "sleep 1"]
+[[session]]
+name = "hog"
+memory_limit = "60MB"
+script = ["alloc 120", "sleep 5"]
+"""
+
+
+def test_overlap_and_memory(git_repo: Path, tmp_path: Path) -> None:
+    sup = make_sup(git_repo, OVERLAP, tmp_path)
+    events = run_to_end(sup, timeout=60)
+    ov = triggers(events, "overlap")
+    assert sorted(e.session for e in ov) == ["left", "right"]
+    assert all(e.data["evidence"] == {"path": "shared/config.py", "sessions": ["left", "right"]} for e in ov)
+    mem = triggers(events, "memory")
+    assert [e.session for e in mem] == ["hog"]
+    assert mem[0].data["evidence"]["value"] > 60_000_000
+
+
+ASK = """
+[run]
+name = "ask"
+[defaults]
+agent = "sim"
+[[session]]
+name = "asker"
+script = ["say about to ask", "ask Delete the build dir?", "write after.txt approved", "commit after approval"]
+"""
+
+
+def test_ask_waits_then_cli_approve_continues(git_repo: Path, tmp_path: Path) -> None:
+    sup = make_sup(git_repo, ASK, tmp_path)
+
+    async def during(s: object) -> None:
+        await wait_for(lambda: sup.state.sessions["asker"].state.value == "waiting", what="waiting state")
+        # a second process answers, as a human at another terminal would
+        import asyncio
+
+        r = await asyncio.to_thread(cli, "approve", "asker", "--repo", str(git_repo))
+        assert "approve" in r.stdout
+
+    events = run_to_end(sup, during=during)
+    ap = triggers(events, "approval_waiting")
+    assert len(ap) == 1 and ap[0].data["evidence"]["prompt"] == "? Delete the build dir? [y/n]"
+    assert any(e.kind == "trigger_cleared" and e.data["kind"] == "approval_waiting" for e in events)
+    rec = sup.state.sessions["asker"]
+    assert rec.state.value == "finished"
+    log = (git_repo / "coordination/runs/ask/logs/asker.log").read_text()
+    assert "✓ approved" in log
+    # approving again when nothing waits is refused, never a blind keypress
+    r = cli("approve", "asker", "--repo", str(git_repo), check=False)
+    assert r.returncode != 0
