@@ -110,6 +110,8 @@ class Supervisor:
         self._spawning: set[str] = set()
         self._started = False
         self._tasks: set[asyncio.Future[None]] = set()
+        self._review_tasks: set[asyncio.Task[None]] = set()
+        self.review_enabled = True
 
     # ------------------------------------------------------------------ public API
     def subscribe(self, cb: Callable[[Event], None]) -> Callable[[], None]:
@@ -145,6 +147,8 @@ class Supervisor:
                 await self._tick()
                 if until_done and self.done:
                     break
+            if until_done and self._review_tasks:
+                await asyncio.gather(*self._review_tasks, return_exceptions=True)
         finally:
             watcher.cancel()
             try:
@@ -654,6 +658,27 @@ class Supervisor:
 
         rt.screen_task = asyncio.create_task(check())
 
+    async def _enqueue_review(self, rt: Runtime) -> None:
+        """A finished branch joins the review queue: diff, verify, conflict check (in a thread)."""
+        from cortex_tui.review.queue import on_session_finished
+
+        self._save(force=True)
+        try:
+            entry = await asyncio.to_thread(on_session_finished, self.repo, self.state_dir, self.run_id,
+                                            rt.rec.name, spec=rt.spec, state=self.state)
+        except CortexError as e:
+            self._emit("review_error", rt.rec.name, error=e.message)
+            return
+        except Exception as e:
+            log.exception("review of %s failed", rt.rec.name)
+            self._emit("review_error", rt.rec.name, error=repr(e))
+            return
+        v = entry.verify
+        self.bus.publish(self.bus.make(
+            "review", rt.rec.name, status=entry.status, conflicts=entry.conflicts,
+            verify=None if v is None else {"exit_code": v.exit_code, "duration_s": v.duration_s},
+            files=len(entry.files)))
+
     # ------------------------------------------------------------------ periodic work
     async def _tick(self) -> None:
         now = time.time()
@@ -724,6 +749,10 @@ class Supervisor:
         self._emit("finished", rec.name, exit_code=code)
         if code == 0:
             self._set_state(rt, SessionState.FINISHED, None)
+            if self.review_enabled:
+                task = asyncio.get_running_loop().create_task(self._enqueue_review(rt))
+                self._review_tasks.add(task)
+                task.add_done_callback(self._review_tasks.discard)
             return
         self._apply(rt, exited_change(code, list(rt.tail)))
         policy = rt.spec.restart

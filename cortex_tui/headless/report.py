@@ -22,8 +22,24 @@ def budgets_of(sup: Supervisor) -> dict[str, tuple[float | None, int | None]]:
     return {n: (s.budget_usd, s.budget_tokens) for n, s in sup.specs.items()}
 
 
+def review_of(sup: Supervisor) -> dict[str, Any]:
+    """Review-queue entries by session (verify result, conflicts, diff files)."""
+    try:
+        from cortex_tui.review.queue import ReviewQueue
+
+        return {e.session: e for e in ReviewQueue.open(sup.repo, sup.state_dir, sup.run_id).entries()}
+    except Exception:
+        return {}
+
+
 def build_report(sup: Supervisor, *, exit_code: int, reason: str, started: float) -> dict[str, Any]:
     data = status_dict(sup.state, budgets_of(sup), supervisor_alive=True)
+    entries = review_of(sup)
+    for s in data["sessions"]:
+        e = entries.get(s["name"])
+        s["verify"] = e.verify.model_dump() if e is not None and e.verify is not None else None
+        s["conflicts"] = list(e.conflicts) if e is not None else []
+        s["review_status"] = e.status if e is not None else None
     data["exit_code"] = exit_code
     data["reason"] = reason
     data["duration_s"] = round(time.time() - started, 3)
@@ -35,8 +51,12 @@ def write_report(path: Path, report: dict[str, Any]) -> None:
 
 
 def outcome(sup: Supervisor) -> tuple[int, str]:
-    """Exit code and reason from the sessions' final states."""
-    bad = [r for r in sup.state.sessions.values() if not (r.state.value == "finished" and r.exit_code == 0)]
+    """Exit code and reason from the sessions' final states and verify results."""
+    bad = [f"{r.name}: {r.state.value}" + (f" ({r.reason})" if r.reason else "")
+           for r in sup.state.sessions.values() if not (r.state.value == "finished" and r.exit_code == 0)]
+    for name, e in review_of(sup).items():
+        if e.verify is not None and e.verify.exit_code != 0:
+            bad.append(f"{name}: verify failed (exit {e.verify.exit_code})")
     if not bad:
         return EXIT_OK, "all sessions finished with exit code 0"
-    return EXIT_FAILED, "; ".join(f"{r.name}: {r.state.value}" + (f" ({r.reason})" if r.reason else "") for r in bad)
+    return EXIT_FAILED, "; ".join(bad)

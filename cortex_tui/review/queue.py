@@ -1,0 +1,119 @@
+"""The review queue of one run: add finished sessions, refresh on base moves, list in review order.
+
+The engine calls :func:`on_session_finished` (blocking: it runs the verify command; call it from a
+worker thread). Decisions live in :mod:`cortex_tui.review.decisions`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cortex_tui.errors import CortexError
+from cortex_tui.model.layout import ResolvedSession
+from cortex_tui.model.state import RunState
+from cortex_tui.review.context import RunContext, resolve_spec
+from cortex_tui.review.entry import base_tip, compute_entry, refresh_entry
+from cortex_tui.review.models import QueueEntry, ReviewDoc, ordered
+
+AWAITING = ("pending", "changes_requested")
+
+
+class ReviewQueue:
+    """Queue operations over ``review.json`` of one run."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+
+    @classmethod
+    def open(cls, repo: Path, state_dir: Path | None = None, run: str | None = None) -> ReviewQueue:
+        return cls(RunContext.open(repo, state_dir, run))
+
+    # reading ---------------------------------------------------------------
+    def entries(self, status: str | None = None) -> list[QueueEntry]:
+        doc = self.ctx.reviews.load()
+        es = [e for e in doc.entries.values() if status is None or e.status == status]
+        return ordered(es)
+
+    def get(self, session: str) -> QueueEntry:
+        doc = self.ctx.reviews.load()
+        if session not in doc.entries:
+            raise CortexError(f"session {session!r} is not in the review queue of run {self.ctx.run!r}",
+                              "a session joins the queue when it finishes; see `cortex-tui review list`")
+        return doc.entries[session]
+
+    def _scope(self, state: RunState, session: str) -> list[str]:
+        spec = resolve_spec(state, session)
+        return list(spec.scope) if spec else []
+
+    # writing ---------------------------------------------------------------
+    def finish(self, session: str, *, spec: ResolvedSession | None = None, verify: bool = True,
+               verify_timeout_s: float = 600.0, state: RunState | None = None) -> QueueEntry:
+        """(Re-)queue ``session`` as pending: diff, commits, conflicts and (optionally) verify.
+
+        ``state`` is the caller's in-memory run state (default: read state.json).
+        """
+        state = state or self.ctx.state()
+        rec = self.ctx.session(session, state)
+        spec = spec or resolve_spec(state, session)
+        scope = list(spec.scope) if spec else []
+        command = spec.verify if spec else None
+        log = self.ctx.reviews.verify_dir / f"{rec.slug}.log"
+        entry = compute_entry(self.ctx.repo, state.base, rec, scope=scope,
+                              verify_command=command if verify else None, verify_timeout_s=verify_timeout_s,
+                              verify_log=log)
+        if not verify:
+            entry.verify_command = command
+        with self.ctx.reviews.edit() as doc:
+            old = doc.entries.get(session)
+            if old is not None:
+                entry.round = old.round + 1
+                entry.decisions = old.decisions
+            doc.entries[session] = entry
+        self.ctx.log("review_queued", session, {"branch": entry.branch, "head": entry.head, "round": entry.round,
+                                                 "ready": entry.ready, "conflicts": entry.conflicts})
+        return entry
+
+    def reverify(self, session: str, timeout_s: float = 600.0) -> QueueEntry:
+        """Run the verify command again for the entry's current head."""
+        from cortex_tui.review.verify import run_verify
+
+        e = self.get(session)
+        if not e.verify_command:
+            raise CortexError(f"session {session!r} has no verify command", "set `verify` in the layout")
+        result = run_verify(e.verify_command, Path(e.worktree), timeout_s=timeout_s,
+                            log_path=self.ctx.reviews.verify_dir / f"{e.slug}.log", head=e.head)
+        with self.ctx.reviews.edit() as doc:
+            cur = doc.entries[session]
+            cur.verify = result
+            return cur
+
+    def refresh(self) -> list[QueueEntry]:
+        """Re-check conflicts of every awaiting entry against the current base tip. Returns the changed ones."""
+        state = self.ctx.state()
+        with self.ctx.reviews.edit() as doc:
+            return refresh_doc(self.ctx.repo, state, doc)
+
+
+def refresh_doc(repo: Path, state: RunState, doc: ReviewDoc, skip: str | None = None) -> list[QueueEntry]:
+    changed: list[QueueEntry] = []
+    base_tip(repo, state.base)  # fail early, naming the base, if it is gone
+    for name, e in doc.entries.items():
+        if name == skip or e.status not in AWAITING:
+            continue
+        spec = resolve_spec(state, name)
+        if refresh_entry(repo, state.base, e, list(spec.scope) if spec else []):
+            changed.append(e)
+    return changed
+
+
+def on_session_finished(repo: Path, state_dir: Path, run: str, session: str, *,
+                        spec: ResolvedSession | None = None, state: RunState | None = None, verify: bool = True,
+                        verify_timeout_s: float = 600.0) -> QueueEntry:
+    """Entry point for the engine: queue a session that just finished (again) and return its entry.
+
+    Blocking (runs the verify command in the worktree); call it off the event loop. Pass the
+    engine's ``state`` (and the resolved ``spec``) to skip re-reading state.json and the layout.
+    A session that had changes requested re-enters the queue as pending (``round`` + 1).
+    """
+    q = ReviewQueue(RunContext.open(repo, state_dir, run))
+    return q.finish(session, spec=spec, state=state, verify=verify, verify_timeout_s=verify_timeout_s)
