@@ -29,7 +29,7 @@ script = ["say compiling", "busy 7", "say built"]
 [[session]]
 name = "spender"
 budget_tokens = 1000
-script = ["tokens 300 200", "sleep 0.3", "tokens 400 200", "sleep 0.5"]
+script = ["tokens 300 200", "sleep 0.3", "tokens 200 150", "sleep 0.3", "tokens 100 150", "sleep 0.5"]
 """
 
 
@@ -58,10 +58,12 @@ def test_triggers_fire_once_with_evidence(git_repo: Path, tmp_path: Path) -> Non
     assert any(e.kind == "trigger_cleared" and e.session == "quiet" and e.data["kind"] == "silence" for e in events)
 
     bud = triggers(events, "budget")
-    assert [e.session for e in bud] == ["spender"]
-    assert bud[0].data["evidence"]["value"] == 1100 and bud[0].data["evidence"]["limit"] == 1000
+    assert [(e.session, e.data["evidence"]["threshold"], e.data["evidence"]["used"]) for e in bud] == [
+        ("spender", "warn", 850), ("spender", "exceed", 1100)]
+    assert bud[1].data["evidence"]["limit"] == 1000 and bud[1].data["severity"] == "error"
     rec = sup.state.sessions["spender"]
-    assert rec.tokens is not None and (rec.tokens.input, rec.tokens.output) == (700, 400)
+    assert rec.tokens is not None and (rec.tokens.input, rec.tokens.output) == (600, 500)
+    assert rec.cost_usd is not None and abs(rec.cost_usd - (600 * 3 + 500 * 15) / 1e6) < 1e-9
 
     assert not triggers(events, "approval_waiting") and not triggers(events, "overlap")
     state = sup.state.sessions

@@ -6,9 +6,10 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from cortex_tui.model.layout import ResolvedSession
+from cortex_tui.model.state import TokenUsage
 
 # A key sent to the pane: ("literal", text) is typed as-is, ("key", name) is a tmux key name (Enter, Escape, C-c).
 KeyInput = tuple[Literal["literal", "key"], str]
@@ -39,6 +40,29 @@ class ApprovalPrompt:
 
     text: str
     """The prompt text as shown (evidence)."""
+
+
+SignalKind = Literal["usage", "waiting", "busy", "idle", "finished", "progress", "blocked"]
+
+
+@dataclass(frozen=True)
+class AgentSignal:
+    """What one structured event (a line of the session's events file) tells the supervisor.
+
+    ``usage`` signals come in two flavours: an *increment* (``total=False``: add it to what is known for
+    ``model``) or the agent's own *running total* for ``model`` (``total=True``: replace what is known for
+    ``model``). Keep usage per model and sum the models; price each model separately.
+    Every signal except ``usage`` is also evidence of progress (the agent did something).
+    """
+
+    kind: SignalKind
+    usage: TokenUsage | None = None
+    text: str | None = None
+    """Evidence for humans: the tool waiting for approval, the blocked path, the stop reason."""
+    model: str | None = None
+    total: bool = False
+    cost_usd: float | None = None
+    """The agent's own cost figure for ``model`` when it reports one (same increment/total rule as usage)."""
 
 
 @dataclass
@@ -98,6 +122,29 @@ class AgentAdapter:
 
     def is_error(self, line: str) -> bool:
         return bool(self.error_pattern.search(line))
+
+    def interpret_event(self, event: dict[str, Any]) -> list[AgentSignal]:
+        """Signals carried by one decoded line of the session's events file (unknown lines: none).
+
+        The base handles the sim's ``{"source": "sim", "event": "usage", "input_tokens": N,
+        "output_tokens": M, "model": ...}`` lines (usage increments); adapters add their own sources.
+        """
+        if event.get("event") == "usage":
+            usage = TokenUsage(
+                input=_nonneg_int(event.get("input_tokens")), output=_nonneg_int(event.get("output_tokens")),
+                cache_read=_nonneg_int(event.get("cache_read_tokens")),
+                cache_write=_nonneg_int(event.get("cache_write_tokens")),
+            )
+            model = event.get("model")
+            return [AgentSignal("usage", usage=usage, model=model if isinstance(model, str) else None)]
+        return []
+
+
+def _nonneg_int(v: object) -> int:
+    """A token count from untrusted JSON: non-negative int, anything else counts as 0."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return 0
+    return max(0, int(v))
 
 
 def shell_join(argv: list[str]) -> str:

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from cortex_tui.agents import get_adapter
-from cortex_tui.agents.base import AgentAdapter, SpawnContext
+from cortex_tui.agents.base import AgentAdapter, AgentSignal, SpawnContext
 from cortex_tui.backends import git as gitb
 from cortex_tui.backends.tmux import Tmux, WindowInfo, socket_name
+from cortex_tui.budgets import BudgetTracker, UsageLedger
 from cortex_tui.engine import actions
 from cortex_tui.engine.events import EPHEMERAL_KINDS, Event, EventBus
 from cortex_tui.errors import CortexError
@@ -68,8 +69,8 @@ class Runtime:
     approval: ApprovalRule = field(default_factory=ApprovalRule)
     scope: ScopeRule = field(default_factory=lambda: ScopeRule([]))
     memory: ThresholdRule | None = None
-    budget_usd: ThresholdRule | None = None
-    budget_tokens: ThresholdRule | None = None
+    budget: BudgetTracker = field(default_factory=BudgetTracker)
+    ledger: UsageLedger = field(default_factory=UsageLedger)
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=200))
     partial: bytes = b""
     screen_task: asyncio.Task[None] | None = None
@@ -127,7 +128,12 @@ class Supervisor:
 
     async def start(self) -> None:
         """Take the run's lock, create or re-attach to the run, reconcile with tmux."""
-        await asyncio.to_thread(self._start_sync)
+        attached = await asyncio.to_thread(self._start_sync)
+        windows = await asyncio.to_thread(self.tmux.list_windows)
+        self._reconcile(windows, initial=True)
+        self._emit("attached" if attached else "run_started", None, repo=str(self.repo), socket=self.tmux.socket,
+                   pid=os.getpid())
+        self._save(force=True)
         self._started = True
 
     async def supervise(self, *, until_done: bool) -> None:
@@ -217,7 +223,8 @@ class Supervisor:
         return await asyncio.to_thread(self.tmux.capture, rt.rec.pane_id, lines, escapes)
 
     # ------------------------------------------------------------------ start / re-attach
-    def _start_sync(self) -> None:
+    def _start_sync(self) -> bool:
+        """Blocking part of start(); returns whether an existing run was re-attached."""
         if not self.store.try_lock():
             holder = self.store.lock_holder()
             if not (self.takeover and holder and holder > 0 and holder != os.getpid()):
@@ -260,10 +267,7 @@ class Supervisor:
                                     worktree=str(self.worktrees_root / slug), created_at=time.time())
                 self.state.sessions[name] = rec
             self._make_runtime(spec, rec)
-        self._reconcile(initial=True)
-        self._emit("attached" if attached else "run_started", None, repo=str(self.repo), socket=self.tmux.socket,
-                   pid=os.getpid())
-        self._save(force=True)
+        return attached
 
     def _make_runtime(self, spec: ResolvedSession, rec: SessionRecord) -> Runtime:
         now = time.time()
@@ -274,9 +278,11 @@ class Supervisor:
             errors=RepeatedErrorRule(spec.error_repeats, spec.error_window),
             scope=ScopeRule(list(spec.scope)),
             memory=ThresholdRule("memory", spec.memory_limit) if spec.memory_limit else None,
-            budget_usd=ThresholdRule("budget", spec.budget_usd, clear_ratio=0) if spec.budget_usd else None,
-            budget_tokens=ThresholdRule("budget", spec.budget_tokens, clear_ratio=0) if spec.budget_tokens else None,
+            budget=BudgetTracker(budget_usd=spec.budget_usd, budget_tokens=spec.budget_tokens),
+            ledger=UsageLedger(by_model=dict(rec.usage_by_model), reported_cost=dict(rec.reported_cost)),
         )
+        if rec.tokens is not None:  # re-attach: thresholds already crossed stay crossed (their triggers exist)
+            rt.budget.set_totals(rec.tokens.total, rec.cost_usd, now, cost_known=rec.cost_usd is not None)
         # triggers that were active stay known to their rules so they do not fire twice
         for t in rec.triggers:
             if t.kind == "out_of_scope":
@@ -285,10 +291,6 @@ class Supervisor:
                 rt.silence.active = True
             if t.active and t.kind == "approval_waiting":
                 rt.approval.prompt = str(t.evidence.get("prompt", ""))
-            if t.kind == "budget":
-                for rule in (rt.budget_usd, rt.budget_tokens):
-                    if rule is not None and t.key == rule.kind + str(rule.limit):
-                        rule.active = True
             if t.kind == "memory" and t.active and rt.memory is not None:
                 rt.memory.active = True
         self.rt[spec.name] = rt
@@ -305,17 +307,26 @@ class Supervisor:
             return None
         return int(raw) if raw.lstrip("-").isdigit() else None
 
-    def _reconcile(self, initial: bool = False) -> None:
+    def _reconcile(self, listing: list[WindowInfo], initial: bool = False) -> None:
         """Match records against tmux windows and exit files (also picks up what ended while away)."""
-        windows: dict[str, WindowInfo] = {w.tag: w for w in self.tmux.list_windows() if w.tag}
+        windows: dict[str, WindowInfo] = {w.tag: w for w in listing if w.tag}
         for rt in self.rt.values():
             rec = rt.rec
-            if rec.name in self._spawning or not (rec.state.live or (initial and rec.state is SessionState.STOPPED)):
-                continue
-            if rec.node != "local":
+            if rec.node != "local" or rec.name in self._spawning:
                 continue
             win = windows.get(rec.name)
             code = self._read_exit(rec)
+            if initial and rec.state in (SessionState.PENDING, SessionState.STARTING):
+                if win is None:
+                    # a crash between "starting" and the window: start it again, nothing ran
+                    rec.state = SessionState.PENDING
+                    continue
+                # a crash right after the window was made: adopt it rather than spawn a twin
+                rec.window_id, rec.pane_id, rec.pane_pid = win.window_id, win.pane_id, win.pane_pid
+                rec.attempt = max(rec.attempt, 1)
+                self._set_state(rt, SessionState.RUNNING, "adopted after supervisor restart")
+            if not (rec.state.live or (initial and rec.state is SessionState.STOPPED)):
+                continue
             if win is not None and not win.dead and code is None:
                 if initial:
                     rec.window_id, rec.pane_id, rec.pane_pid = win.window_id, win.pane_id, win.pane_pid
@@ -410,10 +421,11 @@ class Supervisor:
             f.write(f"\n── cortex-tui: attempt {rec.attempt} · {time.strftime('%H:%M:%S')} · "
                     f"{shlex.join(argv)[:200]}\n".encode())
         rec.log_offset = log_path.stat().st_size
-        windows = {w.tag: w for w in self.tmux.list_windows() if w.tag}
-        old = windows.get(rec.name)
-        if old is not None:
-            self.tmux.kill_window(old.window_id)
+        if restart or rec.window_id is not None or rec.attempt > 1:
+            # a window of an earlier attempt (or one spawned just before a supervisor crash) must not linger
+            for old in self.tmux.list_windows():
+                if old.tag == rec.name:
+                    self.tmux.kill_window(old.window_id)
         win = self.tmux.new_window(name=spec.name, cwd=wt, argv=wrapped, env=env, log_path=log_path,
                                    tag=spec.name, run=self.run_id)
         rec.window_id, rec.pane_id, rec.pane_pid = win.window_id, win.pane_id, win.pane_pid
@@ -494,7 +506,7 @@ class Supervisor:
             if (rt := self._by_slug.get(slug)) is not None:
                 self._read_agent_events(rt)
         for slug, items in wt_changes.items():
-            if (rt := self._by_slug.get(slug)) is not None:
+            if (rt := self._by_slug.get(slug)) is not None and rt.rec.name not in self._spawning:
                 await self._on_worktree_changes(rt, items)
         for slug in exits:
             if (rt := self._by_slug.get(slug)) is not None and rt.rec.name not in self._spawning:
@@ -548,7 +560,7 @@ class Supervisor:
             self._apply(rt, rt.silence.progress(now, lines[-1] if lines else None))
         if lines:
             self.bus.publish(self.bus.make("output", rec.name, lines=lines))
-        if rt.adapter.approval_patterns and rec.state.live:
+        if rec.state.live and detects_approval(rt.adapter):
             self._check_screen_soon(rt)
         self._dirty = True
 
@@ -566,7 +578,6 @@ class Supervisor:
             return
         rec.events_offset += end + 1
         now = time.time()
-        interpret = getattr(rt.adapter, "interpret_event", None)
         for raw in data[: end + 1].splitlines():
             try:
                 ev = json.loads(raw)
@@ -576,43 +587,43 @@ class Supervisor:
                 continue
             rec.last_progress_at = now
             self._apply(rt, rt.silence.progress(now))
-            signals = interpret(ev) if interpret is not None else []
-            for sig in signals or []:
+            for sig in rt.adapter.interpret_event(ev):
                 self._on_signal(rt, sig)
         self._dirty = True
 
-    def _on_signal(self, rt: Runtime, sig: Any) -> None:
-        kind = getattr(sig, "kind", None)
+    def _on_signal(self, rt: Runtime, sig: AgentSignal) -> None:
         rec = rt.rec
-        if kind == "usage" and sig.usage is not None:
-            self.add_usage(rt, sig.usage, getattr(sig, "model", None) or rt.spec.model)
-        elif kind == "waiting":
-            self._apply(rt, rt.approval.screen(getattr(sig, "text", None) or "permission requested"))
-        elif kind in ("busy", "progress") and rec.state is SessionState.IDLE:
+        if sig.kind == "usage" and sig.usage is not None:
+            self.add_usage(rt, sig.usage, sig.model or rt.spec.model, total=sig.total, cost=sig.cost_usd)
+        elif sig.kind == "waiting":
+            self._apply(rt, rt.approval.screen(sig.text or "permission requested"))
+        elif sig.kind == "blocked":
+            self._apply(rt, TriggerChange("out_of_scope", True, {"path": sig.text, "change": "blocked",
+                                                                 "scope": list(rt.spec.scope)},
+                                          key=f"blocked:{sig.text}", severity="warning"))
+        elif sig.kind in ("busy", "progress") and rec.state is SessionState.IDLE:
             self._set_state(rt, SessionState.RUNNING, None)
-        elif kind == "idle" and rec.state is SessionState.RUNNING:
+        elif sig.kind == "idle" and rec.state is SessionState.RUNNING:
             self._set_state(rt, SessionState.IDLE, None)
 
-    def add_usage(self, rt: Runtime, usage: TokenUsage, model: str | None) -> None:
-        """Add a usage increment, price it, and evaluate budgets."""
+    def add_usage(self, rt: Runtime, usage: TokenUsage, model: str | None, *, total: bool = False,
+                  cost: float | None = None) -> None:
+        """Account a usage report (increment or running total), price it, evaluate the budget."""
         rec = rt.rec
-        cur = rec.tokens or TokenUsage()
-        rec.tokens = TokenUsage(input=cur.input + usage.input, output=cur.output + usage.output,
-                                cache_read=cur.cache_read + usage.cache_read,
-                                cache_write=cur.cache_write + usage.cache_write)
-        try:
-            from cortex_tui.budgets import cost_usd
-        except ImportError:  # pragma: no cover - budgets module not installed
-            cost = None
-        else:
-            cost = cost_usd(usage, model, self.layout.run.prices)
-        if cost is not None:
-            rec.cost_usd = (rec.cost_usd or 0.0) + cost
-        if rt.budget_usd is not None and rec.cost_usd is not None:
-            self._apply(rt, rt.budget_usd.value(rec.cost_usd, unit="usd"), key=f"budget{rt.budget_usd.limit}")
-        if rt.budget_tokens is not None:
-            self._apply(rt, rt.budget_tokens.value(rec.tokens.total, unit="tokens"),
-                        key=f"budget{rt.budget_tokens.limit}")
+        rt.ledger.apply(model, usage, total=total, cost=cost)
+        rec.usage_by_model = dict(rt.ledger.by_model)
+        rec.reported_cost = dict(rt.ledger.reported_cost)
+        rec.tokens = rt.ledger.usage
+        rec.cost_usd = rt.ledger.cost(self.layout.run.prices)
+        now = time.time()
+        for ev in rt.budget.set_totals(rec.tokens.total, rec.cost_usd, now, cost_known=rec.cost_usd is not None):
+            evidence = {"metric": ev.metric, "used": ev.used, "limit": ev.limit, "fraction": round(ev.fraction, 3),
+                        "threshold": ev.kind}
+            if ev.kind == "warn":
+                self._apply(rt, TriggerChange("budget", True, evidence, key=f"warn:{ev.metric}", severity="warning"),
+                            act=False)
+            else:
+                self._apply(rt, TriggerChange("budget", True, evidence, key=f"exceed:{ev.metric}", severity="error"))
         self.bus.publish(self.bus.make("stats", rec.name, tokens=rec.tokens.as_dict(), cost_usd=rec.cost_usd))
         self._dirty = True
 
@@ -695,14 +706,24 @@ class Supervisor:
                 self._dirty = True
         if mono - self._last_reconcile >= SAMPLE_S:
             before = {n: r.rec.state for n, r in self.rt.items()}
-            await asyncio.to_thread(self._reconcile)
+            self._reconcile(await asyncio.to_thread(self.tmux.list_windows))
             if any(self.rt[n].rec.state != s for n, s in before.items()):
                 self._dirty = True
         if live and mono - self._last_sample >= SAMPLE_S:
             self._last_sample = mono
             await self._sample(live, disk=mono - self._last_disk >= DISK_S)
+            for rt in live:
+                self._poll_usage(rt)
         await self._schedule()
         self._save()
+
+    def _poll_usage(self, rt: Runtime) -> None:
+        """Adapters whose usage lives in files the agent appends to (transcripts) are re-read."""
+        poll = getattr(rt.adapter, "poll_usage", None)
+        if poll is None:
+            return
+        for sig in poll():
+            self._on_signal(rt, sig)
 
     async def _sample(self, live: list[Runtime], disk: bool) -> None:
         roots = [rt.rec.pane_pid for rt in live if rt.rec.pane_pid]
@@ -735,6 +756,8 @@ class Supervisor:
         if rt.exit_seen and rec.exit_code == code and rec.state.terminal:
             return
         rt.exit_seen = True
+        self._read_agent_events(rt)
+        self._poll_usage(rt)
         rec.exit_code = code
         rec.finished_at = time.time()
         rec.head_commit = gitb.rev_parse(self.repo, rec.branch)
@@ -773,7 +796,7 @@ class Supervisor:
         self._emit("state", rt.rec.name, state=new.value, prev=prev.value, reason=reason)
         self._dirty = True
 
-    def _apply(self, rt: Runtime, change: TriggerChange | None, key: str | None = None) -> None:
+    def _apply(self, rt: Runtime, change: TriggerChange | None, key: str | None = None, *, act: bool = True) -> None:
         if change is None:
             return
         key = change.key if key is None else key
@@ -788,7 +811,8 @@ class Supervisor:
         if change.kind == "approval_waiting" and rt.rec.state in (SessionState.RUNNING, SessionState.IDLE):
             self._set_state(rt, SessionState.WAITING, "approval requested")
         self._dirty = True
-        self._act(rt, change.kind)
+        if act:
+            self._act(rt, change.kind)
 
     def _clear(self, rt: Runtime, kind: str, key: str, evidence: dict[str, Any]) -> None:
         now = time.time()
@@ -868,3 +892,8 @@ def changed_vs_base(worktree: Path, base: str, paths: list[str]) -> dict[str, st
         if path:
             out[path] = "added"
     return out
+
+
+def detects_approval(adapter: AgentAdapter) -> bool:
+    """Whether looking at the screen can find an approval prompt for this adapter."""
+    return bool(adapter.approval_patterns) or type(adapter).find_approval is not AgentAdapter.find_approval

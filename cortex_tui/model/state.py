@@ -93,6 +93,9 @@ class SessionRecord(BaseModel):
     triggers: list[TriggerRecord] = Field(default_factory=list)
     tokens: TokenUsage | None = None
     cost_usd: float | None = None
+    usage_by_model: dict[str, TokenUsage] = Field(default_factory=dict)
+    reported_cost: dict[str, float] = Field(default_factory=dict)
+    """The agent's own cost figures per model (when it reports them)."""
     cpu_percent: float | None = None
     rss_bytes: int | None = None
     disk_bytes: int | None = None

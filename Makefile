@@ -1,0 +1,19 @@
+PYTHON ?= python3
+.PHONY: demo test lint bench
+
+## make demo: install what is missing, then run the demo (TUI in a terminal, headless otherwise)
+demo:
+	@scripts/bootstrap.sh
+	cortex-tui demo
+
+## make test: install what is missing (incl. test tools), then run the whole suite
+test:
+	@scripts/bootstrap.sh --dev
+	$(PYTHON) -m pytest -q
+
+lint:
+	ruff check cortex_tui tests benchmarks
+
+bench:
+	$(PYTHON) benchmarks/spawn.py
+	$(PYTHON) benchmarks/triggers.py
