@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import isolate, kill_servers, make_repo, pct  # noqa: E402
 
+from cortex_tui.engine.events import Event  # noqa: E402
 from cortex_tui.engine.supervisor import Supervisor  # noqa: E402
 from cortex_tui.layout import parse_layout  # noqa: E402
 
@@ -47,11 +48,13 @@ def cortex(root: Path, n: int, tag: str) -> float:
     async def main() -> float:
         done = asyncio.Event()
 
-        def on(ev: object) -> None:
-            if getattr(ev, "kind", "") == "spawned":
-                running.add(ev.session)  # type: ignore[attr-defined]
-                if len(running) == n:
-                    done.set()
+        def on(ev: Event) -> None:
+            if ev.kind == "spawned" and ev.session:
+                running.add(ev.session)
+            elif ev.kind == "state" and ev.data.get("state") == "failed":
+                raise SystemExit(f"session {ev.session} failed to spawn: {ev.data.get('reason')}")
+            if len(running) == n:
+                done.set()
 
         sup.subscribe(on)
         t0 = time.perf_counter()

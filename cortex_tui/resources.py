@@ -18,6 +18,52 @@ class TreeSample:
     processes: int
 
 
+_CLK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _scan() -> tuple[dict[int, list[int]], dict[int, tuple[float, int]]]:
+    """One pass over all processes: parent -> children, pid -> (cpu seconds, rss bytes).
+
+    On Linux this reads one ``/proc/<pid>/stat`` per process (about 4x cheaper than psutil's
+    several files per process); elsewhere it falls back to ``psutil.process_iter``.
+    """
+    children: dict[int, list[int]] = {}
+    info: dict[int, tuple[float, int]] = {}
+    if os.path.isdir("/proc/self"):
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as f:
+                    raw = f.read()
+            except OSError:
+                continue
+            # the command name (field 2) may contain spaces and parentheses: split after the last ')'
+            fields = raw[raw.rfind(b")") + 2:].split()
+            try:
+                ppid = int(fields[1])
+                cpu = (int(fields[11]) + int(fields[12])) / _CLK
+                rss = int(fields[21]) * _PAGE
+            except (IndexError, ValueError):
+                continue
+            pid = int(entry.name)
+            children.setdefault(ppid, []).append(pid)
+            info[pid] = (cpu, rss)
+        return children, info
+    for p in psutil.process_iter(["ppid", "cpu_times", "memory_info"]):
+        try:
+            d = p.info
+            ct, mi = d.get("cpu_times"), d.get("memory_info")
+            if ct is None or mi is None:
+                continue
+            children.setdefault(d["ppid"] or 0, []).append(p.pid)
+            info[p.pid] = (ct.user + ct.system, mi.rss)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return children, info
+
+
 class ProcessSampler:
     """Samples many process trees with a single ``process_iter`` scan.
 
@@ -31,19 +77,7 @@ class ProcessSampler:
     def sample(self, roots: list[int]) -> dict[int, TreeSample]:
         if not roots:
             return {}
-        children: dict[int, list[int]] = {}
-        info: dict[int, tuple[float, int]] = {}
-        for p in psutil.process_iter(["ppid", "cpu_times", "memory_info"]):
-            try:
-                d = p.info
-                ct = d.get("cpu_times")
-                mi = d.get("memory_info")
-                if ct is None or mi is None:
-                    continue
-                children.setdefault(d["ppid"] or 0, []).append(p.pid)
-                info[p.pid] = (ct.user + ct.system, mi.rss)
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
-                continue
+        children, info = _scan()
         now = time.monotonic()
         out: dict[int, TreeSample] = {}
         for root in roots:

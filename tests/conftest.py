@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["sshd"]
+
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "cortex-test", "GIT_AUTHOR_EMAIL": "test@cortex.invalid",
     "GIT_COMMITTER_NAME": "cortex-test", "GIT_COMMITTER_EMAIL": "test@cortex.invalid",

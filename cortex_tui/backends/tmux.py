@@ -65,7 +65,7 @@ class Tmux:
         self.bin = tmux_bin or (shutil.which("tmux") if runner is None else None) or "tmux"
 
     def base_argv(self) -> list[str]:
-        return [self.bin, "-L", self.socket]
+        return [self.bin, "-u", "-L", self.socket]  # -u: UTF-8 even without a UTF-8 locale (CI)
 
     def run(self, *args: str, check: bool = True, timeout: float = 10.0) -> str:
         argv = [*self.base_argv(), *args]

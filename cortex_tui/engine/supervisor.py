@@ -54,6 +54,10 @@ NOISE_DIRS = frozenset({".git", "__pycache__", "node_modules", ".pytest_cache", 
 NOISE_SUFFIXES = (".pyc", ".pyo", ".swp", ".swx", "~", ".tmp", ".DS_Store")
 TICK_S = 0.5
 SAMPLE_S = 2.0
+RECONCILE_S = 5.0
+"""Windows killed from outside are noticed this late; exits are seen at once through exit files."""
+STATS_SAVE_S = 10.0
+"""CPU/RSS samples alone rewrite state.json at most this often."""
 DISK_S = 30.0
 
 
@@ -104,6 +108,7 @@ class Supervisor:
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._dirty = False
+        self._stats_dirty = False
         self._last_save = 0.0
         self._last_sample = 0.0
         self._last_disk = 0.0
@@ -704,7 +709,7 @@ class Supervisor:
                 await self.stop_session(rt.rec.name, reason=f"timed out after {rt.spec.timeout:.0f}s")
                 rt.rec.state = SessionState.FAILED
                 self._dirty = True
-        if mono - self._last_reconcile >= SAMPLE_S:
+        if mono - self._last_reconcile >= RECONCILE_S:
             before = {n: r.rec.state for n, r in self.rt.items()}
             self._reconcile(await asyncio.to_thread(self.tmux.list_windows))
             if any(self.rt[n].rec.state != s for n, s in before.items()):
@@ -748,7 +753,7 @@ class Supervisor:
                 rt.rec.disk_bytes = sizes[rt.rec.name]
             self.bus.publish(self.bus.make("stats", rt.rec.name, cpu_percent=rt.rec.cpu_percent,
                                            rss_bytes=rt.rec.rss_bytes, disk_bytes=rt.rec.disk_bytes))
-        self._dirty = True
+        self._stats_dirty = True
 
     # ------------------------------------------------------------------ state changes
     def _on_exit(self, rt: Runtime, code: int) -> None:
@@ -853,9 +858,13 @@ class Supervisor:
         if not hasattr(self, "state"):
             return
         mono = time.monotonic()
-        if not force and (not self._dirty or mono - self._last_save < 0.25):
-            return
+        if not force:
+            if self._dirty and mono - self._last_save < 0.25:
+                return
+            if not self._dirty and not (self._stats_dirty and mono - self._last_save >= STATS_SAVE_S):
+                return
         self._dirty = False
+        self._stats_dirty = False
         self._last_save = mono
         self.store.save(self.state)
         atomic_write(self.state_dir / "status.md", render_status_md(self.state))
