@@ -71,6 +71,16 @@ def _supervisor(layout: Path, repo: Path, state_dir: Path | None, headless: bool
     return Supervisor(loaded, repo, state_dir, headless=headless)
 
 
+def _remote_node(state: Any, node: str) -> Any:
+    """The RemoteNode of a session on ``node`` (from the layout stored with the run)."""
+    from cortex_tui.engine.remote import make_remote_node
+
+    spec = _layout_of(state).layout.node_by_name(node)
+    if spec is None:
+        raise StateError(f"run {state.run!r}: node {node!r} is no longer in its layout")
+    return make_remote_node(spec, state.run, state.socket)
+
+
 def _fail(e: CortexError) -> None:
     typer.echo(f"error: {e.message}", err=True)
     if e.hint:
@@ -94,9 +104,10 @@ def doctor(
     text, code = render(run_checks())
     typer.echo(text)
     if node:
-        from cortex_tui.doctor_node import check_node  # provided with remote-node support
+        from cortex_tui.doctor import check_node
 
-        ok = check_node(node, layout)
+        node_text, ok = check_node(node, str(layout) if layout else None)
+        typer.echo("\n" + node_text)
         code = code or (0 if ok else 1)
     raise typer.Exit(code)
 
@@ -251,7 +262,10 @@ def attach(session: str, repo: RepoOpt = Path("."), state_dir: StateOpt = None, 
     rec = _record(state, session)
     if not rec.window_id:
         raise CortexError(f"session {session!r} has no window (state: {rec.state.value})")
-    argv = Tmux(state.socket).attach_argv(rec.window_id)
+    if rec.node != "local":
+        argv = _remote_node(state, rec.node).attach_argv(rec.window_id)
+    else:
+        argv = Tmux(state.socket).attach_argv(rec.window_id)
     env = {k: v for k, v in os.environ.items() if k != "TMUX"}
     os.execvpe(argv[0], argv, env)
 
@@ -265,7 +279,7 @@ def _pane_action(session: str, repo: Path, state_dir: Path | None, run_id: str |
     rec = _record(state, session)
     if not rec.state.live:
         raise CortexError(f"session {session!r} is not running (state: {rec.state.value})")
-    tmux = Tmux(state.socket)
+    tmux = Tmux(state.socket) if rec.node == "local" else _remote_node(state, rec.node).tmux
     detail = text
     if what == "send":
         actions.send_text(tmux, rec, text)
@@ -349,6 +363,16 @@ def _mount_optional() -> None:
 
 
 _mount_optional()
+
+
+def _mount_bestof() -> None:
+    """``best-of N --task ...``: fan-out, scoring, judge, winner — lives in cortex_tui.bestof (docs/bestof.md)."""
+    from cortex_tui.bestof.cli import best_of_command
+
+    app.command("best-of")(best_of_command)
+
+
+_mount_bestof()
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, hidden=True)

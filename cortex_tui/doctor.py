@@ -72,3 +72,50 @@ def render(checks: list[Check]) -> tuple[str, int]:
     lines.append("")
     lines.append("all required tools present" if not bad_required else f"{bad_required} required tool(s) missing")
     return "\n".join(lines), (1 if bad_required else 0)
+
+
+def check_node(name: str, layout_path: str | None) -> tuple[str, bool]:
+    """Reachability, latency, tmux, git and python on a remote node declared in a layout."""
+    import time
+
+    from cortex_tui.backends.remote import RemoteNode
+    from cortex_tui.backends.ssh import SshTransport
+    from cortex_tui.errors import CortexError, UsageError
+    from cortex_tui.layout import load_layout
+
+    if not layout_path:
+        raise UsageError("--node needs --layout FILE (the layout that declares the node)")
+    spec = load_layout(layout_path).layout.node_by_name(name)
+    if spec is None:
+        raise UsageError(f"{layout_path}: no [[node]] named {name!r}")
+    rn = RemoteNode(SshTransport(spec), "doctor")
+    lines = [f"node {name} ({spec.user + '@' if spec.user else ''}{spec.host}:{spec.port})"]
+    try:
+        t0 = time.perf_counter()
+        rn.setup()
+        lines.append(f"  reachable   ok  connect {1000 * (time.perf_counter() - t0):.0f} ms, "
+                     f"ping {rn.transport.ping() or 0:.1f} ms, workdir {rn.workdir}")
+        info = rn.doctor()
+    except CortexError as e:
+        lines.append(f"  reachable   MISSING  {e.message}")
+        if e.hint:
+            lines.append(f"              → {e.hint}")
+        return "\n".join(lines), False
+    finally:
+        rn.transport.close()
+    ok = True
+    needs = {"tmux": ("tmux ≥ 3.2", "apt-get install tmux"), "git": ("git ≥ 2.38", "apt-get install git"),
+             "python": (f"{spec.python} ≥ 3.11", "install Python 3.11+ or set `python` in the [[node]] table")}
+    for key, (need, hint) in needs.items():
+        val = info.get(key)
+        good = val is not None and (key != "tmux" or _ver_tuple(val) >= (3, 2)) and \
+            (key != "git" or _ver_tuple(val) >= (2, 38)) and (key != "python" or _ver_tuple(val) >= (3, 11))
+        ok = ok and good
+        lines.append(f"  {key:<11} {'ok ' if good else 'MISSING'}  {val or 'not found'}  (need {need})")
+        if not good:
+            lines.append(f"              → {hint}")
+    helper = info.get("cortex_tui")
+    lines.append(f"  cortex_tui  {'ok ' if helper else 'optional'}  {helper or 'not installed on the node'}"
+                 "  (the sim agent needs it; other agents do not)")
+    lines.append(f"  load        {info.get('load') or 'unknown'}")
+    return "\n".join(lines), ok

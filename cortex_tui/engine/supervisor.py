@@ -26,6 +26,7 @@ from cortex_tui.backends.tmux import Tmux, WindowInfo, socket_name
 from cortex_tui.budgets import BudgetTracker, UsageLedger
 from cortex_tui.engine import actions
 from cortex_tui.engine.events import EPHEMERAL_KINDS, Event, EventBus
+from cortex_tui.engine.remote import RemoteSessions
 from cortex_tui.errors import CortexError
 from cortex_tui.layout import LoadedLayout
 from cortex_tui.model.layout import ResolvedSession
@@ -55,6 +56,8 @@ NOISE_SUFFIXES = (".pyc", ".pyo", ".swp", ".swx", "~", ".tmp", ".DS_Store")
 TICK_S = 0.5
 SAMPLE_S = 2.0
 RECONCILE_S = 5.0
+REMOTE_POLL_S = 1.0
+"""Remote sessions: one ssh round trip per node this often (output, events, exit codes, changed files)."""
 """Windows killed from outside are noticed this late; exits are seen at once through exit files."""
 STATS_SAVE_S = 10.0
 """CPU/RSS samples alone rewrite state.json at most this often."""
@@ -115,6 +118,8 @@ class Supervisor:
         self._last_reconcile = 0.0
         self._spawning: set[str] = set()
         self._started = False
+        self.remote = RemoteSessions(self)
+        self._last_remote_poll = 0.0
         self._tasks: set[asyncio.Future[None]] = set()
         self._review_tasks: set[asyncio.Task[None]] = set()
         self.review_enabled = True
@@ -172,28 +177,29 @@ class Supervisor:
             self._save(force=True)
 
     async def shutdown(self) -> None:
-        """Release the lock; sessions keep running in tmux."""
+        """Release the lock; sessions keep running in tmux (remote ones in the node's tmux)."""
         self._save(force=True)
+        await asyncio.to_thread(self.remote.close)
         self.store.unlock()
 
     async def send(self, name: str, text: str) -> None:
         rt = self._get(name)
-        await asyncio.to_thread(actions.send_text, self.tmux, rt.rec, text, rt.adapter)
+        await asyncio.to_thread(actions.send_text, self._tmux(rt.rec), rt.rec, text, rt.adapter)
         self._emit("action", name, action="send", detail=text)
 
     async def approve(self, name: str) -> None:
         rt = self._get(name)
-        prompt = await asyncio.to_thread(actions.answer, self.tmux, rt.rec, True, rt.adapter)
+        prompt = await asyncio.to_thread(actions.answer, self._tmux(rt.rec), rt.rec, True, rt.adapter)
         self._emit("action", name, action="approve", detail=prompt.text)
 
     async def deny(self, name: str) -> None:
         rt = self._get(name)
-        prompt = await asyncio.to_thread(actions.answer, self.tmux, rt.rec, False, rt.adapter)
+        prompt = await asyncio.to_thread(actions.answer, self._tmux(rt.rec), rt.rec, False, rt.adapter)
         self._emit("action", name, action="deny", detail=prompt.text)
 
     async def interrupt(self, name: str) -> None:
         rt = self._get(name)
-        await asyncio.to_thread(actions.interrupt, self.tmux, rt.rec, rt.adapter)
+        await asyncio.to_thread(actions.interrupt, self._tmux(rt.rec), rt.rec, rt.adapter)
         self._emit("action", name, action="interrupt", detail="")
 
     async def stop_session(self, name: str, reason: str = "stopped by user") -> None:
@@ -219,13 +225,15 @@ class Supervisor:
         rt = self._get(name)
         if not rt.rec.window_id:
             raise CortexError(f"session {name!r} has no tmux window yet (state: {rt.rec.state.value})")
+        if rt.rec.node != "local":
+            return self.remote.link(rt.rec.node).node.attach_argv(rt.rec.window_id)
         return self.tmux.attach_argv(rt.rec.window_id)
 
     async def screen(self, name: str, *, escapes: bool = True, lines: int = 200) -> str:
         rt = self._get(name)
         if not rt.rec.pane_id:
             return ""
-        return await asyncio.to_thread(self.tmux.capture, rt.rec.pane_id, lines, escapes)
+        return await asyncio.to_thread(self._tmux(rt.rec).capture, rt.rec.pane_id, lines, escapes)
 
     # ------------------------------------------------------------------ start / re-attach
     def _start_sync(self) -> bool:
@@ -402,7 +410,8 @@ class Supervisor:
     def _spawn_sync(self, rt: Runtime, restart: bool) -> None:
         rec, spec = rt.rec, rt.spec
         if spec.node != "local":
-            raise CortexError(f"node {spec.node!r}: remote sessions are not supported by this build yet")
+            self._spawn_remote_sync(rt, restart)
+            return
         wt = Path(rec.worktree)
         if not (wt / ".git").exists():
             rec.base_commit = self.state.base_commit
@@ -434,6 +443,26 @@ class Supervisor:
         win = self.tmux.new_window(name=spec.name, cwd=wt, argv=wrapped, env=env, log_path=log_path,
                                    tag=spec.name, run=self.run_id)
         rec.window_id, rec.pane_id, rec.pane_pid = win.window_id, win.pane_id, win.pane_pid
+        self._spawned(rt)
+
+    def _spawn_remote_sync(self, rt: Runtime, restart: bool) -> None:
+        rec = rt.rec
+        if restart:
+            rec.restarts += 1 if rec.attempt > 0 else 0
+        rec.attempt += 1
+        self._exit_file(rec).unlink(missing_ok=True)
+        header = f"\n── cortex-tui: attempt {rec.attempt} on node {rt.spec.node} · {time.strftime('%H:%M:%S')}\n"
+        log_path = self.store.logs_dir / f"{rec.slug}.log"
+        with open(log_path, "ab") as f:
+            f.write(header.encode())
+        rec.log_offset = log_path.stat().st_size
+        rec.window_id, rec.pane_id, rec.pane_pid = self.remote.spawn_sync(rt, header="")
+        rec.pane_pid = None  # a pid on another machine: not sampled locally
+        self._spawned(rt)
+
+    def _spawned(self, rt: Runtime) -> None:
+        """Bookkeeping shared by local and remote spawns."""
+        rec, spec = rt.rec, rt.spec
         now = time.time()
         rec.started_at = now
         rec.finished_at = None
@@ -450,6 +479,10 @@ class Supervisor:
 
     def _stop_pane(self, rt: Runtime) -> None:
         rec = rt.rec
+        if rec.node != "local":
+            self.remote.stop_sync(rt)
+            rec.finished_at = rec.finished_at or time.time()
+            return
         if rec.pane_id:
             try:
                 actions.interrupt(self.tmux, rec, rt.adapter)
@@ -635,6 +668,10 @@ class Supervisor:
     async def _on_worktree_changes(self, rt: Runtime, items: list[tuple[str, str]]) -> None:
         base = rt.rec.base_commit or self.state.base_commit
         changed = await asyncio.to_thread(changed_vs_base, Path(rt.rec.worktree), base, [p for p, _ in items])
+        self._apply_changed(rt, changed)
+
+    def _apply_changed(self, rt: Runtime, changed: dict[str, str]) -> None:
+        """Files that differ from the base (path -> added/modified/deleted): scope, overlap, progress."""
         now = time.time()
         # pathspecs of new directories cover the files inside them (inotify may miss those)
         for path, real in sorted(changed.items()):
@@ -664,7 +701,7 @@ class Supervisor:
                 if not rec.pane_id or not rec.state.live:
                     return
                 try:
-                    screen = await asyncio.to_thread(self.tmux.capture, rec.pane_id, 60)
+                    screen = await asyncio.to_thread(self._tmux(rec).capture, rec.pane_id, 60)
                 except CortexError:
                     return
                 prompt = rt.adapter.find_approval(screen.splitlines())
@@ -678,10 +715,14 @@ class Supervisor:
         """A finished branch joins the review queue: diff, verify, conflict check (in a thread)."""
         from cortex_tui.review.queue import on_session_finished
 
+        remote = rt.rec.node != "local"
+        if remote:
+            await self.remote.fetch_back(rt)
         self._save(force=True)
         try:
+            # remote worktrees are not on this machine: their verify runs on the node (not yet) — skip here
             entry = await asyncio.to_thread(on_session_finished, self.repo, self.state_dir, self.run_id,
-                                            rt.rec.name, spec=rt.spec, state=self.state)
+                                            rt.rec.name, spec=rt.spec, state=self.state, verify=not remote)
         except CortexError as e:
             self._emit("review_error", rt.rec.name, error=e.message)
             return
@@ -714,6 +755,10 @@ class Supervisor:
             self._reconcile(await asyncio.to_thread(self.tmux.list_windows))
             if any(self.rt[n].rec.state != s for n, s in before.items()):
                 self._dirty = True
+        if mono - self._last_remote_poll >= REMOTE_POLL_S and any(
+                rt.spec.node != "local" and rt.rec.state.live for rt in self.rt.values()):
+            self._last_remote_poll = mono
+            await self.remote.poll()
         if live and mono - self._last_sample >= SAMPLE_S:
             self._last_sample = mono
             await self._sample(live, disk=mono - self._last_disk >= DISK_S)
@@ -765,7 +810,8 @@ class Supervisor:
         self._poll_usage(rt)
         rec.exit_code = code
         rec.finished_at = time.time()
-        rec.head_commit = gitb.rev_parse(self.repo, rec.branch)
+        if rec.node == "local":
+            rec.head_commit = gitb.rev_parse(self.repo, rec.branch)
         self.overlap.forget(rec.name)
         self._apply(rt, rt.approval.screen(None))
         if rt.silence.active:
@@ -868,6 +914,9 @@ class Supervisor:
         self._last_save = mono
         self.store.save(self.state)
         atomic_write(self.state_dir / "status.md", render_status_md(self.state))
+
+    def _tmux(self, rec: SessionRecord) -> Tmux:
+        return self.tmux if rec.node == "local" else self.remote.tmux_for(rec)
 
     def _get(self, name: str) -> Runtime:
         try:

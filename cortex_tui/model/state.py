@@ -88,6 +88,9 @@ class SessionRecord(BaseModel):
     last_progress_at: float | None = None
     log_offset: int = 0
     events_offset: int = 0
+    remote_log_offset: int = 0
+    """Remote sessions: bytes of the node's log already mirrored locally."""
+    remote_events_offset: int = 0
     restarts: int = 0
     attempt: int = 0
     triggers: list[TriggerRecord] = Field(default_factory=list)
@@ -123,3 +126,5 @@ class RunState(BaseModel):
     updated_at: float = 0.0
     supervisor_pid: int | None = None
     sessions: dict[str, SessionRecord] = Field(default_factory=dict)
+    nodes: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Health of remote nodes: name, reachable, latency_ms, error, checked_at."""

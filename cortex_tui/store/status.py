@@ -64,7 +64,7 @@ def status_dict(state: RunState, budgets: dict[str, tuple[float | None, int | No
         "updated_at": state.updated_at,
         "supervisor": {"pid": state.supervisor_pid, "alive": supervisor_alive},
         "sessions": [session_dict(r, *budgets.get(r.name, (None, None))) for r in state.sessions.values()],
-        "nodes": nodes or [],
+        "nodes": nodes if nodes is not None else list(state.nodes.values()),
     }
 
 

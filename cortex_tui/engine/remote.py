@@ -1,0 +1,283 @@
+"""Sessions on remote nodes: spawn over ssh, mirror their output/events/exit into the local run dir.
+
+The node keeps the agent alive in its own tmux (a dropped link or a supervisor crash does not kill it).
+One poll per node and second fetches, in a single ssh round trip, every session's new log bytes, new
+agent events, exit code and changed files; they are appended to the *local* mirror files, so the
+engine's ordinary file watcher, rules and re-attach logic apply unchanged. Offsets live in the
+session record, so after an outage (or a supervisor restart) the poll catches up exactly.
+"""
+
+from __future__ import annotations
+
+import base64
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cortex_tui.agents.base import SpawnContext
+from cortex_tui.backends.remote import RemoteNode
+from cortex_tui.backends.ssh import SshTransport
+from cortex_tui.backends.tmux import Tmux
+from cortex_tui.errors import CortexError, SshError
+from cortex_tui.model.layout import NodeSpec
+from cortex_tui.model.state import SessionRecord, SessionState
+
+if TYPE_CHECKING:
+    from cortex_tui.engine.supervisor import Runtime, Supervisor
+
+# args: LIMIT, then per session 7 values: log log_off events events_off exitfile worktree base
+_POLL = r'''
+limit=$1; shift
+while [ $# -ge 7 ]; do
+  log=$1; lo=$2; ev=$3; eo=$4; ex=$5; wt=$6; base=$7; shift 7
+  if [ -f "$log" ]; then tail -c +$((lo+1)) "$log" | head -c "$limit" | base64 | tr -d '\n'; fi; echo
+  if [ -f "$ev" ]; then tail -c +$((eo+1)) "$ev" | head -c "$limit" | base64 | tr -d '\n'; fi; echo
+  if [ -f "$ex" ]; then tr -d '\n' < "$ex"; fi; echo
+  if [ -d "$wt" ]; then
+    { git -C "$wt" diff --no-renames --name-status -z "$base" 2>/dev/null; printf '\001';
+      git -C "$wt" ls-files --others --exclude-standard -z 2>/dev/null; } | base64 | tr -d '\n'
+  fi; echo
+done
+'''
+BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+
+
+@dataclass
+class PollResult:
+    log: bytes
+    events: bytes
+    exit_code: int | None
+    changed: dict[str, str]
+
+
+@dataclass
+class NodeLink:
+    node: RemoteNode
+    up: bool = True
+    failures: int = 0
+    next_try: float = 0.0
+    latency_ms: float | None = None
+    error: str | None = None
+    held_states: dict[str, SessionState] = field(default_factory=dict)
+
+
+def make_remote_node(spec: NodeSpec, run: str, socket: str) -> RemoteNode:
+    return RemoteNode(SshTransport(spec), run, socket=socket)
+
+
+def parse_changed(blob: bytes) -> dict[str, str]:
+    diff, _, untracked = blob.partition(b"\x01")
+    out: dict[str, str] = {}
+    fields = diff.decode(errors="replace").split("\0")
+    for status, path in zip(fields[0::2], fields[1::2], strict=False):
+        if path:
+            out[path] = {"A": "added", "D": "deleted"}.get(status[:1], "modified")
+    for path in untracked.decode(errors="replace").split("\0"):
+        if path:
+            out[path] = "added"
+    return out
+
+
+def poll_node(rn: RemoteNode, recs: list[SessionRecord], base: str, limit: int = 4 << 20) -> dict[str, PollResult]:
+    """One ssh round trip for every given session of ``rn``."""
+    args: list[str] = [str(limit)]
+    for r in recs:
+        args += [str(rn.log_path(r.slug)), str(r.remote_log_offset), str(rn.session_dir(r.slug) / "events.jsonl"),
+                 str(r.remote_events_offset), str(rn.exit_file(r.slug)), r.worktree, r.base_commit or base]
+    res = rn.transport.run_bytes(["/bin/sh", "-c", _POLL, "cortex", *args], timeout=60)
+    lines = res.stdout.split(b"\n")
+    if res.returncode != 0 or len(lines) < 4 * len(recs):
+        raise SshError(f"node {rn.node.name}: poll failed: {res.stderr.decode(errors='replace').strip()}")
+    out: dict[str, PollResult] = {}
+    for i, r in enumerate(recs):
+        log_b, ev_b, code_b, ch_b = lines[4 * i: 4 * i + 4]
+        code_s = code_b.decode(errors="replace").strip()
+        out[r.name] = PollResult(
+            log=base64.b64decode(log_b) if log_b else b"",
+            events=base64.b64decode(ev_b) if ev_b else b"",
+            exit_code=int(code_s) if code_s.lstrip("-").isdigit() else None,
+            changed=parse_changed(base64.b64decode(ch_b)) if ch_b else {},
+        )
+    return out
+
+
+class RemoteSessions:
+    """Everything the Supervisor does differently for sessions whose ``node`` is not ``local``."""
+
+    def __init__(self, sup: Supervisor) -> None:
+        self.sup = sup
+        self.links: dict[str, NodeLink] = {}
+
+    def link(self, name: str) -> NodeLink:
+        """The node's connection (made on first use; blocking)."""
+        lk = self.links.get(name)
+        if lk is None:
+            spec = self.sup.layout.node_by_name(name)
+            if spec is None:
+                raise CortexError(f"unknown node {name!r}")
+            lk = self.links[name] = NodeLink(make_remote_node(spec, self.sup.run_id, self.sup.tmux.socket))
+            lk.node.setup()
+        return lk
+
+    def tmux_for(self, rec: SessionRecord) -> Tmux:
+        return self.link(rec.node).node.tmux
+
+    # spawn ---------------------------------------------------------------------------------
+    def spawn_sync(self, rt: Runtime, header: str) -> tuple[str, str, int | None]:
+        """Create the node's worktree and window; returns (window id, pane id, pane pid)."""
+        rec, spec, sup = rt.rec, rt.spec, self.sup
+        rn = self.link(spec.node).node
+        rec.base_commit = rec.base_commit or sup.state.base_commit
+        wt = rn.prepare_worktree(sup.repo, rec.branch, rec.base_commit, rec.slug)
+        rec.worktree = str(wt)
+        local = sup._ctx(rec)
+        local.session_dir.mkdir(parents=True, exist_ok=True)
+        rt.adapter.prepare(spec, local)  # files are written locally, then uploaded
+        remote_dir = rn.session_dir(rec.slug)
+        for f in sorted(local.session_dir.iterdir()):
+            if f.is_file() and f.name != "events.jsonl":
+                rn.put_file(remote_dir / f.name, f.read_bytes())
+        ctx = SpawnContext(run=sup.run_id, repo=sup.repo, worktree=Path(str(wt)), session_dir=Path(str(remote_dir)),
+                           events_file=Path(str(remote_dir / "events.jsonl")), headless=sup.headless)
+        argv = rt.adapter.command(spec, ctx)
+        if argv and argv[0] == sys.executable:
+            argv = [rn.node.python, *argv[1:]]
+        env = {**spec.env, **rt.adapter.env(spec, ctx), "CORTEX_RUN": sup.run_id, "CORTEX_SESSION": spec.name,
+               "CORTEX_EVENTS_FILE": str(ctx.events_file), "CORTEX_WORKTREE": str(wt), "LANG": "C.UTF-8"}
+        spawned = rn.spawn(name=spec.name, slug=rec.slug, argv=argv, env=env, cwd=wt, tag=spec.name, header=header)
+        rec.remote_log_offset = spawned.log_offset
+        rec.remote_events_offset = 0
+        w = spawned.window
+        return w.window_id, w.pane_id, w.pane_pid
+
+    # observe --------------------------------------------------------------------------------
+    async def poll(self) -> None:
+        import asyncio
+
+        sup = self.sup
+        by_node: dict[str, list[Runtime]] = {}
+        for rt in sup.rt.values():
+            if rt.spec.node != "local" and rt.rec.state.live and rt.rec.name not in sup._spawning:
+                by_node.setdefault(rt.spec.node, []).append(rt)
+        now = time.monotonic()
+        for name, rts in by_node.items():
+            lk = self.links.get(name)
+            if lk is not None and not lk.up and now < lk.next_try:
+                continue
+            try:
+                results = await asyncio.to_thread(self._poll_sync, name, [rt.rec for rt in rts])
+            except (SshError, OSError) as e:
+                self._down(name, rts, str(e))
+                continue
+            self._up(name, rts)
+            for rt in rts:
+                self._apply(rt, results[rt.rec.name])
+
+    def _poll_sync(self, name: str, recs: list[SessionRecord]) -> dict[str, PollResult]:
+        lk = self.link(name)
+        if not lk.up:
+            lk.node.transport.connect()
+        t0 = time.perf_counter()
+        res = poll_node(lk.node, recs, self.sup.state.base_commit)
+        lk.latency_ms = round((time.perf_counter() - t0) * 1000, 1)
+        return res
+
+    def _apply(self, rt: Runtime, res: PollResult) -> None:
+        sup, rec = self.sup, rt.rec
+        if res.log:
+            with open(sup.store.logs_dir / f"{rec.slug}.log", "ab") as f:
+                f.write(res.log)
+            rec.remote_log_offset += len(res.log)
+        if res.events:
+            end = res.events.rfind(b"\n") + 1  # only whole lines; the rest comes with the next poll
+            if end:
+                events_file = sup._ctx(rec).events_file
+                events_file.parent.mkdir(parents=True, exist_ok=True)
+                with open(events_file, "ab") as f:
+                    f.write(res.events[:end])
+                rec.remote_events_offset += end
+        if res.changed:
+            new = {p: k for p, k in res.changed.items() if p not in rec.changed_files}
+            if new:
+                sup._apply_changed(rt, new)
+        if res.exit_code is not None:
+            from cortex_tui.store.files import atomic_write
+
+            atomic_write(sup._exit_file(rec), f"{res.exit_code}\n")
+        sup._dirty = True
+
+    def _down(self, name: str, rts: list[Runtime], error: str) -> None:
+        sup = self.sup
+        lk = self.links.get(name)
+        if lk is None:
+            for rt in rts:
+                sup._set_state(rt, SessionState.UNKNOWN, f"node {name} unreachable: {error}")
+            return
+        first = lk.up
+        lk.up = False
+        lk.error = error
+        lk.next_try = time.monotonic() + BACKOFF_S[min(lk.failures, len(BACKOFF_S) - 1)]
+        lk.failures += 1
+        if first:
+            sup._emit("node_down", None, node=name, error=error)
+        for rt in rts:
+            if rt.rec.state is not SessionState.UNKNOWN:
+                lk.held_states[rt.rec.name] = rt.rec.state
+                sup._set_state(rt, SessionState.UNKNOWN, f"link down to node {name}")
+        self.record_health()
+
+    def _up(self, name: str, rts: list[Runtime]) -> None:
+        sup = self.sup
+        lk = self.links[name]
+        if not lk.up:
+            lk.up = True
+            lk.failures = 0
+            lk.error = None
+            sup._emit("node_up", None, node=name, latency_ms=lk.latency_ms)
+            for rt in rts:
+                if rt.rec.state is SessionState.UNKNOWN:
+                    sup._set_state(rt, lk.held_states.pop(rt.rec.name, SessionState.RUNNING), None)
+        self.record_health()
+
+    def record_health(self) -> None:
+        self.sup.state.nodes = {
+            n: {"name": n, "reachable": lk.up, "latency_ms": lk.latency_ms, "error": lk.error,
+                "checked_at": time.time()}
+            for n, lk in self.links.items()
+        }
+
+    async def fetch_back(self, rt: Runtime) -> None:
+        """Bring a finished remote branch home (for review) before anything reads it."""
+        import asyncio
+
+        rec = rt.rec
+        try:
+            head = await asyncio.to_thread(self.link(rec.node).node.fetch_branch, self.sup.repo, rec.branch)
+        except CortexError as e:
+            self.sup._emit("fetch_error", rec.name, error=e.message)
+            return
+        rec.head_commit = head
+        self.sup._emit("fetched", rec.name, node=rec.node, head=head)
+
+    def stop_sync(self, rt: Runtime) -> None:
+        rec = rt.rec
+        lk = self.link(rec.node)
+        if rec.pane_id:
+            lk.node.send_keys(rec.pane_id, rt.adapter.interrupt_keys())
+        deadline = time.time() + 1.5
+        while time.time() < deadline:
+            if lk.node.exit_code(rec.slug) is not None:
+                return
+            time.sleep(0.1)
+        if rec.window_id:
+            lk.node.kill_window(rec.window_id)
+
+    def close(self) -> None:
+        for lk in self.links.values():
+            try:
+                lk.node.transport.close()
+            except (SshError, OSError):
+                pass
+

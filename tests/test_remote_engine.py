@@ -1,0 +1,111 @@
+"""Remote sessions through the engine, against a real sshd on loopback (the "node" is this machine,
+with its own HOME, workdir and tmux socket dir)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from conftest import git
+from engine_helpers import make_sup, run_to_end, triggers, wait_for
+from sshd import SshServer
+
+pytestmark = pytest.mark.ssh
+
+
+def node_toml(sshd: SshServer) -> str:
+    kw = sshd.node_kwargs()
+    return (f'[[node]]\nname = "box1"\nhost = "{kw["host"]}"\nport = {kw["port"]}\nuser = "{kw["user"]}"\n'
+            f'identity = "{kw["identity"]}"\nworkdir = "{kw["workdir"]}"\npython = "{kw["python"]}"\n'
+            f'ssh_options = ["UserKnownHostsFile={sshd.known_hosts}"]\n')
+
+
+def test_remote_sessions_finish_and_come_back_for_review(sshd: SshServer, git_repo: Path, tmp_path: Path) -> None:
+    text = f"""
+[run]
+name = "rem"
+[defaults]
+agent = "sim"
+{node_toml(sshd)}
+[[session]]
+name = "far one"
+node = "box1"
+scope = ["src/**"]
+script = ["say hello from the node", "write src/far.py X = 1", "write docs/wander.md oops", "commit far: work"]
+[[session]]
+name = "far-two"
+node = "box1"
+script = ["sleep 0.5", "write two.txt 2", "commit far: two", "tokens 10 20"]
+[[session]]
+name = "near"
+script = ["write near.txt n", "commit near"]
+"""
+    sup = make_sup(git_repo, text, tmp_path)
+    events = run_to_end(sup, timeout=90)
+    st = sup.state.sessions
+    assert {n: r.state.value for n, r in st.items()} == {"far one": "finished", "far-two": "finished",
+                                                          "near": "finished"}, {n: r.reason for n, r in st.items()}
+    # branches fetched back into the local repo with the node's commits
+    assert git(git_repo, "log", "-1", "--format=%s", st["far one"].branch).strip() == "far: work"
+    assert git(git_repo, "log", "-1", "--format=%s", st["far-two"].branch).strip() == "far: two"
+    assert st["far one"].worktree.startswith(str(sshd.workdir))  # it ran in the node's workdir
+    log = (git_repo / "coordination/runs/rem/logs").glob("far-one-*.log")
+    assert "hello from the node" in next(iter(log)).read_text()
+    oos = triggers(events, "out_of_scope")
+    assert [(e.session, e.data["evidence"]["path"]) for e in oos] == [("far one", "docs/wander.md")]
+    assert st["far-two"].tokens is not None and st["far-two"].tokens.total == 30
+    assert sup.state.nodes["box1"]["reachable"] is True and sup.state.nodes["box1"]["latency_ms"] is not None
+
+
+def test_link_loss_marks_unknown_then_catches_up(sshd: SshServer, git_repo: Path, tmp_path: Path) -> None:
+    text = f"""
+[run]
+name = "link"
+{node_toml(sshd)}
+[[session]]
+name = "survivor"
+agent = "sim"
+node = "box1"
+script = ["say before", "sleep 4", "say during the outage", "sleep 3", "write s.txt s", "commit survived"]
+"""
+    sup = make_sup(git_repo, text, tmp_path)
+    seen_unknown: list[str] = []
+
+    async def during(s: object) -> None:
+        rec = sup.state.sessions["survivor"]
+        await wait_for(lambda: rec.state.value == "running" and "before" in _log(git_repo), 30, "running")
+        await asyncio.to_thread(sshd.stop)  # cut the link: kills the listener and live connections
+        await wait_for(lambda: rec.state.value == "unknown", 20, "unknown (link down)")
+        seen_unknown.append(rec.reason or "")
+        await asyncio.sleep(4)
+        await asyncio.to_thread(sshd.start)
+
+    events = run_to_end(sup, timeout=120, during=during)
+    rec = sup.state.sessions["survivor"]
+    assert seen_unknown and "link down" in seen_unknown[0]
+    assert rec.state.value == "finished" and rec.exit_code == 0
+    log = _log(git_repo)
+    assert log.count("during the outage") == 1 and log.count("before") == 1  # caught up, nothing twice
+    assert git(git_repo, "log", "-1", "--format=%s", rec.branch).strip() == "survived"
+    assert [e.kind for e in events if e.kind in ("node_down", "node_up")] == ["node_down", "node_up"]
+    assert sum(1 for e in events if e.kind == "spawned") == 1
+
+
+def _log(repo: Path) -> str:
+    p = repo / "coordination/runs/link/logs/survivor.log"
+    return p.read_text(errors="replace") if p.exists() else ""
+
+
+def test_doctor_node(sshd: SshServer, tmp_path: Path) -> None:
+    from engine_helpers import cli
+
+    layout = tmp_path / "n.toml"
+    layout.write_text(f'[run]\nname = "d"\n{node_toml(sshd)}\n[[session]]\nname = "a"\nscript = ["say x"]\n')
+    r = cli("doctor", "--node", "box1", "--layout", str(layout), check=False)
+    assert "node box1" in r.stdout and "reachable   ok" in r.stdout and "tmux        ok" in r.stdout, r.stdout
+    assert r.returncode == 0, r.stdout + r.stderr
+    sshd.stop()
+    r = cli("doctor", "--node", "box1", "--layout", str(layout), check=False)
+    assert r.returncode == 1 and "reachable   MISSING" in r.stdout, r.stdout
