@@ -75,3 +75,53 @@ def test_timeout_exits_3_and_stops_sessions(git_repo: Path, tmp_path: Path) -> N
     data = json.loads(rep.read_text())
     sleeper = next(s for s in data["sessions"] if s["name"] == "sleeper")
     assert sleeper["state"] == "stopped"
+
+
+def test_github_annotations_and_summary(git_repo: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    layout = _layout(tmp_path, second="wanderer", script='["write docs/x.md out", "write good.txt ok", "commit wander"]')
+    text = layout.read_text().replace('name = "wanderer"', 'name = "wanderer"\nscope = ["src/**"]')
+    layout.write_text(text)
+    summary = tmp_path / "summary.md"
+    env = {**os.environ, "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
+    r = subprocess.run([sys.executable, "-m", "cortex_tui.cli", "run", str(layout), "--repo", str(git_repo),
+                        "--headless", "--fail-on", "out_of_scope"], capture_output=True, text=True, env=env,
+                       timeout=120)
+    assert r.returncode == 1, r.stderr
+    assert "--fail-on trigger(s) fired: out_of_scope" in r.stderr
+    ann = [ln for ln in r.stdout.splitlines() if ln.startswith("::")]
+    assert any(ln.startswith("::error file=docs/x.md,title=cortex-tui out_of_scope (wanderer)::") for ln in ann), ann
+    md = summary.read_text()
+    assert "| wanderer | finished | 0 |" in md and "out_of_scope" in md
+
+
+def test_sigterm_stops_sessions_writes_report_no_orphans(git_repo: Path, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from cortex_tui.backends.tmux import Tmux
+
+    layout = _layout(tmp_path, second="sleeper", script='["say sleeping", "sleep 60"]')
+    rep = tmp_path / "report.json"
+    p = subprocess.Popen([sys.executable, "-m", "cortex_tui.cli", "run", str(layout), "--repo", str(git_repo),
+                          "--headless", "--report", str(rep)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    state = git_repo / "coordination/runs/ci/state.json"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and '"state": "running"' not in (state.read_text() if state.exists() else ""):
+        time.sleep(0.1)
+    time.sleep(0.5)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 143, err
+    data = json.loads(rep.read_text())
+    sleeper = next(s for s in data["sessions"] if s["name"] == "sleeper")
+    assert sleeper["state"] == "stopped" and "SIGTERM" in (sleeper["reason"] or "")
+    sock = data["socket"]
+    live = [w for w in Tmux(sock).list_windows() if w.tag == "sleeper" and not w.dead]
+    assert live == []  # no orphan agent left running

@@ -35,8 +35,10 @@ def run_headless(sup: Supervisor, *, report: Path | None, junit: Path | None, ti
         return EXIT_SUPERVISOR
     code, reason = outcome(sup)
     fired = sorted({t.kind for r in sup.state.sessions.values() for t in r.triggers if t.kind in fail_on})
-    if code == 0 and fired:
-        code, reason = EXIT_FAILED, f"--fail-on trigger(s) fired: {', '.join(fired)}"
+    if fired:
+        msg = f"--fail-on trigger(s) fired: {', '.join(fired)}"
+        reason = msg if code == 0 else f"{reason}; {msg}"
+        code = EXIT_FAILED
     if why == "timeout":
         code, reason = EXIT_TIMEOUT, "timed out; sessions stopped"
     elif why.startswith("signal:"):
@@ -51,5 +53,8 @@ def run_headless(sup: Supervisor, *, report: Path | None, junit: Path | None, ti
         from cortex_tui.headless.junit import write_junit
 
         write_junit(junit, data)
+    from cortex_tui.headless.github import emit
+
+    emit(data, sys.stdout)
     print(f"cortex-tui: {reason} (exit {code})", file=sys.stderr)
     return code

@@ -1,0 +1,60 @@
+"""GitHub Actions integration: ``::error``/``::warning`` annotations and a job summary."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, TextIO
+
+
+def _esc(s: str) -> str:
+    """Workflow-command escaping (data part)."""
+    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _esc_prop(s: str) -> str:
+    return _esc(s).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotations(report: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for s in report.get("sessions", []):
+        for t in s.get("triggers", []):
+            ev = t.get("evidence") or {}
+            level = "error" if t.get("severity") == "error" else "warning"
+            kind, name = t.get("kind"), s["name"]
+            props = ["title=" + _esc_prop(f"cortex-tui {kind} ({name})")]
+            if isinstance(ev.get("path"), str):
+                props.insert(0, f"file={_esc_prop(ev['path'])}")
+            detail = ", ".join(f"{k}={v}" for k, v in ev.items() if k not in ("last_lines", "scope"))[:500]
+            out.append(f"::{level} {','.join(props)}::" + _esc(f"{name}: {kind}: {detail}"))
+        if s.get("state") != "finished" or s.get("exit_code") not in (0, None):
+            msg = f"{s['name']} {s.get('state')}" + (f" ({s['reason']})" if s.get("reason") else "")
+            out.append(f"::error title={_esc_prop('cortex-tui session ' + s['name'])}::{_esc(msg)}")
+    return out
+
+
+def summary_markdown(report: dict[str, Any]) -> str:
+    rows = ["| session | state | exit | verify | triggers | tokens | cost |", "|---|---|---|---|---|---|---|"]
+    for s in report.get("sessions", []):
+        v = s.get("verify")
+        verify = "–" if not v else ("✅ pass" if v.get("exit_code") == 0 else f"❌ exit {v.get('exit_code')}")
+        trig = ", ".join(sorted({t["kind"] for t in s.get("triggers", [])})) or "–"
+        tok = (s.get("tokens") or {}).get("total")
+        cost = s.get("cost_usd")
+        rows.append(f"| {s['name']} | {s['state']} | {'' if s.get('exit_code') is None else s['exit_code']} | "
+                    f"{verify} | {trig} | {'unknown' if tok is None else tok} | "
+                    f"{'unknown' if cost is None else f'${cost:.4f}'} |")
+    head = f"### cortex-tui run `{report.get('run')}` — exit {report.get('exit_code')}\n\n{report.get('reason', '')}\n\n"
+    return head + "\n".join(rows) + "\n"
+
+
+def emit(report: dict[str, Any], stream: TextIO) -> None:
+    """When running under GitHub Actions: annotations on ``stream`` and the job summary file."""
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        return
+    for line in annotations(report):
+        print(line, file=stream)
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(summary_markdown(report))
