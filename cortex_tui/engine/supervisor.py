@@ -134,6 +134,8 @@ class Supervisor:
 
     @property
     def done(self) -> bool:
+        if self._spawning or self._tasks:  # a restart/stop in flight is not the end
+            return False
         return all(r.rec.state.terminal and r.restart_at is None for r in self.rt.values())
 
     async def start(self) -> None:
@@ -887,6 +889,10 @@ class Supervisor:
         elif action == "stop":
             coro = self.stop_session(name, reason=f"stopped by trigger {kind}")
         elif action == "recycle":
+            cap = rt.spec.restart.max if rt.spec.restart is not None else 3
+            if rt.rec.restarts >= cap:  # recycling must not loop forever
+                self._emit("action", name, action="recycle_skipped", detail=f"{rt.rec.restarts} restarts already")
+                return
             coro = self.restart_session(name)
         else:
             return
