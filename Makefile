@@ -13,6 +13,7 @@ test:
 
 lint:
 	ruff check cortex_tui tests benchmarks
+	mypy cortex_tui
 
 bench:
 	$(PYTHON) benchmarks/spawn.py

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import isolate, kill_servers, summary  # noqa: E402
+from _common import isolate, kill_servers, summary
 
 
 def main() -> None:

@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import isolate, kill_servers, make_repo, pct  # noqa: E402
+from _common import isolate, kill_servers, make_repo, pct
 
-from cortex_tui.engine.events import Event  # noqa: E402
-from cortex_tui.engine.supervisor import Supervisor  # noqa: E402
-from cortex_tui.layout import parse_layout  # noqa: E402
+from cortex_tui.engine.events import Event
+from cortex_tui.engine.supervisor import Supervisor
+from cortex_tui.layout import parse_layout
 
 
 def floor(root: Path, n: int, tag: str) -> float:

@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import isolate, kill_servers, make_repo, summary  # noqa: E402
+from _common import isolate, kill_servers, make_repo, summary
 
-from cortex_tui.engine.events import Event  # noqa: E402
-from cortex_tui.engine.supervisor import Supervisor  # noqa: E402
-from cortex_tui.layout import parse_layout  # noqa: E402
+from cortex_tui.engine.events import Event
+from cortex_tui.engine.supervisor import Supervisor
+from cortex_tui.layout import parse_layout
 
 N_SESSIONS = 20
 

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from cortex_tui.errors import LayoutError
-from cortex_tui.model.layout import Layout, ResolvedSession, resolve_session
+from cortex_tui.model.layout import Layout, ResolvedSession, SessionSpec, resolve_session
 
 _TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\"' ]+?)\s*(\]\]?)\s*(?:#.*)?$")
@@ -65,7 +65,7 @@ class _Locator:
         rest = list(loc[1:])
         index = -1
         if rest and isinstance(rest[0], int):
-            index = rest.pop(0)
+            index = int(rest.pop(0))
         block = self._block(table, index)
         if block is None:
             return None
@@ -130,12 +130,50 @@ def parse_layout(text: str, path: Path) -> LoadedLayout:
             msg = msg.removeprefix("Value error, ")
             problems.append(f"{where}: field '{field}'{_session_label(data, loc)}: {msg}")
         raise LayoutError("\n".join(problems)) from None
-    _check_semantics(layout, path, loc8)
+    layout, origin = expand_variants(layout)
+    _check_semantics(layout, path, loc8, origin)
     return LoadedLayout(layout=layout, path=path, text=text)
 
 
-def _check_semantics(layout: Layout, path: Path, loc8: _Locator) -> None:
+def expand_variants(layout: Layout) -> tuple[Layout, list[int]]:
+    """Expand ``variants = N`` sessions into ``<name>-1`` … ``<name>-N`` (best-of fan-out).
+
+    A ``[bestof]`` table with a ``task`` and no ``[[session]]`` stands for one session ``variant`` with
+    ``variants = n`` and that task as its prompt. ``[bestof] agents``/``models`` cycle over the variants
+    of sessions that set no agent/model themselves. ``depends_on`` naming an expanded session means all
+    its variants. Returns the expanded layout and, per expanded session, the index of its ``[[session]]``
+    table in the file (for error lines). Layouts without variants come back unchanged.
+    """
+    bo = layout.bestof
+    sessions = list(layout.session)
+    if not sessions and bo is not None and bo.task:
+        sessions = [SessionSpec(name="variant", prompt=bo.task, variants=bo.n)]
+    if all(s.variants == 1 for s in sessions) and sessions == layout.session:
+        return layout, list(range(len(sessions)))
+    groups = {s.name: [f"{s.name}-{k}" for k in range(1, s.variants + 1)] for s in sessions if s.variants > 1}
+    out: list[SessionSpec] = []
+    origin: list[int] = []
+    for i, s in enumerate(sessions):
+        deps = [d for dep in s.depends_on for d in groups.get(dep, [dep])]
+        if s.variants == 1:
+            out.append(s.model_copy(update={"depends_on": deps}))
+            origin.append(i)
+            continue
+        for k in range(s.variants):
+            update: dict[str, Any] = {"name": f"{s.name}-{k + 1}", "variants": 1, "depends_on": deps}
+            if bo is not None and bo.agents and s.agent is None:
+                update["agent"] = bo.agents[k % len(bo.agents)]
+            if bo is not None and bo.models and s.model is None:
+                update["model"] = bo.models[k % len(bo.models)]
+            out.append(s.model_copy(update=update))
+            origin.append(i)
+    return layout.model_copy(update={"session": out}), origin
+
+
+def _check_semantics(layout: Layout, path: Path, loc8: _Locator, origin: list[int] | None = None) -> None:
     def fail(loc: tuple[int | str, ...], msg: str, hint: str | None = None) -> None:
+        if origin is not None and len(loc) >= 2 and loc[0] == "session" and isinstance(loc[1], int):
+            loc = ("session", origin[loc[1]], *loc[2:])  # variants: point at the [[session]] they came from
         line = loc8.find(loc)
         where = f"{path}:{line}" if line else str(path)
         raise LayoutError(f"{where}: field '{_fmt_loc(loc)}': {msg}", hint)

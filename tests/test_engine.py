@@ -8,9 +8,10 @@ import subprocess
 import time
 from pathlib import Path
 
-from cortex_tui.backends.tmux import Tmux
 from conftest import git, wait_until
 from engine_helpers import cli, make_sup, run_to_end, status_json
+
+from cortex_tui.backends.tmux import Tmux
 
 THREE = """
 [run]

@@ -31,3 +31,17 @@ def test_doctor_says_what_to_install_when_tmux_missing(tmp_path: object) -> None
     assert r.returncode == 1
     assert "tmux" in r.stdout and "apt-get install tmux" in r.stdout
     assert "apt-get install git" in r.stdout
+
+
+def test_ruff_clean() -> None:
+    import shutil
+    from pathlib import Path
+
+    import pytest
+
+    ruff = shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff not installed (pip install -e '.[dev]')")
+    root = Path(__file__).resolve().parent.parent
+    r = subprocess.run([ruff, "check", "cortex_tui", "tests", "benchmarks"], cwd=root, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-3000:]

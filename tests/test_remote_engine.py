@@ -7,7 +7,6 @@ import asyncio
 from pathlib import Path
 
 import pytest
-
 from conftest import git
 from engine_helpers import make_sup, run_to_end, triggers, wait_for
 from sshd import SshServer

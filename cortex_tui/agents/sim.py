@@ -148,11 +148,11 @@ def run_step(step: Step, held: list[bytearray]) -> int | None:
     elif v == "ask":
         _out(f"? {a[0]} {ASK_SUFFIX}")
         while True:
-            line = _read_line(None)
-            if line is None:
+            answer = _read_line(None)
+            if answer is None:
                 _out("✗ no answer (terminal closed)")
                 return 1
-            ans = line.strip().lower()
+            ans = answer.strip().lower()
             if ans in ("y", "yes"):
                 _out("✓ approved")
                 break
@@ -179,12 +179,12 @@ def run_step(step: Step, held: list[bytearray]) -> int | None:
     elif v == "listen":
         end = time.monotonic() + float(a[0])
         while (left := end - time.monotonic()) > 0:
-            line = _read_line(left)
-            if line is None:
+            got = _read_line(left)
+            if got is None:
                 if left > 0 and not select.select([sys.stdin], [], [], 0)[0]:
                     continue
                 break
-            _out(f"received: {line.rstrip()}")
+            _out(f"received: {got.rstrip()}")
     elif v == "alloc":
         held.append(bytearray(int(float(a[0]) * 1024 * 1024)))
         for i in range(0, len(held[-1]), 4096):

@@ -15,7 +15,7 @@ def _esc_prop(s: str) -> str:
     return _esc(s).replace(":", "%3A").replace(",", "%2C")
 
 
-def annotations(report: dict[str, Any]) -> list[str]:
+def annotation_lines(report: dict[str, Any]) -> list[str]:
     out: list[str] = []
     for s in report.get("sessions", []):
         for t in s.get("triggers", []):
@@ -52,7 +52,7 @@ def emit(report: dict[str, Any], stream: TextIO) -> None:
     """When running under GitHub Actions: annotations on ``stream`` and the job summary file."""
     if os.environ.get("GITHUB_ACTIONS") != "true":
         return
-    for line in annotations(report):
+    for line in annotation_lines(report):
         print(line, file=stream)
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if path:

@@ -248,8 +248,8 @@ def resolve_session(layout: Layout, spec: SessionSpec) -> ResolvedSession:
         return fallback if v is None else v
 
     on_trigger: dict[str, str] = {k: "notify" for k in TRIGGER_KINDS}
-    on_trigger.update(d.on_trigger or {})
-    on_trigger.update(spec.on_trigger or {})
+    on_trigger.update({str(k): str(v) for k, v in (d.on_trigger or {}).items()})
+    on_trigger.update({str(k): str(v) for k, v in (spec.on_trigger or {}).items()})
     env = dict(d.env or {})
     env.update(spec.env or {})
     return ResolvedSession(
