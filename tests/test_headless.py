@@ -39,6 +39,7 @@ def test_all_good_exits_0_with_report_junit_and_review(git_repo: Path, tmp_path:
     assert "[good] starting → running" in r.stderr  # progress on stderr
     data = json.loads(rep.read_text())
     assert data["exit_code"] == 0 and data["run"] == "ci"
+    assert data["budget"]["used_tokens"] == 0 and data["budget"]["used_fraction"] is None
     good = next(s for s in data["sessions"] if s["name"] == "good")
     assert good["state"] == "finished" and good["verify"]["exit_code"] == 0 and good["conflicts"] == []
     assert good["head_commit"] and good["branch"] == "cortex/ci/good"

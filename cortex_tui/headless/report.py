@@ -40,10 +40,25 @@ def build_report(sup: Supervisor, *, exit_code: int, reason: str, started: float
         s["verify"] = e.verify.model_dump() if e is not None and e.verify is not None else None
         s["conflicts"] = list(e.conflicts) if e is not None else []
         s["review_status"] = e.status if e is not None else None
+    data["budget"] = run_budget(sup)
     data["exit_code"] = exit_code
     data["reason"] = reason
     data["duration_s"] = round(time.time() - started, 3)
     return data
+
+
+def run_budget(sup: Supervisor) -> dict[str, Any]:
+    """Run-level budget efficiency: used vs allotted (seed 002's final report)."""
+    recs = list(sup.state.sessions.values())
+    tokens = sum(r.tokens.total for r in recs if r.tokens is not None)
+    costs = [r.cost_usd for r in recs if r.cost_usd is not None]
+    unknown_cost = any(r.tokens is not None and r.tokens.total and r.cost_usd is None for r in recs)
+    usd = None if unknown_cost else round(sum(costs), 6)
+    run = sup.layout.run
+    fractions = [f for f in ((usd / run.budget_usd) if usd is not None and run.budget_usd else None,
+                             (tokens / run.budget_tokens) if run.budget_tokens else None) if f is not None]
+    return {"usd": run.budget_usd, "tokens": run.budget_tokens, "used_usd": usd, "used_tokens": tokens,
+            "used_fraction": round(max(fractions), 4) if fractions else None}
 
 
 def write_report(path: Path, report: dict[str, Any]) -> None:
