@@ -126,3 +126,29 @@ def test_sigterm_stops_sessions_writes_report_no_orphans(git_repo: Path, tmp_pat
     sock = data["socket"]
     live = [w for w in Tmux(sock).list_windows() if w.tag == "sleeper" and not w.dead]
     assert live == []  # no orphan agent left running
+
+
+def test_run_headless_best_of_layout_reports_ranking(git_repo: Path, tmp_path: Path) -> None:
+    layout = tmp_path / "bo.toml"
+    layout.write_text("""
+[run]
+name = "bo-run"
+mode = "best-of"
+verify = "test -f ok.txt"
+[[session]]
+name = "fails"
+agent = "sim"
+script = ["write nope.txt x", "commit no"]
+[[session]]
+name = "passes"
+agent = "sim"
+script = ["write ok.txt fine", "commit yes"]
+""")
+    rep = tmp_path / "report.json"
+    r = cli("run", str(layout), "--repo", str(git_repo), "--headless", "--report", str(rep), check=False, timeout=120)
+    assert r.returncode == 1  # one variant failed verify
+    data = json.loads(rep.read_text())
+    assert data["ranking"] == ["passes", "fails"]
+    scores = {s["name"]: s["score"] for s in data["sessions"]}
+    assert (scores["passes"]["verify"], scores["fails"]["verify"]) == ("pass", "fail")
+    assert scores["passes"]["rank"] == 1 and scores["fails"]["verify_exit_code"] == 1

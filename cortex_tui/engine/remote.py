@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,8 @@ class NodeLink:
     latency_ms: float | None = None
     error: str | None = None
     held_states: dict[str, SessionState] = field(default_factory=dict)
+    spawn_lock: threading.Lock = field(default_factory=threading.Lock)
+    """Spawns on one node are serialised (the first one may start the node's tmux server)."""
 
 
 def make_remote_node(spec: NodeSpec, run: str, socket: str) -> RemoteNode:
@@ -109,17 +112,20 @@ class RemoteSessions:
     def __init__(self, sup: Supervisor) -> None:
         self.sup = sup
         self.links: dict[str, NodeLink] = {}
+        self._lock = threading.Lock()
 
     def link(self, name: str) -> NodeLink:
         """The node's connection (made on first use; blocking)."""
-        lk = self.links.get(name)
-        if lk is None:
-            spec = self.sup.layout.node_by_name(name)
-            if spec is None:
-                raise CortexError(f"unknown node {name!r}")
-            lk = self.links[name] = NodeLink(make_remote_node(spec, self.sup.run_id, self.sup.tmux.socket))
-            lk.node.setup()
-        return lk
+        with self._lock:  # spawn threads race here on the first use of a node
+            lk = self.links.get(name)
+            if lk is None:
+                spec = self.sup.layout.node_by_name(name)
+                if spec is None:
+                    raise CortexError(f"unknown node {name!r}")
+                lk = NodeLink(make_remote_node(spec, self.sup.run_id, self.sup.tmux.socket))
+                lk.node.setup()
+                self.links[name] = lk
+            return lk
 
     def tmux_for(self, rec: SessionRecord) -> Tmux:
         return self.link(rec.node).node.tmux
@@ -127,6 +133,10 @@ class RemoteSessions:
     # spawn ---------------------------------------------------------------------------------
     def spawn_sync(self, rt: Runtime, header: str) -> tuple[str, str, int | None]:
         """Create the node's worktree and window; returns (window id, pane id, pane pid)."""
+        with self.link(rt.spec.node).spawn_lock:
+            return self._spawn_locked(rt, header)
+
+    def _spawn_locked(self, rt: Runtime, header: str) -> tuple[str, str, int | None]:
         rec, spec, sup = rt.rec, rt.spec, self.sup
         rn = self.link(spec.node).node
         rec.base_commit = rec.base_commit or sup.state.base_commit

@@ -682,7 +682,7 @@ class Supervisor:
             if path not in rt.rec.changed_files:
                 rt.rec.changed_files.append(path)
             self._apply(rt, rt.scope.change(path, real))
-            if rt.rec.state.live:
+            if rt.rec.state.live and self.layout.run.mode != "best-of":  # variants of one task always overlap
                 for name, change in self.overlap.change(rt.rec.name, path):
                     self._apply(self.rt[name], change)
         if rt.adapter.progress == "output":

@@ -21,7 +21,8 @@ from cortex_tui.headless.report import (
 
 
 def run_headless(sup: Supervisor, *, report: Path | None, junit: Path | None, timeout: float | None,
-                 fail_on: list[str]) -> int:
+                 fail_on: list[str], compare: bool = True) -> int:
+    """Supervise to the end; ``compare=False`` leaves a best-of layout's scoring to the caller."""
     started = time.time()
     sup.subscribe(progress_printer(sys.stderr))
     try:
@@ -47,6 +48,13 @@ def run_headless(sup: Supervisor, *, report: Path | None, junit: Path | None, ti
     elif why == "handover":
         reason = "handed over to another supervisor; sessions keep running"
     data = build_report(sup, exit_code=code, reason=reason, started=started)
+    if compare and sup.layout.run.mode == "best-of":
+        from cortex_tui.bestof.compare import add_to_report, compare_run
+
+        try:
+            add_to_report(data, compare_run(sup.repo, sup.state_dir, sup.run_id))
+        except CortexError as e:
+            print(f"warning: best-of comparison failed: {e.message}", file=sys.stderr)
     if report:
         write_report(report, data)
     if junit:
