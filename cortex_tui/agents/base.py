@@ -92,11 +92,15 @@ class AgentAdapter:
 
     def find_approval(self, screen_lines: list[str]) -> ApprovalPrompt | None:
         """Return the approval prompt if the last lines of the screen show one waiting."""
-        tail = [ln for ln in screen_lines if ln.strip()][-12:]
-        for i in range(len(tail) - 1, -1, -1):
-            for pat in self.approval_patterns:
-                if pat.search(tail[i]):
-                    return ApprovalPrompt(text="\n".join(tail[i:]).strip())
+        # Only the last non-empty line counts: once anything follows the question (the echoed answer,
+        # the agent's next output) it is no longer waiting.
+        tail = [ln for ln in screen_lines if ln.strip()]
+        if not tail:
+            return None
+        last = tail[-1].rstrip()
+        for pat in self.approval_patterns:
+            if pat.search(last):
+                return ApprovalPrompt(text=last.strip())
         return None
 
     def approve_keys(self, prompt: ApprovalPrompt | None) -> list[KeyInput]:
