@@ -36,7 +36,8 @@ script = ["say hello from the node", "write src/far.py X = 1", "write docs/wande
 [[session]]
 name = "far-two"
 node = "box1"
-script = ["sleep 0.5", "write two.txt 2", "commit far: two", "tokens 10 20"]
+memory_limit = "40MB"
+script = ["sleep 0.5", "write two.txt 2", "commit far: two", "tokens 10 20", "alloc 80", "busy 3"]
 [[session]]
 name = "near"
 script = ["write near.txt n", "commit near"]
@@ -55,6 +56,11 @@ script = ["write near.txt n", "commit near"]
     oos = triggers(events, "out_of_scope")
     assert [(e.session, e.data["evidence"]["path"]) for e in oos] == [("far one", "docs/wander.md")]
     assert st["far-two"].tokens is not None and st["far-two"].tokens.total == 30
+    # the node's process table feeds CPU/RSS and the memory trigger like a local session's
+    cpu = [e.data["cpu_percent"] for e in events if e.kind == "stats" and e.session == "far-two"
+           and e.data.get("cpu_percent") is not None]
+    assert cpu and max(cpu) > 10, cpu
+    assert [e.session for e in triggers(events, "memory")] == ["far-two"]
     assert sup.state.nodes["box1"]["reachable"] is True and sup.state.nodes["box1"]["latency_ms"] is not None
 
 

@@ -24,6 +24,7 @@ from cortex_tui.backends.tmux import Tmux
 from cortex_tui.errors import CortexError, SshError
 from cortex_tui.model.layout import NodeSpec
 from cortex_tui.model.state import SessionRecord, SessionState
+from cortex_tui.resources import TreeSample
 
 if TYPE_CHECKING:
     from cortex_tui.engine.supervisor import Runtime, Supervisor
@@ -41,6 +42,7 @@ while [ $# -ge 7 ]; do
       git -C "$wt" ls-files --others --exclude-standard -z 2>/dev/null; } | base64 | tr -d '\n'
   fi; echo
 done
+ps -eo pid=,ppid=,rss=,times= 2>/dev/null | base64 | tr -d '\n'; echo
 '''
 BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 
@@ -62,6 +64,8 @@ class NodeLink:
     latency_ms: float | None = None
     error: str | None = None
     held_states: dict[str, SessionState] = field(default_factory=dict)
+    cpu_prev: dict[int, tuple[float, float]] = field(default_factory=dict)
+    """Remote pid -> (monotonic time, cpu seconds) of the previous poll, for CPU %."""
     spawn_lock: threading.Lock = field(default_factory=threading.Lock)
     """Spawns on one node are serialised (the first one may start the node's tmux server)."""
 
@@ -83,15 +87,44 @@ def parse_changed(blob: bytes) -> dict[str, str]:
     return out
 
 
-def poll_node(rn: RemoteNode, recs: list[SessionRecord], base: str, limit: int = 4 << 20) -> dict[str, PollResult]:
-    """One ssh round trip for every given session of ``rn``."""
+def parse_ps(text: str) -> tuple[dict[int, list[int]], dict[int, tuple[float, int]]]:
+    """``ps -eo pid=,ppid=,rss=,times=`` → (children by parent, pid -> (cpu seconds, rss bytes))."""
+    children: dict[int, list[int]] = {}
+    info: dict[int, tuple[float, int]] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) != 4 or not all(p.isdigit() for p in parts):
+            continue
+        pid, ppid, rss_kb, cpu_s = (int(p) for p in parts)
+        children.setdefault(ppid, []).append(pid)
+        info[pid] = (float(cpu_s), rss_kb * 1024)
+    return children, info
+
+
+def tree_totals(root: int, children: dict[int, list[int]], info: dict[int, tuple[float, int]]) -> tuple[float, int, int]:
+    cpu, rss, n = 0.0, 0, 0
+    stack, seen = [root], set()
+    while stack:
+        pid = stack.pop()
+        if pid in seen or pid not in info:
+            continue
+        seen.add(pid)
+        c, r = info[pid]
+        cpu, rss, n = cpu + c, rss + r, n + 1
+        stack.extend(children.get(pid, ()))
+    return cpu, rss, n
+
+
+def poll_node(rn: RemoteNode, recs: list[SessionRecord], base: str,
+              limit: int = 4 << 20) -> tuple[dict[str, PollResult], str]:
+    """One ssh round trip for every given session of ``rn`` (plus the node's process table)."""
     args: list[str] = [str(limit)]
     for r in recs:
         args += [str(rn.log_path(r.slug)), str(r.remote_log_offset), str(rn.session_dir(r.slug) / "events.jsonl"),
                  str(r.remote_events_offset), str(rn.exit_file(r.slug)), r.worktree, r.base_commit or base]
     res = rn.transport.run_bytes(["/bin/sh", "-c", _POLL, "cortex", *args], timeout=60)
     lines = res.stdout.split(b"\n")
-    if res.returncode != 0 or len(lines) < 4 * len(recs):
+    if res.returncode != 0 or len(lines) < 4 * len(recs) + 1:
         raise SshError(f"node {rn.node.name}: poll failed: {res.stderr.decode(errors='replace').strip()}")
     out: dict[str, PollResult] = {}
     for i, r in enumerate(recs):
@@ -103,7 +136,8 @@ def poll_node(rn: RemoteNode, recs: list[SessionRecord], base: str, limit: int =
             exit_code=int(code_s) if code_s.lstrip("-").isdigit() else None,
             changed=parse_changed(base64.b64decode(ch_b)) if ch_b else {},
         )
-    return out
+    ps_b = lines[4 * len(recs)]
+    return out, base64.b64decode(ps_b).decode(errors="replace") if ps_b else ""
 
 
 class RemoteSessions:
@@ -177,15 +211,31 @@ class RemoteSessions:
             if lk is not None and not lk.up and now < lk.next_try:
                 continue
             try:
-                results = await asyncio.to_thread(self._poll_sync, name, [rt.rec for rt in rts])
+                results, ps = await asyncio.to_thread(self._poll_sync, name, [rt.rec for rt in rts])
             except (SshError, OSError) as e:
                 self._down(name, rts, str(e))
                 continue
             self._up(name, rts)
             for rt in rts:
                 self._apply(rt, results[rt.rec.name])
+            self._sample(self.links[name], rts, ps)
 
-    def _poll_sync(self, name: str, recs: list[SessionRecord]) -> dict[str, PollResult]:
+    def _sample(self, lk: NodeLink, rts: list[Runtime], ps: str) -> None:
+        if not ps:
+            return
+        children, info = parse_ps(ps)
+        mono, now = time.monotonic(), time.time()
+        for rt in rts:
+            pid = rt.rec.remote_pid
+            if not pid or pid not in info:
+                continue
+            cpu, rss, n = tree_totals(pid, children, info)
+            prev = lk.cpu_prev.get(pid)
+            lk.cpu_prev[pid] = (mono, cpu)
+            pct = max(0.0, (cpu - prev[1]) / (mono - prev[0]) * 100.0) if prev and mono > prev[0] else None
+            self.sup.apply_sample(rt, TreeSample(cpu_percent=pct, rss_bytes=rss, processes=n), now)
+
+    def _poll_sync(self, name: str, recs: list[SessionRecord]) -> tuple[dict[str, PollResult], str]:
         lk = self.link(name)
         if not lk.up:
             lk.node.transport.connect()

@@ -31,7 +31,7 @@ from cortex_tui.errors import CortexError
 from cortex_tui.layout import LoadedLayout
 from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import RunState, SessionRecord, SessionState, TokenUsage, TriggerRecord
-from cortex_tui.resources import ProcessSampler, disk_usage
+from cortex_tui.resources import ProcessSampler, TreeSample, disk_usage
 from cortex_tui.scope import in_scope
 from cortex_tui.store.files import RunStore, atomic_write
 from cortex_tui.store.status import render_status_md
@@ -458,8 +458,8 @@ class Supervisor:
         with open(log_path, "ab") as f:
             f.write(header.encode())
         rec.log_offset = log_path.stat().st_size
-        rec.window_id, rec.pane_id, rec.pane_pid = self.remote.spawn_sync(rt, header="")
-        rec.pane_pid = None  # a pid on another machine: not sampled locally
+        rec.window_id, rec.pane_id, rec.remote_pid = self.remote.spawn_sync(rt, header="")
+        rec.pane_pid = None  # never a local pid: nothing local may be signalled or sampled by it
         self._spawned(rt)
 
     def _spawned(self, rt: Runtime) -> None:
@@ -787,19 +787,22 @@ class Supervisor:
             sizes = {}
         now = time.time()
         for rt in live:
-            s = samples.get(rt.rec.pane_pid or -1)
-            if s is None:
-                continue
-            rt.rec.rss_bytes = s.rss_bytes
-            if s.cpu_percent is not None:
-                rt.rec.cpu_percent = round(s.cpu_percent, 1)
-                self._apply(rt, rt.silence.cpu(now, s.cpu_percent))
-            if rt.memory is not None:
-                self._apply(rt, rt.memory.value(s.rss_bytes, processes=s.processes))
-            if rt.rec.name in sizes:
+            if rt.rec.name in sizes and rt.rec.node == "local":
                 rt.rec.disk_bytes = sizes[rt.rec.name]
-            self.bus.publish(self.bus.make("stats", rt.rec.name, cpu_percent=rt.rec.cpu_percent,
-                                           rss_bytes=rt.rec.rss_bytes, disk_bytes=rt.rec.disk_bytes))
+            s = samples.get(rt.rec.pane_pid or -1)
+            if s is not None:
+                self.apply_sample(rt, s, now)
+
+    def apply_sample(self, rt: Runtime, s: TreeSample, now: float) -> None:
+        """CPU/RSS of a session's process tree (local /proc scan or the node's `ps`)."""
+        rt.rec.rss_bytes = s.rss_bytes
+        if s.cpu_percent is not None:
+            rt.rec.cpu_percent = round(s.cpu_percent, 1)
+            self._apply(rt, rt.silence.cpu(now, s.cpu_percent))
+        if rt.memory is not None:
+            self._apply(rt, rt.memory.value(s.rss_bytes, processes=s.processes))
+        self.bus.publish(self.bus.make("stats", rt.rec.name, cpu_percent=rt.rec.cpu_percent,
+                                       rss_bytes=rt.rec.rss_bytes, disk_bytes=rt.rec.disk_bytes))
         self._stats_dirty = True
 
     # ------------------------------------------------------------------ state changes

@@ -88,6 +88,8 @@ class SessionRecord(BaseModel):
     last_progress_at: float | None = None
     log_offset: int = 0
     events_offset: int = 0
+    remote_pid: int | None = None
+    """Remote sessions: the pane's pid on the node (its process tree is sampled with the node's `ps`)."""
     remote_log_offset: int = 0
     """Remote sessions: bytes of the node's log already mirrored locally."""
     remote_events_offset: int = 0
