@@ -499,3 +499,25 @@ def test_poll_usage_catches_the_message_written_after_stop(tmp_path: Path) -> No
     assert both.usage == usage_from_transcript(FIX / "transcript-interactive.jsonl")
     assert late[0].usage.output == 21  # the last message alone (see transcript-interactive.expected.json)
     assert a.poll_usage() == []
+
+
+def test_usage_checkpoint_survives_a_supervisor_restart(tmp_path: Path) -> None:
+    """A re-attached supervisor must not count the transcript again (it gets a fresh adapter)."""
+    src = (FIX / "transcript-interactive.jsonl").read_bytes()
+    path = tmp_path / "t.jsonl"
+    half = src.rindex(b'"type":"assistant"')
+    half = src.rindex(b"\n", 0, half) + 1  # up to the last assistant line
+    path.write_bytes(src[:half])
+    first = adapter()
+    before = [s for s in first._usage_signals(str(path)) if s.kind == "usage"]
+    counted = sum((s.usage.total for s in before if s.usage), 0)
+    assert counted > 0
+    second = adapter()  # what a new supervisor process creates
+    second.restore_usage_checkpoint(json.loads(json.dumps(first.usage_checkpoint())))
+    assert [s for s in second.poll_usage() if s.kind == "usage"] == []  # nothing counted twice
+    with open(path, "ab") as f:
+        f.write(src[half:])
+    after = [s for s in second.poll_usage() if s.kind == "usage"]
+    total = usage_from_transcript(FIX / "transcript-interactive.jsonl")
+    assert total is not None
+    assert counted + sum((s.usage.total for s in after if s.usage), 0) == total.total

@@ -127,6 +127,13 @@ class AgentAdapter:
     def is_error(self, line: str) -> bool:
         return bool(self.error_pattern.search(line))
 
+    def usage_checkpoint(self) -> dict[str, Any]:
+        """Adapter state that must survive a supervisor restart so no usage is counted twice."""
+        return {}
+
+    def restore_usage_checkpoint(self, data: dict[str, Any]) -> None:
+        """Undo :meth:`usage_checkpoint` in a fresh adapter (after re-attaching)."""
+
     def interpret_event(self, event: dict[str, Any]) -> list[AgentSignal]:
         """Signals carried by one decoded line of the session's events file (unknown lines: none).
 

@@ -318,6 +318,19 @@ class ClaudeCodeAdapter(AgentAdapter):
         return [("key", "Escape")]
 
     # -- structured events -----------------------------------------------------------------------------
+    def usage_checkpoint(self) -> dict[str, Any]:
+        return {"reported": [[path, model, u.model_dump()] for (path, model), u in self._reported.items()]}
+
+    def restore_usage_checkpoint(self, data: dict[str, Any]) -> None:
+        """Totals already reported per (transcript, model); the transcripts are re-read for what is new."""
+        for item in data.get("reported") or []:
+            try:
+                path, model, usage = item
+                self._reported[(str(path), str(model))] = TokenUsage.model_validate(usage)
+            except (ValueError, TypeError):
+                continue
+            self._readers.setdefault(str(path), TranscriptReader(Path(str(path))))
+
     def interpret_event(self, event: dict[str, Any]) -> list[AgentSignal]:
         """Signals from a hook line (``source: claude-code``) or a stream-json line (``type: result`` …).
 

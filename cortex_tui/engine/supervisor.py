@@ -296,6 +296,7 @@ class Supervisor:
             budget=BudgetTracker(budget_usd=spec.budget_usd, budget_tokens=spec.budget_tokens),
             ledger=UsageLedger(by_model=dict(rec.usage_by_model), reported_cost=dict(rec.reported_cost)),
         )
+        rt.adapter.restore_usage_checkpoint(rec.adapter_state)
         if rec.tokens is not None:  # re-attach: thresholds already crossed stay crossed (their triggers exist)
             rt.budget.set_totals(rec.tokens.total, rec.cost_usd, now, cost_known=rec.cost_usd is not None)
         # triggers that were active stay known to their rules so they do not fire twice
@@ -651,6 +652,7 @@ class Supervisor:
         """Account a usage report (increment or running total), price it, evaluate the budget."""
         rec = rt.rec
         rt.ledger.apply(model, usage, total=total, cost=cost)
+        rec.adapter_state = rt.adapter.usage_checkpoint()
         rec.usage_by_model = dict(rt.ledger.by_model)
         rec.reported_cost = dict(rt.ledger.reported_cost)
         rec.tokens = rt.ledger.usage

@@ -99,6 +99,8 @@ class SessionRecord(BaseModel):
     tokens: TokenUsage | None = None
     cost_usd: float | None = None
     usage_by_model: dict[str, TokenUsage] = Field(default_factory=dict)
+    adapter_state: dict[str, Any] = Field(default_factory=dict)
+    """The adapter's usage checkpoint (what was already counted), for re-attaching without double counting."""
     reported_cost: dict[str, float] = Field(default_factory=dict)
     """The agent's own cost figures per model (when it reports them)."""
     cpu_percent: float | None = None
