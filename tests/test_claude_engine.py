@@ -8,7 +8,6 @@ import asyncio
 from pathlib import Path
 
 import pytest
-
 from claude_harness import MODEL, claude_bin, claude_env, prepare_home
 from engine_helpers import make_sup, run_to_end, triggers, wait_for
 from fake_anthropic import FakeAnthropic, Reply
