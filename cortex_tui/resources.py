@@ -64,6 +64,22 @@ def _scan() -> tuple[dict[int, list[int]], dict[int, tuple[float, int]]]:
     return children, info
 
 
+def tree_totals(root: int, children: dict[int, list[int]],
+                info: dict[int, tuple[float, int]]) -> tuple[float, int, int]:
+    """CPU seconds, RSS bytes and process count of ``root`` and all its descendants."""
+    cpu, rss, n = 0.0, 0, 0
+    stack, seen = [root], set()
+    while stack:
+        pid = stack.pop()
+        if pid in seen or pid not in info:
+            continue
+        seen.add(pid)
+        c, r = info[pid]
+        cpu, rss, n = cpu + c, rss + r, n + 1
+        stack.extend(children.get(pid, ()))
+    return cpu, rss, n
+
+
 class ProcessSampler:
     """Samples many process trees with a single ``process_iter`` scan.
 
@@ -83,21 +99,7 @@ class ProcessSampler:
         for root in roots:
             if root not in info:
                 continue
-            cpu = 0.0
-            rss = 0
-            n = 0
-            stack = [root]
-            seen: set[int] = set()
-            while stack:
-                pid = stack.pop()
-                if pid in seen or pid not in info:
-                    continue
-                seen.add(pid)
-                c, r = info[pid]
-                cpu += c
-                rss += r
-                n += 1
-                stack.extend(children.get(pid, ()))
+            cpu, rss, n = tree_totals(root, children, info)
             prev = self._prev.get(root)
             pct: float | None = None
             if prev is not None and now > prev[0]:

@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cortex_tui.model.state import TokenUsage
+
 VerifyOutcome = Literal["pass", "fail", "none", "not_run"]
 """``none``: no verify command configured; ``not_run``: the session did not finish with exit 0."""
 
@@ -83,17 +85,10 @@ class JudgeVerdict(BaseModel):
         return v
 
 
-class JudgeUsage(BaseModel):
+class JudgeUsage(TokenUsage):
+    """Tokens the judge used (same fields as any session's usage)."""
+
     model_config = ConfigDict(extra="forbid")
-
-    input: int = 0
-    output: int = 0
-    cache_read: int = 0
-    cache_write: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.input + self.output + self.cache_read + self.cache_write
 
 
 class JudgeResult(BaseModel):

@@ -24,7 +24,7 @@ from cortex_tui.backends.tmux import Tmux
 from cortex_tui.errors import CortexError, SshError
 from cortex_tui.model.layout import NodeSpec
 from cortex_tui.model.state import SessionRecord, SessionState
-from cortex_tui.resources import TreeSample
+from cortex_tui.resources import TreeSample, tree_totals
 
 if TYPE_CHECKING:
     from cortex_tui.engine.supervisor import Runtime, Supervisor
@@ -99,20 +99,6 @@ def parse_ps(text: str) -> tuple[dict[int, list[int]], dict[int, tuple[float, in
         children.setdefault(ppid, []).append(pid)
         info[pid] = (float(cpu_s), rss_kb * 1024)
     return children, info
-
-
-def tree_totals(root: int, children: dict[int, list[int]], info: dict[int, tuple[float, int]]) -> tuple[float, int, int]:
-    cpu, rss, n = 0.0, 0, 0
-    stack, seen = [root], set()
-    while stack:
-        pid = stack.pop()
-        if pid in seen or pid not in info:
-            continue
-        seen.add(pid)
-        c, r = info[pid]
-        cpu, rss, n = cpu + c, rss + r, n + 1
-        stack.extend(children.get(pid, ()))
-    return cpu, rss, n
 
 
 def poll_node(rn: RemoteNode, recs: list[SessionRecord], base: str,

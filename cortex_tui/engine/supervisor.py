@@ -570,13 +570,7 @@ class Supervisor:
 
     def _read_log(self, rt: Runtime) -> None:
         rec = rt.rec
-        path = self.store.logs_dir / f"{rec.slug}.log"
-        try:
-            with open(path, "rb") as f:
-                f.seek(rec.log_offset)
-                data = f.read()
-        except FileNotFoundError:
-            return
+        data = read_from(self.store.logs_dir / f"{rec.slug}.log", rec.log_offset)
         if not data:
             return
         rec.log_offset += len(data)
@@ -607,13 +601,7 @@ class Supervisor:
 
     def _read_agent_events(self, rt: Runtime) -> None:
         rec = rt.rec
-        path = self._ctx(rec).events_file
-        try:
-            with open(path, "rb") as f:
-                f.seek(rec.events_offset)
-                data = f.read()
-        except FileNotFoundError:
-            return
+        data = read_from(self._ctx(rec).events_file, rec.events_offset)
         end = data.rfind(b"\n")
         if end < 0:
             return
@@ -966,3 +954,13 @@ def changed_vs_base(worktree: Path, base: str, paths: list[str]) -> dict[str, st
 def detects_approval(adapter: AgentAdapter) -> bool:
     """Whether looking at the screen can find an approval prompt for this adapter."""
     return bool(adapter.approval_patterns) or type(adapter).find_approval is not AgentAdapter.find_approval
+
+
+def read_from(path: Path, offset: int) -> bytes:
+    """Bytes of ``path`` from ``offset`` on (nothing when it does not exist yet)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read()
+    except FileNotFoundError:
+        return b""
