@@ -1,0 +1,279 @@
+"""The cortex-tui Textual app: wires the engine's event stream to the screens. Keep this file small."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import time
+import tomllib
+from collections.abc import Callable, Mapping
+from typing import ClassVar
+
+from textual import events
+from textual.app import App, SuspendNotSupported
+from textual.binding import Binding, BindingType
+from textual.worker import Worker, WorkerState
+
+from cortex_tui.engine.events import Event
+from cortex_tui.model.layout import ResolvedSession
+from cortex_tui.model.state import SessionRecord
+from cortex_tui.ui.commands import CortexCommands
+from cortex_tui.ui.engine_protocol import Engine
+from cortex_tui.ui.messages import EngineEvent, SessionOutput, SessionStats, to_message
+from cortex_tui.ui.present import Palette, SessionExtras, event_summary, severity_style
+from cortex_tui.ui.screens.dashboard import DashboardScreen
+from cortex_tui.ui.screens.help import HelpScreen
+from cortex_tui.ui.screens.session import SessionScreen
+from cortex_tui.ui.widgets.events_panel import EventLine, EventsPanel
+
+ACTION_METHODS = {"approve": "approve", "deny": "deny", "interrupt": "interrupt", "stop": "stop_session",
+                  "restart": "restart_session"}
+
+
+class CortexApp(App[None]):
+    """Supervise a run. The engine shares this event loop; quitting leaves the agents running in tmux."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "cortex-tui"
+    COMMANDS = App.COMMANDS | {CortexCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+    ]
+
+    def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time, start_engine: bool = False,
+                 flush_interval: float = 0.1, ticking: bool = True, bell: bool = False, tune_gc: bool = False) -> None:
+        super().__init__()
+        self.engine = engine
+        self.clock = clock
+        self.start_engine = start_engine
+        self.flush_interval = flush_interval
+        """Coalescing window for table refreshes (0.1 s = at most 10 redraws/s)."""
+        self.input_quiet = 0.2
+        """Table refreshes wait until no key was pressed for this long..."""
+        self.max_flush_delay = 1.0
+        """...but never longer than this."""
+        self.last_input_at = 0.0
+        self.ticking = ticking
+        """Refresh "12 s ago" columns every second (snapshot tests turn it off)."""
+        self.bell_on_trigger = bell
+        self.tune_gc = tune_gc
+        """Freeze start-up objects out of the cyclic GC once running (whole-process; run_tui turns it on):
+        without it a gen-2 collection over Textual's caches stalls a keystroke by ~300 ms now and then."""
+        self.extras: dict[str, SessionExtras] = {}
+        self.supervising = False
+        self._seq = 0
+        self._unsubscribe: Callable[[], None] | None = None
+        self.palette = Palette()
+        self.attach_returncode: int | None = None
+        """Exit status of the last attach (tests read it)."""
+
+    # ------------------------------------------------------------------ engine views
+    @property
+    def run_id(self) -> str:
+        return self.engine.run_id
+
+    @property
+    def sessions(self) -> Mapping[str, SessionRecord]:
+        try:
+            return self.engine.state.sessions
+        except (AttributeError, RuntimeError):  # engine not started yet
+            return {}
+
+    @property
+    def specs(self) -> Mapping[str, ResolvedSession]:
+        return self.engine.specs
+
+    @property
+    def run_budget(self) -> float | None:
+        try:
+            run = tomllib.loads(self.engine.state.layout_text).get("run", {})
+        except (AttributeError, RuntimeError, tomllib.TOMLDecodeError):
+            return None
+        budget = run.get("budget_usd")
+        return float(budget) if isinstance(budget, int | float) else None
+
+    @property
+    def dashboard(self) -> DashboardScreen:
+        return self.get_screen("dashboard")  # type: ignore[return-value]
+
+    @property
+    def current_session(self) -> str | None:
+        if isinstance(self.screen, SessionScreen):
+            return self.screen.session
+        return self.dashboard.current if self.dashboard.is_mounted else None
+
+    # ------------------------------------------------------------------ lifecycle
+    def on_mount(self) -> None:
+        self._update_palette()
+        self.theme_changed_signal.subscribe(self, lambda _theme: self._on_theme())
+        self._unsubscribe = self.engine.subscribe(self._engine_callback)
+        self.install_screen(DashboardScreen(), "dashboard")
+        self.push_screen("dashboard")
+        self.run_worker(self._supervise(), name="supervise", group="engine", exit_on_error=False)
+
+    async def _supervise(self) -> None:
+        if self.start_engine:
+            await self.engine.start()
+        self.supervising = True
+        self.dashboard.mark_dirty(None)
+        if self.tune_gc:
+            self.set_timer(1.0, gc.freeze)
+        try:
+            await self.engine.supervise(until_done=False)
+        finally:
+            self.supervising = False
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self.last_input_at = time.monotonic()
+        await super().on_event(event)
+
+    def _engine_callback(self, event: Event) -> None:
+        """Runs on the engine's callback: translate and post; never touch widgets here."""
+        self.post_message(to_message(event))
+
+    async def action_quit(self) -> None:
+        """Stop supervising and leave; sessions keep running in tmux."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self.engine.request_stop()
+        try:
+            await self.engine.shutdown()
+        finally:
+            self.exit()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            err = event.worker.error
+            self.notify(f"{event.worker.name or 'task'}: {err}", title="error", severity="error", timeout=8)
+
+    def _on_theme(self) -> None:
+        self._update_palette()
+        self.dashboard.mark_dirty(None)
+
+    def _update_palette(self) -> None:
+        v = self.theme_variables
+        self.palette = Palette(success=v.get("success", "green"), warning=v.get("warning", "yellow"),
+                               error=v.get("error", "red"), accent=v.get("secondary", "cyan"), muted="dim",
+                               primary=v.get("primary", "blue"))
+
+    # ------------------------------------------------------------------ engine messages
+    def on_session_output(self, message: SessionOutput) -> None:
+        self._touch(message.session, message.ts)
+        screen = self.screen
+        if isinstance(screen, SessionScreen) and screen.session == message.session:
+            screen.request_capture()
+
+    def on_session_stats(self, message: SessionStats) -> None:
+        ex = self.extras.setdefault(message.session, SessionExtras())
+        added, removed = message.data.get("diff_added"), message.data.get("diff_removed")
+        if isinstance(added, int) and isinstance(removed, int):
+            ex.diff_added, ex.diff_removed = added, removed
+        self.dashboard.mark_dirty(message.session)
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        ev = message.event
+        if ev.session is not None:
+            self._touch(ev.session, None)
+        else:
+            self.dashboard.mark_dirty(None)
+        self._seq += 1
+        style = ""
+        if ev.kind == "trigger":
+            style = f"bold {severity_style(str(ev.data.get('severity', 'warning')), self.palette)}"
+        elif ev.kind in ("finished", "run_done"):
+            style = self.palette.success
+        self.dashboard.query_one(EventsPanel).add(EventLine(
+            seq=self._seq, when=time.strftime("%H:%M:%S", time.localtime(ev.ts)), session=ev.session, kind=ev.kind,
+            summary=event_summary(ev.kind, ev.data), style=style))
+        screen = self.screen
+        if isinstance(screen, SessionScreen) and screen.session == ev.session:
+            screen.refresh_info()
+            screen.request_capture()
+        if ev.kind == "trigger" and ev.data.get("active", True):
+            sev = str(ev.data.get("severity", "warning"))
+            self.notify(f"{ev.session}: {event_summary(ev.kind, ev.data)}", title="trigger",
+                        severity="error" if sev in ("error", "critical") else "warning", timeout=6)
+            if self.bell_on_trigger:
+                self.bell()
+        elif ev.kind == "run_done":
+            self.notify("every session is done", title=self.run_id, timeout=8)
+
+    def _touch(self, session: str, ts: float | None) -> None:
+        if ts is not None:
+            self.extras.setdefault(session, SessionExtras()).last_event_at = ts
+        self.dashboard.mark_dirty(session)
+
+    # ------------------------------------------------------------------ commands (called by screens/palette)
+    def open_session(self, name: str) -> None:
+        if name not in self.sessions:
+            self.notify(f"no session named {name!r}", severity="warning")
+            return
+        if isinstance(self.screen, SessionScreen):
+            self.screen.show_session(name)
+            return
+        self.dashboard.table.focus_key(name)
+        if self.is_screen_installed("session"):
+            screen = self.get_screen("session")
+            assert isinstance(screen, SessionScreen)
+            screen.show_session(name)
+        else:
+            self.install_screen(SessionScreen(name), "session")
+        self.push_screen("session")
+
+    def act(self, action: str, name: str, text: str | None = None) -> Worker[None]:
+        """Run one engine action in a worker; failures become a notification."""
+        return self.run_worker(self._act(action, name, text), name=f"{action} {name}", group="actions",
+                               exit_on_error=False)
+
+    async def _act(self, action: str, name: str, text: str | None) -> None:
+        if action == "send":
+            await self.engine.send(name, text or "")
+            self.notify(f"sent to {name}: {text}", timeout=2)
+            return
+        method = getattr(self.engine, ACTION_METHODS[action])
+        await method(name)
+        self.notify(f"{action}: {name}", timeout=2)
+
+    def attach(self, name: str) -> None:
+        self.run_worker(self._attach_terminal(name), name=f"attach {name}", group="attach", exclusive=True,
+                        exit_on_error=False)
+
+    async def _attach_terminal(self, name: str) -> None:
+        argv = self.engine.attach_argv(name)
+        env = {k: v for k, v in os.environ.items() if k != "TMUX"}  # attaching from inside tmux is fine
+        try:
+            with self.suspend():
+                # batch_update keeps Textual from painting over the attached terminal while the
+                # engine (same loop) keeps supervising in the background.
+                with self.batch_update():
+                    proc = await asyncio.create_subprocess_exec(*argv, env=env)
+                    self.attach_returncode = await proc.wait()
+        except SuspendNotSupported:
+            self.notify(f"attach needs a real terminal; run: {' '.join(argv)}", title="attach", timeout=10)
+            return
+        self.refresh()
+
+    def set_sort(self, mode: str) -> None:
+        self.dashboard.set_sort(mode)
+
+    def set_filter(self, mode: str) -> None:
+        self.dashboard.set_filter(mode)
+
+    def toggle_events(self) -> None:
+        self.dashboard.action_toggle_events()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+
+def run_tui(supervisor: Engine, *, start: bool = False, bell: bool = False) -> None:
+    """Open the TUI on ``supervisor`` and block until the user quits (agents keep running in tmux).
+
+    ``supervise()`` starts the run itself when needed; ``start=True`` awaits ``start()`` explicitly first.
+    """
+    CortexApp(supervisor, start_engine=start, bell=bell, tune_gc=True).run()

@@ -1,0 +1,64 @@
+"""``?``: every key binding, grouped by where it works."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    ("Everywhere", (
+        ("?", "this help"),
+        ("ctrl+p", "command palette (every action, every session)"),
+        ("q", "quit — agents keep running in tmux"),
+    )),
+    ("Dashboard", (
+        ("↑ ↓  j k", "move between sessions"),
+        ("enter", "open the session view"),
+        ("o", "cycle sort: attention → name → state → activity → cost → cpu"),
+        ("f", "cycle filter: all → attention → live → waiting → running → failed → done"),
+        ("e", "show / hide the events panel"),
+        ("/", "filter events (enter on an event opens its session)"),
+    )),
+    ("Session actions (dashboard row or session view)", (
+        ("a", "approve the waiting prompt"),
+        ("d", "deny the waiting prompt"),
+        ("i", "interrupt the agent"),
+        ("x", "stop the session"),
+        ("R", "restart the session"),
+        ("t", "attach to its tmux window (detach with C-b d to come back)"),
+        ("m", "type a message to the agent (session view)"),
+        ("esc", "back to the dashboard"),
+    )),
+)
+
+
+def help_text() -> Group:
+    parts: list[Text | Table] = []
+    for i, (group, keys) in enumerate(KEYS):
+        parts.append(Text(("\n" if i else "") + group, style="bold underline"))
+        table = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
+        table.add_column(style="bold", no_wrap=True, width=10)
+        table.add_column()
+        for key, what in keys:
+            table.add_row(key, what)
+        parts.append(table)
+    return Group(*parts)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape", "dismiss", "Close"),
+        Binding("q", "dismiss", "Close", show=False),
+        Binding("question_mark", "dismiss", "Close", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-box"):
+            yield Static(Text("cortex-tui keys", style="bold"), id="help-title")
+            yield Static(help_text(), id="help-keys")

@@ -1,0 +1,330 @@
+"""UI tests against the synthetic engine: presentation, navigation, sorting, filters, actions, coalescing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+
+import pytest
+from textual.pilot import Pilot
+
+from cortex_tui.model.state import SessionRecord, SessionState, TokenUsage, TriggerRecord
+from cortex_tui.ui import present
+from cortex_tui.ui.ansi import pane_text, strip_unsafe
+from cortex_tui.ui.app import CortexApp
+from cortex_tui.ui.commands import entries
+from cortex_tui.ui.screens.help import HelpScreen
+from cortex_tui.ui.screens.session import SessionScreen
+from cortex_tui.ui.synthetic import EPOCH, SyntheticEngine
+from cortex_tui.ui.widgets.events_panel import EventsPanel
+from cortex_tui.ui.widgets.pane_mirror import PaneMirror
+from cortex_tui.ui.widgets.session_table import SessionTable
+
+
+def make_app(n: int = 12, **kw: object) -> tuple[CortexApp, SyntheticEngine]:
+    eng = SyntheticEngine(n)
+    app = CortexApp(eng, clock=lambda: EPOCH, ticking=False, **kw)  # type: ignore[arg-type]
+    return app, eng
+
+
+async def until(pilot: Pilot[None], pred: Callable[[], object], timeout: float = 5.0, what: str = "") -> None:
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"timed out waiting for {what or pred}")
+
+
+def table(app: CortexApp) -> SessionTable:
+    return app.dashboard.table
+
+
+# ---------------------------------------------------------------------------- pure presentation
+
+
+def rec(name: str, state: SessionState, triggers: list[TriggerRecord] | None = None) -> SessionRecord:
+    return SessionRecord(name=name, slug=name, agent="sim", branch=f"cortex/r/{name}", worktree="/w", state=state,
+                         triggers=triggers or [])
+
+
+def test_fmt_ago_and_unknowns() -> None:
+    assert present.fmt_ago(EPOCH - 12.4, EPOCH) == "12 s ago"
+    assert present.fmt_ago(EPOCH - 185, EPOCH) == "3 m ago"
+    assert present.fmt_ago(None, EPOCH) == "–"
+    r = rec("x", SessionState.RUNNING)
+    view = present.row_view(r, None, None, EPOCH, present.Palette())
+    cells = dict(zip(present.COLUMN_KEYS, (c.plain for c in view.cells), strict=True))
+    # nothing known yet: unknown, never 0
+    assert cells["tokens"] == cells["cost"] == cells["cpu"] == cells["rss"] == cells["activity"] == "–"
+    r.tokens, r.cost_usd, r.cpu_percent, r.rss_bytes = TokenUsage(input=1500, output=500), 0.5, 12.0, 3 * 1024**2
+    view = present.row_view(r, None, None, EPOCH, present.Palette())
+    cells = dict(zip(present.COLUMN_KEYS, (c.plain for c in view.cells), strict=True))
+    assert (cells["tokens"], cells["cost"], cells["cpu"], cells["rss"]) == ("2.0k", "$0.50", "12%", "3.0M")
+
+
+def test_attention_order_waiting_then_errors_then_triggers() -> None:
+    recs = [
+        rec("a-finished", SessionState.FINISHED),
+        rec("b-running", SessionState.RUNNING),
+        rec("c-scope", SessionState.RUNNING, [TriggerRecord(kind="out_of_scope", at=1.0)]),
+        rec("d-failed", SessionState.FAILED),
+        rec("e-waiting", SessionState.WAITING),
+        rec("f-errors", SessionState.RUNNING, [TriggerRecord(kind="repeated_error", severity="error", at=1.0)]),
+    ]
+    order = [r.name for r in sorted(recs, key=present.attention_key)]
+    assert order == ["e-waiting", "d-failed", "f-errors", "c-scope", "b-running", "a-finished"]
+
+
+def test_cost_bar_against_budget() -> None:
+    pal = present.Palette()
+    assert present.cost_cell(1.0, 2.0, pal, width=4).plain == "$1.00 ██░░"
+    assert present.cost_cell(None, 2.0, pal).plain == "– of $2.00"
+    assert present.cost_cell(3.0, None, pal).plain == "$3.00"
+
+
+def test_pane_sanitiser_keeps_colours_drops_hostile_sequences() -> None:
+    raw = ("\x1b]0;pwned\x07\x1b[2J\x1b[H\x1b[31mred\x1b[0m \x1b]52;c;ZXZpbA==\x07plain\x1bPq#0;2;0;0;0\x1b\\"
+           "\x1b[?1049h\x1b[5;5Hmoved\x9b31m\x07\x08 \x1b(0x\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\\r\n")
+    cleaned = strip_unsafe(raw)
+    assert "\x1b[31m" in cleaned and "\x1b[0m" in cleaned
+    for bad in ("\x1b]", "\x1b[2J", "\x1b[H", "\x1bP", "\x1b[?1049h", "\x1b[5;5H", "\x9b", "\x07", "\x08", "\x1b("):
+        assert bad not in cleaned, repr(bad)
+    text = pane_text(raw)
+    assert text.plain == "red plainmoved xlink"
+    assert [text.plain[s.start:s.end] for s in text.spans if "color(1)" in str(s.style)] == ["red"]
+
+
+# ---------------------------------------------------------------------------- the app
+
+
+async def test_dashboard_lists_sessions_with_attention_first() -> None:
+    app, eng = make_app()
+    async with app.run_test(size=(120, 32)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 12, what="12 rows")
+        keys = table(app).keys_in_order()
+        assert keys[0] == "billing-refactor"  # the waiting one
+        assert eng.state.sessions[keys[0]].state is SessionState.WAITING
+        assert set(keys) == set(eng.state.sessions)
+        # unknown usage shows "–", never 0
+        row = table(app).get_row("search-refactor")
+        assert row[present.COLUMN_KEYS.index("tokens")].plain == "–"
+
+
+async def test_navigate_open_session_view_and_back() -> None:
+    app, _eng = make_app()
+    async with app.run_test(size=(120, 32)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 12)
+        await pilot.press("down")
+        second = table(app).keys_in_order()[1]
+        assert table(app).current_key == second
+        await pilot.press("enter")
+        assert isinstance(app.screen, SessionScreen) and app.screen.session == second
+        mirror = app.screen.query_one(PaneMirror)
+        await until(pilot, lambda: "session " + second in mirror.plain, what="pane mirror")
+        assert "pwned-title" not in mirror.plain  # OSC title never shown
+        await pilot.press("escape")
+        assert isinstance(app.screen, type(app.dashboard))
+        assert table(app).current_key == second
+
+
+async def test_sort_and_filter_cycle() -> None:
+    app, eng = make_app()
+    async with app.run_test(size=(120, 32)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 12)
+        await pilot.press("o")  # attention -> name
+        assert table(app).sort_mode == "name"
+        assert table(app).keys_in_order() == sorted(eng.state.sessions, key=str.lower)
+        await pilot.press("f")  # all -> attention
+        await until(pilot, lambda: app.dashboard.filter_mode == "attention")
+        shown = set(table(app).keys_in_order())
+        expected = {n for n, r in eng.state.sessions.items() if present.needs_attention(r)}
+        assert shown == expected and 0 < len(shown) < 12
+        # a session that starts needing attention appears; one that stops needing it disappears
+        eng.set_state("auth-refactor", SessionState.WAITING, "asks")
+        await eng.approve("billing-refactor")
+        await until(pilot, lambda: "auth-refactor" in table(app).keys_in_order(), what="row added by filter")
+        await until(pilot, lambda: "billing-refactor" not in table(app).keys_in_order(), what="row removed")
+
+
+async def test_live_updates_by_row_key_and_coalesced() -> None:
+    app, eng = make_app()
+    async with app.run_test(size=(120, 32)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 12)
+        tbl = table(app)
+        calls: list[tuple[str, str]] = []
+        orig_update, _orig_clear = tbl.update_cell, tbl.clear
+
+        def spy_update(row_key: str, column_key: str, value: object, **kw: object) -> None:
+            calls.append((str(row_key), str(column_key)))
+            orig_update(row_key, column_key, value, **kw)  # type: ignore[arg-type]
+
+        def no_clear(*a: object, **k: object) -> SessionTable:
+            raise AssertionError("the live table must never be cleared and refilled")
+
+        tbl.update_cell = spy_update  # type: ignore[method-assign, assignment]
+        tbl.clear = no_clear  # type: ignore[method-assign]
+        flushes_before = app.dashboard.flushes
+        for _ in range(300):  # a burst of stats for one session
+            eng.tick_stats("auth-refactor")
+        await until(pilot, lambda: calls, what="cell update")
+        await pilot.pause(0.3)
+        assert {row for row, _ in calls} == {"auth-refactor"}
+        assert {col for _, col in calls} <= {"cpu", "rss", "tokens", "cost", "activity"}
+        assert app.dashboard.flushes - flushes_before <= 4  # 300 events -> a handful of coalesced refreshes
+        rec = eng.state.sessions["auth-refactor"]
+        assert tbl.get_row("auth-refactor")[present.COLUMN_KEYS.index("cpu")].plain == f"{rec.cpu_percent:.0f}%"
+
+
+async def test_actions_from_dashboard_and_session_view() -> None:
+    app, eng = make_app()
+    async with app.run_test(size=(120, 32)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 12)
+        assert table(app).current_key == "billing-refactor"
+        await pilot.press("a")
+        await until(pilot, lambda: ("approve", "billing-refactor", "") in eng.calls)
+        await until(pilot, lambda: table(app).keys_in_order()[0] != "billing-refactor", what="approved row sinks")
+        table(app).focus_key("auth-refactor")
+        await pilot.press("enter")
+        assert isinstance(app.screen, SessionScreen)
+        await pilot.press("m", *"hello agent", "enter")
+        await until(pilot, lambda: ("send", "auth-refactor", "hello agent") in eng.calls)
+        mirror = app.screen.query_one(PaneMirror)
+        await until(pilot, lambda: "received: hello agent" in mirror.plain, what="echo in mirror")
+        await pilot.press("escape")  # leave the input
+        await pilot.press("i", "x")
+        await until(pilot, lambda: eng.state.sessions["auth-refactor"].state is SessionState.STOPPED)
+        await pilot.press("R")
+        await until(pilot, lambda: eng.state.sessions["auth-refactor"].state is SessionState.RUNNING)
+        assert [c[0] for c in eng.calls if c[1] == "auth-refactor"] == ["send", "interrupt", "stop", "restart"]
+        await pilot.press("d")
+        await until(pilot, lambda: ("deny", "auth-refactor", "") in eng.calls)
+
+
+async def test_failed_action_is_a_notification_not_a_crash() -> None:
+    app, eng = make_app()
+
+    async def boom(name: str) -> None:
+        raise RuntimeError("tmux went away")
+
+    eng.interrupt = boom  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 32)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 12)
+        await pilot.press("i")
+        await until(pilot, lambda: any("tmux went away" in n.message for n in app._notifications))
+        assert app.is_running
+
+
+async def test_trigger_notifies_and_lands_in_events_panel() -> None:
+    app, eng = make_app()
+    async with app.run_test(size=(120, 32)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 12)
+        eng.raise_trigger("docs-refactor", "silence", "warning", quiet_s=601)
+        await until(pilot, lambda: any("docs-refactor" in n.message and "silence" in n.message
+                                       for n in app._notifications), what="notification")
+        panel = app.dashboard.query_one(EventsPanel)
+        assert panel.visible_count >= 2  # run_started + trigger
+        await until(pilot, lambda: table(app).get_row("docs-refactor")[3].plain == "silent", what="trigger cell")
+
+
+async def test_events_filter_and_jump_to_session() -> None:
+    app, eng = make_app()
+    async with app.run_test(size=(120, 32)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 12)
+        eng.set_state("cache-refactor", SessionState.FAILED, "exit 2")
+        eng.set_state("docs-refactor", SessionState.RUNNING, "resumed")
+        eng.raise_trigger("ui-refactor", "memory", "error", rss_bytes=9 * 1024**3)
+        panel = app.dashboard.query_one(EventsPanel)
+        await until(pilot, lambda: panel.visible_count == 4)
+        await pilot.press("slash", *"cache")
+        await until(pilot, lambda: panel.visible_count == 1, what="filtered to one event")
+        await pilot.press("tab", "enter")  # into the events table, select the one row
+        await until(pilot, lambda: isinstance(app.screen, SessionScreen))
+        assert app.screen.session == "cache-refactor"  # type: ignore[attr-defined]
+
+
+async def test_help_screen_and_palette_entries() -> None:
+    app, eng = make_app()
+    async with app.run_test(size=(120, 32)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 12)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, type(app.dashboard))
+        titles = {t: cb for t, cb, _ in entries(app)}
+        assert "Approve billing-refactor" in titles and "Open cache-refactor" in titles
+        assert "Restart billing-refactor" in titles  # current row's actions
+        titles["Stop billing-refactor"]()
+        await until(pilot, lambda: ("stop", "billing-refactor", "") in eng.calls)
+        titles["Open cache-refactor"]()
+        await until(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.captures > 0)
+
+
+async def test_attach_without_a_terminal_says_what_to_run() -> None:
+    app, eng = make_app()
+    async with app.run_test(size=(120, 32)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 12)
+        await pilot.press("t")
+        argv = " ".join(eng.attach_argv("billing-refactor"))
+        await until(pilot, lambda: any(argv in n.message for n in app._notifications), what="attach hint")
+
+
+async def test_quit_stops_supervising_and_shuts_down_engine() -> None:
+    app, eng = make_app()
+    async with app.run_test(size=(120, 32)) as pilot:
+        await until(pilot, lambda: app.supervising)
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running, what="app exit")
+    assert eng.shut_down and eng._stop.is_set()
+
+
+async def test_mirror_capture_is_throttled() -> None:
+    app, eng = make_app()
+    async with app.run_test(size=(120, 32)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 12)
+        app.open_session("auth-refactor")
+        screen = app.screen
+        assert isinstance(screen, SessionScreen)
+        await until(pilot, lambda: screen.captures >= 1)
+        before = eng.screen_calls
+        for i in range(200):
+            eng.emit_output("auth-refactor", f"line {i}")
+            if i % 20 == 0:
+                await pilot.pause(0.03)
+        await pilot.pause(0.5)
+        mirror = screen.query_one(PaneMirror)
+        await until(pilot, lambda: "line 199" in mirror.plain, what="last line mirrored")
+        assert 1 <= eng.screen_calls - before <= 12  # ~0.8 s of output at <=1 capture / 0.15 s
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 50)])
+async def test_works_small_and_wide(size: tuple[int, int]) -> None:
+    app, _eng = make_app(40)
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: table(app).row_count == 40)
+        await pilot.press("end")
+        assert table(app).cursor_row == 39
+        await pilot.press("enter")
+        assert isinstance(app.screen, SessionScreen)
+
+
+async def test_theme_switch_rebuilds_palette() -> None:
+    app, _eng = make_app()
+    async with app.run_test(size=(120, 32)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 12)
+        dark = app.palette
+        app.theme = "textual-light"
+        await until(pilot, lambda: app.palette != dark, what="palette follows theme")
+
+
+def test_domain_never_imports_textual() -> None:
+    code = ("import sys, cortex_tui.engine.supervisor, cortex_tui.model.state, cortex_tui.ui.present, "
+            "cortex_tui.ui.ansi, cortex_tui.ui.synthetic; "
+            "bad = [m for m in sys.modules if m == 'textual' or m.startswith('textual.')]; print(bad); "
+            "sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
