@@ -801,6 +801,8 @@ class Supervisor:
         if rt.exit_seen and rec.exit_code == code and rec.state.terminal:
             return
         rt.exit_seen = True
+        rec.cpu_percent = None  # nothing runs any more: no stale CPU/RSS on the dashboard
+        rec.rss_bytes = None
         self._read_agent_events(rt)
         self._poll_usage(rt)
         rec.exit_code = code

@@ -49,10 +49,19 @@ def strip_unsafe(raw: str) -> str:
     return "".join(out)
 
 
+_VISIBLE = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def pane_text(raw: str, *, max_lines: int | None = None) -> Text:
     """A safe, coloured :class:`rich.text.Text` of a pane capture (trailing blank lines dropped)."""
-    lines = strip_unsafe(raw).split("\n")
-    while lines and not lines[-1].strip():
+    lines: list[str] = []
+    blank = 0
+    for line in strip_unsafe(raw).split("\n"):
+        # an idle screen (or a dead pane under a short output) is mostly empty rows: keep one
+        blank = blank + 1 if not _VISIBLE.sub("", line).strip() else 0
+        if blank <= 1:
+            lines.append(line)
+    while lines and not _VISIBLE.sub("", lines[-1]).strip():
         lines.pop()
     if max_lines is not None and len(lines) > max_lines:
         lines = lines[-max_lines:]
