@@ -124,3 +124,14 @@ def test_threshold_and_exit() -> None:
 def test_clean_line_handles_carriage_returns_and_escapes() -> None:
     assert clean_line("progress 10%\rprogress 100%\x1b[K") == "progress 100%"
     assert clean_line("\x1b]0;title\x07hello \x1b[1mworld\x1b[0m") == "hello world"
+
+
+def test_silence_never_fires_while_waiting_on_a_human() -> None:
+    r = SilenceRule(after=10, cpu_threshold=5, last_progress=0)
+    r.cpu(1, 0.0)
+    r.waiting_on_human = True
+    assert r.check(100) is None
+    assert r.cpu(101, 0.0) is None
+    r.waiting_on_human = False
+    assert r.progress(102) is None  # answered: the clock restarts
+    assert r.check(111) is None and r.check(112) is not None

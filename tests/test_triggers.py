@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from engine_helpers import cli, make_sup, run_to_end, triggers, wait_for
@@ -114,6 +115,7 @@ name = "ask"
 agent = "sim"
 [[session]]
 name = "asker"
+silence_after = "2s"
 script = ["say about to ask", "ask Delete the build dir?", "write after.txt approved", "commit after approval"]
 """
 
@@ -123,8 +125,8 @@ def test_ask_waits_then_cli_approve_continues(git_repo: Path, tmp_path: Path) ->
 
     async def during(s: object) -> None:
         await wait_for(lambda: sup.state.sessions["asker"].state.value == "waiting", what="waiting state")
+        await asyncio.sleep(4)  # longer than silence_after: waiting on a human is not silence
         # a second process answers, as a human at another terminal would
-        import asyncio
 
         r = await asyncio.to_thread(cli, "approve", "asker", "--repo", str(git_repo))
         assert "approve" in r.stdout
@@ -132,6 +134,7 @@ def test_ask_waits_then_cli_approve_continues(git_repo: Path, tmp_path: Path) ->
     events = run_to_end(sup, during=during)
     ap = triggers(events, "approval_waiting")
     assert len(ap) == 1 and ap[0].data["evidence"]["prompt"] == "? Delete the build dir? [y/n]"
+    assert triggers(events, "silence") == []
     assert any(e.kind == "trigger_cleared" and e.data["kind"] == "approval_waiting" for e in events)
     rec = sup.state.sessions["asker"]
     assert rec.state.value == "finished"

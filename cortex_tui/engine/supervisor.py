@@ -734,8 +734,7 @@ class Supervisor:
         mono = time.monotonic()
         live = [rt for rt in self.rt.values() if rt.rec.state.live and rt.rec.name not in self._spawning]
         for rt in live:
-            if rt.approval.prompt is None:  # a session waiting on a human is not "silent"
-                self._apply(rt, rt.silence.check(now))
+            self._apply(rt, rt.silence.check(now))
             for ch in rt.errors.check(now):
                 self._apply(rt, ch)
             if rt.spec.timeout and rt.rec.started_at and now - rt.rec.started_at > rt.spec.timeout:
@@ -856,8 +855,11 @@ class Supervisor:
                             at=now, key=key)
         rt.rec.triggers.append(rec)
         self._emit("trigger", rt.rec.name, **rec.model_dump())
-        if change.kind == "approval_waiting" and rt.rec.state in (SessionState.RUNNING, SessionState.IDLE):
-            self._set_state(rt, SessionState.WAITING, "approval requested")
+        if change.kind == "approval_waiting":
+            rt.silence.waiting_on_human = True
+            self._apply(rt, rt.silence.check(now))  # a silence that was active ends: it is waiting on us
+            if rt.rec.state in (SessionState.RUNNING, SessionState.IDLE):
+                self._set_state(rt, SessionState.WAITING, "approval requested")
         self._dirty = True
         if act:
             self._act(rt, change.kind)
@@ -870,8 +872,11 @@ class Supervisor:
                 t.cleared_at = now
                 self._emit("trigger_cleared", rt.rec.name, kind=kind, key=key, active=False, evidence=evidence,
                            at=now)
-        if kind == "approval_waiting" and rt.rec.state is SessionState.WAITING:
-            self._set_state(rt, SessionState.RUNNING, None)
+        if kind == "approval_waiting":
+            rt.silence.waiting_on_human = False
+            self._apply(rt, rt.silence.progress(now))  # the answer is progress: the silence clock restarts
+            if rt.rec.state is SessionState.WAITING:
+                self._set_state(rt, SessionState.RUNNING, None)
         self._dirty = True
 
     def _act(self, rt: Runtime, kind: str) -> None:

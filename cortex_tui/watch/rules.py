@@ -35,6 +35,8 @@ class SilenceRule:
     active: bool = False
     last_line: str = ""
     last_cpu: float | None = None
+    waiting_on_human: bool = False
+    """While an approval prompt waits, the session is waiting on a human, not silent."""
     cpu_required: bool = True
     """Fire only once the process tree has been sampled idle (False where CPU cannot be observed)."""
 
@@ -53,7 +55,7 @@ class SilenceRule:
     def check(self, t: float) -> TriggerChange | None:
         quiet_since = max(self.last_progress, self.last_busy)
         cpu_idle = (self.last_cpu < self.cpu_threshold) if self.last_cpu is not None else not self.cpu_required
-        silent = t - quiet_since >= self.after and cpu_idle
+        silent = t - quiet_since >= self.after and cpu_idle and not self.waiting_on_human
         if silent and not self.active:
             self.active = True
             return TriggerChange("silence", True, {
