@@ -248,7 +248,7 @@ def status(
     sup = f"supervisor pid {holder}" if holder else "no supervisor running (state as last seen)"
     typer.echo(f"run {state.run} · base {state.base} · {sup}")
     for s in data["sessions"]:
-        trig = ", ".join(t["kind"] for t in s["triggers"] if t["active"])
+        trig = ", ".join(dict.fromkeys(t["kind"] for t in s["triggers"] if t["active"]))
         typer.echo(f"  {STATE_GLYPH.get(s['state'], ' ')} {s['name']:<20} {s['state']:<9} {s['branch']:<32} "
                    f"exit={'' if s['exit_code'] is None else s['exit_code']:<4} {trig}")
 
