@@ -52,6 +52,9 @@ def test_triggers_fire_once_with_evidence(git_repo: Path, tmp_path: Path) -> Non
     assert [(e.session, e.data["evidence"]["path"], e.data["evidence"]["change"]) for e in oos] == [
         ("scoped", "docs/outside.md", "added")]
     assert oos[0].data["evidence"]["scope"] == ["src/**"]
+    scoped = sup.state.sessions["scoped"]
+    assert (scoped.diff_added, scoped.diff_removed) == (2, 0)  # two one-line files vs the base
+    assert sorted(scoped.changed_files) == ["docs/outside.md", "src/ok.py"]
 
     sil = triggers(events, "silence")
     assert [e.session for e in sil] == ["quiet"], [e.data for e in sil]  # "compiling" burned CPU: not silent

@@ -661,6 +661,11 @@ class Supervisor:
         base = rt.rec.base_commit or self.state.base_commit
         changed = await asyncio.to_thread(changed_vs_base, Path(rt.rec.worktree), base, [p for p, _ in items])
         self._apply_changed(rt, changed)
+        if changed:
+            stat = await asyncio.to_thread(diff_size, Path(rt.rec.worktree), base)
+            if stat is not None and stat != (rt.rec.diff_added, rt.rec.diff_removed):
+                rt.rec.diff_added, rt.rec.diff_removed = stat
+                self.bus.publish(self.bus.make("stats", rt.rec.name, diff_added=stat[0], diff_removed=stat[1]))
 
     def _apply_changed(self, rt: Runtime, changed: dict[str, str]) -> None:
         """Files that differ from the base (path -> added/modified/deleted): scope, overlap, progress."""
@@ -808,6 +813,9 @@ class Supervisor:
         rec.finished_at = time.time()
         if rec.node == "local":
             rec.head_commit = gitb.rev_parse(self.repo, rec.branch)
+            stat = diff_size(Path(rec.worktree), rec.base_commit or self.state.base_commit)
+            if stat is not None:
+                rec.diff_added, rec.diff_removed = stat
         self.overlap.forget(rec.name)
         self._apply(rt, rt.approval.screen(None))
         if rt.silence.active:
@@ -971,3 +979,31 @@ def read_from(path: Path, offset: int) -> bytes:
             return f.read()
     except FileNotFoundError:
         return b""
+
+
+def diff_size(worktree: Path, base: str) -> tuple[int, int] | None:
+    """(+lines, -lines) of the worktree against ``base``: tracked files (committed or not) plus the lines of
+    untracked, not ignored files (bounded: 200 files of at most 1 MB each)."""
+    import subprocess
+
+    r = subprocess.run(["git", "-C", str(worktree), "diff", "--numstat", base], capture_output=True, text=True)
+    if r.returncode != 0:
+        return None
+    added = removed = 0
+    for line in r.stdout.splitlines():
+        a, _, rest = line.partition("\t")
+        d, _, _ = rest.partition("\t")
+        if a.isdigit() and d.isdigit():  # binary files show "-"
+            added, removed = added + int(a), removed + int(d)
+    r = subprocess.run(["git", "-C", str(worktree), "ls-files", "--others", "--exclude-standard", "-z"],
+                       capture_output=True, text=True)
+    for rel in [p for p in r.stdout.split("\0") if p][:200]:
+        try:
+            f = worktree / rel
+            if f.is_file() and not f.is_symlink() and f.stat().st_size <= 1 << 20:
+                data = f.read_bytes()
+                if b"\0" not in data:
+                    added += data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
+        except OSError:
+            continue
+    return added, removed

@@ -108,6 +108,9 @@ class SessionRecord(BaseModel):
     disk_bytes: int | None = None
     head_commit: str | None = None
     changed_files: list[str] = Field(default_factory=list)
+    diff_added: int | None = None
+    """Lines added/removed vs the base in tracked files (committed or not); None until measured."""
+    diff_removed: int | None = None
 
     def active_triggers(self) -> list[TriggerRecord]:
         return [t for t in self.triggers if t.active]

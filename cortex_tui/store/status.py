@@ -49,6 +49,7 @@ def session_dict(rec: SessionRecord, budget_usd: float | None = None, budget_tok
         "rss_bytes": rec.rss_bytes,
         "disk_bytes": rec.disk_bytes,
         "changed_files": rec.changed_files,
+        "diff": {"added": rec.diff_added, "removed": rec.diff_removed},
     }
 
 
