@@ -207,3 +207,24 @@ def test_down_stops_sessions_keeps_worktrees_and_branches(git_repo: Path, tmp_pa
             assert git(git_repo, "rev-parse", "--verify", s["branch"]).strip()
     assert final["supervisor"]["alive"] is False
     time.sleep(0.1)
+
+
+def test_live_supervisor_hands_over_without_duplicates(git_repo: Path, tmp_path: Path) -> None:
+    layout = tmp_path / "hand.toml"
+    layout.write_text(SLOW.replace('"crash"', '"hand"'))
+    cli("up", str(layout), "--repo", str(git_repo), "--detach")
+    lock = git_repo / "coordination/runs/hand/supervisor.lock"
+    daemon = int(lock.read_text())
+    wait_until(lambda: status_json(git_repo)["sessions"][1]["state"] == "running", what="slow-1 running")
+    # a second supervisor on the same run asks the live one to hand over (SIGUSR1), then finishes the run
+    r = cli("run", str(layout), "--repo", str(git_repo), "--headless", check=False, timeout=90)
+    assert r.returncode == 0, r.stderr
+    wait_until(lambda: subprocess.run(["kill", "-0", str(daemon)], capture_output=True).returncode != 0,
+               what="old supervisor exited")
+    log = (git_repo / "coordination/runs/hand/supervisor.log").read_text()
+    assert "Traceback" not in log
+    st = status_json(git_repo)
+    assert {s["state"] for s in st["sessions"]} == {"finished"}
+    spawned = [ln for ln in (git_repo / "coordination/runs/hand/events.jsonl").read_text().splitlines()
+               if '"spawned"' in ln]
+    assert len(spawned) == 4  # nobody spawned anything twice
