@@ -57,7 +57,7 @@ class RunStore:
     # state ---------------------------------------------------------------
     def load(self) -> RunState | None:
         try:
-            text = self.state_path.read_text(encoding="utf-8")
+            text = self.state_path.read_bytes().decode("utf-8", errors="replace")
         except FileNotFoundError:
             return None
         try:
