@@ -8,6 +8,7 @@ import os
 import time
 import tomllib
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import ClassVar
 
 from textual import events
@@ -22,8 +23,10 @@ from cortex_tui.ui.commands import CortexCommands
 from cortex_tui.ui.engine_protocol import Engine
 from cortex_tui.ui.messages import EngineEvent, SessionOutput, SessionStats, to_message
 from cortex_tui.ui.present import Palette, SessionExtras, event_summary, severity_style
+from cortex_tui.ui.screens.compare import CompareScreen
 from cortex_tui.ui.screens.dashboard import DashboardScreen
 from cortex_tui.ui.screens.help import HelpScreen
+from cortex_tui.ui.screens.review import ReviewScreen
 from cortex_tui.ui.screens.session import SessionScreen
 from cortex_tui.ui.widgets.events_panel import EventLine, EventsPanel
 
@@ -40,6 +43,8 @@ class CortexApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),
+        Binding("V", "review", "Review"),
+        Binding("C", "compare", "Compare"),
     ]
 
     def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time, start_engine: bool = False,
@@ -269,6 +274,23 @@ class CortexApp(App[None]):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    def _run_location(self) -> tuple[Path, Path] | None:
+        repo, state_dir = getattr(self.engine, "repo", None), getattr(self.engine, "state_dir", None)
+        if not isinstance(repo, Path) or not isinstance(state_dir, Path):
+            self.notify("review needs a run with a repository", severity="warning")
+            return None
+        return repo, state_dir
+
+    def action_review(self) -> None:
+        where = self._run_location()
+        if where is not None and not isinstance(self.screen, ReviewScreen):
+            self.push_screen(ReviewScreen(*where, self.run_id, self.engine.send))
+
+    def action_compare(self) -> None:
+        where = self._run_location()
+        if where is not None and not isinstance(self.screen, CompareScreen):
+            self.push_screen(CompareScreen(*where, self.run_id))
 
 
 def run_tui(supervisor: Engine, *, start: bool = False, bell: bool = False) -> None:

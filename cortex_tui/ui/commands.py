@@ -39,6 +39,8 @@ def entries(app: CortexApp) -> list[tuple[str, Callable[[], object], str]]:
     for mode in FILTER_MODES:
         out.append((f"Show {mode} sessions", partial(app.set_filter, mode), "Dashboard filter"))
     out.append(("Toggle events panel", app.toggle_events, "Show or hide the live event feed"))
+    out.append(("Review queue", app.action_review, "Approve, reject or request changes on finished branches"))
+    out.append(("Compare variants", app.action_compare, "Best-of: score table, diffs, pick the winner"))
     out.append(("Keys", app.action_help, "Show every key binding"))
     return out
 

@@ -16,6 +16,8 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("?", "this help"),
         ("ctrl+p", "command palette (every action, every session)"),
         ("q", "quit — agents keep running in tmux"),
+        ("V", "review queue: diff, verify, approve / reject / request changes"),
+        ("C", "compare best-of variants, pick the winner"),
     )),
     ("Dashboard", (
         ("↑ ↓  j k", "move between sessions"),

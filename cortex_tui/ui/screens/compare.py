@@ -1,0 +1,242 @@
+"""A best-of run's variants side by side: the score table in rank order, the selected variant's diff and
+verify output; ``w`` makes the selected variant the winner (it enters the review queue, the others are
+kept under backup refs and rejected).
+
+Reads ``bestof.json`` and the review queue, and calls :func:`cortex_tui.bestof.compare.choose_winner`,
+all in thread workers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+from textual.worker import Worker, WorkerState
+
+from cortex_tui.bestof.compare import choose_winner, load_comparison, variant_diff
+from cortex_tui.bestof.models import Comparison
+from cortex_tui.errors import CortexError
+from cortex_tui.review.models import QueueEntry
+from cortex_tui.review.queue import ReviewQueue
+from cortex_tui.ui.present import Palette
+from cortex_tui.ui.review_view import (
+    SCORE_COLUMNS,
+    RenderedDiff,
+    compare_title,
+    render_diff,
+    score_row,
+    variant_info,
+    variant_verify,
+)
+from cortex_tui.ui.screens.confirm import ConfirmScreen
+from cortex_tui.ui.widgets.diff_view import DiffView
+from cortex_tui.ui.widgets.keyed_table import KeyedTable
+
+
+def _palette(app: object) -> Palette:
+    pal = getattr(app, "palette", None)
+    return pal if isinstance(pal, Palette) else Palette()
+
+
+class CompareScreen(Screen[None]):
+    """Compare the variants of best-of run ``run`` and pick the winner."""
+
+    CSS_PATH = "../review.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("w", "pick_winner", "Pick winner"),
+        Binding("r", "reload", "Refresh"),
+        Binding("right_square_bracket", "hunk(1)", "Next hunk", show=False),
+        Binding("left_square_bracket", "hunk(-1)", "Prev hunk", show=False),
+    ]
+
+    # ------------------------------------------------------------------ messages (worker threads -> screen)
+    class Loaded(Message):
+        def __init__(self, comparison: Comparison | None, entries: dict[str, QueueEntry], note: str = "") -> None:
+            super().__init__()
+            self.comparison = comparison
+            self.entries = entries
+            self.note = note
+            """Said as a notification (e.g. after a pick)."""
+
+    class DiffLoaded(Message):
+        def __init__(self, session: str, diff: RenderedDiff) -> None:
+            super().__init__()
+            self.session = session
+            self.diff = diff
+
+    def __init__(self, repo: Path, state_dir: Path, run: str) -> None:
+        super().__init__()
+        self.repo = Path(repo)
+        self.state_dir = Path(state_dir)
+        self.run = run
+        self.comparison: Comparison | None = None
+        self.entries: dict[str, QueueEntry] = {}
+        self.diffs: dict[str, RenderedDiff] = {}
+        self.current: str | None = None
+        self.loaded = 0
+        """How many times the comparison was loaded (tests wait on it)."""
+        self._diff_loading: str | None = None
+
+    @property
+    def palette(self) -> Palette:
+        return _palette(self.app)
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield Static(id="compare-title")
+        yield KeyedTable(SCORE_COLUMNS, key_column="name", id="compare-scores")
+        with Horizontal(id="compare-body"):
+            yield DiffView(id="compare-diff")
+            with VerticalScroll(id="compare-side"):
+                yield Static(id="compare-info")
+                yield Static("verify", classes="rv-section")
+                yield Static(id="compare-verify")
+        yield Footer()
+
+    @property
+    def table(self) -> KeyedTable:
+        return self.query_one("#compare-scores", KeyedTable)
+
+    @property
+    def diff_view(self) -> DiffView:
+        return self.query_one("#compare-diff", DiffView)
+
+    def on_mount(self) -> None:
+        self.diff_view.border_title = "diff"
+        self.query_one("#compare-title", Static).update(compare_title(None, self.run, self.palette))
+        self.table.focus()
+        self.load()
+
+    # ------------------------------------------------------------------ workers
+    @work(thread=True, exclusive=True, group="compare-load", exit_on_error=False, name="load comparison")
+    def load(self) -> None:
+        cmp = load_comparison(self.repo, self.state_dir, self.run)
+        entries = {e.session: e for e in ReviewQueue.open(self.repo, self.state_dir, self.run).entries()}
+        self.post_message(self.Loaded(cmp, entries))
+
+    @work(thread=True, exclusive=True, group="compare-diff", exit_on_error=False, name="diff")
+    def load_diff(self, session: str) -> None:
+        q = ReviewQueue.open(self.repo, self.state_dir, self.run)
+        diff = variant_diff(q.ctx.repo, q.ctx.state(), session)
+        self.post_message(self.DiffLoaded(session, render_diff(diff, empty="no committed changes")))
+
+    @work(thread=True, exclusive=True, group="compare-pick", exit_on_error=False, name="pick winner")
+    def _choose(self, session: str) -> None:
+        cmp = choose_winner(self.repo, self.state_dir, self.run, session)
+        entries = {e.session: e for e in ReviewQueue.open(self.repo, self.state_dir, self.run).entries()}
+        self.post_message(self.Loaded(cmp, entries, note=f"{session} is the winner; it waits in the review queue"))
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state is not WorkerState.ERROR or event.worker.error is None:
+            return
+        if event.worker.group == "compare-diff":
+            self._diff_loading = None
+        err = event.worker.error
+        text = str(err) if isinstance(err, CortexError) else f"{type(err).__name__}: {err}"
+        self.notify(text, title=f"{event.worker.name} failed", severity="error", timeout=10, markup=False)
+
+    # ------------------------------------------------------------------ results
+    def on_compare_screen_loaded(self, message: CompareScreen.Loaded) -> None:
+        self.comparison = message.comparison
+        self.entries = message.entries
+        self.loaded += 1
+        pal = self.palette
+        self.query_one("#compare-title", Static).update(compare_title(message.comparison, self.run, pal))
+        cmp = message.comparison
+        if cmp is None:
+            self.table.apply([])
+            self._show_variant(None)
+        else:
+            self.table.apply([(n, score_row(n, cmp.scores[n], cmp.winner, pal)) for n in cmp.ranking
+                              if n in cmp.scores])
+            self._show_variant(self.table.current_key)
+        if message.note:
+            self.notify(message.note, title="best-of", timeout=5, markup=False)
+
+    @on(DataTable.RowHighlighted, "#compare-scores")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value
+        self._show_variant(None if key is None else str(key))
+
+    def _show_variant(self, name: str | None) -> None:
+        cmp = self.comparison
+        pal = self.palette
+        if cmp is None or name is None or name not in cmp.scores:
+            self.current = None
+            self.query_one("#compare-info", Static).update(Text("no variant selected", style=pal.muted))
+            self.query_one("#compare-verify", Static).update("")
+            self.diff_view.show(Text(""), title="diff")
+            return
+        changed = name != self.current
+        self.current = name
+        entry = self.entries.get(name)
+        self.query_one("#compare-info", Static).update(variant_info(name, cmp, entry, pal))
+        self.query_one("#compare-verify", Static).update(variant_verify(entry, pal))
+        if name in self.diffs:
+            if changed:
+                d = self.diffs[name]
+                self.diff_view.show(d.text, d.hunks, title=f"{name} · {len(d.hunks)} hunks")
+        else:
+            if changed:
+                self.diff_view.show(Text("loading diff…", style="italic"), title=name)
+            if self._diff_loading != name:
+                self._diff_loading = name
+                self.load_diff(name)
+
+    def on_compare_screen_diff_loaded(self, message: CompareScreen.DiffLoaded) -> None:
+        if self._diff_loading == message.session:
+            self._diff_loading = None
+        self.diffs[message.session] = message.diff
+        if message.session == self.current:
+            d = message.diff
+            self.diff_view.show(d.text, d.hunks, title=f"{message.session} · {len(d.hunks)} hunks")
+
+    # ------------------------------------------------------------------ actions
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def action_reload(self) -> None:
+        self.diffs.clear()
+        self.current = None
+        self._diff_loading = None
+        self.load()
+
+    def action_hunk(self, step: int) -> None:
+        if step > 0:
+            self.diff_view.action_next_hunk()
+        else:
+            self.diff_view.action_previous_hunk()
+
+    def action_pick_winner(self) -> None:
+        cmp = self.comparison
+        name = self.table.current_key
+        if cmp is None or name is None:
+            self.notify("nothing to pick: the run has not been compared", severity="warning", timeout=4)
+            return
+        if name == cmp.winner:
+            self.notify(f"{name} is already the winner", timeout=3, markup=False)
+            return
+        pal = self.palette
+        body = Text(f"{name} enters the review queue as pending.")
+        others = [n for n in cmp.ranking if n != name]
+        if others:
+            body.append(f"\n{', '.join(others)} will be rejected and kept under refs/cortex/bestof/{self.run}/….")
+        s = cmp.scores[name]
+        if not s.ok:
+            body.append(f"\n{name} did not pass verify ({s.verify}).", style=f"bold {pal.warning}")
+
+        def decided(yes: bool | None) -> None:
+            if yes:
+                self._choose(name)
+
+        self.app.push_screen(ConfirmScreen(f"Make {name} the winner?", body, confirm_label="Pick"), decided)

@@ -1,0 +1,464 @@
+"""The review queue of a run: pick an entry, read its diff (file by file), verify output and commits, decide.
+
+All git work (queue refresh, diff, verify, merge, refs) runs in thread workers through the review
+library; results come back as messages. Refusals (dirty base, conflicts, a moved branch) are shown
+as error notifications with the library's reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult, SuspendNotSupported
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, OptionList, Static
+from textual.worker import Worker, WorkerState
+
+from cortex_tui.bestof.compare import variant_diff
+from cortex_tui.errors import CortexError
+from cortex_tui.review.decisions import approve, reject, request_changes
+from cortex_tui.review.models import QueueEntry
+from cortex_tui.review.queue import ReviewQueue
+from cortex_tui.ui.present import Palette
+from cortex_tui.ui.review_view import (
+    AWAITING,
+    QUEUE_COLUMNS,
+    DiffFiles,
+    entry_info,
+    entry_title,
+    file_label,
+    queue_row,
+    queue_title,
+    render_diff,
+    render_session_diff,
+    verify_text,
+)
+from cortex_tui.ui.screens.confirm import ConfirmScreen
+from cortex_tui.ui.screens.text_prompt import TextPromptScreen
+from cortex_tui.ui.widgets.diff_view import DiffView
+from cortex_tui.ui.widgets.file_list import FileList
+from cortex_tui.ui.widgets.keyed_table import KeyedTable
+
+SendCallback = Callable[[str, str], Awaitable[None]]
+"""``await send(session, text)``: the engine's adapter-aware send (``Supervisor.send``)."""
+
+
+def palette_of(app: object) -> Palette:
+    pal = getattr(app, "palette", None)
+    return pal if isinstance(pal, Palette) else Palette()
+
+
+class ReviewScreen(Screen[None]):
+    """Review one run's queue. ``send`` (the supervisor's) is needed for "request changes"."""
+
+    CSS_PATH = "../review.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("a", "approve", "Approve"),
+        Binding("x", "reject", "Reject"),
+        Binding("c", "request_changes", "Changes"),
+        Binding("v", "reverify", "Re-verify"),
+        Binding("s", "toggle_squash", "Squash"),
+        Binding("o", "shell", "Shell"),
+        Binding("r", "reload", "Refresh"),
+        Binding("right_square_bracket", "hunk(1)", "Next hunk", show=False),
+        Binding("left_square_bracket", "hunk(-1)", "Prev hunk", show=False),
+    ]
+
+    squash: reactive[bool] = reactive(False, init=False)
+    """Approve merges as one squashed commit."""
+
+    # ------------------------------------------------------------------ messages (worker threads -> screen)
+    class QueueLoaded(Message):
+        def __init__(self, entries: list[QueueEntry], base: str) -> None:
+            super().__init__()
+            self.entries = entries
+            self.base = base
+
+    class DiffLoaded(Message):
+        def __init__(self, session: str, diff: DiffFiles) -> None:
+            super().__init__()
+            self.session = session
+            self.diff = diff
+
+    class VerifyEnded(Message):
+        def __init__(self, session: str, entry: QueueEntry | None) -> None:
+            super().__init__()
+            self.session = session
+            self.entry = entry
+
+    class Decided(Message):
+        """A decision went through: say so and reload the queue."""
+
+        def __init__(self, summary: str) -> None:
+            super().__init__()
+            self.summary = summary
+
+    def __init__(self, repo: Path, state_dir: Path, run: str, send: SendCallback | None = None, *,
+                 poll_interval: float | None = 3.0) -> None:
+        super().__init__()
+        self.poll_interval = poll_interval
+        """Re-read the queue this long after each load (sessions join it as they finish); None: never."""
+        self._poll_pending = False
+        self.repo = Path(repo)
+        self.state_dir = Path(state_dir)
+        self.run = run
+        self.send = send
+        self.entries: dict[str, QueueEntry] = {}
+        self.order: list[str] = []
+        self.base: str | None = None
+        self.loaded = 0
+        """How many times the queue was loaded (tests wait on it)."""
+        self.verifying: set[str] = set()
+        self.diffs: dict[str, DiffFiles] = {}
+        self.current: str | None = None
+        self._diff_loading: str | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def palette(self) -> Palette:
+        return palette_of(self.app)
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield Static(id="review-title")
+        yield KeyedTable(QUEUE_COLUMNS, key_column="session", id="review-queue")
+        with Horizontal(id="review-body"):
+            with Vertical(id="review-side"):
+                yield Static(id="review-entry")
+                yield FileList(id="review-files")
+                with VerticalScroll(id="review-details"):
+                    yield Static(id="review-info")
+                    yield Static("verify", classes="rv-section")
+                    yield Static(id="review-verify")
+            yield DiffView(id="review-diff")
+        yield Footer()
+
+    @property
+    def table(self) -> KeyedTable:
+        return self.query_one("#review-queue", KeyedTable)
+
+    @property
+    def diff_view(self) -> DiffView:
+        return self.query_one("#review-diff", DiffView)
+
+    def on_mount(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.query_one("#review-diff", DiffView).border_title = "diff"
+        self.query_one("#review-files", FileList).border_title = "files"
+        self._title()
+        self.table.focus()
+        self.load()
+
+    def _title(self) -> None:
+        entries = [self.entries[k] for k in self.order]
+        self.query_one("#review-title", Static).update(queue_title(self.run, self.base, entries, self.squash,
+                                                                   self.palette))
+
+    def watch_squash(self, _squash: bool) -> None:
+        self._title()
+
+    # ------------------------------------------------------------------ workers (the review library, off the loop)
+    def _queue(self) -> ReviewQueue:
+        return ReviewQueue.open(self.repo, self.state_dir, self.run)
+
+    @work(thread=True, exclusive=True, group="review-load", exit_on_error=False, name="load review queue")
+    def load(self, refresh: bool = True) -> None:
+        """Read the queue; ``refresh`` re-checks conflicts against the base tip first (takes the queue lock)."""
+        q = self._queue()
+        if refresh:
+            q.refresh()
+        self.post_message(self.QueueLoaded(q.entries(), q.ctx.state().base))
+
+    @work(thread=True, exclusive=True, group="review-diff", exit_on_error=False, name="diff")
+    def load_diff(self, entry: QueueEntry) -> None:
+        q = self._queue()
+        diff = variant_diff(q.ctx.repo, q.ctx.state(), entry.session)
+        files = render_session_diff(diff, entry.head, entry.files)
+        if entry.status == "approved" and not diff.strip():
+            files = DiffFiles(head=entry.head, whole=render_diff("", empty="merged into the base — no diff left"))
+        self.post_message(self.DiffLoaded(entry.session, files))
+
+    @work(thread=True, group="review-verify", exit_on_error=False, name="re-verify")
+    def _reverify(self, session: str) -> None:
+        entry: QueueEntry | None = None
+        try:
+            entry = self._queue().reverify(session)
+        finally:
+            self.post_message(self.VerifyEnded(session, entry))
+
+    @work(thread=True, exclusive=True, group="review-decide", exit_on_error=False, name="approve")
+    def _approve(self, session: str, squash: bool) -> None:
+        res = approve(self._queue(), session, squash=squash)
+        summary = f"approved {session}: {res.merge.method} into {self.base or 'the base'} at {res.merge.commit[:12]}"
+        if res.refreshed:
+            summary += f" (re-checked {len(res.refreshed)} other)"
+        self.post_message(self.Decided(summary))
+
+    @work(thread=True, exclusive=True, group="review-decide", exit_on_error=False, name="reject")
+    def _reject(self, session: str, reason: str) -> None:
+        res = reject(self._queue(), session, reason=reason)
+        self.post_message(self.Decided(f"rejected {session}: kept at {res.ref}"))
+
+    @work(thread=True, exclusive=True, group="review-decide", exit_on_error=False, name="request changes")
+    def _request_changes(self, session: str, text: str, send: SendCallback) -> None:
+        loop = self._loop
+        assert loop is not None
+
+        def deliver(name: str, message: str) -> None:
+            # the engine's send runs on its loop (the app's); wait for it, errors propagate to the worker
+            async def call() -> None:
+                await send(name, message)
+
+            asyncio.run_coroutine_threadsafe(call(), loop).result(timeout=60)
+
+        request_changes(self._queue(), session, text, deliver)
+        self.post_message(self.Decided(f"changes requested from {session}"))
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state is not WorkerState.ERROR or event.worker.error is None:
+            return
+        if event.worker.group == "review-diff":
+            self._diff_loading = None
+        err = event.worker.error
+        text = str(err) if isinstance(err, CortexError) else f"{type(err).__name__}: {err}"
+        self.notify(text, title=f"{event.worker.name} failed", severity="error", timeout=10, markup=False)
+
+    # ------------------------------------------------------------------ results
+    def on_review_screen_queue_loaded(self, message: ReviewScreen.QueueLoaded) -> None:
+        before = self.entries
+        self.base = message.base
+        self.entries = {e.session: e for e in message.entries}
+        self.order = [e.session for e in message.entries]
+        self.loaded += 1
+        stale = [k for k, d in self.diffs.items() if k not in self.entries or d.head != self.entries[k].head]
+        for k in stale:
+            del self.diffs[k]
+        self._show_rows()
+        self._title()
+        key = self.table.current_key
+        if key != self.current or key is None or before.get(key) != self.entries.get(key):
+            self._show_entry(key)
+        self._schedule_poll()
+
+    def _schedule_poll(self) -> None:
+        if self.poll_interval and not self._poll_pending:
+            self._poll_pending = True
+            self.set_timer(self.poll_interval, self._poll)
+
+    def _poll(self) -> None:
+        self._poll_pending = False
+        if self.is_current:
+            self.load(refresh=False)
+        else:  # hidden (another screen or a dialog on top): look again later
+            self._schedule_poll()
+
+    def _show_rows(self) -> None:
+        pal = self.palette
+        self.table.apply([(k, queue_row(self.entries[k], pal, k in self.verifying)) for k in self.order])
+
+    @on(DataTable.RowHighlighted, "#review-queue")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value
+        self._show_entry(None if key is None else str(key))
+
+    def _show_entry(self, session: str | None) -> None:
+        entry = self.entries.get(session) if session else None
+        files = self.query_one("#review-files", FileList)
+        pal = self.palette
+        if entry is None:
+            self.current = None
+            self.query_one("#review-entry", Static).update("")
+            files.show_files([])
+            self.query_one("#review-info", Static).update(Text("nothing to review", style=pal.muted))
+            self.query_one("#review-verify", Static).update("")
+            self.diff_view.show(Text(""), title="diff")
+            return
+        changed = session != self.current
+        self.current = entry.session
+        self.query_one("#review-entry", Static).update(entry_title(entry, pal))
+        files.show_files([(f.path, file_label(f, pal)) for f in entry.files], keep=files.current_path)
+        self.query_one("#review-info", Static).update(entry_info(entry, pal))
+        self.query_one("#review-verify", Static).update(verify_text(entry, pal, entry.session in self.verifying))
+        if entry.session in self.diffs:
+            if changed:
+                self._show_file()
+        else:
+            if changed:
+                self.diff_view.show(Text("loading diff…", style="italic"), title=entry.session)
+            if self._diff_loading != entry.session:
+                self._diff_loading = entry.session
+                self.load_diff(entry)
+
+    def on_review_screen_diff_loaded(self, message: ReviewScreen.DiffLoaded) -> None:
+        if self._diff_loading == message.session:
+            self._diff_loading = None
+        self.diffs[message.session] = message.diff
+        if message.session == self.current:
+            self._show_file()
+
+    @on(OptionList.OptionHighlighted, "#review-files")
+    def _file_highlighted(self, _event: OptionList.OptionHighlighted) -> None:
+        self._show_file()
+
+    def _show_file(self) -> None:
+        if self.current is None or self.current not in self.diffs:
+            return
+        d = self.diffs[self.current]
+        path = self.query_one("#review-files", FileList).current_path
+        part = d.files.get(path) if path else None
+        if part is None:
+            self.diff_view.show(d.whole.text, d.whole.hunks, title=self.current)
+        else:
+            n = len(part.hunks)
+            self.diff_view.show(part.text, part.hunks, title=f"{path} · {n} hunk{'s' if n != 1 else ''}")
+
+    def on_review_screen_verify_ended(self, message: ReviewScreen.VerifyEnded) -> None:
+        self.verifying.discard(message.session)
+        if message.entry is not None:
+            self.entries[message.session] = message.entry
+            e = message.entry
+            self.notify(f"{e.session}: verify {'passed' if e.verify and e.verify.exit_code == 0 else 'failed'}",
+                        severity="information" if e.ready else "warning", timeout=4, markup=False)
+        self.load()  # readiness may have changed the order
+        self._show_rows()
+        if message.session == self.current:
+            self._show_entry(self.current)
+
+    def on_review_screen_decided(self, message: ReviewScreen.Decided) -> None:
+        self.notify(message.summary, title="review", timeout=5, markup=False)
+        self.load()
+
+    # ------------------------------------------------------------------ actions
+    def _selected(self) -> QueueEntry | None:
+        key = self.table.current_key
+        entry = self.entries.get(key) if key else None
+        if entry is None:
+            self.notify("no entry selected", severity="warning", timeout=3, markup=False)
+        return entry
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def action_reload(self) -> None:
+        self.diffs.clear()
+        self.current = None
+        self._diff_loading = None
+        self.load()
+
+    def action_toggle_squash(self) -> None:
+        self.squash = not self.squash
+        self.notify(f"approve will {'squash into one commit' if self.squash else 'merge the commits'}", timeout=2)
+
+    def action_hunk(self, step: int) -> None:
+        if step > 0:
+            self.diff_view.action_next_hunk()
+        else:
+            self.diff_view.action_previous_hunk()
+
+    def action_approve(self) -> None:
+        entry = self._selected()
+        if entry is None:
+            return
+        pal = self.palette
+        squash = self.squash
+        body = Text(f"Merge {entry.branch} into {self.base or 'the base'}")
+        body.append(" as one squashed commit" if squash else " (fast-forward when possible, else a merge commit)")
+        body.append(f"\n{len(entry.commits)} commit(s), {len(entry.files)} file(s)")
+        if entry.status not in AWAITING:
+            body.append(f"\nThis entry is {entry.status}.", style=f"bold {pal.warning}")
+        if entry.conflicts:
+            body.append(f"\nConflicts with the base: {', '.join(entry.conflicts)}", style=f"bold {pal.error}")
+        elif not entry.ready:
+            body.append("\nVerify did not pass.", style=f"bold {pal.warning}")
+        if entry.out_of_scope:
+            body.append(f"\nOutside its scope: {', '.join(entry.out_of_scope)}", style=pal.warning)
+
+        def decided(yes: bool | None) -> None:
+            if yes:
+                self._approve(entry.session, squash)
+
+        self.app.push_screen(ConfirmScreen(f"Approve {entry.session}?", body, confirm_label="Approve"), decided)
+
+    def action_reject(self) -> None:
+        entry = self._selected()
+        if entry is None:
+            return
+
+        def decided(reason: str | None) -> None:
+            if reason is not None:
+                self._reject(entry.session, reason.strip())
+
+        self.app.push_screen(TextPromptScreen(
+            f"Reject {entry.session}? Its head is kept under refs/cortex/rejected/{self.run}/{entry.slug}.",
+            placeholder="reason (optional)", hint="Enter rejects · Esc cancels", allow_empty=True), decided)
+
+    def action_request_changes(self) -> None:
+        entry = self._selected()
+        if entry is None:
+            return
+        send = self.send
+        if send is None:
+            self.notify("request changes needs the running supervisor (open the review from `cortex-tui up`); "
+                        f"or run `cortex-tui review request-changes {entry.session}`", severity="error",
+                        timeout=8, markup=False)
+            return
+
+        def decided(text: str | None) -> None:
+            if text is not None:
+                self._request_changes(entry.session, text, send)
+
+        self.app.push_screen(TextPromptScreen(f"Request changes from {entry.session}",
+                                              placeholder="what should change — sent to the agent",
+                                              hint="Enter sends it to the agent · Esc cancels"), decided)
+
+    def action_reverify(self) -> None:
+        entry = self._selected()
+        if entry is None:
+            return
+        if not entry.verify_command:
+            self.notify(f"{entry.session} has no verify command (set `verify` in the layout)", severity="error",
+                        timeout=6, markup=False)
+            return
+        if entry.session in self.verifying:
+            return
+        self.verifying.add(entry.session)
+        self._show_rows()
+        if entry.session == self.current:
+            self.query_one("#review-verify", Static).update(verify_text(entry, self.palette, True))
+        self._reverify(entry.session)
+
+    def action_shell(self) -> None:
+        entry = self._selected()
+        if entry is None:
+            return
+        path = Path(entry.worktree)
+        if not entry.worktree or not path.is_dir():
+            self.notify(f"the worktree of {entry.session} is gone ({entry.worktree or 'not recorded'})",
+                        severity="error", timeout=6, markup=False)
+            return
+        self.run_worker(self._shell(path), name=f"shell {entry.session}", group="shell", exclusive=True,
+                        exit_on_error=False)
+
+    async def _shell(self, path: Path) -> None:
+        shell = os.environ.get("SHELL") or "/bin/sh"
+        try:
+            with self.app.suspend(), self.app.batch_update():
+                proc = await asyncio.create_subprocess_exec(shell, cwd=str(path))
+                await proc.wait()
+        except SuspendNotSupported:
+            self.notify(f"a shell needs a real terminal; run: cd {path}", title="shell", timeout=10,
+                        markup=False)
+            return
+        self.app.refresh()
