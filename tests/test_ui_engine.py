@@ -171,11 +171,11 @@ def test_attach_suspends_and_returns_in_a_real_terminal(git_repo: Path, tmp_path
     subprocess.run([*outer, "new-session", "-d", "-s", "ui", "-x", "120", "-y", "32",
                     f"{sys.executable} {script} {layout} {git_repo}; sleep 30"], check=True)
     try:
-        wait_until(lambda: "asker" in capture() and "waiting" in capture(), timeout=30, what="dashboard in terminal")
-        wait_until(lambda: capture().split("\n")[2].lstrip().startswith("asker"), what="asker row first")
+        wait_until(lambda: "asker" in capture() and "waiting" in capture(), timeout=60, what="dashboard in terminal")
+        wait_until(lambda: capture().split("\n")[2].lstrip().startswith("asker"), timeout=40, what="asker row first")
         subprocess.run([*outer, "send-keys", "-t", "ui", "t"], check=True)  # attach to the highlighted session
         # the inner tmux takes over the terminal: the sim's screen and tmux's status line
-        wait_until(lambda: "Deploy to prod? [y/n]" in capture() and "Session" not in capture(), timeout=15,
+        wait_until(lambda: "Deploy to prod? [y/n]" in capture() and "Session" not in capture(), timeout=30,
                    what="attached view of the asker window")
         # answer the prompt directly in the attached agent, then detach the inner client
         subprocess.run([*outer, "send-keys", "-t", "ui", "y", "Enter"], check=True)
@@ -184,13 +184,13 @@ def test_attach_suspends_and_returns_in_a_real_terminal(git_repo: Path, tmp_path
 
         inner = ["tmux", "-L", socket_name("uitest", git_repo / "coordination")]
         subprocess.run([*inner, "detach-client", "-s", "=cortex"], check=True)
-        wait_until(lambda: "Session" in capture() and "uitest" in capture(), timeout=15, what="dashboard back")
+        wait_until(lambda: "Session" in capture() and "uitest" in capture(), timeout=30, what="dashboard back")
         # supervision went on while attached: the engine read the agent's new output
         wait_until(lambda: "continuing after approval" in
                    (git_repo / "coordination" / "runs" / "uitest" / "logs" / "asker.log").read_text(errors="replace"),
                    what="log written while attached")
         subprocess.run([*outer, "send-keys", "-t", "ui", "q"], check=True)
-        wait_until(lambda: "Session" not in capture(), timeout=15, what="app quit")
+        wait_until(lambda: "Session" not in capture(), timeout=30, what="app quit")
         wins = subprocess.run([*inner, "list-windows", "-a", "-F", "#{window_name}"], capture_output=True,
                               text=True).stdout
         assert {"talker", "asker", "sleeper"} <= set(wins.split())
