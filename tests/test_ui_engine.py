@@ -196,3 +196,21 @@ def test_attach_suspends_and_returns_in_a_real_terminal(git_repo: Path, tmp_path
         assert {"talker", "asker", "sleeper"} <= set(wins.split())
     finally:
         subprocess.run([*outer, "kill-server"], capture_output=True)
+
+
+async def test_handover_signal_closes_the_app_and_leaves_agents_running(git_repo: Path, tmp_path: Path) -> None:
+    import os
+    import signal
+
+    sup = make_supervisor(git_repo, tmp_path)
+    app = CortexApp(sup)
+    async with app.run_test(size=(120, 32)) as pilot:
+        await until(pilot, lambda: app.sessions.get("sleeper") is not None
+                    and app.sessions["sleeper"].state is SessionState.RUNNING, what="sleeper running")
+        os.kill(os.getpid(), signal.SIGUSR1)  # what another supervisor sends when it takes the run over
+        await until(pilot, lambda: not app.is_running, what="app left")
+    assert app._exit_message is not None and "took over" in app._exit_message
+    windows = {w.tag: w for w in sup.tmux.list_windows() if w.tag}
+    assert "sleeper" in windows and not windows["sleeper"].dead
+    assert sup.store.try_lock()
+    sup.store.unlock()

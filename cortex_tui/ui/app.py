@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import signal
 import time
 import tomllib
 from collections.abc import Callable, Mapping
@@ -50,6 +51,7 @@ class CortexApp(App[None]):
     def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time, start_engine: bool = False,
                  flush_interval: float = 0.1, ticking: bool = True, bell: bool = False, tune_gc: bool = False) -> None:
         super().__init__()
+        self._exit_message: str | None = None
         self.engine = engine
         self.clock = clock
         self.start_engine = start_engine
@@ -117,6 +119,14 @@ class CortexApp(App[None]):
         self.install_screen(DashboardScreen(), "dashboard")
         self.push_screen("dashboard")
         self.run_worker(self._supervise(), name="supervise", group="engine", exit_on_error=False)
+        try:  # another supervisor taking the run over (or `cortex-tui down`) asks us to leave with SIGUSR1
+            asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, self._handed_over)
+        except (NotImplementedError, RuntimeError):
+            pass
+
+    def _handed_over(self) -> None:
+        self._exit_message = f"another cortex-tui took over run {self.run_id}; agents keep running"
+        self.run_worker(self.action_quit(), name="handover", exit_on_error=False)
 
     async def _supervise(self) -> None:
         if self.start_engine:
@@ -148,7 +158,7 @@ class CortexApp(App[None]):
         try:
             await self.engine.shutdown()
         finally:
-            self.exit()
+            self.exit(message=self._exit_message)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR and event.worker.error is not None:
