@@ -48,3 +48,20 @@ def test_restart_policy_and_trigger_actions(git_repo: Path, tmp_path: Path) -> N
     # recycled once (restart max = 1), then the cap holds: no endless recycling
     assert sum(1 for e in events if e.kind == "spawned" and e.session == "hog") == 2
     assert st["hog"].restarts == 1
+
+
+def test_session_timeout_fails_it(git_repo: Path, tmp_path: Path) -> None:
+    sup = make_sup(git_repo, """
+[run]
+name = "to"
+[[session]]
+name = "slowpoke"
+agent = "sim"
+timeout = "2s"
+script = ["say starting", "sleep 30"]
+""", tmp_path)
+    events = run_to_end(sup, timeout=40)
+    rec = sup.state.sessions["slowpoke"]
+    assert rec.state.value == "failed" and rec.reason == "timed out after 2s"
+    assert [e.data["state"] for e in events if e.kind == "state" and e.session == "slowpoke"][-1] == "failed"
+    assert rec.finished_at is not None and rec.started_at is not None and rec.finished_at - rec.started_at < 10

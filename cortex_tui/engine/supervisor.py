@@ -743,9 +743,9 @@ class Supervisor:
             for ch in rt.errors.check(now):
                 self._apply(rt, ch)
             if rt.spec.timeout and rt.rec.started_at and now - rt.rec.started_at > rt.spec.timeout:
-                await self.stop_session(rt.rec.name, reason=f"timed out after {rt.spec.timeout:.0f}s")
-                rt.rec.state = SessionState.FAILED
-                self._dirty = True
+                why = f"timed out after {rt.spec.timeout:.0f}s"
+                await self.stop_session(rt.rec.name, reason=why)
+                self._set_state(rt, SessionState.FAILED, why)  # a timeout is a failure, not a user's stop
         if mono - self._last_reconcile >= RECONCILE_S:
             before = {n: r.rec.state for n, r in self.rt.items()}
             self._reconcile(await asyncio.to_thread(self.tmux.list_windows))
