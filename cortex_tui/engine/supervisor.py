@@ -514,9 +514,19 @@ class Supervisor:
             parts = path[len(wt_root):].split(os.sep)
             return not any(p in NOISE_DIRS for p in parts[1:]) and not path.endswith(NOISE_SUFFIXES)
 
-        async for changes in awatch(*paths, watch_filter=keep, debounce=50, step=10, rust_timeout=1000,
-                                    stop_event=self._stop, recursive=True, force_polling=False):
-            await self._on_changes(changes, run_dir, wt_root)
+        while not self._stop.is_set():
+            try:
+                async for changes in awatch(*paths, watch_filter=keep, debounce=50, step=10, rust_timeout=1000,
+                                            stop_event=self._stop, recursive=True, force_polling=False):
+                    try:
+                        await self._on_changes(changes, run_dir, wt_root)
+                    except CortexError as e:  # e.g. a git call failed on a half-deleted worktree
+                        self._emit("watch_error", None, error=e.message)
+            except (OSError, RuntimeError) as e:  # the watcher itself died (a watched dir vanished…)
+                self._emit("watch_error", None, error=str(e))
+                for p in (self.store.dir, self.worktrees_root):
+                    p.mkdir(parents=True, exist_ok=True)
+                await asyncio.sleep(1.0)  # then watch again; the tick's reconcile covered the gap
 
     async def _on_changes(self, changes: set[tuple[Any, str]], run_dir: str, wt_root: str) -> None:
         from watchfiles import Change
