@@ -32,8 +32,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cortex_tui.agents.base import AgentAdapter, AgentSignal, ApprovalPrompt, KeyInput, SpawnContext
-from cortex_tui.agents.dialogs import choice_number, find_numbered_dialog
+from cortex_tui.agents.base import AgentAdapter, AgentSignal, SpawnContext
+from cortex_tui.agents.dialogs import NumberedDialogAdapter
 from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import TokenUsage
 
@@ -49,7 +49,6 @@ QUESTIONS = [
     re.compile(r"^Do you want to (?:proceed|make this edit|create|allow|run|overwrite|delete|fetch|use)\b.*\?\s*$"),
     re.compile(r"^Do you want to .+\?\s*$"),
 ]
-_NO = re.compile(r"^No\b")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -273,7 +272,7 @@ def settings_json(ctx: SpawnContext, *, enforce: bool) -> dict[str, Any]:
 
 
 @dataclass
-class ClaudeCodeAdapter(AgentAdapter):
+class ClaudeCodeAdapter(NumberedDialogAdapter):
     _readers: dict[str, TranscriptReader] = field(default_factory=dict, repr=False, compare=False)
     _reported: dict[tuple[str, str], TokenUsage] = field(default_factory=dict, repr=False, compare=False)
     """Per (transcript, model): the totals already turned into usage increments."""
@@ -304,19 +303,6 @@ class ClaudeCodeAdapter(AgentAdapter):
             json.dumps(settings_json(ctx, enforce=enforce), indent=2), encoding="utf-8")
 
     # -- screen ----------------------------------------------------------------------------------------
-    def find_approval(self, screen_lines: list[str]) -> ApprovalPrompt | None:
-        return find_numbered_dialog(screen_lines, QUESTIONS)
-
-    def approve_keys(self, prompt: ApprovalPrompt | None) -> list[KeyInput]:
-        return [("literal", "1")]
-
-    def deny_keys(self, prompt: ApprovalPrompt | None) -> list[KeyInput]:
-        num = choice_number(prompt, _NO)
-        return [("literal", num)] if num else [("key", "Escape")]
-
-    def interrupt_keys(self) -> list[KeyInput]:
-        return [("key", "Escape")]
-
     # -- structured events -----------------------------------------------------------------------------
     def usage_checkpoint(self) -> dict[str, Any]:
         return {"reported": [[path, model, u.model_dump()] for (path, model), u in self._reported.items()]}

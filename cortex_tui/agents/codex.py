@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cortex_tui.agents.base import AgentAdapter, AgentSignal, ApprovalPrompt, KeyInput, SpawnContext
-from cortex_tui.agents.dialogs import choice_number, choices, find_numbered_dialog
+from cortex_tui.agents.dialogs import NumberedDialogAdapter, choice_number, choices
 from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import TokenUsage
 
@@ -72,7 +72,7 @@ def _key_for(prompt: ApprovalPrompt | None, label: re.Pattern[str]) -> list[KeyI
 
 
 @dataclass
-class CodexAdapter(AgentAdapter):
+class CodexAdapter(NumberedDialogAdapter):
     def command(self, session: ResolvedSession, ctx: SpawnContext) -> list[str]:
         if session.command:
             return ["/bin/sh", "-c", session.command]
@@ -90,9 +90,6 @@ class CodexAdapter(AgentAdapter):
             argv += ["--", session.prompt]
         return argv
 
-    def find_approval(self, screen_lines: list[str]) -> ApprovalPrompt | None:
-        return find_numbered_dialog(screen_lines, QUESTIONS)
-
     def approve_keys(self, prompt: ApprovalPrompt | None) -> list[KeyInput]:
         return _key_for(prompt, re.compile(r"^Yes\b")) or [("literal", "1")]
 
@@ -102,9 +99,6 @@ class CodexAdapter(AgentAdapter):
             return keys
         num = choice_number(prompt, re.compile(r"^No\b"))
         return [("literal", num)] if num else [("key", "Escape")]
-
-    def interrupt_keys(self) -> list[KeyInput]:
-        return [("key", "Escape")]
 
     def interpret_event(self, event: dict[str, Any]) -> list[AgentSignal]:
         """Signals from a ``codex exec --json`` line."""

@@ -14,8 +14,9 @@ whose meaning depends on where the cursor happens to be.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from cortex_tui.agents.base import ApprovalPrompt
+from cortex_tui.agents.base import AgentAdapter, ApprovalPrompt, KeyInput
 
 _BOX = re.compile(r"^[\s│┃|]+|[\s│┃|]+$")
 CHOICE_RE = re.compile(r"^(?:[❯›»>●○◉◯*]\s*)?(\d{1,2})\.\s+(\S.*)$")
@@ -62,3 +63,25 @@ def choice_number(prompt: ApprovalPrompt | None, label: re.Pattern[str]) -> str 
         if label.search(text):
             return num
     return None
+
+
+NO_CHOICE = re.compile(r"^No\b")
+
+
+@dataclass
+class NumberedDialogAdapter(AgentAdapter):
+    """A TUI agent whose approvals are numbered-choice dialogs (``approval_patterns`` = the question lines):
+    answered by typing the choice's number, never Enter; interrupted with Escape."""
+
+    def find_approval(self, screen_lines: list[str]) -> ApprovalPrompt | None:
+        return find_numbered_dialog(screen_lines, self.approval_patterns)
+
+    def approve_keys(self, prompt: ApprovalPrompt | None) -> list[KeyInput]:
+        return [("literal", "1")]
+
+    def deny_keys(self, prompt: ApprovalPrompt | None) -> list[KeyInput]:
+        num = choice_number(prompt, NO_CHOICE)
+        return [("literal", num)] if num else [("key", "Escape")]
+
+    def interrupt_keys(self) -> list[KeyInput]:
+        return [("key", "Escape")]

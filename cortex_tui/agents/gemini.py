@@ -20,8 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from cortex_tui.agents.base import AgentAdapter, AgentSignal, ApprovalPrompt, KeyInput, SpawnContext
-from cortex_tui.agents.dialogs import choice_number, find_numbered_dialog
+from cortex_tui.agents.base import AgentAdapter, AgentSignal, SpawnContext
+from cortex_tui.agents.dialogs import NumberedDialogAdapter
 from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import TokenUsage
 
@@ -31,7 +31,6 @@ QUESTIONS = [
     re.compile(r"^Allow (?:edit|write|fetch)\b.*\?\s*$"),
     re.compile(r"^Do you want to proceed\?\s*$"),
 ]
-_NO = re.compile(r"^No\b")
 
 
 def _int(v: object) -> int:
@@ -65,7 +64,7 @@ def usage_from_result(obj: dict[str, Any]) -> list[tuple[str | None, TokenUsage]
 
 
 @dataclass
-class GeminiAdapter(AgentAdapter):
+class GeminiAdapter(NumberedDialogAdapter):
     def command(self, session: ResolvedSession, ctx: SpawnContext) -> list[str]:
         if session.command:
             return ["/bin/sh", "-c", session.command]
@@ -80,19 +79,6 @@ class GeminiAdapter(AgentAdapter):
         elif session.prompt:
             argv += ["--prompt-interactive", session.prompt]
         return argv
-
-    def find_approval(self, screen_lines: list[str]) -> ApprovalPrompt | None:
-        return find_numbered_dialog(screen_lines, QUESTIONS)
-
-    def approve_keys(self, prompt: ApprovalPrompt | None) -> list[KeyInput]:
-        return [("literal", "1")]
-
-    def deny_keys(self, prompt: ApprovalPrompt | None) -> list[KeyInput]:
-        num = choice_number(prompt, _NO)
-        return [("literal", num)] if num else [("key", "Escape")]
-
-    def interrupt_keys(self) -> list[KeyInput]:
-        return [("key", "Escape")]
 
     def interpret_event(self, event: dict[str, Any]) -> list[AgentSignal]:
         """Signals from a headless stream-json line."""
