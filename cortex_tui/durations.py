@@ -16,8 +16,8 @@ _SIZE_UNITS = {
 
 def parse_duration(value: str | int | float) -> float:
     """Return seconds. Accepts numbers (seconds) or strings like ``"30s"``, ``"10m"``, ``"1h"``."""
-    if isinstance(value, bool):
-        raise ValueError(f"not a duration: {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 10m, 1h)")
     if isinstance(value, (int, float)):
         if value < 0:
             raise ValueError(f"duration must not be negative: {value!r}")
@@ -30,8 +30,8 @@ def parse_duration(value: str | int | float) -> float:
 
 def parse_size(value: str | int | float) -> int:
     """Return bytes. Accepts numbers (bytes) or strings like ``"500MB"``, ``"2GiB"``."""
-    if isinstance(value, bool):
-        raise ValueError(f"not a size: {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"not a size: {value!r} (use e.g. 500MB, 2GiB)")
     if isinstance(value, (int, float)):
         if value < 0:
             raise ValueError(f"size must not be negative: {value!r}")

@@ -51,6 +51,11 @@ BAD = [
     ('[run]\nname = "r"\n[[session]]\nname = "a"\nscript = ["fly away"]\n', 5, ["step 1", "unknown step 'fly'"]),
     ('[run]\nname = "r"\n[defaults]\nsilence_after = "soon"\n[[session]]\nname = "a"\nscript = ["say x"]\n', 4,
      ["defaults.silence_after", "not a duration"]),
+    # found by the fuzz test: a list where a duration/size belongs raised TypeError
+    ('[run]\nname = "r"\n[[session]]\nname = "a"\nscript = ["say x"]\ntimeout = ["a"]\n', 6,
+     ["session[0].timeout", "not a duration"]),
+    ('[run]\nname = "r"\n[[session]]\nname = "a"\nscript = ["say x"]\nmemory_limit = { a = 1 }\n', 6,
+     ["session[0].memory_limit", "not a size"]),
     ('[run]\nname = "bad name!"\n[[session]]\nname = "a"\nscript = ["say x"]\n', 2, ["run.name"]),
     ('[run]\nname = "r"\n[[session]]\nname = "a"\nnode = "box9"\nscript = ["say x"]\n', 5, ["unknown node 'box9'"]),
     ('[run]\nname = "r"\n[[session]]\nname = "a"\nagent = "shell"\n', 3, ["has agent 'shell' but no command"]),

@@ -146,3 +146,26 @@ def test_ask_waits_then_cli_approve_continues(git_repo: Path, tmp_path: Path) ->
     # approving again when nothing waits is refused, never a blind keypress
     r = cli("approve", "asker", "--repo", str(git_repo), check=False)
     assert r.returncode != 0
+
+
+IMMEDIATE = """
+[run]
+name = "imm"
+[[session]]
+name = "eager"
+agent = "sim"
+script = ["ask Ready at once?", "say after"]
+"""
+
+
+def test_prompt_printed_during_spawn_is_not_lost(git_repo: Path, tmp_path: Path) -> None:
+    """The agent asks before the spawn bookkeeping is done: the session must still end up waiting."""
+    sup = make_sup(git_repo, IMMEDIATE, tmp_path)
+
+    async def during(s: object) -> None:
+        await wait_for(lambda: sup.state.sessions["eager"].state.value == "waiting", 20, "waiting")
+        await sup.approve("eager")
+
+    events = run_to_end(sup, during=during, timeout=40)
+    assert len(triggers(events, "approval_waiting", "eager")) == 1
+    assert sup.state.sessions["eager"].state.value == "finished"

@@ -389,6 +389,7 @@ class Supervisor:
         self._spawning.add(rec.name)
         try:
             self._set_state(rt, SessionState.STARTING, None)
+            self._reset_for_attempt(rt)
             await asyncio.to_thread(self._spawn_sync, rt, restart)
         except CortexError as e:
             rec.finished_at = time.time()
@@ -398,9 +399,13 @@ class Supervisor:
             rec.finished_at = time.time()
             self._set_state(rt, SessionState.FAILED, f"spawn failed: {e}")
         else:
-            self._set_state(rt, SessionState.RUNNING, None)
+            if rec.state is SessionState.STARTING:  # it may already wait on an approval it printed at once
+                self._set_state(rt, SessionState.RUNNING, None)
             self._emit("spawned", rec.name, window=rec.window_id, branch=rec.branch, worktree=rec.worktree,
                        attempt=rec.attempt)
+            self._read_log(rt)  # whatever it printed while the window was being made
+            if rec.state.live and detects_approval(rt.adapter):
+                self._check_screen_soon(rt)
         finally:
             self._spawning.discard(rec.name)
             self._wake.set()
@@ -446,7 +451,6 @@ class Supervisor:
         win = self.tmux.new_window(name=spec.name, cwd=wt, argv=wrapped, env=env, log_path=log_path,
                                    tag=spec.name, run=self.run_id)
         rec.window_id, rec.pane_id, rec.pane_pid = win.window_id, win.pane_id, win.pane_pid
-        self._spawned(rt)
 
     def _spawn_remote_sync(self, rt: Runtime, restart: bool) -> None:
         rec = rt.rec
@@ -461,10 +465,10 @@ class Supervisor:
         rec.log_offset = log_path.stat().st_size
         rec.window_id, rec.pane_id, rec.remote_pid = self.remote.spawn_sync(rt, header="")
         rec.pane_pid = None  # never a local pid: nothing local may be signalled or sampled by it
-        self._spawned(rt)
 
-    def _spawned(self, rt: Runtime) -> None:
-        """Bookkeeping shared by local and remote spawns."""
+    def _reset_for_attempt(self, rt: Runtime) -> None:
+        """Fresh rules and clocks for a new attempt — on the event loop, *before* the window exists, so
+        nothing the agent prints in its first milliseconds can be undone by this bookkeeping."""
         rec, spec = rt.rec, rt.spec
         now = time.time()
         rec.started_at = now
@@ -876,7 +880,7 @@ class Supervisor:
         if change.kind == "approval_waiting":
             rt.silence.waiting_on_human = True
             self._apply(rt, rt.silence.check(now))  # a silence that was active ends: it is waiting on us
-            if rt.rec.state in (SessionState.RUNNING, SessionState.IDLE):
+            if rt.rec.state in (SessionState.STARTING, SessionState.RUNNING, SessionState.IDLE):
                 self._set_state(rt, SessionState.WAITING, "approval requested")
         self._dirty = True
         if act:
