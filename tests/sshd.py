@@ -143,14 +143,28 @@ class SshServer:
         if self.proc is None:
             return
         try:
-            children = psutil.Process(self.proc.pid).children(recursive=True)
+            listener = psutil.Process(self.proc.pid)
         except psutil.NoSuchProcess:
-            children = []
+            listener = None
+        # stop accepting first, *then* list the connections: one being set up right now is listed too
+        # (sshd's connection processes outlive a SIGTERM of the listener)
+        children = []
+        if listener is not None:
+            try:
+                children = listener.children(recursive=True)
+            except psutil.NoSuchProcess:
+                pass
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.05)
+        if listener is not None:
+            try:
+                children += [c for c in listener.children(recursive=True) if c not in children]
+            except psutil.NoSuchProcess:
+                pass
         # only sshd's own connection processes: their session children get SIGHUP/EOF like a real cut;
         # daemonized descendants (the remote tmux server) are not children of sshd and keep running
         conns = [c for c in children if _is_sshd(c)]
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
         for c in conns:
             try:
                 c.kill()

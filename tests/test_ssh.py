@@ -226,6 +226,12 @@ def test_link_loss_agent_survives_and_log_catches_up(sshd: SshServer, node: Remo
 
     wait_until(lambda: got(b"tick 2"), what="tick 2 over ssh")
     stream = node.stream_log("ll", sp.log_offset + len(seen))
+    assert stream.stdout is not None
+    os.set_blocking(stream.stdout.fileno(), False)
+    first: list[bytes] = []
+    # the stream's own connection must be up before the cut (else sshd may fork it after we listed them)
+    wait_until(lambda: first.append(stream.stdout.read() or b"") or b"tick" in b"".join(first),  # type: ignore[union-attr]
+               what="the stream delivers")
     master = node.transport.master_pid()
     assert master is not None
 
