@@ -4,7 +4,7 @@ PYTHON ?= python3
 ## make demo: install what is missing, then run the demo (TUI in a terminal, headless otherwise)
 demo:
 	@scripts/bootstrap.sh
-	cortex-tui demo
+	$(PYTHON) -m cortex_tui.cli demo
 
 ## make test: install what is missing (incl. test tools), then run the whole suite
 test:

@@ -29,10 +29,19 @@ def send_text(tmux: Tmux, rec: SessionRecord, text: str, adapter: AgentAdapter |
     tmux.send_keys(_target(rec), adapter.message_keys(text))
 
 
-def answer(tmux: Tmux, rec: SessionRecord, yes: bool, adapter: AgentAdapter | None = None) -> ApprovalPrompt:
-    """Answer the waiting approval prompt explicitly; refuse when nothing is waiting."""
+def answer(tmux: Tmux, rec: SessionRecord, yes: bool, adapter: AgentAdapter | None = None,
+           wait: float = 3.0) -> ApprovalPrompt:
+    """Answer the approval prompt on screen explicitly; refuse when none shows up within ``wait`` seconds.
+
+    Structured signals (Claude Code's PermissionRequest hook) can announce a dialog a moment before it is
+    drawn, so the screen is looked at a few times; keys are only ever sent for a prompt actually shown.
+    """
     adapter = adapter or get_adapter(rec.agent)
+    deadline = time.monotonic() + wait
     prompt = current_prompt(tmux, rec, adapter)
+    while prompt is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+        prompt = current_prompt(tmux, rec, adapter)
     if prompt is None:
         raise CortexError(f"session {rec.name!r} is not waiting for approval",
                           "check `cortex-tui status` or attach to look at its screen")
