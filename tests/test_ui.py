@@ -328,3 +328,11 @@ def test_domain_never_imports_textual() -> None:
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
 
+
+
+def test_header_shows_remote_node_health() -> None:
+    from cortex_tui.ui.present import Palette, run_summary
+
+    text = run_summary("r", {}, None, Palette(), supervising=True, sort_mode="attention", filter_mode="all",
+                       nodes={"box1": {"reachable": True, "latency_ms": 9.4}, "box2": {"reachable": False}}).plain
+    assert "⇄ box1 9ms" in text and "⇄ box2 link down" in text

@@ -93,6 +93,14 @@ class CortexApp(App[None]):
         return self.engine.specs
 
     @property
+    def nodes(self) -> Mapping[str, Mapping[str, object]]:
+        """Health of remote nodes (name -> reachable, latency_ms, …), as the engine last saw it."""
+        try:
+            return self.engine.state.nodes
+        except (AttributeError, RuntimeError):
+            return {}
+
+    @property
     def run_budget(self) -> float | None:
         try:
             run = tomllib.loads(self.engine.state.layout_text).get("run", {})

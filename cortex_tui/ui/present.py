@@ -310,7 +310,8 @@ _SUMMARY_ORDER = sorted(SessionState, key=lambda st: _STATE_RANK.get(st, 5))
 
 
 def run_summary(run_id: str, sessions: Mapping[str, SessionRecord], run_budget: float | None, pal: Palette,
-                *, supervising: bool, sort_mode: str, filter_mode: str) -> Text:
+                *, supervising: bool, sort_mode: str, filter_mode: str,
+                nodes: Mapping[str, Mapping[str, Any]] | None = None) -> Text:
     """Header line: run, totals, triggers, cost vs run budget, then sessions by state (most urgent first)."""
     counts = Counter(r.state for r in sessions.values())
     text = Text()
@@ -329,6 +330,12 @@ def run_summary(run_id: str, sessions: Mapping[str, SessionRecord], run_budget: 
         if n:
             glyph, attr = STATE_LOOK[st]
             text.append(f"{glyph}{n} {st.value}  ", style=getattr(pal, attr))
+    for name, health in sorted((nodes or {}).items()):  # remote nodes: reachable? latency
+        if health.get("reachable"):
+            lat = health.get("latency_ms")
+            text.append(f"⇄ {name} {'' if lat is None else f'{lat:.0f}ms'}  ", style=pal.success)
+        else:
+            text.append(f"⇄ {name} link down  ", style=f"bold {pal.error}")
     text.append(f"sort:{sort_mode} filter:{filter_mode}", style=pal.muted)
     return text
 

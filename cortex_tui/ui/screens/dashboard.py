@@ -123,7 +123,7 @@ class DashboardScreen(Screen[None]):
             self.table.apply(upserts, removals)
             self.query_one(RunHeader).show(run_summary(
                 app.run_id, sessions, app.run_budget, pal, supervising=app.supervising,
-                sort_mode=self.table.sort_mode, filter_mode=self.filter_mode))
+                sort_mode=self.table.sort_mode, filter_mode=self.filter_mode, nodes=app.nodes))
         self.flushes += 1
 
     def on_screen_resume(self) -> None:
