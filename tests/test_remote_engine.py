@@ -114,3 +114,41 @@ def test_doctor_node(sshd: SshServer, tmp_path: Path) -> None:
     sshd.stop()
     r = cli("doctor", "--node", "box1", "--layout", str(layout), check=False)
     assert r.returncode == 1 and "reachable   MISSING" in r.stdout, r.stdout
+
+
+def test_remote_claude_transcript_is_mirrored_for_usage(sshd: SshServer, git_repo: Path, tmp_path: Path) -> None:
+    """A Claude Code session on a node: its hook events name a transcript on the node; the supervisor mirrors
+    that file and reads usage from the mirror (a stand-in agent writes what the real CLI would)."""
+    import json
+
+    fixture = Path(__file__).parent / "fixtures/claude/transcript-interactive.jsonl"
+    expected = json.loads((fixture.parent / "transcript-interactive.expected.json").read_text())["usage"]
+    agent = (
+        'd=$(dirname "$CORTEX_EVENTS_FILE"); t="$d/remote-transcript.jsonl"; '
+        f'cp {fixture} "$t"; '
+        'printf \'{"source":"claude-code","event":"Stop","payload":{"session_id":"s1","transcript_path":"%s"}}\\n\' '
+        '"$t" >> "$CORTEX_EVENTS_FILE"; sleep 4'
+    )
+    text = f"""
+[run]
+name = "rcc"
+{node_toml(sshd)}
+[[session]]
+name = "claude-far"
+agent = "claude-code"
+node = "box1"
+model = "claude-sonnet-4-5-20250929"
+command = {json.dumps(agent)}
+"""
+    sup = make_sup(git_repo, text, tmp_path)
+    run_to_end(sup, timeout=60)
+    rec = sup.state.sessions["claude-far"]
+    assert rec.state.value == "finished", rec.reason
+    assert rec.tokens is not None
+    assert {k: rec.tokens.as_dict()[k] for k in expected} == expected
+    assert rec.cost_usd is not None and rec.cost_usd > 0
+    # the adapter read the local mirror, not the node's file
+    local_events = (git_repo / "coordination/runs/rcc/sessions" / rec.slug / "events.jsonl").read_text()
+    mirrored = json.loads(local_events.splitlines()[-1])["payload"]["transcript_path"]
+    assert "/coordination/runs/rcc/sessions/" in mirrored and "/mirror/" in mirrored
+    assert Path(mirrored).read_bytes() == fixture.read_bytes()

@@ -10,6 +10,7 @@ session record, so after an outage (or a supervisor restart) the poll catches up
 from __future__ import annotations
 
 import base64
+import json
 import sys
 import threading
 import time
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 # args: LIMIT, then per session 7 values: log log_off events events_off exitfile worktree base
 _POLL = r'''
 limit=$1; shift
-while [ $# -ge 7 ]; do
+while [ $# -ge 7 ] && [ "$1" != "--" ]; do
   log=$1; lo=$2; ev=$3; eo=$4; ex=$5; wt=$6; base=$7; shift 7
   if [ -f "$log" ]; then tail -c +$((lo+1)) "$log" | head -c "$limit" | base64 | tr -d '\n'; fi; echo
   if [ -f "$ev" ]; then tail -c +$((eo+1)) "$ev" | head -c "$limit" | base64 | tr -d '\n'; fi; echo
@@ -43,6 +44,11 @@ while [ $# -ge 7 ]; do
   fi; echo
 done
 ps -eo pid=,ppid=,rss=,times= 2>/dev/null | base64 | tr -d '\n'; echo
+[ "$1" = "--" ] && shift
+while [ $# -ge 2 ]; do
+  f=$1; o=$2; shift 2
+  if [ -f "$f" ]; then tail -c +$((o+1)) "$f" | head -c "$limit" | base64 | tr -d '\n'; fi; echo
+done
 '''
 BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 
@@ -53,6 +59,16 @@ class PollResult:
     events: bytes
     exit_code: int | None
     changed: dict[str, str]
+    files: dict[str, bytes] = field(default_factory=dict)
+    """New bytes of mirrored files (remote path -> bytes), e.g. Claude Code transcripts."""
+
+
+def mirror_path(session_dir: Path, remote_path: str) -> Path:
+    """Where a node file (an agent transcript) is mirrored for the adapter to read locally."""
+    import hashlib
+
+    name = Path(remote_path).name or "file"
+    return session_dir / "mirror" / f"{hashlib.sha1(remote_path.encode()).hexdigest()[:12]}-{name}"
 
 
 @dataclass
@@ -108,6 +124,10 @@ def poll_node(rn: RemoteNode, recs: list[SessionRecord], base: str,
     for r in recs:
         args += [str(rn.log_path(r.slug)), str(r.remote_log_offset), str(rn.session_dir(r.slug) / "events.jsonl"),
                  str(r.remote_events_offset), str(rn.exit_file(r.slug)), r.worktree, r.base_commit or base]
+    args.append("--")  # then (file, offset) pairs of mirrored files, in the order of recs
+    for r in recs:
+        for path, off in r.remote_files.items():
+            args += [path, str(off)]
     res = rn.transport.run_bytes(["/bin/sh", "-c", _POLL, "cortex", *args], timeout=60)
     lines = res.stdout.split(b"\n")
     if res.returncode != 0 or len(lines) < 4 * len(recs) + 1:
@@ -123,6 +143,13 @@ def poll_node(rn: RemoteNode, recs: list[SessionRecord], base: str,
             changed=parse_changed(base64.b64decode(ch_b)) if ch_b else {},
         )
     ps_b = lines[4 * len(recs)]
+    k = 4 * len(recs) + 1
+    for r in recs:
+        for path in r.remote_files:
+            blob = lines[k] if k < len(lines) else b""
+            k += 1
+            if blob:
+                out[r.name].files[path] = base64.b64decode(blob)
     return out, base64.b64decode(ps_b).decode(errors="replace") if ps_b else ""
 
 
@@ -236,13 +263,20 @@ class RemoteSessions:
             with open(sup.store.logs_dir / f"{rec.slug}.log", "ab") as f:
                 f.write(res.log)
             rec.remote_log_offset += len(res.log)
+        session_dir = sup._ctx(rec).session_dir
+        for path, data in res.files.items():
+            local = mirror_path(session_dir, path)
+            local.parent.mkdir(parents=True, exist_ok=True)
+            with open(local, "ab") as f:
+                f.write(data)
+            rec.remote_files[path] = rec.remote_files.get(path, 0) + len(data)
         if res.events:
             end = res.events.rfind(b"\n") + 1  # only whole lines; the rest comes with the next poll
             if end:
                 events_file = sup._ctx(rec).events_file
                 events_file.parent.mkdir(parents=True, exist_ok=True)
                 with open(events_file, "ab") as f:
-                    f.write(res.events[:end])
+                    f.write(self._localize(rec, session_dir, res.events[:end]))
                 rec.remote_events_offset += end
         if res.changed:
             new = {p: k for p, k in res.changed.items() if p not in rec.changed_files}
@@ -253,6 +287,31 @@ class RemoteSessions:
 
             atomic_write(sup._exit_file(rec), f"{res.exit_code}\n")
         sup._dirty = True
+
+    @staticmethod
+    def _localize(rec: SessionRecord, session_dir: Path, data: bytes) -> bytes:
+        """Event lines naming a file on the node (Claude Code's ``transcript_path``) get the local mirror's
+        path instead, and the file is mirrored from then on, so usage is read as for a local session."""
+        if b"transcript_path" not in data:
+            return data
+        out: list[bytes] = []
+        for line in data.splitlines(keepends=True):
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                out.append(line)
+                continue
+            payload = ev.get("payload") if isinstance(ev, dict) else None
+            if not isinstance(payload, dict):
+                out.append(line)
+                continue
+            path = payload.get("transcript_path")
+            if isinstance(path, str) and path:
+                rec.remote_files.setdefault(path, 0)
+                payload["transcript_path"] = str(mirror_path(session_dir, path))
+                line = (json.dumps(ev) + "\n").encode()
+            out.append(line)
+        return b"".join(out)
 
     def _down(self, name: str, rts: list[Runtime], error: str) -> None:
         sup = self.sup

@@ -93,6 +93,8 @@ class SessionRecord(BaseModel):
     remote_log_offset: int = 0
     """Remote sessions: bytes of the node's log already mirrored locally."""
     remote_events_offset: int = 0
+    remote_files: dict[str, int] = Field(default_factory=dict)
+    """Remote sessions: other files of the node mirrored locally (agent transcripts) -> bytes mirrored."""
     restarts: int = 0
     attempt: int = 0
     triggers: list[TriggerRecord] = Field(default_factory=list)
