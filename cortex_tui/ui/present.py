@@ -32,6 +32,12 @@ class Palette:
     primary: str = "blue"
 
 
+def palette_of(app: object) -> Palette:
+    """The app's current palette (a default one for hosts that have none, e.g. test apps)."""
+    pal = getattr(app, "palette", None)
+    return pal if isinstance(pal, Palette) else Palette()
+
+
 # state -> (glyph, palette attribute)
 STATE_LOOK: dict[SessionState, tuple[str, str]] = {
     SessionState.PENDING: ("◌", "muted"),

@@ -26,7 +26,7 @@ from cortex_tui.bestof.models import Comparison
 from cortex_tui.errors import CortexError
 from cortex_tui.review.models import QueueEntry
 from cortex_tui.review.queue import ReviewQueue
-from cortex_tui.ui.present import Palette
+from cortex_tui.ui.present import Palette, palette_of
 from cortex_tui.ui.review_view import (
     SCORE_COLUMNS,
     RenderedDiff,
@@ -39,11 +39,6 @@ from cortex_tui.ui.review_view import (
 from cortex_tui.ui.screens.confirm import ConfirmScreen
 from cortex_tui.ui.widgets.diff_view import DiffView
 from cortex_tui.ui.widgets.keyed_table import KeyedTable
-
-
-def _palette(app: object) -> Palette:
-    pal = getattr(app, "palette", None)
-    return pal if isinstance(pal, Palette) else Palette()
 
 
 class CompareScreen(Screen[None]):
@@ -88,7 +83,7 @@ class CompareScreen(Screen[None]):
 
     @property
     def palette(self) -> Palette:
-        return _palette(self.app)
+        return palette_of(self.app)
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:

@@ -29,7 +29,7 @@ from cortex_tui.errors import CortexError
 from cortex_tui.review.decisions import approve, reject, request_changes
 from cortex_tui.review.models import QueueEntry
 from cortex_tui.review.queue import ReviewQueue
-from cortex_tui.ui.present import Palette
+from cortex_tui.ui.present import Palette, palette_of
 from cortex_tui.ui.review_view import (
     AWAITING,
     QUEUE_COLUMNS,
@@ -51,11 +51,6 @@ from cortex_tui.ui.widgets.keyed_table import KeyedTable
 
 SendCallback = Callable[[str, str], Awaitable[None]]
 """``await send(session, text)``: the engine's adapter-aware send (``Supervisor.send``)."""
-
-
-def palette_of(app: object) -> Palette:
-    pal = getattr(app, "palette", None)
-    return pal if isinstance(pal, Palette) else Palette()
 
 
 class ReviewScreen(Screen[None]):
