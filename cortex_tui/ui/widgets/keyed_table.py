@@ -10,17 +10,35 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 
-class KeyedTable(DataTable[Text]):
-    """Rows keyed by a string; :meth:`apply` adds, updates (by cell), removes and re-orders them.
-
-    The ``key_column``'s cell must read as the row key (its ``plain`` text): sorting goes by it.
-    Knows nothing about sessions or variants: callers hand it finished cells.
-    """
+class RowKeyTable(DataTable[Text]):
+    """A row-cursor DataTable whose rows are addressed by string keys (base of the app's tables)."""
 
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
     ]
+
+    @property
+    def current_key(self) -> str | None:
+        """Key of the row under the cursor."""
+        if not self.row_count:
+            return None
+        try:
+            row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        except (CellDoesNotExist, RowDoesNotExist):
+            return None
+        return None if row_key.value is None else str(row_key.value)
+
+    def keys_in_order(self) -> list[str]:
+        return [str(r.key.value) for r in self.ordered_rows]
+
+
+class KeyedTable(RowKeyTable):
+    """Rows keyed by a string; :meth:`apply` adds, updates (by cell), removes and re-orders them.
+
+    The ``key_column``'s cell must read as the row key (its ``plain`` text): sorting goes by it.
+    Knows nothing about sessions or variants: callers hand it finished cells.
+    """
 
     DEFAULT_CSS = """
     KeyedTable {
@@ -39,20 +57,6 @@ class KeyedTable(DataTable[Text]):
     def on_mount(self) -> None:
         for key, label, width in self.column_spec:
             self.add_column(label, width=width, key=key)
-
-    @property
-    def current_key(self) -> str | None:
-        """Key of the row under the cursor."""
-        if not self.row_count:
-            return None
-        try:
-            row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
-        except (CellDoesNotExist, RowDoesNotExist):
-            return None
-        return None if row_key.value is None else str(row_key.value)
-
-    def keys_in_order(self) -> list[str]:
-        return [str(r.key.value) for r in self.ordered_rows]
 
     def cell_text(self, key: str, column: str) -> str:
         """Plain text of one cell ('' when there is no such row)."""

@@ -6,22 +6,18 @@ from collections.abc import Iterable
 
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 from textual.binding import Binding
-from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from cortex_tui.ui.present import COLUMNS, RowView
+from cortex_tui.ui.widgets.keyed_table import RowKeyTable
 
 SegmentLines = list[list[Segment]]
 
 
-class SessionTable(DataTable[Text]):
+class SessionTable(RowKeyTable):
     """Sessions, one row each. Knows nothing about the engine: callers hand it :class:`RowView`s."""
 
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
+    BINDINGS = [  # j/k come from RowKeyTable
         Binding("g", "scroll_top", "Top", show=False),
         Binding("G", "scroll_bottom", "Bottom", show=False),
         Binding("home", "scroll_top", "Top", show=False),
@@ -42,20 +38,6 @@ class SessionTable(DataTable[Text]):
             self.add_column(col.label, width=col.width, key=col.key)
 
     # ------------------------------------------------------------------ queries
-    @property
-    def current_key(self) -> str | None:
-        """Name of the session under the cursor."""
-        if not self.row_count:
-            return None
-        try:
-            row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
-        except (CellDoesNotExist, RowDoesNotExist):
-            return None
-        return row_key.value
-
-    def keys_in_order(self) -> list[str]:
-        return [str(r.key.value) for r in self.ordered_rows]
-
     def view(self, key: str) -> RowView | None:
         return self._views.get(key)
 
