@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from cortex_tui.errors import CortexError, StateError, UsageError
+from cortex_tui.selfpath import child_pythonpath
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Supervise fleets of coding agents in tmux windows and git worktrees.")
@@ -173,8 +174,9 @@ def _start_daemon(layout: Path, repo: Path, state_dir: Path, store: Any) -> None
     log = open(store.dir / "supervisor.log", "ab")
     argv = [sys.executable, "-m", "cortex_tui.cli", "_supervise", str(layout.resolve()), "--repo", str(repo.resolve()),
             "--state-dir", str(state_dir)]
+    env = {**os.environ, "PYTHONPATH": child_pythonpath()}
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                            close_fds=True)
+                            close_fds=True, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:

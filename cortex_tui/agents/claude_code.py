@@ -36,6 +36,7 @@ from cortex_tui.agents.base import AgentAdapter, AgentSignal, SpawnContext
 from cortex_tui.agents.dialogs import NumberedDialogAdapter
 from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import TokenUsage
+from cortex_tui.selfpath import PACKAGE_PARENT
 
 SOURCE = "claude-code"
 SETTINGS_FILE = "claude-settings.json"
@@ -252,12 +253,11 @@ def _summary(payload: dict[str, Any]) -> str:
 
 def hook_command(ctx: SpawnContext, *, enforce: bool) -> str:
     """The shell command Claude Code runs for each hook (``-S``: skip site, the hook needs only stdlib)."""
-    pkg_parent = str(Path(__file__).resolve().parents[2])
     argv = [sys.executable, "-S", "-m", "cortex_tui.hook", "--events", str(ctx.events_file),
             "--root", str(ctx.worktree)]
     if enforce:
         argv += ["--scope-file", str(ctx.session_dir / SCOPE_FILE), "--enforce"]
-    return f"PYTHONPATH={shlex.quote(pkg_parent)} {shlex.join(argv)}"
+    return f"PYTHONPATH={shlex.quote(PACKAGE_PARENT)} {shlex.join(argv)}"
 
 
 def settings_json(ctx: SpawnContext, *, enforce: bool) -> dict[str, Any]:

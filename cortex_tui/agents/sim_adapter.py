@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from cortex_tui.agents.base import AgentAdapter, SpawnContext
 from cortex_tui.agents.sim import ASK_SUFFIX
 from cortex_tui.model.layout import ResolvedSession
+from cortex_tui.selfpath import child_pythonpath
 
 
 @dataclass
@@ -21,7 +22,10 @@ class SimAdapter(AgentAdapter):
                 str(ctx.session_dir / "script.json"), "--name", session.name, *session.extra_args]
 
     def env(self, session: ResolvedSession, ctx: SpawnContext) -> dict[str, str]:
-        return {"CORTEX_MODEL": session.model or "sim-1"}
+        env = {"CORTEX_MODEL": session.model or "sim-1"}
+        if not session.command:
+            env["PYTHONPATH"] = child_pythonpath(session.env.get("PYTHONPATH"))
+        return env
 
     def prepare(self, session: ResolvedSession, ctx: SpawnContext) -> None:
         (ctx.session_dir / "script.json").write_text(json.dumps(session.script or []), encoding="utf-8")

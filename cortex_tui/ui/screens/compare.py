@@ -18,7 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from cortex_tui.bestof.compare import choose_winner, load_comparison, variant_diff
@@ -38,6 +38,7 @@ from cortex_tui.ui.review_view import (
 )
 from cortex_tui.ui.screens.confirm import ConfirmScreen
 from cortex_tui.ui.widgets.diff_view import DiffView
+from cortex_tui.ui.widgets.key_bar import KeyBar
 from cortex_tui.ui.widgets.keyed_table import KeyedTable
 
 
@@ -95,7 +96,7 @@ class CompareScreen(Screen[None]):
                 yield Static(id="compare-info")
                 yield Static("verify", classes="rv-section")
                 yield Static(id="compare-verify")
-        yield Footer()
+        yield KeyBar()
 
     @property
     def table(self) -> KeyedTable:

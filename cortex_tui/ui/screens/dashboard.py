@@ -9,10 +9,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import Input
 
 from cortex_tui.ui.present import COLUMN_KEYS, FILTER_MODES, SORT_MODES, matches_filter, row_view, run_summary
 from cortex_tui.ui.widgets.events_panel import EventsPanel
+from cortex_tui.ui.widgets.key_bar import KeyBar
 from cortex_tui.ui.widgets.run_header import RunHeader
 from cortex_tui.ui.widgets.session_table import SessionTable
 
@@ -24,7 +25,6 @@ class DashboardScreen(Screen[None]):
     """Sessions table + header + events. Rows are refreshed from the live RunState in coalesced flushes."""
 
     BINDINGS = [
-        Binding("enter", "open", "Open", show=False),
         Binding("a", "act('approve')", "Approve"),
         Binding("d", "act('deny')", "Deny"),
         Binding("i", "act('interrupt')", "Interrupt"),
@@ -56,7 +56,7 @@ class DashboardScreen(Screen[None]):
         yield RunHeader(id="run-header")
         yield SessionTable(id="sessions")
         yield EventsPanel(id="events")
-        yield Footer()
+        yield KeyBar()
 
     @property
     def table(self) -> SessionTable:
@@ -134,14 +134,10 @@ class DashboardScreen(Screen[None]):
     def current(self) -> str | None:
         return self.table.current_key
 
-    def action_open(self) -> None:
-        if self.current:
-            self.cortex.open_session(self.current)
-
-    @on(DataTable.RowSelected, "#sessions")
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
+    @on(SessionTable.RowSelected, "#sessions")
+    def _row_selected(self, event: SessionTable.RowSelected) -> None:
         event.stop()
-        self.cortex.open_session(str(event.row_key.value))
+        self.cortex.open_session(event.key)
 
     @on(EventsPanel.JumpTo)
     def _jump(self, event: EventsPanel.JumpTo) -> None:
@@ -163,9 +159,9 @@ class DashboardScreen(Screen[None]):
         self.mark_dirty(None)
         self.notify(f"sorted by {mode}", timeout=1.5)
 
-    @on(DataTable.HeaderSelected, "#sessions")
-    def _header(self, event: DataTable.HeaderSelected) -> None:
-        key = str(event.column_key.value)
+    @on(SessionTable.HeaderSelected, "#sessions")
+    def _header(self, event: SessionTable.HeaderSelected) -> None:
+        key = event.column
         mode = {"name": "name", "state": "state", "activity": "activity", "cost": "cost", "cpu": "cpu",
                 "triggers": "attention"}.get(key)
         if mode and key in COLUMN_KEYS:

@@ -21,7 +21,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, OptionList, Static
+from textual.widgets import DataTable, OptionList, Static
 from textual.worker import Worker, WorkerState
 
 from cortex_tui.bestof.compare import variant_diff
@@ -47,6 +47,7 @@ from cortex_tui.ui.screens.confirm import ConfirmScreen
 from cortex_tui.ui.screens.text_prompt import TextPromptScreen
 from cortex_tui.ui.widgets.diff_view import DiffView
 from cortex_tui.ui.widgets.file_list import FileList
+from cortex_tui.ui.widgets.key_bar import KeyBar
 from cortex_tui.ui.widgets.keyed_table import KeyedTable
 
 SendCallback = Callable[[str, str], Awaitable[None]]
@@ -137,7 +138,7 @@ class ReviewScreen(Screen[None]):
                     yield Static("verify", classes="rv-section")
                     yield Static(id="review-verify")
             yield DiffView(id="review-diff")
-        yield Footer()
+        yield KeyBar()
 
     @property
     def table(self) -> KeyedTable:

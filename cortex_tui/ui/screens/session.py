@@ -13,10 +13,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from cortex_tui.ui.ansi import pane_text
 from cortex_tui.ui.present import facts_text, files_text, state_cell, trigger_table
+from cortex_tui.ui.widgets.key_bar import KeyBar
 from cortex_tui.ui.widgets.pane_mirror import PaneMirror
 from cortex_tui.ui.widgets.session_facts import SessionFacts
 from cortex_tui.ui.widgets.trigger_history import TriggerHistory
@@ -68,7 +69,7 @@ class SessionScreen(Screen[None]):
                 yield Static("Changed files", classes="section-title")
                 yield SessionFacts(id="files")
         yield Input(placeholder="message to the agent — Enter sends it (typed literally), Esc leaves", id="message")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self._ready = True
