@@ -156,17 +156,21 @@ async def test_live_updates_by_row_key_and_coalesced() -> None:
         await until(pilot, lambda: table(app).row_count == 12)
         tbl = table(app)
         calls: list[tuple[str, str]] = []
-        orig_update, _orig_clear = tbl.update_cell, tbl.clear
+        orig_upsert, _orig_clear = tbl.upsert, tbl.clear
 
-        def spy_update(row_key: str, column_key: str, value: object, **kw: object) -> None:
-            calls.append((str(row_key), str(column_key)))
-            orig_update(row_key, column_key, value, **kw)  # type: ignore[arg-type]
+        def spy_upsert(key: str, cells: list[object]) -> int:
+            before = tbl.get_row(key)
+            n = orig_upsert(key, cells)  # type: ignore[arg-type]
+            calls.extend((key, col) for col, a, b in zip(present.COLUMN_KEYS, before, tbl.get_row(key), strict=True)
+                         if a != b)
+            return n
 
         def no_clear(*a: object, **k: object) -> SessionTable:
             raise AssertionError("the live table must never be cleared and refilled")
 
-        tbl.update_cell = spy_update  # type: ignore[method-assign, assignment]
+        tbl.upsert = spy_upsert  # type: ignore[method-assign, assignment]
         tbl.clear = no_clear  # type: ignore[method-assign]
+        renders_before = tbl.renders
         flushes_before = app.dashboard.flushes
         for _ in range(300):  # a burst of stats for one session
             eng.tick_stats("auth-refactor")
@@ -174,6 +178,7 @@ async def test_live_updates_by_row_key_and_coalesced() -> None:
         await pilot.pause(0.3)
         assert {row for row, _ in calls} == {"auth-refactor"}
         assert {col for _, col in calls} <= {"cpu", "rss", "tokens", "cost", "activity"}
+        assert 1 <= tbl.renders - renders_before <= 4  # only that row was re-rendered, once per flush
         assert app.dashboard.flushes - flushes_before <= 4  # 300 events -> a handful of coalesced refreshes
         rec = eng.state.sessions["auth-refactor"]
         assert tbl.get_row("auth-refactor")[present.COLUMN_KEYS.index("cpu")].plain == f"{rec.cpu_percent:.0f}%"
@@ -228,6 +233,27 @@ async def test_trigger_notifies_and_lands_in_events_panel() -> None:
         panel = app.dashboard.query_one(EventsPanel)
         assert panel.visible_count >= 2  # run_started + trigger
         await until(pilot, lambda: table(app).get_row("docs-refactor")[3].plain == "silent", what="trigger cell")
+
+
+async def test_trigger_burst_is_one_summary_toast_not_a_storm() -> None:
+    app, eng = make_app()
+    app.trigger_toasts.window = 0.5
+    async with app.run_test(size=(120, 32)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 12)
+        names = list(eng.state.sessions)[:7]
+        for name in names:
+            eng.raise_trigger(name, "repeated_error", "warning", fingerprint="Error: flaky", count=3)
+        eng.raise_trigger(names[0], "memory", "error", rss_bytes=9 * 1024**3)
+        await until(pilot, lambda: app.trigger_toasts.toasts == 2 and not app.trigger_toasts.pending,
+                    what="first toast, then one summary")
+        await pilot.pause(0.7)
+        assert app.trigger_toasts.toasts == 2  # 8 triggers -> 2 toasts
+        texts = [n.message for n in app._notifications]
+        assert texts[0].startswith(names[0] + ":")
+        summary = next(n for n in app._notifications if n.title == "7 triggers")
+        assert summary.severity == "error"  # the worst of the batch
+        assert "… and 3 more" in summary.message and names[1] in summary.message
+        assert app.dashboard.query_one(EventsPanel).visible_count >= 9  # every trigger is in the feed
 
 
 async def test_events_filter_and_jump_to_session() -> None:

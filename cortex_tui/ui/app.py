@@ -29,6 +29,7 @@ from cortex_tui.ui.screens.dashboard import DashboardScreen
 from cortex_tui.ui.screens.help import HelpScreen
 from cortex_tui.ui.screens.review import ReviewScreen
 from cortex_tui.ui.screens.session import SessionScreen
+from cortex_tui.ui.trigger_toasts import TriggerNote, TriggerToasts
 from cortex_tui.ui.widgets.events_panel import EventLine, EventsPanel
 
 ACTION_METHODS = {"approve": "approve", "deny": "deny", "interrupt": "interrupt", "stop": "stop_session",
@@ -64,7 +65,8 @@ class CortexApp(App[None]):
         self.last_input_at = 0.0
         self.ticking = ticking
         """Refresh "12 s ago" columns every second (snapshot tests turn it off)."""
-        self.bell_on_trigger = bell
+        self.trigger_toasts = TriggerToasts(self, bell=bell)
+        """Trigger notifications, batched so a burst of triggers is one toast."""
         self.tune_gc = tune_gc
         """Freeze start-up objects out of the cyclic GC once running (whole-process; run_tui turns it on):
         without it a gen-2 collection over Textual's caches stalls a keystroke by ~300 ms now and then."""
@@ -217,11 +219,8 @@ class CortexApp(App[None]):
             screen.refresh_info()
             screen.request_capture()
         if ev.kind == "trigger" and ev.data.get("active", True):
-            sev = str(ev.data.get("severity", "warning"))
-            self.notify(f"{ev.session}: {event_summary(ev.kind, ev.data)}", title="trigger",
-                        severity="error" if sev in ("error", "critical") else "warning", timeout=6)
-            if self.bell_on_trigger:
-                self.bell()
+            self.trigger_toasts.add(TriggerNote(ev.session or "run", event_summary(ev.kind, ev.data),
+                                                str(ev.data.get("severity", "warning"))))
         elif ev.kind == "run_done":
             self.notify("every session is done", title=self.run_id, timeout=8)
 

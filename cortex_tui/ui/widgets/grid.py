@@ -142,9 +142,13 @@ class KeyedGrid(ScrollView, can_focus=True):
         self._cursor = 0
         self._segments: dict[str, list[Segment]] = {}
         """Rendered content of a row (cell styles only, no row background), full table width."""
-        self._strips: dict[tuple[str, str], Strip] = {}
-        """(row key, look) -> finished strip; look is 'even', 'odd' or 'cursor'."""
-        self._header: Strip | None = None
+        self._strips: dict[tuple[str, str, bool], Strip] = {}
+        """(row key, look, focused) -> finished strip; look is 'even', 'odd' or 'cursor'."""
+        self._headers: dict[bool, Strip] = {}
+        self._styles: dict[tuple[str, bool], Style] = {}
+        """(look, focused) -> base style under the cells (the widget's own style plus the look's)."""
+        self._width = 0
+        """Width of the visible content (without scrollbar), as the strips were built for."""
         self._last_highlighted: str | None = None
         self.renders = 0
         """Rows rendered from their cells (tests and the benchmark read this)."""
@@ -200,11 +204,10 @@ class KeyedGrid(ScrollView, can_focus=True):
             self._sync_size()
             self._refresh_row(key)
             return len(new)
-        changed = 0
-        for col, a, b in zip(self.columns, old, new, strict=True):
-            if a != b:
-                self.update_cell(key, col.key, b)
-                changed += 1
+        changed = sum(1 for a, b in zip(old, new, strict=True) if a != b)
+        if changed:
+            self._cells[key] = new
+            self._refresh_row(key)
         return changed
 
     def update_cell(self, key: str, column: str, value: Text) -> None:
@@ -351,59 +354,75 @@ class KeyedGrid(ScrollView, can_focus=True):
     # ------------------------------------------------------------------ rendering
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._strips.clear()
-        self._header = None
+        self._forget_looks()
         self.refresh()
 
-    def on_focus(self) -> None:
+    def _forget_looks(self) -> None:
         self._strips.clear()
-        self._header = None
+        self._headers.clear()
+        self._styles.clear()
+
+    def on_focus(self) -> None:
+        self.refresh()
 
     def on_blur(self) -> None:
-        self._strips.clear()
-        self._header = None
+        self.refresh()
 
-    def on_resize(self) -> None:
-        self._sync_size()
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        changed = super()._size_updated(size, virtual_size, container_size, layout)
+        self._sync_size()  # the scrollbars may have come or gone: the visible width may differ
+        return changed
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
-        width = self.scrollable_content_region.width
+        width = self._width
         if y == 0:
             strip = self._header_strip()
         else:
             index = scroll_y + y - 1
-            if 0 <= index < len(self._order):
-                strip = self._row_strip(self._order[index], index)
-            else:
-                return Strip.blank(width, self.rich_style)
-        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+            if not 0 <= index < len(self._order):
+                return Strip.blank(width, self._look("blank"))
+            strip = self._row_strip(self._order[index], index)
+        if scroll_x == 0 and strip.cell_length == width:
+            return strip
+        return strip.crop_extend(scroll_x, scroll_x + width, self._look("blank"))
+
+    def _look(self, look: str) -> Style:
+        focused = self.has_focus
+        style = self._styles.get((look, focused))
+        if style is None:
+            component = {"header": "grid--header", "cursor": "grid--cursor", "even": "grid--even-row",
+                         "odd": "grid--odd-row"}.get(look)
+            style = self.rich_style
+            if component is not None:
+                style += self.get_component_rich_style(component)
+            self._styles[(look, focused)] = style
+        return style
 
     def _header_strip(self) -> Strip:
-        if self._header is None:
-            style = self.rich_style + self.get_component_rich_style("grid--header")
+        focused = self.has_focus
+        strip = self._headers.get(focused)
+        if strip is None:
             segs: list[Segment] = []
             for col in self.columns:
-                label = Text(col.label, no_wrap=True, overflow="ellipsis")
-                segs.extend(self._cell_segments(label, col.width))
-            self._header = self._finish(segs, style)
-        return self._header
+                segs.extend(self._cell_segments(Text(col.label, no_wrap=True, overflow="ellipsis"), col.width))
+            strip = self._headers[focused] = self._finish(segs, self._look("header"))
+        return strip
 
     def _row_strip(self, key: str, index: int) -> Strip:
         look = "cursor" if index == self._cursor else ("odd" if index % 2 else "even")
-        strip = self._strips.get((key, look))
+        focused = self.has_focus
+        strip = self._strips.get((key, look, focused))
         if strip is None:
             segs = self._segments.get(key)
             if segs is None:
                 segs = self._segments[key] = self._render_row(self._cells[key])
-            base = self.rich_style + self.get_component_rich_style(f"grid--{look}-row" if look != "cursor"
-                                                                   else "grid--cursor")
-            strip = self._strips[(key, look)] = self._finish(segs, base)
+            strip = self._strips[(key, look, focused)] = self._finish(segs, self._look(look))
         return strip
 
     def _finish(self, segs: list[Segment], base: Style) -> Strip:
         """Lay ``base`` under the cells' own styles and extend the row to the widget's width."""
-        width = max(self.table_width, self.scrollable_content_region.width)
+        width = max(self.table_width, self._width)
         line = list(Segment.apply_style(segs, base))
         pad = width - self.table_width
         if pad > 0:
@@ -442,14 +461,16 @@ class KeyedGrid(ScrollView, can_focus=True):
         size = Size(self.table_width, len(self._order) + 1)
         if size != self.virtual_size:
             self.virtual_size = size
-        if self.scrollable_content_region.width != getattr(self, "_strip_width", None):
-            self._strip_width = self.scrollable_content_region.width
+        width = self.scrollable_content_region.width
+        if width != self._width:
+            self._width = width
             self._strips.clear()
-            self._header = None
+            self._headers.clear()
 
     def _drop_strips(self, key: str) -> None:
         for look in ("even", "odd", "cursor"):
-            self._strips.pop((key, look), None)
+            self._strips.pop((key, look, True), None)
+            self._strips.pop((key, look, False), None)
 
     def _refresh_row(self, key: str) -> None:
         self._segments.pop(key, None)
