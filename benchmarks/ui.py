@@ -217,10 +217,9 @@ async def bench_cortex(n: int, rate: float, samples: int) -> dict[str, Any]:
             dash.flush()
             res["flush"].append(time.perf_counter() - t0)
             await pilot.pause(0.05)
+        res["gc_collections"] = app.gc.collections
         eng.request_stop()
-    import gc
-
-    gc.unfreeze()
+    assert not app.gc.active  # the app gave the process its normal collector back
     return res
 
 

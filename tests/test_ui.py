@@ -150,6 +150,30 @@ async def test_sort_and_filter_cycle() -> None:
         await until(pilot, lambda: "billing-refactor" not in table(app).keys_in_order(), what="row removed")
 
 
+async def test_activity_tick_updates_only_the_ago_cells() -> None:
+    now = [EPOCH]
+    eng = SyntheticEngine(12)
+    app = CortexApp(eng, clock=lambda: now[0], ticking=False)
+    async with app.run_test(size=(120, 32)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 12)
+        await pilot.pause(0.3)
+        tbl = table(app)
+        before = {k: tbl.get_row(k) for k in tbl.keys_in_order()}
+        flushes = app.dashboard.flushes
+        now[0] += 3600 * 2
+        changed = app.dashboard.refresh_activity()
+        known = [k for k in before if present.last_activity(eng.state.sessions[k], app.extras.get(k)) is not None]
+        assert changed == len(known) > 0
+        col = present.COLUMN_KEYS.index("activity")
+        for k, cells in before.items():
+            after = tbl.get_row(k)
+            assert after[:col] + after[col + 1:] == cells[:col] + cells[col + 1:]  # nothing else touched
+            if k in known:
+                assert after[col].plain.endswith("h ago"), (k, after[col].plain)
+        assert app.dashboard.flushes == flushes  # no full row rebuild
+        assert app.dashboard.refresh_activity() == 0  # nothing moved since
+
+
 async def test_live_updates_by_row_key_and_coalesced() -> None:
     app, eng = make_app()
     async with app.run_test(size=(120, 32)) as pilot:
@@ -172,8 +196,10 @@ async def test_live_updates_by_row_key_and_coalesced() -> None:
         tbl.clear = no_clear  # type: ignore[method-assign]
         renders_before = tbl.renders
         flushes_before = app.dashboard.flushes
+        batches = app.engine_events.batches
         for _ in range(300):  # a burst of stats for one session
             eng.tick_stats("auth-refactor")
+        assert app.engine_events.batches - batches == 1  # 300 events, one message to the app
         await until(pilot, lambda: calls, what="cell update")
         await pilot.pause(0.3)
         assert {row for row, _ in calls} == {"auth-refactor"}
@@ -362,3 +388,27 @@ def test_header_shows_remote_node_health() -> None:
     text = run_summary("r", {}, None, Palette(), supervising=True, sort_mode="attention", filter_mode="all",
                        nodes={"box1": {"reachable": True, "latency_ms": 9.4}, "box2": {"reachable": False}}).plain
     assert "⇄ box1 9ms" in text and "⇄ box2 link down" in text
+
+
+async def test_idle_collector_defers_full_gc_to_idle_and_restores_it() -> None:
+    import gc
+
+    from cortex_tui.ui.gc_tuning import NEVER
+
+    before = gc.get_threshold()
+    app, _eng = make_app(tune_gc=True)
+    app.gc.every, app.gc.idle = 0.2, 0.3
+    try:
+        async with app.run_test(size=(120, 32)) as pilot:
+            await until(pilot, lambda: app.gc.active, timeout=5, what="collector started")
+            assert gc.get_threshold()[2] == NEVER and gc.get_freeze_count() > 0
+            # keys keep arriving: no full collection runs meanwhile
+            n = app.gc.collections
+            for _ in range(12):
+                await pilot.press("j")
+                await pilot.pause(0.05)
+            assert app.gc.collections == n
+            await until(pilot, lambda: app.gc.collections > n, timeout=5, what="a collection once input is idle")
+    finally:
+        app.gc.stop()
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import signal
 import time
@@ -22,7 +21,8 @@ from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import SessionRecord
 from cortex_tui.ui.commands import CortexCommands
 from cortex_tui.ui.engine_protocol import Engine
-from cortex_tui.ui.messages import EngineEvent, SessionOutput, SessionStats, to_message
+from cortex_tui.ui.gc_tuning import IdleCollector
+from cortex_tui.ui.messages import EngineBatch, EventQueue
 from cortex_tui.ui.present import Palette, SessionExtras, event_summary, severity_style
 from cortex_tui.ui.screens.compare import CompareScreen
 from cortex_tui.ui.screens.dashboard import DashboardScreen
@@ -30,7 +30,7 @@ from cortex_tui.ui.screens.help import HelpScreen
 from cortex_tui.ui.screens.review import ReviewScreen
 from cortex_tui.ui.screens.session import SessionScreen
 from cortex_tui.ui.trigger_toasts import TriggerNote, TriggerToasts
-from cortex_tui.ui.widgets.events_panel import EventLine, EventsPanel
+from cortex_tui.ui.widgets.events_panel import EventLine
 
 ACTION_METHODS = {"approve": "approve", "deny": "deny", "interrupt": "interrupt", "stop": "stop_session",
                   "restart": "restart_session"}
@@ -68,9 +68,12 @@ class CortexApp(App[None]):
         self.trigger_toasts = TriggerToasts(self, bell=bell)
         """Trigger notifications, batched so a burst of triggers is one toast."""
         self.tune_gc = tune_gc
-        """Freeze start-up objects out of the cyclic GC once running (whole-process; run_tui turns it on):
-        without it a gen-2 collection over Textual's caches stalls a keystroke by ~300 ms now and then."""
+        """Run full GC collections only while input is idle (whole-process; run_tui turns it on): without
+        it a gen-2 collection over Textual's caches stalls a keystroke by 20–300 ms now and then."""
+        self.gc = IdleCollector(self, lambda: self.last_input_at)
         self.extras: dict[str, SessionExtras] = {}
+        self.engine_events = EventQueue(self.post_message)
+        """Engine events waiting for the UI (drained once per EngineBatch message)."""
         self.supervising = False
         self._seq = 0
         self._unsubscribe: Callable[[], None] | None = None
@@ -134,6 +137,9 @@ class CortexApp(App[None]):
         except (NotImplementedError, RuntimeError):
             pass
 
+    def on_unmount(self) -> None:
+        self.gc.stop()
+
     def _handed_over(self) -> None:
         self._exit_message = f"another cortex-tui took over run {self.run_id}; agents keep running"
         self.run_worker(self.action_quit(), name="handover", exit_on_error=False)
@@ -144,7 +150,7 @@ class CortexApp(App[None]):
         self.supervising = True
         self.dashboard.mark_dirty(None)
         if self.tune_gc:
-            self.set_timer(1.0, gc.freeze)
+            self.set_timer(1.0, self.gc.start)
         try:
             await self.engine.supervise(until_done=False)
         finally:
@@ -156,8 +162,8 @@ class CortexApp(App[None]):
         await super().on_event(event)
 
     def _engine_callback(self, event: Event) -> None:
-        """Runs on the engine's callback: translate and post; never touch widgets here."""
-        self.post_message(to_message(event))
+        """Runs on the engine's callback: queue the event; never touch widgets here."""
+        self.engine_events.push(event)
 
     async def action_quit(self) -> None:
         """Stop supervising and leave; sessions keep running in tmux."""
@@ -186,21 +192,27 @@ class CortexApp(App[None]):
                                primary=v.get("primary", "blue"))
 
     # ------------------------------------------------------------------ engine messages
-    def on_session_output(self, message: SessionOutput) -> None:
-        self._touch(message.session, message.ts)
+    def on_engine_batch(self, _message: EngineBatch) -> None:
         screen = self.screen
-        if isinstance(screen, SessionScreen) and screen.session == message.session:
-            screen.request_capture()
+        viewing = screen.session if isinstance(screen, SessionScreen) else None
+        for ev in self.engine_events.drain():
+            if ev.kind == "output" and ev.session is not None:
+                self._touch(ev.session, ev.ts)
+                if ev.session == viewing:
+                    screen.request_capture()  # type: ignore[attr-defined]
+            elif ev.kind == "stats" and ev.session is not None:
+                self._stats(ev.session, ev.data)
+            else:
+                self._event(ev, viewing)
 
-    def on_session_stats(self, message: SessionStats) -> None:
-        ex = self.extras.setdefault(message.session, SessionExtras())
-        added, removed = message.data.get("diff_added"), message.data.get("diff_removed")
+    def _stats(self, session: str, data: Mapping[str, object]) -> None:
+        ex = self.extras.setdefault(session, SessionExtras())
+        added, removed = data.get("diff_added"), data.get("diff_removed")
         if isinstance(added, int) and isinstance(removed, int):
             ex.diff_added, ex.diff_removed = added, removed
-        self.dashboard.mark_dirty(message.session)
+        self.dashboard.mark_dirty(session)
 
-    def on_engine_event(self, message: EngineEvent) -> None:
-        ev = message.event
+    def _event(self, ev: Event, viewing: str | None) -> None:
         if ev.session is not None:
             self._touch(ev.session, None)
         else:
@@ -211,13 +223,14 @@ class CortexApp(App[None]):
             style = f"bold {severity_style(str(ev.data.get('severity', 'warning')), self.palette)}"
         elif ev.kind in ("finished", "run_done"):
             style = self.palette.success
-        self.dashboard.query_one(EventsPanel).add(EventLine(
+        self.dashboard.events_panel.add(EventLine(
             seq=self._seq, when=time.strftime("%H:%M:%S", time.localtime(ev.ts)), session=ev.session, kind=ev.kind,
             summary=event_summary(ev.kind, ev.data), style=style))
-        screen = self.screen
-        if isinstance(screen, SessionScreen) and screen.session == ev.session:
-            screen.refresh_info()
-            screen.request_capture()
+        if viewing is not None and viewing == ev.session:
+            screen = self.screen
+            if isinstance(screen, SessionScreen):
+                screen.refresh_info()
+                screen.request_capture()
         if ev.kind == "trigger" and ev.data.get("active", True):
             self.trigger_toasts.add(TriggerNote(ev.session or "run", event_summary(ev.kind, ev.data),
                                                 str(ev.data.get("severity", "warning"))))
@@ -315,4 +328,8 @@ def run_tui(supervisor: Engine, *, start: bool = False, bell: bool = False) -> N
 
     ``supervise()`` starts the run itself when needed; ``start=True`` awaits ``start()`` explicitly first.
     """
-    CortexApp(supervisor, start_engine=start, bell=bell, tune_gc=True).run()
+    app = CortexApp(supervisor, start_engine=start, bell=bell, tune_gc=True)
+    try:
+        app.run()
+    finally:
+        app.gc.stop()

@@ -1,48 +1,46 @@
-"""Messages the engine bridge posts to the app: small dataclasses; high-rate ones merge in bursts."""
+"""How engine events reach the app: queued, and announced by one message per burst.
+
+At 300 events/s a message per event costs Textual's dispatch overhead 300 times a second and, worse, puts
+a queue of engine messages in front of every key press. Events are appended to :class:`EventQueue`
+instead; the first one of a burst posts an :class:`EngineBatch`, and the app drains the queue when it
+handles that message — a key press waits behind at most one batch.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from textual.message import Message
 
 from cortex_tui.engine.events import Event
 
 
-class EngineEvent(Message):
-    """A persisted, low-rate engine event (state, trigger, spawned, action, finished, ...)."""
-
-    def __init__(self, event: Event) -> None:
-        super().__init__()
-        self.event = event
+class EngineBatch(Message):
+    """Engine events are waiting in the app's :class:`EventQueue`."""
 
 
-class SessionOutput(Message):
-    """A session printed something (the lines themselves stay in the engine)."""
+class EventQueue:
+    """Engine events not yet handled by the UI, in arrival order."""
 
-    def __init__(self, session: str, ts: float) -> None:
-        super().__init__()
-        self.session = session
-        self.ts = ts
+    def __init__(self, post: Callable[[Message], object]) -> None:
+        self._post = post
+        self._events: list[Event] = []
+        self._announced = False
+        self.batches = 0
+        """Batches announced so far (tests read this)."""
 
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, SessionOutput) and message.session == self.session
+    def push(self, event: Event) -> None:
+        self._events.append(event)
+        if not self._announced:
+            self._announced = True
+            self.batches += 1
+            self._post(EngineBatch())
 
+    def drain(self) -> list[Event]:
+        """Everything queued so far; later events announce a new batch."""
+        self._announced = False
+        events, self._events = self._events, []
+        return events
 
-class SessionStats(Message):
-    """New resource/usage numbers for a session (values are read from the live RunState)."""
-
-    def __init__(self, session: str, data: dict[str, object]) -> None:
-        super().__init__()
-        self.session = session
-        self.data = data
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, SessionStats) and message.session == self.session
-
-
-def to_message(event: Event) -> Message:
-    """Map one engine event to the message the UI handles."""
-    if event.kind == "output" and event.session is not None:
-        return SessionOutput(event.session, event.ts)
-    if event.kind == "stats" and event.session is not None:
-        return SessionStats(event.session, dict(event.data))
-    return EngineEvent(event)
+    def __len__(self) -> int:
+        return len(self._events)

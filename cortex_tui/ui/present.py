@@ -239,6 +239,11 @@ def diff_cell(rec: SessionRecord, extras: SessionExtras | None, pal: Palette) ->
     return Text(UNKNOWN if rec.head_commit is None else "0 files", style=pal.muted)
 
 
+def activity_cell(act: float | None, now: float, pal: Palette) -> Text:
+    """The "Activity" column: how long ago the session last did something."""
+    return Text(fmt_ago(act, now), style=pal.muted if act is None else "")
+
+
 def needs_attention(rec: SessionRecord) -> bool:
     return rec.state in (SessionState.WAITING, SessionState.FAILED) or bool(rec.active_triggers())
 
@@ -287,7 +292,7 @@ def row_view(rec: SessionRecord, spec: ResolvedSession | None, extras: SessionEx
     cells = (
         name,
         state_cell(rec.state, pal),
-        Text(fmt_ago(act, now), style=pal.muted if act is None else ""),
+        activity_cell(act, now, pal),
         triggers_cell(active, pal),
         Text(fmt_count(tokens)),
         cost_cell(rec.cost_usd, budget, pal),

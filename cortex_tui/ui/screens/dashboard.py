@@ -11,7 +11,16 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Input
 
-from cortex_tui.ui.present import COLUMN_KEYS, FILTER_MODES, SORT_MODES, matches_filter, row_view, run_summary
+from cortex_tui.ui.present import (
+    COLUMN_KEYS,
+    FILTER_MODES,
+    SORT_MODES,
+    activity_cell,
+    last_activity,
+    matches_filter,
+    row_view,
+    run_summary,
+)
 from cortex_tui.ui.widgets.events_panel import EventsPanel
 from cortex_tui.ui.widgets.key_bar import KeyBar
 from cortex_tui.ui.widgets.run_header import RunHeader
@@ -45,6 +54,8 @@ class DashboardScreen(Screen[None]):
         self._all_dirty = True
         self._flush_timer_pending = False
         self._first_dirty_at = 0.0
+        self._table: SessionTable | None = None
+        self._events_panel: EventsPanel | None = None
         self.flushes = 0
         """How many coalesced table refreshes ran (tests and the benchmark read this)."""
 
@@ -60,7 +71,15 @@ class DashboardScreen(Screen[None]):
 
     @property
     def table(self) -> SessionTable:
-        return self.query_one("#sessions", SessionTable)
+        if self._table is None:
+            self._table = self.query_one("#sessions", SessionTable)
+        return self._table
+
+    @property
+    def events_panel(self) -> EventsPanel:
+        if self._events_panel is None:
+            self._events_panel = self.query_one("#events", EventsPanel)
+        return self._events_panel
 
     def on_mount(self) -> None:
         self.flush()
@@ -98,8 +117,30 @@ class DashboardScreen(Screen[None]):
 
     def _tick(self) -> None:
         if self.is_current and self.cortex.ticking:
-            self.mark_dirty(None)
+            self.refresh_activity()
         self._schedule_tick()
+
+    def refresh_activity(self) -> int:
+        """Bring only the "12 s ago" cells up to date (the once-a-second tick); returns cells changed.
+
+        Rows with other pending changes are left to the next flush. Cheap: no full row is rebuilt.
+        """
+        if self._all_dirty:
+            return 0  # a full flush is due anyway
+        app = self.cortex
+        table = self.table
+        now = app.clock()
+        pal = app.palette
+        changed = 0
+        for name in table.keys_in_order():
+            rec = app.sessions.get(name)
+            if rec is None or name in self._dirty:
+                continue
+            cell = activity_cell(last_activity(rec, app.extras.get(name)), now, pal)
+            if table.cell(name, "activity") != cell:
+                table.update_cell(name, "activity", cell)
+                changed += 1
+        return changed
 
     def flush(self) -> None:
         """Bring the table and header up to date with the engine's RunState, by row key."""
@@ -177,13 +218,13 @@ class DashboardScreen(Screen[None]):
         self.notify(f"showing: {mode}", timeout=1.5)
 
     def action_toggle_events(self) -> None:
-        panel = self.query_one(EventsPanel)
+        panel = self.events_panel
         panel.display = not panel.display
         if not panel.display:
             self.table.focus()
 
     def action_filter_events(self) -> None:
-        panel = self.query_one(EventsPanel)
+        panel = self.events_panel
         panel.display = True
         panel.query_one(Input).focus()
 

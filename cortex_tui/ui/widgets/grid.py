@@ -141,6 +141,8 @@ class KeyedGrid(ScrollView, can_focus=True):
         self._pos: dict[str, int] = {}
         self._cursor = 0
         self._segments: dict[str, list[Segment]] = {}
+        self._cell_segs: dict[tuple[str, int], tuple[Text, list[Segment]]] = {}
+        """(row key, column index) -> (the cell object, its rendering): a row re-renders only changed cells."""
         """Rendered content of a row (cell styles only, no row background), full table width."""
         self._strips: dict[tuple[str, str, bool], Strip] = {}
         """(row key, look, focused) -> finished strip; look is 'even', 'odd' or 'cursor'."""
@@ -182,6 +184,10 @@ class KeyedGrid(ScrollView, can_focus=True):
         """The cells of a row (KeyError when there is no such row)."""
         return list(self._cells[key])
 
+    def cell(self, key: str, column: str) -> Text:
+        """One cell (KeyError when there is no such row or column)."""
+        return self._cells[key][self._col_index[column]]
+
     def get_row_index(self, key: str) -> int:
         return self._pos[key]
 
@@ -204,9 +210,10 @@ class KeyedGrid(ScrollView, can_focus=True):
             self._sync_size()
             self._refresh_row(key)
             return len(new)
-        changed = sum(1 for a, b in zip(old, new, strict=True) if a != b)
+        merged = tuple(a if a == b else b for a, b in zip(old, new, strict=True))
+        changed = sum(1 for a, b in zip(old, merged, strict=True) if a is not b)
         if changed:
-            self._cells[key] = new
+            self._cells[key] = merged  # unchanged cells keep their object: their rendering is reused
             self._refresh_row(key)
         return changed
 
@@ -222,6 +229,8 @@ class KeyedGrid(ScrollView, can_focus=True):
         keep = self.current_key
         del self._cells[key]
         self._segments.pop(key, None)
+        for i in range(len(self.columns)):
+            self._cell_segs.pop((key, i), None)
         self._drop_strips(key)
         self._order.remove(key)
         self._reindex()
@@ -237,6 +246,7 @@ class KeyedGrid(ScrollView, can_focus=True):
         self._order.clear()
         self._pos.clear()
         self._segments.clear()
+        self._cell_segs.clear()
         self._strips.clear()
         self._cursor = 0
         self._sync_size()
@@ -416,7 +426,7 @@ class KeyedGrid(ScrollView, can_focus=True):
         if strip is None:
             segs = self._segments.get(key)
             if segs is None:
-                segs = self._segments[key] = self._render_row(self._cells[key])
+                segs = self._segments[key] = self._render_row(key)
             strip = self._strips[(key, look, focused)] = self._finish(segs, self._look(look))
         return strip
 
@@ -429,11 +439,15 @@ class KeyedGrid(ScrollView, can_focus=True):
             line.append(Segment(" " * pad, base))
         return Strip(line, width)
 
-    def _render_row(self, cells: Sequence[Text]) -> list[Segment]:
+    def _render_row(self, key: str) -> list[Segment]:
         self.renders += 1
         segs: list[Segment] = []
-        for col, cell in zip(self.columns, cells, strict=True):
-            segs.extend(self._cell_segments(cell, col.width))
+        cache = self._cell_segs
+        for i, (col, cell) in enumerate(zip(self.columns, self._cells[key], strict=True)):
+            hit = cache.get((key, i))
+            if hit is None or hit[0] is not cell:
+                hit = cache[(key, i)] = (cell, self._cell_segments(cell, col.width))
+            segs.extend(hit[1])
         return segs
 
     def _cell_segments(self, cell: Text, width: int) -> list[Segment]:
