@@ -182,6 +182,11 @@ async def test_approve_merges_into_the_base_after_confirmation(git_repo: Path) -
         assert screen.table.cell_text("alpha", "status") == "✔ approved"
         assert screen.table.keys_in_order() == ["beta", "alpha"]  # decided entries go last
         assert any("approved alpha: fast-forward" in m for m, _ in app.notes)
+        # the merged entry still shows what was approved (its recorded merge-base..head), not an empty diff
+        screen.table.focus_key("alpha")
+        await until(pilot, lambda: screen.current == "alpha" and "+yes" in screen.diff_view.source,
+                    what="approved diff")
+        assert "ok.txt" in screen.diff_view.source
 
 
 async def test_squash_toggle_makes_one_commit(git_repo: Path) -> None:
@@ -324,6 +329,30 @@ async def test_new_entries_appear_while_the_screen_is_open(git_repo: Path) -> No
         await until(pilot, lambda: "delta" in screen.table.keys_in_order(), what="delta row")
         assert screen.table.keys_in_order() == ["alpha", "delta", "beta"]  # ready (no verify) before beta
         assert screen.table.current_key == "alpha" and screen.table.cell_text("delta", "verify") == "–"
+
+
+async def test_engine_review_event_reloads_the_open_review_screen(git_repo: Path) -> None:
+    """No polling: the app routes the engine's "review" event to the Review screen, which reloads."""
+    from cortex_tui.ui.app import CortexApp
+    from cortex_tui.ui.synthetic import SyntheticEngine
+
+    fl = fleet(git_repo, conflict=False)
+    wt = fl.add("delta", scope=["src/**"])
+    commit_file(wt, "src/delta.py", "d = 4\n")
+    eng = SyntheticEngine(3, run_id=fl.run)
+    eng.repo, eng.state_dir = fl.repo, fl.state_dir  # type: ignore[attr-defined]
+    app = CortexApp(eng, ticking=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("V")
+        await until(pilot, lambda: isinstance(app.screen, ReviewScreen) and app.screen.loaded >= 1, what="review")
+        screen = app.screen
+        assert isinstance(screen, ReviewScreen) and screen.poll_interval and screen.poll_interval >= 10
+        assert screen.table.keys_in_order() == ["alpha", "beta"]
+        fl.finish("delta", finished_at=1_800_000_000.0)
+        await pilot.pause(0.3)
+        assert "delta" not in screen.table.keys_in_order()  # nothing told the screen yet
+        eng.publish("review", "delta", status="ready", conflicts=0, verify=None, files=1)
+        await until(pilot, lambda: "delta" in screen.table.keys_in_order(), timeout=5, what="delta row")
 
 
 async def test_diff_view_jumps_between_hunks(git_repo: Path) -> None:

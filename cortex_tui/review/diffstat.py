@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cortex_tui.backends.git import git
+from cortex_tui.backends.git import git, git_ok
 from cortex_tui.review.models import FileStat
 from cortex_tui.scope import in_scope
 
@@ -26,6 +26,17 @@ def file_stats(repo: Path, base: str, head: str, scope: list[str]) -> list[FileS
         stats.append(FileStat(path=path, added=0 if binary else int(added), removed=0 if binary else int(removed),
                               in_scope=in_scope(path, scope), binary=binary))
     return stats
+
+
+def recorded_diff(repo: Path, base: str | None, head: str | None) -> str | None:
+    """The diff an entry described (``base..head`` as recorded when it was queued), e.g. after its merge.
+
+    None when it cannot be shown any more (nothing recorded, or the commits were garbage-collected).
+    """
+    if not base or not head or not git_ok(repo, "cat-file", "-e", f"{base}^{{commit}}") \
+            or not git_ok(repo, "cat-file", "-e", f"{head}^{{commit}}"):
+        return None
+    return git(repo, "diff", "--no-color", "--no-ext-diff", "--no-renames", base, head)
 
 
 def uncommitted_paths(worktree: Path) -> list[str]:

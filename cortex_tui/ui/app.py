@@ -32,6 +32,8 @@ from cortex_tui.ui.screens.session import SessionScreen
 from cortex_tui.ui.trigger_toasts import TriggerNote, TriggerToasts
 from cortex_tui.ui.widgets.events_panel import EventLine
 
+REVIEW_EVENTS = frozenset({"review", "review_error"})
+"""Engine events after which the review queue (and a best-of comparison) may look different."""
 ACTION_METHODS = {"approve": "approve", "deny": "deny", "interrupt": "interrupt", "stop": "stop_session",
                   "restart": "restart_session"}
 
@@ -231,6 +233,10 @@ class CortexApp(App[None]):
             if isinstance(screen, SessionScreen):
                 screen.refresh_info()
                 screen.request_capture()
+        if ev.kind in REVIEW_EVENTS:
+            for screen in self.screen_stack:
+                if isinstance(screen, ReviewScreen | CompareScreen):
+                    screen.queue_changed()
         if ev.kind == "trigger" and ev.data.get("active", True):
             self.trigger_toasts.add(TriggerNote(ev.session or "run", event_summary(ev.kind, ev.data),
                                                 str(ev.data.get("severity", "warning"))))

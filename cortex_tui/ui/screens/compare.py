@@ -18,7 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from cortex_tui.bestof.compare import choose_winner, load_comparison, variant_diff
@@ -74,6 +74,7 @@ class CompareScreen(Screen[None]):
         self.repo = Path(repo)
         self.state_dir = Path(state_dir)
         self.run = run
+        self._stale = False
         self.comparison: Comparison | None = None
         self.entries: dict[str, QueueEntry] = {}
         self.diffs: dict[str, RenderedDiff] = {}
@@ -111,6 +112,18 @@ class CompareScreen(Screen[None]):
         self.query_one("#compare-title", Static).update(compare_title(None, self.run, self.palette))
         self.table.focus()
         self.load()
+
+    def queue_changed(self) -> None:
+        """A variant finished or was reviewed: its scores may have changed; reload now, or on return."""
+        if self.is_current:
+            self.load()
+        else:
+            self._stale = True
+
+    def on_screen_resume(self) -> None:
+        if self._stale:
+            self._stale = False
+            self.load()
 
     # ------------------------------------------------------------------ workers
     @work(thread=True, exclusive=True, group="compare-load", exit_on_error=False, name="load comparison")
@@ -159,10 +172,9 @@ class CompareScreen(Screen[None]):
         if message.note:
             self.notify(message.note, title="best-of", timeout=5, markup=False)
 
-    @on(DataTable.RowHighlighted, "#compare-scores")
-    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        key = event.row_key.value
-        self._show_variant(None if key is None else str(key))
+    @on(KeyedTable.RowHighlighted, "#compare-scores")
+    def _row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
+        self._show_variant(event.key)
 
     def _show_variant(self, name: str | None) -> None:
         cmp = self.comparison

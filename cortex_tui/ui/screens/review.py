@@ -21,12 +21,13 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.worker import Worker, WorkerState
 
 from cortex_tui.bestof.compare import variant_diff
 from cortex_tui.errors import CortexError
 from cortex_tui.review.decisions import approve, reject, request_changes
+from cortex_tui.review.diffstat import recorded_diff
 from cortex_tui.review.models import QueueEntry
 from cortex_tui.review.queue import ReviewQueue
 from cortex_tui.ui.present import Palette, palette_of
@@ -101,11 +102,13 @@ class ReviewScreen(Screen[None]):
             self.summary = summary
 
     def __init__(self, repo: Path, state_dir: Path, run: str, send: SendCallback | None = None, *,
-                 poll_interval: float | None = 3.0) -> None:
+                 poll_interval: float | None = 15.0) -> None:
         super().__init__()
         self.poll_interval = poll_interval
-        """Re-read the queue this long after each load (sessions join it as they finish); None: never."""
+        """Re-read the queue this long after each load; None: never. The engine's review events reload it at
+        once (:meth:`queue_changed`); the poll only catches changes made by other processes (the CLI)."""
         self._poll_pending = False
+        self._stale = False
         self.repo = Path(repo)
         self.state_dir = Path(state_dir)
         self.run = run
@@ -180,9 +183,11 @@ class ReviewScreen(Screen[None]):
     def load_diff(self, entry: QueueEntry) -> None:
         q = self._queue()
         diff = variant_diff(q.ctx.repo, q.ctx.state(), entry.session)
+        if entry.status == "approved" and not diff.strip():  # merged: show what was approved, as recorded
+            diff = recorded_diff(q.ctx.repo, entry.merge_base, entry.head) or ""
         files = render_session_diff(diff, entry.head, entry.files)
         if entry.status == "approved" and not diff.strip():
-            files = DiffFiles(head=entry.head, whole=render_diff("", empty="merged into the base — no diff left"))
+            files = DiffFiles(head=entry.head, whole=render_diff("", empty="merged; its commits are gone"))
         self.post_message(self.DiffLoaded(entry.session, files))
 
     @work(thread=True, group="review-verify", exit_on_error=False, name="re-verify")
@@ -260,14 +265,25 @@ class ReviewScreen(Screen[None]):
         else:  # hidden (another screen or a dialog on top): look again later
             self._schedule_poll()
 
+    def queue_changed(self) -> None:
+        """The engine changed the queue (a session joined it or was re-verified): show it now, or on return."""
+        if self.is_current:
+            self.load(refresh=False)
+        else:
+            self._stale = True
+
+    def on_screen_resume(self) -> None:
+        if self._stale:
+            self._stale = False
+            self.load(refresh=False)
+
     def _show_rows(self) -> None:
         pal = self.palette
         self.table.apply([(k, queue_row(self.entries[k], pal, k in self.verifying)) for k in self.order])
 
-    @on(DataTable.RowHighlighted, "#review-queue")
-    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        key = event.row_key.value
-        self._show_entry(None if key is None else str(key))
+    @on(KeyedTable.RowHighlighted, "#review-queue")
+    def _row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
+        self._show_entry(event.key)
 
     def _show_entry(self, session: str | None) -> None:
         entry = self.entries.get(session) if session else None
