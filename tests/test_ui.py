@@ -150,6 +150,24 @@ async def test_sort_and_filter_cycle() -> None:
         await until(pilot, lambda: "billing-refactor" not in table(app).keys_in_order(), what="row removed")
 
 
+async def test_cursor_stays_on_top_until_the_user_moves_it_then_follows_its_session() -> None:
+    app, eng = make_app()
+    async with app.run_test(size=(120, 32)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 12)
+        tbl = table(app)
+        assert tbl.cursor_row == 0
+        eng.set_state("docs-refactor", SessionState.WAITING, "approval requested")  # floats to the top band
+        await until(pilot, lambda: tbl.keys_in_order()[0] == "docs-refactor", what="new top row")
+        assert tbl.current_key == "docs-refactor" and tbl.cursor_row == 0  # untouched cursor: still on top
+        await pilot.press("down")
+        picked = tbl.current_key
+        assert picked is not None and picked != "docs-refactor"
+        eng.set_state("cache-refactor", SessionState.WAITING, "approval requested")
+        await until(pilot, lambda: tbl.keys_in_order()[0] == "cache-refactor"
+                    or tbl.keys_in_order()[1] == "cache-refactor", what="cache-refactor floats up")
+        assert tbl.current_key == picked  # once moved, the cursor follows its session through re-sorts
+
+
 async def test_activity_tick_updates_only_the_ago_cells() -> None:
     now = [EPOCH]
     eng = SyntheticEngine(12)

@@ -43,7 +43,7 @@ class EventFeed(Widget, can_focus=True):
     ]
 
     DEFAULT_CSS = """
-    EventFeed { height: 1fr; }
+    EventFeed { height: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }
     EventFeed:focus { background: $boost; }
     """
 

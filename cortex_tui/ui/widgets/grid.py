@@ -141,9 +141,9 @@ class KeyedGrid(ScrollView, can_focus=True):
         self._pos: dict[str, int] = {}
         self._cursor = 0
         self._segments: dict[str, list[Segment]] = {}
+        """Rendered content of a row (cell styles only, no row background), full table width."""
         self._cell_segs: dict[tuple[str, int], tuple[Text, list[Segment]]] = {}
         """(row key, column index) -> (the cell object, its rendering): a row re-renders only changed cells."""
-        """Rendered content of a row (cell styles only, no row background), full table width."""
         self._strips: dict[tuple[str, str, bool], Strip] = {}
         """(row key, look, focused) -> finished strip; look is 'even', 'odd' or 'cursor'."""
         self._headers: dict[bool, Strip] = {}
@@ -152,6 +152,8 @@ class KeyedGrid(ScrollView, can_focus=True):
         self._width = 0
         """Width of the visible content (without scrollbar), as the strips were built for."""
         self._last_highlighted: str | None = None
+        self.cursor_moved = False
+        """Whether the cursor was ever moved on purpose (keys, mouse, :meth:`focus_key`)."""
         self.renders = 0
         """Rows rendered from their cells (tests and the benchmark read this)."""
 
@@ -284,6 +286,7 @@ class KeyedGrid(ScrollView, can_focus=True):
     def move_cursor(self, row: int, *, animate: bool = False) -> None:
         if not self._order:
             return
+        self.cursor_moved = True
         row = max(0, min(row, len(self._order) - 1))
         if row != self._cursor:
             old = self._cursor

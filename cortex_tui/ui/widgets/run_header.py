@@ -12,7 +12,7 @@ class RunHeader(Widget):
     A plain render (not ``Static.update``) so a new summary repaints one line without a layout pass.
     """
 
-    DEFAULT_CSS = "RunHeader { height: 1; }"
+    DEFAULT_CSS = "RunHeader { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }"
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)

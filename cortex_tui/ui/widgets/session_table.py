@@ -46,8 +46,13 @@ class SessionTable(KeyedGrid):
         self._resort(self.current_key)
 
     def _resort(self, follow: str | None) -> None:
-        """Order rows by the sort mode; the cursor follows ``follow`` (None: stays on the first row)."""
+        """Order rows by the sort mode; the cursor follows ``follow``.
+
+        Until the user moves the cursor it stays on the first row: Enter opens whoever needs attention most.
+        """
         mode = self.sort_mode
         views = self._views
         order = sorted(views, key=lambda k: views[k].sort.get(mode, ()))
-        self.set_order(order, follow=follow if follow in views else (order[0] if order else None))
+        if not self.cursor_moved or follow not in views:
+            follow = order[0] if order else None
+        self.set_order(order, follow=follow)
