@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -179,6 +180,28 @@ def test_kill9_supervisor_then_reattach(git_repo: Path, tmp_path: Path) -> None:
         assert git(git_repo, "log", "-1", "--format=%s", f"cortex/crash/{s}").strip() == subject
     spawned = [ln for ln in (state_dir / "runs/crash/events.jsonl").read_text().splitlines() if '"spawned"' in ln]
     assert len(spawned) == 4
+
+
+def test_new_run_refuses_to_adopt_agents_of_a_run_whose_state_was_removed(git_repo: Path, tmp_path: Path) -> None:
+    layout = tmp_path / "stray.toml"
+    layout.write_text(SLOW.replace('"crash"', '"stray"').replace("sleep 4", "sleep 60").replace("sleep 5", "sleep 60"))
+    cli("up", str(layout), "--repo", str(git_repo), "--detach")
+    wait_until(lambda: {s["state"] for s in status_json(git_repo)["sessions"]} >= {"running"}, what="running")
+    st = status_json(git_repo)
+    socket = st["socket"]
+    pid = int((git_repo / "coordination/runs/stray/supervisor.lock").read_text())
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0, what="dead")
+    shutil.rmtree(git_repo / "coordination" / "runs" / "stray")  # the run's state is gone, its agents are not
+    try:
+        r = cli("run", str(layout), "--repo", str(git_repo), "--headless", check=False, timeout=60)
+        assert r.returncode != 0
+        assert "slow-1, slow-2" in r.stderr and f"tmux -L {socket} kill-server" in r.stderr, r.stderr
+        live = {w.tag for w in Tmux(socket).list_windows() if w.tag and not w.dead}
+        assert {"slow-1", "slow-2"} <= live  # nothing was killed or adopted
+        assert not (git_repo / "coordination/runs/stray/state.json").exists()  # and no half-made run was left
+    finally:
+        Tmux(socket).kill_server()
 
 
 def test_down_stops_sessions_keeps_worktrees_and_branches(git_repo: Path, tmp_path: Path) -> None:

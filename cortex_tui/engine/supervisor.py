@@ -27,7 +27,7 @@ from cortex_tui.budgets import BudgetTracker, UsageLedger
 from cortex_tui.engine import actions
 from cortex_tui.engine.events import EPHEMERAL_KINDS, Event, EventBus
 from cortex_tui.engine.remote import RemoteSessions
-from cortex_tui.errors import CortexError
+from cortex_tui.errors import CortexError, StateError
 from cortex_tui.layout import LoadedLayout
 from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import RunState, SessionRecord, SessionState, TokenUsage, TriggerRecord
@@ -261,6 +261,7 @@ class Supervisor:
         prior = self.store.load()
         attached = prior is not None
         if prior is None:
+            self._refuse_strays()
             base_commit = gitb.rev_parse(self.repo, self.layout.run.base)
             if base_commit is None:
                 raise CortexError(f"base branch {self.layout.run.base!r} does not exist in {self.repo}",
@@ -283,6 +284,24 @@ class Supervisor:
                 self.state.sessions[name] = rec
             self._make_runtime(spec, rec)
         return attached
+
+    def _refuse_strays(self) -> None:
+        """A new run must not adopt agents of an earlier one whose state is gone (same run id and directory).
+
+        Their windows live on the same tmux socket under the same names; adopting them would supervise
+        processes this run never started (their worktrees may not even exist). Killing them could lose work.
+        So: stop with an error that says how to look at them and how to clear them.
+        """
+        strays = sorted({w.tag for w in self.tmux.list_windows() if w.tag in self.specs and not w.dead})
+        if not strays:
+            return
+        self.store.unlock()
+        sock = self.tmux.socket
+        raise StateError(
+            f"run {self.run_id!r} has no saved state in {self.state_dir}, but tmux socket {sock!r} still runs "
+            f"agents named {', '.join(strays)} (an earlier run whose coordination state was removed)",
+            f"look at them with `tmux -L {sock} attach`; when they can go: `tmux -L {sock} kill-server`, "
+            "or give this run another [run] name")
 
     def _make_runtime(self, spec: ResolvedSession, rec: SessionRecord) -> Runtime:
         now = time.time()
