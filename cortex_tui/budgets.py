@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -290,3 +291,14 @@ class BudgetTracker:
                     self.fired.append(ev)
                     out.append(ev)
         return out
+
+
+def run_budget_summary(data: Mapping[str, object]) -> str:
+    """One line for a ``run_budget`` event: ``tokens 2,550 of 2,000 (exceeded)``."""
+    metric, used, limit = data.get("metric"), data.get("used"), data.get("limit")
+    word = "exceeded" if data.get("threshold") == "exceed" else "80 % used"
+    if not isinstance(used, int | float) or not isinstance(limit, int | float):
+        return f"{metric} {word}"
+    if metric == "usd":
+        return f"${used:,.2f} of ${limit:,.2f} ({word})"
+    return f"tokens {used:,.0f} of {limit:,.0f} ({word})"

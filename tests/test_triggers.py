@@ -169,3 +169,53 @@ def test_prompt_printed_during_spawn_is_not_lost(git_repo: Path, tmp_path: Path)
     events = run_to_end(sup, during=during, timeout=40)
     assert len(triggers(events, "approval_waiting", "eager")) == 1
     assert sup.state.sessions["eager"].state.value == "finished"
+
+
+RUN_BUDGET = """
+[run]
+name = "runbudget"
+budget_tokens = 2000
+
+[defaults]
+agent = "sim"
+
+[[session]]
+name = "first"
+script = ["tokens 500 300", "sleep 2", "say done"]
+
+[[session]]
+name = "second"
+on_trigger = { budget = "stop" }
+script = ["sleep 0.4", "tokens 500 350", "sleep 0.4", "tokens 500 400", "listen 30"]
+
+[[session]]
+name = "later"
+depends_on = ["first"]
+script = ["say never runs"]
+"""
+
+
+def test_run_budget_warns_then_triggers_every_live_session_and_starts_nothing_more(
+        git_repo: Path, tmp_path: Path) -> None:
+    import io
+
+    from cortex_tui.engine.runner import progress_printer
+    from cortex_tui.ui.present import event_summary
+
+    sup = make_sup(git_repo, RUN_BUDGET, tmp_path)
+    printed = io.StringIO()
+    sup.subscribe(progress_printer(printed))
+    events = run_to_end(sup, timeout=60)
+    run_ev = [e for e in events if e.kind == "run_budget"]
+    assert [(e.session, e.data["threshold"], e.data["used"], e.data["limit"]) for e in run_ev] == [
+        (None, "warn", 1650, 2000), (None, "exceed", 2550, 2000)]
+    bud = [e for e in triggers(events, "budget") if e.data["evidence"].get("scope") == "run"]
+    assert sorted(e.session or "" for e in bud) == ["first", "second"]  # every live session, once
+    assert all(e.data["severity"] == "error" and e.data["key"] == "run:tokens" for e in bud)
+    st = sup.state.sessions
+    assert st["first"].state.value == "finished"  # default action: notify only
+    assert st["second"].state.value == "stopped"  # its on_trigger.budget = "stop" applied
+    assert st["later"].state.value == "stopped" and st["later"].attempt == 0  # never spawned
+    assert st["later"].reason == "not started: run budget spent (2,550 of 2,000 tokens)"
+    assert "[runbudget] RUN BUDGET tokens 1,650 of 2,000 (80 % used)" in printed.getvalue()  # headless stderr
+    assert event_summary("run_budget", run_ev[1].data) == "tokens 2,550 of 2,000 (exceeded)"  # TUI events panel

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from cortex_tui.budgets import run_budget_summary
 from cortex_tui.engine.events import Event
 from cortex_tui.engine.supervisor import Supervisor
 
@@ -33,6 +34,8 @@ def progress_printer(stream: TextIO) -> Callable[[Event], None]:
             msg = f"exited with code {d.get('exit_code')}"
         elif ev.kind == "run_done":
             msg = "all sessions ended"
+        elif ev.kind == "run_budget":
+            msg = f"RUN BUDGET {run_budget_summary(d)}"
         else:
             return
         print(f"{t} {who} {msg}", file=stream, flush=True)

@@ -117,6 +117,9 @@ class Supervisor:
         self._last_disk = 0.0
         self._last_reconcile = 0.0
         self._spawning: set[str] = set()
+        self.run_budget = BudgetTracker(budget_usd=self.layout.run.budget_usd,
+                                        budget_tokens=self.layout.run.budget_tokens)
+        """``[run] budget_usd/budget_tokens`` against the sum of every session's usage."""
         self._started = False
         self.remote = RemoteSessions(self)
         self._last_remote_poll = 0.0
@@ -283,6 +286,7 @@ class Supervisor:
                                     worktree=str(self.worktrees_root / slug), created_at=time.time())
                 self.state.sessions[name] = rec
             self._make_runtime(spec, rec)
+        self.run_budget.set_totals(*self._run_usage(), time.time())  # re-attach: crossed stays crossed, silently
         return attached
 
     def _refuse_strays(self) -> None:
@@ -398,6 +402,10 @@ class Supervisor:
                 self._set_state(rt, SessionState.STOPPED, f"dependency {blocked[0].name!r} {blocked[0].state.value}")
                 continue
             if all(d.state is SessionState.FINISHED and d.exit_code == 0 for d in deps):
+                spent = self.run_budget_exceeded
+                if spent is not None:
+                    self._set_state(rt, SessionState.STOPPED, f"not started: {spent}")
+                    continue
                 ready.append(rt)
         ready = ready[: max(0, limit - running)]
         if ready:
@@ -688,7 +696,39 @@ class Supervisor:
             else:
                 self._apply(rt, TriggerChange("budget", True, evidence, key=f"exceed:{ev.metric}", severity="error"))
         self.bus.publish(self.bus.make("stats", rec.name, tokens=rec.tokens.as_dict(), cost_usd=rec.cost_usd))
+        self._check_run_budget(now)
         self._dirty = True
+
+    def _run_usage(self) -> tuple[int, float | None]:
+        """Tokens and known USD used by every session of the run so far."""
+        tokens = sum(r.tokens.total for r in self.state.sessions.values() if r.tokens is not None)
+        costs = [r.cost_usd for r in self.state.sessions.values() if r.cost_usd is not None]
+        return tokens, (sum(costs) if costs else None)
+
+    def _check_run_budget(self, now: float) -> None:
+        """``[run]`` budget: a warning event at 80 %; past 100 % every live session gets a ``budget`` trigger
+        (so its ``on_trigger.budget`` action applies) and no pending session starts any more."""
+        tokens, usd = self._run_usage()
+        for ev in self.run_budget.set_totals(tokens, usd, now, cost_known=usd is not None):
+            data = {"metric": ev.metric, "used": ev.used, "limit": ev.limit, "fraction": round(ev.fraction, 3),
+                    "threshold": ev.kind}
+            self._emit("run_budget", None, **data)
+            if ev.kind != "exceed":
+                continue
+            for rt in self.rt.values():
+                if rt.rec.state.live:
+                    self._apply(rt, TriggerChange("budget", True, {**data, "scope": "run"},
+                                                  key=f"run:{ev.metric}", severity="error"))
+
+    @property
+    def run_budget_exceeded(self) -> str | None:
+        """Why no new session may start (the run's budget is spent), or None."""
+        b = self.run_budget
+        if b.budget_usd is not None and (b.fraction("usd") or 0.0) >= 1.0:
+            return f"run budget spent (${b.usd:,.2f} of ${b.budget_usd:,.2f})"
+        if b.budget_tokens is not None and (b.fraction("tokens") or 0.0) >= 1.0:
+            return f"run budget spent ({b.tokens:,} of {b.budget_tokens:,} tokens)"
+        return None
 
     async def _on_worktree_changes(self, rt: Runtime, items: list[tuple[str, str]]) -> None:
         base = rt.rec.base_commit or self.state.base_commit

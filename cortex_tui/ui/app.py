@@ -242,6 +242,10 @@ class CortexApp(App[None]):
                                                 str(ev.data.get("severity", "warning"))))
         elif ev.kind == "run_done":
             self.notify("every session is done", title=self.run_id, timeout=8)
+        elif ev.kind == "run_budget":
+            exceeded = ev.data.get("threshold") == "exceed"
+            self.notify(event_summary(ev.kind, ev.data), title="run budget", timeout=10,
+                        severity="error" if exceeded else "warning")
 
     def _touch(self, session: str, ts: float | None) -> None:
         if ts is not None:

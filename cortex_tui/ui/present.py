@@ -13,6 +13,7 @@ from typing import Any
 
 from rich.text import Text
 
+from cortex_tui.budgets import run_budget_summary
 from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import SessionRecord, SessionState, TriggerRecord
 from cortex_tui.scope import in_scope
@@ -455,6 +456,8 @@ def event_summary(kind: str, data: Mapping[str, Any]) -> str:
         return s[:200]
     if kind == "finished":
         return f"exit code {data.get('exit_code')}"
+    if kind == "run_budget":
+        return run_budget_summary(data)
     if kind == "action":
         detail = data.get("detail")
         return f"{data.get('action', '?')}" + (f": {detail}" if detail else "")
