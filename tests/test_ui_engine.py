@@ -214,3 +214,37 @@ async def test_handover_signal_closes_the_app_and_leaves_agents_running(git_repo
     assert "sleeper" in windows and not windows["sleeper"].dead
     assert sup.store.try_lock()
     sup.store.unlock()
+
+
+def test_best_of_in_a_terminal_opens_compare_when_all_variants_ended(git_repo: Path, tmp_path: Path) -> None:
+    """`best-of` without --headless in a real terminal: the TUI supervises the variants, compares them when the
+    last one ended, shows Compare; quitting prints the ranking and exits like headless."""
+    import json
+
+    from test_bestof import SCRIPTS, TASK, VERIFY
+
+    scripts = tmp_path / "scripts.json"
+    scripts.write_text(json.dumps(SCRIPTS))
+    outer = ["tmux", "-L", "outer-bestof", "-f", "/dev/null"]
+
+    def capture() -> str:
+        return subprocess.run([*outer, "capture-pane", "-p", "-t", "ui"], capture_output=True, text=True).stdout
+
+    cmd = (f"{sys.executable} -m cortex_tui.cli best-of 3 --task '{TASK}' --agents sim --repo {git_repo} "
+           f"--verify '{VERIFY}' --scope 'ok.txt,src/**' --sim-scripts {scripts} --name boui; echo EXIT=$?; sleep 60")
+    subprocess.run([*outer, "new-session", "-d", "-s", "ui", "-x", "140", "-y", "40", cmd], check=True)
+    try:
+        wait_until(lambda: "variant-2" in capture() and "Session" in capture(), timeout=60, what="dashboard")
+        wait_until(lambda: "Compare" in capture() and "winner" in capture() and "★" in capture(), timeout=90,
+                   what="Compare screen opened by itself")
+        assert (git_repo / "coordination" / "runs" / "boui" / "bestof.json").exists()
+        subprocess.run([*outer, "send-keys", "-t", "ui", "q"], check=True)
+        wait_until(lambda: "EXIT=" in capture(), timeout=30, what="app quit")
+        out = capture()
+        assert "EXIT=0" in out and "Winner: variant-3" in out, out
+    finally:
+        subprocess.run([*outer, "kill-server"], capture_output=True)
+        from cortex_tui.backends.tmux import socket_name
+
+        subprocess.run(["tmux", "-L", socket_name("boui", git_repo / "coordination"), "kill-server"],
+                       capture_output=True)

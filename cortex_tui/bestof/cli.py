@@ -33,8 +33,8 @@ def best_of_command(
     = None,
     report: Annotated[Path | None, typer.Option("--report", help="Report JSON (bestof.json/.md go beside it).")]
     = None,
-    headless: Annotated[bool, typer.Option("--headless", help="No UI (best-of always runs headless for now).")]
-    = False,
+    headless: Annotated[bool, typer.Option("--headless", help="No TUI (default when not in a terminal); "
+                                           "--timeout applies here.")] = False,
     sim_scripts: Annotated[Path | None, typer.Option("--sim-scripts", help="JSON/TOML list of sim scripts, "
                                                      "one per variant (agent sim).")] = None,
     timeout: Annotated[str | None, typer.Option("--timeout", help="Stop variants still running after this long.")]
@@ -49,13 +49,14 @@ def best_of_command(
     raise typer.Exit(run_best_of(
         n=n, task=task, agents=agents, models=models, repo=repo, state_dir=state_dir, verify=verify, scope=scope,
         judge=judge, judge_top=judge_top, weights=weights, report=report, sim_scripts=sim_scripts,
-        timeout=timeout, name=name, base=base, budget_usd=budget_usd))
+        timeout=timeout, name=name, base=base, budget_usd=budget_usd,
+        headless=headless or not (sys.stdin.isatty() and sys.stdout.isatty())))
 
 
 def run_best_of(*, n: int, task: str, agents: str, models: str | None, repo: Path, state_dir: Path | None,
                 verify: str | None, scope: str | None, judge: str | None, judge_top: int, weights: str | None,
                 report: Path | None, sim_scripts: Path | None, timeout: str | None, name: str | None,
-                base: str | None, budget_usd: float | None) -> int:
+                base: str | None, budget_usd: float | None, headless: bool = True) -> int:
     from cortex_tui.backends.git import repo_root
     from cortex_tui.bestof import generate as gen
     from cortex_tui.bestof.score import parse_weights
@@ -98,6 +99,8 @@ def run_best_of(*, n: int, task: str, agents: str, models: str | None, repo: Pat
     from cortex_tui.engine.supervisor import Supervisor
     from cortex_tui.headless.run import run_headless
 
+    if not headless:
+        return _run_best_of_tui(Supervisor(loaded, root, sd, headless=False), root, sd, run, judge_top)
     sup = Supervisor(loaded, root, sd, headless=True)
     report_path = (report or sup.store.dir / "report.json").resolve()
     code = run_headless(sup, report=report_path, junit=None, timeout=t, fail_on=[], compare=False)
@@ -124,3 +127,26 @@ def run_best_of(*, n: int, task: str, agents: str, models: str | None, repo: Pat
     print(f"report: {report_path}\ncomparison: {j} · {m}\nbest-of: {data.get('reason')} (exit {code})",
           file=sys.stderr)
     return code
+
+
+def _run_best_of_tui(sup: object, root: Path, sd: Path, run: str, judge_top: int) -> int:
+    """Supervise the variants in the TUI; when they have all ended it compares them and opens Compare.
+
+    After the user quits: the ranking on stdout and exit 0/1 as headless, or 3 when variants were left running.
+    """
+    from cortex_tui.bestof.compare import load_comparison
+    from cortex_tui.bestof.render import render_text
+    from cortex_tui.ui.app import run_tui
+
+    run_tui(sup, judge_top=judge_top)  # type: ignore[arg-type]
+    cmp = load_comparison(root, sd, run)
+    if cmp is None:
+        print(f"best-of {run}: left before every variant ended (they keep running in tmux); re-attach with "
+              f"`cortex-tui up {sd / 'bestof' / (run + '.toml')} --repo {root}`", file=sys.stderr)
+        return 3
+    sys.stdout.write(render_text(cmp))
+    ok = cmp.winner is not None and cmp.scores[cmp.winner].ok
+    reason = f"winner {cmp.winner} finished and verified" if ok else "no variant finished and verified"
+    print(f"best-of: {reason} (exit {0 if ok else 1})", file=sys.stderr)
+    return 0 if ok else 1
+

@@ -125,6 +125,7 @@ class Supervisor:
         self._last_remote_poll = 0.0
         self._tasks: set[asyncio.Future[None]] = set()
         self._review_tasks: set[asyncio.Task[None]] = set()
+        self._done_announced = False
         self.review_enabled = True
 
     # ------------------------------------------------------------------ public API
@@ -166,6 +167,7 @@ class Supervisor:
                     pass
                 self._wake.clear()
                 await self._tick()
+                self._announce_done()
                 if until_done and self.done:
                     break
             if until_done and self._review_tasks:
@@ -177,9 +179,22 @@ class Supervisor:
             except (asyncio.CancelledError, Exception):
                 pass
             self._save(force=True)
-        if self.done:
-            self._emit("run_done", None, states={n: r.rec.state.value for n, r in self.rt.items()})
-            self._save(force=True)
+        self._announce_done()
+
+    def _announce_done(self) -> None:
+        """Emit ``run_done`` once when every session has ended and its review entry is made.
+
+        Also while supervising on (the TUI): a restarted session makes the run live again, and its end is
+        announced again.
+        """
+        if not self.done:
+            self._done_announced = False
+            return
+        if self._done_announced or self._review_tasks:
+            return
+        self._done_announced = True
+        self._emit("run_done", None, states={n: r.rec.state.value for n, r in self.rt.items()})
+        self._save(force=True)
 
     async def shutdown(self) -> None:
         """Release the lock; sessions keep running in tmux (remote ones in the node's tmux)."""

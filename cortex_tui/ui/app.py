@@ -8,6 +8,7 @@ import signal
 import time
 import tomllib
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
@@ -52,7 +53,8 @@ class CortexApp(App[None]):
     ]
 
     def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time, start_engine: bool = False,
-                 flush_interval: float = 0.1, ticking: bool = True, bell: bool = False, tune_gc: bool = False) -> None:
+                 flush_interval: float = 0.1, ticking: bool = True, bell: bool = False, tune_gc: bool = False,
+                 judge_top: int = 3) -> None:
         super().__init__()
         self._exit_message: str | None = None
         self.engine = engine
@@ -68,6 +70,10 @@ class CortexApp(App[None]):
         self.ticking = ticking
         """Refresh "12 s ago" columns every second (snapshot tests turn it off)."""
         self.trigger_toasts = TriggerToasts(self, bell=bell)
+        self.judge_top = judge_top
+        """Best-of runs: how many top variants the judge compares."""
+        self.comparisons = 0
+        """Best-of comparisons finished (tests read this)."""
         """Trigger notifications, batched so a burst of triggers is one toast."""
         self.tune_gc = tune_gc
         """Run full GC collections only while input is idle (whole-process; run_tui turns it on): without
@@ -107,14 +113,23 @@ class CortexApp(App[None]):
         except (AttributeError, RuntimeError):
             return {}
 
-    @property
-    def run_budget(self) -> float | None:
+    def _run_table(self) -> Mapping[str, object]:
+        """The layout's ``[run]`` table, as the engine saved it ({} before the run started)."""
         try:
             run = tomllib.loads(self.engine.state.layout_text).get("run", {})
         except (AttributeError, RuntimeError, tomllib.TOMLDecodeError):
-            return None
-        budget = run.get("budget_usd")
+            return {}
+        return run if isinstance(run, dict) else {}
+
+    @property
+    def run_budget(self) -> float | None:
+        budget = self._run_table().get("budget_usd")
         return float(budget) if isinstance(budget, int | float) else None
+
+    @property
+    def best_of(self) -> bool:
+        """A best-of run (``[run] mode = "best-of"``): its variants are compared when they have all ended."""
+        return self._run_table().get("mode") == "best-of"
 
     @property
     def dashboard(self) -> DashboardScreen:
@@ -242,6 +257,8 @@ class CortexApp(App[None]):
                                                 str(ev.data.get("severity", "warning"))))
         elif ev.kind == "run_done":
             self.notify("every session is done", title=self.run_id, timeout=8)
+            if self.best_of:
+                self.compare_variants()
         elif ev.kind == "run_budget":
             exceeded = ev.data.get("threshold") == "exceed"
             self.notify(event_summary(ev.kind, ev.data), title="run budget", timeout=10,
@@ -327,18 +344,43 @@ class CortexApp(App[None]):
         if where is not None and not isinstance(self.screen, ReviewScreen):
             self.push_screen(ReviewScreen(*where, self.run_id, self.engine.send))
 
+    def compare_variants(self) -> None:
+        """Score and rank a best-of run's variants (a thread; the judge may call a model), then show them."""
+        where = self._run_location()
+        if where is None:
+            return
+        self.notify("all variants ended: comparing them…", title="best-of", timeout=4)
+        self.run_worker(partial(self._compare_thread, *where), thread=True, name="compare variants",
+                        group="compare", exclusive=True, exit_on_error=False)
+
+    def _compare_thread(self, repo: Path, state_dir: Path) -> None:
+        from cortex_tui.bestof.compare import compare_run
+
+        cmp = compare_run(repo, state_dir, self.run_id, top_k=self.judge_top)
+        self.call_from_thread(self._compared, cmp.winner)
+
+    def _compared(self, winner: str | None) -> None:
+        self.comparisons += 1
+        self.notify(f"winner: {winner}" if winner else "no variant finished and verified", title="best-of",
+                    timeout=8, severity="information" if winner else "warning")
+        for screen in self.screen_stack:
+            if isinstance(screen, CompareScreen):
+                screen.queue_changed()
+                return
+        self.action_compare()
+
     def action_compare(self) -> None:
         where = self._run_location()
         if where is not None and not isinstance(self.screen, CompareScreen):
             self.push_screen(CompareScreen(*where, self.run_id))
 
 
-def run_tui(supervisor: Engine, *, start: bool = False, bell: bool = False) -> None:
+def run_tui(supervisor: Engine, *, start: bool = False, bell: bool = False, judge_top: int = 3) -> None:
     """Open the TUI on ``supervisor`` and block until the user quits (agents keep running in tmux).
 
     ``supervise()`` starts the run itself when needed; ``start=True`` awaits ``start()`` explicitly first.
     """
-    app = CortexApp(supervisor, start_engine=start, bell=bell, tune_gc=True)
+    app = CortexApp(supervisor, start_engine=start, bell=bell, tune_gc=True, judge_top=judge_top)
     try:
         app.run()
     finally:
