@@ -182,13 +182,18 @@ def test_kill9_supervisor_then_reattach(git_repo: Path, tmp_path: Path) -> None:
     assert len(spawned) == 4
 
 
+def long_run_detached(repo: Path, tmp_path: Path, run: str) -> Path:
+    """``up --detach`` of SLOW renamed ``run`` with 60 s sleeps; returns the layout once a session runs."""
+    layout = tmp_path / f"{run}.toml"
+    layout.write_text(SLOW.replace('"crash"', f'"{run}"').replace("sleep 4", "sleep 60").replace("sleep 5", "sleep 60"))
+    cli("up", str(layout), "--repo", str(repo), "--detach")
+    wait_until(lambda: {s["state"] for s in status_json(repo)["sessions"]} >= {"running"}, what="running")
+    return layout
+
+
 def test_new_run_refuses_to_adopt_agents_of_a_run_whose_state_was_removed(git_repo: Path, tmp_path: Path) -> None:
-    layout = tmp_path / "stray.toml"
-    layout.write_text(SLOW.replace('"crash"', '"stray"').replace("sleep 4", "sleep 60").replace("sleep 5", "sleep 60"))
-    cli("up", str(layout), "--repo", str(git_repo), "--detach")
-    wait_until(lambda: {s["state"] for s in status_json(git_repo)["sessions"]} >= {"running"}, what="running")
-    st = status_json(git_repo)
-    socket = st["socket"]
+    layout = long_run_detached(git_repo, tmp_path, "stray")
+    socket = status_json(git_repo)["socket"]
     pid = int((git_repo / "coordination/runs/stray/supervisor.lock").read_text())
     os.kill(pid, signal.SIGKILL)
     wait_until(lambda: subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0, what="dead")
@@ -205,10 +210,7 @@ def test_new_run_refuses_to_adopt_agents_of_a_run_whose_state_was_removed(git_re
 
 
 def test_down_stops_sessions_keeps_worktrees_and_branches(git_repo: Path, tmp_path: Path) -> None:
-    layout = tmp_path / "down.toml"
-    layout.write_text(SLOW.replace('"crash"', '"down"').replace("sleep 4", "sleep 60").replace("sleep 5", "sleep 60"))
-    cli("up", str(layout), "--repo", str(git_repo), "--detach")
-    wait_until(lambda: {s["state"] for s in status_json(git_repo)["sessions"]} >= {"running"}, what="running")
+    long_run_detached(git_repo, tmp_path, "down")
     st = status_json(git_repo)
     pids = []
     for s in st["sessions"]:

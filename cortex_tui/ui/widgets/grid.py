@@ -39,6 +39,19 @@ class GridColumn:
     """Content width, without padding."""
 
 
+class GridMessage(Message):
+    """Something happened to a row or column (``key``) of a :class:`KeyedGrid`."""
+
+    def __init__(self, grid: KeyedGrid, key: str) -> None:
+        super().__init__()
+        self.grid = grid
+        self.key = key
+
+    @property
+    def control(self) -> KeyedGrid:
+        return self.grid
+
+
 class KeyedGrid(ScrollView, can_focus=True):
     """Rows keyed by strings, a row cursor, a fixed header; renders from per-row strip caches."""
 
@@ -96,41 +109,18 @@ class KeyedGrid(ScrollView, can_focus=True):
     }
     """
 
-    class RowHighlighted(Message):
-        """The cursor moved to another row."""
+    class RowHighlighted(GridMessage):
+        """The cursor moved to another row (``key``)."""
 
-        def __init__(self, grid: KeyedGrid, key: str) -> None:
-            super().__init__()
-            self.grid = grid
-            self.key = key
+    class RowSelected(GridMessage):
+        """Enter (or a click on the cursor row) chose row ``key``."""
 
-        @property
-        def control(self) -> KeyedGrid:
-            return self.grid
-
-    class RowSelected(Message):
-        """Enter (or a click on the cursor row) chose a row."""
-
-        def __init__(self, grid: KeyedGrid, key: str) -> None:
-            super().__init__()
-            self.grid = grid
-            self.key = key
+    class HeaderSelected(GridMessage):
+        """The header of column ``key`` was clicked."""
 
         @property
-        def control(self) -> KeyedGrid:
-            return self.grid
-
-    class HeaderSelected(Message):
-        """A column header was clicked."""
-
-        def __init__(self, grid: KeyedGrid, column: str) -> None:
-            super().__init__()
-            self.grid = grid
-            self.column = column
-
-        @property
-        def control(self) -> KeyedGrid:
-            return self.grid
+        def column(self) -> str:
+            return self.key
 
     def __init__(self, columns: Sequence[GridColumn], *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
