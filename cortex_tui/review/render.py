@@ -6,15 +6,17 @@ from cortex_tui.durations import format_duration
 from cortex_tui.review.models import QueueEntry
 
 
-def verify_label(e: QueueEntry) -> str:
+def verify_label(e: QueueEntry, *, with_duration: bool = True) -> str:
+    """What verify said about an entry: "passed in 1.2s", "failed (exit 1)", "not verified yet", …"""
     if e.verify_command is None:
-        return "no verify"
+        return "no verify command"
     if e.verify is None:
-        return "not verified"
+        return "not verified yet"
     v = e.verify
     if v.timed_out:
-        return f"timed out ({format_duration(v.duration_s)})"
-    return f"{'passed' if v.exit_code == 0 else f'failed ({v.exit_code})'} in {v.duration_s:.1f}s"
+        return f"timed out after {format_duration(v.duration_s)}"
+    verdict = "passed" if v.exit_code == 0 else f"failed (exit {v.exit_code})"
+    return f"{verdict} in {v.duration_s:.1f}s" if with_duration else verdict
 
 
 def list_line(e: QueueEntry) -> str:

@@ -16,6 +16,7 @@ from rich.text import Text
 from cortex_tui.bestof.models import Comparison, Score
 from cortex_tui.durations import format_duration
 from cortex_tui.review.models import FileStat, QueueEntry
+from cortex_tui.review.render import verify_label
 from cortex_tui.ui.present import UNKNOWN, Palette, fmt_cost, fmt_count
 
 AWAITING = ("pending", "changes_requested")
@@ -163,17 +164,6 @@ def queue_row(e: QueueEntry, pal: Palette, verifying: bool = False) -> tuple[Tex
             Text(str(len(e.commits))))
 
 
-def verify_label(e: QueueEntry) -> str:
-    if e.verify_command is None:
-        return "no verify command"
-    if e.verify is None:
-        return "not verified yet"
-    v = e.verify
-    if v.timed_out:
-        return f"timed out after {format_duration(v.duration_s)}"
-    return "passed" if v.exit_code == 0 else f"failed (exit {v.exit_code})"
-
-
 def tail(text: str, n: int = TAIL_LINES) -> str:
     lines = text.rstrip("\n").splitlines()
     return "\n".join(lines[-n:])
@@ -186,7 +176,7 @@ def verify_text(e: QueueEntry, pal: Palette, running: bool = False) -> Text:
     else:
         ok = e.verify is not None and e.verify.exit_code == 0
         style = pal.muted if e.verify is None else (pal.success if ok else pal.error)
-        head.append(verify_label(e), style=f"bold {style}")
+        head.append(verify_label(e, with_duration=False), style=f"bold {style}")
     if e.verify is not None and not running:
         head.append(f" in {format_duration(e.verify.duration_s)}", style=pal.muted)
     if e.verify_command:
