@@ -32,11 +32,13 @@ agent = "sim"
 name = "far one"
 node = "box1"
 scope = ["src/**"]
+verify = "test -f src/far.py && echo far-ok on $(hostname) in $(basename $(pwd))"
 script = ["say hello from the node", "write src/far.py X = 1", "write docs/wander.md oops", "commit far: work"]
 [[session]]
 name = "far-two"
 node = "box1"
 memory_limit = "40MB"
+verify = "echo checking; test -f missing.txt"
 script = ["sleep 0.5", "write two.txt 2", "commit far: two", "tokens 10 20", "alloc 80", "busy 3"]
 [[session]]
 name = "near"
@@ -62,6 +64,18 @@ script = ["write near.txt n", "commit near"]
     assert cpu and max(cpu) > 10, cpu
     assert [e.session for e in triggers(events, "memory")] == ["far-two"]
     assert sup.state.nodes["box1"]["reachable"] is True and sup.state.nodes["box1"]["latency_ms"] is not None
+    # verify ran on the node, in the session's worktree there, and its result is in the review queue
+    from cortex_tui.review.queue import ReviewQueue
+
+    q = ReviewQueue.open(git_repo, None, "rem")
+    far, two = q.get("far one"), q.get("far-two")
+    assert far.verify is not None and far.verify.exit_code == 0 and "far-ok on" in far.verify.tail
+    assert far.verify.tail.endswith(Path(st["far one"].worktree).name)  # it ran in the node's worktree
+    assert far.verify.head == st["far one"].head_commit and far.ready
+    assert two.verify is not None and two.verify.exit_code == 1 and two.verify.tail == "checking"
+    assert far.verify.log_path and "far-ok" in Path(far.verify.log_path).read_text()  # full log copied home
+    rev = [e for e in events if e.kind == "review" and e.session == "far-two"]
+    assert rev and rev[-1].data["verify"]["exit_code"] == 1
 
 
 def test_link_loss_marks_unknown_then_catches_up(sshd: SshServer, git_repo: Path, tmp_path: Path) -> None:

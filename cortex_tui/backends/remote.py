@@ -67,6 +67,19 @@ _SETUP = ('w=$1; case "$w" in "~") w=$HOME;; "~/"*) w=$HOME/${w#"~/"};; esac; '
           'mkdir -p "$w/repos" "$w/runs" && cd "$w" && pwd -P')
 
 
+_VERIFY = r"""
+cd "$1" 2>/dev/null || { echo 127; exit 0; }
+mkdir -p "$(dirname "$2")"
+if command -v timeout >/dev/null 2>&1; then
+    timeout -k 5 "$4" /bin/sh -c "$3" >"$2" 2>&1 </dev/null
+else
+    /bin/sh -c "$3" >"$2" 2>&1 </dev/null
+fi
+echo "$?"
+"""
+"""Verify on a node: $1 worktree, $2 log file, $3 command, $4 timeout in seconds; prints the exit code."""
+
+
 class RemoteTmux(Tmux):
     """:class:`Tmux` on the node: every call runs over ssh, with ``-u`` because ssh sessions usually
     carry no UTF-8 locale and tmux would otherwise turn the ``\\x1f`` field separator (and non-ASCII
@@ -222,6 +235,22 @@ class RemoteNode:
         gitb.git(local_repo, "update-ref", "-m", f"cortex: fetch {branch} from node {self.node.name}",
                  f"refs/heads/{branch}", new, *([old] if old else [""]))
         return new
+
+    def run_verify(self, slug: str, command: str, *, timeout_s: float = 600.0) -> tuple[int, bool, str, bytes]:
+        """Run a verify command in the session's worktree on the node, in its own process group.
+
+        Returns (exit code, timed out, last lines, full output). Uses the node's ``timeout`` when it has one
+        (exit 124 on expiry, like a local verify); the ssh call itself is bounded by ``timeout_s`` + 60 s.
+        """
+        wt, log = self.worktree_path(slug), self.session_dir(slug) / "verify.log"
+        r = self.sh(_VERIFY, str(wt), str(log), command, f"{timeout_s:g}", timeout=timeout_s + 60, check=False)
+        first, _, _ = r.stdout.partition("\n")
+        if not first.strip().lstrip("-").isdigit():
+            raise SshError(f"node {self.node.name}: verify of {slug} did not run: {(r.stderr or r.stdout).strip()}")
+        code = int(first.strip())
+        output = self.read_file(log) or b""
+        tail = "\n".join(output.decode("utf-8", errors="replace").splitlines()[-40:])
+        return code, code == 124, tail, output
 
     def worktree_dirty(self, slug: str) -> bool:
         """Uncommitted changes in the session's worktree on the node (they are not fetched back)."""

@@ -29,6 +29,7 @@ from cortex_tui.resources import TreeSample, tree_totals
 
 if TYPE_CHECKING:
     from cortex_tui.engine.supervisor import Runtime, Supervisor
+    from cortex_tui.review.models import QueueEntry
 
 # args: LIMIT, then per session 7 values: log log_off events events_off exitfile worktree base
 _POLL = r'''
@@ -365,6 +366,24 @@ class RemoteSessions:
             return
         rec.head_commit = head
         self.sup._emit("fetched", rec.name, node=rec.node, head=head)
+
+    def verify(self, rt: Runtime, command: str, head: str | None) -> QueueEntry:
+        """Run the session's verify command on its node (blocking) and record it in the review queue."""
+        from cortex_tui.review.models import VerifyResult
+        from cortex_tui.review.queue import ReviewQueue
+
+        rec = rt.rec
+        q = ReviewQueue.open(self.sup.repo, self.sup.state_dir, self.sup.run_id)
+        start = time.monotonic()
+        code, timed_out, tail, output = self.link(rec.node).node.run_verify(rec.slug, command)
+        log = q.verify_log_path(rec.slug)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_bytes(output)
+        if code == 127 and not output:
+            tail = f"worktree {rec.worktree} is missing on node {rec.node}"
+        return q.set_verify(rec.name, VerifyResult(
+            exit_code=code, duration_s=round(time.monotonic() - start, 3), tail=tail, command=command,
+            timed_out=timed_out, head=head, log_path=str(log)))
 
     def stop_sync(self, rt: Runtime) -> None:
         rec = rt.rec

@@ -805,9 +805,11 @@ class Supervisor:
             await self.remote.fetch_back(rt)
         self._save(force=True)
         try:
-            # remote worktrees are not on this machine: their verify runs on the node (not yet) — skip here
+            # remote worktrees are not on this machine: their verify runs on the node, after queueing
             entry = await asyncio.to_thread(on_session_finished, self.repo, self.state_dir, self.run_id,
                                             rt.rec.name, spec=rt.spec, state=self.state, verify=not remote)
+            if remote and entry.verify_command:
+                entry = await asyncio.to_thread(self.remote.verify, rt, entry.verify_command, entry.head)
         except CortexError as e:
             self._emit("review_error", rt.rec.name, error=e.message)
             return

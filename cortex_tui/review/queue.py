@@ -13,7 +13,7 @@ from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import RunState
 from cortex_tui.review.context import RunContext, resolve_spec
 from cortex_tui.review.entry import base_tip, compute_entry, refresh_entry
-from cortex_tui.review.models import QueueEntry, ReviewDoc, ordered
+from cortex_tui.review.models import QueueEntry, ReviewDoc, VerifyResult, ordered
 
 AWAITING = ("pending", "changes_requested")
 
@@ -80,12 +80,26 @@ class ReviewQueue:
         e = self.get(session)
         if not e.verify_command:
             raise CortexError(f"session {session!r} has no verify command", "set `verify` in the layout")
+        if not Path(e.worktree).is_dir():
+            raise CortexError(f"worktree {e.worktree} of {session!r} is not on this machine (a remote session's "
+                              "verify runs on its node when it finishes)",
+                              "restart the session to verify again, or check the branch out locally")
         result = run_verify(e.verify_command, Path(e.worktree), timeout_s=timeout_s,
                             log_path=self.ctx.reviews.verify_dir / f"{e.slug}.log", head=e.head)
         with self.ctx.reviews.edit() as doc:
             cur = doc.entries[session]
             cur.verify = result
             return cur
+
+    def set_verify(self, session: str, result: VerifyResult) -> QueueEntry:
+        """Record a verify that ran elsewhere (a remote session's, on its node)."""
+        with self.ctx.reviews.edit() as doc:
+            cur = doc.entries[session]
+            cur.verify = result
+            return cur
+
+    def verify_log_path(self, slug: str) -> Path:
+        return self.ctx.reviews.verify_dir / f"{slug}.log"
 
     def refresh(self) -> list[QueueEntry]:
         """Re-check conflicts of every awaiting entry against the current base tip. Returns the changed ones."""
