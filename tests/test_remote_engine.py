@@ -63,6 +63,9 @@ script = ["write near.txt n", "commit near"]
            and e.data.get("cpu_percent") is not None]
     assert cpu and max(cpu) > 10, cpu
     assert [e.session for e in triggers(events, "memory")] == ["far-two"]
+    disk = [e.data["disk_bytes"] for e in events if e.kind == "stats" and e.session == "far-two"
+            and e.data.get("disk_bytes")]
+    assert disk and max(disk) > 4096, disk  # `du` of the node's worktree (a checkout plus .git file)
     assert sup.state.nodes["box1"]["reachable"] is True and sup.state.nodes["box1"]["latency_ms"] is not None
     # verify ran on the node, in the session's worktree there, and its result is in the review queue
     from cortex_tui.review.queue import ReviewQueue

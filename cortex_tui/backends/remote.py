@@ -252,6 +252,20 @@ class RemoteNode:
         tail = "\n".join(output.decode("utf-8", errors="replace").splitlines()[-40:])
         return code, code == 124, tail, output
 
+    def disk_usage(self, slugs: list[str]) -> dict[str, int]:
+        """Bytes used by each session's worktree on the node (``du -sk``; missing worktrees are left out)."""
+        if not slugs:
+            return {}
+        paths = {str(self.worktree_path(slug)): slug for slug in slugs}
+        r = self.sh('for d in "$@"; do [ -d "$d" ] && du -sk "$d" 2>/dev/null; done; exit 0', *paths,
+                    timeout=60, check=False)
+        sizes: dict[str, int] = {}
+        for line in r.stdout.splitlines():
+            kb, _, path = line.partition("\t")
+            if kb.strip().isdigit() and path in paths:
+                sizes[paths[path]] = int(kb) * 1024
+        return sizes
+
     def worktree_dirty(self, slug: str) -> bool:
         """Uncommitted changes in the session's worktree on the node (they are not fetched back)."""
         r = self.transport.run(["git", "-C", str(self.worktree_path(slug)), "status", "--porcelain",

@@ -52,6 +52,8 @@ while [ $# -ge 2 ]; do
 done
 '''
 BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+DISK_S = 30.0
+"""Disk use of remote worktrees is measured this often (``du`` walks every file)."""
 
 
 @dataclass
@@ -83,6 +85,8 @@ class NodeLink:
     held_states: dict[str, SessionState] = field(default_factory=dict)
     cpu_prev: dict[int, tuple[float, float]] = field(default_factory=dict)
     """Remote pid -> (monotonic time, cpu seconds) of the previous poll, for CPU %."""
+    disk_at: float = float("-inf")
+    """Monotonic time of the last ``du`` of the node's worktrees."""
     spawn_lock: threading.Lock = field(default_factory=threading.Lock)
     """Spawns on one node are serialised (the first one may start the node's tmux server)."""
 
@@ -233,6 +237,16 @@ class RemoteSessions:
             for rt in rts:
                 self._apply(rt, results[rt.rec.name])
             self._sample(self.links[name], rts, ps)
+            lk = self.links[name]
+            if now - lk.disk_at >= DISK_S:
+                lk.disk_at = now
+                try:
+                    sizes = await asyncio.to_thread(lk.node.disk_usage, [rt.rec.slug for rt in rts])
+                except (SshError, OSError):
+                    continue  # the next poll notices a dead link; disk use waits for the next round
+                for rt in rts:
+                    if rt.rec.slug in sizes:
+                        rt.rec.disk_bytes = sizes[rt.rec.slug]
 
     def _sample(self, lk: NodeLink, rts: list[Runtime], ps: str) -> None:
         if not ps:
