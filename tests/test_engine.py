@@ -253,3 +253,24 @@ def test_live_supervisor_hands_over_without_duplicates(git_repo: Path, tmp_path:
     spawned = [ln for ln in (git_repo / "coordination/runs/hand/events.jsonl").read_text().splitlines()
                if '"spawned"' in ln]
     assert len(spawned) == 4  # nobody spawned anything twice
+
+
+def test_many_worktrees_added_at_once_all_succeed(git_repo: Path, tmp_path: Path) -> None:
+    """Concurrent `git worktree add`s read each other's half-made admin dirs ("failed to read …/commondir");
+    spawning 20 sessions at once hit it now and then. add_worktree serialises them per repository."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cortex_tui.backends import git as gitb
+
+    for i in range(400):  # a checkout that takes a moment widens the race
+        (git_repo / f"f{i}.txt").write_text(f"{i}\n")
+    git(git_repo, "add", ".")
+    git(git_repo, "commit", "-qm", "many files")
+    base = git(git_repo, "rev-parse", "HEAD").strip()
+    n = 40
+    with ThreadPoolExecutor(20) as pool:  # unfixed, most rounds lose a worktree or two
+        list(pool.map(lambda i: gitb.add_worktree(git_repo, tmp_path / "wts" / f"w{i}", f"t/w{i}", base),
+                      range(n)))
+    listed = {Path(w.path).name for w in gitb.list_worktrees(git_repo)}
+    assert {f"w{i}" for i in range(n)} <= listed
+    assert all((tmp_path / "wts" / f"w{i}" / ".git").is_file() for i in range(n))

@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import re
 import subprocess
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,13 +100,35 @@ def list_worktrees(repo: Path) -> list[Worktree]:
     return wts
 
 
+_WORKTREE_LOCKS: dict[str, threading.Lock] = {}
+_WORKTREE_LOCKS_GUARD = threading.Lock()
+_TRANSIENT = ("commondir", "index.lock", "config.lock", "cannot lock ref", "Unable to create")
+"""Failures of a concurrent ``git worktree add`` (another process adding one at the same moment)."""
+
+
 def add_worktree(repo: Path, path: Path, branch: str, base_commit: str) -> None:
-    """Create ``path`` on a new ``branch`` at ``base_commit`` (or re-use an existing branch)."""
+    """Create ``path`` on a new ``branch`` at ``base_commit`` (or re-use an existing branch).
+
+    Serialised per repository within this process: concurrent ``git worktree add`` calls read each other's
+    half-written ``.git/worktrees/<name>/`` and fail ("failed to read …/commondir"). A failure of that
+    kind caused by another process is retried a few times.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    if branch_exists(repo, branch):
-        git(repo, "worktree", "add", "--quiet", str(path), branch)
-    else:
-        git(repo, "worktree", "add", "--quiet", "-b", branch, str(path), base_commit)
+    with _WORKTREE_LOCKS_GUARD:
+        lock = _WORKTREE_LOCKS.setdefault(str(repo.resolve()), threading.Lock())
+    for attempt in range(4):
+        try:
+            with lock:
+                if branch_exists(repo, branch):
+                    git(repo, "worktree", "add", "--quiet", str(path), branch)
+                else:
+                    git(repo, "worktree", "add", "--quiet", "-b", branch, str(path), base_commit)
+            return
+        except GitError as e:
+            if attempt == 3 or not any(t in e.message for t in _TRANSIENT) or (path / ".git").exists():
+                raise
+            git(repo, "worktree", "prune", check=False)  # drop what the failed attempt left half-made
+            time.sleep(0.05 * (attempt + 1))
 
 
 def is_dirty(worktree: Path) -> bool:

@@ -7,6 +7,7 @@ killing the supervisor leaves them running, and the next ``start()`` re-attaches
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import os
@@ -17,7 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cortex_tui.agents import get_adapter
 from cortex_tui.agents.base import AgentAdapter, AgentSignal, SpawnContext
@@ -47,9 +48,13 @@ from cortex_tui.watch.rules import (
 )
 from cortex_tui.watch.text import clean_line
 
+if TYPE_CHECKING:
+    from watchfiles import Change
+
 log = logging.getLogger("cortex_tui.engine")
 
 WRAPPER = 'f=$1; shift; "$@"; rc=$?; printf "%s\\n" "$rc" > "$f.tmp" && mv -f "$f.tmp" "$f"; exit $rc'
+
 NOISE_DIRS = frozenset({".git", "__pycache__", "node_modules", ".pytest_cache", ".mypy_cache", ".ruff_cache",
                         ".venv", "venv", ".tox", ".cache", "dist", "build", ".idea", ".vscode"})
 NOISE_SUFFIXES = (".pyc", ".pyo", ".swp", ".swx", "~", ".tmp", ".DS_Store")
@@ -546,7 +551,9 @@ class Supervisor:
 
     # ------------------------------------------------------------------ observation
     async def _watch_files(self) -> None:
-        from watchfiles import Change, awatch
+        from watchfiles import awatch
+
+        from cortex_tui.watch import inotify
 
         paths = [str(self.store.dir), str(self.worktrees_root)]
         run_dir = str(self.store.dir) + os.sep
@@ -560,19 +567,52 @@ class Supervisor:
             parts = path[len(wt_root):].split(os.sep)
             return not any(p in NOISE_DIRS for p in parts[1:]) and not path.endswith(NOISE_SUFFIXES)
 
+        def skip_dir(path: str) -> bool:
+            return os.path.basename(path) in NOISE_DIRS
+
+        use_inotify = inotify.available()
         while not self._stop.is_set():
             try:
-                async for changes in awatch(*paths, watch_filter=keep, debounce=50, step=10, rust_timeout=1000,
-                                            stop_event=self._stop, recursive=True, force_polling=False):
-                    try:
-                        await self._on_changes(changes, run_dir, wt_root)
-                    except CortexError as e:  # e.g. a git call failed on a half-deleted worktree
-                        self._emit("watch_error", None, error=e.message)
+                if use_inotify:
+                    with inotify.InotifyWatcher(paths, keep, skip_dir) as w:
+                        async for changes in w.batches(self._stop):
+                            if w.overflowed:  # the kernel dropped events: look at everything once
+                                w.overflowed = False
+                                changes = changes | self._everything_changed()
+                            await self._handle_changes(changes, run_dir, wt_root)
+                else:
+                    async for changes in awatch(*paths, watch_filter=keep, debounce=50, step=10,
+                                                rust_timeout=1000, stop_event=self._stop, recursive=True,
+                                                force_polling=False):
+                        await self._handle_changes(changes, run_dir, wt_root)
             except (OSError, RuntimeError) as e:  # the watcher itself died (a watched dir vanished…)
                 self._emit("watch_error", None, error=str(e))
+                if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+                    use_inotify = False  # out of inotify watches: watchfiles copes (it polls when it must)
                 for p in (self.store.dir, self.worktrees_root):
                     p.mkdir(parents=True, exist_ok=True)
                 await asyncio.sleep(1.0)  # then watch again; the tick's reconcile covered the gap
+
+    async def _handle_changes(self, changes: set[tuple[Change, str]], run_dir: str, wt_root: str) -> None:
+        try:
+            await self._on_changes(changes, run_dir, wt_root)
+        except CortexError as e:  # e.g. a git call failed on a half-deleted worktree
+            self._emit("watch_error", None, error=e.message)
+
+    def _everything_changed(self) -> set[tuple[Change, str]]:
+        """What to look at after lost events: every live session's log, events, exit file and worktree."""
+        from watchfiles import Change
+
+        out: set[tuple[Change, str]] = set()
+        for rt in self.rt.values():
+            rec = rt.rec
+            if rec.node != "local" or not rec.state.live:
+                continue
+            out.add((Change.modified, str(self.store.logs_dir / f"{rec.slug}.log")))
+            out.add((Change.modified, str(self._ctx(rec).events_file)))
+            out.add((Change.modified, str(self._exit_file(rec))))
+            out.add((Change.modified, os.path.join(str(self.worktrees_root), rec.slug, ".")))
+        return out
 
     async def _on_changes(self, changes: set[tuple[Any, str]], run_dir: str, wt_root: str) -> None:
         from watchfiles import Change

@@ -1,0 +1,89 @@
+"""The inotify watcher on real directories: recursion, new directories, skipped ones, deletes, a vanished root."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+from watchfiles import Change
+
+from cortex_tui.watch import inotify
+
+pytestmark = pytest.mark.skipif(not inotify.available(), reason="inotify is Linux-only")
+
+
+def keep_all(change: Change, path: str) -> bool:
+    return not path.endswith(".tmp")
+
+
+def skip_noise(path: str) -> bool:
+    return os.path.basename(path) in {"node_modules", ".git"}
+
+
+async def collect(w: inotify.InotifyWatcher, stop: asyncio.Event, until: set[tuple[Change, str]],
+                  timeout: float = 10.0) -> set[tuple[Change, str]]:
+    seen: set[tuple[Change, str]] = set()
+
+    async def run() -> None:
+        async for batch in w.batches(stop):
+            seen.update(batch)
+            if until <= seen:
+                return
+
+    await asyncio.wait_for(run(), timeout)
+    return seen
+
+
+async def test_reports_changes_recursively_including_new_directories(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "old.txt").write_text("x")
+    (tmp_path / "node_modules").mkdir()
+    stop = asyncio.Event()
+    with inotify.InotifyWatcher([str(tmp_path)], keep_all, skip_noise) as w:
+        assert w.watched_dirs == 2  # tmp_path and a/, not node_modules/
+        (tmp_path / "a" / "old.txt").write_text("y")
+        (tmp_path / "node_modules" / "ignored.js").write_text("1")
+        deep = tmp_path / "b" / "c"
+        deep.mkdir(parents=True)
+        (deep / "new.py").write_text("z")  # possibly before the new directory's watch exists: still reported
+        (tmp_path / "a" / "scratch.tmp").write_text("t")
+        want = {(Change.modified, str(tmp_path / "a" / "old.txt")), (Change.added, str(deep / "new.py"))}
+        seen = await collect(w, stop, want)
+        assert want <= seen
+        assert not any("node_modules" in p or p.endswith(".tmp") for _, p in seen)
+        (deep / "new.py").write_text("again")  # the new directory is watched now
+        os.unlink(tmp_path / "a" / "old.txt")
+        more = {(Change.modified, str(deep / "new.py")), (Change.deleted, str(tmp_path / "a" / "old.txt"))}
+        assert more <= await collect(w, stop, more)
+        os.rename(tmp_path / "b", tmp_path / "moved")  # a directory moved within the tree: watched under its new name
+        (tmp_path / "moved" / "c" / "after.py").write_text("m")
+        after = {(Change.added, str(tmp_path / "moved" / "c" / "after.py"))}
+        assert after <= await collect(w, stop, after)
+
+
+async def test_a_vanished_root_ends_the_watch_with_an_error(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    stop = asyncio.Event()
+    with inotify.InotifyWatcher([str(root)], keep_all, skip_noise) as w:
+        root.rmdir()
+        with pytest.raises(OSError, match="went away"):
+            await collect(w, stop, {(Change.added, "never")}, timeout=10)
+
+
+async def test_stop_ends_an_idle_watch(tmp_path: Path) -> None:
+    stop = asyncio.Event()
+    batches: list[set[tuple[Change, str]]] = []
+    with inotify.InotifyWatcher([str(tmp_path)], keep_all, skip_noise) as w:
+
+        async def run() -> None:
+            async for b in w.batches(stop):
+                batches.append(b)
+
+        task = asyncio.create_task(run())
+        await asyncio.sleep(0.2)
+        stop.set()
+        await asyncio.wait_for(task, 5)
+    assert batches == [] and w.fd == -1
