@@ -131,6 +131,8 @@ class Supervisor:
         self._tasks: set[asyncio.Future[None]] = set()
         self._review_tasks: set[asyncio.Task[None]] = set()
         self._done_announced = False
+        self._deferred_wt: dict[str, list[tuple[str, str]]] = {}
+        """Worktree changes seen while their session was being spawned (slug -> items), looked at after."""
         self.review_enabled = True
 
     # ------------------------------------------------------------------ public API
@@ -453,6 +455,12 @@ class Supervisor:
             self._read_log(rt)  # whatever it printed while the window was being made
             if rec.state.live and detects_approval(rt.adapter):
                 self._check_screen_soon(rt)
+            early = self._deferred_wt.pop(rec.slug, None)  # files it changed while the window was being made
+            if early:
+                try:
+                    await self._on_worktree_changes(rt, early)
+                except CortexError as e:
+                    self._emit("watch_error", rec.name, error=e.message)
         finally:
             self._spawning.discard(rec.name)
             self._wake.set()
@@ -643,7 +651,11 @@ class Supervisor:
             if (rt := self._by_slug.get(slug)) is not None:
                 self._read_agent_events(rt)
         for slug, items in wt_changes.items():
-            if (rt := self._by_slug.get(slug)) is not None and rt.rec.name not in self._spawning:
+            if (rt := self._by_slug.get(slug)) is None:
+                continue
+            if rt.rec.name in self._spawning:  # an agent that writes at once: look when the spawn is through
+                self._deferred_wt.setdefault(slug, []).extend(items)
+            else:
                 await self._on_worktree_changes(rt, items)
         for slug in exits:
             if (rt := self._by_slug.get(slug)) is not None and rt.rec.name not in self._spawning:
