@@ -455,15 +455,15 @@ class Supervisor:
             self._read_log(rt)  # whatever it printed while the window was being made
             if rec.state.live and detects_approval(rt.adapter):
                 self._check_screen_soon(rt)
-            early = self._deferred_wt.pop(rec.slug, None)  # files it changed while the window was being made
-            if early:
-                try:
-                    await self._on_worktree_changes(rt, early)
-                except CortexError as e:
-                    self._emit("watch_error", rec.name, error=e.message)
         finally:
             self._spawning.discard(rec.name)
             self._wake.set()
+        early = self._deferred_wt.pop(rec.slug, None)  # files it changed while the window was being made
+        if early and rec.state.live:
+            try:
+                await self._on_worktree_changes(rt, early)
+            except CortexError as e:
+                self._emit("watch_error", rec.name, error=e.message)
 
     def _ctx(self, rec: SessionRecord) -> SpawnContext:
         sdir = self.store.sessions_dir / rec.slug
