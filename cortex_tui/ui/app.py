@@ -70,11 +70,12 @@ class CortexApp(App[None]):
         self.ticking = ticking
         """Refresh "12 s ago" columns every second (snapshot tests turn it off)."""
         self.trigger_toasts = TriggerToasts(self, bell=bell)
+        """Trigger notifications, batched so a burst of triggers is one toast."""
         self.judge_top = judge_top
         """Best-of runs: how many top variants the judge compares."""
         self.comparisons = 0
         """Best-of comparisons finished (tests read this)."""
-        """Trigger notifications, batched so a burst of triggers is one toast."""
+        self._run_table_cache: tuple[str, Mapping[str, object]] = ("", {})
         self.tune_gc = tune_gc
         """Run full GC collections only while input is idle (whole-process; run_tui turns it on): without
         it a gen-2 collection over Textual's caches stalls a keystroke by 20–300 ms now and then."""
@@ -114,12 +115,21 @@ class CortexApp(App[None]):
             return {}
 
     def _run_table(self) -> Mapping[str, object]:
-        """The layout's ``[run]`` table, as the engine saved it ({} before the run started)."""
+        """The layout's ``[run]`` table, as the engine saved it ({} before the run started).
+
+        Read on every dashboard refresh: parsed once per layout text.
+        """
         try:
-            run = tomllib.loads(self.engine.state.layout_text).get("run", {})
-        except (AttributeError, RuntimeError, tomllib.TOMLDecodeError):
+            text = self.engine.state.layout_text
+        except (AttributeError, RuntimeError):
             return {}
-        return run if isinstance(run, dict) else {}
+        if text != self._run_table_cache[0]:
+            try:
+                run = tomllib.loads(text).get("run", {})
+            except tomllib.TOMLDecodeError:
+                run = {}
+            self._run_table_cache = (text, run if isinstance(run, dict) else {})
+        return self._run_table_cache[1]
 
     @property
     def run_budget(self) -> float | None:
