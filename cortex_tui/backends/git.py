@@ -117,18 +117,15 @@ def add_worktree(repo: Path, path: Path, branch: str, base_commit: str) -> None:
     with _WORKTREE_LOCKS_GUARD:
         lock = _WORKTREE_LOCKS.setdefault(str(repo.resolve()), threading.Lock())
     for attempt in range(4):
+        args = [str(path), branch] if branch_exists(repo, branch) else ["-b", branch, str(path), base_commit]
         try:
-            with lock:
-                if branch_exists(repo, branch):
-                    git(repo, "worktree", "add", "--quiet", str(path), branch)
-                else:
-                    git(repo, "worktree", "add", "--quiet", "-b", branch, str(path), base_commit)
+            with lock:  # only the add itself: it is what reads the other worktrees' admin dirs
+                git(repo, "worktree", "add", "--quiet", *args)
             return
         except GitError as e:
             if attempt == 3 or not any(t in e.message for t in _TRANSIENT) or (path / ".git").exists():
                 raise
-            git(repo, "worktree", "prune", check=False)  # drop what the failed attempt left half-made
-            time.sleep(0.05 * (attempt + 1))
+            time.sleep(0.05 * (attempt + 1))  # another process was adding one: try again
 
 
 def is_dirty(worktree: Path) -> bool:
