@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Input
 
+from cortex_tui.ui.keys import SESSION_ACTIONS
 from cortex_tui.ui.present import (
     COLUMN_KEYS,
     FILTER_MODES,
@@ -34,12 +35,7 @@ class DashboardScreen(Screen[None]):
     """Sessions table + header + events. Rows are refreshed from the live RunState in coalesced flushes."""
 
     BINDINGS = [
-        Binding("a", "act('approve')", "Approve"),
-        Binding("d", "act('deny')", "Deny"),
-        Binding("i", "act('interrupt')", "Interrupt"),
-        Binding("x", "act('stop')", "Stop"),
-        Binding("R", "act('restart')", "Restart"),
-        Binding("t", "attach", "Attach"),
+        *SESSION_ACTIONS,
         Binding("o", "cycle_sort", "Sort"),
         Binding("f", "cycle_filter", "Filter"),
         Binding("e", "toggle_events", "Events"),

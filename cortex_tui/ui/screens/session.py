@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from cortex_tui.ui.ansi import pane_text
+from cortex_tui.ui.keys import SESSION_ACTIONS
 from cortex_tui.ui.present import facts_text, files_text, state_cell, trigger_table
 from cortex_tui.ui.widgets.key_bar import KeyBar
 from cortex_tui.ui.widgets.pane_mirror import PaneMirror
@@ -31,12 +32,7 @@ class SessionScreen(Screen[None]):
 
     BINDINGS = [
         Binding("escape", "back", "Back"),
-        Binding("a", "act('approve')", "Approve"),
-        Binding("d", "act('deny')", "Deny"),
-        Binding("i", "act('interrupt')", "Interrupt"),
-        Binding("x", "act('stop')", "Stop"),
-        Binding("R", "act('restart')", "Restart"),
-        Binding("t", "attach", "Attach"),
+        *SESSION_ACTIONS,
         Binding("m", "message", "Message"),
     ]
 
