@@ -111,7 +111,8 @@ def add_worktree(repo: Path, path: Path, branch: str, base_commit: str) -> None:
 
     Serialised per repository within this process: concurrent ``git worktree add`` calls read each other's
     half-written ``.git/worktrees/<name>/`` and fail ("failed to read …/commondir"). A failure of that
-    kind caused by another process is retried a few times.
+    kind caused by another process is retried a few times. Only the add (``--no-checkout``) holds the lock;
+    the files are checked out after it, in parallel with other adds.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     with _WORKTREE_LOCKS_GUARD:
@@ -119,13 +120,18 @@ def add_worktree(repo: Path, path: Path, branch: str, base_commit: str) -> None:
     for attempt in range(4):
         args = [str(path), branch] if branch_exists(repo, branch) else ["-b", branch, str(path), base_commit]
         try:
-            with lock:  # only the add itself: it is what reads the other worktrees' admin dirs
-                git(repo, "worktree", "add", "--quiet", *args)
-            return
+            with lock:  # only the add itself (without files): it is what reads the other worktrees' admin dirs
+                git(repo, "worktree", "add", "--quiet", "--no-checkout", *args)
+            break
         except GitError as e:
             if attempt == 3 or not any(t in e.message for t in _TRANSIENT) or (path / ".git").exists():
                 raise
             time.sleep(0.05 * (attempt + 1))  # another process was adding one: try again
+    try:
+        git(path, "reset", "--hard", "--quiet")  # the checkout, outside the lock: touches this worktree only
+    except GitError:
+        git(repo, "worktree", "remove", "--force", str(path), check=False)  # brand new: nothing of anyone's
+        raise
 
 
 def is_dirty(worktree: Path) -> bool:
