@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from cortex_tui.engine.events import Event
+from cortex_tui.engine.events import Event, EventBus
 from cortex_tui.model.layout import Layout, ResolvedSession, RunSpec, SessionSpec, resolve_session
 from cortex_tui.model.state import RunState, SessionRecord, SessionState, TokenUsage, TriggerRecord
 
@@ -67,7 +67,7 @@ class SyntheticEngine:
         """Events per second while live."""
         self.clock: Callable[[], float] = clock or (lambda: EPOCH)
         self._rng = random.Random(seed)
-        self._subs: list[Callable[[Event], None]] = []
+        self.bus = EventBus(run_id)
         self._stop = asyncio.Event()
         self.calls: list[tuple[str, str, str]] = []
         """(method, session, argument) for every action the UI requested."""
@@ -139,18 +139,10 @@ class SyntheticEngine:
 
     # ------------------------------------------------------------------ events
     def subscribe(self, cb: Callable[[Event], None]) -> Callable[[], None]:
-        self._subs.append(cb)
-
-        def unsubscribe() -> None:
-            if cb in self._subs:
-                self._subs.remove(cb)
-
-        return unsubscribe
+        return self.bus.subscribe(cb)
 
     def publish(self, kind: str, session: str | None = None, /, **data: Any) -> None:
-        ev = Event(ts=self.clock(), run=self.run_id, kind=kind, session=session, data=data)
-        for cb in list(self._subs):
-            cb(ev)
+        self.bus.publish(Event(ts=self.clock(), run=self.run_id, kind=kind, session=session, data=data))
 
     def set_state(self, name: str, state: SessionState, reason: str | None = None) -> None:
         rec = self.state.sessions[name]
