@@ -117,6 +117,10 @@ class ProcessSampler:
         return out
 
 
+DISK_S = 30.0
+"""Disk use of worktrees (local or on a node) is measured this often: it walks every file."""
+
+
 def disk_usage(root: Path) -> int | None:
     """Bytes used by the files of a worktree (excluding ``.git``), without following symlinks.
 

@@ -25,7 +25,7 @@ from cortex_tui.backends.tmux import Tmux
 from cortex_tui.errors import CortexError, SshError
 from cortex_tui.model.layout import NodeSpec
 from cortex_tui.model.state import SessionRecord, SessionState
-from cortex_tui.resources import TreeSample, tree_totals
+from cortex_tui.resources import DISK_S, TreeSample, tree_totals
 
 if TYPE_CHECKING:
     from cortex_tui.engine.supervisor import Runtime, Supervisor
@@ -52,8 +52,6 @@ while [ $# -ge 2 ]; do
 done
 '''
 BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
-DISK_S = 30.0
-"""Disk use of remote worktrees is measured this often (``du`` walks every file)."""
 
 
 @dataclass

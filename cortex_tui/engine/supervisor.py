@@ -32,7 +32,7 @@ from cortex_tui.errors import CortexError, StateError
 from cortex_tui.layout import LoadedLayout
 from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import RunState, SessionRecord, SessionState, TokenUsage, TriggerRecord
-from cortex_tui.resources import ProcessSampler, TreeSample, disk_usage
+from cortex_tui.resources import DISK_S, ProcessSampler, TreeSample, disk_usage
 from cortex_tui.scope import in_scope
 from cortex_tui.store.files import RunStore, atomic_write
 from cortex_tui.store.status import render_status_md
@@ -61,12 +61,11 @@ NOISE_SUFFIXES = (".pyc", ".pyo", ".swp", ".swx", "~", ".tmp", ".DS_Store")
 TICK_S = 0.5
 SAMPLE_S = 2.0
 RECONCILE_S = 5.0
+"""Windows killed from outside are noticed this late; exits are seen at once through exit files."""
 REMOTE_POLL_S = 1.0
 """Remote sessions: one ssh round trip per node this often (output, events, exit codes, changed files)."""
-"""Windows killed from outside are noticed this late; exits are seen at once through exit files."""
 STATS_SAVE_S = 10.0
 """CPU/RSS samples alone rewrite state.json at most this often."""
-DISK_S = 30.0
 
 
 @dataclass

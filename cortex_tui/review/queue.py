@@ -57,7 +57,7 @@ class ReviewQueue:
         spec = spec or resolve_spec(state, session)
         scope = list(spec.scope) if spec else []
         command = spec.verify if spec else None
-        log = self.ctx.reviews.verify_dir / f"{rec.slug}.log"
+        log = self.verify_log_path(rec.slug)
         entry = compute_entry(self.ctx.repo, state.base, rec, scope=scope,
                               verify_command=command if verify else None, verify_timeout_s=verify_timeout_s,
                               verify_log=log)
@@ -85,7 +85,7 @@ class ReviewQueue:
                               "verify runs on its node when it finishes)",
                               "restart the session to verify again, or check the branch out locally")
         result = run_verify(e.verify_command, Path(e.worktree), timeout_s=timeout_s,
-                            log_path=self.ctx.reviews.verify_dir / f"{e.slug}.log", head=e.head)
+                            log_path=self.verify_log_path(e.slug), head=e.head)
         with self.ctx.reviews.edit() as doc:
             cur = doc.entries[session]
             cur.verify = result
@@ -99,6 +99,7 @@ class ReviewQueue:
             return cur
 
     def verify_log_path(self, slug: str) -> Path:
+        """Where the full output of a session's verify is kept."""
         return self.ctx.reviews.verify_dir / f"{slug}.log"
 
     def refresh(self) -> list[QueueEntry]:

@@ -41,6 +41,3 @@ class EventQueue:
         self._announced = False
         events, self._events = self._events, []
         return events
-
-    def __len__(self) -> int:
-        return len(self._events)

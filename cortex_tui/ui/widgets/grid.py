@@ -180,9 +180,6 @@ class KeyedGrid(ScrollView, can_focus=True):
         """One cell (KeyError when there is no such row or column)."""
         return self._cells[key][self._col_index[column]]
 
-    def get_row_index(self, key: str) -> int:
-        return self._pos[key]
-
     def cell_text(self, key: str, column: str) -> str:
         """Plain text of one cell ('' when there is no such row)."""
         cells = self._cells.get(key)
