@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import signal
 import time
+from typing import TYPE_CHECKING
 
 from cortex_tui.agents import get_adapter
 from cortex_tui.agents.base import AgentAdapter, ApprovalPrompt
 from cortex_tui.backends.tmux import Tmux
 from cortex_tui.errors import CortexError
 from cortex_tui.model.state import SessionRecord
+
+if TYPE_CHECKING:
+    import psutil
 
 
 def _target(rec: SessionRecord) -> str:
@@ -65,6 +69,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _running(p: psutil.Process) -> bool:
+    """True while ``p`` exists and is not a zombie; a process that vanishes between two checks is not running."""
+    import psutil
+
+    try:
+        return _alive(p.pid) and p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def kill_tree(pid: int | None, grace: float = 2.0) -> None:
     """SIGTERM the pane's process group, then SIGKILL what is left after ``grace`` seconds."""
     if not pid:
@@ -82,9 +96,8 @@ def kill_tree(pid: int | None, grace: float = 2.0) -> None:
             except psutil.NoSuchProcess:
                 pass
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE
-                                                   for p in procs if _alive(p.pid)):
+        while time.monotonic() < deadline and any(_running(p) for p in procs):
             time.sleep(0.05)
-        procs = [p for p in procs if _alive(p.pid) and p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        procs = [p for p in procs if _running(p)]
         if not procs:
             return
