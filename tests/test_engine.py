@@ -8,9 +8,11 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
+import pytest
 from conftest import git, wait_until
-from engine_helpers import cli, make_sup, run_to_end, status_json
+from engine_helpers import cli, make_sup, run_to_end, status_json, triggers
 
 from cortex_tui.backends.tmux import Tmux
 
@@ -274,3 +276,44 @@ def test_many_worktrees_added_at_once_all_succeed(git_repo: Path, tmp_path: Path
     listed = {Path(w.path).name for w in gitb.list_worktrees(git_repo)}
     assert {f"w{i}" for i in range(n)} <= listed
     assert all((tmp_path / "wts" / f"w{i}" / ".git").is_file() for i in range(n))
+
+
+TICKER = """
+[run]
+name = "tick"
+[defaults]
+agent = "sim"
+[[session]]
+name = "ticker"
+silence_after = "3s"
+script = ["say start", "sleep 1", "say working 1", "sleep 1", "say working 2", "sleep 1", "say working 3",
+          "sleep 1", "say done"]
+"""
+
+
+def test_watcher_survives_a_handler_bug(git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug in the change handler is reported (engine_error), the watcher restarts and catches up: the
+    output after it is still seen and no false silence trigger comes from the lines it did not read."""
+    from cortex_tui.engine.supervisor import Supervisor
+
+    calls = {"n": 0}
+    orig = Supervisor._on_changes
+
+    async def flaky(self: Supervisor, *args: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyError("simulated bug in a change handler")
+        await orig(self, *args)
+
+    monkeypatch.setattr(Supervisor, "_on_changes", flaky)
+    sup = make_sup(git_repo, TICKER, tmp_path)
+    events = run_to_end(sup, timeout=60)
+    errors = [e for e in events if e.kind == "engine_error"]
+    assert len(errors) == 1 and errors[0].data["task"] == "watcher"
+    assert "KeyError" in errors[0].data["error"] and "simulated bug" in errors[0].data["error"]
+    lines = [ln for e in events if e.kind == "output" and e.session == "ticker" for ln in e.data["lines"]]
+    assert any("working 3" in ln for ln in lines) and any("done" in ln for ln in lines), lines
+    assert triggers(events, "silence") == []
+    assert sup.state.sessions["ticker"].state.value == "finished"
+    persisted = (git_repo / "coordination/runs/tick/events.jsonl").read_text()
+    assert '"kind":"engine_error"' in persisted

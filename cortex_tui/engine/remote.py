@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import sys
 import threading
 import time
@@ -30,6 +31,8 @@ from cortex_tui.resources import DISK_S, TreeSample, tree_totals
 if TYPE_CHECKING:
     from cortex_tui.engine.supervisor import Runtime, Supervisor
     from cortex_tui.review.models import QueueEntry
+
+log = logging.getLogger("cortex_tui.engine")
 
 # args: LIMIT, then per session 7 values: log log_off events events_off exitfile worktree base
 _POLL = r'''
@@ -240,7 +243,8 @@ class RemoteSessions:
                 lk.disk_at = now
                 try:
                     sizes = await asyncio.to_thread(lk.node.disk_usage, [rt.rec.slug for rt in rts])
-                except (SshError, OSError):
+                except (SshError, OSError) as e:
+                    log.info("disk use on node %s: %s", name, e)
                     continue  # the next poll notices a dead link; disk use waits for the next round
                 for rt in rts:
                     if rt.rec.slug in sizes:
@@ -414,6 +418,6 @@ class RemoteSessions:
         for lk in self.links.values():
             try:
                 lk.node.transport.close()
-            except (SshError, OSError):
-                pass
+            except (SshError, OSError) as e:  # closing a dead link: nothing is lost, the agent runs on the node
+                log.info("closing the link to node %s: %s", lk.node.node.name, e)
 

@@ -28,6 +28,7 @@ from cortex_tui.budgets import BudgetTracker, UsageLedger
 from cortex_tui.engine import actions
 from cortex_tui.engine.events import EPHEMERAL_KINDS, Event, EventBus
 from cortex_tui.engine.remote import RemoteSessions
+from cortex_tui.engine.tasks import TaskSet, describe, supervised
 from cortex_tui.errors import CortexError, StateError
 from cortex_tui.layout import LoadedLayout
 from cortex_tui.model.layout import ResolvedSession
@@ -127,8 +128,14 @@ class Supervisor:
         self._started = False
         self.remote = RemoteSessions(self)
         self._last_remote_poll = 0.0
-        self._tasks: set[asyncio.Future[None]] = set()
-        self._review_tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet(self._engine_error)
+        """Trigger actions in flight (pause/stop/recycle)."""
+        self._review_tasks = TaskSet(self._engine_error)
+        self._bg = TaskSet(self._engine_error)
+        """The file watcher and screen checks."""
+        self._watch_ok = True
+        """False from a watcher failure until its restart has caught up: no silence is judged meanwhile."""
+        self._watch_runs = 0
         self._done_announced = False
         self._deferred_wt: dict[str, list[tuple[str, str]]] = {}
         """Worktree changes seen while their session was being spawned (slug -> items), looked at after."""
@@ -162,7 +169,7 @@ class Supervisor:
         """Watch everything until every session ended (``until_done``) or :meth:`request_stop`."""
         if not self._started:
             await self.start()
-        watcher = asyncio.create_task(self._watch_files(), name="cortex-watch")
+        watcher = self._bg.spawn(self._watch_files, "watcher", restart=True)
         try:
             await self._catch_up()
             await self._schedule()
@@ -177,15 +184,21 @@ class Supervisor:
                 if until_done and self.done:
                     break
             if until_done and self._review_tasks:
-                await asyncio.gather(*self._review_tasks, return_exceptions=True)
+                await self._review_tasks.wait()
         finally:
             watcher.cancel()
-            try:
-                await watcher
-            except (asyncio.CancelledError, Exception):
-                pass
+            await asyncio.wait([watcher])  # supervised: it ends cancelled; failures were reported as they came
             self._save(force=True)
         self._announce_done()
+
+    def _engine_error(self, task: str, exc: BaseException) -> None:
+        """An engine task failed unexpectedly: say so (it restarts if it is long-lived)."""
+        if task == "watcher":
+            self._watch_ok = False
+        kind, _, session = task.partition(":")  # "review:<session>", "screen:<session>", "stop:<session>"…
+        self._emit("engine_error", session or None, task=task, error=describe(exc))
+        if kind == "review" and session:  # review screens listen for this one
+            self._emit("review_error", session, error=describe(exc))
 
     def _announce_done(self) -> None:
         """Emit ``run_done`` once when every session has ended and its review entry is made.
@@ -547,8 +560,8 @@ class Supervisor:
         if rec.pane_id:
             try:
                 actions.interrupt(self.tmux, rec, rt.adapter)
-            except CortexError:
-                pass
+            except CortexError as e:  # the pane is already gone: the process tree is killed below if needed
+                log.info("interrupt of %s before stopping it failed: %s", rec.name, e.message)
         deadline = time.monotonic() + 1.5
         while time.monotonic() < deadline and self._read_exit(rec) is None:
             time.sleep(0.05)
@@ -578,16 +591,26 @@ class Supervisor:
             return os.path.basename(path) in NOISE_DIRS
 
         use_inotify = inotify.available()
+        restarted = self._watch_runs > 0
+        self._watch_runs += 1
         while not self._stop.is_set():
             try:
                 if use_inotify:
                     with inotify.InotifyWatcher(paths, keep, skip_dir) as w:
+                        if restarted:  # after a failure: what changed meanwhile is looked at once
+                            restarted = False
+                            await self._handle_changes(self._everything_changed(), run_dir, wt_root)
+                        self._watch_ok = True
                         async for changes in w.batches(self._stop):
                             if w.overflowed:  # the kernel dropped events: look at everything once
                                 w.overflowed = False
                                 changes = changes | self._everything_changed()
                             await self._handle_changes(changes, run_dir, wt_root)
                 else:
+                    if restarted:
+                        restarted = False
+                        await self._handle_changes(self._everything_changed(), run_dir, wt_root)
+                    self._watch_ok = True
                     async for changes in awatch(*paths, watch_filter=keep, debounce=50, step=10,
                                                 rust_timeout=1000, stop_event=self._stop, recursive=True,
                                                 force_polling=False):
@@ -838,14 +861,15 @@ class Supervisor:
                     return
                 try:
                     screen = await asyncio.to_thread(self._tmux(rec).capture, rec.pane_id, 60)
-                except CortexError:
+                except CortexError as e:  # the pane went away: its exit is handled elsewhere
+                    log.info("screen check of %s: %s", rec.name, e.message)
                     return
                 prompt = rt.adapter.find_approval(screen.splitlines())
                 self._apply(rt, rt.approval.screen(prompt.text if prompt else None))
                 if not rt.screen_again:
                     return
 
-        rt.screen_task = asyncio.create_task(check())
+        rt.screen_task = self._bg.spawn(check, f"screen:{rt.rec.name}")
 
     async def _enqueue_review(self, rt: Runtime) -> None:
         """A finished branch joins the review queue: diff, verify, conflict check (in a thread)."""
@@ -864,10 +888,6 @@ class Supervisor:
         except CortexError as e:
             self._emit("review_error", rt.rec.name, error=e.message)
             return
-        except Exception as e:
-            log.exception("review of %s failed", rt.rec.name)
-            self._emit("review_error", rt.rec.name, error=repr(e))
-            return
         v = entry.verify
         self.bus.publish(self.bus.make(
             "review", rt.rec.name, status=entry.status, conflicts=entry.conflicts,
@@ -880,7 +900,8 @@ class Supervisor:
         mono = time.monotonic()
         live = [rt for rt in self.rt.values() if rt.rec.state.live and rt.rec.name not in self._spawning]
         for rt in live:
-            self._apply(rt, rt.silence.check(now))
+            if self._watch_ok:  # while the watcher is down its output is unread: that is not silence
+                self._apply(rt, rt.silence.check(now))
             for ch in rt.errors.check(now):
                 self._apply(rt, ch)
             if rt.spec.timeout and rt.rec.started_at and now - rt.rec.started_at > rt.spec.timeout:
@@ -895,7 +916,7 @@ class Supervisor:
         if mono - self._last_remote_poll >= REMOTE_POLL_S and any(
                 rt.spec.node != "local" and rt.rec.state.live for rt in self.rt.values()):
             self._last_remote_poll = mono
-            await self.remote.poll()
+            await supervised(self.remote.poll, "remote-poll", self._engine_error, restart=False)
         if live and mono - self._last_sample >= SAMPLE_S:
             self._last_sample = mono
             await self._sample(live, disk=mono - self._last_disk >= DISK_S)
@@ -969,9 +990,7 @@ class Supervisor:
         if code == 0:
             self._set_state(rt, SessionState.FINISHED, None)
             if self.review_enabled:
-                task = asyncio.get_running_loop().create_task(self._enqueue_review(rt))
-                self._review_tasks.add(task)
-                task.add_done_callback(self._review_tasks.discard)
+                self._review_tasks.spawn(lambda: self._enqueue_review(rt), f"review:{rec.name}")
             return
         self._apply(rt, exited_change(code, list(rt.tail)))
         policy = rt.spec.restart
@@ -1045,9 +1064,7 @@ class Supervisor:
             coro = self.restart_session(name)
         else:
             return
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(lambda: coro, f"{action}:{name}")
 
     def _emit(self, kind: str, session: str | None, /, **data: Any) -> None:
         ev = self.bus.make(kind, session, **data)
