@@ -1,20 +1,26 @@
-PYTHON ?= python3
-.PHONY: demo test lint bench
+# Everything runs from the project venv that scripts/bootstrap.sh makes (.venv/), never the system Python.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export CORTEX_VENV := $(VENV)
+.PHONY: demo test lint bench bootstrap
 
 ## make demo: install what is missing, then run the demo (TUI in a terminal, headless otherwise)
 demo:
 	@scripts/bootstrap.sh
-	$(PYTHON) -m cortex_tui.cli demo
+	@$(VENV)/bin/cortex-tui demo
 
 ## make test: install what is missing (incl. test tools), then run the whole suite
 test:
 	@scripts/bootstrap.sh --dev
-	$(PYTHON) -m pytest -q
+	$(PY) -m pytest
 
-lint:
-	ruff check cortex_tui tests benchmarks
-	mypy cortex_tui
+bootstrap:
+	@scripts/bootstrap.sh --dev
 
-bench:
-	$(PYTHON) benchmarks/spawn.py
-	$(PYTHON) benchmarks/triggers.py
+lint: bootstrap
+	$(VENV)/bin/ruff check cortex_tui tests benchmarks
+	$(VENV)/bin/mypy cortex_tui
+
+bench: bootstrap
+	$(PY) benchmarks/spawn.py
+	$(PY) benchmarks/triggers.py

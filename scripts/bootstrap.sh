@@ -1,43 +1,165 @@
 #!/usr/bin/env bash
-# Install what cortex-tui needs on a fresh machine: system tools (when missing) and the Python package.
-#   scripts/bootstrap.sh          runtime only (tmux, git, the package)
-#   scripts/bootstrap.sh --dev    also test tools (openssh-server for the remote-node tests, dev extras,
-#                                 the Claude Code CLI when npm is available)
+# Install what cortex-tui needs on a fresh machine, into a project venv (.venv/) — never into the system Python.
+#   scripts/bootstrap.sh          runtime: system tools (tmux, git, make, python3-venv) when missing, then
+#                                 cortex-tui (editable) into .venv/
+#   scripts/bootstrap.sh --dev    also the test tools: openssh-server (sshd binary only: the tests run their own
+#                                 sshd on loopback; no system service is enabled or started), bubblewrap, the
+#                                 dev extras, and the agent CLIs into a local npm prefix (.venv/, not global)
+# Nothing to do (same pyproject.toml, same mode, tools present) -> returns at once, printing nothing.
+# Environment: PYTHON (interpreter to build .venv from; default: the first python3 >= 3.11 on PATH),
+#              CORTEX_VENV (default .venv), CORTEX_SKIP_AGENT_CLIS=1 (skip the npm installs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT="$(pwd)"
 DEV=0
-[ "${1:-}" = "--dev" ] && DEV=1
+for arg in "$@"; do
+  case "$arg" in
+    --dev) DEV=1 ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bootstrap: unknown option '$arg' (use --dev or --help)" >&2; exit 2 ;;
+  esac
+done
+VENV="${CORTEX_VENV:-.venv}"
+case "$VENV" in /*) ;; *) VENV="$ROOT/$VENV" ;; esac
+STAMP="$VENV/.cortex-bootstrap"
+say() { echo "bootstrap: $*" >&2; }
 
-SUDO=""
-if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+# --- which interpreter builds the venv ---------------------------------------------------------------------
+py_ok() { "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' >/dev/null 2>&1; }
+PY=""
+if [ -n "${PYTHON:-}" ]; then
+  PY="$(command -v "$PYTHON" || true)"
+  if [ -z "$PY" ] || ! py_ok "$PY"; then say "PYTHON=$PYTHON is not a Python >= 3.11"; exit 1; fi
+else
+  for cand in python3 python3.13 python3.12 python3.11; do
+    p="$(command -v "$cand" || true)"
+    if [ -n "$p" ] && py_ok "$p"; then PY="$p"; break; fi
+  done
+fi
+
+# --- the stamp: pyproject.toml's hash + mode; a --dev stamp also satisfies a runtime bootstrap -------------
+hash_of() { if command -v sha256sum >/dev/null 2>&1; then sha256sum "$1" | cut -d' ' -f1; else cksum "$1" | cut -d' ' -f1; fi; }
+want_hash="$(hash_of pyproject.toml)"
+
+# --- system packages -----------------------------------------------------------------------------------------
 need=()
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v git  >/dev/null 2>&1 || need+=(git)
-if [ "$DEV" = 1 ]; then
-  command -v ssh  >/dev/null 2>&1 || need+=(openssh-client)
-  [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v make >/dev/null 2>&1 || need+=(make)
+if [ -z "$PY" ]; then
+  need+=(python3 python3-venv)
+elif [ ! -x "$VENV/bin/python" ] && ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  # Debian/Ubuntu ship venv's pip bootstrap (ensurepip) in a separate package
+  ver="$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
+  case "$PY" in /usr/bin/python3.[0-9]*) need+=("python$ver-venv") ;; *) need+=(python3-venv) ;; esac
 fi
-if [ "${#need[@]}" -gt 0 ]; then
-  if command -v apt-get >/dev/null 2>&1; then
-    echo "bootstrap: installing ${need[*]} with apt-get" >&2
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
-  else
-    echo "bootstrap: please install: ${need[*]} (no apt-get here)" >&2
-    exit 1
+if [ "$DEV" = 1 ]; then
+  command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
+  { [ -x /usr/sbin/sshd ] || command -v sshd >/dev/null 2>&1; } || need+=(openssh-server)
+  command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+fi
+
+if [ "${#need[@]}" = 0 ] && [ -f "$STAMP" ] && [ -x "$VENV/bin/python" ]; then
+  stamp="$(cat "$STAMP")"
+  if [ "$stamp" = "$want_hash dev" ] || { [ "$DEV" = 0 ] && [ "$stamp" = "$want_hash runtime" ]; }; then
+    exit 0
   fi
 fi
 
-PY="${PYTHON:-python3}"
-if [ "$DEV" = 1 ]; then
-  "$PY" -m pip install -q -e '.[dev]'
-else
-  "$PY" -m pip install -q -e .
+installed_sys=""
+if [ "${#need[@]}" -gt 0 ]; then
+  SUDO=()
+  if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+      SUDO=(sudo)
+    else
+      say "missing system packages: ${need[*]} — not root and no sudo here; ask an administrator to run" \
+          "'apt-get install ${need[*]}' (or your system's equivalent), then run this again"
+      exit 1
+    fi
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    say "missing system packages: ${need[*]} — no apt-get here: install them with your package manager, then run this again"
+    exit 1
+  fi
+  say "installing system packages with ${SUDO[*]:+sudo }apt-get: ${need[*]} …"
+  export DEBIAN_FRONTEND=noninteractive
+  # openssh-server must not start (or enable) a system sshd: the tests run their own on loopback only.
+  # policy-rc.d (exit 101) makes invoke-rc.d / deb-systemd-invoke refuse every service start during the install.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  sshd_was_running=0
+  if [[ " ${need[*]} " == *" openssh-server "* ]]; then
+    pgrep -x sshd >/dev/null 2>&1 && sshd_was_running=1
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\n# written by cortex-tui scripts/bootstrap.sh during an apt-get install; removed after it\nexit 101\n' \
+        | "${SUDO[@]}" tee "$policy" >/dev/null
+      "${SUDO[@]}" chmod 755 "$policy"
+      own_policy=1
+    fi
+  fi
+  cleanup_policy() { if [ "$own_policy" = 1 ]; then "${SUDO[@]}" rm -f "$policy"; own_policy=0; fi; }
+  trap cleanup_policy EXIT
+  "${SUDO[@]}" apt-get update -qq >/dev/null
+  if ! "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; then
+    say "apt-get install ${need[*]} failed (see the lines above)"
+    exit 1
+  fi
+  cleanup_policy
+  if [[ " ${need[*]} " == *" openssh-server "* ]]; then
+    # never leave a system sshd enabled or running because of us
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+      "${SUDO[@]}" systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true
+    elif [ -e /etc/init.d/ssh ] && [ "$sshd_was_running" = 0 ]; then
+      "${SUDO[@]}" /etc/init.d/ssh stop >/dev/null 2>&1 || true
+    fi
+    "${SUDO[@]}" touch /etc/ssh/sshd_not_to_be_run 2>/dev/null || true
+  fi
+  installed_sys="system: ${need[*]} (apt-get)"
+  if [ -z "$PY" ]; then
+    for cand in python3 python3.13 python3.12 python3.11; do
+      p="$(command -v "$cand" || true)"
+      if [ -n "$p" ] && py_ok "$p"; then PY="$p"; break; fi
+    done
+    [ -n "$PY" ] || { say "no Python >= 3.11 after installing python3; install one and set PYTHON=/path/to/python3"; exit 1; }
+  fi
 fi
 
-if [ "$DEV" = 1 ] && [ "${CORTEX_SKIP_CLAUDE:-0}" != 1 ] && command -v npm >/dev/null 2>&1 \
-   && ! command -v claude >/dev/null 2>&1; then
-  echo "bootstrap: installing the Claude Code CLI for the claude-code adapter tests" >&2
-  npm install -g --silent "@anthropic-ai/claude-code@2.1.331" >/dev/null 2>&1 \
-    || echo "bootstrap: Claude Code CLI not installed; its tests will be skipped" >&2
+# --- the project venv -----------------------------------------------------------------------------------------
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+  say "creating the project venv $VENV with $PY ($("$PY" -c 'import platform; print(platform.python_version())')) …"
+  rm -rf "$VENV"
+  "$PY" -m venv "$VENV"
 fi
+VPY="$VENV/bin/python"
+rm -f "$STAMP"
+if [ "$DEV" = 1 ]; then
+  say "installing cortex-tui (editable) with the dev extras into $VENV …"
+  "$VPY" -m pip install -q --disable-pip-version-check -e '.[dev]'
+else
+  say "installing cortex-tui (editable) into $VENV …"
+  "$VPY" -m pip install -q --disable-pip-version-check -e .
+fi
+
+agents_line=""
+if [ "$DEV" = 1 ] && [ "${CORTEX_SKIP_AGENT_CLIS:-0}" != 1 ]; then
+  # === agent CLIs for the adapter tests (owned by the "agents" engineer) =====================================
+  # Installs go into the local npm prefix "$VENV" (binaries in $VENV/bin, packages in $VENV/lib/node_modules),
+  # never `npm install -g` into the system. Add one line per CLI; set agents_line to say what was installed.
+  if command -v npm >/dev/null 2>&1; then
+    if [ ! -x "$VENV/bin/claude" ]; then
+      say "installing the Claude Code CLI into $VENV (npm, local prefix) …"
+      if npm install -g --prefix "$VENV" --silent --no-audit --no-fund "@anthropic-ai/claude-code@2.1.331" >/dev/null 2>&1; then
+        agents_line="; agent CLIs: claude (npm, $VENV/bin)"
+      else
+        say "Claude Code CLI not installed; its tests will be skipped"
+      fi
+    fi
+  fi
+  # === end of the agent CLIs block =============================================================================
+fi
+
+if [ "$DEV" = 1 ]; then echo "$want_hash dev" > "$STAMP"; else echo "$want_hash runtime" > "$STAMP"; fi
+what="cortex-tui $("$VPY" -c 'import importlib.metadata as m; print(m.version("cortex-tui"))')"
+[ "$DEV" = 1 ] && what="$what + dev tools"
+say "installed $what into ${VENV#"$ROOT"/}/ (python $("$VPY" -c 'import platform; print(platform.python_version())'))${installed_sys:+; $installed_sys}$agents_line — run it as ${VENV#"$ROOT"/}/bin/cortex-tui"
