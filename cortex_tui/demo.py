@@ -15,7 +15,8 @@ _FILES = {
     "src/__init__.py": "",
     "src/api/__init__.py": "",
     "src/app.py": "def main() -> None:\n    print('hello')\n",
-    "tests/test_app.py": "def test_truth():\n    assert True\n",
+    "tests/__init__.py": "",
+    "tests/test_app.py": "import unittest\n\n\nclass AppTest(unittest.TestCase):\n    def test_truth(self) -> None:\n        self.assertTrue(True)\n",
     ".gitignore": "__pycache__/\n*.pyc\n",
 }
 

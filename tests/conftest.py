@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,6 +12,13 @@ from pathlib import Path
 import pytest
 
 pytest_plugins = ["sshd"]
+
+# `.venv/bin/python -m pytest` (the README's test command) does not put the venv's bin/ on PATH: without this,
+# tools the bootstrap installed there (ruff, the cortex-tui script, agent CLIs in its local npm prefix) are
+# not found by the tests and the children they start.
+_VENV_BIN = os.path.dirname(sys.executable)
+if _VENV_BIN not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = _VENV_BIN + os.pathsep + os.environ.get("PATH", "")
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "cortex-test", "GIT_AUTHOR_EMAIL": "test@cortex.invalid",
