@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -317,3 +318,36 @@ def test_watcher_survives_a_handler_bug(git_repo: Path, tmp_path: Path, monkeypa
     assert sup.state.sessions["ticker"].state.value == "finished"
     persisted = (git_repo / "coordination/runs/tick/events.jsonl").read_text()
     assert '"kind":"engine_error"' in persisted
+
+
+UNWATCHED = """
+[run]
+name = "unwatched"
+[defaults]
+agent = "sim"
+[[session]]
+name = "wander"
+scope = ["src/**"]
+script = ["sleep 3", "write docs/wander.md notes", "commit wander"]
+"""
+
+
+def test_out_of_scope_write_made_while_no_supervisor_watched_is_flagged_on_reattach(
+        git_repo: Path, tmp_path: Path) -> None:
+    """An agent that writes out of scope and exits while no supervisor runs still gets its out_of_scope trigger
+    (the exit is not the end of detection: the worktree is swept once more when the session ends)."""
+    layout = tmp_path / "unwatched.toml"
+    layout.write_text(UNWATCHED)
+    cli("up", str(layout), "--repo", str(git_repo), "--detach")
+    state_dir = git_repo / "coordination"
+    pid = int((state_dir / "runs/unwatched/supervisor.lock").read_text())
+    wait_until(lambda: status_json(git_repo)["sessions"][0]["state"] == "running", what="running")
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0, what="dead")
+    wait_until(lambda: list((state_dir / "runs/unwatched").glob("exit/*.code")), timeout=30, what="agent exited")
+    r = cli("run", str(layout), "--repo", str(git_repo), "--headless", "--report", str(tmp_path / "rep.json"),
+            "--fail-on", "out_of_scope", check=False, timeout=90)
+    events = [json.loads(ln) for ln in (state_dir / "runs/unwatched/events.jsonl").read_text().splitlines() if ln]
+    oos = [e for e in events if e["kind"] == "trigger" and e["data"]["kind"] == "out_of_scope"]
+    assert [e["data"]["evidence"]["path"] for e in oos] == ["docs/wander.md"]
+    assert r.returncode == 1, r.stderr

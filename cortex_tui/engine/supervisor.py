@@ -975,9 +975,13 @@ class Supervisor:
         rec.finished_at = time.time()
         if rec.node == "local":
             rec.head_commit = gitb.rev_parse(self.repo, rec.branch)
-            stat = diff_size(Path(rec.worktree), rec.base_commit or self.state.base_commit)
+            base = rec.base_commit or self.state.base_commit
+            stat = diff_size(Path(rec.worktree), base)
             if stat is not None:
                 rec.diff_added, rec.diff_removed = stat
+            # a final sweep of the whole worktree: writes the watcher had not reported yet (an agent that
+            # writes and exits at once, or one that ran while no supervisor watched) still meet the scope
+            self._apply_changed(rt, changed_vs_base(Path(rec.worktree), base, ["."]))
         self.overlap.forget(rec.name)
         self._apply(rt, rt.approval.screen(None))
         if rt.silence.active:
