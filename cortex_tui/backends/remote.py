@@ -57,7 +57,8 @@ _PRE_SPAWN = (
     'while IFS= read -r w; do if [ "${w#* }" = "$tag" ]; then "$tmux" -u -L "$sock" kill-window -t "${w%% *}"; fi; '
     'done; fi; echo "$size $alive"'
 )
-_PUT_FILE = 'mkdir -p "$(dirname "$1")" && cat > "$1.tmp" && chmod "$2" "$1.tmp" && mv -f "$1.tmp" "$1"'
+_PUT_FILE = ('umask 077; mkdir -p "$(dirname "$1")" && rm -f "$1.tmp" && cat > "$1.tmp" && chmod "$2" "$1.tmp" && '
+             'mv -f "$1.tmp" "$1"')
 _READ_FROM = ('[ -f "$1" ] || exit 0; if [ -n "$3" ]; then tail -c "+$2" "$1" | head -c "$3"; '
               'else exec tail -c "+$2" "$1"; fi')
 # for each (path, offset) pair: one line, the base64 of the bytes from offset (empty if none/missing)
@@ -113,7 +114,8 @@ class RemoteNode:
         self.transport = transport
         self.node = transport.node
         self.run_id = run
-        self.tmux = RemoteTmux(socket or f"cortex-{run}", tmux_bin="tmux", runner=self._tmux_runner)
+        self.tmux = RemoteTmux(socket or f"cortex-{run}", tmux_bin="tmux", runner=self._tmux_runner,
+                               writer=lambda path, data: self.put_file(path, data, 0o600))
         self._workdir: PurePosixPath | None = None
 
     # plumbing ----------------------------------------------------------------
@@ -305,7 +307,7 @@ class RemoteNode:
             self.ensure_server()
         wrapped = ["/bin/sh", "-c", WRAPPER, "cortex-agent", str(code), *argv]
         win = self.tmux.new_window(name=name, cwd=Path(str(cwd)), argv=wrapped, env=env, log_path=Path(str(log)),
-                                   tag=tag, run=self.run_id)
+                                   tag=tag, run=self.run_id, env_file=Path(str(self.session_dir(slug) / "env")))
         return RemoteSpawn(win, str(log), offset, str(code))
 
     def list_windows(self) -> list[WindowInfo]:

@@ -3,11 +3,19 @@
 All calls are plain ``tmux`` subprocesses with argv lists (no shell), so names and prompts with
 spaces, quotes, ``$`` or ``;`` cannot inject commands. Windows are always targeted by id (``@N``),
 never by name, and found again after a supervisor restart by the ``@cortex_session`` window option.
+
+tmux *format-expands* some arguments (``#(cmd)`` runs a command, ``#{...}`` substitutes): the
+start directory (``-c``), window names, the ``pipe-pane`` command and ``-F``/``display`` formats.
+Every string we do not write ourselves goes through :func:`fmt_literal` there (``#`` -> ``##``).
+The environment never goes on a command line (``-e K=V`` is visible to every user in ``ps``): it is
+written to a 0600 file that a fixed ``/bin/sh`` loader reads, deletes and then ``exec``s the agent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -30,9 +38,53 @@ def tmux_arg(value: str) -> str:
     return value
 
 
+_HASHES = re.compile(r"(#+)(\[?)")
+
+
+def fmt_literal(value: str) -> str:
+    """``value`` for an argument tmux format-expands: it expands back to exactly ``value``.
+
+    Every ``#`` is doubled, except a run of ``#`` just before ``[``: tmux copies such a run verbatim
+    (it is left for the style parser), so doubling it would change the string.
+    """
+    return _HASHES.sub(lambda m: m.group(0) if m.group(2) else m.group(1) * 2, value)
+
+
 def window_name(name: str) -> str:
     """Window names are format-expanded by tmux: double every ``#``."""
-    return tmux_arg(name.replace("#", "##"))
+    return tmux_arg(fmt_literal(name))
+
+
+ENV_LOADER = 'e=$1; shift; . "$e" || exit 125; rm -f -- "$e"; exec "$@"'
+"""``/bin/sh -c`` loader: ``$1`` is an env file (``export K='v'`` lines), the rest is the argv to exec."""
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def env_script(env: dict[str, str]) -> bytes:
+    """The env file :data:`ENV_LOADER` sources: one ``export K='v'`` line per variable."""
+    lines = []
+    for k, v in env.items():
+        if not _ENV_NAME.match(k):
+            raise TmuxError(f"invalid environment variable name {k!r}")
+        if "\0" in v:
+            raise TmuxError(f"environment variable {k} contains a NUL byte")
+        lines.append(f"export {k}={shlex.quote(v)}\n")
+    return "".join(lines).encode()
+
+
+def pipe_command(log_path: str) -> str:
+    """The ``pipe-pane`` command appending a pane's output to ``log_path`` (private, never expanded)."""
+    return fmt_literal(f"umask 077; exec cat >> {shlex.quote(log_path)}")
+
+
+def write_private(path: str, data: bytes) -> None:
+    """Write ``data`` to a new file readable only by its owner (``O_EXCL`` after removing a stale one)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
 
 
 @dataclass(frozen=True)
@@ -59,9 +111,12 @@ class Tmux:
     locally.
     """
 
-    def __init__(self, socket: str, *, tmux_bin: str | None = None, runner: Runner | None = None) -> None:
+    def __init__(self, socket: str, *, tmux_bin: str | None = None, runner: Runner | None = None,
+                 writer: Callable[[str, bytes], None] | None = None) -> None:
         self.socket = socket
         self.runner = runner
+        self.writer = writer or write_private
+        """Writes a private (0600) file where the tmux server runs (the env file of a new window)."""
         self.bin = tmux_bin or (shutil.which("tmux") if runner is None else None) or "tmux"
 
     def base_argv(self) -> list[str]:
@@ -95,7 +150,7 @@ class Tmux:
             return
         placeholder = ["/bin/sh", "-c", 'printf "%s\\n" "$1"; exec tail -f /dev/null', "cortex", banner]
         self.run("-f", "/dev/null", "new-session", "-d", "-s", HOST_SESSION, "-x", "220", "-y", "50",
-                 "-n", "_cortex", "-c", str(cwd), *[tmux_arg(a) for a in placeholder])
+                 "-n", "_cortex", "-c", fmt_literal(str(cwd)), *[tmux_arg(a) for a in placeholder])
         for opt in (("remain-on-exit", "on"), ("history-limit", "50000"), ("mouse", "on"),
                     ("status-left", "[cortex] "), ("status-left-length", "40")):
             self.run("set-option", "-g", *opt, check=False)
@@ -105,18 +160,25 @@ class Tmux:
 
     # windows ---------------------------------------------------------------
     def new_window(self, *, name: str, cwd: Path, argv: list[str], env: dict[str, str], log_path: Path,
-                   tag: str, run: str) -> WindowInfo:
-        """Create a window running ``argv`` with its output piped to ``log_path`` from the first byte."""
+                   tag: str, run: str, env_file: Path | None = None) -> WindowInfo:
+        """Create a window running ``argv`` with its output piped to ``log_path`` from the first byte.
+
+        ``env`` is written to ``env_file`` (default: a hidden file next to the log), mode 0600, through
+        :attr:`writer`; the window's loader reads and deletes it before the agent starts.
+        """
         if self.runner is None:
             log_path.parent.mkdir(parents=True, exist_ok=True)
+        if env:
+            ef = str(env_file or log_path.with_name(f".{log_path.name}.env"))
+            self.writer(ef, env_script(env))
+            argv = ["/bin/sh", "-c", ENV_LOADER, "cortex-env", ef, *argv]
         args: list[str] = ["new-window", "-t", f"={HOST_SESSION}:", "-P", "-F",
-                           "#{window_id} #{pane_id} #{pane_pid}", "-n", window_name(name), "-c", str(cwd)]
-        for k, v in env.items():
-            args += ["-e", tmux_arg(f"{k}={v}")]
+                           "#{window_id} #{pane_id} #{pane_pid}", "-n", window_name(name),
+                           "-c", fmt_literal(str(cwd))]
         args += [tmux_arg(a) for a in argv]
         args += [";", "set-option", "-w", "@cortex_session", tmux_arg(tag),
                  ";", "set-option", "-w", "@cortex_run", tmux_arg(run),
-                 ";", "pipe-pane", "-o", f"cat >> {shlex.quote(str(log_path))}"]
+                 ";", "pipe-pane", "-o", tmux_arg(pipe_command(str(log_path)))]
         out = self.run(*args).strip().splitlines()
         if not out:
             raise TmuxError(f"tmux new-window for {name!r} printed nothing")
@@ -147,12 +209,6 @@ class Tmux:
 
     def kill_window(self, window_id: str) -> None:
         self.run("kill-window", "-t", window_id, check=False)
-
-    def respawn(self, window_id: str, argv: list[str], cwd: Path, env: dict[str, str]) -> None:
-        args = ["respawn-pane", "-k", "-t", window_id, "-c", str(cwd)]
-        for k, v in env.items():
-            args += ["-e", tmux_arg(f"{k}={v}")]
-        self.run(*args, *[tmux_arg(a) for a in argv])
 
     def send_keys(self, target: str, keys: list[KeyInput]) -> None:
         """Send keys: literal text with ``-l`` (never interpreted), named keys separately."""
