@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from cortex_tui.engine.clock import Clock, SystemClock
 
 # Events that are high-rate and for live displays only: never written to events.jsonl.
 EPHEMERAL_KINDS = frozenset({"output", "stats"})
@@ -26,8 +27,9 @@ class Event:
 class EventBus:
     """Synchronous fan-out to subscribers; a failing subscriber never breaks the engine."""
 
-    def __init__(self, run: str) -> None:
+    def __init__(self, run: str, clock: Clock | None = None) -> None:
         self.run = run
+        self.clock: Clock = clock or SystemClock()
         self._subs: list[Callable[[Event], None]] = []
 
     def subscribe(self, cb: Callable[[Event], None]) -> Callable[[], None]:
@@ -40,7 +42,7 @@ class EventBus:
         return unsubscribe
 
     def make(self, kind: str, session: str | None = None, /, **data: Any) -> Event:
-        return Event(ts=time.time(), run=self.run, kind=kind, session=session, data=data)
+        return Event(ts=self.clock.time(), run=self.run, kind=kind, session=session, data=data)
 
     def publish(self, event: Event) -> None:
         for cb in list(self._subs):

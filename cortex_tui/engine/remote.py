@@ -23,6 +23,7 @@ from cortex_tui.agents.base import SpawnContext
 from cortex_tui.backends.remote import RemoteNode
 from cortex_tui.backends.ssh import SshTransport
 from cortex_tui.backends.tmux import Tmux
+from cortex_tui.engine.clock import wait_real
 from cortex_tui.errors import CortexError, SshError
 from cortex_tui.model.layout import NodeSpec
 from cortex_tui.model.state import SessionRecord, SessionState
@@ -164,6 +165,7 @@ class RemoteSessions:
 
     def __init__(self, sup: Supervisor) -> None:
         self.sup = sup
+        self.clock = sup.clock
         self.links: dict[str, NodeLink] = {}
         self._lock = threading.Lock()
 
@@ -224,7 +226,7 @@ class RemoteSessions:
         for rt in sup.rt.values():
             if rt.spec.node != "local" and rt.rec.state.live and rt.rec.name not in sup._spawning:
                 by_node.setdefault(rt.spec.node, []).append(rt)
-        now = time.monotonic()
+        now = self.clock.monotonic()
         for name, rts in by_node.items():
             lk = self.links.get(name)
             if lk is not None and not lk.up and now < lk.next_try:
@@ -254,7 +256,7 @@ class RemoteSessions:
         if not ps:
             return
         children, info = parse_ps(ps)
-        mono, now = time.monotonic(), time.time()
+        mono, now = self.clock.monotonic(), self.clock.time()
         for rt in rts:
             pid = rt.rec.remote_pid
             if not pid or pid not in info:
@@ -340,7 +342,7 @@ class RemoteSessions:
         first = lk.up
         lk.up = False
         lk.error = error
-        lk.next_try = time.monotonic() + BACKOFF_S[min(lk.failures, len(BACKOFF_S) - 1)]
+        lk.next_try = self.clock.monotonic() + BACKOFF_S[min(lk.failures, len(BACKOFF_S) - 1)]
         lk.failures += 1
         if first:
             sup._emit("node_down", None, node=name, error=error)
@@ -366,7 +368,7 @@ class RemoteSessions:
     def record_health(self) -> None:
         self.sup.state.nodes = {
             n: {"name": n, "reachable": lk.up, "latency_ms": lk.latency_ms, "error": lk.error,
-                "checked_at": time.time()}
+                "checked_at": self.clock.time()}
             for n, lk in self.links.items()
         }
 
@@ -390,7 +392,7 @@ class RemoteSessions:
 
         rec = rt.rec
         q = ReviewQueue.open(self.sup.repo, self.sup.state_dir, self.sup.run_id)
-        start = time.monotonic()
+        start = time.perf_counter()  # a real duration
         code, timed_out, tail, output = self.link(rec.node).node.run_verify(rec.slug, command)
         log = q.verify_log_path(rec.slug)
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -398,7 +400,7 @@ class RemoteSessions:
         if code == 127 and not output:
             tail = f"worktree {rec.worktree} is missing on node {rec.node}"
         return q.set_verify(rec.name, VerifyResult(
-            exit_code=code, duration_s=round(time.monotonic() - start, 3), tail=tail, command=command,
+            exit_code=code, duration_s=round(time.perf_counter() - start, 3), tail=tail, command=command,
             timed_out=timed_out, head=head, log_path=str(log)))
 
     def stop_sync(self, rt: Runtime) -> None:
@@ -406,11 +408,8 @@ class RemoteSessions:
         lk = self.link(rec.node)
         if rec.pane_id:
             lk.node.send_keys(rec.pane_id, rt.adapter.interrupt_keys())
-        deadline = time.time() + 1.5
-        while time.time() < deadline:
-            if lk.node.exit_code(rec.slug) is not None:
-                return
-            time.sleep(0.1)
+        if wait_real(lambda: lk.node.exit_code(rec.slug) is not None, timeout=1.5, step=0.1):
+            return
         if rec.window_id:
             lk.node.kill_window(rec.window_id)
 

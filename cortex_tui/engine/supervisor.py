@@ -13,7 +13,6 @@ import logging
 import os
 import shlex
 import signal
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from cortex_tui.backends import git as gitb
 from cortex_tui.backends.tmux import Tmux, WindowInfo, socket_name
 from cortex_tui.budgets import BudgetTracker, UsageLedger
 from cortex_tui.engine import actions
+from cortex_tui.engine.clock import Clock, SystemClock, local_hms, wait_real
 from cortex_tui.engine.events import EPHEMERAL_KINDS, Event, EventBus
 from cortex_tui.engine.remote import RemoteSessions
 from cortex_tui.engine.tasks import TaskSet, describe, supervised
@@ -95,7 +95,9 @@ class Supervisor:
     """Supervise one run of a layout on a repo. See :mod:`cortex_tui.engine`."""
 
     def __init__(self, loaded: LoadedLayout, repo: Path, state_dir: Path | None = None, *,
-                 headless: bool = False, socket: str | None = None, takeover: bool = True) -> None:
+                 headless: bool = False, socket: str | None = None, takeover: bool = True,
+                 clock: Clock | None = None) -> None:
+        self.clock: Clock = clock or SystemClock()
         self.loaded = loaded
         self.layout = loaded.layout
         self.repo = gitb.repo_root(repo.resolve())
@@ -107,7 +109,7 @@ class Supervisor:
         self.takeover = takeover
         self.worktrees_root = self.repo / ".cortex" / "worktrees" / self.run_id
         self.specs: dict[str, ResolvedSession] = {s.name: s for s in loaded.sessions}
-        self.bus = EventBus(self.run_id)
+        self.bus = EventBus(self.run_id, clock=self.clock)
         self.state: RunState
         self.rt: dict[str, Runtime] = {}
         self._by_slug: dict[str, Runtime] = {}
@@ -283,11 +285,8 @@ class Supervisor:
                 raise CortexError(f"another supervisor (pid {holder}) is running run {self.run_id!r}",
                                   "stop it, or use `cortex-tui status` to watch")
             os.kill(holder, signal.SIGUSR1)  # hand over: the old supervisor exits, sessions stay
-            deadline = time.monotonic() + 10
-            while not self.store.try_lock():
-                if time.monotonic() > deadline:
-                    raise CortexError(f"supervisor pid {holder} did not hand over run {self.run_id!r}")
-                time.sleep(0.05)
+            if not wait_real(self.store.try_lock, timeout=10):
+                raise CortexError(f"supervisor pid {holder} did not hand over run {self.run_id!r}")
         self.store.ensure()
         gitb.ensure_ignored(self.repo, "/.cortex/")
         if self.state_dir.is_relative_to(self.repo):
@@ -305,7 +304,7 @@ class Supervisor:
                                   "set [run] base to an existing branch, or commit something first")
             prior = RunState(run=self.run_id, layout_path=str(self.loaded.path), layout_text=self.loaded.text,
                              repo=str(self.repo), base=self.layout.run.base, base_commit=base_commit,
-                             socket=self.tmux.socket, created_at=time.time())
+                             socket=self.tmux.socket, created_at=self.clock.time())
         self.state = prior
         self.state.layout_text = self.loaded.text
         self.state.layout_path = str(self.loaded.path)
@@ -317,10 +316,10 @@ class Supervisor:
                 slug = gitb.slugify(name)
                 rec = SessionRecord(name=name, slug=slug, agent=spec.agent, node=spec.node,
                                     branch=f"cortex/{self.run_id}/{slug}",
-                                    worktree=str(self.worktrees_root / slug), created_at=time.time())
+                                    worktree=str(self.worktrees_root / slug), created_at=self.clock.time())
                 self.state.sessions[name] = rec
             self._make_runtime(spec, rec)
-        self.run_budget.set_totals(*self._run_usage(), time.time())  # re-attach: crossed stays crossed, silently
+        self.run_budget.set_totals(*self._run_usage(), self.clock.time())  # re-attach: crossed stays crossed, silently
         return attached
 
     def _refuse_strays(self) -> None:
@@ -342,7 +341,7 @@ class Supervisor:
             "or give this run another [run] name")
 
     def _make_runtime(self, spec: ResolvedSession, rec: SessionRecord) -> Runtime:
-        now = time.time()
+        now = self.clock.time()
         rt = Runtime(
             spec=spec, rec=rec, adapter=get_adapter(spec.agent),
             silence=SilenceRule(spec.silence_after, spec.silence_cpu_percent,
@@ -412,15 +411,15 @@ class Supervisor:
                 self._on_exit(rt, code)
             elif win is None:
                 self._set_state(rt, SessionState.FAILED, "tmux window vanished (killed outside cortex-tui?)")
-                rec.finished_at = time.time()
-        self._last_reconcile = time.monotonic()
+                rec.finished_at = self.clock.time()
+        self._last_reconcile = self.clock.monotonic()
 
     # ------------------------------------------------------------------ scheduling / spawning
     async def _schedule(self) -> None:
         running = sum(1 for r in self.rt.values() if r.rec.state.live)
         limit = self.layout.run.max_parallel or 10**9
         ready: list[Runtime] = []
-        now = time.time()
+        now = self.clock.time()
         for rt in self.rt.values():
             rec = rt.rec
             if rt.restart_at is not None and now >= rt.restart_at and rec.name not in self._spawning:
@@ -453,11 +452,11 @@ class Supervisor:
             self._reset_for_attempt(rt)
             await asyncio.to_thread(self._spawn_sync, rt, restart)
         except CortexError as e:
-            rec.finished_at = time.time()
+            rec.finished_at = self.clock.time()
             self._set_state(rt, SessionState.FAILED, f"spawn failed: {e.message}")
         except Exception as e:
             log.exception("spawn of %s failed", rec.name)
-            rec.finished_at = time.time()
+            rec.finished_at = self.clock.time()
             self._set_state(rt, SessionState.FAILED, f"spawn failed: {e}")
         else:
             if rec.state is SessionState.STARTING:  # it may already wait on an approval it printed at once
@@ -507,7 +506,7 @@ class Supervisor:
             rec.restarts += 1 if rec.attempt > 0 else 0
         rec.attempt += 1
         with open(log_path, "ab") as f:
-            f.write(f"\n── cortex-tui: attempt {rec.attempt} · {time.strftime('%H:%M:%S')} · "
+            f.write(f"\n── cortex-tui: attempt {rec.attempt} · {local_hms(self.clock)} · "
                     f"{shlex.join(argv)[:200]}\n".encode())
         rec.log_offset = log_path.stat().st_size
         if restart or rec.window_id is not None or rec.attempt > 1:
@@ -525,7 +524,7 @@ class Supervisor:
             rec.restarts += 1 if rec.attempt > 0 else 0
         rec.attempt += 1
         self._exit_file(rec).unlink(missing_ok=True)
-        header = f"\n── cortex-tui: attempt {rec.attempt} on node {rt.spec.node} · {time.strftime('%H:%M:%S')}\n"
+        header = f"\n── cortex-tui: attempt {rec.attempt} on node {rt.spec.node} · {local_hms(self.clock)}\n"
         log_path = self.store.logs_dir / f"{rec.slug}.log"
         with open(log_path, "ab") as f:
             f.write(header.encode())
@@ -537,7 +536,7 @@ class Supervisor:
         """Fresh rules and clocks for a new attempt — on the event loop, *before* the window exists, so
         nothing the agent prints in its first milliseconds can be undone by this bookkeeping."""
         rec, spec = rt.rec, rt.spec
-        now = time.time()
+        now = self.clock.time()
         rec.started_at = now
         rec.finished_at = None
         rec.exit_code = None
@@ -555,19 +554,16 @@ class Supervisor:
         rec = rt.rec
         if rec.node != "local":
             self.remote.stop_sync(rt)
-            rec.finished_at = rec.finished_at or time.time()
+            rec.finished_at = rec.finished_at or self.clock.time()
             return
         if rec.pane_id:
             try:
                 actions.interrupt(self.tmux, rec, rt.adapter)
             except CortexError as e:  # the pane is already gone: the process tree is killed below if needed
                 log.info("interrupt of %s before stopping it failed: %s", rec.name, e.message)
-        deadline = time.monotonic() + 1.5
-        while time.monotonic() < deadline and self._read_exit(rec) is None:
-            time.sleep(0.05)
-        if self._read_exit(rec) is None:
+        if not wait_real(lambda: self._read_exit(rec) is not None, timeout=1.5):
             actions.kill_tree(rec.pane_pid)
-        rec.finished_at = rec.finished_at or time.time()
+        rec.finished_at = rec.finished_at or self.clock.time()
 
     # ------------------------------------------------------------------ observation
     async def _watch_files(self) -> None:
@@ -709,7 +705,7 @@ class Supervisor:
         if len(rt.partial) > 65536:
             complete.append(rt.partial)
             rt.partial = b""
-        now = time.time()
+        now = self.clock.time()
         lines: list[str] = []
         for raw in complete:
             line = clean_line(raw.decode("utf-8", errors="replace"))
@@ -736,7 +732,7 @@ class Supervisor:
         if end < 0:
             return
         rec.events_offset += end + 1
-        now = time.time()
+        now = self.clock.time()
         for raw in data[: end + 1].splitlines():
             try:
                 ev = json.loads(raw)
@@ -775,7 +771,7 @@ class Supervisor:
         rec.reported_cost = dict(rt.ledger.reported_cost)
         rec.tokens = rt.ledger.usage
         rec.cost_usd = rt.ledger.cost(self.layout.run.prices)
-        now = time.time()
+        now = self.clock.time()
         for ev in rt.budget.set_totals(rec.tokens.total, rec.cost_usd, now, cost_known=rec.cost_usd is not None):
             evidence = {"metric": ev.metric, "used": ev.used, "limit": ev.limit, "fraction": round(ev.fraction, 3),
                         "threshold": ev.kind}
@@ -831,7 +827,7 @@ class Supervisor:
 
     def _apply_changed(self, rt: Runtime, changed: dict[str, str]) -> None:
         """Files that differ from the base (path -> added/modified/deleted): scope, overlap, progress."""
-        now = time.time()
+        now = self.clock.time()
         # pathspecs of new directories cover the files inside them (inotify may miss those)
         for path, real in sorted(changed.items()):
             if rt.spec.ignore and in_scope(path, rt.spec.ignore):
@@ -896,8 +892,8 @@ class Supervisor:
 
     # ------------------------------------------------------------------ periodic work
     async def _tick(self) -> None:
-        now = time.time()
-        mono = time.monotonic()
+        now = self.clock.time()
+        mono = self.clock.monotonic()
         live = [rt for rt in self.rt.values() if rt.rec.state.live and rt.rec.name not in self._spawning]
         for rt in live:
             if self._watch_ok:  # while the watcher is down its output is unread: that is not silence
@@ -937,11 +933,11 @@ class Supervisor:
         roots = [rt.rec.pane_pid for rt in live if rt.rec.pane_pid]
         samples = await asyncio.to_thread(self.sampler.sample, [r for r in roots if r])
         if disk:
-            self._last_disk = time.monotonic()
+            self._last_disk = self.clock.monotonic()
             sizes = await asyncio.to_thread(lambda: {rt.rec.name: disk_usage(Path(rt.rec.worktree)) for rt in live})
         else:
             sizes = {}
-        now = time.time()
+        now = self.clock.time()
         for rt in live:
             if rt.rec.name in sizes and rt.rec.node == "local":
                 rt.rec.disk_bytes = sizes[rt.rec.name]
@@ -972,7 +968,7 @@ class Supervisor:
         self._read_agent_events(rt)
         self._poll_usage(rt)
         rec.exit_code = code
-        rec.finished_at = time.time()
+        rec.finished_at = self.clock.time()
         if rec.node == "local":
             rec.head_commit = gitb.rev_parse(self.repo, rec.branch)
             base = rec.base_commit or self.state.base_commit
@@ -1001,7 +997,7 @@ class Supervisor:
         if policy is not None and rec.restarts < policy.max:
             delays = policy.backoff_s or [5.0]
             delay = delays[min(rec.restarts, len(delays) - 1)]
-            rt.restart_at = time.time() + delay
+            rt.restart_at = self.clock.time() + delay
             self._set_state(rt, SessionState.FAILED, f"exit {code}; restart {rec.restarts + 1}/{policy.max} in {delay:g}s")
         else:
             self._set_state(rt, SessionState.FAILED, f"exit {code}")
@@ -1022,7 +1018,7 @@ class Supervisor:
         if not change.active:
             self._clear(rt, change.kind, key, change.evidence)
             return
-        now = time.time()
+        now = self.clock.time()
         rec = TriggerRecord(kind=change.kind, active=True, severity=change.severity, evidence=change.evidence,
                             at=now, key=key)
         rt.rec.triggers.append(rec)
@@ -1037,7 +1033,7 @@ class Supervisor:
             self._act(rt, change.kind)
 
     def _clear(self, rt: Runtime, kind: str, key: str, evidence: dict[str, Any]) -> None:
-        now = time.time()
+        now = self.clock.time()
         for t in rt.rec.triggers:
             if t.active and t.kind == kind and t.key == key:
                 t.active = False
@@ -1079,7 +1075,7 @@ class Supervisor:
     def _save(self, force: bool = False) -> None:
         if not hasattr(self, "state"):
             return
-        mono = time.monotonic()
+        mono = self.clock.monotonic()
         if not force:
             if self._dirty and mono - self._last_save < 0.25:
                 return
