@@ -13,7 +13,7 @@ import typer
 from test_review_support import Fleet, commit_file, git
 from typer.testing import CliRunner
 
-from cortex_tui.review.cli import clean_command, review_app
+from cortex_tui.cli.review import clean_command, review_app
 
 CONTRACT_KEYS = {"session", "branch", "status", "verify", "conflicts", "files", "commits"}
 

@@ -7,5 +7,5 @@ Public API (imported from the submodules, kept out of this package for a cheap i
 * ``queue.ReviewQueue`` — ``open()``, ``entries()``, ``get()``, ``refresh()`` (base moved), ``reverify()``.
 * ``decisions.approve / reject / request_changes`` — one decision each, logged to events.jsonl.
 * ``clean.clean(repo, state_dir, older_than_s=6h, max_keep=20, dry_run=False) -> CleanReport``.
-* ``cli.review_app`` (typer) and ``cli.clean_command``.
+* The ``review``/``clean`` commands live in ``cortex_tui.cli.review``.
 """

@@ -1,4 +1,4 @@
-"""``cortex-tui best-of N --task ...``: generate the layout, run it headless, score, judge, pick, print.
+"""``cortex-tui best-of N --task ...`` (docs/bestof.md): generate the layout, run it headless, score, judge, pick, print.
 
 Exit codes: 0 the winner finished and verified; 1 no variant did; 2 usage/layout error; 3 timeout
 (variants that finished are still compared); 4 supervisor error; 130/143 interrupted.
@@ -9,21 +9,28 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cortex_tui.cli._app import app
+from cortex_tui.cli._options import RepoOpt, StateOpt
 from cortex_tui.errors import CortexError, UsageError
 
+if TYPE_CHECKING:
+    from cortex_tui.engine.supervisor import Supervisor
 
+
+
+@app.command("best-of")
 def best_of_command(
     n: Annotated[int, typer.Argument(help="How many variants (1-64).", min=1, max=64)],
     task: Annotated[str, typer.Option("--task", help="The task every variant gets as its prompt.")],
     agents: Annotated[str, typer.Option("--agents", help="Agent kinds, cycled over the variants (comma list).")]
     = "claude-code",
     models: Annotated[str | None, typer.Option("--models", help="Models, cycled over the variants.")] = None,
-    repo: Annotated[Path, typer.Option("--repo", help="The git repository the run works on.")] = Path("."),
-    state_dir: Annotated[Path | None, typer.Option("--state-dir", help="Run state directory.")] = None,
+    repo: RepoOpt = Path("."),
+    state_dir: StateOpt = None,
     verify: Annotated[str | None, typer.Option("--verify", help="Verify command run in each worktree.")] = None,
     scope: Annotated[str | None, typer.Option("--scope", help="Scope globs of every variant (comma list).")] = None,
     judge: Annotated[str | None, typer.Option("--judge", help="LLM judge model (anthropic SDK).")] = None,
@@ -129,7 +136,7 @@ def run_best_of(*, n: int, task: str, agents: str, models: str | None, repo: Pat
     return code
 
 
-def _run_best_of_tui(sup: object, root: Path, sd: Path, run: str, judge_top: int) -> int:
+def _run_best_of_tui(sup: Supervisor, root: Path, sd: Path, run: str, judge_top: int) -> int:
     """Supervise the variants in the TUI; when they have all ended it compares them and opens Compare.
 
     After the user quits: the ranking on stdout and exit 0/1 as headless, or 3 when variants were left running.
@@ -138,7 +145,7 @@ def _run_best_of_tui(sup: object, root: Path, sd: Path, run: str, judge_top: int
     from cortex_tui.bestof.render import render_text
     from cortex_tui.ui.app import run_tui
 
-    run_tui(sup, judge_top=judge_top)  # type: ignore[arg-type]
+    run_tui(sup, judge_top=judge_top)
     cmp = load_comparison(root, sd, run)
     if cmp is None:
         print(f"best-of {run}: left before every variant ended (they keep running in tmux); re-attach with "

@@ -7,30 +7,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cortex_tui.cli._app import app
+from cortex_tui.cli._options import JsonOpt, RepoOpt, RunOpt, StateOpt, fail
 from cortex_tui.errors import CortexError
 
 if TYPE_CHECKING:
     from cortex_tui.review.queue import ReviewQueue
 
 review_app = typer.Typer(add_completion=False, no_args_is_help=True, help="The review queue of finished sessions.")
-
-RepoOpt = Annotated[Path, typer.Option("--repo", help="The git repository the run works on.")]
-StateOpt = Annotated[Path | None, typer.Option("--state-dir", help="Run state directory (default <repo>/coordination).")]
-RunOpt = Annotated[str | None, typer.Option("--run", help="Run id (default: the most recently active run).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-
-
-def _fail(e: CortexError) -> NoReturn:
-    from cortex_tui.errors import RefusedError
-
-    typer.echo(f"{'refused' if isinstance(e, RefusedError) else 'error'}: {e.message}", err=True)
-    if e.hint:
-        typer.echo(f"  hint: {e.hint}", err=True)
-    raise typer.Exit(e.exit_code)
 
 
 def _queue(repo: Path, state_dir: Path | None, run: str | None) -> ReviewQueue:
@@ -50,7 +38,7 @@ def list_cmd(repo: RepoOpt = Path("."), state_dir: StateOpt = None, run: RunOpt 
         q.refresh()
         entries = q.entries(status)
     except CortexError as e:
-        _fail(e)
+        fail(e)
     if as_json:
         typer.echo(json.dumps([x.contract() for x in entries], indent=1))
         return
@@ -71,7 +59,7 @@ def show_cmd(session: str, repo: RepoOpt = Path("."), state_dir: StateOpt = None
         q.refresh()
         e = q.get(session)
     except CortexError as err:
-        _fail(err)
+        fail(err)
     typer.echo(json.dumps(e.contract(), indent=1) if as_json else show_text(e))
 
 
@@ -85,7 +73,7 @@ def approve_cmd(session: str, repo: RepoOpt = Path("."), state_dir: StateOpt = N
     try:
         res = approve(_queue(repo, state_dir, run), session, squash=squash)
     except CortexError as e:
-        _fail(e)
+        fail(e)
     typer.echo(f"approved {session}: {res.merge.method} into base at {res.merge.commit[:12]}")
     for other in res.refreshed:
         typer.echo(f"  re-checked {other}")
@@ -119,7 +107,7 @@ def reject_cmd(session: str, repo: RepoOpt = Path("."), state_dir: StateOpt = No
             if rec.window_id:
                 Tmux(state.socket).kill_window(rec.window_id)
     except CortexError as e:
-        _fail(e)
+        fail(e)
 
 
 @review_app.command("request-changes")
@@ -144,10 +132,11 @@ def request_changes_cmd(session: str, text: Annotated[str, typer.Argument(help="
 
         request_changes(q, session, text, send)
     except CortexError as e:
-        _fail(e)
+        fail(e)
     typer.echo(f"sent to {session}; it re-enters the queue when it finishes")
 
 
+@app.command("clean")
 def clean_command(
     repo: RepoOpt = Path("."),
     state_dir: StateOpt = None,
@@ -169,7 +158,7 @@ def clean_command(
             raise UsageError(str(e)) from None
         report = clean(repo, state_dir, older_than_s=secs, max_keep=max_keep, dry_run=dry_run)
     except CortexError as e:
-        _fail(e)
+        fail(e)
     if not dry_run:
         for w in report.windows:
             try:
@@ -177,3 +166,6 @@ def clean_command(
             except CortexError as e:
                 typer.echo(f"warning: could not kill window {w.window_id} of {w.session}: {e.message}", err=True)
     typer.echo(json.dumps(report.to_dict(), indent=1) if as_json else report.render())
+
+
+app.add_typer(review_app, name="review", help="Review queue: list, show, approve, reject, request changes.")

@@ -1,0 +1,5 @@
+"""``python -m cortex_tui.cli``."""
+
+from cortex_tui.cli import main
+
+main()

@@ -1,0 +1,70 @@
+"""Reading a run: ``status`` (sessions, states, triggers) and ``events`` (events.jsonl, optionally followed)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cortex_tui.cli._app import app
+from cortex_tui.cli._options import JsonOpt, RepoOpt, RunOpt, StateOpt
+from cortex_tui.cli._runs import layout_of, open_run
+from cortex_tui.errors import CortexError
+
+
+@app.command()
+def status(
+    repo: RepoOpt = Path("."),
+    state_dir: StateOpt = None,
+    run_id: RunOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the sessions of a run (state, branch, triggers)."""
+    from cortex_tui.store.status import STATE_GLYPH, status_dict
+
+    store, state = open_run(repo, state_dir, run_id)
+    holder = store.lock_holder()
+    try:
+        layout = layout_of(state)
+        budgets = {s.name: (s.budget_usd, s.budget_tokens) for s in layout.sessions}
+    except CortexError:
+        budgets = {}
+    data = status_dict(state, budgets, supervisor_alive=holder is not None)
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, default=str))
+        return
+    sup = f"supervisor pid {holder}" if holder else "no supervisor running (state as last seen)"
+    typer.echo(f"run {state.run} · base {state.base} · {sup}")
+    for s in data["sessions"]:
+        trig = ", ".join(dict.fromkeys(t["kind"] for t in s["triggers"] if t["active"]))
+        typer.echo(f"  {STATE_GLYPH.get(s['state'], ' ')} {s['name']:<20} {s['state']:<9} {s['branch']:<32} "
+                   f"exit={'' if s['exit_code'] is None else s['exit_code']:<4} {trig}")
+
+
+@app.command()
+def events(
+    repo: RepoOpt = Path("."),
+    state_dir: StateOpt = None,
+    run_id: RunOpt = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new events.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Print the run's events (events.jsonl)."""
+    store, _ = open_run(repo, state_dir, run_id)
+    offset = 0
+    while True:
+        evs, offset = store.read_events(offset)
+        for ev in evs:
+            if as_json:
+                typer.echo(json.dumps(ev))
+            else:
+                t = time.strftime("%H:%M:%S", time.localtime(ev.get("ts", 0)))
+                data = ev.get("data") or {}
+                detail = " ".join(f"{k}={v}" for k, v in data.items() if k not in ("at",))[:160]
+                typer.echo(f"{t} {ev.get('session') or '-':<16} {ev.get('kind'):<16} {detail}")
+        if not follow:
+            return
+        time.sleep(0.2)

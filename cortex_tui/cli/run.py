@@ -1,0 +1,138 @@
+"""Starting and ending runs: ``run`` (headless), ``up`` (TUI or --detach), ``demo``, ``down``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from cortex_tui.cli._app import app
+from cortex_tui.cli._options import RepoOpt, RunOpt, StateOpt
+from cortex_tui.cli._runs import open_run, supervisor
+from cortex_tui.errors import CortexError, UsageError
+from cortex_tui.selfpath import child_pythonpath
+
+if TYPE_CHECKING:
+    from cortex_tui.engine.supervisor import Supervisor
+    from cortex_tui.store.files import RunStore
+
+
+@app.command()
+def run(
+    layout: Path,
+    repo: RepoOpt = Path("."),
+    state_dir: StateOpt = None,
+    headless: Annotated[bool, typer.Option("--headless", help="No UI; progress on stderr.")] = False,
+    report: Annotated[Path | None, typer.Option(help="Write report JSON here.")] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML here.")] = None,
+    timeout: Annotated[str | None, typer.Option(help="Stop everything after this long (e.g. 30m).")] = None,
+    fail_on: Annotated[str | None, typer.Option("--fail-on", help="Trigger kinds that fail the run (comma list).")] = None,
+) -> None:
+    """Supervise a layout to completion (headless: for CI). Exit 0 only if every session finished with 0."""
+    from cortex_tui.durations import parse_duration
+    from cortex_tui.headless.run import run_headless
+
+    try:
+        t = parse_duration(timeout) if timeout else None
+    except ValueError as e:
+        raise UsageError(f"--timeout: {e}") from None
+    sup = supervisor(layout, repo, state_dir, headless=True)
+    kinds = [k.strip() for k in fail_on.split(",")] if fail_on else []
+    raise typer.Exit(run_headless(sup, report=report, junit=junit, timeout=t, fail_on=kinds))
+
+
+@app.command()
+def up(
+    layout: Path,
+    repo: RepoOpt = Path("."),
+    state_dir: StateOpt = None,
+    detach: Annotated[bool, typer.Option("--detach", help="Supervise in the background; return at once.")] = False,
+) -> None:
+    """Start (or re-attach to) a run: the TUI, or a background supervisor with --detach."""
+    sup = supervisor(layout, repo, state_dir, headless=False)
+    if detach:
+        _start_daemon(layout, repo, sup.state_dir, sup.store)
+        return
+    run_tui(sup)
+
+
+def run_tui(sup: Supervisor) -> None:
+    if not sys.stdout.isatty():
+        raise UsageError("the TUI needs a terminal", "use --detach, or `cortex-tui run LAYOUT --headless`")
+    from cortex_tui.ui.app import run_tui as ui_run_tui
+
+    ui_run_tui(sup)
+
+
+def _start_daemon(layout: Path, repo: Path, state_dir: Path, store: RunStore) -> None:
+    store.ensure()
+    log = open(store.dir / "supervisor.log", "ab")
+    argv = [sys.executable, "-m", "cortex_tui.cli", "_supervise", str(layout.resolve()), "--repo", str(repo.resolve()),
+            "--state-dir", str(state_dir)]
+    env = {**os.environ, "PYTHONPATH": child_pythonpath()}
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                            close_fds=True, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = (store.dir / "supervisor.log").read_text(errors="replace")[-2000:]
+            raise CortexError(f"background supervisor exited with code {proc.returncode}:\n{tail}")
+        holder = store.lock_holder()
+        if holder == proc.pid and store.state_path.exists():
+            st = store.load()
+            if st is not None and st.supervisor_pid == proc.pid:
+                typer.echo(f"run {store.run!r} supervised in the background (pid {proc.pid}); "
+                           f"`cortex-tui status --repo {repo}` to watch, `cortex-tui down --repo {repo}` to stop")
+                return
+        time.sleep(0.05)
+    raise CortexError("background supervisor did not start within 30 s", f"see {store.dir / 'supervisor.log'}")
+
+
+@app.command("_supervise", hidden=True)
+def _supervise(layout: Path, repo: RepoOpt = Path("."), state_dir: StateOpt = None) -> None:
+    from cortex_tui.engine.runner import attach_progress, supervise_to_end
+
+    sup = supervisor(layout, repo, state_dir, headless=False)
+    attach_progress(sup)
+    asyncio.run(supervise_to_end(sup, stop_on_signal=False, until_done=True))
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path | None, typer.Option("--dir", help="Where to make the demo repo (default: a temp dir).")] = None,
+    headless: Annotated[bool, typer.Option("--headless", help="No TUI (default when stdout is not a terminal).")] = False,
+) -> None:
+    """Make a throwaway git repo and run the demo layout (sim agents, no API key) in it."""
+    from cortex_tui.demo import auto_approve, make_demo_repo
+
+    root = directory or Path(tempfile.mkdtemp(prefix="cortex-demo-"))
+    repo, layout = make_demo_repo(root)
+    typer.echo(f"demo repo: {repo}\nlayout:    {layout}", err=True)
+    sup = supervisor(layout, repo, None, headless=headless or not sys.stdout.isatty())
+    if headless or not sys.stdout.isatty():
+        from cortex_tui.headless.run import run_headless
+
+        auto_approve(sup)
+        code = run_headless(sup, report=repo / "coordination" / "demo-report.json", junit=None, timeout=240.0,
+                            fail_on=[])
+        typer.echo(f"report: {repo / 'coordination' / 'demo-report.json'}  (exit code of the run: {code})", err=True)
+        typer.echo(f"status: {repo / 'coordination' / 'status.md'}", err=True)
+        return
+    run_tui(sup)
+
+
+@app.command()
+def down(repo: RepoOpt = Path("."), state_dir: StateOpt = None, run_id: RunOpt = None) -> None:
+    """Stop every session and the run's tmux server. Worktrees, branches and logs stay."""
+    from cortex_tui.engine.down import take_down
+
+    store, state = open_run(repo, state_dir, run_id)
+    for line in take_down(store, state):
+        typer.echo(line)

@@ -1,0 +1,77 @@
+"""Acting on one live session from the shell: ``attach``, ``send``, ``approve``, ``deny``, ``interrupt``."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import typer
+
+from cortex_tui.cli._app import app
+from cortex_tui.cli._options import RepoOpt, RunOpt, StateOpt
+from cortex_tui.cli._runs import open_run, record, remote_node
+from cortex_tui.errors import CortexError
+
+
+@app.command()
+def attach(session: str, repo: RepoOpt = Path("."), state_dir: StateOpt = None, run_id: RunOpt = None) -> None:
+    """Attach this terminal to a session's tmux window (detach with the tmux prefix + d)."""
+    from cortex_tui.backends.tmux import Tmux
+
+    _, state = open_run(repo, state_dir, run_id)
+    rec = record(state, session)
+    if not rec.window_id:
+        raise CortexError(f"session {session!r} has no window (state: {rec.state.value})")
+    if rec.node != "local":
+        argv = remote_node(state, rec.node).attach_argv(rec.window_id)
+    else:
+        argv = Tmux(state.socket).attach_argv(rec.window_id)
+    env = {k: v for k, v in os.environ.items() if k != "TMUX"}
+    os.execvpe(argv[0], argv, env)
+
+
+def _pane_action(session: str, repo: Path, state_dir: Path | None, run_id: str | None, what: str,
+                 text: str = "") -> None:
+    from cortex_tui.backends.tmux import Tmux
+    from cortex_tui.engine import actions
+
+    store, state = open_run(repo, state_dir, run_id)
+    rec = record(state, session)
+    if not rec.state.live:
+        raise CortexError(f"session {session!r} is not running (state: {rec.state.value})")
+    tmux = Tmux(state.socket) if rec.node == "local" else remote_node(state, rec.node).tmux
+    detail = text
+    if what == "send":
+        actions.send_text(tmux, rec, text)
+    elif what in ("approve", "deny"):
+        detail = actions.answer(tmux, rec, what == "approve").text
+    elif what == "interrupt":
+        actions.interrupt(tmux, rec)
+    store.append_event({"ts": time.time(), "run": state.run, "kind": "action", "session": session,
+                        "data": {"action": what, "detail": detail, "by": os.environ.get("USER", "cli")}})
+    typer.echo(f"{what}: sent to {session!r}")
+
+
+@app.command()
+def send(session: str, text: str, repo: RepoOpt = Path("."), state_dir: StateOpt = None, run_id: RunOpt = None) -> None:
+    """Type TEXT into a session (literally) and press Enter."""
+    _pane_action(session, repo, state_dir, run_id, "send", text)
+
+
+@app.command()
+def approve(session: str, repo: RepoOpt = Path("."), state_dir: StateOpt = None, run_id: RunOpt = None) -> None:
+    """Answer yes to the approval prompt a session is waiting on (refuses when none is shown)."""
+    _pane_action(session, repo, state_dir, run_id, "approve")
+
+
+@app.command()
+def deny(session: str, repo: RepoOpt = Path("."), state_dir: StateOpt = None, run_id: RunOpt = None) -> None:
+    """Answer no to the approval prompt a session is waiting on."""
+    _pane_action(session, repo, state_dir, run_id, "deny")
+
+
+@app.command()
+def interrupt(session: str, repo: RepoOpt = Path("."), state_dir: StateOpt = None, run_id: RunOpt = None) -> None:
+    """Send the agent's interrupt key (Ctrl-C / Escape)."""
+    _pane_action(session, repo, state_dir, run_id, "interrupt")

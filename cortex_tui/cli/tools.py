@@ -1,0 +1,46 @@
+"""``doctor``, ``validate`` and the internal ``hook`` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cortex_tui.cli._app import app
+
+
+@app.command()
+def doctor(
+    node: Annotated[str | None, typer.Option(help="Also check a remote node of --layout.")] = None,
+    layout: Annotated[Path | None, typer.Option(help="Layout declaring --node.")] = None,
+) -> None:
+    """Check python, tmux, git, ssh; say what to install."""
+    from cortex_tui.doctor import render, run_checks
+
+    text, code = render(run_checks())
+    typer.echo(text)
+    if node:
+        from cortex_tui.doctor import check_node
+
+        node_text, ok = check_node(node, str(layout) if layout else None)
+        typer.echo("\n" + node_text)
+        code = code or (0 if ok else 1)
+    raise typer.Exit(code)
+
+
+@app.command()
+def validate(layout: Path) -> None:
+    """Validate a layout file (exit 2 with file:line: field on errors)."""
+    from cortex_tui.layout import load_layout
+
+    loaded = load_layout(layout)
+    typer.echo(f"{layout}: ok — run {loaded.layout.run.name!r}, {len(loaded.layout.session)} session(s)")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, hidden=True)
+def hook(ctx: typer.Context) -> None:
+    """(internal) Claude Code hook handler: appends the hook payload to the session's event file."""
+    from cortex_tui import hook as hook_mod
+
+    raise typer.Exit(hook_mod.main(list(ctx.args)))
