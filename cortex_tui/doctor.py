@@ -48,9 +48,9 @@ def run_checks() -> list[Check]:
     sv = _version(["ssh", "-V"])
     checks.append(Check("ssh", sv is not None, sv or "not found", "OpenSSH client (remote nodes only)",
                         "apt-get install openssh-client", required=False))
-    cv = _version(["claude", "--version"])
-    checks.append(Check("claude", cv is not None, cv or "not found", "Claude Code CLI (agent = claude-code)",
-                        "npm install -g @anthropic-ai/claude-code", required=False))
+    from cortex_tui.agents.versions import tested_clis
+
+    checks.extend(agent_check(kind) for kind in tested_clis())
     for mod in ("textual", "libtmux", "watchfiles", "pydantic", "psutil", "typer", "anthropic"):
         try:
             m = __import__(mod)
@@ -58,6 +58,18 @@ def run_checks() -> list[Check]:
         except ImportError:
             checks.append(Check(mod, False, "not importable", "python package", "pip install -e ."))
     return checks
+
+
+def agent_check(kind: str) -> Check:
+    """An agent CLI: installed or not, and whether its version is one detection was tested against."""
+    from cortex_tui.agents.versions import installed, tested_clis
+
+    cli = tested_clis()[kind]
+    got = installed(kind)
+    how = f"npm install {cli.npm}@{cli.tested[0]}" if cli.npm else f"pip install {cli.pypi}=={cli.tested[0]}"
+    return Check(kind, got.tested, got.describe(), f"{cli.bin} {' or '.join(cli.tested)} (agent = {kind})",
+                 how if got.path is None else f"tested version: {how} (or scripts/bootstrap.sh --dev)",
+                 required=False)
 
 
 def render(checks: list[Check]) -> tuple[str, int]:

@@ -7,7 +7,7 @@
 #                                 dev extras, and the agent CLIs into a local npm prefix (.venv/, not global)
 # Nothing to do (same pyproject.toml, same mode, tools present) -> returns at once, printing nothing.
 # Environment: PYTHON (interpreter to build .venv from; default: the first python3 >= 3.11 on PATH),
-#              CORTEX_VENV (default .venv), CORTEX_SKIP_AGENT_CLIS=1 (skip the npm installs).
+#              CORTEX_VENV (default .venv), CORTEX_SKIP_AGENT_CLIS=1 (skip the agent CLIs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$(pwd)"
@@ -61,7 +61,9 @@ fi
 
 if [ "${#need[@]}" = 0 ] && [ -f "$STAMP" ] && [ -x "$VENV/bin/python" ]; then
   stamp="$(cat "$STAMP")"
-  if [ "$stamp" = "$want_hash dev" ] || { [ "$DEV" = 0 ] && [ "$stamp" = "$want_hash runtime" ]; }; then
+  agents_ok=1  # --dev also needs the agent CLIs block to have run once (.cortex-dev/.installed)
+  [ "$DEV" = 1 ] && [ "${CORTEX_SKIP_AGENT_CLIS:-0}" != 1 ] && [ ! -f "$ROOT/.cortex-dev/.installed" ] && agents_ok=0
+  if { [ "$stamp" = "$want_hash dev" ] && [ "$agents_ok" = 1 ]; } || { [ "$DEV" = 0 ] && [ "$stamp" = "$want_hash runtime" ]; }; then
     exit 0
   fi
 fi
@@ -144,18 +146,46 @@ fi
 agents_line=""
 if [ "$DEV" = 1 ] && [ "${CORTEX_SKIP_AGENT_CLIS:-0}" != 1 ]; then
   # === agent CLIs for the adapter tests (owned by the "agents" engineer) =====================================
-  # Installs go into the local npm prefix "$VENV" (binaries in $VENV/bin, packages in $VENV/lib/node_modules),
-  # never `npm install -g` into the system. Add one line per CLI; set agents_line to say what was installed.
+  # The real agent CLIs the conformance suite drives (tests/conformance/), pinned to the tested versions in
+  # cortex_tui/data/agent_clis.json, installed into .cortex-dev/ — never `npm install -g`, never the system Python:
+  #   .cortex-dev/npm/          npm --prefix install of the Node CLIs (claude, codex, gemini, opencode)
+  #   .cortex-dev/aider-venv/   aider-chat in its own venv (its dependency pins clash with ours)
+  #   .cortex-dev/bin/          one symlink per CLI; tests/conftest.py puts it first on PATH
+  # A CLI that fails to install is named here; its conformance tests then skip, printing the reason.
+  DEVDIR="$ROOT/.cortex-dev"
+  mkdir -p "$DEVDIR/bin"
+  pins() { "$VPY" -c 'import json,sys
+for k,v in json.load(open("cortex_tui/data/agent_clis.json")).items():
+    if not k.startswith("_") and sys.argv[1] in v: print(v[sys.argv[1]]+"@"+v["tested"][0], v["bin"])' "$1"; }
+  has() { "$1" --version </dev/null 2>/dev/null | grep -qF "$2"; }
+  got=()
   if command -v npm >/dev/null 2>&1; then
-    if [ ! -x "$VENV/bin/claude" ]; then
-      say "installing the Claude Code CLI into $VENV (npm, local prefix) …"
-      if npm install -g --prefix "$VENV" --silent --no-audit --no-fund "@anthropic-ai/claude-code@2.1.331" >/dev/null 2>&1; then
-        agents_line="; agent CLIs: claude (npm, $VENV/bin)"
-      else
-        say "Claude Code CLI not installed; its tests will be skipped"
-      fi
+    specs=(); bins=()
+    while read -r spec bin; do
+      bins+=("$bin")
+      has "$DEVDIR/npm/node_modules/.bin/$bin" "${spec##*@}" || specs+=("$spec")
+    done < <(pins npm)
+    if [ "${#specs[@]}" -gt 0 ]; then
+      say "installing agent CLIs into .cortex-dev/npm (npm, local prefix): ${specs[*]} …"
+      npm install --prefix "$DEVDIR/npm" --no-audit --no-fund --loglevel=error "${specs[@]}" >/dev/null \
+        || say "npm install of the agent CLIs failed (see above); their conformance tests will skip"
     fi
+    for bin in "${bins[@]}"; do
+      if [ -e "$DEVDIR/npm/node_modules/.bin/$bin" ]; then ln -sfn "../npm/node_modules/.bin/$bin" "$DEVDIR/bin/$bin"; got+=("$bin"); fi
+    done
+  else
+    say "npm not found: the Claude Code, Codex, Gemini CLI and OpenCode tests will skip (apt-get install npm)"
   fi
+  while read -r spec bin; do
+    if ! has "$DEVDIR/aider-venv/bin/$bin" "${spec##*@}"; then
+      say "installing ${spec/@/==} into .cortex-dev/aider-venv (its own venv) …"
+      { "$PY" -m venv "$DEVDIR/aider-venv" && "$DEVDIR/aider-venv/bin/pip" install -q --disable-pip-version-check "${spec/@/==}"; } >/dev/null \
+        || say "aider not installed (see above); its conformance tests will skip"
+    fi
+    if [ -e "$DEVDIR/aider-venv/bin/$bin" ]; then ln -sfn "../aider-venv/bin/$bin" "$DEVDIR/bin/$bin"; got+=("$bin"); fi
+  done < <(pins pypi)
+  [ "${#got[@]}" -gt 0 ] && agents_line="; agent CLIs: ${got[*]} (.cortex-dev/bin)"
+  touch "$DEVDIR/.installed"
   # === end of the agent CLIs block =============================================================================
 fi
 

@@ -20,6 +20,12 @@ _VENV_BIN = os.path.dirname(sys.executable)
 if _VENV_BIN not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = _VENV_BIN + os.pathsep + os.environ.get("PATH", "")
 
+# The pinned agent CLIs (scripts/bootstrap.sh --dev installs them into .cortex-dev/) come first on PATH,
+# so the conformance suite drives exactly the tested versions, never whatever else is installed.
+AGENT_BIN = Path(os.environ.get("CORTEX_DEV_DIR") or Path(__file__).resolve().parents[1] / ".cortex-dev") / "bin"
+if AGENT_BIN.is_dir():
+    os.environ["PATH"] = f"{AGENT_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "cortex-test", "GIT_AUTHOR_EMAIL": "test@cortex.invalid",
     "GIT_COMMITTER_NAME": "cortex-test", "GIT_COMMITTER_EMAIL": "test@cortex.invalid",
