@@ -1,0 +1,1 @@
+"""The planner: a goal becomes a validated layout (see docs/plan.md)."""
