@@ -30,7 +30,8 @@ from cortex_tui.model.state import SessionRecord, SessionState
 from cortex_tui.resources import DISK_S, TreeSample, tree_totals
 
 if TYPE_CHECKING:
-    from cortex_tui.engine.supervisor import Runtime, Supervisor
+    from cortex_tui.engine.session import SessionRuntime as Runtime
+    from cortex_tui.engine.supervisor import Supervisor
     from cortex_tui.review.models import QueueEntry
 
 log = logging.getLogger("cortex_tui.engine")
@@ -337,7 +338,7 @@ class RemoteSessions:
         lk = self.links.get(name)
         if lk is None:
             for rt in rts:
-                sup._set_state(rt, SessionState.UNKNOWN, f"node {name} unreachable: {error}")
+                sup.book.set_state(rt, SessionState.UNKNOWN, f"node {name} unreachable: {error}")
             return
         first = lk.up
         lk.up = False
@@ -349,7 +350,7 @@ class RemoteSessions:
         for rt in rts:
             if rt.rec.state is not SessionState.UNKNOWN:
                 lk.held_states[rt.rec.name] = rt.rec.state
-                sup._set_state(rt, SessionState.UNKNOWN, f"link down to node {name}")
+                sup.book.set_state(rt, SessionState.UNKNOWN, f"link down to node {name}")
         self.record_health()
 
     def _up(self, name: str, rts: list[Runtime]) -> None:
@@ -362,7 +363,7 @@ class RemoteSessions:
             sup._emit("node_up", None, node=name, latency_ms=lk.latency_ms)
             for rt in rts:
                 if rt.rec.state is SessionState.UNKNOWN:
-                    sup._set_state(rt, lk.held_states.pop(rt.rec.name, SessionState.RUNNING), None)
+                    sup.book.set_state(rt, lk.held_states.pop(rt.rec.name, SessionState.RUNNING), None)
         self.record_health()
 
     def record_health(self) -> None:

@@ -12,38 +12,33 @@ import json
 import logging
 import os
 import shlex
-import signal
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cortex_tui.agents import get_adapter
-from cortex_tui.agents.base import AgentAdapter, AgentSignal, SpawnContext
+from cortex_tui.agents.base import AgentSignal, SpawnContext
 from cortex_tui.backends import git as gitb
 from cortex_tui.backends.tmux import Tmux, WindowInfo, socket_name
-from cortex_tui.budgets import BudgetTracker, UsageLedger
+from cortex_tui.budgets import BudgetTracker
 from cortex_tui.engine import actions
 from cortex_tui.engine.clock import Clock, SystemClock, local_hms, wait_real
 from cortex_tui.engine.events import EPHEMERAL_KINDS, Event, EventBus
+from cortex_tui.engine.reattach import reconcile, refuse_strays, take_lock
 from cortex_tui.engine.remote import RemoteSessions
+from cortex_tui.engine.schedule import plan, restart_delay
+from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.engine.tasks import TaskSet, describe, supervised
-from cortex_tui.errors import CortexError, StateError
+from cortex_tui.engine.triggers import Action, TriggerBook
+from cortex_tui.errors import CortexError
 from cortex_tui.layout import LoadedLayout
 from cortex_tui.model.layout import ResolvedSession
-from cortex_tui.model.state import RunState, SessionRecord, SessionState, TokenUsage, TriggerRecord
+from cortex_tui.model.state import RunState, SessionRecord, SessionState, TokenUsage
 from cortex_tui.resources import DISK_S, ProcessSampler, TreeSample, disk_usage
 from cortex_tui.scope import in_scope
 from cortex_tui.store.files import RunStore, atomic_write
 from cortex_tui.store.status import render_status_md
 from cortex_tui.watch.rules import (
-    ApprovalRule,
     OverlapTracker,
-    RepeatedErrorRule,
-    ScopeRule,
-    SilenceRule,
-    ThresholdRule,
     TriggerChange,
     exited_change,
 )
@@ -53,6 +48,8 @@ if TYPE_CHECKING:
     from watchfiles import Change
 
 log = logging.getLogger("cortex_tui.engine")
+
+Runtime = SessionRuntime
 
 WRAPPER = 'f=$1; shift; "$@"; rc=$?; printf "%s\\n" "$rc" > "$f.tmp" && mv -f "$f.tmp" "$f"; exit $rc'
 
@@ -67,28 +64,6 @@ REMOTE_POLL_S = 1.0
 """Remote sessions: one ssh round trip per node this often (output, events, exit codes, changed files)."""
 STATS_SAVE_S = 10.0
 """CPU/RSS samples alone rewrite state.json at most this often."""
-
-
-@dataclass
-class Runtime:
-    """In-memory companion of one session: adapter, rules, output tail."""
-
-    spec: ResolvedSession
-    rec: SessionRecord
-    adapter: AgentAdapter
-    silence: SilenceRule
-    errors: RepeatedErrorRule
-    approval: ApprovalRule = field(default_factory=ApprovalRule)
-    scope: ScopeRule = field(default_factory=lambda: ScopeRule([]))
-    memory: ThresholdRule | None = None
-    budget: BudgetTracker = field(default_factory=BudgetTracker)
-    ledger: UsageLedger = field(default_factory=UsageLedger)
-    tail: deque[str] = field(default_factory=lambda: deque(maxlen=200))
-    partial: bytes = b""
-    screen_task: asyncio.Task[None] | None = None
-    screen_again: bool = False
-    restart_at: float | None = None
-    exit_seen: bool = False
 
 
 class Supervisor:
@@ -114,6 +89,7 @@ class Supervisor:
         self.rt: dict[str, Runtime] = {}
         self._by_slug: dict[str, Runtime] = {}
         self.overlap = OverlapTracker()
+        self.book = TriggerBook(self.clock, self._emit, self._on_trigger_action, self._mark_dirty)
         self.sampler = ProcessSampler()
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
@@ -249,7 +225,7 @@ class Supervisor:
             return
         rt.restart_at = None
         was_pending = rt.rec.state is SessionState.PENDING
-        self._set_state(rt, SessionState.STOPPED, reason)
+        self.book.set_state(rt, SessionState.STOPPED, reason)
         if not was_pending:
             await asyncio.to_thread(self._stop_pane, rt)
         self._emit("action", name, action="stop", detail=reason)
@@ -279,14 +255,7 @@ class Supervisor:
     # ------------------------------------------------------------------ start / re-attach
     def _start_sync(self) -> bool:
         """Blocking part of start(); returns whether an existing run was re-attached."""
-        if not self.store.try_lock():
-            holder = self.store.lock_holder()
-            if not (self.takeover and holder and holder > 0 and holder != os.getpid()):
-                raise CortexError(f"another supervisor (pid {holder}) is running run {self.run_id!r}",
-                                  "stop it, or use `cortex-tui status` to watch")
-            os.kill(holder, signal.SIGUSR1)  # hand over: the old supervisor exits, sessions stay
-            if not wait_real(self.store.try_lock, timeout=10):
-                raise CortexError(f"supervisor pid {holder} did not hand over run {self.run_id!r}")
+        take_lock(self.store, self.run_id, takeover=self.takeover)
         self.store.ensure()
         gitb.ensure_ignored(self.repo, "/.cortex/")
         if self.state_dir.is_relative_to(self.repo):
@@ -297,7 +266,8 @@ class Supervisor:
         prior = self.store.load()
         attached = prior is not None
         if prior is None:
-            self._refuse_strays()
+            refuse_strays(self.tmux.list_windows(), self.specs, store=self.store, run_id=self.run_id,
+                          socket=self.tmux.socket, state_dir=self.state_dir)
             base_commit = gitb.rev_parse(self.repo, self.layout.run.base)
             if base_commit is None:
                 raise CortexError(f"base branch {self.layout.run.base!r} does not exist in {self.repo}",
@@ -322,49 +292,8 @@ class Supervisor:
         self.run_budget.set_totals(*self._run_usage(), self.clock.time())  # re-attach: crossed stays crossed, silently
         return attached
 
-    def _refuse_strays(self) -> None:
-        """A new run must not adopt agents of an earlier one whose state is gone (same run id and directory).
-
-        Their windows live on the same tmux socket under the same names; adopting them would supervise
-        processes this run never started (their worktrees may not even exist). Killing them could lose work.
-        So: stop with an error that says how to look at them and how to clear them.
-        """
-        strays = sorted({w.tag for w in self.tmux.list_windows() if w.tag in self.specs and not w.dead})
-        if not strays:
-            return
-        self.store.unlock()
-        sock = self.tmux.socket
-        raise StateError(
-            f"run {self.run_id!r} has no saved state in {self.state_dir}, but tmux socket {sock!r} still runs "
-            f"agents named {', '.join(strays)} (an earlier run whose coordination state was removed)",
-            f"look at them with `tmux -L {sock} attach`; when they can go: `tmux -L {sock} kill-server`, "
-            "or give this run another [run] name")
-
     def _make_runtime(self, spec: ResolvedSession, rec: SessionRecord) -> Runtime:
-        now = self.clock.time()
-        rt = Runtime(
-            spec=spec, rec=rec, adapter=get_adapter(spec.agent),
-            silence=SilenceRule(spec.silence_after, spec.silence_cpu_percent,
-                                last_progress=rec.last_progress_at or now),
-            errors=RepeatedErrorRule(spec.error_repeats, spec.error_window),
-            scope=ScopeRule(list(spec.scope)),
-            memory=ThresholdRule("memory", spec.memory_limit) if spec.memory_limit else None,
-            budget=BudgetTracker(budget_usd=spec.budget_usd, budget_tokens=spec.budget_tokens),
-            ledger=UsageLedger(by_model=dict(rec.usage_by_model), reported_cost=dict(rec.reported_cost)),
-        )
-        rt.adapter.restore_usage_checkpoint(rec.adapter_state)
-        if rec.tokens is not None:  # re-attach: thresholds already crossed stay crossed (their triggers exist)
-            rt.budget.set_totals(rec.tokens.total, rec.cost_usd, now, cost_known=rec.cost_usd is not None)
-        # triggers that were active stay known to their rules so they do not fire twice
-        for t in rec.triggers:
-            if t.kind == "out_of_scope":
-                rt.scope.fired.add(t.key)
-            if t.active and t.kind == "silence":
-                rt.silence.active = True
-            if t.active and t.kind == "approval_waiting":
-                rt.approval.prompt = str(t.evidence.get("prompt", ""))
-            if t.kind == "memory" and t.active and rt.memory is not None:
-                rt.memory.active = True
+        rt = SessionRuntime.from_record(spec, rec, self.clock.time())
         self.rt[spec.name] = rt
         self._by_slug[rec.slug] = rt
         return rt
@@ -381,66 +310,33 @@ class Supervisor:
 
     def _reconcile(self, listing: list[WindowInfo], initial: bool = False) -> None:
         """Match records against tmux windows and exit files (also picks up what ended while away)."""
-        windows: dict[str, WindowInfo] = {w.tag: w for w in listing if w.tag}
-        for rt in self.rt.values():
+        local = [rt.rec for rt in self.rt.values() if rt.rec.node == "local" and rt.rec.name not in self._spawning]
+        codes = {rec.name: self._read_exit(rec) for rec in local}
+        for d in reconcile(local, listing, codes, initial=initial):
+            rt = self.rt[d.name]
             rec = rt.rec
-            if rec.node != "local" or rec.name in self._spawning:
-                continue
-            win = windows.get(rec.name)
-            code = self._read_exit(rec)
-            if initial and rec.state in (SessionState.PENDING, SessionState.STARTING):
-                if win is None:
-                    # a crash between "starting" and the window: start it again, nothing ran
-                    rec.state = SessionState.PENDING
-                    continue
-                # a crash right after the window was made: adopt it rather than spawn a twin
-                rec.window_id, rec.pane_id, rec.pane_pid = win.window_id, win.pane_id, win.pane_pid
-                rec.attempt = max(rec.attempt, 1)
-                self._set_state(rt, SessionState.RUNNING, "adopted after supervisor restart")
-            if not (rec.state.live or (initial and rec.state is SessionState.STOPPED)):
-                continue
-            if win is not None and not win.dead and code is None:
-                if initial:
-                    rec.window_id, rec.pane_id, rec.pane_pid = win.window_id, win.pane_id, win.pane_pid
-                continue
-            if rec.state is SessionState.STOPPED:
-                continue
-            if code is None and win is not None and win.dead:
-                code = win.dead_status if win.dead_status is not None else -1
-            if code is not None:
-                self._on_exit(rt, code)
-            elif win is None:
-                self._set_state(rt, SessionState.FAILED, "tmux window vanished (killed outside cortex-tui?)")
+            if d.action == "pending":
+                rec.state = SessionState.PENDING
+            elif d.action in ("adopt", "attach") and d.window is not None:
+                rec.window_id, rec.pane_id, rec.pane_pid = d.window.window_id, d.window.pane_id, d.window.pane_pid
+                if d.action == "adopt":
+                    rec.attempt = max(rec.attempt, 1)
+                    self.book.set_state(rt, SessionState.RUNNING, "adopted after supervisor restart")
+            elif d.action == "exited" and d.code is not None:
+                self._on_exit(rt, d.code)
+            elif d.action == "vanished":
+                self.book.set_state(rt, SessionState.FAILED, "tmux window vanished (killed outside cortex-tui?)")
                 rec.finished_at = self.clock.time()
         self._last_reconcile = self.clock.monotonic()
 
-    # ------------------------------------------------------------------ scheduling / spawning
     async def _schedule(self) -> None:
-        running = sum(1 for r in self.rt.values() if r.rec.state.live)
-        limit = self.layout.run.max_parallel or 10**9
-        ready: list[Runtime] = []
-        now = self.clock.time()
-        for rt in self.rt.values():
-            rec = rt.rec
-            if rt.restart_at is not None and now >= rt.restart_at and rec.name not in self._spawning:
-                rt.restart_at = None
-                ready.append(rt)
-                continue
-            if rec.state is not SessionState.PENDING or rec.name in self._spawning:
-                continue
-            deps = [self.rt[d].rec for d in rt.spec.depends_on]
-            blocked = [d for d in deps if d.state in (SessionState.FAILED, SessionState.STOPPED)
-                       and self.rt[d.name].restart_at is None]
-            if blocked:
-                self._set_state(rt, SessionState.STOPPED, f"dependency {blocked[0].name!r} {blocked[0].state.value}")
-                continue
-            if all(d.state is SessionState.FINISHED and d.exit_code == 0 for d in deps):
-                spent = self.run_budget_exceeded
-                if spent is not None:
-                    self._set_state(rt, SessionState.STOPPED, f"not started: {spent}")
-                    continue
-                ready.append(rt)
-        ready = ready[: max(0, limit - running)]
+        p = plan(self.rt.values(), now=self.clock.time(), limit=self.layout.run.max_parallel,
+                 spawning=self._spawning, budget_spent=self.run_budget_exceeded)
+        for name, reason in p.stop:
+            self.book.set_state(self.rt[name], SessionState.STOPPED, reason)
+        ready = [self.rt[name] for name in p.spawn]
+        for rt in ready:
+            rt.restart_at = None
         if ready:
             await asyncio.gather(*(self._spawn(rt, restart=rt.rec.attempt > 0) for rt in ready))
 
@@ -448,23 +344,23 @@ class Supervisor:
         rec = rt.rec
         self._spawning.add(rec.name)
         try:
-            self._set_state(rt, SessionState.STARTING, None)
-            self._reset_for_attempt(rt)
+            self.book.set_state(rt, SessionState.STARTING, None)
+            rt.reset_for_attempt(self.clock.time())
             await asyncio.to_thread(self._spawn_sync, rt, restart)
         except CortexError as e:
             rec.finished_at = self.clock.time()
-            self._set_state(rt, SessionState.FAILED, f"spawn failed: {e.message}")
+            self.book.set_state(rt, SessionState.FAILED, f"spawn failed: {e.message}")
         except Exception as e:
             log.exception("spawn of %s failed", rec.name)
             rec.finished_at = self.clock.time()
-            self._set_state(rt, SessionState.FAILED, f"spawn failed: {e}")
+            self.book.set_state(rt, SessionState.FAILED, f"spawn failed: {e}")
         else:
             if rec.state is SessionState.STARTING:  # it may already wait on an approval it printed at once
-                self._set_state(rt, SessionState.RUNNING, None)
+                self.book.set_state(rt, SessionState.RUNNING, None)
             self._emit("spawned", rec.name, window=rec.window_id, branch=rec.branch, worktree=rec.worktree,
                        attempt=rec.attempt)
             self._read_log(rt)  # whatever it printed while the window was being made
-            if rec.state.live and detects_approval(rt.adapter):
+            if rec.state.live and rt.detects_approval:
                 self._check_screen_soon(rt)
         finally:
             self._spawning.discard(rec.name)
@@ -531,24 +427,6 @@ class Supervisor:
         rec.log_offset = log_path.stat().st_size
         rec.window_id, rec.pane_id, rec.remote_pid = self.remote.spawn_sync(rt, header="")
         rec.pane_pid = None  # never a local pid: nothing local may be signalled or sampled by it
-
-    def _reset_for_attempt(self, rt: Runtime) -> None:
-        """Fresh rules and clocks for a new attempt — on the event loop, *before* the window exists, so
-        nothing the agent prints in its first milliseconds can be undone by this bookkeeping."""
-        rec, spec = rt.rec, rt.spec
-        now = self.clock.time()
-        rec.started_at = now
-        rec.finished_at = None
-        rec.exit_code = None
-        rec.last_progress_at = now
-        rt.exit_seen = False
-        rt.silence = SilenceRule(spec.silence_after, spec.silence_cpu_percent, last_progress=now)
-        rt.approval = ApprovalRule()
-        rt.partial = b""
-        for t in rec.triggers:
-            if t.active and t.kind in ("silence", "approval_waiting", "exited", "memory"):
-                t.active = False
-                t.cleared_at = now
 
     def _stop_pane(self, rt: Runtime) -> None:
         rec = rt.rec
@@ -714,14 +592,14 @@ class Supervisor:
             lines.append(line)
             rt.tail.append(line)
             if rt.adapter.is_error(line):
-                self._apply(rt, rt.errors.error(now, line))
+                self.book.apply(rt, rt.errors.error(now, line))
         rec.last_output_at = now
         if rt.adapter.progress == "output":
             rec.last_progress_at = now
-            self._apply(rt, rt.silence.progress(now, lines[-1] if lines else None))
+            self.book.apply(rt, rt.silence.progress(now, lines[-1] if lines else None))
         if lines:
             self.bus.publish(self.bus.make("output", rec.name, lines=lines))
-        if rec.state.live and detects_approval(rt.adapter):
+        if rec.state.live and rt.detects_approval:
             self._check_screen_soon(rt)
         self._dirty = True
 
@@ -741,7 +619,7 @@ class Supervisor:
             if not isinstance(ev, dict):
                 continue
             rec.last_progress_at = now
-            self._apply(rt, rt.silence.progress(now))
+            self.book.apply(rt, rt.silence.progress(now))
             for sig in rt.adapter.interpret_event(ev):
                 self._on_signal(rt, sig)
         self._dirty = True
@@ -751,15 +629,15 @@ class Supervisor:
         if sig.kind == "usage" and sig.usage is not None:
             self.add_usage(rt, sig.usage, sig.model or rt.spec.model, total=sig.total, cost=sig.cost_usd)
         elif sig.kind == "waiting":
-            self._apply(rt, rt.approval.screen(sig.text or "permission requested"))
+            self.book.apply(rt, rt.approval.screen(sig.text or "permission requested"))
         elif sig.kind == "blocked":
-            self._apply(rt, TriggerChange("out_of_scope", True, {"path": sig.text, "change": "blocked",
+            self.book.apply(rt, TriggerChange("out_of_scope", True, {"path": sig.text, "change": "blocked",
                                                                  "scope": list(rt.spec.scope)},
                                           key=f"blocked:{sig.text}", severity="warning"))
         elif sig.kind in ("busy", "progress") and rec.state is SessionState.IDLE:
-            self._set_state(rt, SessionState.RUNNING, None)
+            self.book.set_state(rt, SessionState.RUNNING, None)
         elif sig.kind == "idle" and rec.state is SessionState.RUNNING:
-            self._set_state(rt, SessionState.IDLE, None)
+            self.book.set_state(rt, SessionState.IDLE, None)
 
     def add_usage(self, rt: Runtime, usage: TokenUsage, model: str | None, *, total: bool = False,
                   cost: float | None = None) -> None:
@@ -776,10 +654,10 @@ class Supervisor:
             evidence = {"metric": ev.metric, "used": ev.used, "limit": ev.limit, "fraction": round(ev.fraction, 3),
                         "threshold": ev.kind}
             if ev.kind == "warn":
-                self._apply(rt, TriggerChange("budget", True, evidence, key=f"warn:{ev.metric}", severity="warning"),
+                self.book.apply(rt, TriggerChange("budget", True, evidence, key=f"warn:{ev.metric}", severity="warning"),
                             act=False)
             else:
-                self._apply(rt, TriggerChange("budget", True, evidence, key=f"exceed:{ev.metric}", severity="error"))
+                self.book.apply(rt, TriggerChange("budget", True, evidence, key=f"exceed:{ev.metric}", severity="error"))
         self.bus.publish(self.bus.make("stats", rec.name, tokens=rec.tokens.as_dict(), cost_usd=rec.cost_usd))
         self._check_run_budget(now)
         self._dirty = True
@@ -802,7 +680,7 @@ class Supervisor:
                 continue
             for rt in self.rt.values():
                 if rt.rec.state.live:
-                    self._apply(rt, TriggerChange("budget", True, {**data, "scope": "run"},
+                    self.book.apply(rt, TriggerChange("budget", True, {**data, "scope": "run"},
                                                   key=f"run:{ev.metric}", severity="error"))
 
     @property
@@ -834,13 +712,13 @@ class Supervisor:
                 continue
             if path not in rt.rec.changed_files:
                 rt.rec.changed_files.append(path)
-            self._apply(rt, rt.scope.change(path, real))
+            self.book.apply(rt, rt.scope.change(path, real))
             if rt.rec.state.live and self.layout.run.mode != "best-of":  # variants of one task always overlap
                 for name, change in self.overlap.change(rt.rec.name, path):
-                    self._apply(self.rt[name], change)
+                    self.book.apply(self.rt[name], change)
         if rt.adapter.progress == "output":
             rt.rec.last_progress_at = now
-            self._apply(rt, rt.silence.progress(now))
+            self.book.apply(rt, rt.silence.progress(now))
         self._dirty = True
 
     def _check_screen_soon(self, rt: Runtime) -> None:
@@ -861,7 +739,7 @@ class Supervisor:
                     log.info("screen check of %s: %s", rec.name, e.message)
                     return
                 prompt = rt.adapter.find_approval(screen.splitlines())
-                self._apply(rt, rt.approval.screen(prompt.text if prompt else None))
+                self.book.apply(rt, rt.approval.screen(prompt.text if prompt else None))
                 if not rt.screen_again:
                     return
 
@@ -897,13 +775,13 @@ class Supervisor:
         live = [rt for rt in self.rt.values() if rt.rec.state.live and rt.rec.name not in self._spawning]
         for rt in live:
             if self._watch_ok:  # while the watcher is down its output is unread: that is not silence
-                self._apply(rt, rt.silence.check(now))
+                self.book.apply(rt, rt.silence.check(now))
             for ch in rt.errors.check(now):
-                self._apply(rt, ch)
+                self.book.apply(rt, ch)
             if rt.spec.timeout and rt.rec.started_at and now - rt.rec.started_at > rt.spec.timeout:
                 why = f"timed out after {rt.spec.timeout:.0f}s"
                 await self.stop_session(rt.rec.name, reason=why)
-                self._set_state(rt, SessionState.FAILED, why)  # a timeout is a failure, not a user's stop
+                self.book.set_state(rt, SessionState.FAILED, why)  # a timeout is a failure, not a user's stop
         if mono - self._last_reconcile >= RECONCILE_S:
             before = {n: r.rec.state for n, r in self.rt.items()}
             self._reconcile(await asyncio.to_thread(self.tmux.list_windows))
@@ -950,9 +828,9 @@ class Supervisor:
         rt.rec.rss_bytes = s.rss_bytes
         if s.cpu_percent is not None:
             rt.rec.cpu_percent = round(s.cpu_percent, 1)
-            self._apply(rt, rt.silence.cpu(now, s.cpu_percent))
+            self.book.apply(rt, rt.silence.cpu(now, s.cpu_percent))
         if rt.memory is not None:
-            self._apply(rt, rt.memory.value(s.rss_bytes, processes=s.processes))
+            self.book.apply(rt, rt.memory.value(s.rss_bytes, processes=s.processes))
         self.bus.publish(self.bus.make("stats", rt.rec.name, cpu_percent=rt.rec.cpu_percent,
                                        rss_bytes=rt.rec.rss_bytes, disk_bytes=rt.rec.disk_bytes))
         self._stats_dirty = True
@@ -979,92 +857,40 @@ class Supervisor:
             # writes and exits at once, or one that ran while no supervisor watched) still meet the scope
             self._apply_changed(rt, changed_vs_base(Path(rec.worktree), base, ["."]))
         self.overlap.forget(rec.name)
-        self._apply(rt, rt.approval.screen(None))
+        self.book.apply(rt, rt.approval.screen(None))
         if rt.silence.active:
             rt.silence.active = False
-            self._clear(rt, "silence", "", {"reason": "session ended"})
+            self.book.clear(rt, "silence", "", {"reason": "session ended"})
         if rec.state is SessionState.STOPPED:
             self._emit("finished", rec.name, exit_code=code, stopped=True)
             return
         self._emit("finished", rec.name, exit_code=code)
         if code == 0:
-            self._set_state(rt, SessionState.FINISHED, None)
+            self.book.set_state(rt, SessionState.FINISHED, None)
             if self.review_enabled:
                 self._review_tasks.spawn(lambda: self._enqueue_review(rt), f"review:{rec.name}")
             return
-        self._apply(rt, exited_change(code, list(rt.tail)))
+        self.book.apply(rt, exited_change(code, list(rt.tail)))
         policy = rt.spec.restart
-        if policy is not None and rec.restarts < policy.max:
-            delays = policy.backoff_s or [5.0]
-            delay = delays[min(rec.restarts, len(delays) - 1)]
+        delay = restart_delay(policy, rec.restarts)
+        if policy is not None and delay is not None:
             rt.restart_at = self.clock.time() + delay
-            self._set_state(rt, SessionState.FAILED, f"exit {code}; restart {rec.restarts + 1}/{policy.max} in {delay:g}s")
+            self.book.set_state(rt, SessionState.FAILED, f"exit {code}; restart {rec.restarts + 1}/{policy.max} in {delay:g}s")
         else:
-            self._set_state(rt, SessionState.FAILED, f"exit {code}")
+            self.book.set_state(rt, SessionState.FAILED, f"exit {code}")
 
-    def _set_state(self, rt: Runtime, new: SessionState, reason: str | None) -> None:
-        prev = rt.rec.state
-        if prev is new and rt.rec.reason == reason:
-            return
-        rt.rec.state = new
-        rt.rec.reason = reason
-        self._emit("state", rt.rec.name, state=new.value, prev=prev.value, reason=reason)
-        self._dirty = True
-
-    def _apply(self, rt: Runtime, change: TriggerChange | None, key: str | None = None, *, act: bool = True) -> None:
-        if change is None:
-            return
-        key = change.key if key is None else key
-        if not change.active:
-            self._clear(rt, change.kind, key, change.evidence)
-            return
-        now = self.clock.time()
-        rec = TriggerRecord(kind=change.kind, active=True, severity=change.severity, evidence=change.evidence,
-                            at=now, key=key)
-        rt.rec.triggers.append(rec)
-        self._emit("trigger", rt.rec.name, **rec.model_dump())
-        if change.kind == "approval_waiting":
-            rt.silence.waiting_on_human = True
-            self._apply(rt, rt.silence.check(now))  # a silence that was active ends: it is waiting on us
-            if rt.rec.state in (SessionState.STARTING, SessionState.RUNNING, SessionState.IDLE):
-                self._set_state(rt, SessionState.WAITING, "approval requested")
-        self._dirty = True
-        if act:
-            self._act(rt, change.kind)
-
-    def _clear(self, rt: Runtime, kind: str, key: str, evidence: dict[str, Any]) -> None:
-        now = self.clock.time()
-        for t in rt.rec.triggers:
-            if t.active and t.kind == kind and t.key == key:
-                t.active = False
-                t.cleared_at = now
-                self._emit("trigger_cleared", rt.rec.name, kind=kind, key=key, active=False, evidence=evidence,
-                           at=now)
-        if kind == "approval_waiting":
-            rt.silence.waiting_on_human = False
-            self._apply(rt, rt.silence.progress(now))  # the answer is progress: the silence clock restarts
-            if rt.rec.state is SessionState.WAITING:
-                self._set_state(rt, SessionState.RUNNING, None)
-        self._dirty = True
-
-    def _act(self, rt: Runtime, kind: str) -> None:
-        action = rt.spec.on_trigger.get(kind, "notify")
-        if action == "notify" or not rt.rec.state.live:
-            return
+    def _on_trigger_action(self, rt: Runtime, action: Action, kind: str) -> None:
+        """``on_trigger`` asked for ``action``: run it as a task (it may wait on tmux)."""
         name = rt.rec.name
         if action == "pause":
-            coro = self.interrupt(name)
+            self._tasks.spawn(lambda: self.interrupt(name), f"pause:{name}")
         elif action == "stop":
-            coro = self.stop_session(name, reason=f"stopped by trigger {kind}")
-        elif action == "recycle":
-            cap = rt.spec.restart.max if rt.spec.restart is not None else 3
-            if rt.rec.restarts >= cap:  # recycling must not loop forever
-                self._emit("action", name, action="recycle_skipped", detail=f"{rt.rec.restarts} restarts already")
-                return
-            coro = self.restart_session(name)
+            self._tasks.spawn(lambda: self.stop_session(name, reason=f"stopped by trigger {kind}"), f"stop:{name}")
         else:
-            return
-        self._tasks.spawn(lambda: coro, f"{action}:{name}")
+            self._tasks.spawn(lambda: self.restart_session(name), f"recycle:{name}")
+
+    def _mark_dirty(self) -> None:
+        self._dirty = True
 
     def _emit(self, kind: str, session: str | None, /, **data: Any) -> None:
         ev = self.bus.make(kind, session, **data)
@@ -1122,11 +948,6 @@ def changed_vs_base(worktree: Path, base: str, paths: list[str]) -> dict[str, st
         if path:
             out[path] = "added"
     return out
-
-
-def detects_approval(adapter: AgentAdapter) -> bool:
-    """Whether looking at the screen can find an approval prompt for this adapter."""
-    return bool(adapter.approval_patterns) or type(adapter).find_approval is not AgentAdapter.find_approval
 
 
 def read_from(path: Path, offset: int) -> bytes:

@@ -1,0 +1,104 @@
+"""Taking a run over and finding its sessions again: the run lock, stray agents, reconciliation with tmux.
+
+:func:`reconcile` is pure: from the records, the tmux windows and the exit files it decides what each
+session's record must become; the Supervisor applies the decisions in order.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from cortex_tui.backends.tmux import WindowInfo
+from cortex_tui.engine.clock import wait_real
+from cortex_tui.errors import CortexError, StateError
+from cortex_tui.model.state import SessionRecord, SessionState
+from cortex_tui.store.files import RunStore
+
+HANDOVER_S = 10.0
+"""How long a live supervisor gets to hand a run over (SIGUSR1) before we give up."""
+
+
+def take_lock(store: RunStore, run_id: str, *, takeover: bool) -> None:
+    """Take the run's lock; a live supervisor holding it is asked to hand over when ``takeover``."""
+    if store.try_lock():
+        return
+    holder = store.lock_holder()
+    if not (takeover and holder and holder > 0 and holder != os.getpid()):
+        raise CortexError(f"another supervisor (pid {holder}) is running run {run_id!r}",
+                          "stop it, or use `cortex-tui status` to watch")
+    os.kill(holder, signal.SIGUSR1)  # hand over: the old supervisor exits, sessions stay
+    if not wait_real(store.try_lock, timeout=HANDOVER_S):
+        raise CortexError(f"supervisor pid {holder} did not hand over run {run_id!r}")
+
+
+def strays(windows: Iterable[WindowInfo], names: Collection[str]) -> list[str]:
+    """Sessions of this layout that already run in live windows (of an earlier run)."""
+    return sorted({w.tag for w in windows if w.tag in names and not w.dead})
+
+
+def refuse_strays(windows: Iterable[WindowInfo], names: Collection[str], *, store: RunStore, run_id: str,
+                  socket: str, state_dir: Path) -> None:
+    """A new run must not adopt agents of an earlier one whose state is gone (same run id and directory).
+
+    Their windows live on the same tmux socket under the same names; adopting them would supervise
+    processes this run never started (their worktrees may not even exist). Killing them could lose work.
+    So: release the lock and stop with an error that says how to look at them and how to clear them.
+    """
+    found = strays(windows, names)
+    if not found:
+        return
+    store.unlock()
+    raise StateError(
+        f"run {run_id!r} has no saved state in {state_dir}, but tmux socket {socket!r} still runs "
+        f"agents named {', '.join(found)} (an earlier run whose coordination state was removed)",
+        f"look at them with `tmux -L {socket} attach`; when they can go: `tmux -L {socket} kill-server`, "
+        "or give this run another [run] name")
+
+
+@dataclass(frozen=True)
+class Decision:
+    name: str
+    action: Literal["pending", "adopt", "attach", "exited", "vanished"]
+    """``pending``: start it again (nothing ran); ``adopt``: a window made just before a crash becomes the
+    running attempt; ``attach``: its live window's ids; ``exited``: it ended with ``code``; ``vanished``:
+    its window is gone without an exit code."""
+    window: WindowInfo | None = None
+    code: int | None = None
+
+
+def reconcile(records: Iterable[SessionRecord], windows: Iterable[WindowInfo], exit_codes: Mapping[str, int | None],
+              *, initial: bool = False) -> list[Decision]:
+    """Match ``records`` (this machine's sessions, none being spawned) against tmux windows and exit files."""
+    by_tag: dict[str, WindowInfo] = {w.tag: w for w in windows if w.tag}
+    out: list[Decision] = []
+    for rec in records:
+        win = by_tag.get(rec.name)
+        code = exit_codes.get(rec.name)
+        state = rec.state
+        if initial and state in (SessionState.PENDING, SessionState.STARTING):
+            if win is None:  # a crash between "starting" and the window: start it again, nothing ran
+                out.append(Decision(rec.name, "pending"))
+                continue
+            # a crash right after the window was made: adopt it rather than spawn a twin
+            out.append(Decision(rec.name, "adopt", window=win))
+            state = SessionState.RUNNING
+        if not (state.live or (initial and state is SessionState.STOPPED)):
+            continue
+        if win is not None and not win.dead and code is None:
+            if initial:
+                out.append(Decision(rec.name, "attach", window=win))
+            continue
+        if state is SessionState.STOPPED:
+            continue
+        if code is None and win is not None and win.dead:
+            code = win.dead_status if win.dead_status is not None else -1
+        if code is not None:
+            out.append(Decision(rec.name, "exited", code=code))
+        elif win is None:
+            out.append(Decision(rec.name, "vanished"))
+    return out

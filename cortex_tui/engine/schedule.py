@@ -1,0 +1,73 @@
+"""What to start and what to give up on, decided from the sessions' states alone (no tmux, no clock reads).
+
+:func:`plan` applies dependencies (a failed or stopped dependency stops its dependents), ``max_parallel``,
+restart backoff (a failed session whose ``restart_at`` came is started again) and the run budget (a spent
+budget starts nothing new). The Supervisor carries the plan out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+
+from cortex_tui.engine.session import SessionRuntime
+from cortex_tui.model.layout import RestartPolicy
+from cortex_tui.model.state import SessionState
+
+DEFAULT_BACKOFF_S = (5.0,)
+
+
+@dataclass
+class Plan:
+    spawn: list[str] = field(default_factory=list)
+    """Sessions to start now, in layout order (restarts included)."""
+    stop: list[tuple[str, str]] = field(default_factory=list)
+    """Pending sessions that will never start: (name, reason)."""
+
+
+def plan(runtimes: Iterable[SessionRuntime], *, now: float, limit: int | None = None,
+         spawning: Collection[str] = (), budget_spent: str | None = None) -> Plan:
+    """Decide which sessions start now. ``limit`` = ``max_parallel`` (None or 0: no limit);
+    ``budget_spent`` = why the run's budget forbids new starts (None: it does not)."""
+    rts = list(runtimes)
+    by_name = {rt.rec.name: rt for rt in rts}
+    stopped: dict[str, SessionState] = {}  # decided in this pass: later dependents see it at once
+    running = sum(1 for rt in rts if rt.rec.state.live)
+    out = Plan()
+    ready: list[str] = []
+
+    def state(name: str) -> SessionState:
+        return stopped.get(name, by_name[name].rec.state)
+
+    for rt in rts:
+        rec = rt.rec
+        if rec.name in spawning:
+            continue
+        if rt.restart_at is not None and now >= rt.restart_at:
+            ready.append(rec.name)
+            continue
+        if rec.state is not SessionState.PENDING:
+            continue
+        deps = rt.spec.depends_on
+        blocked = [d for d in deps if state(d) in (SessionState.FAILED, SessionState.STOPPED)
+                   and by_name[d].restart_at is None]
+        if blocked:
+            out.stop.append((rec.name, f"dependency {blocked[0]!r} {state(blocked[0]).value}"))
+            stopped[rec.name] = SessionState.STOPPED
+            continue
+        if all(state(d) is SessionState.FINISHED and by_name[d].rec.exit_code == 0 for d in deps):
+            if budget_spent is not None:
+                out.stop.append((rec.name, f"not started: {budget_spent}"))
+                stopped[rec.name] = SessionState.STOPPED
+                continue
+            ready.append(rec.name)
+    out.spawn = ready[: max(0, (limit or 10**9) - running)]
+    return out
+
+
+def restart_delay(policy: RestartPolicy | None, restarts: int) -> float | None:
+    """Seconds until a failed session is started again (None: its policy allows no more restarts)."""
+    if policy is None or restarts >= policy.max:
+        return None
+    delays = policy.backoff_s or list(DEFAULT_BACKOFF_S)
+    return float(delays[min(restarts, len(delays) - 1)])
