@@ -33,8 +33,10 @@ from cortex_tui.errors import CortexError
 from cortex_tui.layout import LoadedLayout
 from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import RunState, SessionRecord, SessionState, TokenUsage
+from cortex_tui.notify import Notifier, attach_notifier, sinks_for
 from cortex_tui.resources import DISK_S, ProcessSampler, TreeSample, disk_usage
 from cortex_tui.scope import in_scope
+from cortex_tui.settings import load_user_config
 from cortex_tui.store.files import RunStore, atomic_write
 from cortex_tui.store.status import render_status_md
 from cortex_tui.watch.rules import (
@@ -104,6 +106,7 @@ class Supervisor:
                                         budget_tokens=self.layout.run.budget_tokens)
         """``[run] budget_usd/budget_tokens`` against the sum of every session's usage."""
         self._started = False
+        self._notifier: Notifier | None = None
         self.remote = RemoteSessions(self)
         self._last_remote_poll = 0.0
         self._tasks = TaskSet(self._engine_error)
@@ -122,6 +125,10 @@ class Supervisor:
     # ------------------------------------------------------------------ public API
     def subscribe(self, cb: Callable[[Event], None]) -> Callable[[], None]:
         return self.bus.subscribe(cb)
+
+    def note(self, kind: str, session: str | None, data: dict[str, Any]) -> None:
+        """Publish and persist an event from an observer or a front end (notifications, API actions)."""
+        self._emit(kind, session, **data)
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -142,6 +149,7 @@ class Supervisor:
                    pid=os.getpid())
         self._save(force=True)
         self._started = True
+        self._notifier = attach_notifier(self, sinks_for(self.layout.notify, load_user_config().notify))
 
     async def supervise(self, *, until_done: bool) -> None:
         """Watch everything until every session ended (``until_done``) or :meth:`request_stop`."""
@@ -196,6 +204,9 @@ class Supervisor:
     async def shutdown(self) -> None:
         """Release the lock; sessions keep running in tmux (remote ones in the node's tmux)."""
         self._save(force=True)
+        if self._notifier is not None:  # pending notifications go out (bounded) before the lock is released
+            await asyncio.to_thread(self._notifier.close)
+            self._notifier = None
         await asyncio.to_thread(self.remote.close)
         self.store.unlock()
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from cortex_tui.durations import parse_duration, parse_size
+from cortex_tui.model.notify import NotifySpec
 
 AgentKind = Literal["claude-code", "codex", "aider", "gemini", "shell", "sim"]
 TriggerKind = Literal[
@@ -191,6 +192,8 @@ class Layout(_Strict):
     session: list[SessionSpec] = Field(default_factory=list)
     node: list[NodeSpec] = Field(default_factory=list)
     bestof: BestOfSpec | None = None
+    notify: list[NotifySpec] = Field(default_factory=list)
+    """``[[notify]]``: notification sinks for this run (docs/notify.md)."""
 
     def session_by_name(self, name: str) -> SessionSpec:
         for s in self.session:

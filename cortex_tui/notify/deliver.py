@@ -1,0 +1,128 @@
+"""Delivery of notifications through apprise, from a thread of its own: the engine only hands events over
+(a queue put) and is never blocked or slowed by a slow or dead sink."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from cortex_tui.model.notify import NotifySpec, redact_url
+from cortex_tui.notify.message import Message, render
+from cortex_tui.notify.policy import NotifyPolicy
+
+Report = Callable[[str, dict[str, Any]], None]
+"""How the notifier tells the engine what happened: ``report(kind, data)`` (``notify_sent``/``notify_error``)."""
+
+_TYPES = {"info": "info", "warning": "warning", "attention": "warning", "error": "failure"}
+
+
+def send_apprise(url: str, msg: Message, timeout: float) -> str | None:
+    """Deliver one message; None when it went out, else the reason it did not (never raises)."""
+    import apprise
+
+    result: dict[str, Any] = {}
+
+    def go() -> None:
+        try:
+            ap = apprise.Apprise()
+            if not ap.add(url):
+                result["error"] = f"apprise does not understand the URL {redact_url(url)}"
+                return
+            with apprise.LogCapture(level=logging.WARNING) as logs:  # type: ignore[no-untyped-call]
+                ok = ap.notify(title=msg.title, body=msg.body, notify_type=_TYPES.get(msg.severity, "info"))
+            if not ok:
+                text = logs.getvalue().strip().splitlines()
+                result["error"] = (text[-1] if text else "delivery failed").replace(url, redact_url(url))
+        except (OSError, ValueError, RuntimeError) as e:  # apprise's own plugins raise little; keep it visible
+            result["error"] = f"{type(e).__name__}: {e}".replace(url, redact_url(url))
+
+    t = threading.Thread(target=go, name="cortex-notify-send", daemon=True)
+    t.start()
+    t.join(timeout)
+    if t.is_alive():
+        return f"no answer within {timeout:g}s"
+    return result.get("error")
+
+
+class Notifier:
+    """Feeds engine events into a :class:`NotifyPolicy` and sends what falls due."""
+
+    def __init__(self, specs: list[NotifySpec], *, run: str, repo: str, report: Report,
+                 clock: Callable[[], float] = time.time,
+                 minutes_of_day: Callable[[float], int] | None = None,
+                 send: Callable[[str, Message, float], str | None] = send_apprise) -> None:
+        self.specs = specs
+        self.run = run
+        self.repo = repo
+        self.report = report
+        self.clock = clock
+        self.minutes_of_day = minutes_of_day or (lambda t: time.localtime(t).tm_hour * 60 + time.localtime(t).tm_min)
+        self.send = send
+        self.policy = NotifyPolicy(specs)
+        self._q: queue.SimpleQueue[tuple[str, str | None, dict[str, Any], float] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def feed(self, kind: str, session: str | None, data: dict[str, Any], ts: float) -> None:
+        """Called from the engine's event bus: cheap, never blocks."""
+        if kind in ("output", "stats", "notify_sent", "notify_error"):
+            return
+        self._q.put((kind, session, data, ts))
+
+    def start(self) -> None:
+        if self._thread is None and self.specs:
+            self._thread = threading.Thread(target=self._loop, name="cortex-notify", daemon=True)
+            self._thread.start()
+
+    def close(self, flush_within: float = 2.0) -> None:
+        """Send what is pending (best effort, bounded), then stop the thread."""
+        if self._thread is None:
+            return
+        self._q.put(None)
+        self._thread.join(flush_within + max((s.timeout for s in self.specs), default=0.0))
+        self._thread = None
+
+    def _loop(self) -> None:
+        closing = False
+        while True:
+            now = self.clock()
+            due = self.policy.next_due(now)
+            wait = None if due is None else max(0.0, due - now)
+            if closing:
+                wait = 0.0
+            try:
+                got = self._q.get(timeout=wait) if wait is None or wait > 0 else self._q.get_nowait()
+            except queue.Empty:
+                got = ()  # type: ignore[assignment]
+            if got is None:
+                closing = True
+            elif got:
+                kind, session, data, ts = got
+                self.policy.observe(kind, session, data, ts, self.clock())
+                continue
+            now = self.clock()
+            if closing:  # flush: whatever is pending goes out now, rate limits aside
+                for sink in self.policy.sinks:
+                    if sink.window_start is not None:
+                        sink.window_start = now - sink.spec.digest_window
+                        sink.sent_at.clear()
+            for index, items in self.policy.take(now, self.minutes_of_day(now)):
+                self._deliver(index, items)
+            if closing:
+                return
+
+    def _deliver(self, index: int, items: list[Any]) -> None:
+        spec = self.specs[index]
+        msg = render(items, self.run, self.repo)
+        err = self.send(spec.url, msg, spec.timeout)
+        sessions = sorted({i.session for i in items if i.session})
+        kinds = sorted({i.kind for i in items})
+        data: dict[str, Any] = {"sink": redact_url(spec.url), "items": len(items), "kinds": kinds,
+                                "sessions": sessions}
+        if err is None:
+            self.report("notify_sent", {**data, "title": msg.title})
+        else:
+            self.report("notify_error", {**data, "error": err})
