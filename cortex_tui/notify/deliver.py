@@ -86,6 +86,11 @@ class Notifier:
         self._thread = None
 
     def _loop(self) -> None:
+        if self.send is send_apprise:  # apprise loads its plugins on first use (~2 s): pay it now, not later
+            import apprise
+
+            for spec in self.specs:
+                apprise.Apprise().add(spec.url)
         closing = False
         while True:
             now = self.clock()
