@@ -2,7 +2,8 @@
 
 ``_app`` holds the root app; each module registers its commands on it when imported below:
 ``tools`` (doctor, validate, hook), ``run`` (run, up, demo, down), ``inspect`` (status, events),
-``session`` (attach, send, approve, deny, interrupt), ``review`` (review …, clean), ``bestof`` (best-of).
+``session`` (attach, send, approve, deny, interrupt), ``review`` (review …, clean), ``bestof`` (best-of),
+``plan`` (plan).
 Shared options and the error printer are in ``_options``; finding a run and its records in ``_runs``.
 A new command goes into the module of its group (or a new module imported here).
 """
@@ -12,12 +13,12 @@ from __future__ import annotations
 
 import sys
 
-from cortex_tui.cli import tools, run, inspect, session, review, bestof
+from cortex_tui.cli import tools, run, inspect, session, review, bestof, plan
 from cortex_tui.cli._app import DEBUG, app
 from cortex_tui.cli._options import echo_error
 from cortex_tui.errors import CortexError
 
-__all__ = ["app", "bestof", "inspect", "main", "review", "run", "session", "tools"]
+__all__ = ["app", "bestof", "inspect", "main", "plan", "review", "run", "session", "tools"]
 
 
 def main() -> None:

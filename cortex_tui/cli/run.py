@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cortex_tui.cli._app import app
+from cortex_tui.cli._checks import StrictOpt, independence
 from cortex_tui.cli._options import RepoOpt, RunOpt, StateOpt
 from cortex_tui.cli._runs import open_run, supervisor
 from cortex_tui.errors import CortexError, UsageError
+from cortex_tui.layout import load_layout
 from cortex_tui.selfpath import child_pythonpath
 
 if TYPE_CHECKING:
@@ -34,6 +36,7 @@ def run(
     junit: Annotated[Path | None, typer.Option(help="Write JUnit XML here.")] = None,
     timeout: Annotated[str | None, typer.Option(help="Stop everything after this long (e.g. 30m).")] = None,
     fail_on: Annotated[str | None, typer.Option("--fail-on", help="Trigger kinds that fail the run (comma list).")] = None,
+    strict: StrictOpt = False,
 ) -> None:
     """Supervise a layout to completion (headless: for CI). Exit 0 only if every session finished with 0."""
     from cortex_tui.durations import parse_duration
@@ -43,6 +46,7 @@ def run(
         t = parse_duration(timeout) if timeout else None
     except ValueError as e:
         raise UsageError(f"--timeout: {e}") from None
+    independence(load_layout(layout), repo, strict=strict)  # before anything starts
     sup = supervisor(layout, repo, state_dir, headless=True)
     kinds = [k.strip() for k in fail_on.split(",")] if fail_on else []
     raise typer.Exit(run_headless(sup, report=report, junit=junit, timeout=t, fail_on=kinds))
@@ -54,8 +58,10 @@ def up(
     repo: RepoOpt = Path("."),
     state_dir: StateOpt = None,
     detach: Annotated[bool, typer.Option("--detach", help="Supervise in the background; return at once.")] = False,
+    strict: StrictOpt = False,
 ) -> None:
     """Start (or re-attach to) a run: the TUI, or a background supervisor with --detach."""
+    independence(load_layout(layout), repo, strict=strict)  # before anything starts
     sup = supervisor(layout, repo, state_dir, headless=False)
     if detach:
         _start_daemon(layout, repo, sup.state_dir, sup.store)

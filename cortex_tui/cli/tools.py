@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from cortex_tui.cli._app import app
+from cortex_tui.cli._checks import StrictOpt
 
 
 @app.command()
@@ -30,12 +31,22 @@ def doctor(
 
 
 @app.command()
-def validate(layout: Path) -> None:
-    """Validate a layout file (exit 2 with file:line: field on errors)."""
+def validate(
+    layout: Path,
+    repo: Annotated[Path | None, typer.Option("--repo", help="Repo whose tracked files the scopes are checked "
+                                                            "against (default: the one holding the layout).")] = None,
+    strict: StrictOpt = False,
+) -> None:
+    """Validate a layout file (exit 2 with file:line: field on errors) and run the independence test."""
+    from cortex_tui.cli._checks import independence
     from cortex_tui.layout import load_layout
 
     loaded = load_layout(layout)
-    typer.echo(f"{layout}: ok — run {loaded.layout.run.name!r}, {len(loaded.layout.session)} session(s)")
+    report = independence(loaded, repo, strict=strict)
+    extra = f"; {len(report.overlaps)} independence warning(s)" if report.overlaps else ""
+    for note in report.notes:
+        typer.echo(f"note: {note}", err=True)
+    typer.echo(f"{layout}: ok — run {loaded.layout.run.name!r}, {len(loaded.layout.session)} session(s){extra}")
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, hidden=True)
