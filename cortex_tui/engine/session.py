@@ -35,12 +35,21 @@ class SessionRuntime:
     partial: bytes = b""
     screen_task: asyncio.Task[None] | None = None
     screen_again: bool = False
-    restart_at: float | None = None
     exit_seen: bool = False
 
     @property
     def name(self) -> str:
         return self.rec.name
+
+    @property
+    def restart_at(self) -> float | None:
+        """A pending automatic restart; kept in the record (state.json) so that a supervisor crash during
+        the backoff does not lose it."""
+        return self.rec.restart_at
+
+    @restart_at.setter
+    def restart_at(self, at: float | None) -> None:
+        self.rec.restart_at = at
 
     @classmethod
     def from_record(cls, spec: ResolvedSession, rec: SessionRecord, now: float,

@@ -348,6 +348,7 @@ class Supervisor:
         ready = [self.rt[name] for name in p.spawn]
         for rt in ready:
             rt.restart_at = None
+            self._spawning.add(rt.rec.name)  # its dependents wait for it from now on, not once its task runs
         if ready:
             await asyncio.gather(*(self._spawn(rt, restart=rt.rec.attempt > 0) for rt in ready))
 
@@ -575,7 +576,16 @@ class Supervisor:
         self._save()
 
     async def _catch_up(self) -> None:
-        """After (re-)attaching: read output and events written while no supervisor watched."""
+        """After (re-)attaching: read output and events written while no supervisor watched; re-verify and
+        queue sessions that ended while no supervisor saw them through review."""
+        if self.review_enabled:
+            from cortex_tui.review.queue import unreviewed
+
+            try:
+                for name in await asyncio.to_thread(unreviewed, self.repo, self.state_dir, self.state):
+                    self._start_review(self.rt[name])
+            except CortexError as e:
+                self._emit("review_error", None, error=e.message)
         for rt in self.rt.values():
             if rt.rec.attempt > 0:
                 self._read_log(rt)
@@ -756,6 +766,11 @@ class Supervisor:
 
         rt.screen_task = self._bg.spawn(check, f"screen:{rt.rec.name}")
 
+    def _start_review(self, rt: Runtime) -> None:
+        name = f"review:{rt.rec.name}"
+        if not any(t.get_name() == f"cortex-{name}" for t in asyncio.all_tasks()):  # one review per session
+            self._review_tasks.spawn(lambda: self._enqueue_review(rt), name)
+
     async def _enqueue_review(self, rt: Runtime) -> None:
         """A finished branch joins the review queue: diff, verify, conflict check (in a thread)."""
         from cortex_tui.review.queue import on_session_finished
@@ -773,6 +788,8 @@ class Supervisor:
         except CortexError as e:
             self._emit("review_error", rt.rec.name, error=e.message)
             return
+        rt.rec.review_due = False
+        self._save(force=True)
         v = entry.verify
         self.bus.publish(self.bus.make(
             "review", rt.rec.name, status=entry.status, conflicts=entry.conflicts,
@@ -879,7 +896,8 @@ class Supervisor:
         if code == 0:
             self.book.set_state(rt, SessionState.FINISHED, None)
             if self.review_enabled:
-                self._review_tasks.spawn(lambda: self._enqueue_review(rt), f"review:{rec.name}")
+                rec.review_due = True  # saved before verify starts: a crash during verify is re-done on re-attach
+                self._start_review(rt)
             return
         self.book.apply(rt, exited_change(code, list(rt.tail)))
         policy = rt.spec.restart

@@ -11,7 +11,8 @@ from cortex_tui.store.files import atomic_write
 
 def junit_xml(report: dict[str, Any]) -> str:
     sessions = report.get("sessions", [])
-    failures = [s for s in sessions if not (s["state"] == "finished" and s["exit_code"] == 0)]
+    failures = [s for s in sessions if not (s["state"] == "finished" and s["exit_code"] == 0)
+                or s.get("verify_passed") is False]
     suite = ET.Element("testsuite", name=f"cortex-tui.{report.get('run')}", tests=str(len(sessions)),
                        failures=str(len(failures)), errors="0", time=str(report.get("duration_s", 0)))
     for s in sessions:
@@ -20,6 +21,9 @@ def junit_xml(report: dict[str, Any]) -> str:
                              time=f"{max(dur, 0):.3f}")
         if s in failures:
             msg = f"{s['state']}" + (f": {s['reason']}" if s.get("reason") else "")
+            if s["state"] == "finished" and s["exit_code"] == 0:  # it ran, its verify did not pass
+                v = s.get("verify")
+                msg = f"verify failed (exit {v['exit_code']})" if v else "verify not run (no result recorded)"
             fail = ET.SubElement(case, "failure", message=msg, type=s["state"])
             active = [t for t in s.get("triggers", []) if t.get("active")]
             fail.text = "\n".join(f"{t['kind']}: {t['evidence']}" for t in active) or msg

@@ -40,6 +40,7 @@ def build_report(sup: Supervisor, *, exit_code: int, reason: str, started: float
         s["verify"] = e.verify.model_dump() if e is not None and e.verify is not None else None
         s["conflicts"] = list(e.conflicts) if e is not None else []
         s["review_status"] = e.status if e is not None else None
+        s["verify_passed"] = verify_passed(sup, s["name"], e)
     data["budget"] = run_budget(sup)
     data["exit_code"] = exit_code
     data["reason"] = reason
@@ -61,6 +62,16 @@ def run_budget(sup: Supervisor) -> dict[str, Any]:
             "used_fraction": round(max(fractions), 4) if fractions else None}
 
 
+def verify_passed(sup: Supervisor, name: str, e: Any) -> bool | None:
+    """None when no verify is configured; False when it failed or its result is missing (a lost verdict)."""
+    spec = sup.specs.get(name)
+    if e is not None and e.verify is not None:
+        return bool(e.verify.exit_code == 0)
+    if (spec is not None and spec.verify) or (e is not None and e.verify_command):
+        return False
+    return None
+
+
 def write_report(path: Path, report: dict[str, Any]) -> None:
     atomic_write(path, json.dumps(report, indent=2, default=str) + "\n")
 
@@ -69,9 +80,16 @@ def outcome(sup: Supervisor) -> tuple[int, str]:
     """Exit code and reason from the sessions' final states and verify results."""
     bad = [f"{r.name}: {r.state.value}" + (f" ({r.reason})" if r.reason else "")
            for r in sup.state.sessions.values() if not (r.state.value == "finished" and r.exit_code == 0)]
-    for name, e in review_of(sup).items():
-        if e.verify is not None and e.verify.exit_code != 0:
-            bad.append(f"{name}: verify failed (exit {e.verify.exit_code})")
+    entries = review_of(sup)
+    for name, rec in sup.state.sessions.items():
+        e = entries.get(name)
+        spec = sup.specs.get(name)
+        if e is not None and e.verify is not None:
+            if e.verify.exit_code != 0:
+                bad.append(f"{name}: verify failed (exit {e.verify.exit_code})")
+        elif rec.state.value == "finished" and rec.exit_code == 0 and (
+                (spec is not None and spec.verify) or (e is not None and e.verify_command)):
+            bad.append(f"{name}: verify not run (no verify result recorded)")  # a lost verdict is no pass
     if not bad:
         return EXIT_OK, "all sessions finished with exit code 0"
     return EXIT_FAILED, "; ".join(bad)

@@ -97,6 +97,11 @@ class SessionRecord(BaseModel):
     """Remote sessions: other files of the node mirrored locally (agent transcripts) -> bytes mirrored."""
     restarts: int = 0
     attempt: int = 0
+    restart_at: float | None = None
+    """Wall-clock time of a pending automatic restart (kept so a supervisor crash does not lose it)."""
+    review_due: bool = False
+    """Finished with exit 0 and its review entry (diff, verify) not written yet: a re-attaching supervisor
+    re-verifies and queues it."""
     triggers: list[TriggerRecord] = Field(default_factory=list)
     tokens: TokenUsage | None = None
     cost_usd: float | None = None

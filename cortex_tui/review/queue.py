@@ -132,3 +132,24 @@ def on_session_finished(repo: Path, state_dir: Path, run: str, session: str, *,
     """
     q = ReviewQueue(RunContext.open(repo, state_dir, run))
     return q.finish(session, spec=spec, state=state, verify=verify, verify_timeout_s=verify_timeout_s)
+
+
+def unreviewed(repo: Path, state_dir: Path, state: RunState) -> list[str]:
+    """Sessions that finished (exit 0) but whose review was never seen through: the supervisor died during
+    their verify, or their entry is missing or has no verify result although one is configured.
+
+    A re-attaching supervisor re-verifies and queues them; a session whose branch is gone (cleaned) is left.
+    """
+    from cortex_tui.review.entry import branch_head
+
+    ctx = RunContext.open(repo, state_dir, state.run)
+    doc = ctx.reviews.load()
+    out: list[str] = []
+    for name, rec in state.sessions.items():
+        if rec.state.value != "finished" or rec.exit_code != 0:
+            continue
+        e = doc.entries.get(name)
+        if rec.review_due or e is None or (e.status in AWAITING and e.verify_command and e.verify is None):
+            if rec.review_due or branch_head(repo, rec.branch) is not None:
+                out.append(name)
+    return out
