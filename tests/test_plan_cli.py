@@ -131,3 +131,52 @@ def test_plan_run_starts_the_planned_sessions(tmp_path: Path) -> None:
     # the sim wrote and committed the file the plan said it creates, on its own branch
     log = subprocess.run(["git", "-C", str(repo), "log", "--all", "--format=%s"], capture_output=True, text=True)
     assert "health: Add health" in log.stdout
+
+
+FAILED_RUN = """[run]
+name = "first"
+
+[defaults]
+agent = "sim"
+
+[[session]]
+name = "good"
+scope = ["docs/**"]
+script = ["write docs/a.md hello", "commit docs", "say Done."]
+
+[[session]]
+name = "broken"
+scope = ["src/**"]
+script = ["error ImportError: no module named shop.health", "exit 3"]
+"""
+
+
+def test_revise_plans_what_is_left_of_a_finished_run(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "shop", APP)
+    layout = tmp_path / "first.toml"
+    layout.write_text(FAILED_RUN)
+    r = cli("run", str(layout), "--repo", str(repo), "--headless", timeout=180)
+    assert r.returncode != 0, r.stderr  # 'broken' failed
+    with FakeAnthropic([Reply.tool("submit_plan", GOOD)]) as api:
+        r = cli("plan", "add health", "--repo", str(repo), "--base-url", api.url, "--revise", "first")
+        assert r.returncode == 0, r.stderr
+        prompt = api.message_requests()[0]["messages"][0]["content"]
+    assert "Plan ONLY what is left" in prompt
+    assert "session 'broken': state failed, exit code 3" in prompt and "not merged" in prompt
+    assert "session 'good': state finished, exit code 0" in prompt
+    assert 'name = "first-rev"' in (repo / "layouts" / "plan.toml").read_text()
+    missing = cli("plan", "x", "--repo", str(repo), "--base-url", api.url, "--revise", "nope", "--force")
+    assert missing.returncode == 1 and "no run 'nope'" in missing.stderr and "first" in missing.stderr
+
+
+def test_validate_warns_on_the_readme_overlap_example(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    start = readme.index("```toml\n# overlap example")
+    block = readme[start + len("```toml\n"):readme.index("```", start + 7)]
+    repo = make_repo(tmp_path / "r", {"src/api/app.py": "x\n", "tests/test_api.py": "x\n", "tests/test_db.py": "x\n"})
+    layout = repo / "overlap.toml"
+    layout.write_text(block)
+    r = cli("validate", str(layout))
+    assert r.returncode == 0, r.stderr
+    assert f"warning: {layout}:13: sessions 'api' and 'tests' may run at the same time" in r.stderr
+    assert "share 1 tracked file: tests/test_api.py" in r.stderr
