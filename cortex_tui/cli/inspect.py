@@ -21,11 +21,17 @@ def status(
     state_dir: StateOpt = None,
     run_id: RunOpt = None,
     as_json: JsonOpt = False,
+    tmux: Annotated[bool, typer.Option("--tmux", help="One short segment for tmux's status-right (e.g. ⚠2 ▶5).")] = False,
 ) -> None:
     """Show the sessions of a run (state, branch, triggers)."""
     from cortex_tui.store.status import STATE_GLYPH, status_dict
 
     store, state = open_run(repo, state_dir, run_id)
+    if tmux:
+        from cortex_tui.cli.observe import tmux_segment
+
+        typer.echo(f"cortex {tmux_segment(state)}".replace("#", "##"))  # a tmux format: no # expansion
+        return
     holder = store.lock_holder()
     try:
         layout = layout_of(state)

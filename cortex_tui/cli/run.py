@@ -26,6 +26,16 @@ if TYPE_CHECKING:
     from cortex_tui.store.files import RunStore
 
 
+MetricsPortOpt = Annotated[int | None, typer.Option(
+    "--metrics-port", help="Serve Prometheus /metrics on this port while supervising (0: any free port).")]
+MetricsHostOpt = Annotated[str, typer.Option(
+    "--metrics-host", help="Address for --metrics-port (default loopback only).")]
+
+
+def metrics_addr(host: str, port: int | None) -> tuple[str, int] | None:
+    return None if port is None else (host, port)
+
+
 @app.command()
 def run(
     layout: Path,
@@ -37,6 +47,8 @@ def run(
     timeout: Annotated[str | None, typer.Option(help="Stop everything after this long (e.g. 30m).")] = None,
     fail_on: Annotated[str | None, typer.Option("--fail-on", help="Trigger kinds that fail the run (comma list).")] = None,
     strict: StrictOpt = False,
+    metrics_port: MetricsPortOpt = None,
+    metrics_host: MetricsHostOpt = "127.0.0.1",
 ) -> None:
     """Supervise a layout to completion (headless: for CI). Exit 0 only if every session finished with 0."""
     from cortex_tui.durations import parse_duration
@@ -48,6 +60,7 @@ def run(
         raise UsageError(f"--timeout: {e}") from None
     independence(load_layout(layout), repo, strict=strict)  # before anything starts
     sup = supervisor(layout, repo, state_dir, headless=True)
+    sup.metrics_addr = metrics_addr(metrics_host, metrics_port)
     kinds = [k.strip() for k in fail_on.split(",")] if fail_on else []
     raise typer.Exit(run_headless(sup, report=report, junit=junit, timeout=t, fail_on=kinds))
 
@@ -59,14 +72,19 @@ def up(
     state_dir: StateOpt = None,
     detach: Annotated[bool, typer.Option("--detach", help="Supervise in the background; return at once.")] = False,
     strict: StrictOpt = False,
+    metrics_port: MetricsPortOpt = None,
+    metrics_host: MetricsHostOpt = "127.0.0.1",
 ) -> None:
     """Start (or re-attach to) a run: the TUI, or a background supervisor with --detach."""
     independence(load_layout(layout), repo, strict=strict)  # before anything starts
     sup = supervisor(layout, repo, state_dir, headless=False)
+    sup.metrics_addr = metrics_addr(metrics_host, metrics_port)
     if detach:
-        _start_daemon(layout, repo, sup.state_dir, sup.store)
+        extra = ["--metrics-port", str(metrics_port), "--metrics-host", metrics_host] if metrics_port is not None else []
+        _start_daemon(layout, repo, sup.state_dir, sup.store, extra)
         return
     run_tui(sup)
+
 
 
 def run_tui(sup: Supervisor) -> None:
@@ -77,11 +95,11 @@ def run_tui(sup: Supervisor) -> None:
     ui_run_tui(sup)
 
 
-def _start_daemon(layout: Path, repo: Path, state_dir: Path, store: RunStore) -> None:
+def _start_daemon(layout: Path, repo: Path, state_dir: Path, store: RunStore, extra: list[str] | None = None) -> None:
     store.ensure()
     log = open(store.dir / "supervisor.log", "ab")
     argv = [sys.executable, "-m", "cortex_tui.cli", "_supervise", str(layout.resolve()), "--repo", str(repo.resolve()),
-            "--state-dir", str(state_dir)]
+            "--state-dir", str(state_dir), *(extra or [])]
     env = {**os.environ, "PYTHONPATH": child_pythonpath()}
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                             close_fds=True, env=env)
@@ -102,10 +120,12 @@ def _start_daemon(layout: Path, repo: Path, state_dir: Path, store: RunStore) ->
 
 
 @app.command("_supervise", hidden=True)
-def _supervise(layout: Path, repo: RepoOpt = Path("."), state_dir: StateOpt = None) -> None:
+def _supervise(layout: Path, repo: RepoOpt = Path("."), state_dir: StateOpt = None,
+               metrics_port: MetricsPortOpt = None, metrics_host: MetricsHostOpt = "127.0.0.1") -> None:
     from cortex_tui.engine.runner import attach_progress, supervise_to_end
 
     sup = supervisor(layout, repo, state_dir, headless=False)
+    sup.metrics_addr = metrics_addr(metrics_host, metrics_port)
     attach_progress(sup)
     asyncio.run(supervise_to_end(sup, stop_on_signal=False, until_done=True))
 

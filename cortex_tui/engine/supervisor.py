@@ -23,6 +23,7 @@ from cortex_tui.budgets import BudgetTracker
 from cortex_tui.engine import actions
 from cortex_tui.engine.clock import Clock, SystemClock, local_hms, wait_real
 from cortex_tui.engine.events import EPHEMERAL_KINDS, Event, EventBus
+from cortex_tui.engine.observers import Observers, start_observers
 from cortex_tui.engine.reattach import reconcile, refuse_strays, take_lock
 from cortex_tui.engine.remote import RemoteSessions
 from cortex_tui.engine.schedule import plan, restart_delay
@@ -33,10 +34,8 @@ from cortex_tui.errors import CortexError
 from cortex_tui.layout import LoadedLayout
 from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import RunState, SessionRecord, SessionState, TokenUsage
-from cortex_tui.notify import Notifier, attach_notifier, sinks_for
 from cortex_tui.resources import DISK_S, ProcessSampler, TreeSample, disk_usage
 from cortex_tui.scope import in_scope
-from cortex_tui.settings import load_user_config
 from cortex_tui.store.files import RunStore, atomic_write
 from cortex_tui.store.status import render_status_md
 from cortex_tui.watch.rules import (
@@ -106,7 +105,9 @@ class Supervisor:
                                         budget_tokens=self.layout.run.budget_tokens)
         """``[run] budget_usd/budget_tokens`` against the sum of every session's usage."""
         self._started = False
-        self._notifier: Notifier | None = None
+        self._observers: Observers | None = None
+        self.metrics_addr: tuple[str, int] | None = None
+        """Serve ``/metrics`` there while supervising (``--metrics-port``)."""
         self.remote = RemoteSessions(self)
         self._last_remote_poll = 0.0
         self._tasks = TaskSet(self._engine_error)
@@ -149,7 +150,7 @@ class Supervisor:
                    pid=os.getpid())
         self._save(force=True)
         self._started = True
-        self._notifier = attach_notifier(self, sinks_for(self.layout.notify, load_user_config().notify))
+        self._observers = start_observers(self, self.metrics_addr)
 
     async def supervise(self, *, until_done: bool) -> None:
         """Watch everything until every session ended (``until_done``) or :meth:`request_stop`."""
@@ -204,9 +205,9 @@ class Supervisor:
     async def shutdown(self) -> None:
         """Release the lock; sessions keep running in tmux (remote ones in the node's tmux)."""
         self._save(force=True)
-        if self._notifier is not None:  # pending notifications go out (bounded) before the lock is released
-            await asyncio.to_thread(self._notifier.close)
-            self._notifier = None
+        if self._observers is not None:  # pending notifications go out (bounded) before the lock is released
+            await asyncio.to_thread(self._observers.close)
+            self._observers = None
         await asyncio.to_thread(self.remote.close)
         self.store.unlock()
 

@@ -1,0 +1,72 @@
+"""What watches the engine from the side: notifications and the metrics endpoint (both optional, both in
+threads of their own so a slow sink or scraper never slows supervision)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cortex_tui.metrics import Snapshot, registry_for
+from cortex_tui.metrics.server import MetricsServer
+from cortex_tui.notify import Notifier, attach_notifier, sinks_for
+from cortex_tui.review.queue import ReviewQueue
+from cortex_tui.settings import load_user_config
+
+if TYPE_CHECKING:
+    from cortex_tui.engine.events import Event
+    from cortex_tui.engine.supervisor import Supervisor
+
+
+def review_counts(entries: list[Any]) -> tuple[dict[str, int], dict[str, int]]:
+    """Review entries by status, and verify results (pass/fail) over them."""
+    by_status: dict[str, int] = {}
+    verify = {"pass": 0, "fail": 0}
+    for e in entries:
+        by_status[e.status] = by_status.get(e.status, 0) + 1
+        if e.verify is not None:
+            verify["pass" if e.verify.exit_code == 0 else "fail"] += 1
+    return by_status, verify
+
+
+@dataclass
+class Observers:
+    notifier: Notifier | None = None
+    metrics: MetricsServer | None = None
+    spawn_durations: list[float] = field(default_factory=list)
+    _starting: dict[str, float] = field(default_factory=dict)
+
+    def on_event(self, ev: Event) -> None:
+        if ev.kind == "state" and ev.data.get("state") == "starting" and ev.session:
+            self._starting[ev.session] = ev.ts
+        elif ev.kind == "spawned" and ev.session in self._starting:
+            self.spawn_durations.append(max(0.0, ev.ts - self._starting.pop(ev.session)))
+
+    def close(self) -> None:
+        if self.metrics is not None:
+            self.metrics.close()
+            self.metrics = None
+        if self.notifier is not None:
+            self.notifier.close()
+            self.notifier = None
+
+
+def start_observers(sup: Supervisor, metrics_addr: tuple[str, int] | None) -> Observers:
+    """Call inside the engine's loop, after the run state exists."""
+    obs = Observers()
+    sup.subscribe(obs.on_event)
+    obs.notifier = attach_notifier(sup, sinks_for(sup.layout.notify, load_user_config().notify))
+    if metrics_addr is not None:
+        loop = asyncio.get_running_loop()
+
+        async def snap_on_loop() -> Snapshot:
+            return Snapshot(state=sup.state.model_copy(deep=True), spawn_durations=list(obs.spawn_durations))
+
+        def snapshot() -> Snapshot:  # on the HTTP thread
+            snap = asyncio.run_coroutine_threadsafe(snap_on_loop(), loop).result(timeout=5)
+            snap.review, snap.verify = review_counts(ReviewQueue.open(sup.repo, sup.state_dir, sup.run_id).entries())
+            return snap
+
+        obs.metrics = MetricsServer(registry_for(snapshot), *metrics_addr)
+        sup.note("metrics_serving", None, {"url": obs.metrics.url})
+    return obs
