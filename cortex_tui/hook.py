@@ -117,9 +117,10 @@ def main(argv: list[str]) -> int:
     if isinstance(events, str):
         data = "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines).encode("utf-8")
         try:
-            fd = os.open(events, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = os.open(events, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
             try:
-                os.write(fd, data)
+                size = os.fstat(fd).st_size  # a line cut off by a crash: start a new one (as store.append_line)
+                os.write(fd, data if not size or os.pread(fd, 1, size - 1) == b"\n" else b"\n" + data)
             finally:
                 os.close(fd)
         except OSError as e:

@@ -117,3 +117,24 @@ def test_kill9_during_restart_backoff_keeps_the_restart(git_repo: Path, tmp_path
     final = {s["name"]: s for s in status_json(git_repo)["sessions"]}
     assert final["flaky"]["state"] == "finished" and final["flaky"]["exit_code"] == 0
     assert final["after"]["state"] == "finished"  # the dependent was not stopped
+
+
+def test_truncated_events_jsonl_loses_no_next_event(git_repo: Path, tmp_path: Path) -> None:
+    """A crash mid-write leaves events.jsonl without its final newline: the next event starts a new line."""
+    layout = tmp_path / "ev.toml"
+    layout.write_text('[run]\nname = "ev"\n[[session]]\nname = "a"\nagent = "sim"\nscript = ["say hi"]\n')
+    cli("run", str(layout), "--repo", str(git_repo), "--headless", timeout=60)
+    events = git_repo / "coordination/runs/ev/events.jsonl"
+    with open(events, "ab") as f:
+        f.write(b'{"ts": 1, "run": "ev", "kind": "sta')  # cut off by kill -9
+    cli("send", "a", "x", "--repo", str(git_repo), check=False)  # not running: appends nothing
+    from cortex_tui.store.files import RunStore
+
+    store = RunStore(git_repo / "coordination", "ev")
+    store.append_event({"ts": 2.0, "run": "ev", "kind": "action", "session": "a", "data": {"action": "probe"}})
+    evs, _ = store.read_events()
+    assert evs[-1]["data"] == {"action": "probe"}  # not glued onto the partial line
+    assert store.bad_event_lines == 1
+    r = cli("events", "--repo", str(git_repo), "--json")
+    assert json.loads(r.stdout.splitlines()[-1])["data"] == {"action": "probe"}
+    assert "skipped 1 unreadable line" in r.stderr

@@ -71,6 +71,10 @@ def events(
                 data = ev.get("data") or {}
                 detail = " ".join(f"{k}={v}" for k, v in data.items() if k not in ("at",))[:160]
                 typer.echo(f"{t} {ev.get('session') or '-':<16} {ev.get('kind'):<16} {detail}")
+        if store.bad_event_lines:
+            typer.echo(f"warning: {store.events_path}: skipped {store.bad_event_lines} unreadable line(s) "
+                       "(cut off by a crash?)", err=True)
+            store.bad_event_lines = 0
         if not follow:
             return
         time.sleep(0.2)

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from cortex_tui.errors import StateError
 from cortex_tui.model.state import RunState
+from cortex_tui.store.append import append_line
 
 
 def atomic_write(path: Path, data: str) -> None:
@@ -49,6 +50,8 @@ class RunStore:
         self.sessions_dir = self.dir / "sessions"
         self.lock_path = self.dir / "supervisor.lock"
         self._lock_fd: int | None = None
+        self.bad_event_lines = 0
+        """Lines of events.jsonl that :meth:`read_events` skipped (not a JSON object)."""
 
     def ensure(self) -> None:
         for d in (self.dir, self.logs_dir, self.exit_dir, self.sessions_dir):
@@ -78,12 +81,7 @@ class RunStore:
     def append_event(self, event: dict[str, Any]) -> None:
         line = json.dumps(event, separators=(",", ":"), default=str) + "\n"
         self.dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.events_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line.encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_line(self.events_path, line.encode("utf-8"), 0o644, fsync=True)
 
     def read_events(self, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
         """Events from byte ``offset``; returns (events, new offset). Half-written last lines wait."""
@@ -98,12 +96,16 @@ class RunStore:
         if end < 0:
             return [], offset
         for raw in data[: end + 1].splitlines():
+            if not raw.strip():
+                continue
             try:
                 obj = json.loads(raw)
             except ValueError:
-                continue
+                obj = None
             if isinstance(obj, dict):
                 out.append(obj)
+            else:  # e.g. the cut-off line of a crash mid-write: skipped, counted
+                self.bad_event_lines += 1
         return out, offset + end + 1
 
     def iter_events(self) -> Iterator[dict[str, Any]]:
