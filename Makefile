@@ -19,7 +19,8 @@ bootstrap:
 
 lint: bootstrap
 	$(VENV)/bin/ruff check cortex_tui tests benchmarks
-	$(VENV)/bin/mypy cortex_tui
+	$(VENV)/bin/mypy --strict cortex_tui tests
+	$(VENV)/bin/lint-imports
 
 bench: bootstrap
 	$(PY) benchmarks/spawn.py

@@ -130,7 +130,7 @@ class FakeChat(ScriptedLLM):
                  "total_tokens": step.input_tokens + step.output_tokens,
                  "prompt_tokens_details": {"cached_tokens": step.cached_tokens}}
         finish = "tool_calls" if step.tools else "stop"
-        calls = [{"id": f"call_fake{n:04d}_{j}", "type": "function",
+        calls: list[dict[str, Any]] = [{"id": f"call_fake{n:04d}_{j}", "type": "function",
                   "function": {"name": tc.name, "arguments": json.dumps(tc.args)}} for j, tc in enumerate(step.tools)]
         if not body.get("stream"):
             if step.hang:

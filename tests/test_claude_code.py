@@ -188,7 +188,7 @@ def test_hook_records_but_never_blocks_without_enforce(tmp_path: Path) -> None:
 
 def test_hook_trims_huge_payloads(tmp_path: Path) -> None:
     events = tmp_path / "ev.jsonl"
-    big = {"hook_event_name": "PostToolUse", "tool_name": "Read", "tool_response": {"content": "x" * 100_000}}
+    big: dict[str, object] = {"hook_event_name": "PostToolUse", "tool_name": "Read", "tool_response": {"content": "x" * 100_000}}
     assert run_hook(big, "--events", str(events)).returncode == 0
     assert events.stat().st_size < 5_000
     assert "more chars" in read_events(events)[0]["payload"]["tool_response"]["content"]  # type: ignore[index]

@@ -52,7 +52,7 @@ def test_three_sessions_finish_and_branches_carry_commits(git_repo: Path, tmp_pa
     log = (git_repo / "coordination/runs/r3/logs/one.log").read_text()
     assert "cortex sim agent" in log and "● working" in log
     # one spawned event per session, state file + events file + status.md written
-    assert sorted(e.session for e in events if e.kind == "spawned") == ["one", "three", "two"]
+    assert sorted((e.session for e in events if e.kind == "spawned"), key=str) == ["one", "three", "two"]
     lines = (git_repo / "coordination/runs/r3/events.jsonl").read_text().splitlines()
     assert sum('"kind":"spawned"' in ln for ln in lines) == 3
     md = (git_repo / "coordination/status.md").read_text()
@@ -227,8 +227,10 @@ def test_down_stops_sessions_keeps_worktrees_and_branches(git_repo: Path, tmp_pa
     assert states["slow-1"] == states["slow-2"] == "stopped"
     assert not Tmux(st["socket"]).alive()
     for pid in pids:
-        wait_until(lambda pid=pid: subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0,
-                   what=f"pid {pid} gone")
+        def gone(pid: int = pid) -> bool:
+            return subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0
+
+        wait_until(gone, what=f"pid {pid} gone")
     for s in final["sessions"]:
         if s["name"] != "later":
             assert Path(s["worktree"]).is_dir()

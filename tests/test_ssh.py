@@ -230,8 +230,13 @@ def test_link_loss_agent_survives_and_log_catches_up(sshd: SshServer, node: Remo
     os.set_blocking(stream.stdout.fileno(), False)
     first: list[bytes] = []
     # the stream's own connection must be up before the cut (else sshd may fork it after we listed them)
-    wait_until(lambda: first.append(stream.stdout.read() or b"") or b"tick" in b"".join(first),  # type: ignore[union-attr]
-               what="the stream delivers")
+    out = stream.stdout
+
+    def delivered() -> bool:
+        first.append(out.read() or b"")
+        return b"tick" in b"".join(first)
+
+    wait_until(delivered, what="the stream delivers")
     master = node.transport.master_pid()
     assert master is not None
 

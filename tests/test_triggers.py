@@ -104,7 +104,7 @@ def test_overlap_and_memory(git_repo: Path, tmp_path: Path) -> None:
     sup = make_sup(git_repo, OVERLAP, tmp_path)
     events = run_to_end(sup, timeout=60)
     ov = triggers(events, "overlap")
-    assert sorted(e.session for e in ov) == ["left", "right"]
+    assert sorted((e.session for e in ov), key=str) == ["left", "right"]
     assert all(e.data["evidence"] == {"path": "shared/config.py", "sessions": ["left", "right"]} for e in ov)
     mem = triggers(events, "memory")
     assert [e.session for e in mem] == ["hog"]

@@ -116,7 +116,7 @@ async def test_updates_rerender_only_changed_rows_and_order_follows_the_cursor()
         assert grid.current_key == "k1"
         grid.set_order(["k5", "k4", "k3", "k2", "k1", "k0"])
         assert grid.current_key == "k1" and grid.cursor_row == 4  # the cursor moved with its row
-        grid.remove("k1")
+        grid.remove_row("k1")
         assert grid.row_count == 5 and grid.current_key in grid.keys_in_order()
         grid.apply_rows([("k9", row(9)), ("k5", row(5))])
         assert grid.keys_in_order() == ["k9", "k5"]

@@ -64,7 +64,7 @@ class TriggerToasts:
             return
         self._last = self.clock()
         self.toasts += 1
-        worst = "error" if any(_level(n.severity) == "error" for n in notes) else "warning"
+        worst: SeverityLevel = "error" if any(_level(n.severity) == "error" for n in notes) else "warning"
         if len(notes) == 1:
             n = notes[0]
             self.app.notify(f"{n.session}: {n.summary}", title="trigger", severity=worst, timeout=self.timeout)

@@ -212,7 +212,7 @@ class KeyedGrid(ScrollView, can_focus=True):
         self._cells[key] = tuple(cells)
         self._refresh_row(key)
 
-    def remove(self, key: str) -> None:
+    def remove_row(self, key: str) -> None:
         if key not in self._cells:
             return
         keep = self.current_key
@@ -263,7 +263,7 @@ class KeyedGrid(ScrollView, can_focus=True):
         keep = self.current_key
         wanted = {k for k, _ in rows}
         for gone in [k for k in self._order if k not in wanted]:
-            self.remove(gone)
+            self.remove_row(gone)
         for key, cells in rows:
             self.upsert(key, cells)
         self.set_order([k for k, _ in rows], follow=keep if keep in wanted else self._first_key)

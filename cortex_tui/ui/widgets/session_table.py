@@ -34,7 +34,7 @@ class SessionTable(KeyedGrid):
         for key in removals:
             if key in self._views:
                 del self._views[key]
-                self.remove(key)
+                self.remove_row(key)
                 changed += 1
         if reorder:
             self._resort(keep)
