@@ -17,6 +17,7 @@ Pure except :func:`tracked_files` (one ``git ls-files``).
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from typing import Protocol
 from cortex_tui.layout import LoadedLayout
 from cortex_tui.scope import in_scope
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 SHOW_FILES = 5
 """How many shared files a warning lists before ``(+N more)``."""
 
@@ -79,8 +81,9 @@ class Overlap:
                "the other, or narrow their scopes so they do not intersect")
         if self.everything:
             fix += " (give " + " and ".join(repr(n) for n in self.everything) + " a scope)"
-        return (f"{head}sessions {self.a!r} and {self.b!r} may run at the same time (no depends_on path between "
-                f"them) and may edit the same files: " + "; ".join(parts) + f"\n  {fix}")
+        text = (f"{head}sessions {self.a!r} and {self.b!r} may run at the same time (no depends_on path between "
+                f"them) and may edit the same files: " + "; ".join(parts))
+        return _CONTROL.sub("?", text) + "\n  " + _CONTROL.sub("?", fix)  # file names are hostile
 
 
 @dataclass
@@ -320,7 +323,6 @@ def check(tasks: Sequence[ScopedTask], tracked: Sequence[str] | None, *,
 
 def session_lines(text: str, path: Path | str, names: Sequence[str]) -> dict[str, str]:
     """``name -> path:line`` of each ``[[session]]`` table (expanded variants point at their table)."""
-    import re
     import tomllib
 
     headers = [i for i, line in enumerate(text.splitlines(), 1) if re.match(r"^\s*\[\[\s*session\s*\]\]", line)]

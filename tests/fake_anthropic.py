@@ -37,6 +37,8 @@ class Reply:
     """Non-200 = answer with this HTTP error instead (e.g. 529 overloaded, 500)."""
     delay_s: float = 0.0
     """Sleep before answering (a slow API)."""
+    stop_reason: str | None = None
+    """Override the stop reason (e.g. ``max_tokens`` for an answer cut off); default from the blocks."""
 
     @staticmethod
     def text(text: str, **kw: Any) -> Reply:
@@ -179,7 +181,7 @@ class FakeAnthropic:
         out_text = sum(len(b.get("text", "")) + len(json.dumps(b.get("input", {}))) for b in reply.blocks)
         out = reply.output_tokens or 5 + out_text // 4
         has_tool = any(b["type"] == "tool_use" for b in reply.blocks)
-        stop_reason = "tool_use" if has_tool else "end_turn"
+        stop_reason = reply.stop_reason or ("tool_use" if has_tool else "end_turn")
         served = Served(msg_id, model, inp, out, cread, cwrite, stop_reason)
         with self._lock:
             self.served.append(served)

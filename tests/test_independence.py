@@ -120,3 +120,12 @@ def test_pairs_and_waves() -> None:
     g = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"], "e": []}
     assert concurrent_pairs(g) == [("a", "e"), ("b", "c"), ("b", "e"), ("c", "e"), ("d", "e")]
     assert waves(g) == [["a", "e"], ["b", "c"], ["d"]]
+
+
+def test_hostile_file_names_never_reach_the_terminal_raw(tmp_path: Path, repo: Path) -> None:
+    evil = "tests/\x1b]0;pwned\x07.py"
+    (repo / evil).write_text("x")
+    subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
+    src = _layout('name = "a"\nscope = ["tests/**"]', 'name = "b"\nscope = ["tests/*.py"]')
+    msg = check_layout(parse_layout(src, tmp_path / "l.toml"), repo).overlaps[0].message()
+    assert "\x1b" not in msg and "\x07" not in msg and "tests/?]0;pwned?.py" in msg

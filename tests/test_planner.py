@@ -228,3 +228,21 @@ def test_context_stays_under_the_cap_on_a_5000_file_repo(tmp_path: Path) -> None
     assert len(text) // 4 <= cap + 400  # the goal, limits and agent list come on top of the capped context
     assert "pkg00/" in text and "README.md" in text and f"of {cap:,} tokens (cap)" in text
     assert len(json.dumps(req)) // 4 < cap + 2500  # the whole request, system prompt and tool schema included
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["streaming", "non-streaming"])
+def test_answer_cut_at_max_tokens_is_repaired(repo: Path, stream: bool) -> None:
+    cut = {"summary": "x", "tasks": [{"name": "a"}]}
+    with FakeAnthropic([Reply.tool("submit_plan", cut, stop_reason="max_tokens"),
+                        Reply.tool("submit_plan", GOOD)]) as api:
+        r = make_plan(opts(repo, api, stream=stream))
+        follow_up = api.message_requests()[1]["messages"][-1]["content"]
+    assert r.repaired and "cut off at max_tokens" in follow_up[0]["content"]
+
+
+def test_unknown_agent_option_is_refused_before_any_request(repo: Path) -> None:
+    with FakeAnthropic([Reply.tool("submit_plan", GOOD)]) as api:
+        with pytest.raises(PlanError) as ei:
+            make_plan(opts(repo, api, agents=("devin",)))
+        assert api.message_requests() == []
+    assert "--agent: unknown agent 'devin'" in ei.value.message

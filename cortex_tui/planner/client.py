@@ -32,6 +32,8 @@ class Answer:
     tool_use_id: str | None
     content: list[dict[str, Any]]
     text: str
+    problem: str | None = None
+    """Why the answer cannot be used even if it has a tool call (cut off at max_tokens)."""
 
 
 @dataclass
@@ -118,6 +120,10 @@ class Planner:
         self.messages.append({"role": "assistant", "content": content})
         calls = [b for b in msg.content if getattr(b, "type", "") == "tool_use" and b.name == TOOL_NAME]
         text = " ".join(getattr(b, "text", "") for b in msg.content if getattr(b, "type", "") == "text")
+        if getattr(msg, "stop_reason", None) == "max_tokens":
+            return Answer(None, calls[0].id if calls else None, content, text,
+                          f"the answer was cut off at max_tokens={self.max_tokens}: make the plan shorter "
+                          "(fewer tasks, shorter missions)")
         if not calls:
             return Answer(None, None, content, text)
         return Answer(calls[0].input, calls[0].id, content, text)

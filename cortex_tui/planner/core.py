@@ -98,6 +98,8 @@ def user_prompt(opts: Options, repo_ctx: ctx.RepoContext) -> str:
 
 def _attempt(answer: Answer, opts: Options, tracked: list[str] | None, planner: Planner, base: str
              ) -> tuple[list[str], tuple[Plan, list[Fix], str, LoadedLayout] | None]:
+    if answer.problem:
+        return [answer.problem], None
     if answer.tool_input is None:
         said = f" (it said: {answer.text[:200]!r})" if answer.text else ""
         return [f"no {TOOL_NAME} call in the answer{said}: answer by calling {TOOL_NAME}"], None
