@@ -125,3 +125,18 @@ def test_label_cardinality_stays_bounded_at_100_sessions() -> None:
     assert series <= 100 * 9 + 60, series  # per session: info, 4 token types, cost, cpu, rss (+ slack)
     assert "secret/path" not in text  # no paths, prompts or evidence as label values
     assert value(samples, "cortex_triggers_raised_total", kind="out_of_scope") == 3000
+
+
+def test_the_example_dashboard_and_alert_rules_name_only_series_that_exist() -> None:
+    import re
+
+    st = RunState(run="r", layout_path="x", layout_text="", repo="/r", base="main", base_commit="0" * 40,
+                  socket="s", created_at=0.0, nodes={"n1": {"reachable": True, "latency_ms": 3}})
+    st.sessions["a"] = SessionRecord(name="a", slug="a", agent="sim", branch="b", worktree="/w", cpu_percent=1,
+                                     rss_bytes=1, disk_bytes=1, cost_usd=0.1, tokens=TokenUsage(input=1),
+                                     triggers=[TriggerRecord(kind="silence", at=0)])
+    produced = set(parse(exposition(Snapshot(state=st))))
+    docs = Path(__file__).parent.parent / "docs" / "monitoring"
+    text = (docs / "grafana-dashboard.json").read_text() + (docs / "prometheus-alerts.yml").read_text()
+    named = set(re.findall(r"\bcortex_[a-z_]+", text)) - {"cortex_tui"}
+    assert named and named <= produced, named - produced
