@@ -152,3 +152,61 @@ def ensure_ignored(repo: Path, pattern: str) -> None:
 def commit_subjects(repo: Path, base: str, head: str) -> list[str]:
     out = git(repo, "log", "--format=%s", f"{base}..{head}")
     return [s for s in out.splitlines() if s]
+
+
+def parse_name_status(text: str) -> dict[str, str]:
+    """``git diff --name-status -z --no-renames`` output → path -> "added" | "modified" | "deleted"."""
+    out: dict[str, str] = {}
+    fields = text.split("\0")
+    for status, path in zip(fields[0::2], fields[1::2], strict=False):
+        if path:
+            out[path] = {"A": "added", "D": "deleted"}.get(status[:1], "modified")
+    return out
+
+
+_LITERAL = {"GIT_LITERAL_PATHSPECS": "1"}
+"""File names written by an agent are paths, never pathspec magic (``:(top)``, globs)."""
+
+
+def changed_vs_base(worktree: Path, base: str, paths: list[str]) -> dict[str, str]:
+    """Which of ``paths`` differ from ``base`` in the worktree (committed or not), with the change kind.
+
+    Files identical to the base (e.g. written by the initial checkout), directories and files ignored
+    by .gitignore are left out, so only real edits by the agent count. A path that is a directory covers
+    the files in it. Blocking: call it in a thread.
+    """
+    if not paths or not worktree.is_dir():
+        return {}
+    out = parse_name_status(git(worktree, "diff", "--no-renames", "--name-status", "-z", base, "--", *paths,
+                                env=_LITERAL))
+    untracked = git(worktree, "ls-files", "--others", "--exclude-standard", "-z", "--", *paths, env=_LITERAL)
+    for path in untracked.split("\0"):
+        if path:
+            out[path] = "added"
+    return out
+
+
+UNTRACKED_FILES_COUNTED = 200
+UNTRACKED_FILE_MAX = 1 << 20
+
+
+def diff_size(worktree: Path, base: str) -> tuple[int, int]:
+    """(+lines, -lines) of the worktree against ``base``: tracked files (committed or not) plus the lines of
+    untracked, not ignored files (bounded: 200 files of at most 1 MB each). Blocking: call it in a thread."""
+    added = removed = 0
+    for line in git(worktree, "diff", "--numstat", base).splitlines():
+        a, _, rest = line.partition("\t")
+        d, _, _ = rest.partition("\t")
+        if a.isdigit() and d.isdigit():  # binary files show "-"
+            added, removed = added + int(a), removed + int(d)
+    untracked = git(worktree, "ls-files", "--others", "--exclude-standard", "-z")
+    for rel in [p for p in untracked.split("\0") if p][:UNTRACKED_FILES_COUNTED]:
+        try:
+            f = worktree / rel
+            if f.is_file() and not f.is_symlink() and f.stat().st_size <= UNTRACKED_FILE_MAX:
+                data = f.read_bytes()
+                if b"\0" not in data:
+                    added += data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
+        except OSError:  # it went away between the listing and the read: it is not counted
+            continue
+    return added, removed

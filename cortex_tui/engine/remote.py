@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cortex_tui.agents.base import SpawnContext
+from cortex_tui.backends.git import parse_name_status
 from cortex_tui.backends.remote import RemoteNode
 from cortex_tui.backends.ssh import SshTransport
 from cortex_tui.backends.tmux import Tmux
@@ -100,11 +101,7 @@ def make_remote_node(spec: NodeSpec, run: str, socket: str) -> RemoteNode:
 
 def parse_changed(blob: bytes) -> dict[str, str]:
     diff, _, untracked = blob.partition(b"\x01")
-    out: dict[str, str] = {}
-    fields = diff.decode(errors="replace").split("\0")
-    for status, path in zip(fields[0::2], fields[1::2], strict=False):
-        if path:
-            out[path] = {"A": "added", "D": "deleted"}.get(status[:1], "modified")
+    out = parse_name_status(diff.decode(errors="replace"))
     for path in untracked.decode(errors="replace").split("\0"):
         if path:
             out[path] = "added"
@@ -301,7 +298,7 @@ class RemoteSessions:
         if res.changed:
             new = {p: k for p, k in res.changed.items() if p not in rec.changed_files}
             if new:
-                sup._apply_changed(rt, new)
+                sup.ingest.apply_changed(rt, new)
         if res.exit_code is not None:
             from cortex_tui.store.files import atomic_write
 

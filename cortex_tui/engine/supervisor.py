@@ -7,8 +7,6 @@ killing the supervisor leaves them running, and the next ``start()`` re-attaches
 from __future__ import annotations
 
 import asyncio
-import errno
-import json
 import logging
 import os
 import shlex
@@ -16,13 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cortex_tui.agents.base import AgentSignal, SpawnContext
+from cortex_tui.agents.base import SpawnContext
 from cortex_tui.backends import git as gitb
 from cortex_tui.backends.tmux import Tmux, WindowInfo, socket_name
 from cortex_tui.budgets import BudgetTracker
 from cortex_tui.engine import actions
 from cortex_tui.engine.clock import Clock, SystemClock, local_hms, wait_real
 from cortex_tui.engine.events import EPHEMERAL_KINDS, Event, EventBus
+from cortex_tui.engine.ingest import Ingest
 from cortex_tui.engine.observers import Observers, start_observers
 from cortex_tui.engine.reattach import reconcile, refuse_strays, take_lock
 from cortex_tui.engine.remote import RemoteSessions
@@ -30,23 +29,22 @@ from cortex_tui.engine.schedule import plan, restart_delay
 from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.engine.tasks import TaskSet, describe, supervised
 from cortex_tui.engine.triggers import Action, TriggerBook
-from cortex_tui.errors import CortexError
+from cortex_tui.engine.usage import UsageBook, budget_spent, run_usage
+from cortex_tui.engine.watcher import Changes, RunWatcher
+from cortex_tui.errors import CortexError, GitError
 from cortex_tui.layout import LoadedLayout
 from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import RunState, SessionRecord, SessionState, TokenUsage
 from cortex_tui.resources import DISK_S, ProcessSampler, TreeSample, disk_usage
-from cortex_tui.scope import in_scope
 from cortex_tui.store.files import RunStore, atomic_write
 from cortex_tui.store.status import render_status_md
 from cortex_tui.watch.rules import (
     OverlapTracker,
-    TriggerChange,
     exited_change,
 )
-from cortex_tui.watch.text import clean_line
 
 if TYPE_CHECKING:
-    from watchfiles import Change
+    pass
 
 log = logging.getLogger("cortex_tui.engine")
 
@@ -54,9 +52,6 @@ Runtime = SessionRuntime
 
 WRAPPER = 'f=$1; shift; "$@"; rc=$?; printf "%s\\n" "$rc" > "$f.tmp" && mv -f "$f.tmp" "$f"; exit $rc'
 
-NOISE_DIRS = frozenset({".git", "__pycache__", "node_modules", ".pytest_cache", ".mypy_cache", ".ruff_cache",
-                        ".venv", "venv", ".tox", ".cache", "dist", "build", ".idea", ".vscode"})
-NOISE_SUFFIXES = (".pyc", ".pyo", ".swp", ".swx", "~", ".tmp", ".DS_Store")
 TICK_S = 0.5
 SAMPLE_S = 2.0
 RECONCILE_S = 5.0
@@ -101,9 +96,16 @@ class Supervisor:
         self._last_disk = 0.0
         self._last_reconcile = 0.0
         self._spawning: set[str] = set()
+        self._exiting: set[str] = set()
         self.run_budget = BudgetTracker(budget_usd=self.layout.run.budget_usd,
                                         budget_tokens=self.layout.run.budget_tokens)
         """``[run] budget_usd/budget_tokens`` against the sum of every session's usage."""
+        self.usage = UsageBook(clock=self.clock, book=self.book, bus=self.bus, emit=self._emit, runtimes=self.rt,
+                               records=lambda: self.state.sessions.values(), prices=self.layout.run.prices,
+                               run_budget=self.run_budget, on_dirty=self._mark_dirty)
+        self.ingest = Ingest(clock=self.clock, store=self.store, book=self.book, bus=self.bus, usage=self.usage,
+                             overlap=self.overlap, runtimes=self.rt, best_of=self.layout.run.mode == "best-of",
+                             check_screen=self._check_screen_soon, on_dirty=self._mark_dirty)
         self._started = False
         self._observers: Observers | None = None
         self.metrics_addr: tuple[str, int] | None = None
@@ -137,7 +139,7 @@ class Supervisor:
 
     @property
     def done(self) -> bool:
-        if self._spawning or self._tasks:  # a restart/stop in flight is not the end
+        if self._spawning or self._exiting or self._tasks:  # a restart/stop/exit in flight is not the end
             return False
         return all(r.rec.state.terminal and r.restart_at is None for r in self.rt.values())
 
@@ -145,7 +147,7 @@ class Supervisor:
         """Take the run's lock, create or re-attach to the run, reconcile with tmux."""
         attached = await asyncio.to_thread(self._start_sync)
         windows = await asyncio.to_thread(self.tmux.list_windows)
-        self._reconcile(windows, initial=True)
+        await self._reconcile(windows, initial=True)
         self._emit("attached" if attached else "run_started", None, repo=str(self.repo), socket=self.tmux.socket,
                    pid=os.getpid())
         self._save(force=True)
@@ -301,7 +303,7 @@ class Supervisor:
                                     worktree=str(self.worktrees_root / slug), created_at=self.clock.time())
                 self.state.sessions[name] = rec
             self._make_runtime(spec, rec)
-        self.run_budget.set_totals(*self._run_usage(), self.clock.time())  # re-attach: crossed stays crossed, silently
+        self.run_budget.set_totals(*run_usage(self.state.sessions.values()), self.clock.time())  # re-attach: crossed stays crossed, silently
         return attached
 
     def _make_runtime(self, spec: ResolvedSession, rec: SessionRecord) -> Runtime:
@@ -320,7 +322,7 @@ class Supervisor:
             return None
         return int(raw) if raw.lstrip("-").isdigit() else None
 
-    def _reconcile(self, listing: list[WindowInfo], initial: bool = False) -> None:
+    async def _reconcile(self, listing: list[WindowInfo], initial: bool = False) -> None:
         """Match records against tmux windows and exit files (also picks up what ended while away)."""
         local = [rt.rec for rt in self.rt.values() if rt.rec.node == "local" and rt.rec.name not in self._spawning]
         codes = {rec.name: self._read_exit(rec) for rec in local}
@@ -335,7 +337,7 @@ class Supervisor:
                     rec.attempt = max(rec.attempt, 1)
                     self.book.set_state(rt, SessionState.RUNNING, "adopted after supervisor restart")
             elif d.action == "exited" and d.code is not None:
-                self._on_exit(rt, d.code)
+                await self._on_exit(rt, d.code)
             elif d.action == "vanished":
                 self.book.set_state(rt, SessionState.FAILED, "tmux window vanished (killed outside cortex-tui?)")
                 rec.finished_at = self.clock.time()
@@ -372,7 +374,7 @@ class Supervisor:
                 self.book.set_state(rt, SessionState.RUNNING, None)
             self._emit("spawned", rec.name, window=rec.window_id, branch=rec.branch, worktree=rec.worktree,
                        attempt=rec.attempt)
-            self._read_log(rt)  # whatever it printed while the window was being made
+            self.ingest.read_log(rt)  # whatever it printed while the window was being made
             if rec.state.live and rt.detects_approval:
                 self._check_screen_soon(rt)
         finally:
@@ -458,121 +460,49 @@ class Supervisor:
 
     # ------------------------------------------------------------------ observation
     async def _watch_files(self) -> None:
-        from watchfiles import awatch
-
-        from cortex_tui.watch import inotify
-
-        paths = [str(self.store.dir), str(self.worktrees_root)]
-        run_dir = str(self.store.dir) + os.sep
-        wt_root = str(self.worktrees_root) + os.sep
-
-        def keep(change: Change, path: str) -> bool:
-            if path.startswith(run_dir):
-                return path.endswith((".log", ".code", "events.jsonl"))
-            if not path.startswith(wt_root):
-                return False
-            parts = path[len(wt_root):].split(os.sep)
-            return not any(p in NOISE_DIRS for p in parts[1:]) and not path.endswith(NOISE_SUFFIXES)
-
-        def skip_dir(path: str) -> bool:
-            return os.path.basename(path) in NOISE_DIRS
-
-        use_inotify = inotify.available()
         restarted = self._watch_runs > 0
         self._watch_runs += 1
-        while not self._stop.is_set():
-            try:
-                if use_inotify:
-                    with inotify.InotifyWatcher(paths, keep, skip_dir) as w:
-                        if restarted:  # after a failure: what changed meanwhile is looked at once
-                            restarted = False
-                            await self._handle_changes(self._everything_changed(), run_dir, wt_root)
-                        self._watch_ok = True
-                        async for changes in w.batches(self._stop):
-                            if w.overflowed:  # the kernel dropped events: look at everything once
-                                w.overflowed = False
-                                changes = changes | self._everything_changed()
-                            await self._handle_changes(changes, run_dir, wt_root)
-                else:
-                    if restarted:
-                        restarted = False
-                        await self._handle_changes(self._everything_changed(), run_dir, wt_root)
-                    self._watch_ok = True
-                    async for changes in awatch(*paths, watch_filter=keep, debounce=50, step=10,
-                                                rust_timeout=1000, stop_event=self._stop, recursive=True,
-                                                force_polling=False):
-                        await self._handle_changes(changes, run_dir, wt_root)
-            except (OSError, RuntimeError) as e:  # the watcher itself died (a watched dir vanished…)
-                self._emit("watch_error", None, error=str(e))
-                if isinstance(e, OSError) and e.errno == errno.ENOSPC:
-                    use_inotify = False  # out of inotify watches: watchfiles copes (it polls when it must)
-                for p in (self.store.dir, self.worktrees_root):
-                    p.mkdir(parents=True, exist_ok=True)
-                await asyncio.sleep(1.0)  # then watch again; the tick's reconcile covered the gap
+        watcher = RunWatcher(self.store.dir, self.worktrees_root, self._stop, on_batch=self._handle_changes,
+                             on_error=lambda e: self._emit("watch_error", None, error=e),
+                             everything=self._everything_changed, on_watching=self._watching)
+        await watcher.run(catch_up=restarted)  # after a failure: what changed meanwhile is looked at once
 
-    async def _handle_changes(self, changes: set[tuple[Change, str]], run_dir: str, wt_root: str) -> None:
+    def _watching(self) -> None:
+        self._watch_ok = True
+
+    async def _handle_changes(self, changes: Changes) -> None:
         try:
-            await self._on_changes(changes, run_dir, wt_root)
+            await self._on_changes(changes)
         except CortexError as e:  # e.g. a git call failed on a half-deleted worktree
             self._emit("watch_error", None, error=e.message)
 
-    def _everything_changed(self) -> set[tuple[Change, str]]:
-        """What to look at after lost events: every live session's log, events, exit file and worktree."""
-        from watchfiles import Change
+    def _everything_changed(self) -> Changes:
+        """What to look at after lost events: every live local session's files and worktree."""
+        return Changes.everything(rt.rec.slug for rt in self.rt.values()
+                                  if rt.rec.node == "local" and rt.rec.state.live)
 
-        out: set[tuple[Change, str]] = set()
-        for rt in self.rt.values():
-            rec = rt.rec
-            if rec.node != "local" or not rec.state.live:
-                continue
-            out.add((Change.modified, str(self.store.logs_dir / f"{rec.slug}.log")))
-            out.add((Change.modified, str(self._ctx(rec).events_file)))
-            out.add((Change.modified, str(self._exit_file(rec))))
-            out.add((Change.modified, os.path.join(str(self.worktrees_root), rec.slug, ".")))
-        return out
-
-    async def _on_changes(self, changes: set[tuple[Any, str]], run_dir: str, wt_root: str) -> None:
-        from watchfiles import Change
-
-        logs: set[str] = set()
-        exits: set[str] = set()
-        events: set[str] = set()
-        wt_changes: dict[str, list[tuple[str, str]]] = {}
-        for change, path in changes:
-            if path.startswith(run_dir):
-                name = os.path.basename(path)
-                if path.endswith(".log"):
-                    logs.add(name[:-4])
-                elif path.endswith(".code"):
-                    exits.add(name[:-5])
-                elif path.endswith("events.jsonl"):
-                    events.add(os.path.basename(os.path.dirname(path)))
-            else:
-                rel = path[len(wt_root):]
-                slug, _, relpath = rel.partition(os.sep)
-                if relpath:
-                    kind = {Change.added: "added", Change.modified: "modified", Change.deleted: "deleted"}[change]
-                    wt_changes.setdefault(slug, []).append((relpath.replace(os.sep, "/"), kind))
-        for slug in logs:
+    async def _on_changes(self, changes: Changes) -> None:
+        """Route one batch: logs and events are read, worktree changes checked, exits handled."""
+        for slug in changes.logs:
             if (rt := self._by_slug.get(slug)) is not None:
-                self._read_log(rt)
-        for slug in events:
+                self.ingest.read_log(rt)
+        for slug in changes.events:
             if (rt := self._by_slug.get(slug)) is not None:
-                self._read_agent_events(rt)
-        for slug, items in wt_changes.items():
+                self.ingest.read_agent_events(rt)
+        for slug, items in changes.worktrees.items():
             if (rt := self._by_slug.get(slug)) is None:
                 continue
             if rt.rec.name in self._spawning:  # an agent that writes at once: look when the spawn is through
                 self._deferred_wt.setdefault(slug, []).extend(items)
             else:
                 await self._on_worktree_changes(rt, items)
-        for slug in exits:
+        for slug in changes.exits:
             if (rt := self._by_slug.get(slug)) is not None and rt.rec.name not in self._spawning:
                 code = self._read_exit(rt.rec)
                 if code is not None and rt.rec.state.live:
-                    self._read_log(rt)
-                    self._on_exit(rt, code)
-        if exits:
+                    self.ingest.read_log(rt)
+                    await self._on_exit(rt, code)
+        if changes.exits:
             await self._schedule()
         self._save()
 
@@ -589,159 +519,30 @@ class Supervisor:
                 self._emit("review_error", None, error=e.message)
         for rt in self.rt.values():
             if rt.rec.attempt > 0:
-                self._read_log(rt)
-                self._read_agent_events(rt)
+                self.ingest.read_log(rt)
+                self.ingest.read_agent_events(rt)
                 if rt.rec.state.live:
                     self._check_screen_soon(rt)
-
-    def _read_log(self, rt: Runtime) -> None:
-        rec = rt.rec
-        data = read_from(self.store.logs_dir / f"{rec.slug}.log", rec.log_offset)
-        if not data:
-            return
-        rec.log_offset += len(data)
-        buf = rt.partial + data
-        *complete, rt.partial = buf.split(b"\n")
-        if len(rt.partial) > 65536:
-            complete.append(rt.partial)
-            rt.partial = b""
-        now = self.clock.time()
-        lines: list[str] = []
-        for raw in complete:
-            line = clean_line(raw.decode("utf-8", errors="replace"))
-            if not line.strip():
-                continue
-            lines.append(line)
-            rt.tail.append(line)
-            if rt.adapter.is_error(line):
-                self.book.apply(rt, rt.errors.error(now, line))
-        rec.last_output_at = now
-        if rt.adapter.progress == "output":
-            rec.last_progress_at = now
-            self.book.apply(rt, rt.silence.progress(now, lines[-1] if lines else None))
-        if lines:
-            self.bus.publish(self.bus.make("output", rec.name, lines=lines))
-        if rec.state.live and rt.detects_approval:
-            self._check_screen_soon(rt)
-        self._dirty = True
-
-    def _read_agent_events(self, rt: Runtime) -> None:
-        rec = rt.rec
-        data = read_from(self._ctx(rec).events_file, rec.events_offset)
-        end = data.rfind(b"\n")
-        if end < 0:
-            return
-        rec.events_offset += end + 1
-        now = self.clock.time()
-        for raw in data[: end + 1].splitlines():
-            try:
-                ev = json.loads(raw)
-            except ValueError:
-                continue
-            if not isinstance(ev, dict):
-                continue
-            rec.last_progress_at = now
-            self.book.apply(rt, rt.silence.progress(now))
-            for sig in rt.adapter.interpret_event(ev):
-                self._on_signal(rt, sig)
-        self._dirty = True
-
-    def _on_signal(self, rt: Runtime, sig: AgentSignal) -> None:
-        rec = rt.rec
-        if sig.kind == "usage" and sig.usage is not None:
-            self.add_usage(rt, sig.usage, sig.model or rt.spec.model, total=sig.total, cost=sig.cost_usd)
-        elif sig.kind == "waiting":
-            self.book.apply(rt, rt.approval.screen(sig.text or "permission requested"))
-        elif sig.kind == "blocked":
-            self.book.apply(rt, TriggerChange("out_of_scope", True, {"path": sig.text, "change": "blocked",
-                                                                 "scope": list(rt.spec.scope)},
-                                          key=f"blocked:{sig.text}", severity="warning"))
-        elif sig.kind in ("busy", "progress") and rec.state is SessionState.IDLE:
-            self.book.set_state(rt, SessionState.RUNNING, None)
-        elif sig.kind == "idle" and rec.state is SessionState.RUNNING:
-            self.book.set_state(rt, SessionState.IDLE, None)
-
-    def add_usage(self, rt: Runtime, usage: TokenUsage, model: str | None, *, total: bool = False,
-                  cost: float | None = None) -> None:
-        """Account a usage report (increment or running total), price it, evaluate the budget."""
-        rec = rt.rec
-        rt.ledger.apply(model, usage, total=total, cost=cost)
-        rec.adapter_state = rt.adapter.usage_checkpoint()
-        rec.usage_by_model = dict(rt.ledger.by_model)
-        rec.reported_cost = dict(rt.ledger.reported_cost)
-        rec.tokens = rt.ledger.usage
-        rec.cost_usd = rt.ledger.cost(self.layout.run.prices)
-        now = self.clock.time()
-        for ev in rt.budget.set_totals(rec.tokens.total, rec.cost_usd, now, cost_known=rec.cost_usd is not None):
-            evidence = {"metric": ev.metric, "used": ev.used, "limit": ev.limit, "fraction": round(ev.fraction, 3),
-                        "threshold": ev.kind}
-            if ev.kind == "warn":
-                self.book.apply(rt, TriggerChange("budget", True, evidence, key=f"warn:{ev.metric}", severity="warning"),
-                            act=False)
-            else:
-                self.book.apply(rt, TriggerChange("budget", True, evidence, key=f"exceed:{ev.metric}", severity="error"))
-        self.bus.publish(self.bus.make("stats", rec.name, tokens=rec.tokens.as_dict(), cost_usd=rec.cost_usd))
-        self._check_run_budget(now)
-        self._dirty = True
-
-    def _run_usage(self) -> tuple[int, float | None]:
-        """Tokens and known USD used by every session of the run so far."""
-        tokens = sum(r.tokens.total for r in self.state.sessions.values() if r.tokens is not None)
-        costs = [r.cost_usd for r in self.state.sessions.values() if r.cost_usd is not None]
-        return tokens, (sum(costs) if costs else None)
-
-    def _check_run_budget(self, now: float) -> None:
-        """``[run]`` budget: a warning event at 80 %; past 100 % every live session gets a ``budget`` trigger
-        (so its ``on_trigger.budget`` action applies) and no pending session starts any more."""
-        tokens, usd = self._run_usage()
-        for ev in self.run_budget.set_totals(tokens, usd, now, cost_known=usd is not None):
-            data = {"metric": ev.metric, "used": ev.used, "limit": ev.limit, "fraction": round(ev.fraction, 3),
-                    "threshold": ev.kind}
-            self._emit("run_budget", None, **data)
-            if ev.kind != "exceed":
-                continue
-            for rt in self.rt.values():
-                if rt.rec.state.live:
-                    self.book.apply(rt, TriggerChange("budget", True, {**data, "scope": "run"},
-                                                  key=f"run:{ev.metric}", severity="error"))
 
     @property
     def run_budget_exceeded(self) -> str | None:
         """Why no new session may start (the run's budget is spent), or None."""
-        b = self.run_budget
-        if b.budget_usd is not None and (b.fraction("usd") or 0.0) >= 1.0:
-            return f"run budget spent (${b.usd:,.2f} of ${b.budget_usd:,.2f})"
-        if b.budget_tokens is not None and (b.fraction("tokens") or 0.0) >= 1.0:
-            return f"run budget spent ({b.tokens:,} of {b.budget_tokens:,} tokens)"
-        return None
+        return budget_spent(self.run_budget)
+
+    def add_usage(self, rt: Runtime, usage: TokenUsage, model: str | None, *, total: bool = False,
+                  cost: float | None = None) -> None:
+        """Account a usage report (increment or running total), price it, evaluate the budget."""
+        self.usage.add(rt, usage, model, total=total, cost=cost)
 
     async def _on_worktree_changes(self, rt: Runtime, items: list[tuple[str, str]]) -> None:
         base = rt.rec.base_commit or self.state.base_commit
-        changed = await asyncio.to_thread(changed_vs_base, Path(rt.rec.worktree), base, [p for p, _ in items])
-        self._apply_changed(rt, changed)
+        changed = await asyncio.to_thread(gitb.changed_vs_base, Path(rt.rec.worktree), base, [p for p, _ in items])
+        self.ingest.apply_changed(rt, changed)
         if changed:
-            stat = await asyncio.to_thread(diff_size, Path(rt.rec.worktree), base)
-            if stat is not None and stat != (rt.rec.diff_added, rt.rec.diff_removed):
+            stat = await asyncio.to_thread(gitb.diff_size, Path(rt.rec.worktree), base)
+            if stat != (rt.rec.diff_added, rt.rec.diff_removed):
                 rt.rec.diff_added, rt.rec.diff_removed = stat
                 self.bus.publish(self.bus.make("stats", rt.rec.name, diff_added=stat[0], diff_removed=stat[1]))
-
-    def _apply_changed(self, rt: Runtime, changed: dict[str, str]) -> None:
-        """Files that differ from the base (path -> added/modified/deleted): scope, overlap, progress."""
-        now = self.clock.time()
-        # pathspecs of new directories cover the files inside them (inotify may miss those)
-        for path, real in sorted(changed.items()):
-            if rt.spec.ignore and in_scope(path, rt.spec.ignore):
-                continue
-            if path not in rt.rec.changed_files:
-                rt.rec.changed_files.append(path)
-            self.book.apply(rt, rt.scope.change(path, real))
-            if rt.rec.state.live and self.layout.run.mode != "best-of":  # variants of one task always overlap
-                for name, change in self.overlap.change(rt.rec.name, path):
-                    self.book.apply(self.rt[name], change)
-        if rt.adapter.progress == "output":
-            rt.rec.last_progress_at = now
-            self.book.apply(rt, rt.silence.progress(now))
-        self._dirty = True
 
     def _check_screen_soon(self, rt: Runtime) -> None:
         """Look at the screen for an approval prompt (one capture in flight per session)."""
@@ -813,7 +614,7 @@ class Supervisor:
                 self.book.set_state(rt, SessionState.FAILED, why)  # a timeout is a failure, not a user's stop
         if mono - self._last_reconcile >= RECONCILE_S:
             before = {n: r.rec.state for n, r in self.rt.items()}
-            self._reconcile(await asyncio.to_thread(self.tmux.list_windows))
+            await self._reconcile(await asyncio.to_thread(self.tmux.list_windows))
             if any(self.rt[n].rec.state != s for n, s in before.items()):
                 self._dirty = True
         if mono - self._last_remote_poll >= REMOTE_POLL_S and any(
@@ -824,17 +625,9 @@ class Supervisor:
             self._last_sample = mono
             await self._sample(live, disk=mono - self._last_disk >= DISK_S)
             for rt in live:
-                self._poll_usage(rt)
+                self.ingest.poll_usage(rt)
         await self._schedule()
         self._save()
-
-    def _poll_usage(self, rt: Runtime) -> None:
-        """Adapters whose usage lives in files the agent appends to (transcripts) are re-read."""
-        poll = getattr(rt.adapter, "poll_usage", None)
-        if poll is None:
-            return
-        for sig in poll():
-            self._on_signal(rt, sig)
 
     async def _sample(self, live: list[Runtime], disk: bool) -> None:
         roots = [rt.rec.pane_pid for rt in live if rt.rec.pane_pid]
@@ -854,37 +647,48 @@ class Supervisor:
 
     def apply_sample(self, rt: Runtime, s: TreeSample, now: float) -> None:
         """CPU/RSS of a session's process tree (local /proc scan or the node's `ps`)."""
-        rt.rec.rss_bytes = s.rss_bytes
-        if s.cpu_percent is not None:
-            rt.rec.cpu_percent = round(s.cpu_percent, 1)
-            self.book.apply(rt, rt.silence.cpu(now, s.cpu_percent))
-        if rt.memory is not None:
-            self.book.apply(rt, rt.memory.value(s.rss_bytes, processes=s.processes))
-        self.bus.publish(self.bus.make("stats", rt.rec.name, cpu_percent=rt.rec.cpu_percent,
-                                       rss_bytes=rt.rec.rss_bytes, disk_bytes=rt.rec.disk_bytes))
+        self.ingest.apply_sample(rt, s, now)
         self._stats_dirty = True
 
     # ------------------------------------------------------------------ state changes
-    def _on_exit(self, rt: Runtime, code: int) -> None:
+    def _final_look(self, rec: SessionRecord) -> tuple[str | None, tuple[int, int] | None, dict[str, str]]:
+        """Blocking (a thread): head commit, diff size and every changed file of an ended local session."""
+        head = gitb.rev_parse(self.repo, rec.branch)
+        base = rec.base_commit or self.state.base_commit
+        wt = Path(rec.worktree)
+        if not wt.is_dir():
+            return head, None, {}
+        # a final sweep of the whole worktree: writes the watcher had not reported yet (an agent that
+        # writes and exits at once, or one that ran while no supervisor watched) still meet the scope
+        return head, gitb.diff_size(wt, base), gitb.changed_vs_base(wt, base, ["."])
+
+    async def _on_exit(self, rt: Runtime, code: int) -> None:
         rec = rt.rec
         if rt.exit_seen and rec.exit_code == code and rec.state.terminal:
             return
+        if rec.name in self._exiting:  # its git work is in flight (the watcher and the tick both saw the exit)
+            return
         rt.exit_seen = True
+        final: tuple[str | None, tuple[int, int] | None, dict[str, str]] | None = None
+        if rec.node == "local":
+            self._exiting.add(rec.name)
+            try:
+                final = await asyncio.to_thread(self._final_look, rec)
+            except GitError as e:  # e.g. its worktree was removed by hand: the exit still counts
+                self._emit("watch_error", rec.name, error=e.message)
+            finally:
+                self._exiting.discard(rec.name)
         rec.cpu_percent = None  # nothing runs any more: no stale CPU/RSS on the dashboard
         rec.rss_bytes = None
-        self._read_agent_events(rt)
-        self._poll_usage(rt)
+        self.ingest.read_agent_events(rt)
+        self.ingest.poll_usage(rt)
         rec.exit_code = code
         rec.finished_at = self.clock.time()
-        if rec.node == "local":
-            rec.head_commit = gitb.rev_parse(self.repo, rec.branch)
-            base = rec.base_commit or self.state.base_commit
-            stat = diff_size(Path(rec.worktree), base)
+        if final is not None:
+            rec.head_commit, stat, changed = final
             if stat is not None:
                 rec.diff_added, rec.diff_removed = stat
-            # a final sweep of the whole worktree: writes the watcher had not reported yet (an agent that
-            # writes and exits at once, or one that ran while no supervisor watched) still meet the scope
-            self._apply_changed(rt, changed_vs_base(Path(rec.worktree), base, ["."]))
+            self.ingest.apply_changed(rt, changed)
         self.overlap.forget(rec.name)
         self.book.apply(rt, rt.approval.screen(None))
         if rt.silence.active:
@@ -952,67 +756,3 @@ class Supervisor:
         except KeyError:
             raise CortexError(f"no session named {name!r} in run {self.run_id!r}",
                               "see `cortex-tui status` for the names") from None
-
-
-
-def changed_vs_base(worktree: Path, base: str, paths: list[str]) -> dict[str, str]:
-    """Which of ``paths`` differ from ``base`` in the worktree (committed or not), with the change kind.
-
-    Files identical to the base (e.g. written by the initial checkout), directories and files ignored
-    by .gitignore are left out, so only real edits by the agent count.
-    """
-    if not paths or not worktree.is_dir():
-        return {}
-    import subprocess
-
-    out: dict[str, str] = {}
-    r = subprocess.run(["git", "-C", str(worktree), "diff", "--no-renames", "--name-status", "-z", base, "--", *paths],
-                       capture_output=True, text=True)
-    fields = r.stdout.split("\0")
-    for status, path in zip(fields[0::2], fields[1::2], strict=False):
-        if path:
-            out[path] = {"A": "added", "D": "deleted"}.get(status[:1], "modified")
-    r = subprocess.run(["git", "-C", str(worktree), "ls-files", "--others", "--exclude-standard", "-z", "--", *paths],
-                       capture_output=True, text=True)
-    for path in r.stdout.split("\0"):
-        if path:
-            out[path] = "added"
-    return out
-
-
-def read_from(path: Path, offset: int) -> bytes:
-    """Bytes of ``path`` from ``offset`` on (nothing when it does not exist yet)."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            return f.read()
-    except FileNotFoundError:
-        return b""
-
-
-def diff_size(worktree: Path, base: str) -> tuple[int, int] | None:
-    """(+lines, -lines) of the worktree against ``base``: tracked files (committed or not) plus the lines of
-    untracked, not ignored files (bounded: 200 files of at most 1 MB each)."""
-    import subprocess
-
-    r = subprocess.run(["git", "-C", str(worktree), "diff", "--numstat", base], capture_output=True, text=True)
-    if r.returncode != 0:
-        return None
-    added = removed = 0
-    for line in r.stdout.splitlines():
-        a, _, rest = line.partition("\t")
-        d, _, _ = rest.partition("\t")
-        if a.isdigit() and d.isdigit():  # binary files show "-"
-            added, removed = added + int(a), removed + int(d)
-    r = subprocess.run(["git", "-C", str(worktree), "ls-files", "--others", "--exclude-standard", "-z"],
-                       capture_output=True, text=True)
-    for rel in [p for p in r.stdout.split("\0") if p][:200]:
-        try:
-            f = worktree / rel
-            if f.is_file() and not f.is_symlink() and f.stat().st_size <= 1 << 20:
-                data = f.read_bytes()
-                if b"\0" not in data:
-                    added += data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
-        except OSError:
-            continue
-    return added, removed

@@ -53,6 +53,23 @@ class RunStore:
         self.bad_event_lines = 0
         """Lines of events.jsonl that :meth:`read_events` skipped (not a JSON object)."""
 
+    # paths of one session (by slug) ----------------------------------------
+    def log_path(self, slug: str) -> Path:
+        """The session's terminal log (every byte its pane printed, attempt headers between)."""
+        return self.logs_dir / f"{slug}.log"
+
+    def exit_path(self, slug: str) -> Path:
+        """Where the shell wrapper writes the agent's exit code."""
+        return self.exit_dir / f"{slug}.code"
+
+    def session_dir(self, slug: str) -> Path:
+        """The session's private files (hook settings, mirrored transcripts)."""
+        return self.sessions_dir / slug
+
+    def events_file(self, slug: str) -> Path:
+        """The agent's structured events (JSON lines, appended by its hooks)."""
+        return self.sessions_dir / slug / "events.jsonl"
+
     def ensure(self) -> None:
         for d in (self.dir, self.logs_dir, self.exit_dir, self.sessions_dir):
             d.mkdir(parents=True, exist_ok=True)

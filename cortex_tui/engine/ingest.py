@@ -1,0 +1,167 @@
+"""Observations into rules: new log bytes, agent events, usage, changed files and process samples.
+
+:class:`Ingest` reads what the watcher (or a remote poll's mirror) reported, turns it into rule inputs
+and applies the resulting trigger changes through the :class:`~cortex_tui.engine.triggers.TriggerBook`.
+It runs no tmux and no git: the files it reads are local, the changed paths come already computed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from cortex_tui.agents.base import AgentSignal
+from cortex_tui.engine.clock import Clock
+from cortex_tui.engine.events import EventBus
+from cortex_tui.engine.session import SessionRuntime
+from cortex_tui.engine.triggers import TriggerBook
+from cortex_tui.engine.usage import UsageBook
+from cortex_tui.model.state import SessionState
+from cortex_tui.resources import TreeSample
+from cortex_tui.scope import in_scope
+from cortex_tui.store.files import RunStore
+from cortex_tui.watch.rules import OverlapTracker, TriggerChange
+from cortex_tui.watch.text import clean_line
+
+log = logging.getLogger("cortex_tui.engine")
+
+MAX_PARTIAL = 65536
+"""A line longer than this many bytes without a newline is taken as it is."""
+
+
+def read_from(path: Path, offset: int) -> bytes:
+    """Bytes of ``path`` from ``offset`` on (nothing when it does not exist yet)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read()
+    except FileNotFoundError:
+        return b""
+
+
+class Ingest:
+    """Feeds one run's observations into its sessions' rules."""
+
+    def __init__(self, *, clock: Clock, store: RunStore, book: TriggerBook, bus: EventBus, usage: UsageBook,
+                 overlap: OverlapTracker, runtimes: Mapping[str, SessionRuntime], best_of: bool,
+                 check_screen: Callable[[SessionRuntime], None], on_dirty: Callable[[], None]) -> None:
+        self.clock = clock
+        self.store = store
+        self.book = book
+        self.bus = bus
+        self.usage = usage
+        self.overlap = overlap
+        self.runtimes = runtimes
+        self.best_of = best_of
+        """Variants of one task always overlap: no overlap triggers in best-of runs."""
+        self.check_screen = check_screen
+        self.on_dirty = on_dirty
+
+    def read_log(self, rt: SessionRuntime) -> None:
+        """New bytes of the session's terminal log: output lines, error rule, progress, prompt check."""
+        rec = rt.rec
+        data = read_from(self.store.log_path(rec.slug), rec.log_offset)
+        if not data:
+            return
+        rec.log_offset += len(data)
+        buf = rt.partial + data
+        *complete, rt.partial = buf.split(b"\n")
+        if len(rt.partial) > MAX_PARTIAL:
+            complete.append(rt.partial)
+            rt.partial = b""
+        now = self.clock.time()
+        lines: list[str] = []
+        for raw in complete:
+            line = clean_line(raw.decode("utf-8", errors="replace"))
+            if not line.strip():
+                continue
+            lines.append(line)
+            rt.tail.append(line)
+            if rt.adapter.is_error(line):
+                self.book.apply(rt, rt.errors.error(now, line))
+        rec.last_output_at = now
+        if rt.adapter.progress == "output":
+            self.book.progress(rt, lines[-1] if lines else None)
+        if lines:
+            self.bus.publish(self.bus.make("output", rec.name, lines=lines))
+        if rec.state.live and rt.detects_approval:
+            self.check_screen(rt)
+        self.on_dirty()
+
+    def read_agent_events(self, rt: SessionRuntime) -> None:
+        """New whole lines of the agent's events file: each is progress, and may carry signals."""
+        rec = rt.rec
+        data = read_from(self.store.events_file(rec.slug), rec.events_offset)
+        end = data.rfind(b"\n")
+        if end < 0:
+            return
+        rec.events_offset += end + 1
+        bad = 0
+        for raw in data[: end + 1].splitlines():
+            try:
+                ev = json.loads(raw)
+            except ValueError:
+                bad += 1
+                continue
+            if not isinstance(ev, dict):
+                bad += 1
+                continue
+            self.book.progress(rt)
+            for sig in rt.adapter.interpret_event(ev):
+                self.on_signal(rt, sig)
+        if bad:  # an agent (or its hook) wrote something that is not an event: skipped, but not silently
+            log.warning("%s: %d line(s) of %s are not JSON objects; skipped", rec.name, bad,
+                        self.store.events_file(rec.slug))
+        self.on_dirty()
+
+    def on_signal(self, rt: SessionRuntime, sig: AgentSignal) -> None:
+        rec = rt.rec
+        if sig.kind == "usage" and sig.usage is not None:
+            self.usage.add(rt, sig.usage, sig.model or rt.spec.model, total=sig.total, cost=sig.cost_usd)
+        elif sig.kind == "waiting":
+            self.book.apply(rt, rt.approval.screen(sig.text or "permission requested"))
+        elif sig.kind == "blocked":
+            self.book.apply(rt, TriggerChange("out_of_scope", True, {"path": sig.text, "change": "blocked",
+                                                                     "scope": list(rt.spec.scope)},
+                                              key=f"blocked:{sig.text}", severity="warning"))
+        elif sig.kind in ("busy", "progress") and rec.state is SessionState.IDLE:
+            self.book.set_state(rt, SessionState.RUNNING, None)
+        elif sig.kind == "idle" and rec.state is SessionState.RUNNING:
+            self.book.set_state(rt, SessionState.IDLE, None)
+
+    def poll_usage(self, rt: SessionRuntime) -> None:
+        """Adapters whose usage lives in files the agent appends to (transcripts) are re-read."""
+        poll = getattr(rt.adapter, "poll_usage", None)
+        if poll is None:
+            return
+        for sig in poll():
+            self.on_signal(rt, sig)
+
+    def apply_changed(self, rt: SessionRuntime, changed: dict[str, str]) -> None:
+        """Files that differ from the base (path -> added/modified/deleted): scope, overlap, progress."""
+        # pathspecs of new directories cover the files inside them (inotify may miss those)
+        for path, real in sorted(changed.items()):
+            if rt.spec.ignore and in_scope(path, rt.spec.ignore):
+                continue
+            if path not in rt.rec.changed_files:
+                rt.rec.changed_files.append(path)
+            self.book.apply(rt, rt.scope.change(path, real))
+            if rt.rec.state.live and not self.best_of:
+                for name, change in self.overlap.change(rt.rec.name, path):
+                    self.book.apply(self.runtimes[name], change)
+        if rt.adapter.progress == "output":
+            self.book.progress(rt)
+        self.on_dirty()
+
+    def apply_sample(self, rt: SessionRuntime, s: TreeSample, now: float) -> None:
+        """CPU/RSS of a session's process tree (local /proc scan or the node's `ps`)."""
+        rt.rec.rss_bytes = s.rss_bytes
+        if s.cpu_percent is not None:
+            rt.rec.cpu_percent = round(s.cpu_percent, 1)
+            self.book.apply(rt, rt.silence.cpu(now, s.cpu_percent))
+        if rt.memory is not None:
+            self.book.apply(rt, rt.memory.value(s.rss_bytes, processes=s.processes))
+        self.bus.publish(self.bus.make("stats", rt.rec.name, cpu_percent=rt.rec.cpu_percent,
+                                       rss_bytes=rt.rec.rss_bytes, disk_bytes=rt.rec.disk_bytes))

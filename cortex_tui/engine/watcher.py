@@ -1,0 +1,142 @@
+"""Watching a run's files: its logs, exit files and agent events, and every session's worktree.
+
+:class:`RunWatcher` runs inotify (or watchfiles where inotify is missing or out of watches), drops noise
+(``.git``, caches, editor swap files) and hands over each batch as typed :class:`Changes` by session slug.
+It reports its own trouble (a watched directory vanished) through ``on_error`` and watches again; anything
+else it raises, for :func:`cortex_tui.engine.tasks.supervised` to report and restart it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from watchfiles import Change
+
+NOISE_DIRS = frozenset({".git", "__pycache__", "node_modules", ".pytest_cache", ".mypy_cache", ".ruff_cache",
+                        ".venv", "venv", ".tox", ".cache", "dist", "build", ".idea", ".vscode"})
+NOISE_SUFFIXES = (".pyc", ".pyo", ".swp", ".swx", "~", ".tmp", ".DS_Store")
+RETRY_S = 1.0
+"""After the watcher itself failed (a watched directory vanished): watch again this much later."""
+
+
+@dataclass
+class Changes:
+    """One batch of changes, by session slug."""
+
+    logs: set[str] = field(default_factory=set)
+    exits: set[str] = field(default_factory=set)
+    events: set[str] = field(default_factory=set)
+    worktrees: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    """slug -> [(path relative to the worktree, "added" | "modified" | "deleted")]."""
+
+    def __bool__(self) -> bool:
+        return bool(self.logs or self.exits or self.events or self.worktrees)
+
+    def merge(self, other: Changes) -> Changes:
+        wt = {k: list(v) for k, v in self.worktrees.items()}
+        for slug, items in other.worktrees.items():
+            wt.setdefault(slug, []).extend(items)
+        return Changes(self.logs | other.logs, self.exits | other.exits, self.events | other.events, wt)
+
+    @classmethod
+    def everything(cls, slugs: Iterable[str]) -> Changes:
+        """What to look at after lost events: each session's log, events, exit file and whole worktree."""
+        s = set(slugs)
+        return cls(logs=set(s), exits=set(s), events=set(s), worktrees={slug: [(".", "modified")] for slug in s})
+
+
+def classify(raw: Iterable[tuple[Any, str]], run_dir: str, wt_root: str) -> Changes:
+    """``(watchfiles.Change, path)`` pairs → :class:`Changes` (``run_dir``/``wt_root`` end with ``os.sep``)."""
+    from watchfiles import Change
+
+    kinds = {Change.added: "added", Change.modified: "modified", Change.deleted: "deleted"}
+    out = Changes()
+    for change, path in raw:
+        if path.startswith(run_dir):
+            name = os.path.basename(path)
+            if path.endswith(".log"):
+                out.logs.add(name[:-4])
+            elif path.endswith(".code"):
+                out.exits.add(name[:-5])
+            elif path.endswith("events.jsonl"):
+                out.events.add(os.path.basename(os.path.dirname(path)))
+        elif path.startswith(wt_root):
+            slug, _, relpath = path[len(wt_root):].partition(os.sep)
+            if relpath:
+                out.worktrees.setdefault(slug, []).append((relpath.replace(os.sep, "/"), kinds[change]))
+    return out
+
+
+class RunWatcher:
+    """Watch ``run_dir`` and ``worktrees_root`` until ``stop`` is set, calling ``on_batch`` per batch."""
+
+    def __init__(self, run_dir: Path, worktrees_root: Path, stop: asyncio.Event, *,
+                 on_batch: Callable[[Changes], Awaitable[None]], on_error: Callable[[str], None],
+                 everything: Callable[[], Changes], on_watching: Callable[[], None] = lambda: None) -> None:
+        self.dirs = (run_dir, worktrees_root)
+        self.run_dir = str(run_dir) + os.sep
+        self.wt_root = str(worktrees_root) + os.sep
+        self.stop = stop
+        self.on_batch = on_batch
+        self.on_error = on_error
+        self.everything = everything
+        self.on_watching = on_watching
+        """Called once the watch is set up (and a catch-up is done): from now on nothing is missed."""
+
+    def keep(self, change: Change, path: str) -> bool:
+        if path.startswith(self.run_dir):
+            return path.endswith((".log", ".code", "events.jsonl"))
+        if not path.startswith(self.wt_root):
+            return False
+        parts = path[len(self.wt_root):].split(os.sep)
+        return not any(p in NOISE_DIRS for p in parts[1:]) and not path.endswith(NOISE_SUFFIXES)
+
+    @staticmethod
+    def skip_dir(path: str) -> bool:
+        return os.path.basename(path) in NOISE_DIRS
+
+    async def run(self, *, catch_up: bool = False) -> None:
+        """Watch; with ``catch_up`` (a restart after a failure) everything is looked at once first."""
+        from watchfiles import awatch
+
+        from cortex_tui.watch import inotify
+
+        paths = [str(d) for d in self.dirs]
+        use_inotify = inotify.available()
+        while not self.stop.is_set():
+            try:
+                if use_inotify:
+                    with inotify.InotifyWatcher(paths, self.keep, self.skip_dir) as w:
+                        catch_up = await self._ready(catch_up)
+                        async for raw in w.batches(self.stop):
+                            changes = classify(raw, self.run_dir, self.wt_root)
+                            if w.overflowed:  # the kernel dropped events: look at everything once
+                                w.overflowed = False
+                                changes = changes.merge(self.everything())
+                            await self.on_batch(changes)
+                else:
+                    catch_up = await self._ready(catch_up)
+                    async for raw in awatch(*paths, watch_filter=self.keep, debounce=50, step=10,
+                                            rust_timeout=1000, stop_event=self.stop, recursive=True,
+                                            force_polling=False):
+                        await self.on_batch(classify(raw, self.run_dir, self.wt_root))
+            except (OSError, RuntimeError) as e:  # the watcher itself died (a watched dir vanished…)
+                self.on_error(str(e))
+                if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+                    use_inotify = False  # out of inotify watches: watchfiles copes (it polls when it must)
+                for d in self.dirs:
+                    d.mkdir(parents=True, exist_ok=True)
+                await asyncio.sleep(RETRY_S)  # then watch again; the tick's reconcile covered the gap
+
+    async def _ready(self, catch_up: bool) -> bool:
+        if catch_up:
+            await self.on_batch(self.everything())
+        self.on_watching()
+        return False
