@@ -42,14 +42,15 @@ from cortex_tui.backends.ssh import SshTransport
 from cortex_tui.backends.tmux import HOST_SESSION, Tmux, WindowInfo
 from cortex_tui.errors import GitError, SshError
 
-WRAPPER = 'f=$1; shift; "$@"; rc=$?; printf "%s\\n" "$rc" > "$f.tmp" && mv -f "$f.tmp" "$f"; exit $rc'
+WRAPPER = 'f=$1; shift; "$@"; rc=$?; (umask 077; printf "%s\\n" "$rc" > "$f.tmp") && mv -f "$f.tmp" "$f"; exit $rc'
 """``/bin/sh -c`` wrapper: run the agent, then write its exit code atomically to ``$1``."""
 
 # prepare a spawn in one round trip: dirs, forget the old exit code, header line, log size, and
 # (when the node's tmux server is up) kill the windows still tagged with this session (a restart)
 _PRE_SPAWN = (
-    'log=$1 code=$2 sdir=$3 header=$4 tmux=$5 sock=$6 tag=$7 host==$8; '
+    'log=$1 code=$2 sdir=$3 header=$4 tmux=$5 sock=$6 tag=$7 host==$8; umask 077; '
     'mkdir -p "$(dirname "$log")" "$(dirname "$code")" "$sdir" && rm -f "$code" "$code.tmp" || exit 3; '
+    'chmod 700 "$(dirname "$(dirname "$log")")" "$(dirname "$log")" "$(dirname "$code")" "$sdir" || exit 3; '
     'if [ -n "$header" ]; then printf "%s\\n" "$header" >> "$log"; else : >> "$log"; fi || exit 3; '
     'size=$(wc -c < "$log") || exit 3; alive=0; '
     'if "$tmux" -u -L "$sock" has-session -t "$host" 2>/dev/null; then alive=1; '
@@ -64,13 +65,13 @@ _READ_FROM = ('[ -f "$1" ] || exit 0; if [ -n "$3" ]; then tail -c "+$2" "$1" | 
 # for each (path, offset) pair: one line, the base64 of the bytes from offset (empty if none/missing)
 _READ_MANY = ('lim=$1; shift; while [ $# -ge 2 ]; do if [ -f "$1" ]; then tail -c "+$2" "$1" | head -c "$lim" | '
               'base64 -w0; fi; echo; shift 2; done')
-_SETUP = ('w=$1; case "$w" in "~") w=$HOME;; "~/"*) w=$HOME/${w#"~/"};; esac; '
+_SETUP = ('umask 077; w=$1; case "$w" in "~") w=$HOME;; "~/"*) w=$HOME/${w#"~/"};; esac; '
           'mkdir -p "$w/repos" "$w/runs" && cd "$w" && pwd -P')
 
 
 _VERIFY = r"""
 cd "$1" 2>/dev/null || { echo 127; exit 0; }
-mkdir -p "$(dirname "$2")"
+(umask 077; mkdir -p "$(dirname "$2")" && : >> "$2" && chmod 600 "$2")
 if command -v timeout >/dev/null 2>&1; then
     timeout -k 5 "$4" /bin/sh -c "$3" >"$2" 2>&1 </dev/null
 else

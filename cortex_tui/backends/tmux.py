@@ -151,9 +151,20 @@ class Tmux:
         placeholder = ["/bin/sh", "-c", 'printf "%s\\n" "$1"; exec tail -f /dev/null', "cortex", banner]
         self.run("-f", "/dev/null", "new-session", "-d", "-s", HOST_SESSION, "-x", "220", "-y", "50",
                  "-n", "_cortex", "-c", fmt_literal(str(cwd)), *[tmux_arg(a) for a in placeholder])
+        self.make_socket_private()
         for opt in (("remain-on-exit", "on"), ("history-limit", "50000"), ("mouse", "on"),
                     ("status-left", "[cortex] "), ("status-left-length", "40")):
             self.run("set-option", "-g", *opt, check=False)
+
+    def make_socket_private(self) -> None:
+        """tmux creates its socket 0660: anyone in the group could drive the agents. Make it 0600."""
+        path = self.run("display-message", "-p", "#{socket_path}", check=False).strip()
+        if not path.startswith("/"):
+            raise TmuxError(f"tmux did not say where its socket {self.socket!r} is: {path!r}")
+        if self.runner is None:
+            os.chmod(path, 0o600)
+        else:
+            self._exec(["chmod", "600", path], 10.0)
 
     def kill_server(self) -> None:
         self.run("kill-server", check=False)

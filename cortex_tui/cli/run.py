@@ -19,6 +19,7 @@ from cortex_tui.cli._options import RepoOpt, RunOpt, StateOpt
 from cortex_tui.cli._runs import open_run, supervisor
 from cortex_tui.errors import CortexError, UsageError
 from cortex_tui.layout import load_layout
+from cortex_tui.private import open_private
 from cortex_tui.selfpath import child_pythonpath
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ def run_tui(sup: Supervisor) -> None:
 
 def _start_daemon(layout: Path, repo: Path, state_dir: Path, store: RunStore, extra: list[str] | None = None) -> None:
     store.ensure()
-    log = open(store.dir / "supervisor.log", "ab")
+    log = open_private(store.dir / "supervisor.log")
     argv = [sys.executable, "-m", "cortex_tui.cli", "_supervise", str(layout.resolve()), "--repo", str(repo.resolve()),
             "--state-dir", str(state_dir), *(extra or [])]
     env = {**os.environ, "PYTHONPATH": child_pythonpath()}

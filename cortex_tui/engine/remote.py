@@ -28,6 +28,7 @@ from cortex_tui.engine.clock import wait_real
 from cortex_tui.errors import CortexError, SshError
 from cortex_tui.model.layout import NodeSpec
 from cortex_tui.model.state import SessionRecord, SessionState
+from cortex_tui.private import open_private, private_dir
 from cortex_tui.resources import DISK_S, TreeSample, tree_totals
 
 if TYPE_CHECKING:
@@ -196,7 +197,7 @@ class RemoteSessions:
         wt = rn.prepare_worktree(sup.repo, rec.branch, rec.base_commit, rec.slug)
         rec.worktree = str(wt)
         local = sup._ctx(rec)
-        local.session_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(local.session_dir)
         rt.adapter.prepare(spec, local)  # files are written locally, then uploaded
         remote_dir = rn.session_dir(rec.slug)
         for f in sorted(local.session_dir.iterdir()):
@@ -277,14 +278,14 @@ class RemoteSessions:
     def _apply(self, rt: Runtime, res: PollResult) -> None:
         sup, rec = self.sup, rt.rec
         if res.log:
-            with open(sup.store.logs_dir / f"{rec.slug}.log", "ab") as f:
+            with open_private(sup.store.logs_dir / f"{rec.slug}.log") as f:
                 f.write(res.log)
             rec.remote_log_offset += len(res.log)
         session_dir = sup._ctx(rec).session_dir
         for path, data in res.files.items():
             local = mirror_path(session_dir, path)
             local.parent.mkdir(parents=True, exist_ok=True)
-            with open(local, "ab") as f:
+            with open_private(local) as f:
                 f.write(data)
             rec.remote_files[path] = rec.remote_files.get(path, 0) + len(data)
         if res.events:
@@ -292,7 +293,7 @@ class RemoteSessions:
             if end:
                 events_file = sup._ctx(rec).events_file
                 events_file.parent.mkdir(parents=True, exist_ok=True)
-                with open(events_file, "ab") as f:
+                with open_private(events_file) as f:
                     f.write(self._localize(rec, session_dir, res.events[:end]))
                 rec.remote_events_offset += end
         if res.changed:
@@ -393,8 +394,9 @@ class RemoteSessions:
         start = time.perf_counter()  # a real duration
         code, timed_out, tail, output = self.link(rec.node).node.run_verify(rec.slug, command)
         log = q.verify_log_path(rec.slug)
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_bytes(output)
+        private_dir(log.parent)
+        with open_private(log, "wb") as f:
+            f.write(output)
         if code == 127 and not output:
             tail = f"worktree {rec.worktree} is missing on node {rec.node}"
         return q.set_verify(rec.name, VerifyResult(

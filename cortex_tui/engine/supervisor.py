@@ -35,6 +35,7 @@ from cortex_tui.errors import CortexError, GitError
 from cortex_tui.layout import LoadedLayout
 from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import RunState, SessionRecord, SessionState, TokenUsage
+from cortex_tui.private import open_private, private_dir
 from cortex_tui.resources import DISK_S, ProcessSampler, TreeSample, disk_usage
 from cortex_tui.store.files import RunStore, atomic_write
 from cortex_tui.store.status import render_status_md
@@ -50,7 +51,7 @@ log = logging.getLogger("cortex_tui.engine")
 
 Runtime = SessionRuntime
 
-WRAPPER = 'f=$1; shift; "$@"; rc=$?; printf "%s\\n" "$rc" > "$f.tmp" && mv -f "$f.tmp" "$f"; exit $rc'
+WRAPPER = 'f=$1; shift; "$@"; rc=$?; (umask 077; printf "%s\\n" "$rc" > "$f.tmp") && mv -f "$f.tmp" "$f"; exit $rc'
 
 TICK_S = 0.5
 SAMPLE_S = 2.0
@@ -276,7 +277,7 @@ class Supervisor:
             rel = self.state_dir.relative_to(self.repo)
             gitb.ensure_ignored(self.repo, f"/{rel}/runs/")
             gitb.ensure_ignored(self.repo, f"/{rel}/status.md")
-        self.worktrees_root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.worktrees_root, top=self.repo / ".cortex")
         prior = self.store.load()
         attached = prior is not None
         if prior is None:
@@ -404,7 +405,7 @@ class Supervisor:
         elif rec.base_commit is None:
             rec.base_commit = self.state.base_commit
         ctx = self._ctx(rec)
-        ctx.session_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(ctx.session_dir)
         rt.adapter.prepare(spec, ctx)
         argv = rt.adapter.command(spec, ctx)
         exit_file = self._exit_file(rec)
@@ -416,7 +417,7 @@ class Supervisor:
         if restart:
             rec.restarts += 1 if rec.attempt > 0 else 0
         rec.attempt += 1
-        with open(log_path, "ab") as f:
+        with open_private(log_path) as f:
             f.write(f"\n── cortex-tui: attempt {rec.attempt} · {local_hms(self.clock)} · "
                     f"{shlex.join(argv)[:200]}\n".encode())
         rec.log_offset = log_path.stat().st_size
@@ -437,7 +438,7 @@ class Supervisor:
         self._exit_file(rec).unlink(missing_ok=True)
         header = f"\n── cortex-tui: attempt {rec.attempt} on node {rt.spec.node} · {local_hms(self.clock)}\n"
         log_path = self.store.logs_dir / f"{rec.slug}.log"
-        with open(log_path, "ab") as f:
+        with open_private(log_path) as f:
             f.write(header.encode())
         rec.log_offset = log_path.stat().st_size
         rec.window_id, rec.pane_id, rec.remote_pid = self.remote.spawn_sync(rt, header="")

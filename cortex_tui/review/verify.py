@@ -9,6 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from cortex_tui.private import open_private, private_dir
 from cortex_tui.review.models import VerifyResult
 
 TIMEOUT_EXIT = 124
@@ -51,11 +52,12 @@ def run_verify(command: str, cwd: Path, *, timeout_s: float = 600.0, log_path: P
         fd, tmp = tempfile.mkstemp(prefix="cortex-verify-", suffix=".log")
         os.close(fd)
         log_path = Path(tmp)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    if not own_log:
+        private_dir(log_path.parent)
     start = time.monotonic()
     timed_out = False
     try:
-        with open(log_path, "wb") as out:
+        with open_private(log_path, "wb") as out:
             proc = subprocess.Popen(["/bin/sh", "-c", command], cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True,
                                     env={**os.environ, **(env or {})})

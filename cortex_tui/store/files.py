@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from cortex_tui.errors import StateError
 from cortex_tui.model.state import RunState
+from cortex_tui.private import private_dir
 from cortex_tui.store.append import append_line
 
 
@@ -72,7 +73,7 @@ class RunStore:
 
     def ensure(self) -> None:
         for d in (self.dir, self.logs_dir, self.exit_dir, self.sessions_dir):
-            d.mkdir(parents=True, exist_ok=True)
+            private_dir(d, top=self.state_dir)
 
     # state ---------------------------------------------------------------
     def load(self) -> RunState | None:
@@ -97,8 +98,8 @@ class RunStore:
     # events --------------------------------------------------------------
     def append_event(self, event: dict[str, Any]) -> None:
         line = json.dumps(event, separators=(",", ":"), default=str) + "\n"
-        self.dir.mkdir(parents=True, exist_ok=True)
-        append_line(self.events_path, line.encode("utf-8"), 0o644, fsync=True)
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        append_line(self.events_path, line.encode("utf-8"), 0o600, fsync=True)
 
     def read_events(self, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
         """Events from byte ``offset``; returns (events, new offset). Half-written last lines wait."""
@@ -133,7 +134,7 @@ class RunStore:
     def try_lock(self) -> bool:
         """Take the supervisor lock (one supervisor per run). False if another process holds it."""
         self.ensure()
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
