@@ -128,7 +128,7 @@ def test_ask_waits_then_cli_approve_continues(git_repo: Path, tmp_path: Path) ->
 
     async def during(s: object) -> None:
         await wait_for(lambda: sup.state.sessions["asker"].state.value == "waiting", what="waiting state")
-        await asyncio.sleep(4)  # longer than silence_after: waiting on a human is not silence
+        # that waiting on a human is not silence (however long) is tests/unit/test_trigger_book.py's job
         # a second process answers, as a human at another terminal would
 
         r = await asyncio.to_thread(cli, "approve", "asker", "--repo", str(git_repo))

@@ -71,3 +71,11 @@ def restart_delay(policy: RestartPolicy | None, restarts: int) -> float | None:
         return None
     delays = policy.backoff_s or list(DEFAULT_BACKOFF_S)
     return float(delays[min(restarts, len(delays) - 1)])
+
+
+def timed_out(rt: SessionRuntime, now: float) -> str | None:
+    """Why a running session must stop now (its ``timeout`` passed), or None."""
+    timeout, started = rt.spec.timeout, rt.rec.started_at
+    if timeout and started and now - started > timeout:
+        return f"timed out after {timeout:.0f}s"
+    return None

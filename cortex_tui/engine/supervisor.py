@@ -25,7 +25,7 @@ from cortex_tui.engine.ingest import Ingest
 from cortex_tui.engine.observers import Observers, start_observers
 from cortex_tui.engine.reattach import reconcile, refuse_strays, take_lock
 from cortex_tui.engine.remote import RemoteSessions
-from cortex_tui.engine.schedule import plan, restart_delay
+from cortex_tui.engine.schedule import plan, restart_delay, timed_out
 from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.engine.tasks import TaskSet, describe, supervised
 from cortex_tui.engine.triggers import Action, TriggerBook
@@ -609,8 +609,8 @@ class Supervisor:
                 self.book.apply(rt, rt.silence.check(now))
             for ch in rt.errors.check(now):
                 self.book.apply(rt, ch)
-            if rt.spec.timeout and rt.rec.started_at and now - rt.rec.started_at > rt.spec.timeout:
-                why = f"timed out after {rt.spec.timeout:.0f}s"
+            why = timed_out(rt, now)
+            if why is not None:
                 await self.stop_session(rt.rec.name, reason=why)
                 self.book.set_state(rt, SessionState.FAILED, why)  # a timeout is a failure, not a user's stop
         if mono - self._last_reconcile >= RECONCILE_S:
