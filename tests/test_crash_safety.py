@@ -138,3 +138,64 @@ def test_truncated_events_jsonl_loses_no_next_event(git_repo: Path, tmp_path: Pa
     r = cli("events", "--repo", str(git_repo), "--json")
     assert json.loads(r.stdout.splitlines()[-1])["data"] == {"action": "probe"}
     assert "skipped 1 unreadable line" in r.stderr
+
+
+TWO_DONE = """
+[run]
+name = "rj"
+[defaults]
+agent = "sim"
+verify = "test -f a.txt"
+[[session]]
+name = "a"
+script = ["write a.txt a", "commit add a"]
+[[session]]
+name = "b"
+script = ["write b.txt b", "commit add b"]
+"""
+
+
+def _two_done(git_repo: Path, tmp_path: Path) -> Path:
+    layout = tmp_path / "rj.toml"
+    layout.write_text(TWO_DONE)
+    cli("run", str(layout), "--repo", str(git_repo), "--headless", check=False, timeout=90)
+    cli("review", "reject", "b", "--repo", str(git_repo))
+    return git_repo / "coordination/runs/rj/review.json"
+
+
+def _listed(git_repo: Path) -> tuple[dict[str, dict[str, object]], str]:
+    r = cli("review", "list", "--repo", str(git_repo), "--json")
+    return {e["session"]: e for e in json.loads(r.stdout)}, r.stderr
+
+
+def test_deleted_review_json_is_rebuilt_with_verdicts_and_decisions(git_repo: Path, tmp_path: Path) -> None:
+    review = _two_done(git_repo, tmp_path)
+    before, _ = _listed(git_repo)
+    review.unlink()
+    after, err = _listed(git_repo)
+    assert "was missing: rebuilt" in err and "2 entries" in err
+    assert set(after) == {"a", "b"}
+    for name in ("a", "b"):
+        assert after[name]["head"] == before[name]["head"] and after[name]["rebuilt"] is True
+        assert after[name]["verify"]["exit_code"] == before[name]["verify"]["exit_code"]  # type: ignore[index]
+    assert after["a"]["status"] == "pending" and after["b"]["status"] == "rejected"
+    assert after["b"]["verify"]["exit_code"] == 1  # type: ignore[index]
+    assert review.exists()
+    _, err = _listed(git_repo)
+    assert "rebuilt" not in err  # once
+    assert '"review_rebuilt"' in (review.parent / "events.jsonl").read_text()
+
+
+def test_corrupt_review_json_is_kept_aside_and_rebuilt_no_traceback(git_repo: Path, tmp_path: Path) -> None:
+    review = _two_done(git_repo, tmp_path)
+    review.write_bytes(b'{"version": 1, "run": "rj", "entries": {"\xff\xfe": 1}}')
+    after, err = _listed(git_repo)
+    assert "Traceback" not in err and "not UTF-8" in err and "rebuilt" in err
+    assert set(after) == {"a", "b"}
+    kept = list(review.parent.glob("review.json.broken-*"))
+    assert len(kept) == 1 and kept[0].read_bytes().startswith(b'{"version"')
+    review.write_text("{ not json")
+    after, err = _listed(git_repo)
+    assert "unreadable" in err and set(after) == {"a", "b"}
+    r = cli("review", "show", "a", "--repo", str(git_repo))
+    assert "Traceback" not in r.stderr

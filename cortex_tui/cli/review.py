@@ -24,7 +24,7 @@ review_app = typer.Typer(add_completion=False, no_args_is_help=True, help="The r
 def _queue(repo: Path, state_dir: Path | None, run: str | None) -> ReviewQueue:
     from cortex_tui.review.queue import ReviewQueue
 
-    return ReviewQueue.open(repo, state_dir, run)
+    return ReviewQueue.open(repo, state_dir, run, announce=lambda msg: typer.echo(f"warning: {msg}", err=True))
 
 
 @review_app.command("list")

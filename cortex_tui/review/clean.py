@@ -18,11 +18,10 @@ from cortex_tui.durations import format_duration
 from cortex_tui.errors import CortexError, RefusedError
 from cortex_tui.model.state import RunState, SessionRecord
 from cortex_tui.review.backup import backup_worktree, snapshot_tree
-from cortex_tui.review.context import default_state_dir
+from cortex_tui.review.context import RunContext, default_state_dir
 from cortex_tui.review.diffstat import uncommitted_paths
 from cortex_tui.review.guard import GuardedWorktree, guard_worktree
 from cortex_tui.review.merge import is_ancestor
-from cortex_tui.review.store import ReviewStore
 from cortex_tui.store.files import RunStore, list_runs
 
 DEFAULT_OLDER_THAN_S = 6 * 3600.0
@@ -129,7 +128,7 @@ def clean(repo: Path, state_dir: Path | None = None, *, older_than_s: float = DE
         state = store.load()
         if state is None:
             continue
-        reviews = ReviewStore(store.dir, run_id).load()
+        reviews = RunContext.open(repo, sd, run_id).reviews.load()  # a lost review.json is rebuilt first
         for rec in state.sessions.values():
             try:
                 g = guard_worktree(repo, rec.worktree)
@@ -143,6 +142,9 @@ def clean(repo: Path, state_dir: Path | None = None, *, older_than_s: float = DE
                 report.kept.append(Kept(run_id, rec.name, rec.worktree, f"session is {rec.state.value}"))
                 continue
             entry = reviews.entries.get(rec.name)
+            if rec.review_due:
+                report.kept.append(Kept(run_id, rec.name, rec.worktree, "its verify and review are not done yet"))
+                continue
             if entry is not None and entry.status in ("pending", "changes_requested"):
                 report.kept.append(Kept(run_id, rec.name, rec.worktree, f"awaiting review ({entry.status})"))
                 continue

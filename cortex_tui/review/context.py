@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import getpass
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from cortex_tui.backends.git import repo_root
 from cortex_tui.errors import CortexError, StateError
 from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import RunState, SessionRecord
+from cortex_tui.review.models import ReviewDoc
 from cortex_tui.review.store import ReviewStore
 from cortex_tui.store.files import RunStore, list_runs
 
@@ -40,7 +43,9 @@ class RunContext:
     reviews: ReviewStore
 
     @classmethod
-    def open(cls, repo: Path, state_dir: Path | None = None, run: str | None = None) -> RunContext:
+    def open(cls, repo: Path, state_dir: Path | None = None, run: str | None = None, *,
+             announce: Callable[[str], None] | None = None) -> RunContext:
+        """``announce`` is told (besides a ``review_rebuilt`` event) when a lost review.json was rebuilt."""
         repo = repo_root(Path(repo).resolve())
         sd = Path(state_dir).resolve() if state_dir else default_state_dir(repo)
         if run is None:
@@ -51,7 +56,21 @@ class RunContext:
         store = RunStore(sd, run)
         if not store.state_path.exists():
             raise StateError(f"run {run!r} not found under {sd}", "see `cortex-tui status` for the runs")
-        return cls(repo=repo, state_dir=sd, run=run, store=store, reviews=ReviewStore(store.dir, run))
+        ctx = cls(repo=repo, state_dir=sd, run=run, store=store, reviews=ReviewStore(store.dir, run))
+
+        def rebuild() -> ReviewDoc:
+            from cortex_tui.review.rebuild import rebuild_doc
+
+            return rebuild_doc(ctx.repo, ctx.state(), ctx.store.iter_events())
+
+        def rebuilt(msg: str) -> None:
+            ctx.store.append_event({"ts": time.time(), "run": ctx.run, "kind": "review_rebuilt", "session": None,
+                                    "data": {"message": msg}})
+            if announce is not None:
+                announce(msg)
+
+        ctx.reviews.rebuild, ctx.reviews.on_rebuilt = rebuild, rebuilt
+        return ctx
 
     def state(self) -> RunState:
         st = self.store.load()
@@ -71,8 +90,6 @@ class RunContext:
         return (state or self.state()).base
 
     def log(self, kind: str, session: str, data: dict[str, object]) -> None:
-        import time
-
         self.store.append_event({"ts": time.time(), "run": self.run, "kind": kind, "session": session, "data": data})
 
 

@@ -93,6 +93,8 @@ class QueueEntry(BaseModel):
     """How many times the session has finished into the queue."""
     merged_commit: str | None = None
     decisions: list[DecisionRecord] = Field(default_factory=list)
+    rebuilt: bool = False
+    """Rebuilt from the branch and events.jsonl after review.json was lost or corrupt."""
 
     @property
     def ready(self) -> bool:

@@ -6,6 +6,7 @@ worker thread). Decisions live in :mod:`cortex_tui.review.decisions`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from cortex_tui.errors import CortexError
@@ -14,6 +15,7 @@ from cortex_tui.model.state import RunState
 from cortex_tui.review.context import RunContext, resolve_spec
 from cortex_tui.review.entry import base_tip, compute_entry, refresh_entry
 from cortex_tui.review.models import QueueEntry, ReviewDoc, VerifyResult, ordered
+from cortex_tui.review.rebuild import verify_event
 
 AWAITING = ("pending", "changes_requested")
 
@@ -25,8 +27,9 @@ class ReviewQueue:
         self.ctx = ctx
 
     @classmethod
-    def open(cls, repo: Path, state_dir: Path | None = None, run: str | None = None) -> ReviewQueue:
-        return cls(RunContext.open(repo, state_dir, run))
+    def open(cls, repo: Path, state_dir: Path | None = None, run: str | None = None, *,
+             announce: Callable[[str], None] | None = None) -> ReviewQueue:
+        return cls(RunContext.open(repo, state_dir, run, announce=announce))
 
     # reading ---------------------------------------------------------------
     def entries(self, status: str | None = None) -> list[QueueEntry]:
@@ -70,7 +73,8 @@ class ReviewQueue:
                 entry.decisions = old.decisions
             doc.entries[session] = entry
         self.ctx.log("review_queued", session, {"branch": entry.branch, "head": entry.head, "round": entry.round,
-                                                 "ready": entry.ready, "conflicts": entry.conflicts})
+                                                 "ready": entry.ready, "conflicts": entry.conflicts,
+                                                 "verify": verify_event(entry.verify)})
         return entry
 
     def reverify(self, session: str, timeout_s: float = 600.0) -> QueueEntry:
@@ -89,14 +93,16 @@ class ReviewQueue:
         with self.ctx.reviews.edit() as doc:
             cur = doc.entries[session]
             cur.verify = result
-            return cur
+        self.ctx.log("review_verified", session, {"verify": verify_event(result)})
+        return cur
 
     def set_verify(self, session: str, result: VerifyResult) -> QueueEntry:
         """Record a verify that ran elsewhere (a remote session's, on its node)."""
         with self.ctx.reviews.edit() as doc:
             cur = doc.entries[session]
             cur.verify = result
-            return cur
+        self.ctx.log("review_verified", session, {"verify": verify_event(result)})
+        return cur
 
     def verify_log_path(self, slug: str) -> Path:
         """Where the full output of a session's verify is kept."""
