@@ -85,10 +85,22 @@ def plan(
         return
     from cortex_tui.cli._runs import supervisor
 
-    if sys.stdout.isatty():
+    if sys.stdout.isatty() and sys.stdin.isatty():
         from cortex_tui.cli.run import run_tui
+        from cortex_tui.planner.draft import Draft
+        from cortex_tui.ui.screens.plan import PlanApp
 
-        run_tui(supervisor(out_p, repo_p, None, headless=False))
+        draft = Draft(result.plan, result.fixes, result.meta, out_p, repo_p)
+        choice = PlanApp(draft).run()
+        if choice is None:
+            typer.echo(f"not started; {out_p} is as written above")
+            return
+        how, text = choice
+        if text != result.layout_text:
+            write_atomic(out_p, text)
+            typer.echo(f"saved your edits to {out_p}")
+        if how == "start":
+            run_tui(supervisor(out_p, repo_p, None, headless=False))
         return
     from cortex_tui.headless.run import run_headless
 

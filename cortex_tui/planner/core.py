@@ -71,6 +71,7 @@ class Result:
     context: ctx.RepoContext
     planner: Planner
     repaired: bool
+    meta: Meta
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -97,7 +98,7 @@ def user_prompt(opts: Options, repo_ctx: ctx.RepoContext) -> str:
 
 
 def _attempt(answer: Answer, opts: Options, tracked: list[str] | None, planner: Planner, base: str
-             ) -> tuple[list[str], tuple[Plan, list[Fix], str, LoadedLayout] | None]:
+             ) -> tuple[list[str], tuple[Plan, list[Fix], str, LoadedLayout, Meta] | None]:
     if answer.problem:
         return [answer.problem], None
     if answer.tool_input is None:
@@ -121,7 +122,7 @@ def _attempt(answer: Answer, opts: Options, tracked: list[str] | None, planner: 
     report = check_layout(loaded, opts.repo)
     if report.overlaps:  # make_independent ran the same test; this is the loader's view of the written file
         return [o.message() for o in report.overlaps], None
-    return [], (checked.plan, checked.fixes, text, loaded)
+    return [], (checked.plan, checked.fixes, text, loaded, meta)
 
 
 def make_plan(opts: Options, client: Any | None = None) -> Result:
@@ -131,10 +132,10 @@ def make_plan(opts: Options, client: Any | None = None) -> Result:
         raise PlanError(f"--agent: unknown agent {unknown[0]!r} (known: {', '.join(CATALOG)})")
     if opts.max_sessions < 1:
         raise PlanError("--max-sessions must be at least 1")
+    client = client or make_client(opts.base_url)  # a missing key fails before any work
     repo_ctx = ctx.gather(opts.repo, opts.context_tokens)
     tracked = tracked_files(opts.repo)
-    planner = Planner(client or make_client(opts.base_url), opts.model, SYSTEM, max_tokens=opts.max_tokens,
-                      stream=opts.stream)
+    planner = Planner(client, opts.model, SYSTEM, max_tokens=opts.max_tokens, stream=opts.stream)
     answer = planner.ask(user_prompt(opts, repo_ctx))
     errors, ok = _attempt(answer, opts, tracked, planner, repo_ctx.branch)
     repaired = False
@@ -150,6 +151,6 @@ def make_plan(opts: Options, client: Any | None = None) -> Result:
                 + "\nrepaired answer:\n" + "\n".join(f"  - {e}" for e in errors)
                 + f"\n{planner.usage.line()}",
                 "try again, give a narrower goal, or raise --max-sessions / --budget-usd")
-    plan, fixes, text, loaded = ok
+    plan, fixes, text, loaded, meta = ok
     return Result(plan=plan, fixes=fixes, layout_text=text, loaded=loaded, context=repo_ctx, planner=planner,
-                  repaired=repaired)
+                  repaired=repaired, meta=meta)

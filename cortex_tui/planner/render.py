@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cortex_tui.independence import waves
@@ -114,8 +115,8 @@ class Meta:
     budget_usd: float | None
 
 
-def layout_toml(plan: Plan, fixes: list[Fix], meta: Meta) -> str:
-    """The commented layout file."""
+def layout_toml(plan: Plan, fixes: list[Fix], meta: Meta, prompts: Mapping[str, str] | None = None) -> str:
+    """The commented layout file (``prompts``: edited prompts by task, instead of the rendered missions)."""
     graph = {t.name: list(t.depends_on) for t in plan.tasks}
     ws = waves(graph)
     out = ["# Written by `cortex-tui plan` on " + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()) + ".",
@@ -149,7 +150,8 @@ def layout_toml(plan: Plan, fixes: list[Fix], meta: Meta) -> str:
             out.append(f"verify = {toml_str(t.verify)}")
         if t.agent == "sim":
             out.append(f"script = {toml_list(sim_script(t))}")
-        out.append(f"prompt = {toml_ml_str(prompt_of(t, plan))}")
+        prompt = (prompts or {}).get(t.name)
+        out.append(f"prompt = {toml_ml_str(prompt if prompt is not None else prompt_of(t, plan))}")
     return "\n".join(out) + "\n"
 
 
