@@ -150,6 +150,8 @@ BAD_CASES: list[tuple[str, Any, str]] = [
      "the plan has 4 tasks, more than --max-sessions 3"),
     ("unknown dependency", plan(task("a", ["src/a/**"], deps=("ghost",))), "unknown task 'ghost'"),
     ("bad glob", plan(task("a", ["/etc/passwd"])), "must be relative to the repo"),
+    ("verify with a newline", plan({**task("a", ["src/a/**"]), "verify": "pytest\nrm -rf ~"}),
+     "tasks[0] ('a').verify: must be one non-empty line"),
     ("hostile name", plan(task("a\x1b[2Jb", ["src/a/**"])), "tasks[0] ('a\\x1b[2Jb').name: must be"),
 ]
 
@@ -246,3 +248,18 @@ def test_unknown_agent_option_is_refused_before_any_request(repo: Path) -> None:
             make_plan(opts(repo, api, agents=("devin",)))
         assert api.message_requests() == []
     assert "--agent: unknown agent 'devin'" in ei.value.message
+
+
+@pytest.mark.parametrize(("files", "expected"), [
+    ({"pyproject.toml": "[tool.pytest.ini_options]\n[tool.ruff]\n[tool.mypy]\n"},
+     ["python -m pytest -q", "ruff check .", "mypy"]),
+    ({"package.json": '{"scripts": {"test": "jest", "build": "tsc", "start": "node ."}}'}, ["npm test", "npm run build"]),
+    ({"Makefile": "all:\n\ttrue\ntest: all\n\ttrue\nlint:\n\ttrue\n"}, ["make test", "make lint"]),
+    ({"Cargo.toml": "[package]\n", "go.mod": "module x\n"}, ["cargo build", "cargo test", "go build ./...", "go test ./..."]),
+    ({"pkg/test_x.py": "", ".ci/run": ""}, ["python -m pytest -q", "bash .ci/run"]),
+    ({"package.json": "not json"}, []),
+])
+def test_detects_test_and_build_commands(tmp_path: Path, files: dict[str, str], expected: list[str]) -> None:
+    from cortex_tui.planner.context import gather
+
+    assert gather(make_repo(tmp_path / "r", files)).commands == expected

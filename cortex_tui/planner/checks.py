@@ -22,6 +22,7 @@ from cortex_tui.planner.schema import CATALOG, Plan, PlanTask
 from cortex_tui.scope import in_scope, validate_glob
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,47}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ def _errors(plan: Plan, limits: Limits) -> list[str]:
                 errs.append(f"{where}.depends_on: the task depends on itself")
             elif d not in names:
                 errs.append(f"{where}.depends_on: unknown task {d!r}")
+        if t.verify is not None and (not t.verify.strip() or _CONTROL.search(t.verify)):
+            errs.append(f"{where}.verify: must be one non-empty line without control characters (or null)")
         if not t.mission.goal.strip():
             errs.append(f"{where}.mission.goal: empty")
     cycle = find_cycle({t.name: [d for d in t.depends_on if d in names] for t in plan.tasks})

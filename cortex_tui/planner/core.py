@@ -10,7 +10,7 @@ here — the caller writes the text, so a half-valid file can never appear.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +72,6 @@ class Result:
     planner: Planner
     repaired: bool
     meta: Meta
-    notes: list[str] = field(default_factory=list)
 
     @property
     def planning_usd(self) -> float | None:
