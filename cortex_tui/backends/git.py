@@ -29,6 +29,10 @@ def slugify(name: str) -> str:
     return slug
 
 
+GIT = ("git", "--literal-pathspecs")
+"""Every git call: a path is a path, never pathspec magic (a file an agent named ``:x`` or ``:(glob)*``)."""
+
+
 def git(repo: Path, *args: str, check: bool = True, input: str | None = None, timeout: float = 120.0,
         env: dict[str, str] | None = None) -> str:
     import os
@@ -37,7 +41,7 @@ def git(repo: Path, *args: str, check: bool = True, input: str | None = None, ti
     if env:
         full_env = {**os.environ, **env}
     try:
-        r = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, input=input,
+        r = subprocess.run([*GIT, "-C", str(repo), *args], capture_output=True, text=True, input=input,
                            timeout=timeout, errors="replace", env=full_env,
                            stdin=None if input is not None else subprocess.DEVNULL)
     except FileNotFoundError:
@@ -48,7 +52,7 @@ def git(repo: Path, *args: str, check: bool = True, input: str | None = None, ti
 
 
 def git_ok(repo: Path, *args: str) -> bool:
-    r = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, stdin=subprocess.DEVNULL)
+    r = subprocess.run([*GIT, "-C", str(repo), *args], capture_output=True, stdin=subprocess.DEVNULL)
     return r.returncode == 0
 
 
@@ -67,7 +71,7 @@ def repo_root(path: Path) -> Path:
 
 
 def rev_parse(repo: Path, rev: str) -> str | None:
-    r = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", rev + "^{commit}"],
+    r = subprocess.run([*GIT, "-C", str(repo), "rev-parse", "--verify", "--quiet", rev + "^{commit}"],
                        capture_output=True, text=True, stdin=subprocess.DEVNULL)
     return r.stdout.strip() if r.returncode == 0 else None
 
@@ -164,10 +168,6 @@ def parse_name_status(text: str) -> dict[str, str]:
     return out
 
 
-_LITERAL = {"GIT_LITERAL_PATHSPECS": "1"}
-"""File names written by an agent are paths, never pathspec magic (``:(top)``, globs)."""
-
-
 def changed_vs_base(worktree: Path, base: str, paths: list[str]) -> dict[str, str]:
     """Which of ``paths`` differ from ``base`` in the worktree (committed or not), with the change kind.
 
@@ -177,9 +177,8 @@ def changed_vs_base(worktree: Path, base: str, paths: list[str]) -> dict[str, st
     """
     if not paths or not worktree.is_dir():
         return {}
-    out = parse_name_status(git(worktree, "diff", "--no-renames", "--name-status", "-z", base, "--", *paths,
-                                env=_LITERAL))
-    untracked = git(worktree, "ls-files", "--others", "--exclude-standard", "-z", "--", *paths, env=_LITERAL)
+    out = parse_name_status(git(worktree, "diff", "--no-renames", "--name-status", "-z", base, "--", *paths))
+    untracked = git(worktree, "ls-files", "--others", "--exclude-standard", "-z", "--", *paths)
     for path in untracked.split("\0"):
         if path:
             out[path] = "added"

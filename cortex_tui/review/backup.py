@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cortex_tui.backends.git import git
+from cortex_tui.backends.git import GIT, git
 from cortex_tui.errors import RefusedError
 from cortex_tui.review.diffstat import uncommitted_paths
 from cortex_tui.review.merge import is_ancestor
@@ -57,7 +57,7 @@ def _tree_entries(worktree: Path, commit: str) -> dict[str, tuple[str, str]]:
 
 
 def _hash_link(worktree: Path, target: str) -> str:
-    r = subprocess.run(["git", "-C", str(worktree), "hash-object", "--no-filters", "--stdin"], input=target.encode(),
+    r = subprocess.run([*GIT, "-C", str(worktree), "hash-object", "--no-filters", "--stdin"], input=target.encode(),
                        capture_output=True, check=True)
     return r.stdout.decode().strip()
 

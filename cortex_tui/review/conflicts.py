@@ -9,6 +9,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cortex_tui.backends.git import GIT
 from cortex_tui.errors import GitError
 
 
@@ -26,7 +27,7 @@ class MergeTree:
 
 def merge_tree(repo: Path, base: str, head: str) -> MergeTree:
     """Trial-merge ``head`` into ``base`` (commits or refs)."""
-    argv = ["git", "-C", str(repo), "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", base, head]
+    argv = [*GIT, "-C", str(repo), "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", base, head]
     r = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL, timeout=120)
     if r.returncode not in (0, 1):
         raise GitError(f"git merge-tree {base} {head} failed in {repo}: "
