@@ -330,7 +330,7 @@ agent = "sim"
 [[session]]
 name = "wander"
 scope = ["src/**"]
-script = ["sleep 3", "write docs/wander.md notes", "commit wander"]
+script = ["sleep 8", "write docs/wander.md notes", "commit wander"]
 """
 
 
@@ -343,10 +343,11 @@ def test_out_of_scope_write_made_while_no_supervisor_watched_is_flagged_on_reatt
     cli("up", str(layout), "--repo", str(git_repo), "--detach")
     state_dir = git_repo / "coordination"
     pid = int((state_dir / "runs/unwatched/supervisor.lock").read_text())
-    wait_until(lambda: status_json(git_repo)["sessions"][0]["state"] == "running", what="running")
+    wait_until(lambda: status_json(git_repo)["sessions"][0]["state"] == "running", timeout=60, what="running")
+    assert not list((state_dir / "runs/unwatched").glob("exit/*.code"))  # killed before the agent ended
     os.kill(pid, signal.SIGKILL)
     wait_until(lambda: subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0, what="dead")
-    wait_until(lambda: list((state_dir / "runs/unwatched").glob("exit/*.code")), timeout=30, what="agent exited")
+    wait_until(lambda: list((state_dir / "runs/unwatched").glob("exit/*.code")), timeout=60, what="agent exited")
     r = cli("run", str(layout), "--repo", str(git_repo), "--headless", "--report", str(tmp_path / "rep.json"),
             "--fail-on", "out_of_scope", check=False, timeout=90)
     events = [json.loads(ln) for ln in (state_dir / "runs/unwatched/events.jsonl").read_text().splitlines() if ln]

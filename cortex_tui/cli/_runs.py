@@ -53,11 +53,26 @@ def record(state: RunState, session: str) -> SessionRecord:
 
 
 def supervisor(layout: Path, repo: Path, state_dir: Path | None, headless: bool) -> Supervisor:
+    from cortex_tui.api.server import ApiServer
     from cortex_tui.engine.supervisor import Supervisor
     from cortex_tui.layout import load_layout
 
     loaded = load_layout(layout)
-    return Supervisor(loaded, repo, state_dir, headless=headless)
+    sup = Supervisor(loaded, repo, state_dir, headless=headless)
+    sup.plugins.append(ApiServer(sup))  # the local API on the run's unix socket (0600)
+    return sup
+
+
+def serve_api_on(sup: Supervisor, host: str, port: int | None) -> None:
+    """Also serve the run's API on TCP (bearer token), or nowhere at all with port -1."""
+    from cortex_tui.api.server import ApiServer
+
+    for p in list(sup.plugins):
+        if isinstance(p, ApiServer):
+            if port == -1:
+                sup.plugins.remove(p)
+            elif port is not None:
+                p.tcp = (host, port)
 
 
 def remote_node(state: RunState, node: str) -> RemoteNode:

@@ -16,7 +16,7 @@ import typer
 from cortex_tui.cli._app import app
 from cortex_tui.cli._checks import StrictOpt, independence
 from cortex_tui.cli._options import RepoOpt, RunOpt, StateOpt
-from cortex_tui.cli._runs import open_run, supervisor
+from cortex_tui.cli._runs import open_run, serve_api_on, supervisor
 from cortex_tui.errors import CortexError, UsageError
 from cortex_tui.layout import load_layout
 from cortex_tui.private import open_private
@@ -31,6 +31,11 @@ MetricsPortOpt = Annotated[int | None, typer.Option(
     "--metrics-port", help="Serve Prometheus /metrics on this port while supervising (0: any free port).")]
 MetricsHostOpt = Annotated[str, typer.Option(
     "--metrics-host", help="Address for --metrics-port (default loopback only).")]
+
+
+ApiPortOpt = Annotated[int | None, typer.Option(
+    "--api-port", help="Also serve the local API on TCP with a bearer token (0: any free port; -1: no API at all).")]
+ApiHostOpt = Annotated[str, typer.Option("--api-host", help="Address for --api-port (default loopback only).")]
 
 
 def metrics_addr(host: str, port: int | None) -> tuple[str, int] | None:
@@ -50,6 +55,8 @@ def run(
     strict: StrictOpt = False,
     metrics_port: MetricsPortOpt = None,
     metrics_host: MetricsHostOpt = "127.0.0.1",
+    api_port: ApiPortOpt = None,
+    api_host: ApiHostOpt = "127.0.0.1",
 ) -> None:
     """Supervise a layout to completion (headless: for CI). Exit 0 only if every session finished with 0."""
     from cortex_tui.durations import parse_duration
@@ -62,6 +69,7 @@ def run(
     independence(load_layout(layout), repo, strict=strict)  # before anything starts
     sup = supervisor(layout, repo, state_dir, headless=True)
     sup.metrics_addr = metrics_addr(metrics_host, metrics_port)
+    serve_api_on(sup, api_host, api_port)
     kinds = [k.strip() for k in fail_on.split(",")] if fail_on else []
     raise typer.Exit(run_headless(sup, report=report, junit=junit, timeout=t, fail_on=kinds))
 
@@ -75,13 +83,17 @@ def up(
     strict: StrictOpt = False,
     metrics_port: MetricsPortOpt = None,
     metrics_host: MetricsHostOpt = "127.0.0.1",
+    api_port: ApiPortOpt = None,
+    api_host: ApiHostOpt = "127.0.0.1",
 ) -> None:
     """Start (or re-attach to) a run: the TUI, or a background supervisor with --detach."""
     independence(load_layout(layout), repo, strict=strict)  # before anything starts
     sup = supervisor(layout, repo, state_dir, headless=False)
     sup.metrics_addr = metrics_addr(metrics_host, metrics_port)
+    serve_api_on(sup, api_host, api_port)
     if detach:
         extra = ["--metrics-port", str(metrics_port), "--metrics-host", metrics_host] if metrics_port is not None else []
+        extra += ["--api-port", str(api_port), "--api-host", api_host] if api_port is not None else []
         _start_daemon(layout, repo, sup.state_dir, sup.store, extra)
         return
     run_tui(sup)
@@ -122,11 +134,13 @@ def _start_daemon(layout: Path, repo: Path, state_dir: Path, store: RunStore, ex
 
 @app.command("_supervise", hidden=True)
 def _supervise(layout: Path, repo: RepoOpt = Path("."), state_dir: StateOpt = None,
-               metrics_port: MetricsPortOpt = None, metrics_host: MetricsHostOpt = "127.0.0.1") -> None:
+               metrics_port: MetricsPortOpt = None, metrics_host: MetricsHostOpt = "127.0.0.1",
+               api_port: ApiPortOpt = None, api_host: ApiHostOpt = "127.0.0.1") -> None:
     from cortex_tui.engine.runner import attach_progress, supervise_to_end
 
     sup = supervisor(layout, repo, state_dir, headless=False)
     sup.metrics_addr = metrics_addr(metrics_host, metrics_port)
+    serve_api_on(sup, api_host, api_port)
     attach_progress(sup)
     asyncio.run(supervise_to_end(sup, stop_on_signal=False, until_done=True))
 

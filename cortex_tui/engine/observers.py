@@ -1,12 +1,13 @@
-"""What watches the engine from the side: notifications and the metrics endpoint (both optional, both in
-threads of their own so a slow sink or scraper never slows supervision)."""
+"""What watches or drives the engine from the side: notifications and the metrics endpoint (optional, in
+threads of their own so a slow sink or scraper never slows supervision) and the local API (in the loop)."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from cortex_tui.errors import CortexError
 from cortex_tui.metrics import Snapshot, registry_for
 from cortex_tui.metrics.server import MetricsServer
 from cortex_tui.notify import Notifier, attach_notifier, sinks_for
@@ -33,6 +34,8 @@ def review_counts(entries: list[Any]) -> tuple[dict[str, int], dict[str, int]]:
 class Observers:
     notifier: Notifier | None = None
     metrics: MetricsServer | None = None
+    plugins: list[Plugin] = field(default_factory=list)
+    """Front ends that run inside the engine's loop (the local API), started and closed with it."""
     spawn_durations: list[float] = field(default_factory=list)
     _starting: dict[str, float] = field(default_factory=dict)
 
@@ -42,7 +45,13 @@ class Observers:
         elif ev.kind == "spawned" and ev.session in self._starting:
             self.spawn_durations.append(max(0.0, ev.ts - self._starting.pop(ev.session)))
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        for p in reversed(self.plugins):
+            await p.close()
+        self.plugins.clear()
+        await asyncio.to_thread(self._close_threads)
+
+    def _close_threads(self) -> None:
         if self.metrics is not None:
             self.metrics.close()
             self.metrics = None
@@ -51,9 +60,27 @@ class Observers:
             self.notifier = None
 
 
-def start_observers(sup: Supervisor, metrics_addr: tuple[str, int] | None) -> Observers:
+class Plugin(Protocol):
+    """Something a front end hands the engine to run in its loop while it supervises (e.g. the local API)."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+async def start_observers(sup: Supervisor, metrics_addr: tuple[str, int] | None,
+                          plugins: list[Plugin] | None = None) -> Observers:
     """Call inside the engine's loop, after the run state exists."""
     obs = Observers()
+    for p in plugins or []:
+        try:
+            await p.start()
+            obs.plugins.append(p)
+        except (OSError, CortexError) as e:  # the run goes on without it, and says so
+            await p.close()
+            sup.note("plugin_error", None, {"plugin": p.name, "error": getattr(e, "message", None) or str(e)})
     sup.subscribe(obs.on_event)
     obs.notifier = attach_notifier(sup, sinks_for(sup.layout.notify, load_user_config().notify))
     if metrics_addr is not None:

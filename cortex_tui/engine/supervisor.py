@@ -22,7 +22,7 @@ from cortex_tui.engine import actions
 from cortex_tui.engine.clock import Clock, SystemClock, local_hms, wait_real
 from cortex_tui.engine.events import EPHEMERAL_KINDS, Event, EventBus
 from cortex_tui.engine.ingest import Ingest
-from cortex_tui.engine.observers import Observers, start_observers
+from cortex_tui.engine.observers import Observers, Plugin, start_observers
 from cortex_tui.engine.reattach import reconcile, refuse_strays, take_lock
 from cortex_tui.engine.remote import RemoteSessions
 from cortex_tui.engine.schedule import plan, restart_delay, timed_out
@@ -111,6 +111,8 @@ class Supervisor:
         self._observers: Observers | None = None
         self.metrics_addr: tuple[str, int] | None = None
         """Serve ``/metrics`` there while supervising (``--metrics-port``)."""
+        self.plugins: list[Plugin] = []
+        """Front ends that live in the engine's loop while it supervises (the local API: ``cortex_tui.api``)."""
         self.remote = RemoteSessions(self)
         self._last_remote_poll = 0.0
         self._tasks = TaskSet(self._engine_error)
@@ -153,7 +155,7 @@ class Supervisor:
                    pid=os.getpid())
         self._save(force=True)
         self._started = True
-        self._observers = start_observers(self, self.metrics_addr)
+        self._observers = await start_observers(self, self.metrics_addr, self.plugins)
 
     async def supervise(self, *, until_done: bool) -> None:
         """Watch everything until every session ended (``until_done``) or :meth:`request_stop`."""
@@ -209,32 +211,32 @@ class Supervisor:
         """Release the lock; sessions keep running in tmux (remote ones in the node's tmux)."""
         self._save(force=True)
         if self._observers is not None:  # pending notifications go out (bounded) before the lock is released
-            await asyncio.to_thread(self._observers.close)
+            await self._observers.close()
             self._observers = None
         await asyncio.to_thread(self.remote.close)
         self.store.unlock()
 
-    async def send(self, name: str, text: str) -> None:
+    async def send(self, name: str, text: str, *, origin: str = "user") -> None:
         rt = self._get(name)
         await asyncio.to_thread(actions.send_text, self._tmux(rt.rec), rt.rec, text, rt.adapter)
-        self._emit("action", name, action="send", detail=text)
+        self._emit("action", name, action="send", detail=text, origin=origin)
 
-    async def approve(self, name: str) -> None:
+    async def approve(self, name: str, *, origin: str = "user") -> None:
         rt = self._get(name)
         prompt = await asyncio.to_thread(actions.answer, self._tmux(rt.rec), rt.rec, True, rt.adapter)
-        self._emit("action", name, action="approve", detail=prompt.text)
+        self._emit("action", name, action="approve", detail=prompt.text, origin=origin)
 
-    async def deny(self, name: str) -> None:
+    async def deny(self, name: str, *, origin: str = "user") -> None:
         rt = self._get(name)
         prompt = await asyncio.to_thread(actions.answer, self._tmux(rt.rec), rt.rec, False, rt.adapter)
-        self._emit("action", name, action="deny", detail=prompt.text)
+        self._emit("action", name, action="deny", detail=prompt.text, origin=origin)
 
-    async def interrupt(self, name: str) -> None:
+    async def interrupt(self, name: str, *, origin: str = "user") -> None:
         rt = self._get(name)
         await asyncio.to_thread(actions.interrupt, self._tmux(rt.rec), rt.rec, rt.adapter)
-        self._emit("action", name, action="interrupt", detail="")
+        self._emit("action", name, action="interrupt", detail="", origin=origin)
 
-    async def stop_session(self, name: str, reason: str = "stopped by user") -> None:
+    async def stop_session(self, name: str, reason: str = "stopped by user", *, origin: str = "user") -> None:
         rt = self._get(name)
         if rt.rec.state.terminal:
             return
@@ -243,14 +245,14 @@ class Supervisor:
         self.book.set_state(rt, SessionState.STOPPED, reason)
         if not was_pending:
             await asyncio.to_thread(self._stop_pane, rt)
-        self._emit("action", name, action="stop", detail=reason)
+        self._emit("action", name, action="stop", detail=reason, origin=origin)
 
-    async def restart_session(self, name: str) -> None:
+    async def restart_session(self, name: str, *, origin: str = "user") -> None:
         rt = self._get(name)
         if rt.rec.state.live:
             rt.rec.state = SessionState.STOPPED
             await asyncio.to_thread(self._stop_pane, rt)
-        self._emit("action", name, action="restart", detail="")
+        self._emit("action", name, action="restart", detail="", origin=origin)
         await self._spawn(rt, restart=True)
 
     def attach_argv(self, name: str) -> list[str]:
