@@ -29,11 +29,13 @@ from textual.widgets import Static
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the synthetic engine is a test double
+
+from synthetic_engine import EPOCH, SyntheticEngine  # noqa: E402
 
 from cortex_tui.ui import present  # noqa: E402
 from cortex_tui.ui.app import CortexApp  # noqa: E402
 from cortex_tui.ui.screens.session import SessionScreen  # noqa: E402
-from cortex_tui.ui.synthetic import EPOCH, SyntheticEngine  # noqa: E402
 
 SIZE = (160, 48)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from synthetic_engine import EPOCH, SyntheticEngine
 from textual.pilot import Pilot
 
 from cortex_tui.model.state import SessionRecord, SessionState, TokenUsage, TriggerRecord
@@ -12,9 +13,9 @@ from cortex_tui.ui import present
 from cortex_tui.ui.ansi import pane_text, strip_unsafe
 from cortex_tui.ui.app import CortexApp
 from cortex_tui.ui.commands import entries
+from cortex_tui.ui.screens.confirm import ConfirmScreen
 from cortex_tui.ui.screens.help import HelpScreen
 from cortex_tui.ui.screens.session import SessionScreen
-from cortex_tui.ui.synthetic import EPOCH, SyntheticEngine
 from cortex_tui.ui.widgets.events_panel import EventsPanel
 from cortex_tui.ui.widgets.pane_mirror import PaneMirror
 from cortex_tui.ui.widgets.session_table import SessionTable
@@ -148,22 +149,94 @@ async def test_sort_and_filter_cycle() -> None:
         await until(pilot, lambda: "billing-refactor" not in table(app).keys_in_order(), what="row removed")
 
 
-async def test_cursor_stays_on_top_until_the_user_moves_it_then_follows_its_session() -> None:
+async def test_cursor_stays_on_its_session_through_resorts() -> None:
+    # was: an untouched cursor jumped to whichever session floated to the top (Enter opened someone else)
     app, eng = make_app()
     async with app.run_test(size=(120, 32)) as pilot:
         await until(pilot, lambda: table(app).row_count == 12)
         tbl = table(app)
-        assert tbl.cursor_row == 0
+        assert tbl.cursor_row == 0 and tbl.current_key == "billing-refactor"  # opens on the top row
+        tbl.resort_every = 0.0
         eng.set_state("docs-refactor", SessionState.WAITING, "approval requested")  # floats to the top band
         await until(pilot, lambda: tbl.keys_in_order()[0] == "docs-refactor", what="new top row")
-        assert tbl.current_key == "docs-refactor" and tbl.cursor_row == 0  # untouched cursor: still on top
+        assert tbl.current_key == "billing-refactor" and tbl.cursor_row == 1  # the cursor kept its session
         await pilot.press("down")
         picked = tbl.current_key
         assert picked is not None and picked != "docs-refactor"
         eng.set_state("cache-refactor", SessionState.WAITING, "approval requested")
         await until(pilot, lambda: tbl.keys_in_order()[0] == "cache-refactor"
                     or tbl.keys_in_order()[1] == "cache-refactor", what="cache-refactor floats up")
-        assert tbl.current_key == picked  # once moved, the cursor follows its session through re-sorts
+        assert tbl.current_key == picked
+
+
+async def test_rows_do_not_move_while_keys_are_typed_and_resort_at_most_once_a_second() -> None:
+    """Item 17: ``k k Enter`` must open the row the user saw, not one that slid under the cursor."""
+    app, eng = make_app()
+    async with app.run_test(size=(120, 32)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 12)
+        tbl = table(app)
+        tbl.resort_quiet = 3.0  # generous, so a slow machine cannot turn the test into a race
+        await pilot.press("down", "down")
+        seen = tbl.keys_in_order()
+        target = seen[3]
+        # a session below the cursor starts needing attention: it belongs near the top now
+        eng.set_state(seen[-1], SessionState.WAITING, "approval requested")
+        await until(pilot, lambda: tbl.get_row(seen[-1])[1].plain.endswith("waiting"), what="cell updated at once")
+        await pilot.pause(0.4)  # past the dashboard's coalescing and input-quiet windows
+        assert tbl.keys_in_order() == seen  # no re-sort while the user is typing
+        await pilot.press("down", "enter")
+        assert isinstance(app.screen, SessionScreen) and app.screen.session == target
+        await pilot.press("escape")
+        await until(pilot, lambda: tbl.keys_in_order()[0] == seen[-1], timeout=8, what="re-sorted once quiet")
+        assert tbl.current_key == target  # and the cursor went with its session
+
+    # at most one re-sort per resort_every, however often the order changes
+    app, eng = make_app()
+    async with app.run_test(size=(120, 32)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 12)
+        tbl = table(app)
+        await until(pilot, lambda: tbl.settled)
+        tbl.resort_every = 3.0
+        before = tbl.resorts
+        names = tbl.keys_in_order()
+        tbl._last_resort = app.dashboard.monotonic()  # as if it had just re-sorted
+        for name in names[-4:]:
+            eng.set_state(name, SessionState.WAITING, "approval requested")
+            await pilot.pause(0.15)
+        await pilot.pause(0.5)
+        assert tbl.resorts == before and tbl.keys_in_order() == names
+        await until(pilot, lambda: tbl.resorts == before + 1, timeout=8, what="one re-sort after the window")
+        assert tbl.keys_in_order()[:4] != names[:4]
+
+
+async def test_stop_and_restart_ask_first_naming_the_session() -> None:
+    """Items 17/18: ``x`` and ``R`` act only after ``y``, and the question names the session."""
+    app, eng = make_app()
+    async with app.run_test(size=(120, 32)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 12)
+        table(app).focus_key("auth-refactor")
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="a confirmation")
+        confirm = app.screen
+        assert isinstance(confirm, ConfirmScreen)
+        assert confirm.title_text == "Stop auth-refactor?" and "auth-refactor" in str(confirm.body)
+        await pilot.press("n")
+        await pilot.pause(0.2)
+        assert not any(c[0] == "stop" for c in eng.calls)  # declined: nothing stopped
+        assert eng.state.sessions["auth-refactor"].state is SessionState.RUNNING
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        # the table moves under the dialog: the answer still acts on the session it named
+        eng.set_state("docs-refactor", SessionState.WAITING, "approval requested")
+        await pilot.press("y")
+        await until(pilot, lambda: ("stop", "auth-refactor", "") in eng.calls)
+        assert [c for c in eng.calls if c[0] == "stop"] == [("stop", "auth-refactor", "")]
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert app.screen.title_text == "Restart auth-refactor?"  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        assert not any(c[0] == "restart" for c in eng.calls)
 
 
 async def test_activity_tick_updates_only_the_ago_cells() -> None:
@@ -243,8 +316,12 @@ async def test_actions_from_dashboard_and_session_view() -> None:
         await until(pilot, lambda: "received: hello agent" in mirror.plain, what="echo in mirror")
         await pilot.press("escape")  # leave the input
         await pilot.press("i", "x")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="stop asks first")
+        await pilot.press("y")
         await until(pilot, lambda: eng.state.sessions["auth-refactor"].state is SessionState.STOPPED)
         await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="restart asks first")
+        await pilot.press("y")
         await until(pilot, lambda: eng.state.sessions["auth-refactor"].state is SessionState.RUNNING)
         assert [c[0] for c in eng.calls if c[1] == "auth-refactor"] == ["send", "interrupt", "stop", "restart"]
         await pilot.press("d")
@@ -326,6 +403,8 @@ async def test_help_screen_and_palette_entries() -> None:
         assert "Approve billing-refactor" in titles and "Open cache-refactor" in titles
         assert "Restart billing-refactor" in titles  # current row's actions
         titles["Stop billing-refactor"]()
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the palette's stop asks too")
+        await pilot.press("y")
         await until(pilot, lambda: ("stop", "billing-refactor", "") in eng.calls)
         titles["Open cache-refactor"]()
         await until(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.captures > 0)

@@ -14,6 +14,7 @@ from cortex_tui.engine.supervisor import Supervisor
 from cortex_tui.layout import parse_layout
 from cortex_tui.model.state import SessionState
 from cortex_tui.ui.app import CortexApp
+from cortex_tui.ui.screens.confirm import ConfirmScreen
 from cortex_tui.ui.screens.session import SessionScreen
 from cortex_tui.ui.widgets.pane_mirror import PaneMirror
 from cortex_tui.ui.widgets.trigger_history import TriggerHistory
@@ -108,11 +109,19 @@ async def test_real_run_message_approve_stop_restart_quit(git_repo: Path, tmp_pa
         await pilot.press("escape")
         await select_row(pilot, app, "sleeper")
         await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="stop asks first")
+        await pilot.press("y")
         await until(pilot, lambda: app.sessions["sleeper"].state is SessionState.STOPPED, what="stopped")
         stopped_row = app.dashboard.table.get_row("sleeper")
         await until(pilot, lambda: "stopped" in app.dashboard.table.get_row("sleeper")[1].plain, what="row shows it")
         assert stopped_row is not None
+        # wait for the stop to finish: a restart during its 1.5 s grace period gets the new agent killed
+        # (Supervisor._stop_pane reads rec.pane_pid after the restart replaced it; reported to the engine)
+        await until(pilot, lambda: not any(w.name == "stop sleeper" and not w.is_finished for w in app.workers),
+                    what="stop done")
         await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="restart asks first")
+        await pilot.press("y")
         await until(pilot, lambda: app.sessions["sleeper"].state is SessionState.RUNNING, what="restarted")
         await until(pilot, lambda: log_text(sup, "sleeper").count("sleeping now") >= 2, timeout=20,
                     what="second run printed")
@@ -173,6 +182,8 @@ def test_attach_suspends_and_returns_in_a_real_terminal(git_repo: Path, tmp_path
     try:
         wait_until(lambda: "asker" in capture() and "waiting" in capture(), timeout=60, what="dashboard in terminal")
         wait_until(lambda: capture().split("\n")[2].lstrip().startswith("asker"), timeout=40, what="asker row first")
+        # the cursor stays on the session it is on while rows re-sort: Home puts it on the asker's row
+        subprocess.run([*outer, "send-keys", "-t", "ui", "Home"], check=True)
         subprocess.run([*outer, "send-keys", "-t", "ui", "t"], check=True)  # attach to the highlighted session
         # the inner tmux takes over the terminal: the sim's screen and tmux's status line
         wait_until(lambda: "Deploy to prod? [y/n]" in capture() and "Session" not in capture(), timeout=30,

@@ -232,7 +232,7 @@ async def test_reject_keeps_the_branch_under_a_ref(git_repo: Path) -> None:
         await pilot.press("down")  # beta
         await until(pilot, lambda: screen.current == "beta", what="beta")
         n = screen.loaded
-        await pilot.press("x")
+        await pilot.press("r")
         await until(pilot, lambda: isinstance(app.screen, TextPromptScreen), what="prompt")
         await pilot.press(*"out of scope")
         await pilot.press("enter")
@@ -305,7 +305,7 @@ async def test_reverify_and_shell_refusals(git_repo: Path) -> None:
     app = review_app(fl)
     async with app.run_test(size=SIZE) as pilot:
         screen = await opened(pilot)
-        await pilot.press("o")  # headless: no terminal to hand over
+        await pilot.press("exclamation_mark")  # headless: no terminal to hand over
         await until(pilot, lambda: any("needs a real terminal" in m for m, _ in app.notes), what="shell note")
         assert any(str(fl.worktree("alpha")) in m for m, _ in app.notes)
         await pilot.press("down", "down")
@@ -333,8 +333,9 @@ async def test_new_entries_appear_while_the_screen_is_open(git_repo: Path) -> No
 
 async def test_engine_review_event_reloads_the_open_review_screen(git_repo: Path) -> None:
     """No polling: the app routes the engine's "review" event to the Review screen, which reloads."""
+    from synthetic_engine import SyntheticEngine
+
     from cortex_tui.ui.app import CortexApp
-    from cortex_tui.ui.synthetic import SyntheticEngine
 
     fl = fleet(git_repo, conflict=False)
     wt = fl.add("delta", scope=["src/**"])

@@ -6,11 +6,11 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from synthetic_engine import EPOCH, SyntheticEngine
 from textual.pilot import Pilot
 
 from cortex_tui.ui.app import CortexApp
 from cortex_tui.ui.screens.session import SessionScreen
-from cortex_tui.ui.synthetic import EPOCH, SyntheticEngine
 
 SIZE = (120, 32)
 SnapCompare = Callable[..., bool]
@@ -35,7 +35,9 @@ async def _settle(pilot: Pilot[None]) -> None:
     app = pilot.app
     assert isinstance(app, CortexApp)
     for _ in range(100):
-        if app.dashboard.is_mounted and app.dashboard.table.row_count and app.supervising:
+        dash = app.dashboard
+        if (dash.is_mounted and dash.table.row_count and app.supervising
+                and (not dash.preview.display or dash.preview.captures)):
             break
         await pilot.pause(0.02)
     await pilot.pause(0.2)
@@ -46,7 +48,13 @@ def test_dashboard_snapshot(snap_compare: SnapCompare) -> None:
 
 
 def test_dashboard_small_terminal_snapshot(snap_compare: SnapCompare) -> None:
+    """80×24: q and ? stay on the key bar, no scrollbar glyphs under the table."""
     assert snap_compare(frozen_app(), terminal_size=(80, 24), run_before=_settle)
+
+
+def test_dashboard_large_terminal_snapshot(snap_compare: SnapCompare) -> None:
+    """160×48: the table takes the rows it needs, the selected session's live pane fills the rest."""
+    assert snap_compare(frozen_app(), terminal_size=(160, 48), run_before=_settle)
 
 
 def test_session_view_snapshot(snap_compare: SnapCompare) -> None:

@@ -6,31 +6,32 @@ import asyncio
 import os
 import signal
 import time
-import tomllib
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
-from textual import events
+from textual import events, on
 from textual.app import App, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.worker import Worker, WorkerState
 
 from cortex_tui.engine.events import Event
-from cortex_tui.model.layout import ResolvedSession
+from cortex_tui.model.layout import ResolvedSession, SessionSpec
 from cortex_tui.model.state import SessionRecord
 from cortex_tui.ui.commands import CortexCommands
-from cortex_tui.ui.engine_protocol import Engine
+from cortex_tui.ui.engine_protocol import AddsSessions, Engine
 from cortex_tui.ui.gc_tuning import IdleCollector
-from cortex_tui.ui.messages import EngineBatch, EventQueue
+from cortex_tui.ui.messages import Attach, EngineBatch, EventQueue, OpenSession, SessionAction, ShowScreen
 from cortex_tui.ui.present import Palette, SessionExtras, event_summary, severity_style
 from cortex_tui.ui.screens.compare import CompareScreen
 from cortex_tui.ui.screens.dashboard import DashboardScreen
 from cortex_tui.ui.screens.help import HelpScreen
+from cortex_tui.ui.screens.new_session import NewSessionScreen
 from cortex_tui.ui.screens.review import ReviewScreen
 from cortex_tui.ui.screens.session import SessionScreen
 from cortex_tui.ui.trigger_toasts import TriggerNote, TriggerToasts
+from cortex_tui.ui.view import RunView
 from cortex_tui.ui.widgets.events_panel import EventLine
 
 REVIEW_EVENTS = frozenset({"review", "review_error"})
@@ -61,12 +62,9 @@ class CortexApp(App[None]):
         self.clock = clock
         self.start_engine = start_engine
         self.flush_interval = flush_interval
-        """Coalescing window for table refreshes (0.1 s = at most 10 redraws/s)."""
-        self.input_quiet = 0.2
-        """Table refreshes wait until no key was pressed for this long..."""
-        self.max_flush_delay = 1.0
-        """...but never longer than this."""
+        """The dashboard's coalescing window for table refreshes (0.1 s = at most 10 redraws/s)."""
         self.last_input_at = 0.0
+        """When the last key was pressed (time.monotonic): the dashboard holds re-sorts while keys arrive."""
         self.ticking = ticking
         """Refresh "12 s ago" columns every second (snapshot tests turn it off)."""
         self.trigger_toasts = TriggerToasts(self, bell=bell)
@@ -75,7 +73,6 @@ class CortexApp(App[None]):
         """Best-of runs: how many top variants the judge compares."""
         self.comparisons = 0
         """Best-of comparisons finished (tests read this)."""
-        self._run_table_cache: tuple[str, Mapping[str, object]] = ("", {})
         self.tune_gc = tune_gc
         """Run full GC collections only while input is idle (whole-process; run_tui turns it on): without
         it a gen-2 collection over Textual's caches stalls a keystroke by 20–300 ms now and then."""
@@ -89,6 +86,9 @@ class CortexApp(App[None]):
         self.palette = Palette()
         self.attach_returncode: int | None = None
         """Exit status of the last attach (tests read it)."""
+        self.view = RunView(engine, self.extras, clock=clock, palette=lambda: self.palette,
+                            supervising=lambda: self.supervising)
+        """What the screens read (read-only); they post messages up for everything they do."""
 
     # ------------------------------------------------------------------ engine views
     @property
@@ -97,49 +97,16 @@ class CortexApp(App[None]):
 
     @property
     def sessions(self) -> Mapping[str, SessionRecord]:
-        try:
-            return self.engine.state.sessions
-        except (AttributeError, RuntimeError):  # engine not started yet
-            return {}
+        return self.view.sessions
 
     @property
     def specs(self) -> Mapping[str, ResolvedSession]:
-        return self.engine.specs
-
-    @property
-    def nodes(self) -> Mapping[str, Mapping[str, object]]:
-        """Health of remote nodes (name -> reachable, latency_ms, …), as the engine last saw it."""
-        try:
-            return self.engine.state.nodes
-        except (AttributeError, RuntimeError):
-            return {}
-
-    def _run_table(self) -> Mapping[str, object]:
-        """The layout's ``[run]`` table, as the engine saved it ({} before the run started).
-
-        Read on every dashboard refresh: parsed once per layout text.
-        """
-        try:
-            text = self.engine.state.layout_text
-        except (AttributeError, RuntimeError):
-            return {}
-        if text != self._run_table_cache[0]:
-            try:
-                run = tomllib.loads(text).get("run", {})
-            except tomllib.TOMLDecodeError:
-                run = {}
-            self._run_table_cache = (text, run if isinstance(run, dict) else {})
-        return self._run_table_cache[1]
-
-    @property
-    def run_budget(self) -> float | None:
-        budget = self._run_table().get("budget_usd")
-        return float(budget) if isinstance(budget, int | float) else None
+        return self.view.specs
 
     @property
     def best_of(self) -> bool:
         """A best-of run (``[run] mode = "best-of"``): its variants are compared when they have all ended."""
-        return self._run_table().get("mode") == "best-of"
+        return self.view.best_of
 
     @property
     def dashboard(self) -> DashboardScreen:
@@ -156,7 +123,8 @@ class CortexApp(App[None]):
         self._update_palette()
         self.theme_changed_signal.subscribe(self, lambda _theme: self._on_theme())
         self._unsubscribe = self.engine.subscribe(self._engine_callback)
-        self.install_screen(DashboardScreen(), "dashboard")
+        self.install_screen(DashboardScreen(self.view, flush_interval=self.flush_interval, ticking=self.ticking,
+                                            last_input_at=lambda: self.last_input_at), "dashboard")
         self.push_screen("dashboard")
         self.run_worker(self._supervise(), name="supervise", group="engine", exit_on_error=False)
         try:  # another supervisor taking the run over (or `cortex-tui down`) asks us to leave with SIGUSR1
@@ -227,6 +195,8 @@ class CortexApp(App[None]):
                 self._touch(ev.session, ev.ts)
                 if ev.session == viewing:
                     screen.request_capture()  # type: ignore[attr-defined]
+                else:
+                    self.dashboard.session_output(ev.session)
             elif ev.kind == "stats" and ev.session is not None:
                 self._stats(ev.session, ev.data)
             else:
@@ -279,7 +249,26 @@ class CortexApp(App[None]):
             self.extras.setdefault(session, SessionExtras()).last_event_at = ts
         self.dashboard.mark_dirty(session)
 
-    # ------------------------------------------------------------------ commands (called by screens/palette)
+    # ------------------------------------------------------------------ messages from screens and the palette
+    @on(SessionAction)
+    def _on_session_action(self, message: SessionAction) -> None:
+        self.act(message.action, message.session, message.text)
+
+    @on(OpenSession)
+    def _on_open_session(self, message: OpenSession) -> None:
+        self.open_session(message.session)
+
+    @on(Attach)
+    def _on_attach(self, message: Attach) -> None:
+        self.attach(message.session)
+
+    @on(ShowScreen)
+    def _on_show_screen(self, message: ShowScreen) -> None:
+        show: dict[str, Callable[[], object]] = {"review": self.action_review, "compare": self.action_compare,
+                                                 "help": self.action_help, "new-session": self.action_new_session}
+        show[message.target]()
+
+    # ------------------------------------------------------------------ commands
     def open_session(self, name: str) -> None:
         if name not in self.sessions:
             self.notify(f"no session named {name!r}", severity="warning")
@@ -293,7 +282,7 @@ class CortexApp(App[None]):
             assert isinstance(screen, SessionScreen)
             screen.show_session(name)
         else:
-            self.install_screen(SessionScreen(name), "session")
+            self.install_screen(SessionScreen(self.view, name), "session")
         self.push_screen("session")
 
     def act(self, action: str, name: str, text: str | None = None) -> Worker[None]:
@@ -329,15 +318,6 @@ class CortexApp(App[None]):
             return
         self.refresh()
 
-    def set_sort(self, mode: str) -> None:
-        self.dashboard.set_sort(mode)
-
-    def set_filter(self, mode: str) -> None:
-        self.dashboard.set_filter(mode)
-
-    def toggle_events(self) -> None:
-        self.dashboard.action_toggle_events()
-
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
@@ -348,6 +328,27 @@ class CortexApp(App[None]):
             self.notify("review needs a run with a repository", severity="warning")
             return None
         return repo, state_dir
+
+    def action_new_session(self) -> None:
+        """``n``: ask for a new session (defaults from the layout) and hand it to the engine's add command."""
+        if isinstance(self.screen, NewSessionScreen):
+            return
+        engine = self.engine
+        if not isinstance(engine, AddsSessions):
+            self.notify("this engine cannot add sessions to a live run", title="new session", severity="error",
+                        timeout=6)
+            return
+
+        def created(spec: SessionSpec | None) -> None:
+            if spec is not None:
+                self.run_worker(self._add(engine, spec), name=f"add {spec.name}", group="actions",
+                                exit_on_error=False)
+
+        self.push_screen(NewSessionScreen(engine.layout, self.sessions), created)
+
+    async def _add(self, engine: AddsSessions, spec: SessionSpec) -> None:
+        await engine.add_session(spec)
+        self.notify(f"added {spec.name} ({spec.agent})", title="new session", timeout=3, markup=False)
 
     def action_review(self) -> None:
         where = self._run_location()

@@ -1,7 +1,7 @@
 """What the UI needs from the engine: the Supervisor's public surface, as a Protocol.
 
 The real :class:`cortex_tui.engine.supervisor.Supervisor` satisfies it, and so does the
-synthetic engine used by snapshot tests and the benchmark (:mod:`cortex_tui.ui.synthetic`).
+synthetic engine used by the UI tests and the benchmark (``tests/synthetic_engine.py``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Protocol, runtime_checkable
 
 from cortex_tui.engine.events import Event
-from cortex_tui.model.layout import ResolvedSession
+from cortex_tui.model.layout import Layout, ResolvedSession, SessionSpec
 from cortex_tui.model.state import RunState
 
 
@@ -26,6 +26,11 @@ class Engine(Protocol):
 
     @property
     def specs(self) -> Mapping[str, ResolvedSession]: ...
+
+    @property
+    def layout(self) -> Layout:
+        """The run's layout (its ``[run]`` table: budget, mode, base)."""
+        ...
 
     def subscribe(self, cb: Callable[[Event], None]) -> Callable[[], None]: ...
 
@@ -52,3 +57,10 @@ class Engine(Protocol):
     async def screen(self, name: str, *, escapes: bool = True, lines: int = 200) -> str: ...
 
     async def shutdown(self) -> None: ...
+
+
+@runtime_checkable
+class AddsSessions(Protocol):
+    """An engine that can add a session to its live run (``n`` in the TUI, ``cortex-tui add``)."""
+
+    async def add_session(self, spec: SessionSpec) -> None: ...

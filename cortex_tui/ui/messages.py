@@ -41,3 +41,44 @@ class EventQueue:
         self._announced = False
         events, self._events = self._events, []
         return events
+
+
+# ---------------------------------------------------------------------------- screens -> app
+# Screens and the command palette post these; the app handles them (messages up, method calls down).
+
+
+class SessionAction(Message):
+    """Run an engine action on a session: approve, deny, interrupt, stop, restart, or send ``text``.
+
+    Destructive actions are confirmed (naming the session) before this is posted.
+    """
+
+    def __init__(self, action: str, session: str, text: str | None = None) -> None:
+        super().__init__()
+        self.action = action
+        self.session = session
+        self.text = text
+
+
+class OpenSession(Message):
+    """Show the session view of ``session``."""
+
+    def __init__(self, session: str) -> None:
+        super().__init__()
+        self.session = session
+
+
+class Attach(Message):
+    """Suspend the UI and attach the terminal to ``session``'s tmux window."""
+
+    def __init__(self, session: str) -> None:
+        super().__init__()
+        self.session = session
+
+
+class ShowScreen(Message):
+    """Show one of the app's screens by name: ``review``, ``compare``, ``help``, ``new-session``."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__()
+        self.target = target

@@ -49,7 +49,7 @@ class CompareScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("w", "pick_winner", "Pick winner"),
-        Binding("r", "reload", "Refresh"),
+        Binding("ctrl+r", "reload", "Refresh"),
         Binding("right_square_bracket", "hunk(1)", "Next hunk", show=False),
         Binding("left_square_bracket", "hunk(-1)", "Prev hunk", show=False),
     ]

@@ -62,12 +62,12 @@ class ReviewScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("a", "approve", "Approve"),
-        Binding("x", "reject", "Reject"),
+        Binding("r", "reject", "Reject"),
         Binding("c", "request_changes", "Changes"),
         Binding("v", "reverify", "Re-verify"),
         Binding("s", "toggle_squash", "Squash"),
-        Binding("o", "shell", "Shell"),
-        Binding("r", "reload", "Refresh"),
+        Binding("exclamation_mark", "shell", "Shell"),
+        Binding("ctrl+r", "reload", "Refresh"),
         Binding("right_square_bracket", "hunk(1)", "Next hunk", show=False),
         Binding("left_square_bracket", "hunk(-1)", "Prev hunk", show=False),
     ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual import on
@@ -17,14 +16,14 @@ from textual.widgets import Input, Static
 
 from cortex_tui.ui.ansi import pane_text
 from cortex_tui.ui.keys import SESSION_ACTIONS
+from cortex_tui.ui.messages import Attach
 from cortex_tui.ui.present import facts_text, files_text, state_cell, trigger_table
+from cortex_tui.ui.screens.session_actions import request_action
+from cortex_tui.ui.view import RunView
 from cortex_tui.ui.widgets.key_bar import KeyBar
 from cortex_tui.ui.widgets.pane_mirror import PaneMirror
 from cortex_tui.ui.widgets.session_facts import SessionFacts
 from cortex_tui.ui.widgets.trigger_history import TriggerHistory
-
-if TYPE_CHECKING:
-    from cortex_tui.ui.app import CortexApp
 
 
 class SessionScreen(Screen[None]):
@@ -41,18 +40,15 @@ class SessionScreen(Screen[None]):
     idle_capture_every = 2.0
     """Capture at least this often even without output events (cursor moves, redraws)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, view: RunView, name: str) -> None:
         super().__init__(id="session")
+        self.view = view
         self.session = name
         self._capture_wanted = False
         self._capturing = False
         self.captures = 0
         self._ready = False
         self.last_capture_error: str | None = None
-
-    @property
-    def cortex(self) -> CortexApp:
-        return cast("CortexApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Static(id="session-title")
@@ -90,14 +86,14 @@ class SessionScreen(Screen[None]):
     def refresh_info(self) -> None:
         if not self._ready:
             return
-        app = self.cortex
-        rec = app.sessions.get(self.session)
+        view = self.view
+        rec = view.sessions.get(self.session)
         if rec is None:
             self.query_one("#session-title", Static).update(Text(f" {self.session}: no such session", style="bold"))
             return
-        now = app.clock()
-        spec = app.specs.get(self.session)
-        pal = app.palette
+        now = view.clock()
+        spec = view.specs.get(self.session)
+        pal = view.palette
         title = Text(f" {rec.name} ", style="bold reverse")
         title.append("  ")
         title.append_text(state_cell(rec.state, pal))
@@ -107,10 +103,10 @@ class SessionScreen(Screen[None]):
         if n:
             title.append(f"  ⚑ {n} active", style=f"bold {pal.warning}")
         try:
-            with app.batch_update():
+            with self.app.batch_update():
                 self.query_one("#session-title", Static).update(title)
-                self.query_one("#facts", SessionFacts).show(facts_text(rec, spec, app.extras.get(self.session), now,
-                                                                       pal))
+                self.query_one("#facts", SessionFacts).show(facts_text(rec, spec, view.extras.get(self.session),
+                                                                       now, pal))
                 self.query_one("#triggers", TriggerHistory).show(trigger_table(rec, now, pal))
                 self.query_one("#files", SessionFacts).show(files_text(rec, spec, pal))
         except NoMatches:  # the screen is being torn down
@@ -130,7 +126,7 @@ class SessionScreen(Screen[None]):
                 started = time.monotonic()
                 name = self.session
                 try:
-                    raw = await self.cortex.engine.screen(name)
+                    raw = await self.view.engine.screen(name)
                 except Exception as e:
                     self.last_capture_error = str(e) or type(e).__name__
                     self._show(Text(f"pane unavailable: {self.last_capture_error}", style="italic"))
@@ -164,10 +160,10 @@ class SessionScreen(Screen[None]):
         self.dismiss()
 
     def action_act(self, action: str) -> None:
-        self.cortex.act(action, self.session)
+        request_action(self.app, self.post_message, action, self.session)
 
     def action_attach(self) -> None:
-        self.cortex.attach(self.session)
+        self.post_message(Attach(self.session))
 
     def action_message(self) -> None:
         self.query_one("#message", Input).focus()
@@ -178,4 +174,4 @@ class SessionScreen(Screen[None]):
         if not text:
             return
         event.input.value = ""
-        self.cortex.act("send", self.session, text)
+        request_action(self.app, self.post_message, "send", self.session, text)

@@ -24,8 +24,16 @@ class KeyHint:
     enabled: bool = True
 
 
+ESSENTIAL: frozenset[str] = frozenset({"q", "question_mark"})
+"""Keys that stay on the bar however narrow the terminal (quit, and help, which lists every other key)."""
+
+
 class KeyBar(Widget):
-    """Shows the active screen's bindings that have ``show=True``, plus the command palette key on the right."""
+    """Shows the active screen's bindings that have ``show=True``, plus the command palette key on the right.
+
+    When they do not all fit, the essential keys (:data:`ESSENTIAL`) are kept and the others are dropped
+    from the end; ``?`` lists them all.
+    """
 
     ALLOW_SELECT = False
     COMPONENT_CLASSES = {"key-bar--key", "key-bar--description"}
@@ -52,6 +60,8 @@ class KeyBar(Widget):
         self.hints: tuple[KeyHint, ...] = ()
         self.palette_hint: KeyHint | None = None
         self._spans: list[tuple[int, int, str]] = []
+        self.dropped: tuple[str, ...] = ()
+        """Keys left off the bar at the last render for want of room (tests read it)."""
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -98,15 +108,28 @@ class KeyBar(Widget):
                      style=desc_style if hint.enabled else desc_style + dim)
             return t
 
+        width = self.size.width
+        pieces = [(hint, piece(hint)) for hint in self.hints]
+        essential_len = sum(len(p) for h, p in pieces if h.key in ESSENTIAL)
+        room = width - essential_len
+        shown: list[tuple[KeyHint, Text]] = []
+        for hint, p in pieces:
+            if hint.key in ESSENTIAL:
+                shown.append((hint, p))
+            elif len(p) <= room:
+                shown.append((hint, p))
+                room -= len(p)
+            else:
+                room = -1  # keep the order: nothing after a dropped key but the essential ones
+        self.dropped = tuple(h.key for h, _ in pieces if (h, _) not in shown)
         text = Text(no_wrap=True, overflow="crop", end="")
         spans: list[tuple[int, int, str]] = []
-        for hint in self.hints:
-            p = piece(hint)
+        for hint, p in shown:
             spans.append((len(text), len(text) + len(p), hint.key))
             text.append_text(p)
         if self.palette_hint is not None:
             p = piece(self.palette_hint)
-            gap = self.size.width - len(text) - len(p) - 1
+            gap = width - len(text) - len(p) - 1
             if gap >= 1:
                 text.append(" " * gap)
                 text.append("│", style=dim)

@@ -1,7 +1,7 @@
 """A synthetic engine: deterministic fake sessions that satisfy :class:`~cortex_tui.ui.engine_protocol.Engine`.
 
-Used by the snapshot tests, the UI benchmark and ``python -m cortex_tui.ui.synthetic`` (a preview of
-the TUI without tmux). It never spawns anything. With ``live=True`` its ``supervise()`` feeds output,
+A test double (it lives with the tests, not in the shipped package): used by the UI tests, the snapshot
+tests, the UI benchmark and ``python tests/synthetic_engine.py`` (a preview of the TUI without tmux). It never spawns anything. With ``live=True`` its ``supervise()`` feeds output,
 stats, state changes and triggers at a configurable rate, like a busy real run.
 """
 
@@ -278,6 +278,20 @@ class SyntheticEngine:
         rec.restarts += 1
         self.publish("action", name, action="restart", detail=None)
         self.set_state(name, SessionState.RUNNING, "restarted by user")
+
+    async def add_session(self, spec: SessionSpec) -> None:
+        """``n`` in the TUI: a new session joins the run as pending, then starts."""
+        if spec.name in self.state.sessions:
+            raise ValueError(f"a session named {spec.name!r} already exists")
+        self.calls.append(("add", spec.name, spec.prompt))
+        resolved = resolve_session(self.layout, spec)
+        self.specs[spec.name] = resolved
+        self.state.sessions[spec.name] = SessionRecord(
+            name=spec.name, slug=spec.name, agent=resolved.agent, node=resolved.node, state=SessionState.PENDING,
+            branch=f"cortex/{self.run_id}/{spec.name}", worktree=f"/tmp/synthetic/.cortex/worktrees/{spec.name}",
+            created_at=self.clock())
+        self.publish("session_added", spec.name, agent=resolved.agent, scope=list(spec.scope))
+        self.set_state(spec.name, SessionState.RUNNING, "added from the TUI")
 
     def attach_argv(self, name: str) -> list[str]:
         self._check(name)

@@ -1,0 +1,89 @@
+"""The dashboard's live preview of the selected session's tmux pane (read-only; the session view is for typing)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+from rich.text import Text
+
+from cortex_tui.ui.ansi import pane_text
+from cortex_tui.ui.widgets.pane_mirror import PaneMirror
+
+Capture = Callable[[str], Awaitable[str]]
+"""``await capture(session)``: the pane's text with its colour escapes (the engine's ``screen``)."""
+
+
+class PanePreview(PaneMirror):
+    """Shows one session's pane; re-captured on its output, at most every ``capture_interval``, and every
+    ``idle_capture_every`` seconds without output. Captures nothing while hidden."""
+
+    DEFAULT_CSS = """
+    PanePreview {
+        height: 1fr;
+        border: round $primary 40%;
+        border-title-color: $primary;
+        padding: 0 1;
+        background: $background;
+    }
+    """
+
+    capture_interval = 0.25
+    idle_capture_every = 2.0
+
+    def __init__(self, capture: Capture, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._capture_fn = capture
+        self.session: str | None = None
+        self.captures = 0
+        """Captures finished (tests wait on it)."""
+        self._capture_wanted = False
+        self._capturing = False
+
+    def on_mount(self) -> None:
+        self.can_focus = False
+        self.set_timer(self.idle_capture_every, self._idle_capture)
+
+    def show_session(self, name: str | None) -> None:
+        if name == self.session:
+            return
+        self.session = name
+        self.border_title = f"{name} · preview" if name else "preview"
+        self.show(Text("capturing pane…" if name else "no session selected", style="italic"))
+        self.request_capture()
+
+    def request_capture(self) -> None:
+        if self.session is None or not self.display:
+            return
+        self._capture_wanted = True
+        if not self._capturing:
+            self._capturing = True
+            self.run_worker(self._capture_loop(), group="preview", exit_on_error=False)
+
+    async def _capture_loop(self) -> None:
+        try:
+            while self._capture_wanted and self.session is not None:
+                self._capture_wanted = False
+                started = time.monotonic()
+                name = self.session
+                try:
+                    raw = await self._capture_fn(name)
+                except Exception as e:  # a gone window, tmux trouble: said in the pane, not raised
+                    text = Text(f"pane unavailable: {str(e) or type(e).__name__}", style="italic")
+                else:
+                    if name != self.session:
+                        self._capture_wanted = True
+                        continue
+                    text = pane_text(raw)
+                if name == self.session:
+                    self.show(text)
+                self.captures += 1
+                await asyncio.sleep(max(0.0, self.capture_interval - (time.monotonic() - started)))
+        finally:
+            self._capturing = False
+
+    def _idle_capture(self) -> None:
+        if self.screen.is_current:
+            self.request_capture()
+        self.set_timer(self.idle_capture_every, self._idle_capture)
