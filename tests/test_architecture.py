@@ -22,7 +22,6 @@ FRONT_ENDS = {"ui", "cli"}  # the only packages allowed to import Textual
 #: contracts still broken by a known import circle (issue #14: the engine split and the UI cut remove them)
 NOT_YET_ACYCLIC = {
     "engine-acyclic": "engine/supervisor.py <-> engine/remote.py (TYPE_CHECKING back edge); cut by the Node split",
-    "ui-acyclic": "ui/commands.py, ui/screens/* -> ui/app.py (children call the parent); cut by the UI messages-up work",
 }
 
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from rich.text import Text
+from textual.timer import Timer
 
 from cortex_tui.ui.ansi import pane_text
 from cortex_tui.ui.widgets.pane_mirror import PaneMirror
@@ -31,6 +32,8 @@ class PanePreview(PaneMirror):
 
     capture_interval = 0.25
     idle_capture_every = 2.0
+    follow_delay = 0.15
+    """After the cursor moves, wait this long for it to stop before capturing (``j j j`` is one capture)."""
 
     def __init__(self, capture: Capture, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -40,18 +43,21 @@ class PanePreview(PaneMirror):
         """Captures finished (tests wait on it)."""
         self._capture_wanted = False
         self._capturing = False
+        self._follow: Timer | None = None
 
     def on_mount(self) -> None:
         self.can_focus = False
         self.set_timer(self.idle_capture_every, self._idle_capture)
 
     def show_session(self, name: str | None) -> None:
+        """Preview ``name``: the title changes at once, the capture follows when the cursor rests."""
         if name == self.session:
             return
         self.session = name
         self.border_title = f"{name} · preview" if name else "preview"
-        self.show(Text("capturing pane…" if name else "no session selected", style="italic"))
-        self.request_capture()
+        if self._follow is not None:
+            self._follow.stop()
+        self._follow = self.set_timer(self.follow_delay, self.request_capture)
 
     def request_capture(self) -> None:
         if self.session is None or not self.display:
