@@ -1,7 +1,7 @@
 """The ``cortex-tui`` command line (typer), one module per command group.
 
 ``_app`` holds the root app; each module registers its commands on it when imported below:
-``tools`` (doctor, validate, hook), ``run`` (run, up, demo, down), ``inspect`` (status, events), ``observe`` (metrics),
+``tools`` (doctor, validate, hook), ``run`` (run, up, demo, down), ``inspect`` (status, events), ``observe`` (metrics), ``serve`` (api, mcp),
 ``session`` (attach, send, approve, deny, interrupt), ``review`` (review …, clean), ``bestof`` (best-of),
 ``plan`` (plan).
 Shared options and the error printer are in ``_options``; finding a run and its records in ``_runs``.
@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import sys
 
-from cortex_tui.cli import tools, run, inspect, observe, session, review, bestof, plan
+from cortex_tui.cli import tools, run, inspect, observe, serve, session, review, bestof, plan
 from cortex_tui.cli._app import DEBUG, app
 from cortex_tui.cli._options import echo_error
 from cortex_tui.errors import CortexError
 
-__all__ = ["app", "bestof", "inspect", "main", "observe", "plan", "review", "run", "session", "tools"]
+__all__ = ["app", "bestof", "inspect", "main", "observe", "plan", "review", "run", "serve", "session", "tools"]
 
 
 def main() -> None:

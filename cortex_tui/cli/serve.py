@@ -1,0 +1,55 @@
+"""Driving a run from elsewhere: ``api`` (where the run's local API listens), ``mcp`` (an MCP server over
+stdio for a lead agent), ``serve`` (the TUI in a browser)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cortex_tui.cli._app import app
+from cortex_tui.cli._options import JsonOpt, RepoOpt, RunOpt, StateOpt
+from cortex_tui.cli._runs import open_run
+
+
+@app.command("api")
+def api_info(repo: RepoOpt = Path("."), state_dir: StateOpt = None, run_id: RunOpt = None,
+             as_json: JsonOpt = False) -> None:
+    """Where the running supervisor's local API listens (unix socket; TCP when started with --api-port)."""
+    from cortex_tui.api.server import find_socket
+
+    store, state = open_run(repo, state_dir, run_id)
+    sock = find_socket(store.dir)
+    tcp = None
+    for ev in store.iter_events():
+        if ev.get("kind") == "api_serving":
+            tcp = (ev.get("data") or {}).get("tcp")
+    if as_json:
+        typer.echo(json.dumps({"run": state.run, "socket": str(sock), "tcp": tcp,
+                               "token_file": str(store.dir / "api.token") if tcp else None}))
+        return
+    typer.echo(f"run {state.run}: unix socket {sock}")
+    typer.echo(f"  curl --unix-socket {sock} http://cortex/v1/status")
+    if tcp:
+        typer.echo(f"  TCP {tcp} (bearer token in {store.dir / 'api.token'}, mode 0600)")
+    typer.echo("  OpenAPI: GET /v1/openapi.json (also docs/api-openapi.json)")
+
+
+@app.command()
+def mcp(
+    repo: RepoOpt = Path("."),
+    state_dir: StateOpt = None,
+    run_id: RunOpt = None,
+    destructive: Annotated[bool, typer.Option(
+        "--destructive/--no-destructive", help="Offer the tools that stop sessions and decide reviews.")] = True,
+) -> None:
+    """An MCP server over stdio for a lead agent: `claude mcp add cortex -- cortex-tui mcp --repo R`."""
+    from cortex_tui.api.mcp import build_server
+    from cortex_tui.api.server import find_socket
+
+    store, _ = open_run(repo, state_dir, run_id)
+    server = build_server(find_socket(store.dir), destructive=destructive)
+    asyncio.run(server.run_stdio_async())
