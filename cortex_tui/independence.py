@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Protocol
 
 from cortex_tui.layout import LoadedLayout
-from cortex_tui.scope import in_scope
+from cortex_tui.scope import in_scope, scope_matcher
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 SHOW_FILES = 5
@@ -302,7 +302,10 @@ def check(tasks: Sequence[ScopedTask], tracked: Sequence[str] | None, *,
     by_name = {t.name: t for t in tasks}
     graph = {t.name: [d for d in t.depends_on if d in by_name] for t in tasks}
     files = list(tracked or [])
-    matched: dict[str, set[str]] = {t.name: {f for f in files if in_scope(f, t.scope)} for t in tasks}
+    matched: dict[str, set[str]] = {}
+    for t in tasks:
+        rx = scope_matcher(t.scope)
+        matched[t.name] = set(files) if rx is None else {f for f in files if rx.match(f)}
     for a, b in concurrent_pairs(graph):
         if a in group_of and group_of.get(b) == group_of[a]:
             continue

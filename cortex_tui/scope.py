@@ -82,3 +82,14 @@ def in_scope(path: str, scope: list[str] | tuple[str, ...]) -> bool:
         return True
     p = path.replace("\\", "/").lstrip("./") if path.startswith("./") else path.replace("\\", "/")
     return any(_compile(g).match(p) for g in scope)
+
+
+def scope_matcher(scope: list[str] | tuple[str, ...]) -> re.Pattern[str] | None:
+    """One compiled pattern matching the normalised repo-relative paths (``git ls-files`` form, no ``./``) that
+    ``in_scope`` allows (None = an empty scope: anything).
+
+    For matching many paths against one scope (the independence test over every tracked file).
+    """
+    if not scope:
+        return None
+    return re.compile("|".join(f"(?:{_compile(g).pattern})" for g in scope))

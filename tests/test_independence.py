@@ -129,3 +129,15 @@ def test_hostile_file_names_never_reach_the_terminal_raw(tmp_path: Path, repo: P
     src = _layout('name = "a"\nscope = ["tests/**"]', 'name = "b"\nscope = ["tests/*.py"]')
     msg = check_layout(parse_layout(src, tmp_path / "l.toml"), repo).overlaps[0].message()
     assert "\x1b" not in msg and "\x07" not in msg and "tests/?]0;pwned?.py" in msg
+
+
+def test_scope_matcher_agrees_with_in_scope() -> None:
+    from cortex_tui.scope import in_scope, scope_matcher
+
+    scope = ["src/**", "tests/test_*.py", "docs/", "README.md", "a/[bc]?/*.txt", "b/[!x].md"]
+    paths = ["src/a.py", "src", "srcx", "tests/test_a.py", "tests/x/test_a.py", "docs", "docs/a/b", "README.md",
+             "README.mdx", "README.md/x", "a/b1/x.txt", "a/d1/x.txt", "b/y.md", "b/x.md", "x/src/a.py"]
+    rx = scope_matcher(scope)
+    assert rx is not None and scope_matcher([]) is None
+    assert [bool(rx.match(p)) for p in paths] == [in_scope(p, scope) for p in paths]
+    assert sum(bool(rx.match(p)) for p in paths) == 7
