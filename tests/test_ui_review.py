@@ -517,3 +517,25 @@ def test_compare_screen_snapshot(git_repo: Path, pinned_dates: None, snap_compar
     assert snap_compare(Host(lambda: CompareScreen(git_repo, fl.state_dir, "bo")), terminal_size=SIZE,
                         run_before=settle)
 
+
+
+async def test_a_session_with_no_commits_shows_no_changes_and_is_not_counted(git_repo: Path) -> None:
+    """#13 item 26: a 0-commit branch is "no changes", not "ready", and not one of the branches to review."""
+    fl = fleet(git_repo, conflict=False)  # alpha ready, beta failing verify
+    fl.add("idle-one", verify=None)  # finishes without committing anything
+    fl.finish("idle-one", finished_at=1_700_000_100.0)
+    app = review_app(fl)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot)
+        title = str(screen.query_one("#review-title").render())
+        assert "2 awaiting (1 ready)" in title and "1 with no changes" in title, title
+        tbl = screen.table
+        assert tbl.keys_in_order()[-1] == "idle-one"  # after every branch with changes
+        assert tbl.cell_text("idle-one", "status") == "∅ no changes"
+        assert tbl.cell_text("alpha", "status") == "● ready"
+        tbl.focus_key("idle-one")
+        await until(pilot, lambda: screen.current == "idle-one", what="idle-one selected")
+        assert "no changes" in str(screen.query_one("#review-info").render())
+        await pilot.press("a")
+        await until(pilot, lambda: any("nothing to merge" in m for m, _ in app.notes), what="approve refused")
+        assert not isinstance(app.screen, ConfirmScreen)

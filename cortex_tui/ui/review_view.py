@@ -132,7 +132,19 @@ def total_lines(e: QueueEntry) -> tuple[int, int]:
     return sum(f.added for f in e.files), sum(f.removed for f in e.files)
 
 
+def no_changes(e: QueueEntry) -> bool:
+    """The branch has no commits of its own: nothing to review or merge (it is not counted as awaiting)."""
+    return e.status in AWAITING and not e.commits
+
+
+def to_review(entries: Iterable[QueueEntry]) -> list[QueueEntry]:
+    """Entries that wait for a decision on real changes."""
+    return [e for e in entries if e.status in AWAITING and not no_changes(e)]
+
+
 def status_cell(e: QueueEntry, pal: Palette) -> Text:
+    if no_changes(e):
+        return Text("∅ no changes", style=pal.muted)
     if e.status == "pending":
         return Text("● ready", style=f"bold {pal.success}") if e.ready else Text("○ pending", style=pal.warning)
     if e.status == "changes_requested":
@@ -206,6 +218,9 @@ def entry_info(e: QueueEntry, pal: Palette) -> Text:
         t.append(f"conflicts with the base ({len(e.conflicts)})\n", style=f"bold {pal.error}")
         for p in e.conflicts:
             t.append(f"  {p}\n", style=pal.error)
+    if no_changes(e):
+        t.append("no changes: the session made no commits on its branch, so there is nothing to merge\n",
+                 style=f"bold {pal.muted}")
     t.append(f"commits ({len(e.commits)})\n", style="bold")
     for s in e.commits[:20]:
         t.append(f"  • {s}\n")
@@ -228,8 +243,9 @@ def entry_info(e: QueueEntry, pal: Palette) -> Text:
 
 
 def queue_title(run: str, base: str | None, entries: list[QueueEntry], squash: bool, pal: Palette) -> Text:
-    awaiting = [e for e in entries if e.status in AWAITING]
+    awaiting = to_review(entries)
     ready = [e for e in awaiting if e.ready and e.status == "pending"]
+    empty = sum(1 for e in entries if no_changes(e))
     t = Text(" Review ", style="bold reverse")
     t.append(f"  run {run}")
     if base:
@@ -237,6 +253,8 @@ def queue_title(run: str, base: str | None, entries: list[QueueEntry], squash: b
     if entries:
         t.append(f" · {len(awaiting)} awaiting", style=pal.warning if awaiting else pal.muted)
         t.append(f" ({len(ready)} ready)", style=pal.success if ready else pal.muted)
+        if empty:
+            t.append(f" · {empty} with no changes", style=pal.muted)
         t.append(f" · {len(entries)} in queue", style=pal.muted)
     else:
         t.append(" · the queue is empty — sessions join it when they finish", style=pal.muted)

@@ -38,6 +38,7 @@ from cortex_tui.ui.review_view import (
     entry_info,
     entry_title,
     file_label,
+    no_changes,
     queue_row,
     queue_title,
     render_diff,
@@ -241,7 +242,8 @@ class ReviewScreen(Screen[None]):
         before = self.entries
         self.base = message.base
         self.entries = {e.session: e for e in message.entries}
-        self.order = [e.session for e in message.entries]
+        # branches with nothing to review go last: the top row is always one with changes
+        self.order = [e.session for e in sorted(message.entries, key=no_changes)]
         self.loaded += 1
         stale = [k for k, d in self.diffs.items() if k not in self.entries or d.head != self.entries[k].head]
         for k in stale:
@@ -382,6 +384,10 @@ class ReviewScreen(Screen[None]):
     def action_approve(self) -> None:
         entry = self._selected()
         if entry is None:
+            return
+        if no_changes(entry):
+            self.notify(f"{entry.session} has no changes: nothing to merge (r rejects it to close it)",
+                        severity="warning", timeout=5, markup=False)
             return
         pal = self.palette
         squash = self.squash
