@@ -263,3 +263,29 @@ def test_detects_test_and_build_commands(tmp_path: Path, files: dict[str, str], 
     from cortex_tui.planner.context import gather
 
     assert gather(make_repo(tmp_path / "r", files)).commands == expected
+
+
+def test_unreachable_endpoint_is_one_clear_error(repo: Path) -> None:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    from cortex_tui.planner.client import make_client
+
+    client = make_client(f"http://127.0.0.1:{port}", max_retries=0, timeout_s=5)
+    with pytest.raises(PlanError) as ei:
+        make_plan(Options(goal="g", repo=repo), client=client)
+    assert ei.value.message.startswith(f"the planning model failed: cannot connect to http://127.0.0.1:{port}")
+
+
+def test_not_a_git_repo_is_one_clear_error(tmp_path: Path) -> None:
+    from cortex_tui.errors import GitError
+
+    with FakeAnthropic([Reply.tool("submit_plan", GOOD)]) as api:
+        with pytest.raises(GitError) as ei:
+            make_plan(Options(goal="g", repo=tmp_path, base_url=api.url))
+        assert api.message_requests() == []
+    assert ei.value.message == f"{tmp_path} is not inside a git repository"
+    assert ei.value.hint and "--repo" in ei.value.hint

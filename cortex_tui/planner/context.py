@@ -68,8 +68,10 @@ def _clean(s: str) -> str:
 def _git(repo: Path, *args: str) -> str:
     r = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
     if r.returncode != 0:
-        raise GitError(f"git {' '.join(args[:2])} failed in {repo}: {r.stderr.decode(errors='replace').strip()}",
-                       "pass --repo PATH of a git repository")
+        err = r.stderr.decode(errors="replace").strip()
+        if "not a git repository" in err:
+            raise GitError(f"{repo} is not inside a git repository", "pass --repo PATH of a git repository")
+        raise GitError(f"git {' '.join(args[:2])} failed in {repo}: {err}", "pass --repo PATH of a git repository")
     return r.stdout.decode("utf-8", "replace")
 
 
