@@ -128,12 +128,13 @@ def test_truncated_events_jsonl_loses_no_next_event(git_repo: Path, tmp_path: Pa
     with open(events, "ab") as f:
         f.write(b'{"ts": 1, "run": "ev", "kind": "sta')  # cut off by kill -9
     cli("send", "a", "x", "--repo", str(git_repo), check=False)  # not running: appends nothing
+    from cortex_tui.model.events import Event
     from cortex_tui.store.files import RunStore
 
     store = RunStore(git_repo / "coordination", "ev")
-    store.append_event({"ts": 2.0, "run": "ev", "kind": "action", "session": "a", "data": {"action": "probe"}})
+    store.append_event(Event(ts=2.0, run="ev", kind="action", session="a", data={"action": "probe"}))
     evs, _ = store.read_events()
-    assert evs[-1]["data"] == {"action": "probe"}  # not glued onto the partial line
+    assert evs[-1].data == {"action": "probe"}  # not glued onto the partial line
     assert store.bad_event_lines == 1
     r = cli("events", "--repo", str(git_repo), "--json")
     assert json.loads(r.stdout.splitlines()[-1])["data"] == {"action": "probe"}

@@ -101,7 +101,7 @@ class Fleet:
         return ReviewQueue.open(self.repo, self.state_dir, self.run)
 
     def events(self, kind: str | None = None) -> list[dict[str, object]]:
-        return [e for e in self.store.iter_events() if kind is None or e.get("kind") == kind]
+        return [e.model_dump() for e in self.store.iter_events() if kind is None or e.kind == kind]
 
 
 def reachable_from_refs(repo: Path) -> set[str]:

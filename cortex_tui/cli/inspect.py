@@ -65,12 +65,11 @@ def events(
         evs, offset = store.read_events(offset)
         for ev in evs:
             if as_json:
-                typer.echo(json.dumps(ev))
+                typer.echo(json.dumps(ev.model_dump(), default=str))
             else:
-                t = time.strftime("%H:%M:%S", time.localtime(ev.get("ts", 0)))
-                data = ev.get("data") or {}
-                detail = " ".join(f"{k}={v}" for k, v in data.items() if k not in ("at",))[:160]
-                typer.echo(f"{t} {ev.get('session') or '-':<16} {ev.get('kind'):<16} {detail}")
+                t = time.strftime("%H:%M:%S", time.localtime(ev.ts))
+                detail = " ".join(f"{k}={v}" for k, v in ev.data.items() if k not in ("at",))[:160]
+                typer.echo(f"{t} {ev.session or '-':<16} {ev.kind:<16} {detail}")
         if store.bad_event_lines:
             typer.echo(f"warning: {store.events_path}: skipped {store.bad_event_lines} unreadable line(s) "
                        "(cut off by a crash?)", err=True)

@@ -21,7 +21,7 @@ def metrics(repo: RepoOpt = Path("."), state_dir: StateOpt = None, run_id: RunOp
     from cortex_tui.review.queue import ReviewQueue
 
     store, state = open_run(repo, state_dir, run_id)
-    snap = Snapshot(state=state, spawn_durations=spawn_durations(store.iter_events()),
+    snap = Snapshot(state=state, spawn_durations=spawn_durations(e.model_dump() for e in store.iter_events()),
                     supervisor_alive=store.lock_holder() is not None)
     snap.review, snap.verify = review_counts(ReviewQueue.open(repo, state_dir, state.run).entries())
     typer.echo(exposition(snap), nl=False)

@@ -12,6 +12,7 @@ from cortex_tui.cli._app import app
 from cortex_tui.cli._options import RepoOpt, RunOpt, StateOpt
 from cortex_tui.cli._runs import open_run, record, remote_node
 from cortex_tui.errors import CortexError
+from cortex_tui.model.events import Event
 
 
 @app.command()
@@ -48,8 +49,8 @@ def _pane_action(session: str, repo: Path, state_dir: Path | None, run_id: str |
         detail = actions.answer(tmux, rec, what == "approve").text
     elif what == "interrupt":
         actions.interrupt(tmux, rec)
-    store.append_event({"ts": time.time(), "run": state.run, "kind": "action", "session": session,
-                        "data": {"action": what, "detail": detail, "by": os.environ.get("USER", "cli")}})
+    store.append_event(Event(ts=time.time(), run=state.run, kind="action", session=session,
+                             data={"action": what, "detail": detail, "by": os.environ.get("USER", "cli")}))
     typer.echo(f"{what}: sent to {session!r}")
 
 

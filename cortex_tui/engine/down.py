@@ -10,6 +10,7 @@ from cortex_tui.agents import get_adapter
 from cortex_tui.backends.tmux import Tmux
 from cortex_tui.engine import actions
 from cortex_tui.errors import CortexError
+from cortex_tui.model.events import Event
 from cortex_tui.model.state import RunState, SessionState
 from cortex_tui.store.files import RunStore, atomic_write
 from cortex_tui.store.status import render_status_md
@@ -38,13 +39,13 @@ def take_down(store: RunStore, state: RunState) -> list[str]:
             rec.state = SessionState.STOPPED
             rec.reason = "stopped by `down`"
             rec.finished_at = rec.finished_at or time.time()
-            store.append_event({"ts": time.time(), "run": state.run, "kind": "state", "session": rec.name,
-                                "data": {"state": "stopped", "prev": prev.value, "reason": rec.reason}})
+            store.append_event(Event(ts=time.time(), run=state.run, kind="state", session=rec.name,
+                                     data={"state": "stopped", "prev": prev.value, "reason": rec.reason}))
             out.append(f"stopped {rec.name} (worktree {rec.worktree}, branch {rec.branch} kept)")
     tmux.kill_server()
     state.supervisor_pid = None
     store.save(state)
     atomic_write(store.state_dir / "status.md", render_status_md(state))
-    store.append_event({"ts": time.time(), "run": state.run, "kind": "down", "session": None, "data": {}})
+    store.append_event(Event(ts=time.time(), run=state.run, kind="down"))
     out.append(f"tmux server {state.socket} stopped; logs in {store.logs_dir}")
     return out

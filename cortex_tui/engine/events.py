@@ -1,27 +1,14 @@
-"""The engine's event stream: every front end (TUI, headless, CLI) consumes the same events."""
+"""The engine's event bus: every front end (TUI, headless, CLI) consumes the same events (model/events.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cortex_tui.engine.clock import Clock, SystemClock
+from cortex_tui.model.events import EPHEMERAL_KINDS, Event, EventKind
 
-# Events that are high-rate and for live displays only: never written to events.jsonl.
-EPHEMERAL_KINDS = frozenset({"output", "stats"})
-
-
-@dataclass(frozen=True)
-class Event:
-    ts: float
-    run: str
-    kind: str
-    session: str | None
-    data: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+__all__ = ["EPHEMERAL_KINDS", "Event", "EventBus", "EventKind"]
 
 
 class EventBus:
@@ -41,7 +28,7 @@ class EventBus:
 
         return unsubscribe
 
-    def make(self, kind: str, session: str | None = None, /, **data: Any) -> Event:
+    def make(self, kind: EventKind, session: str | None = None, /, **data: Any) -> Event:
         return Event(ts=self.clock.time(), run=self.run, kind=kind, session=session, data=data)
 
     def publish(self, event: Event) -> None:

@@ -20,7 +20,7 @@ from cortex_tui.backends.tmux import Tmux, WindowInfo, socket_name
 from cortex_tui.budgets import BudgetTracker
 from cortex_tui.engine import actions
 from cortex_tui.engine.clock import Clock, SystemClock, local_hms, wait_real
-from cortex_tui.engine.events import EPHEMERAL_KINDS, Event, EventBus
+from cortex_tui.engine.events import EPHEMERAL_KINDS, Event, EventBus, EventKind
 from cortex_tui.engine.ingest import Ingest
 from cortex_tui.engine.observers import Observers, Plugin, start_observers
 from cortex_tui.engine.reattach import reconcile, refuse_strays, take_lock
@@ -132,7 +132,7 @@ class Supervisor:
     def subscribe(self, cb: Callable[[Event], None]) -> Callable[[], None]:
         return self.bus.subscribe(cb)
 
-    def note(self, kind: str, session: str | None, data: dict[str, Any]) -> None:
+    def note(self, kind: EventKind, session: str | None, data: dict[str, Any]) -> None:
         """Publish and persist an event from an observer or a front end (notifications, API actions)."""
         self._emit(kind, session, **data)
 
@@ -729,10 +729,10 @@ class Supervisor:
     def _mark_dirty(self) -> None:
         self._dirty = True
 
-    def _emit(self, kind: str, session: str | None, /, **data: Any) -> None:
+    def _emit(self, kind: EventKind, session: str | None, /, **data: Any) -> None:
         ev = self.bus.make(kind, session, **data)
         if kind not in EPHEMERAL_KINDS:
-            self.store.append_event(ev.to_json())
+            self.store.append_event(ev)
         self.bus.publish(ev)
 
     def _save(self, force: bool = False) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from cortex_tui.model.events import EventKind
 from cortex_tui.model.notify import NotifySpec
 from cortex_tui.notify.deliver import Notifier
 
@@ -26,7 +27,7 @@ class EventSource(Protocol):
 
     def subscribe(self, cb: Callable[[Any], None]) -> Callable[[], None]: ...
 
-    def note(self, kind: str, session: str | None, data: dict[str, Any]) -> None: ...
+    def note(self, kind: EventKind, session: str | None, data: dict[str, Any]) -> None: ...
 
 __all__ = ["Notifier", "attach_notifier", "sinks_for"]
 
@@ -43,7 +44,7 @@ def attach_notifier(sup: EventSource, specs: list[NotifySpec]) -> Notifier | Non
         return None
     loop = asyncio.get_running_loop()
 
-    def report(kind: str, data: dict[str, Any]) -> None:
+    def report(kind: EventKind, data: dict[str, Any]) -> None:
         loop.call_soon_threadsafe(sup.note, kind, None, data)
 
     n = Notifier(specs, run=sup.run_id, repo=str(sup.repo), report=report)

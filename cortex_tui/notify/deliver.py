@@ -10,11 +10,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from cortex_tui.model.events import EventKind
 from cortex_tui.model.notify import NotifySpec, redact_url
 from cortex_tui.notify.message import Message, render
 from cortex_tui.notify.policy import NotifyPolicy
 
-Report = Callable[[str, dict[str, Any]], None]
+Report = Callable[[EventKind, dict[str, Any]], None]
 """How the notifier tells the engine what happened: ``report(kind, data)`` (``notify_sent``/``notify_error``)."""
 
 _TYPES = {"info": "info", "warning": "warning", "attention": "warning", "error": "failure"}

@@ -16,6 +16,7 @@ from pathlib import Path
 from cortex_tui.backends.git import git, repo_root, rev_parse
 from cortex_tui.durations import format_duration
 from cortex_tui.errors import CortexError, RefusedError
+from cortex_tui.model.events import Event
 from cortex_tui.model.state import RunState, SessionRecord
 from cortex_tui.review.backup import backup_worktree, snapshot_tree
 from cortex_tui.review.context import RunContext, default_state_dir
@@ -221,6 +222,6 @@ def remove_session_worktree(repo: Path, state: RunState, rec: SessionRecord, sto
 
 
 def _log(store: RunStore, run: str, session: str, action: str, r: Removed) -> None:
-    store.append_event({"ts": time.time(), "run": run, "kind": "clean", "session": session,
-                        "data": {"action": action, "path": r.path, "reason": r.reason, "backups": r.backups,
-                                 "saved_files": r.saved_files[:200]}})
+    store.append_event(Event(ts=time.time(), run=run, kind="clean", session=session,
+                             data={"action": action, "path": r.path, "reason": r.reason, "backups": r.backups,
+                                   "saved_files": r.saved_files[:200]}))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cortex_tui.backends.git import repo_root
 from cortex_tui.errors import CortexError, StateError
+from cortex_tui.model.events import Event, EventKind
 from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import RunState, SessionRecord
 from cortex_tui.review.models import ReviewDoc
@@ -61,11 +62,10 @@ class RunContext:
         def rebuild() -> ReviewDoc:
             from cortex_tui.review.rebuild import rebuild_doc
 
-            return rebuild_doc(ctx.repo, ctx.state(), ctx.store.iter_events())
+            return rebuild_doc(ctx.repo, ctx.state(), (e.model_dump() for e in ctx.store.iter_events()))
 
         def rebuilt(msg: str) -> None:
-            ctx.store.append_event({"ts": time.time(), "run": ctx.run, "kind": "review_rebuilt", "session": None,
-                                    "data": {"message": msg}})
+            ctx.store.append_event(Event(ts=time.time(), run=ctx.run, kind="review_rebuilt", data={"message": msg}))
             if announce is not None:
                 announce(msg)
 
@@ -89,8 +89,8 @@ class RunContext:
     def base(self, state: RunState | None = None) -> str:
         return (state or self.state()).base
 
-    def log(self, kind: str, session: str, data: dict[str, object]) -> None:
-        self.store.append_event({"ts": time.time(), "run": self.run, "kind": kind, "session": session, "data": data})
+    def log(self, kind: EventKind, session: str, data: dict[str, object]) -> None:
+        self.store.append_event(Event(ts=time.time(), run=self.run, kind=kind, session=session, data=data))
 
 
 def resolve_spec(state: RunState, name: str) -> ResolvedSession | None:

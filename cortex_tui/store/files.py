@@ -9,11 +9,11 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
 from cortex_tui.errors import StateError
+from cortex_tui.model.events import Event, parse_event
 from cortex_tui.model.state import RunState
 from cortex_tui.private import private_dir
 from cortex_tui.store.append import append_line
@@ -52,7 +52,7 @@ class RunStore:
         self.lock_path = self.dir / "supervisor.lock"
         self._lock_fd: int | None = None
         self.bad_event_lines = 0
-        """Lines of events.jsonl that :meth:`read_events` skipped (not a JSON object)."""
+        """Lines of events.jsonl that :meth:`read_events` skipped (not an event: cut off, unknown kind, bad field)."""
 
     # paths of one session (by slug) ----------------------------------------
     def log_path(self, slug: str) -> Path:
@@ -96,37 +96,35 @@ class RunStore:
         atomic_write(self.state_path, state.model_dump_json(indent=1))
 
     # events --------------------------------------------------------------
-    def append_event(self, event: dict[str, Any]) -> None:
-        line = json.dumps(event, separators=(",", ":"), default=str) + "\n"
+    def append_event(self, event: Event) -> None:
+        line = json.dumps(event.model_dump(), separators=(",", ":"), default=str) + "\n"
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         append_line(self.events_path, line.encode("utf-8"), 0o600, fsync=True)
 
-    def read_events(self, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-        """Events from byte ``offset``; returns (events, new offset). Half-written last lines wait."""
+    def read_events(self, offset: int = 0) -> tuple[list[Event], int]:
+        """Events from byte ``offset``; returns (events, new offset). Half-written last lines wait; lines that are
+        not an event (cut off by a crash, an unknown kind) are skipped and counted in ``bad_event_lines``."""
         try:
             with open(self.events_path, "rb") as f:
                 f.seek(offset)
                 data = f.read()
         except FileNotFoundError:
             return [], offset
-        out: list[dict[str, Any]] = []
+        out: list[Event] = []
         end = data.rfind(b"\n")
         if end < 0:
             return [], offset
         for raw in data[: end + 1].splitlines():
             if not raw.strip():
                 continue
-            try:
-                obj = json.loads(raw)
-            except ValueError:
-                obj = None
-            if isinstance(obj, dict):
-                out.append(obj)
+            ev = parse_event(raw)
+            if ev is not None:
+                out.append(ev)
             else:  # e.g. the cut-off line of a crash mid-write: skipped, counted
                 self.bad_event_lines += 1
         return out, offset + end + 1
 
-    def iter_events(self) -> Iterator[dict[str, Any]]:
+    def iter_events(self) -> Iterator[Event]:
         events, _ = self.read_events(0)
         yield from events
 

@@ -1,0 +1,244 @@
+"""Run events: every kind declared once, one envelope (:class:`Event`) and one payload model per kind.
+
+An event is ``{"ts", "run", "kind", "session", "data"}``; the engine publishes it on its bus and, unless it is
+ephemeral (``output``, ``stats``), :meth:`~cortex_tui.store.files.RunStore.append_event` writes it to
+``events.jsonl``. Readers (``RunStore.read_events``) parse each line into an :class:`Event` and skip (and count)
+lines that are not one. ``Event.payload()`` checks ``data`` against the model of its kind: the fields listed
+there are always present; payloads may carry more (``extra="allow"``), so adding a field is not a break.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EventKind = Literal[
+    # run lifecycle
+    "run_started", "attached", "run_done", "run_budget", "down",
+    # sessions
+    "state", "spawned", "finished", "action", "output", "stats",
+    # triggers
+    "trigger", "trigger_cleared",
+    # engine health
+    "engine_error", "watch_error",
+    # remote nodes
+    "node_up", "node_down", "fetched", "fetch_error",
+    # review queue and best-of
+    "review_queued", "review_verified", "review", "review_error", "review_rebuilt", "clean", "bestof", "bestof_judge",
+    # observers
+    "notify_sent", "notify_error", "metrics_serving",
+]
+EVENT_KINDS: frozenset[str] = frozenset(get_args(EventKind))
+EPHEMERAL_KINDS: frozenset[str] = frozenset({"output", "stats"})
+"""High-rate kinds for live displays only: never written to events.jsonl."""
+
+
+class Event(BaseModel):
+    """One event of a run (the line format of events.jsonl)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ts: float
+    run: str
+    kind: EventKind
+    session: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    def payload(self) -> Payload:
+        """``data`` checked against the model of this kind (raises ``pydantic.ValidationError``)."""
+        return PAYLOADS[self.kind].model_validate(self.data)
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class RunStarted(Payload):
+    """``run_started`` (a new run) / ``attached`` (a supervisor took over an existing one)."""
+
+    repo: str
+    socket: str
+    pid: int
+
+
+class RunDone(Payload):
+    states: dict[str, str]
+    """Session name -> final state."""
+
+
+class RunBudget(Payload):
+    metric: str
+    used: float
+    limit: float
+    fraction: float
+    threshold: str
+    """``warn`` (80 %) or ``exceed`` (100 %)."""
+
+
+class Empty(Payload):
+    pass
+
+
+class StateChange(Payload):
+    state: str
+    prev: str
+    reason: str | None = None
+
+
+class Spawned(Payload):
+    window: str | None
+    branch: str
+    worktree: str
+    attempt: int
+
+
+class Finished(Payload):
+    exit_code: int | None
+    stopped: bool = False
+
+
+class Action(Payload):
+    """A human or trigger action on a session (send, approve, deny, interrupt, stop, restart, ...)."""
+
+    action: str
+    detail: str = ""
+    by: str | None = None
+
+
+class Output(Payload):
+    lines: list[str]
+
+
+class Stats(Payload):
+    """Any of tokens/cost, diff size, CPU/RSS/disk (each sample carries the ones it measured)."""
+
+    tokens: dict[str, int] | None = None
+    cost_usd: float | None = None
+    diff_added: int | None = None
+    diff_removed: int | None = None
+    cpu_percent: float | None = None
+    rss_bytes: int | None = None
+    disk_bytes: int | None = None
+
+
+class Trigger(Payload):
+    """A trigger raised (the fields of :class:`~cortex_tui.model.state.TriggerRecord`)."""
+
+    kind: str
+    active: bool
+    severity: str
+    evidence: dict[str, Any]
+    at: float
+    key: str = ""
+
+
+class TriggerCleared(Payload):
+    kind: str
+    key: str
+    active: bool
+    evidence: dict[str, Any]
+    at: float
+
+
+class Failure(Payload):
+    """``engine_error`` (with the task), ``watch_error``, ``review_error``, ``fetch_error``."""
+
+    error: str
+    task: str | None = None
+
+
+class NodeUp(Payload):
+    node: str
+    latency_ms: float | None
+
+
+class NodeDown(Payload):
+    node: str
+    error: str
+
+
+class Fetched(Payload):
+    node: str
+    head: str | None
+
+
+class ReviewQueued(Payload):
+    branch: str
+    head: str
+    round: int
+    ready: bool
+    conflicts: list[str]
+
+
+class ReviewVerified(Payload):
+    verify: dict[str, Any] | None
+    """What review/rebuild.py ``verify_event`` keeps of the result (exit code, head, duration, command...)."""
+
+
+class ReviewRebuilt(Payload):
+    message: str
+
+
+class Review(Payload):
+    """Two shapes share this kind: a decision (``decision``, ``by``, ``detail``, from review/decisions.py) and
+    the engine's "entry queued/verified" note (``status``, ``conflicts``, ``verify``, ``files``)."""
+
+    decision: str | None = None
+    by: str | None = None
+    detail: str | None = None
+    status: str | None = None
+
+
+class Clean(Payload):
+    action: str
+    path: str
+    reason: str
+    backups: list[str]
+    saved_files: list[str]
+
+
+class BestOf(Payload):
+    winner: str
+    chosen_by: str
+    ranking: list[str]
+    losers: list[str]
+
+
+class BestOfJudge(Payload):
+    model: str | None
+    ok: bool
+    error: str | None
+    ranking: list[str]
+
+
+class Notify(Payload):
+    """``notify_sent`` / ``notify_error`` (then with ``error``); the rest describes the notification."""
+
+    error: str | None = None
+
+
+class MetricsServing(Payload):
+    url: str
+
+
+PAYLOADS: dict[EventKind, type[Payload]] = {
+    "run_started": RunStarted, "attached": RunStarted, "run_done": RunDone, "run_budget": RunBudget,
+    "down": Empty, "state": StateChange, "spawned": Spawned, "finished": Finished, "action": Action,
+    "output": Output, "stats": Stats, "trigger": Trigger, "trigger_cleared": TriggerCleared,
+    "engine_error": Failure, "watch_error": Failure, "review_error": Failure, "fetch_error": Failure,
+    "node_up": NodeUp, "node_down": NodeDown, "fetched": Fetched, "review_queued": ReviewQueued, "review_verified": ReviewVerified,
+    "review_rebuilt": ReviewRebuilt, "review": Review,
+    "clean": Clean, "bestof": BestOf, "bestof_judge": BestOfJudge, "notify_sent": Notify, "notify_error": Notify,
+    "metrics_serving": MetricsServing,
+}
+
+
+def parse_event(line: bytes | str) -> Event | None:
+    """One line of events.jsonl as an :class:`Event`, or None when it is not one (cut off, unknown kind...)."""
+    from pydantic import ValidationError
+
+    try:
+        return Event.model_validate_json(line)
+    except ValidationError:
+        return None
