@@ -25,9 +25,10 @@ EventKind = Literal[
     # remote nodes
     "node_up", "node_down", "fetched", "fetch_error",
     # review queue and best-of
-    "review_queued", "review_verified", "review", "review_error", "review_rebuilt", "clean", "bestof", "bestof_judge",
-    # observers
-    "notify_sent", "notify_error", "metrics_serving",
+    "review_queued", "review_verified", "review", "review_decision", "review_error", "review_rebuilt", "clean",
+    "bestof", "bestof_judge",
+    # observers and plugins (notifier, metrics, the local API)
+    "notify_sent", "notify_error", "metrics_serving", "api_serving", "plugin_error",
 ]
 EVENT_KINDS: frozenset[str] = frozenset(get_args(EventKind))
 EPHEMERAL_KINDS: frozenset[str] = frozenset({"output", "stats"})
@@ -190,6 +191,14 @@ class Review(Payload):
     status: str | None = None
 
 
+class ReviewDecision(Payload):
+    """A decision taken through the local API (``origin`` names the caller); the decision's own ``review``
+    event is written by review/decisions.py as for the TUI and the CLI."""
+
+    decision: str
+    origin: str
+
+
 class Clean(Payload):
     action: str
     path: str
@@ -222,6 +231,16 @@ class MetricsServing(Payload):
     url: str
 
 
+class ApiServing(Payload):
+    socket: str
+    tcp: str | None
+
+
+class PluginError(Payload):
+    plugin: str
+    error: str
+
+
 PAYLOADS: dict[EventKind, type[Payload]] = {
     "run_started": RunStarted, "attached": RunStarted, "run_done": RunDone, "run_budget": RunBudget,
     "down": Empty, "state": StateChange, "spawned": Spawned, "finished": Finished, "action": Action,
@@ -230,7 +249,8 @@ PAYLOADS: dict[EventKind, type[Payload]] = {
     "node_up": NodeUp, "node_down": NodeDown, "fetched": Fetched, "review_queued": ReviewQueued, "review_verified": ReviewVerified,
     "review_rebuilt": ReviewRebuilt, "review": Review,
     "clean": Clean, "bestof": BestOf, "bestof_judge": BestOfJudge, "notify_sent": Notify, "notify_error": Notify,
-    "metrics_serving": MetricsServing,
+    "metrics_serving": MetricsServing, "api_serving": ApiServing, "plugin_error": PluginError,
+    "review_decision": ReviewDecision,
 }
 
 
