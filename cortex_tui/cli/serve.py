@@ -25,8 +25,8 @@ def api_info(repo: RepoOpt = Path("."), state_dir: StateOpt = None, run_id: RunO
     sock = find_socket(store.dir)
     tcp = None
     for ev in store.iter_events():
-        if ev.get("kind") == "api_serving":
-            tcp = (ev.get("data") or {}).get("tcp")
+        if ev.kind == "api_serving":
+            tcp = ev.data.get("tcp")
     if as_json:
         typer.echo(json.dumps({"run": state.run, "socket": str(sock), "tcp": tcp,
                                "token_file": str(store.dir / "api.token") if tcp else None}))
