@@ -50,6 +50,38 @@ def fmt_literal(value: str) -> str:
     return _HASHES.sub(lambda m: m.group(0) if m.group(2) else m.group(1) * 2, value)
 
 
+CONF_ENV = "CORTEX_TMUX_CONF"
+"""Which tmux config the dedicated server sources: unset = the user's own, ``none`` = none, else a path."""
+
+FORCED_OPTIONS: tuple[tuple[str, str], ...] = (
+    ("remain-on-exit", "on"),  # an agent's exit status is read from its dead pane
+    ("history-limit", "50000"),  # evidence and the pane mirror read the scrollback
+    ("destroy-unattached", "off"),  # nobody attached is the normal state of the host session
+    ("status-left", "[cortex] "),
+    ("status-left-length", "40"),
+)
+"""Server options cortex-tui needs, set after the user's config so it cannot turn them off."""
+
+DEFAULT_OPTIONS: tuple[tuple[str, str], ...] = (("mouse", "on"),)
+"""Defaults the user's config may change (set before it is sourced)."""
+
+
+def user_tmux_conf(env: dict[str, str] | None = None) -> Path | None:
+    """The tmux config to source in a local dedicated server: ``$CORTEX_TMUX_CONF`` (``none`` turns it
+    off), else ``~/.tmux.conf``, else ``$XDG_CONFIG_HOME/tmux/tmux.conf`` (``~/.config/...``); None when
+    there is none. Sourced so that attaching feels like the user's tmux: prefix, key bindings, mouse."""
+    env = dict(os.environ) if env is None else env
+    chosen = env.get(CONF_ENV)
+    if chosen is not None:
+        return None if chosen.strip().lower() in ("", "none", "off", "/dev/null") else Path(chosen).expanduser()
+    home = Path(env.get("HOME") or Path.home())
+    xdg = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
+    for candidate in (home / ".tmux.conf", xdg / "tmux" / "tmux.conf"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def window_name(name: str) -> str:
     """Window names are format-expanded by tmux: double every ``#``."""
     return tmux_arg(fmt_literal(name))
@@ -118,6 +150,10 @@ class Tmux:
         self.writer = writer or write_private
         """Writes a private (0600) file where the tmux server runs (the env file of a new window)."""
         self.bin = tmux_bin or (shutil.which("tmux") if runner is None else None) or "tmux"
+        self.config_sourced: Path | None = None
+        """The user's tmux config this server sourced when it started (see :func:`user_tmux_conf`)."""
+        self.config_error: str | None = None
+        """Why sourcing it failed (the server runs on without it)."""
 
     def base_argv(self) -> list[str]:
         return [self.bin, "-u", "-L", self.socket]  # -u: UTF-8 even without a UTF-8 locale (CI)
@@ -152,9 +188,24 @@ class Tmux:
         self.run("-f", "/dev/null", "new-session", "-d", "-s", HOST_SESSION, "-x", "220", "-y", "50",
                  "-n", "_cortex", "-c", fmt_literal(str(cwd)), *[tmux_arg(a) for a in placeholder])
         self.make_socket_private()
-        for opt in (("remain-on-exit", "on"), ("history-limit", "50000"), ("mouse", "on"),
-                    ("status-left", "[cortex] "), ("status-left-length", "40")):
+        for opt in DEFAULT_OPTIONS:
             self.run("set-option", "-g", *opt, check=False)
+        # the host session's own value beats any global one a config sets: it is never destroyed for
+        # having no client attached (the normal state)
+        self.run("set-option", "-t", f"={HOST_SESSION}", "destroy-unattached", "off", check=False)
+        conf = user_tmux_conf() if self.runner is None else None  # remote nodes: the node's tmux, no config
+        self.config_error = None
+        forced: list[str] = ["set-option", "-s", "exit-unattached", "off"]
+        for name, value in FORCED_OPTIONS:
+            forced += [";", "set-option", "-g", name, value]
+        if conf is not None:
+            # the user's prefix, keys and mouse when attaching; one command list with cortex-tui's own
+            # settings right after it, so nothing in the config takes effect without them
+            r = self._exec([*self.base_argv(), "source-file", "-q", fmt_literal(str(conf)), ";", *forced], 10.0)
+            if r.returncode != 0:
+                self.config_error = f"{conf}: {(r.stderr or r.stdout).strip() or 'tmux could not source it'}"
+        self.config_sourced = conf if conf is not None and self.config_error is None else None
+        self.run(*forced, check=False)  # again: a config that failed half-way stopped the list early
 
     def make_socket_private(self) -> None:
         """tmux creates its socket 0660: anyone in the group could drive the agents. Make it 0600."""
