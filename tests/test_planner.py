@@ -289,3 +289,22 @@ def test_not_a_git_repo_is_one_clear_error(tmp_path: Path) -> None:
         assert api.message_requests() == []
     assert ei.value.message == f"{tmp_path} is not inside a git repository"
     assert ei.value.hint and "--repo" in ei.value.hint
+
+
+def test_mission_naming_a_file_only_another_scope_can_create_waits_for_it(repo: Path) -> None:
+    p = plan(task("docs", ["docs/**"], goal="Document GET /health from src/shop/health.py and docs/index.md"),
+             task("health", ["src/shop/health.py"], goal="Write the handler"))  # no `creates` given
+    with FakeAnthropic([Reply.tool("submit_plan", p)]) as api:
+        r = make_plan(opts(repo, api))
+    assert r.loaded.layout.session_by_name("docs").depends_on == ["health"]
+    assert r.fixes[0].reason == "its mission names src/shop/health.py, not in the repo yet, which only 'health''s scope covers"
+
+
+def test_mission_naming_a_file_created_later_is_sent_back(repo: Path) -> None:
+    bad = plan(task("docs", ["docs/**"], goal="Document src/shop/health.py"),
+               task("health", ["src/shop/health.py"], deps=("docs",), creates=("src/shop/health.py",)))
+    with FakeAnthropic([Reply.tool("submit_plan", bad), Reply.tool("submit_plan", GOOD)]) as api:
+        r = make_plan(opts(repo, api))
+        follow_up = api.message_requests()[1]["messages"][-1]["content"][0]["content"]
+    assert r.repaired
+    assert "task 'docs' names src/shop/health.py, which 'health' creates, but 'health' runs after 'docs'" in follow_up

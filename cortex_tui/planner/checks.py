@@ -118,12 +118,18 @@ def _topo(plan: Plan) -> dict[str, int]:
     return order
 
 
-def make_independent(plan: Plan, tracked: Sequence[str] | None) -> tuple[Plan, list[Fix]]:
-    """Add the ``depends_on`` edges the independence test needs (the plan must have no cycle)."""
+_PATH_TOKEN = re.compile(r"(?<![\w/.-])((?:[\w-][\w.-]*/)*[\w-][\w.-]*\.[A-Za-z][A-Za-z0-9]{0,7})(?![\w/-])")
+
+
+def make_independent(plan: Plan, tracked: Sequence[str] | None) -> tuple[Plan, list[Fix], list[str]]:
+    """Add the ``depends_on`` edges the independence test needs; also return the orderings that cannot work
+    (a mission naming a file that a task running *after* it creates). The plan must have no cycle."""
     deps: dict[str, list[str]] = {t.name: list(t.depends_on) for t in plan.tasks}
     pos = _topo(plan)
     ordered = sorted(plan.tasks, key=lambda t: pos[t.name])
     fixes: list[Fix] = []
+    errors: list[str] = []
+    known = set(tracked or ())
 
     def add(task: str, after: str, reason: str) -> None:
         if after not in deps[task]:
@@ -143,8 +149,23 @@ def make_independent(plan: Plan, tracked: Sequence[str] | None) -> tuple[Plan, l
             if u.name in anc[t.name]:
                 continue
             if t.name in anc[u.name]:
-                continue  # already the other way round; reported by the cycle check if it must be
+                errors.append(f"task {t.name!r} names {made[0]}, which {u.name!r} creates, but {u.name!r} runs after "
+                              f"{t.name!r} (it depends on it): reorder them or drop the mention")
+                continue
             add(t.name, u.name, f"its mission names {made[0]}, which {u.name!r} creates")
+    # a mission naming a file not in the repo yet that only one other task's scope covers waits for that task
+    for t in ordered:
+        for path in dict.fromkeys(_PATH_TOKEN.findall(mission_text(t))):
+            if path in known or in_scope(path, t.scope):
+                continue
+            owners = [u for u in ordered if u.name != t.name and u.scope and in_scope(path, u.scope)]
+            if len(owners) != 1:
+                continue
+            u = owners[0]
+            anc = ancestors(deps)
+            if u.name in anc[t.name] or t.name in anc[u.name]:
+                continue
+            add(t.name, u.name, f"its mission names {path}, not in the repo yet, which only {u.name!r}'s scope covers")
     # tasks that may run together and may edit the same files are sequenced along the topological order
     while True:
         tasks = [t.model_copy(update={"depends_on": deps[t.name]}) for t in ordered]
@@ -156,7 +177,7 @@ def make_independent(plan: Plan, tracked: Sequence[str] | None) -> tuple[Plan, l
         what = o.shared() if o.files else ", ".join(f"{x} ~ {y}" for x, y in o.patterns[:3])
         add(second, first, f"{first!r} and {second!r} may both edit {what}; sequenced so they do not conflict")
     new_tasks = [t.model_copy(update={"depends_on": deps[t.name]}) for t in plan.tasks]
-    return plan.model_copy(update={"tasks": new_tasks}), fixes
+    return plan.model_copy(update={"tasks": new_tasks}), fixes, errors
 
 
 def check_plan(plan: Plan, limits: Limits, tracked: Sequence[str] | None) -> Checked:
@@ -164,7 +185,9 @@ def check_plan(plan: Plan, limits: Limits, tracked: Sequence[str] | None) -> Che
     errs = _errors(plan, limits)
     if errs:
         return Checked(plan, errs)
-    fixed, fixes = make_independent(plan, tracked)
+    fixed, fixes, order_errors = make_independent(plan, tracked)
+    if order_errors:
+        return Checked(plan, order_errors)
     cycle = find_cycle({t.name: list(t.depends_on) for t in fixed.tasks})
     if cycle:  # a mention the model ordered the other way: report, do not guess
         return Checked(plan, ["dependency cycle after adding the edges the missions imply: " + " -> ".join(cycle)])
