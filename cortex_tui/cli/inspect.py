@@ -13,6 +13,7 @@ from cortex_tui.cli._app import app
 from cortex_tui.cli._options import JsonOpt, RepoOpt, RunOpt, StateOpt
 from cortex_tui.cli._runs import layout_of, open_run
 from cortex_tui.errors import CortexError
+from cortex_tui.text import visible, visible_data
 
 
 @app.command()
@@ -46,7 +47,8 @@ def status(
     typer.echo(f"run {state.run} · base {state.base} · {sup}")
     for s in data["sessions"]:
         trig = ", ".join(dict.fromkeys(t["kind"] for t in s["triggers"] if t["active"]))
-        typer.echo(f"  {STATE_GLYPH.get(s['state'], ' ')} {s['name']:<20} {s['state']:<9} {s['branch']:<32} "
+        typer.echo(f"  {STATE_GLYPH.get(s['state'], ' ')} {visible(s['name']):<20} {s['state']:<9} "
+                   f"{visible(s['branch']):<32} "
                    f"exit={'' if s['exit_code'] is None else s['exit_code']:<4} {trig}")
 
 
@@ -68,8 +70,8 @@ def events(
                 typer.echo(json.dumps(ev.model_dump(), default=str))
             else:
                 t = time.strftime("%H:%M:%S", time.localtime(ev.ts))
-                detail = " ".join(f"{k}={v}" for k, v in ev.data.items() if k not in ("at",))[:160]
-                typer.echo(f"{t} {ev.session or '-':<16} {ev.kind:<16} {detail}")
+                detail = " ".join(f"{k}={v}" for k, v in visible_data(ev.data).items() if k not in ("at",))[:160]
+                typer.echo(f"{t} {visible(ev.session or '-'):<16} {visible(ev.kind):<16} {detail}")
         if store.bad_event_lines:
             typer.echo(f"warning: {store.events_path}: skipped {store.bad_event_lines} unreadable line(s) "
                        "(cut off by a crash?)", err=True)

@@ -12,6 +12,7 @@ from typing import TextIO
 from cortex_tui.budgets import run_budget_summary
 from cortex_tui.engine.events import Event
 from cortex_tui.engine.supervisor import Supervisor
+from cortex_tui.text import visible
 
 
 def progress_printer(stream: TextIO) -> Callable[[Event], None]:
@@ -38,7 +39,7 @@ def progress_printer(stream: TextIO) -> Callable[[Event], None]:
             msg = f"RUN BUDGET {run_budget_summary(d)}"
         else:
             return
-        print(f"{t} {who} {msg}", file=stream, flush=True)
+        print(visible(f"{t} {who} {msg}"), file=stream, flush=True)  # names and evidence are agent-chosen
 
     return show
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from typing import Any, TextIO
 
+from cortex_tui.text import md_cell, visible
+
 
 def _esc(s: str) -> str:
-    """Workflow-command escaping (data part)."""
-    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """Workflow-command escaping (data part), after :func:`visible`: no control character (an escape
+    sequence or a newline starting a new ``::command::``) ever reaches the log raw."""
+    return visible(s).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _esc_prop(s: str) -> str:
@@ -25,7 +28,7 @@ def annotation_lines(report: dict[str, Any]) -> list[str]:
             props = ["title=" + _esc_prop(f"cortex-tui {kind} ({name})")]
             if isinstance(ev.get("path"), str):
                 props.insert(0, f"file={_esc_prop(ev['path'])}")
-            detail = ", ".join(f"{k}={v}" for k, v in ev.items() if k not in ("last_lines", "scope"))[:500]
+            detail = ", ".join(f"{k}={visible(v)}" for k, v in ev.items() if k not in ("last_lines", "scope"))[:500]
             out.append(f"::{level} {','.join(props)}::" + _esc(f"{name}: {kind}: {detail}"))
         if s.get("state") != "finished" or s.get("exit_code") not in (0, None):
             msg = f"{s['name']} {s.get('state')}" + (f" ({s['reason']})" if s.get("reason") else "")
@@ -41,10 +44,11 @@ def summary_markdown(report: dict[str, Any]) -> str:
         trig = ", ".join(sorted({t["kind"] for t in s.get("triggers", [])})) or "–"
         tok = (s.get("tokens") or {}).get("total")
         cost = s.get("cost_usd")
-        rows.append(f"| {s['name']} | {s['state']} | {'' if s.get('exit_code') is None else s['exit_code']} | "
-                    f"{verify} | {trig} | {'unknown' if tok is None else tok} | "
+        rows.append(f"| {md_cell(s['name'])} | {s['state']} | {'' if s.get('exit_code') is None else s['exit_code']} | "
+                    f"{verify} | {md_cell(trig)} | {'unknown' if tok is None else tok} | "
                     f"{'unknown' if cost is None else f'${cost:.4f}'} |")
-    head = f"### cortex-tui run `{report.get('run')}` — exit {report.get('exit_code')}\n\n{report.get('reason', '')}\n\n"
+    head = (f"### cortex-tui run `{report.get('run')}` — exit {report.get('exit_code')}\n\n"
+            f"{visible(report.get('reason', ''))}\n\n")
     return head + "\n".join(rows) + "\n"
 
 

@@ -7,9 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from cortex_tui.store.files import atomic_write
+from cortex_tui.text import visible_data
 
 
 def junit_xml(report: dict[str, Any]) -> str:
+    """Well-formed for any input: every string an agent or a layout controls goes through
+    :func:`visible_data` first (XML 1.0 cannot carry ESC, most C0 characters or U+FFFE at all)."""
+    report = visible_data(report)
     sessions = report.get("sessions", [])
     failures = [s for s in sessions if not (s["state"] == "finished" and s["exit_code"] == 0)
                 or s.get("verify_passed") is False]

@@ -18,6 +18,7 @@ from cortex_tui.headless.report import (
     outcome,
     write_report,
 )
+from cortex_tui.text import visible
 
 
 def run_headless(sup: Supervisor, *, report: Path | None, junit: Path | None, timeout: float | None,
@@ -64,5 +65,5 @@ def run_headless(sup: Supervisor, *, report: Path | None, junit: Path | None, ti
     from cortex_tui.headless.github import emit
 
     emit(data, sys.stdout)
-    print(f"cortex-tui: {reason} (exit {code})", file=sys.stderr)
+    print(f"cortex-tui: {visible(reason)} (exit {code})", file=sys.stderr)
     return code

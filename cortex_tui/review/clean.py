@@ -24,6 +24,7 @@ from cortex_tui.review.diffstat import uncommitted_paths
 from cortex_tui.review.guard import GuardedWorktree, guard_worktree
 from cortex_tui.review.merge import is_ancestor
 from cortex_tui.store.files import RunStore, list_runs
+from cortex_tui.text import visible
 
 DEFAULT_OLDER_THAN_S = 6 * 3600.0
 DEFAULT_MAX_KEEP = 20
@@ -78,16 +79,17 @@ class CleanReport:
     def render(self) -> str:
         verb = "would remove" if self.dry_run else "removed"
         lines: list[str] = []
+        v = visible  # names, paths, refs and reasons can carry what an agent chose
         for r in self.removed:
             what = "prune (directory already gone)" if r.pruned else verb
-            lines.append(f"{what}: {r.run}/{r.session}  {r.path}  ({r.reason})")
+            lines.append(f"{what}: {v(r.run)}/{v(r.session)}  {v(r.path)}  ({v(r.reason)})")
             for ref in r.backups:
-                lines.append(f"    backup: {ref}")
+                lines.append(f"    backup: {v(ref)}")
             if r.saved_files:
-                shown = ", ".join(r.saved_files[:8]) + (" …" if len(r.saved_files) > 8 else "")
+                shown = ", ".join(v(f) for f in r.saved_files[:8]) + (" …" if len(r.saved_files) > 8 else "")
                 lines.append(f"    uncommitted files saved: {shown}")
         for k in self.kept:
-            lines.append(f"kept: {k.run}/{k.session}  {k.path}  ({k.reason})")
+            lines.append(f"kept: {v(k.run)}/{v(k.session)}  {v(k.path)}  ({v(k.reason)})")
         if not lines:
             lines.append("nothing to clean")
         n_b = len(self.backed_up)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cortex_tui.durations import format_duration
 from cortex_tui.review.models import QueueEntry
+from cortex_tui.text import visible
 
 
 def verify_label(e: QueueEntry, *, with_duration: bool = True) -> str:
@@ -27,33 +28,34 @@ def list_line(e: QueueEntry) -> str:
         flags.append(f"{len(e.conflicts)} conflict(s)")
     if e.out_of_scope:
         flags.append(f"{len(e.out_of_scope)} out of scope")
-    return (f"{e.session:<24} {e.status:<18} {len(e.commits):>3} commit(s) {len(e.files):>3} file(s) "
+    return (f"{visible(e.session):<24} {e.status:<18} {len(e.commits):>3} commit(s) {len(e.files):>3} file(s) "
             f"+{added}/-{removed}  {verify_label(e)}" + (f"  [{', '.join(flags)}]" if flags else ""))
 
 
 def show_text(e: QueueEntry) -> str:
-    lines = [f"session   {e.session}", f"branch    {e.branch}  head {(e.head or '?')[:12]}",
+    v = visible
+    lines = [f"session   {v(e.session)}", f"branch    {v(e.branch)}  head {v((e.head or '?')[:12])}",
              f"status    {e.status}{'  (ready)' if e.ready else ''}  round {e.round}",
-             f"verify    {verify_label(e)}" + (f"  `{e.verify_command}`" if e.verify_command else "")]
+             f"verify    {verify_label(e)}" + (f"  `{v(e.verify_command)}`" if e.verify_command else "")]
     if e.cost_usd is not None or e.tokens is not None:
         tok = e.tokens.total if e.tokens else 0
         lines.append(f"usage     {tok} tokens" + (f", ${e.cost_usd:.2f}" if e.cost_usd is not None else ""))
     if e.conflicts:
-        lines.append("conflicts " + ", ".join(e.conflicts))
+        lines.append("conflicts " + ", ".join(v(c) for c in e.conflicts))
     lines.append(f"commits   ({len(e.commits)})")
-    lines += [f"  - {s}" for s in e.commits]
+    lines += [f"  - {v(s)}" for s in e.commits]
     lines.append(f"files     ({len(e.files)})")
     for f in e.files:
         mark = "" if f.in_scope else "  OUT OF SCOPE"
         stat = "binary" if f.binary else f"+{f.added} -{f.removed}"
-        lines.append(f"  {stat:>12}  {f.path}{mark}")
+        lines.append(f"  {stat:>12}  {v(f.path)}{mark}")
     if e.uncommitted:
-        lines.append("uncommitted (not part of the branch): " + ", ".join(e.uncommitted[:20]))
+        lines.append("uncommitted (not part of the branch): " + ", ".join(v(u) for u in e.uncommitted[:20]))
     if e.triggers:
         lines.append("triggers  " + ", ".join(sorted({t.kind for t in e.triggers})))
     if e.verify and e.verify.tail:
         lines.append("verify output (tail):")
-        lines += ["  " + ln for ln in e.verify.tail.splitlines()]
+        lines += ["  " + v(ln) for ln in e.verify.tail.split("\n")]
     for d in e.decisions:
-        lines.append(f"decision  {d.decision} by {d.by}: {d.detail}")
+        lines.append(f"decision  {d.decision} by {v(d.by)}: {v(d.detail)}")
     return "\n".join(lines)

@@ -7,6 +7,7 @@ from typing import Any
 
 from cortex_tui.durations import format_duration
 from cortex_tui.model.state import RunState, SessionRecord
+from cortex_tui.text import md_cell, visible
 
 STATE_GLYPH = {
     "pending": "·", "starting": "◌", "running": "▶", "waiting": "⚠", "idle": "◇",
@@ -70,7 +71,7 @@ def status_dict(state: RunState, budgets: dict[str, tuple[float | None, int | No
 
 
 def _cell(s: str) -> str:
-    return s.replace("|", "\\|").replace("\n", " ")
+    return md_cell(s)
 
 
 def render_status_md(state: RunState, now: float | None = None) -> str:
@@ -81,7 +82,7 @@ def render_status_md(state: RunState, now: float | None = None) -> str:
     lines = [
         f"# cortex-tui run `{state.run}`",
         "",
-        f"Repo `{state.repo}` · base `{state.base}` @ `{state.base_commit[:10]}` · tmux socket `{state.socket}`  ",
+        f"Repo `{visible(state.repo)}` · base `{state.base}` @ `{state.base_commit[:10]}` · tmux socket `{state.socket}`  ",
         f"Updated {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(state.updated_at or now))} · "
         + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())),
         "",
