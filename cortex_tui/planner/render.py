@@ -79,7 +79,8 @@ def prompt_of(t: PlanTask, plan: Plan) -> str:
     lines += ["", "Constraints:", *[f"- {c}" for c in m.constraints]]
     lines.append(f"- Edit only files matching your scope: {', '.join(t.scope)} (other sessions own the rest).")
     if t.depends_on:
-        lines.append(f"- Work by {', '.join(repr(d) for d in t.depends_on)} is already merged into your base.")
+        lines.append(f"- You start after {', '.join(repr(d) for d in t.depends_on)} finished; their changes are on their "
+                     "own branches and may not be in your checkout: do not redo or edit their files.")
     if t.verify:
         lines += ["", f"When done, `{t.verify}` must pass. Commit your work."]
     else:
