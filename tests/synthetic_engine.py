@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from cortex_tui.engine.events import Event, EventBus
+from cortex_tui.engine.events import Event, EventBus, EventKind
 from cortex_tui.model.layout import Layout, ResolvedSession, RunSpec, SessionSpec, resolve_session
 from cortex_tui.model.state import RunState, SessionRecord, SessionState, TokenUsage, TriggerRecord
 
@@ -141,7 +141,7 @@ class SyntheticEngine:
     def subscribe(self, cb: Callable[[Event], None]) -> Callable[[], None]:
         return self.bus.subscribe(cb)
 
-    def publish(self, kind: str, session: str | None = None, /, **data: Any) -> None:
+    def publish(self, kind: EventKind, session: str | None = None, /, **data: Any) -> None:
         self.bus.publish(Event(ts=self.clock(), run=self.run_id, kind=kind, session=session, data=data))
 
     def set_state(self, name: str, state: SessionState, reason: str | None = None) -> None:

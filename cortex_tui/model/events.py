@@ -17,7 +17,7 @@ EventKind = Literal[
     # run lifecycle
     "run_started", "attached", "run_done", "run_budget", "down",
     # sessions
-    "state", "spawned", "finished", "action", "output", "stats",
+    "session_added", "state", "spawned", "finished", "action", "output", "stats",
     # triggers
     "trigger", "trigger_cleared",
     # engine health
@@ -79,6 +79,13 @@ class RunBudget(Payload):
 
 class Empty(Payload):
     pass
+
+
+class SessionAdded(Payload):
+    """A session added to a running run (from the TUI)."""
+
+    agent: str
+    scope: list[str]
 
 
 class StateChange(Payload):
@@ -243,7 +250,7 @@ class PluginError(Payload):
 
 PAYLOADS: dict[EventKind, type[Payload]] = {
     "run_started": RunStarted, "attached": RunStarted, "run_done": RunDone, "run_budget": RunBudget,
-    "down": Empty, "state": StateChange, "spawned": Spawned, "finished": Finished, "action": Action,
+    "down": Empty, "session_added": SessionAdded, "state": StateChange, "spawned": Spawned, "finished": Finished, "action": Action,
     "output": Output, "stats": Stats, "trigger": Trigger, "trigger_cleared": TriggerCleared,
     "engine_error": Failure, "watch_error": Failure, "review_error": Failure, "fetch_error": Failure,
     "node_up": NodeUp, "node_down": NodeDown, "fetched": Fetched, "review_queued": ReviewQueued, "review_verified": ReviewVerified,
