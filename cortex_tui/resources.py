@@ -16,20 +16,24 @@ class TreeSample:
     """CPU over the interval since the previous sample (None on the first sample)."""
     rss_bytes: int
     processes: int
+    work_cpu_percent: float | None = None
+    """CPU of the tree without the agent's own processes (see ``ProcessSampler.sample(ui=…)``): the
+    commands it runs. None when no ``ui`` names were given or on the first sample."""
 
 
 _CLK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-def _scan() -> tuple[dict[int, list[int]], dict[int, tuple[float, int]]]:
-    """One pass over all processes: parent -> children, pid -> (cpu seconds, rss bytes).
+def _scan() -> tuple[dict[int, list[int]], dict[int, tuple[float, int]], dict[int, str]]:
+    """One pass over all processes: parent -> children, pid -> (cpu seconds, rss bytes), pid -> name.
 
     On Linux this reads one ``/proc/<pid>/stat`` per process (about 4x cheaper than psutil's
     several files per process); elsewhere it falls back to ``psutil.process_iter``.
     """
     children: dict[int, list[int]] = {}
     info: dict[int, tuple[float, int]] = {}
+    names: dict[int, str] = {}
     if os.path.isdir("/proc/self"):
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():
@@ -50,8 +54,9 @@ def _scan() -> tuple[dict[int, list[int]], dict[int, tuple[float, int]]]:
             pid = int(entry.name)
             children.setdefault(ppid, []).append(pid)
             info[pid] = (cpu, rss)
-        return children, info
-    for p in psutil.process_iter(["ppid", "cpu_times", "memory_info"]):
+            names[pid] = raw[raw.find(b"(") + 1:raw.rfind(b")")].decode("utf-8", "replace")
+        return children, info, names
+    for p in psutil.process_iter(["ppid", "cpu_times", "memory_info", "name"]):
         try:
             d = p.info
             ct, mi = d.get("cpu_times"), d.get("memory_info")
@@ -59,9 +64,24 @@ def _scan() -> tuple[dict[int, list[int]], dict[int, tuple[float, int]]]:
                 continue
             children.setdefault(d["ppid"] or 0, []).append(p.pid)
             info[p.pid] = (ct.user + ct.system, mi.rss)
+            names[p.pid] = str(d.get("name") or "")
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-    return children, info
+    return children, info, names
+
+
+def ui_chain(root: int, children: dict[int, list[int]], names: dict[int, str], ui: frozenset[str]) -> set[int]:
+    """The agent's own processes: ``root`` (the pane's wrapper) and, below it, every process named in ``ui``
+    whose ancestors up to ``root`` are all in the chain. A command the agent runs — and everything below
+    it, whatever its name — is not."""
+    chain = {root}
+    stack = [root]
+    while stack:
+        for c in children.get(stack.pop(), ()):
+            if names.get(c, "") in ui and c not in chain:
+                chain.add(c)
+                stack.append(c)
+    return chain
 
 
 def tree_totals(root: int, children: dict[int, list[int]],
@@ -89,11 +109,14 @@ class ProcessSampler:
 
     def __init__(self) -> None:
         self._prev: dict[int, tuple[float, float]] = {}  # root pid -> (wall time, cpu seconds)
+        self._prev_work: dict[int, float] = {}  # root pid -> cpu seconds outside the agent's own processes
 
-    def sample(self, roots: list[int]) -> dict[int, TreeSample]:
+    def sample(self, roots: list[int], ui: dict[int, frozenset[str]] | None = None) -> dict[int, TreeSample]:
+        """``ui``: per root, the process names of the agent itself (its UI): their CPU is left out of
+        ``work_cpu_percent`` (an animating spinner is not work)."""
         if not roots:
             return {}
-        children, info = _scan()
+        children, info, names = _scan()
         now = time.monotonic()
         out: dict[int, TreeSample] = {}
         for root in roots:
@@ -110,10 +133,18 @@ class ProcessSampler:
                     pct = max(0.0, cpu / age * 100.0) if age > 0 else None
                 except psutil.Error:
                     pct = None
+            work_pct: float | None = None
+            if ui and ui.get(root):
+                own = sum(info[p][0] for p in ui_chain(root, children, names, ui[root]) if p in info)
+                work = max(0.0, cpu - own)
+                if root in self._prev_work and prev is not None and now > prev[0]:
+                    work_pct = max(0.0, (work - self._prev_work[root]) / (now - prev[0]) * 100.0)
+                self._prev_work[root] = work
             self._prev[root] = (now, cpu)
-            out[root] = TreeSample(cpu_percent=pct, rss_bytes=rss, processes=n)
+            out[root] = TreeSample(cpu_percent=pct, rss_bytes=rss, processes=n, work_cpu_percent=work_pct)
         for gone in set(self._prev) - set(roots):
             del self._prev[gone]
+            self._prev_work.pop(gone, None)
         return out
 
 

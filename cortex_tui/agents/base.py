@@ -42,7 +42,7 @@ class ApprovalPrompt:
     """The prompt text as shown (evidence)."""
 
 
-SignalKind = Literal["usage", "waiting", "busy", "idle", "finished", "progress", "blocked"]
+SignalKind = Literal["usage", "waiting", "busy", "idle", "finished", "progress", "blocked", "error", "outside"]
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,9 @@ class AgentSignal:
     kind: SignalKind
     usage: TokenUsage | None = None
     text: str | None = None
-    """Evidence for humans: the tool waiting for approval, the blocked path, the stop reason."""
+    """Evidence for humans: the tool waiting for approval, the blocked path, the stop reason. For ``error``
+    (a failed tool call, fed to the repeated-error rule) the error text; for ``outside`` (a write outside
+    the session's worktree) the resolved absolute path."""
     model: str | None = None
     total: bool = False
     cost_usd: float | None = None
@@ -76,6 +78,10 @@ class AgentAdapter:
     """What counts as progress for silence detection: new output, or new structured events only."""
     exposes_usage: bool = False
     """False = usage is unknown (reported as null, never 0)."""
+    ui_processes: frozenset[str] = frozenset()
+    """Process names of the agent itself (``/proc/<pid>/comm``). When set, silence detection counts only
+    the CPU of the commands it runs, not its own: an agent that animates a spinner while its API hangs
+    burns a few % CPU doing nothing."""
 
     def command(self, session: ResolvedSession, ctx: SpawnContext) -> list[str]:
         """The agent's argv (run by ``/bin/sh -c`` after shell-quoting)."""

@@ -6,10 +6,11 @@ passed as ``--ask-for-approval``: untrusted, on-failure, on-request or never), o
 (``thread.started``, ``turn.started``, ``item.*``, ``turn.completed`` with ``usage``, ``turn.failed``,
 ``error``). ``CORTEX_CODEX_BIN`` overrides the binary.
 
-Usage: only the headless JSONL carries it (``turn.completed.usage``: ``input_tokens`` *including*
-``cached_input_tokens``, ``output_tokens``), one increment per turn; the interactive TUI exposes none to
-us, so ``exposes_usage`` is False and usage stays unknown unless such lines are fed to
-:meth:`CodexAdapter.interpret_event`.
+Structured signals: Codex's own session file (the "rollout", :mod:`cortex_tui.agents.codex_rollout`),
+found by the worktree it was started in and tailed by :meth:`CodexAdapter.poll_usage`: ``task_started`` →
+busy, ``task_complete``/``turn_aborted`` → idle, ``token_count`` → the thread's usage totals (input
+*including* cached input, output). Approval dialogs are only on the screen. The headless JSONL
+(``turn.completed.usage``) maps the same way when fed to :meth:`CodexAdapter.interpret_event`.
 
 Approval dialogs ("Would you like to run the following command?", "… make the following edits?",
 "… grant these permissions?") list numbered choices with letter shortcuts — ``1. Yes, proceed (y)`` …
@@ -21,12 +22,15 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cortex_tui.agents.base import AgentAdapter, AgentSignal, ApprovalPrompt, KeyInput, SpawnContext
+from cortex_tui.agents.codex_rollout import RolloutTail, codex_home
 from cortex_tui.agents.dialogs import NumberedDialogAdapter, choice_number, choices
 from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import TokenUsage
@@ -35,6 +39,7 @@ QUESTIONS = [
     re.compile(r"^Would you like to (?:run the following command|make the following edits|grant these permissions)\?"),
     re.compile(r"^Would you like to .+\?\s*$"),
     re.compile(r"^Allow .+ to (?:run|access|connect) .+\?\s*$"),
+    re.compile(r"^Trust this folder\?"),  # first start in a folder Codex does not know (answered with 1)
 ]
 _SHORTCUT = re.compile(r"\((\w|esc)\)\s*$")
 
@@ -73,6 +78,28 @@ def _key_for(prompt: ApprovalPrompt | None, label: re.Pattern[str]) -> list[KeyI
 
 @dataclass
 class CodexAdapter(NumberedDialogAdapter):
+    _rollout: RolloutTail | None = field(default=None, repr=False, compare=False)
+
+    def prepare(self, session: ResolvedSession, ctx: SpawnContext) -> None:
+        self._rollout = RolloutTail(codex_home(dict(session.env)), str(ctx.worktree), time.time())
+
+    def poll_usage(self) -> list[AgentSignal]:
+        """What Codex appended to its session file: turn state and the thread's usage totals."""
+        return self._rollout.read() if self._rollout is not None else []
+
+    def usage_checkpoint(self) -> dict[str, Any]:
+        if self._rollout is None:
+            return {}
+        return {"rollout": {**self._rollout.checkpoint(), "home": str(self._rollout.home), "cwd": self._rollout.cwd}}
+
+    def restore_usage_checkpoint(self, data: dict[str, Any]) -> None:
+        """Usage in the rollout is a running total: re-reading it from the start counts nothing twice."""
+        r = data.get("rollout")
+        if isinstance(r, dict) and isinstance(r.get("home"), str) and isinstance(r.get("cwd"), str):
+            self._rollout = RolloutTail(Path(r["home"]), r["cwd"], 0.0)
+            if isinstance(r.get("path"), str):
+                self._rollout.path = Path(r["path"])
+
     def command(self, session: ResolvedSession, ctx: SpawnContext) -> list[str]:
         if session.command:
             return ["/bin/sh", "-c", session.command]
@@ -119,4 +146,5 @@ class CodexAdapter(NumberedDialogAdapter):
 
 
 def make() -> AgentAdapter:
-    return CodexAdapter(kind="codex", approval_patterns=list(QUESTIONS), progress="output", exposes_usage=False)
+    return CodexAdapter(kind="codex", approval_patterns=list(QUESTIONS), progress="events", exposes_usage=True,
+                        ui_processes=frozenset({"node", "codex", "MainThread"}))

@@ -126,6 +126,12 @@ class Ingest:
             self.book.apply(rt, TriggerChange("out_of_scope", True, {"path": sig.text, "change": "blocked",
                                                                      "scope": list(rt.spec.scope)},
                                               key=f"blocked:{sig.text}", severity="warning"))
+        elif sig.kind == "error" and sig.text:  # a failed tool call the agent reported (not in its output)
+            self.book.apply(rt, rt.errors.error(self.clock.time(), sig.text))
+        elif sig.kind == "outside" and sig.text:  # a write outside the worktree (the watcher cannot see it)
+            self.book.apply(rt, TriggerChange("out_of_scope", True, {"path": sig.text, "change": "outside worktree",
+                                                                     "scope": list(rt.spec.scope)},
+                                              key=f"outside:{sig.text}", severity="error"))
         elif sig.kind in ("busy", "progress") and rec.state is SessionState.IDLE:
             self.book.set_state(rt, SessionState.RUNNING, None)
         elif sig.kind == "idle" and rec.state is SessionState.RUNNING:
@@ -136,7 +142,10 @@ class Ingest:
         poll = getattr(rt.adapter, "poll_usage", None)
         if poll is None:
             return
-        for sig in poll():
+        sigs = poll()
+        if sigs:  # what the agent appended to its own records is progress (as an events-file line is)
+            self.book.progress(rt)
+        for sig in sigs:
             self.on_signal(rt, sig)
 
     def apply_changed(self, rt: SessionRuntime, changed: dict[str, str]) -> None:
@@ -160,7 +169,10 @@ class Ingest:
         rt.rec.rss_bytes = s.rss_bytes
         if s.cpu_percent is not None:
             rt.rec.cpu_percent = round(s.cpu_percent, 1)
-            self.book.apply(rt, rt.silence.cpu(now, s.cpu_percent))
+            # an agent whose UI animates while it waits (adapter.ui_processes): only its commands' CPU is work
+            work = s.work_cpu_percent if rt.adapter.ui_processes else s.cpu_percent
+            if work is not None:
+                self.book.apply(rt, rt.silence.cpu(now, work))
         if rt.memory is not None:
             self.book.apply(rt, rt.memory.value(s.rss_bytes, processes=s.processes))
         self.bus.publish(self.bus.make("stats", rt.rec.name, cpu_percent=rt.rec.cpu_percent,

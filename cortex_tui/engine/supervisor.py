@@ -634,7 +634,8 @@ class Supervisor:
 
     async def _sample(self, live: list[Runtime], disk: bool) -> None:
         roots = [rt.rec.pane_pid for rt in live if rt.rec.pane_pid]
-        samples = await asyncio.to_thread(self.sampler.sample, [r for r in roots if r])
+        ui = {rt.rec.pane_pid: rt.adapter.ui_processes for rt in live if rt.rec.pane_pid and rt.adapter.ui_processes}
+        samples = await asyncio.to_thread(self.sampler.sample, [r for r in roots if r], ui)
         if disk:
             self._last_disk = self.clock.monotonic()
             sizes = await asyncio.to_thread(lambda: {rt.rec.name: disk_usage(Path(rt.rec.worktree)) for rt in live})

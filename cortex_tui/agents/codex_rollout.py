@@ -1,0 +1,159 @@
+"""Codex's own session file ("rollout"): where the codex adapter reads turn state and token usage.
+
+Codex (tested 0.171.0) appends one JSON object a line to
+``$CODEX_HOME/sessions/YYYY/MM/DD/rollout-<time>-<thread id>.jsonl`` while it runs. The first line is
+``session_meta`` (``payload.cwd`` = the directory it was started in); then ``event_msg`` lines whose
+``payload.type`` says what happened:
+
+* ``task_started`` — a turn began (busy);
+* ``token_count`` — ``payload.info.total_token_usage`` = the thread's running totals (``input_tokens``
+  *including* ``cached_input_tokens``, ``output_tokens``);
+* ``task_complete`` — the turn ended (idle; ``last_agent_message``);
+* ``turn_aborted`` — the turn was interrupted (idle);
+* ``item_completed`` with a ``CommandExecution`` item — a command ran (``status``, ``exit_code``,
+  ``aggregated_output``): a failed one is an ``error`` signal for the repeated-error rule (Codex's TUI
+  redraws its output in place, so the pane log holds no clean error lines).
+
+Approval requests are not recorded there (the screen shows them). Codex's thread-title request is not
+counted in ``total_token_usage`` either (a known gap of its own accounting, see docs/agents.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cortex_tui.agents.base import AgentSignal
+from cortex_tui.model.state import TokenUsage
+
+FIND_EVERY_S = 1.0
+
+
+def codex_home(env: dict[str, str]) -> Path:
+    """The CODEX_HOME a session uses (its env, else ours, else ~/.codex)."""
+    raw = env.get("CODEX_HOME") or os.environ.get("CODEX_HOME")
+    if raw:
+        return Path(raw)
+    home = env.get("HOME") or os.path.expanduser("~")
+    return Path(home) / ".codex"
+
+
+def _int(v: object) -> int:
+    return max(0, int(v)) if isinstance(v, int | float) and not isinstance(v, bool) else 0
+
+
+def usage_of(total: dict[str, Any]) -> TokenUsage:
+    inp = _int(total.get("input_tokens"))
+    cached = min(_int(total.get("cached_input_tokens")), inp)
+    return TokenUsage(input=inp - cached, cache_read=cached, output=_int(total.get("output_tokens")),
+                      cache_write=_int(total.get("cache_write_input_tokens")))
+
+
+def signals_of(obj: dict[str, Any]) -> list[AgentSignal]:
+    """Signals carried by one rollout line (none for lines that say nothing about state or usage)."""
+    if obj.get("type") != "event_msg" or not isinstance(obj.get("payload"), dict):
+        return []
+    p = obj["payload"]
+    kind = p.get("type")
+    if kind == "task_started":
+        return [AgentSignal("busy", text="turn started")]
+    if kind == "token_count":
+        info = p.get("info")
+        total = info.get("total_token_usage") if isinstance(info, dict) else None
+        if isinstance(total, dict):
+            return [AgentSignal("usage", usage=usage_of(total), total=True)]
+        return []
+    if kind == "task_complete":
+        return [AgentSignal("idle", text="turn complete")]
+    if kind == "turn_aborted":
+        return [AgentSignal("idle", text=f"turn aborted ({p.get('reason') or '?'})")]
+    if kind == "item_completed" and isinstance(p.get("item"), dict) and p["item"].get("type") == "CommandExecution":
+        return _command_signals(p["item"])
+    return []
+
+
+def _command_signals(item: dict[str, Any]) -> list[AgentSignal]:
+    code = item.get("exit_code")
+    if item.get("status") != "failed" and (not isinstance(code, int) or code == 0):
+        return [AgentSignal("busy", text="command finished")]
+    cmd = item.get("command")
+    shown = cmd[-1] if isinstance(cmd, list) and cmd and isinstance(cmd[-1], str) else str(cmd)
+    out = item.get("aggregated_output")
+    lines = [ln.strip() for ln in out.splitlines() if ln.strip()] if isinstance(out, str) else []
+    text = lines[-1] if lines else f"{shown} exited {code}"
+    return [AgentSignal("error", text=text[:500])]
+
+
+@dataclass
+class RolloutTail:
+    """Finds the rollout of the session started in ``cwd`` (after ``since``) and reads it incrementally."""
+
+    home: Path
+    cwd: str
+    since: float
+    path: Path | None = None
+    offset: int = 0
+    _partial: bytes = b""
+    _last_find: float = field(default=float("-inf"))
+
+    def _find(self) -> Path | None:
+        now = time.monotonic()
+        if now - self._last_find < FIND_EVERY_S:
+            return None
+        self._last_find = now
+        base = self.home / "sessions"
+        if not base.is_dir():
+            return None
+        cands = []
+        for f in base.glob("*/*/*/rollout-*.jsonl"):
+            try:
+                st = f.stat()
+            except OSError:
+                continue
+            if st.st_mtime >= self.since - 5:
+                cands.append((st.st_mtime, f))
+        want = os.path.realpath(self.cwd)
+        for _, f in sorted(cands, reverse=True):
+            try:
+                with open(f, "rb") as fh:
+                    first = json.loads(fh.readline() or b"{}")
+            except (OSError, ValueError):
+                continue
+            cwd = first.get("payload", {}).get("cwd") if isinstance(first, dict) else None
+            if isinstance(cwd, str) and os.path.realpath(cwd) == want:
+                return f
+        return None
+
+    def read(self) -> list[AgentSignal]:
+        if self.path is None:
+            self.path = self._find()
+            if self.path is None:
+                return []
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.offset)
+                data = fh.read()
+        except OSError:
+            return []
+        if not data:
+            return []
+        self.offset += len(data)
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        out: list[AgentSignal] = []
+        for raw in lines:
+            if b'"event_msg"' not in raw:
+                continue
+            try:
+                obj = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(obj, dict):
+                out.extend(signals_of(obj))
+        return out
+
+    def checkpoint(self) -> dict[str, Any]:
+        return {"path": str(self.path) if self.path else None, "offset": self.offset - len(self._partial)}

@@ -1,0 +1,127 @@
+"""Per-agent drivers of the conformance suite: how to point each real CLI at its loopback provider fake,
+and how the generic scenario actions (say, run a shell command, write a file) look in its provider's API.
+
+A driver writes everything the CLI needs into the test's own HOME (never the developer's), names the
+CLI's binary (the pinned one in .cortex-dev/bin, see tests/conftest.py) and says which scenarios it
+cannot support, with the reason (the test then skips, printing it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fake_llm import ScriptedLLM, Step
+from fake_openai import FakeResponses
+
+from cortex_tui.agents.versions import binary, installed
+
+
+@dataclass
+class Driver:
+    kind: str
+    model: str
+    unsupported: dict[str, str] = field(default_factory=dict)
+    """scenario -> why this agent cannot do it (the test skips with that reason)."""
+
+    def available(self) -> str | None:
+        """None when the CLI is installed at a tested version, else why not (the skip reason)."""
+        path = shutil.which(binary(self.kind))
+        if path is None:
+            return f"{self.kind}: {binary(self.kind)} not installed — run scripts/bootstrap.sh --dev"
+        got = installed(self.kind)
+        if not got.tested:
+            return f"{self.kind}: {got.describe()}"
+        return None
+
+    def fake(self, script: list[Step]) -> ScriptedLLM:
+        raise NotImplementedError
+
+    def env(self, home: Path, worktree: Path, api: ScriptedLLM) -> dict[str, str]:
+        """Environment of the session (its HOME prepared for ``worktree``)."""
+        raise NotImplementedError
+
+    def layout_extra(self) -> dict[str, Any]:
+        """Extra ``[[session]]`` keys (permission_mode, extra_args)."""
+        return {}
+
+    def auto_mode(self) -> str | None:
+        """permission_mode under which shell commands and edits run without asking (None: the default does)."""
+        return None
+
+    # generic actions
+    def say(self, text: str, **kw: Any) -> Step:
+        return Step.say(text, **kw)
+
+    def shell(self, cmd: str, *, ask: bool = True, **kw: Any) -> Step:
+        raise NotImplementedError
+
+    def write(self, path: str, content: str, **kw: Any) -> Step:
+        raise NotImplementedError
+
+
+def base_env(home: Path) -> dict[str, str]:
+    return {"HOME": str(home), "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TERM": "xterm-256color",
+            "LANG": "C.UTF-8", "NO_UPDATE_NOTIFIER": "1"}
+
+
+API_KEY = "sk-cortex-test-0123456789abcdef"
+
+
+@dataclass
+class CodexDriver(Driver):
+    """Codex: a custom model provider (``wire_api = "responses"``) in ``$CODEX_HOME/config.toml``; the
+    worktree is pre-trusted there (else Codex starts at its "Trust this folder?" dialog)."""
+
+    def fake(self, script: list[Step]) -> ScriptedLLM:
+        return CodexFake(script)
+
+    def env(self, home: Path, worktree: Path, api: ScriptedLLM) -> dict[str, str]:
+        codex_home = home / ".codex"
+        codex_home.mkdir(parents=True, exist_ok=True)
+        (codex_home / "config.toml").write_text(
+            f'model = "{self.model}"\nmodel_provider = "fake"\n'
+            f'[model_providers.fake]\nname = "fake"\nbase_url = "{api.url}/v1"\nenv_key = "FAKE_OPENAI_KEY"\n'
+            f'wire_api = "responses"\nrequest_max_retries = 0\nstream_max_retries = 0\n'
+            f'[projects."{worktree}"]\ntrust_level = "trusted"\n', encoding="utf-8")
+        tmp = home / "tmp"  # Codex refuses to set up its sandbox helper under the system temp dir (/tmp)
+        tmp.mkdir(exist_ok=True)
+        return {**base_env(home), "CODEX_HOME": str(codex_home), "FAKE_OPENAI_KEY": API_KEY, "TMPDIR": str(tmp)}
+
+    def layout_extra(self) -> dict[str, Any]:
+        return {"permission_mode": "on-request"}
+
+    def shell(self, cmd: str, *, ask: bool = True, **kw: Any) -> Step:
+        args: dict[str, Any] = {"cmd": cmd}
+        if ask:  # on-request: the model asks to leave the sandbox, which is what needs a human
+            args.update(sandbox_permissions="require_escalated", justification=f"Run {cmd}?")
+        return Step.call("exec_command", args, **kw)
+
+    def write(self, path: str, content: str, **kw: Any) -> Step:
+        body = json.dumps(content)[1:-1].replace("'", "'\\''")
+        return self.shell(f"printf '{body}' > {path}", ask=False, **kw)
+
+
+class CodexFake(FakeResponses):
+    """Codex also asks the model for a thread title (a request without tools): answered aside, not from
+    the script (Codex keeps that request's usage out of its session file)."""
+
+    def take(self, body: dict[str, Any]) -> Step:
+        if not body.get("tools"):
+            return Step.say("Conformance task", input_tokens=0, output_tokens=0)
+        return super().take(body)
+
+    def bill(self, model: str, step: Step) -> None:
+        if step.input_tokens or step.output_tokens:
+            super().bill(model, step)
+
+
+DRIVERS: dict[str, Driver] = {
+    "codex": CodexDriver("codex", "gpt-5-codex", unsupported={
+        "out_of_scope_worktree": "Codex edits files only through shell commands (no apply_patch tool in 0.171.0) "
+                                 "and records no written paths; the watcher sees only the worktree"}),
+}
