@@ -18,7 +18,7 @@ def test_command_lines_and_start_file(tmp_path: Path, monkeypatch: pytest.Monkey
     ctx = make_ctx(tmp_path, tmp_path)
     a.prepare(s, ctx)
     argv = a.command(s, ctx)
-    assert argv == ["aider", "--no-check-update", "--no-gitignore", "--model", "anthropic/claude-sonnet-4-5",
+    assert argv == ["aider", "--no-check-update", "--no-gitignore", "--model=anthropic/claude-sonnet-4-5",
                     "--load", str(ctx.session_dir / "aider-start.txt")]
     assert (ctx.session_dir / "aider-start.txt").read_text() == "/code add tests for the parser\n"
     head = a.command(s, make_ctx(tmp_path, tmp_path, headless=True))

@@ -43,9 +43,9 @@ def test_command_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     a = get_adapter("codex")
     s = make_session(agent="codex", prompt="fix it", model="gpt-5-codex", permission_mode="on-request")
     assert a.command(s, make_ctx(tmp_path, tmp_path)) == [
-        "codex", "--ask-for-approval", "on-request", "--model", "gpt-5-codex", "--", "fix it"]
+        "codex", "--ask-for-approval", "on-request", "--model=gpt-5-codex", "--", "fix it"]
     assert a.command(s, make_ctx(tmp_path, tmp_path, headless=True)) == [
-        "codex", "exec", "--json", "--sandbox", "workspace-write", "--model", "gpt-5-codex", "--", "fix it"]
+        "codex", "exec", "--json", "--sandbox", "workspace-write", "--model=gpt-5-codex", "--", "fix it"]
 
 
 def test_exec_dialog_found_and_answered_by_shortcut() -> None:

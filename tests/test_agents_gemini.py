@@ -40,7 +40,7 @@ def test_command_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     a = get_adapter("gemini")
     s = make_session(agent="gemini", prompt="explain", model="gemini-2.5-pro", permission_mode="auto_edit")
     assert a.command(s, make_ctx(tmp_path, tmp_path)) == [
-        "gemini", "--approval-mode", "auto_edit", "--model", "gemini-2.5-pro", "--prompt-interactive", "explain"]
+        "gemini", "--approval-mode", "auto_edit", "--model=gemini-2.5-pro", "--prompt-interactive", "explain"]
     assert a.command(s, make_ctx(tmp_path, tmp_path, headless=True))[-4:] == [
         "--output-format", "stream-json", "--prompt", "explain"]
 

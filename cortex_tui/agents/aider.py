@@ -55,7 +55,7 @@ class AiderAdapter(AgentAdapter):
             return ["/bin/sh", "-c", session.command]
         argv = [os.environ.get("CORTEX_AIDER_BIN") or "aider", "--no-check-update", "--no-gitignore"]
         if session.model:
-            argv += ["--model", session.model]
+            argv += [f"--model={session.model}"]  # one token: a model "-x" is not read as a flag
         argv += list(session.extra_args)
         if ctx.headless:
             argv += ["--yes-always", "--no-pretty", "--message-file", str(ctx.session_dir / PROMPT_FILE)]

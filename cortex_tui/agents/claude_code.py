@@ -286,7 +286,7 @@ class ClaudeCodeAdapter(NumberedDialogAdapter):
         argv = [self.binary(), "--permission-mode", session.permission_mode or "default",
                 "--settings", str(ctx.session_dir / SETTINGS_FILE)]
         if session.model:
-            argv += ["--model", session.model]
+            argv += [f"--model={session.model}"]  # one token: a model "-x" is not read as a flag
         if ctx.headless:
             argv += ["-p", "--output-format", "stream-json", "--verbose"]
         argv += list(session.extra_args)

@@ -111,7 +111,7 @@ class CodexAdapter(NumberedDialogAdapter):
             if session.permission_mode:
                 argv += ["--ask-for-approval", session.permission_mode]
         if session.model:
-            argv += ["--model", session.model]
+            argv += [f"--model={session.model}"]  # one token: a model "-x" is not read as a flag
         argv += list(session.extra_args)
         if session.prompt:
             argv += ["--", session.prompt]

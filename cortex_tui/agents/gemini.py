@@ -72,7 +72,7 @@ class GeminiAdapter(NumberedDialogAdapter):
         if session.permission_mode:
             argv += ["--approval-mode", session.permission_mode]
         if session.model:
-            argv += ["--model", session.model]
+            argv += [f"--model={session.model}"]  # one token: a model "-x" is not read as a flag
         argv += list(session.extra_args)
         if ctx.headless:
             argv += ["--output-format", "stream-json", "--prompt", session.prompt]

@@ -19,7 +19,7 @@ class SimAdapter(AgentAdapter):
         if session.command:
             return ["/bin/sh", "-c", session.command]
         return [sys.executable, "-m", "cortex_tui.agents.sim", "--script-file",
-                str(ctx.session_dir / "script.json"), "--name", session.name, *session.extra_args]
+                str(ctx.session_dir / "script.json"), f"--name={session.name}", *session.extra_args]
 
     def env(self, session: ResolvedSession, ctx: SpawnContext) -> dict[str, str]:
         env = {"CORTEX_MODEL": session.model or "sim-1"}

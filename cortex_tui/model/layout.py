@@ -147,6 +147,11 @@ class RunSpec(_Strict):
     def _name(cls, v: str) -> str:
         if not RUN_NAME_RE.match(v):
             raise ValueError("run name must be 1-64 characters of letters, digits, '.', '_' or '-'")
+        # it becomes a component of git refs (cortex/<run>/<session>): git check-ref-format's rules
+        for bad, why in ((".." in v, "contain '..'"), (v.startswith("."), "start with '.'"),
+                         (v.endswith(".lock"), "end with '.lock'")):
+            if bad:
+                raise ValueError(f"run name {v!r} must not {why} (it names git branches cortex/<run>/...)")
         return v
 
 
