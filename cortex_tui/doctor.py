@@ -17,6 +17,16 @@ class Check:
     need: str
     hint: str
     required: bool = True
+    present: bool = True
+    """False when the tool is not there at all (vs. there but too old or not working)."""
+
+    @property
+    def status(self) -> str:
+        if self.ok:
+            return "ok"
+        if not self.required:
+            return "optional, missing" if not self.present else "optional, not usable"
+        return "MISSING" if not self.present else "TOO OLD"
 
 
 def _version(argv: list[str]) -> str | None:
@@ -34,29 +44,57 @@ def _ver_tuple(text: str | None) -> tuple[int, ...]:
     return tuple(int(x) for x in m.groups() if x is not None) if m else ()
 
 
-def run_checks() -> list[Check]:
-    checks: list[Check] = []
+def tool_checks() -> list[Check]:
+    """The tools every run needs on this machine: python, tmux, git (what ``demo``/``run``/``up`` check first)."""
     py = sys.version_info
-    checks.append(Check("python", py >= (3, 11), f"{py.major}.{py.minor}.{py.micro}", ">= 3.11",
-                        "install Python 3.11 or newer (e.g. `apt-get install python3.11`)"))
+    checks = [Check("python", py >= (3, 11), f"{py.major}.{py.minor}.{py.micro}", ">= 3.11",
+                    "install Python 3.11 or newer (e.g. `apt-get install python3.11`)")]
     tm = _version(["tmux", "-V"])
     checks.append(Check("tmux", tm is not None and _ver_tuple(tm) >= (3, 2), tm or "not found", ">= 3.2",
-                        "apt-get install tmux   (macOS: brew install tmux)"))
+                        "apt-get install tmux   (macOS: brew install tmux)" if tm is None else
+                        "upgrade tmux to 3.2 or newer (Debian 12 / Ubuntu 22.04 and later ship one)",
+                        present=tm is not None))
     gv = _version(["git", "--version"])
     checks.append(Check("git", gv is not None and _ver_tuple(gv) >= (2, 38), gv or "not found",
-                        ">= 2.38 (merge-tree --write-tree)", "apt-get install git   (macOS: brew install git)"))
+                        ">= 2.38 (merge-tree --write-tree)",
+                        "apt-get install git   (macOS: brew install git)" if gv is None else
+                        "upgrade git to 2.38 or newer (Debian 12 backports, Ubuntu 24.04, or the git PPA)",
+                        present=gv is not None))
+    return checks
+
+
+def require_tools() -> None:
+    """Refuse to start a run when a required tool is missing or too old: name each and how to get it."""
+    from cortex_tui.errors import PrerequisiteError
+
+    bad = [c for c in tool_checks() if c.required and not c.ok]
+    if bad:
+        what = "; ".join(f"{c.name} {'not found' if not c.present else f'too old ({c.found})'}, need {c.need}"
+                         for c in bad)
+        raise PrerequisiteError(f"cannot start: {what}", "; ".join(c.hint for c in bad) +
+                                "  — `cortex-tui doctor` checks everything")
+
+
+def run_checks() -> list[Check]:
+    checks: list[Check] = []
+    checks.extend(tool_checks())
     sv = _version(["ssh", "-V"])
     checks.append(Check("ssh", sv is not None, sv or "not found", "OpenSSH client (remote nodes only)",
                         "apt-get install openssh-client", required=False))
     from cortex_tui.agents.versions import tested_clis
 
-    checks.extend(agent_check(kind) for kind in tested_clis())
+    for kind in tested_clis():
+        checks.append(agent_check(kind))
+        auth = auth_check(kind)
+        if auth is not None:
+            checks.append(auth)
     for mod in ("textual", "libtmux", "watchfiles", "pydantic", "psutil", "typer", "anthropic"):
         try:
             m = __import__(mod)
             checks.append(Check(mod, True, str(getattr(m, "__version__", "installed")), "python package", ""))
         except ImportError:
-            checks.append(Check(mod, False, "not importable", "python package", "pip install -e ."))
+            checks.append(Check(mod, False, "not importable", "python package",
+                                "run scripts/bootstrap.sh (installs cortex-tui and its packages into .venv/)"))
     return checks
 
 
@@ -72,11 +110,24 @@ def agent_check(kind: str) -> Check:
                  required=False)
 
 
+def auth_check(kind: str) -> Check | None:
+    """For an installed agent CLI: can it authenticate — an API key in the environment, or a login on disk?"""
+    from cortex_tui.agent_auth import AGENTS, check_auth
+    from cortex_tui.agents.versions import binary
+
+    spec = next((a for a in AGENTS if a.agent == kind), None)
+    if spec is None or shutil.which(binary(kind)) is None:
+        return None
+    auth = check_auth(spec)
+    return Check(f"{kind} auth", auth.ok, auth.how if auth.ok else "cannot authenticate",
+                 "an API key or a login", auth.how, required=False)
+
+
 def render(checks: list[Check]) -> tuple[str, int]:
     lines = []
     bad_required = 0
     for c in checks:
-        mark = "ok " if c.ok else ("MISSING" if c.required else "optional, missing")
+        mark = c.status
         lines.append(f"  {c.name:<11} {mark:<18} {c.found}  (need {c.need})")
         if not c.ok:
             lines.append(f"  {'':<11} → {c.hint}")

@@ -29,6 +29,12 @@ class UsageError(CortexError):
     exit_code = 2
 
 
+class PrerequisiteError(CortexError):
+    """A tool a run needs (tmux, git, python) is missing or too old; nothing was started. Exit code 2."""
+
+    exit_code = 2
+
+
 class TmuxError(CortexError):
     """A tmux command failed."""
 

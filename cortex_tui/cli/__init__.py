@@ -1,9 +1,10 @@
 """The ``cortex-tui`` command line (typer), one module per command group.
 
 ``_app`` holds the root app; each module registers its commands on it when imported below:
-``tools`` (doctor, validate, hook), ``run`` (run, up, demo, down), ``inspect`` (status, events), ``observe`` (metrics), ``serve`` (api, mcp),
-``session`` (attach, send, approve, deny, interrupt), ``review`` (review …, clean), ``bestof`` (best-of),
-``plan`` (plan).
+``tools`` (doctor, validate, hook), ``run`` (run, up), ``demo`` (demo), ``control`` (down, stop, restart, logs),
+``inspect`` (status, events), ``observe`` (metrics), ``serve`` (api, mcp), ``session`` (attach, send, approve,
+deny, interrupt), ``review`` (review …, clean), ``bestof`` (best-of), ``plan`` (plan), ``shell`` (--version,
+completion).
 Shared options and the error printer are in ``_options``; finding a run and its records in ``_runs``.
 A new command goes into the module of its group (or a new module imported here).
 """
@@ -13,17 +14,18 @@ from __future__ import annotations
 
 import sys
 
-from cortex_tui.cli import tools, run, inspect, observe, serve, session, review, bestof, plan
+from cortex_tui.cli import tools, run, demo, control, inspect, observe, serve, session, review, bestof, plan, shell
 from cortex_tui.cli._app import DEBUG, app
 from cortex_tui.cli._options import echo_error
 from cortex_tui.errors import CortexError
 
-__all__ = ["app", "bestof", "inspect", "main", "observe", "plan", "review", "run", "serve", "session", "tools"]
+__all__ = ["app", "bestof", "control", "demo", "inspect", "main", "observe", "plan", "review", "run", "serve",
+           "session", "shell", "tools"]
 
 
 def main() -> None:
     try:
-        app()
+        app(prog_name="cortex-tui")  # also under `python -m cortex_tui.cli`: usage lines and completion
     except CortexError as e:
         if DEBUG["on"]:
             raise

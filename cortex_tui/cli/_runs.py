@@ -54,10 +54,12 @@ def record(state: RunState, session: str) -> SessionRecord:
 
 def supervisor(layout: Path, repo: Path, state_dir: Path | None, headless: bool) -> Supervisor:
     from cortex_tui.api.server import ApiServer
+    from cortex_tui.doctor import require_tools
     from cortex_tui.engine.supervisor import Supervisor
     from cortex_tui.layout import load_layout
 
     loaded = load_layout(layout)
+    require_tools()  # tmux, git, python: name what is missing before anything starts
     sup = Supervisor(loaded, repo, state_dir, headless=headless)
     sup.plugins.append(ApiServer(sup))  # the local API on the run's unix socket (0600)
     return sup

@@ -6,7 +6,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -15,8 +14,8 @@ import typer
 
 from cortex_tui.cli._app import app
 from cortex_tui.cli._checks import StrictOpt, independence
-from cortex_tui.cli._options import RepoOpt, RunOpt, StateOpt
-from cortex_tui.cli._runs import open_run, serve_api_on, supervisor
+from cortex_tui.cli._options import RepoOpt, StateOpt
+from cortex_tui.cli._runs import serve_api_on, supervisor
 from cortex_tui.errors import CortexError, UsageError
 from cortex_tui.layout import load_layout
 from cortex_tui.private import open_private
@@ -94,7 +93,7 @@ def up(
     if detach:
         extra = ["--metrics-port", str(metrics_port), "--metrics-host", metrics_host] if metrics_port is not None else []
         extra += ["--api-port", str(api_port), "--api-host", api_host] if api_port is not None else []
-        _start_daemon(layout, repo, sup.state_dir, sup.store, extra)
+        start_daemon(layout, repo, sup.state_dir, sup.store, extra)
         return
     run_tui(sup)
 
@@ -108,7 +107,7 @@ def run_tui(sup: Supervisor) -> None:
     ui_run_tui(sup)
 
 
-def _start_daemon(layout: Path, repo: Path, state_dir: Path, store: RunStore, extra: list[str] | None = None) -> None:
+def start_daemon(layout: Path, repo: Path, state_dir: Path, store: RunStore, extra: list[str] | None = None) -> None:
     store.ensure()
     log = open_private(store.dir / "supervisor.log")
     argv = [sys.executable, "-m", "cortex_tui.cli", "_supervise", str(layout.resolve()), "--repo", str(repo.resolve()),
@@ -135,45 +134,22 @@ def _start_daemon(layout: Path, repo: Path, state_dir: Path, store: RunStore, ex
 @app.command("_supervise", hidden=True)
 def _supervise(layout: Path, repo: RepoOpt = Path("."), state_dir: StateOpt = None,
                metrics_port: MetricsPortOpt = None, metrics_host: MetricsHostOpt = "127.0.0.1",
-               api_port: ApiPortOpt = None, api_host: ApiHostOpt = "127.0.0.1") -> None:
+               api_port: ApiPortOpt = None, api_host: ApiHostOpt = "127.0.0.1",
+               restart: Annotated[list[str] | None, typer.Option(
+                   "--restart", help="Restart these sessions once started (`cortex-tui restart` of a run "
+                                     "no supervisor holds).")] = None) -> None:
     from cortex_tui.engine.runner import attach_progress, supervise_to_end
 
     sup = supervisor(layout, repo, state_dir, headless=False)
     sup.metrics_addr = metrics_addr(metrics_host, metrics_port)
     serve_api_on(sup, api_host, api_port)
     attach_progress(sup)
-    asyncio.run(supervise_to_end(sup, stop_on_signal=False, until_done=True))
 
+    async def main() -> None:
+        if restart:
+            await sup.start()
+            for name in restart:
+                await sup.restart_session(name)
+        await supervise_to_end(sup, stop_on_signal=False, until_done=True)
 
-@app.command()
-def demo(
-    directory: Annotated[Path | None, typer.Option("--dir", help="Where to make the demo repo (default: a temp dir).")] = None,
-    headless: Annotated[bool, typer.Option("--headless", help="No TUI (default when stdout is not a terminal).")] = False,
-) -> None:
-    """Make a throwaway git repo and run the demo layout (sim agents, no API key) in it."""
-    from cortex_tui.demo import auto_approve, make_demo_repo
-
-    root = directory or Path(tempfile.mkdtemp(prefix="cortex-demo-"))
-    repo, layout = make_demo_repo(root)
-    typer.echo(f"demo repo: {repo}\nlayout:    {layout}", err=True)
-    sup = supervisor(layout, repo, None, headless=headless or not sys.stdout.isatty())
-    if headless or not sys.stdout.isatty():
-        from cortex_tui.headless.run import run_headless
-
-        auto_approve(sup)
-        code = run_headless(sup, report=repo / "coordination" / "demo-report.json", junit=None, timeout=240.0,
-                            fail_on=[])
-        typer.echo(f"report: {repo / 'coordination' / 'demo-report.json'}  (exit code of the run: {code})", err=True)
-        typer.echo(f"status: {repo / 'coordination' / 'status.md'}", err=True)
-        return
-    run_tui(sup)
-
-
-@app.command()
-def down(repo: RepoOpt = Path("."), state_dir: StateOpt = None, run_id: RunOpt = None) -> None:
-    """Stop every session and the run's tmux server. Worktrees, branches and logs stay."""
-    from cortex_tui.engine.down import take_down
-
-    store, state = open_run(repo, state_dir, run_id)
-    for line in take_down(store, state):
-        typer.echo(line)
+    asyncio.run(main())

@@ -9,14 +9,14 @@ from pathlib import Path
 import typer
 
 from cortex_tui.cli._app import app
-from cortex_tui.cli._options import RepoOpt, RunOpt, StateOpt
+from cortex_tui.cli._options import RepoOpt, RunOpt, SessionArg, StateOpt
 from cortex_tui.cli._runs import open_run, record, remote_node
 from cortex_tui.errors import CortexError
 from cortex_tui.model.events import Event
 
 
 @app.command()
-def attach(session: str, repo: RepoOpt = Path("."), state_dir: StateOpt = None, run_id: RunOpt = None) -> None:
+def attach(session: SessionArg, repo: RepoOpt = Path("."), state_dir: StateOpt = None, run_id: RunOpt = None) -> None:
     """Attach this terminal to a session's tmux window (detach with the tmux prefix + d)."""
     from cortex_tui.backends.tmux import Tmux
 
@@ -55,24 +55,24 @@ def _pane_action(session: str, repo: Path, state_dir: Path | None, run_id: str |
 
 
 @app.command()
-def send(session: str, text: str, repo: RepoOpt = Path("."), state_dir: StateOpt = None, run_id: RunOpt = None) -> None:
+def send(session: SessionArg, text: str, repo: RepoOpt = Path("."), state_dir: StateOpt = None, run_id: RunOpt = None) -> None:
     """Type TEXT into a session (literally) and press Enter."""
     _pane_action(session, repo, state_dir, run_id, "send", text)
 
 
 @app.command()
-def approve(session: str, repo: RepoOpt = Path("."), state_dir: StateOpt = None, run_id: RunOpt = None) -> None:
+def approve(session: SessionArg, repo: RepoOpt = Path("."), state_dir: StateOpt = None, run_id: RunOpt = None) -> None:
     """Answer yes to the approval prompt a session is waiting on (refuses when none is shown)."""
     _pane_action(session, repo, state_dir, run_id, "approve")
 
 
 @app.command()
-def deny(session: str, repo: RepoOpt = Path("."), state_dir: StateOpt = None, run_id: RunOpt = None) -> None:
+def deny(session: SessionArg, repo: RepoOpt = Path("."), state_dir: StateOpt = None, run_id: RunOpt = None) -> None:
     """Answer no to the approval prompt a session is waiting on."""
     _pane_action(session, repo, state_dir, run_id, "deny")
 
 
 @app.command()
-def interrupt(session: str, repo: RepoOpt = Path("."), state_dir: StateOpt = None, run_id: RunOpt = None) -> None:
+def interrupt(session: SessionArg, repo: RepoOpt = Path("."), state_dir: StateOpt = None, run_id: RunOpt = None) -> None:
     """Send the agent's interrupt key (Ctrl-C / Escape)."""
     _pane_action(session, repo, state_dir, run_id, "interrupt")

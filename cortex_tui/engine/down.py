@@ -24,7 +24,7 @@ def take_down(store: RunStore, state: RunState) -> list[str]:
         deadline = time.monotonic() + 10
         while store.lock_holder() and time.monotonic() < deadline:
             time.sleep(0.05)
-        out.append(f"supervisor pid {holder} detached")
+        out.append(f"stopped supervisor pid {holder} (it has exited; its sessions are stopped next)")
         state = store.load() or state
     tmux = Tmux(state.socket)
     for rec in state.sessions.values():
@@ -49,3 +49,29 @@ def take_down(store: RunStore, state: RunState) -> list[str]:
     store.append_event(Event(ts=time.time(), run=state.run, kind="down"))
     out.append(f"tmux server {state.socket} stopped; logs in {store.logs_dir}")
     return out
+
+
+def stop_one(store: RunStore, state: RunState, name: str) -> str:
+    """Stop one session of a run no supervisor holds (interrupt, then its process tree), as ``down`` does."""
+    rec = state.sessions[name]
+    if not (rec.state.live or rec.state is SessionState.PENDING):
+        return f"{name!r} is not running (state: {rec.state.value}); nothing to stop"
+    if rec.node != "local" and rec.state.live:
+        raise CortexError(f"{name!r} runs on node {rec.node!r} and no supervisor holds this run",
+                          "start one with `cortex-tui up LAYOUT --repo PATH --detach`, then stop it again")
+    if rec.pane_id and rec.state.live:
+        try:
+            actions.interrupt(Tmux(state.socket), rec, get_adapter(rec.agent))
+        except CortexError:
+            pass  # the pane may be gone already; the process tree is stopped below either way
+        actions.kill_tree(rec.pane_pid, grace=1.0)
+    prev = rec.state
+    rec.state = SessionState.STOPPED
+    rec.reason = "stopped by `cortex-tui stop`"
+    rec.finished_at = rec.finished_at or time.time()
+    store.save(state)
+    store.append_event(Event(ts=time.time(), run=state.run, kind="state", session=name,
+                             data={"state": "stopped", "prev": prev.value, "reason": rec.reason}))
+    atomic_write(store.state_dir / "status.md", render_status_md(state))
+    return (f"stopped {name!r} (no supervisor was running; worktree {rec.worktree} and branch {rec.branch} kept; "
+            f"`cortex-tui restart {name}` starts it again)")

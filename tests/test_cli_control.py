@@ -1,0 +1,164 @@
+"""`cortex-tui stop|restart|logs SESSION`, `down` (one run, several runs, --all), `--version`, completion.
+
+Real parts: a background supervisor (`up --detach`), real tmux, real git, the sim agent, a real bash
+sourcing the completion script.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import wait_until
+from engine_helpers import cli, status_json
+
+LAYOUT = """
+[run]
+name = "ctl"
+[defaults]
+agent = "sim"
+[[session]]
+name = "talker"
+script = ["say line one", "say line two", "say \\u001b]0;pwned\\u0007 title attempt", "listen 120"]
+[[session]]
+name = "sleeper"
+script = ["say sleeping now", "sleep 120"]
+"""
+
+
+def _state(repo: Path, name: str) -> str:
+    return str(next(s["state"] for s in status_json(repo)["sessions"] if s["name"] == name))
+
+
+def _log(repo: Path, run: str, slug: str) -> str:
+    p = repo / "coordination" / "runs" / run / "logs" / f"{slug}.log"
+    return p.read_text(errors="replace") if p.exists() else ""
+
+
+@pytest.fixture
+def live_run(git_repo: Path, tmp_path: Path) -> Path:
+    layout = tmp_path / "ctl.toml"
+    layout.write_text(LAYOUT)
+    cli("up", str(layout), "--repo", str(git_repo), "--detach")
+    wait_until(lambda: _state(git_repo, "sleeper") == "running" and _state(git_repo, "talker") == "running",
+               timeout=30, what="both running")
+    wait_until(lambda: "sleeping now" in _log(git_repo, "ctl", "sleeper"), timeout=20, what="sleeper printed")
+    return git_repo
+
+
+def test_stop_restart_logs_through_the_background_supervisor(live_run: Path) -> None:
+    repo = live_run
+    r = cli("stop", "sleeper", "--repo", str(repo))
+    assert "stopped 'sleeper'" in r.stdout and "kept" in r.stdout
+    assert _state(repo, "sleeper") == "stopped"
+    assert _state(repo, "talker") == "running"  # only that one
+    assert status_json(repo)["supervisor"]["alive"]  # the supervisor did it and still runs
+
+    r = cli("restart", "sleeper", "--repo", str(repo))
+    assert "restarted 'sleeper'" in r.stdout
+    wait_until(lambda: _state(repo, "sleeper") == "running", timeout=20, what="running again")
+    wait_until(lambda: _log(repo, "ctl", "sleeper").count("sleeping now") >= 2, timeout=20, what="second run")
+
+    wait_until(lambda: "title attempt" in _log(repo, "ctl", "talker"), timeout=20, what="talker printed")
+    r = cli("logs", "talker", "--repo", str(repo), "--lines", "200")
+    assert "line one" in r.stdout and "line two" in r.stdout
+    assert "\x1b" not in r.stdout and "\x07" not in r.stdout  # the agent's escape sequences never reach us
+    last = cli("logs", "talker", "--repo", str(repo), "--lines", "1").stdout.splitlines()
+    assert len(last) == 1
+
+    bad = cli("stop", "nobody", "--repo", str(repo), check=False)
+    assert bad.returncode == 2 and "no session named 'nobody'" in bad.stderr
+
+    r = cli("down", "--repo", str(repo))
+    assert "detached" not in r.stdout
+    assert "stopped supervisor" in r.stdout and "stopped talker" in r.stdout
+
+
+def test_logs_follow_ends_when_the_session_ends(git_repo: Path, tmp_path: Path) -> None:
+    layout = tmp_path / "f.toml"
+    layout.write_text('[run]\nname = "fol"\n[defaults]\nagent = "sim"\n[[session]]\nname = "short"\n'
+                      'script = ["say first", "sleep 2", "say second", "exit 3"]\n')
+    cli("up", str(layout), "--repo", str(git_repo), "--detach")
+    wait_until(lambda: "first" in _log(git_repo, "fol", "short"), timeout=30, what="first line")
+    r = cli("logs", "short", "--repo", str(git_repo), "-f", "--lines", "5", timeout=60)
+    assert "first" in r.stdout and "second" in r.stdout  # printed while following
+    assert "ended: failed (exit 3)" in r.stderr
+
+
+def test_stop_without_a_supervisor_and_restart_starts_one(git_repo: Path, tmp_path: Path) -> None:
+    layout = tmp_path / "n.toml"
+    layout.write_text('[run]\nname = "nos"\n[defaults]\nagent = "sim"\n[[session]]\nname = "quick"\n'
+                      'script = ["say hi there", "exit 0"]\n')
+    r = cli("run", str(layout), "--repo", str(git_repo), "--headless", timeout=90)
+    assert r.returncode == 0
+    st = status_json(git_repo)
+    assert not st["supervisor"]["alive"] and st["sessions"][0]["state"] == "finished"
+    r = cli("stop", "quick", "--repo", str(git_repo))
+    assert "not running" in r.stdout
+    r = cli("restart", "quick", "--repo", str(git_repo), timeout=90)
+    assert "restarted 'quick'" in r.stdout
+    wait_until(lambda: _log(git_repo, "nos", "quick").count("hi there") >= 2, timeout=30, what="ran again")
+    cli("down", "--repo", str(git_repo), check=False)
+
+
+def test_down_with_several_live_runs_lists_them_and_all_stops_them(git_repo: Path, tmp_path: Path) -> None:
+    for name in ("one", "two"):
+        layout = tmp_path / f"{name}.toml"
+        layout.write_text(f'[run]\nname = "{name}"\n[defaults]\nagent = "sim"\n[[session]]\nname = "s"\n'
+                          'script = ["sleep 120"]\n')
+        cli("up", str(layout), "--repo", str(git_repo), "--detach")
+    r = cli("down", "--repo", str(git_repo), check=False)
+    assert r.returncode == 2
+    assert "2 live runs" in r.stdout and "one (" in r.stdout and "two (" in r.stdout
+    assert "--all" in r.stderr
+    assert status_json(git_repo)["supervisor"]["alive"]  # nothing was stopped
+    r = cli("down", "--repo", str(git_repo), "--all")
+    assert r.stdout.count("stopped supervisor") == 2
+    again = cli("down", "--repo", str(git_repo))
+    assert "not running" in again.stdout
+
+
+def test_version() -> None:
+    from importlib.metadata import version
+
+    r = cli("--version")
+    assert r.stdout.strip() == f"cortex-tui {version('cortex-tui')}"
+
+
+def test_completion_scripts_and_session_names(live_run: Path, tmp_path: Path) -> None:
+    repo = live_run
+    for shell in ("bash", "zsh", "fish"):
+        assert "_CORTEX_TUI_COMPLETE" in cli("completion", shell).stdout
+    assert cli("completion", "tcsh", check=False).returncode == 2
+    bash = shutil.which("bash")
+    assert bash is not None
+    script = tmp_path / "c.bash"
+    script.write_text(cli("completion", "bash").stdout)
+    prog_dir = tmp_path / "bin"
+    prog_dir.mkdir()
+    (prog_dir / "cortex-tui").write_text(f"#!/bin/sh\nexec {sys.executable} -m cortex_tui.cli \"$@\"\n")
+    (prog_dir / "cortex-tui").chmod(0o755)
+
+    def complete(line: str) -> list[str]:
+        words = line.split(" ")
+        prog = (f'source {script}; COMP_WORDS=({" ".join(repr(w) for w in words)}); COMP_CWORD={len(words) - 1}; '
+                '_cortex_tui_completion cortex-tui; printf "%s\\n" "${COMPREPLY[@]}"')
+        r = subprocess.run([bash, "-c", prog], capture_output=True, text=True, cwd=repo, timeout=60,
+                           env={"PATH": f"{prog_dir}:/usr/bin:/bin", "HOME": str(tmp_path)})
+        return [w for w in r.stdout.splitlines() if w]
+
+    assert set(complete("cortex-tui logs ")) == {"talker", "sleeper"}
+    assert complete("cortex-tui stop sl") == ["sleeper"]
+    assert "restart" in complete("cortex-tui res")
+    fish = subprocess.run([sys.executable, "-m", "cortex_tui.cli"], capture_output=True, text=True, cwd=repo,
+                          env={"PATH": "/usr/bin:/bin", "_CORTEX_TUI_COMPLETE": "complete_fish",
+                               "_TYPER_COMPLETE_FISH_ACTION": "get-args",
+                               "_TYPER_COMPLETE_ARGS": "cortex-tui attach ta", "HOME": str(tmp_path)}, timeout=60)
+    assert fish.stdout.split() == ["talker"]
+    zsh = subprocess.run([sys.executable, "-m", "cortex_tui.cli"], capture_output=True, text=True, cwd=repo,
+                         env={"PATH": "/usr/bin:/bin", "_CORTEX_TUI_COMPLETE": "complete_zsh",
+                              "_TYPER_COMPLETE_ARGS": "cortex-tui restart ", "HOME": str(tmp_path)}, timeout=60)
+    assert '"talker"' in zsh.stdout and '"sleeper"' in zsh.stdout
