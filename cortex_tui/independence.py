@@ -26,8 +26,8 @@ from typing import Protocol
 
 from cortex_tui.layout import LoadedLayout
 from cortex_tui.scope import in_scope, scope_matcher
+from cortex_tui.text import visible
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 SHOW_FILES = 5
 """How many shared files a warning lists before ``(+N more)``."""
 
@@ -83,7 +83,7 @@ class Overlap:
             fix += " (give " + " and ".join(repr(n) for n in self.everything) + " a scope)"
         text = (f"{head}sessions {self.a!r} and {self.b!r} may run at the same time (no depends_on path between "
                 f"them) and may edit the same files: " + "; ".join(parts))
-        return _CONTROL.sub("?", text) + "\n  " + _CONTROL.sub("?", fix)  # file names are hostile
+        return visible(text) + "\n  " + visible(fix)  # file names and session names are hostile
 
 
 @dataclass

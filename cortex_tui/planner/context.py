@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cortex_tui.errors import GitError
+from cortex_tui.text import visible
 
 DEFAULT_CAP = 12_000
 DOC_NAMES = ("README.md", "README.rst", "README.txt", "README", "CONTRIBUTING.md", "AGENTS.md", "CLAUDE.md",
              "docs/CONTRIBUTING.md", ".github/CONTRIBUTING.md")
 DOC_HEAD_CHARS = 1_500
 COMMITS = 15
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 LANGUAGES = {
     ".py": "Python", ".pyi": "Python", ".js": "JavaScript", ".mjs": "JavaScript", ".cjs": "JavaScript",
     ".ts": "TypeScript", ".tsx": "TypeScript", ".jsx": "JavaScript", ".go": "Go", ".rs": "Rust", ".java": "Java",
@@ -62,7 +62,7 @@ class RepoContext:
 
 
 def _clean(s: str) -> str:
-    return _CONTROL.sub("?", s)
+    return visible(s, keep_newlines=True)
 
 
 def _git(repo: Path, *args: str) -> str:

@@ -1,8 +1,8 @@
 """A checked plan as a commented TOML layout, and as a table for the terminal.
 
 Everything the model wrote is hostile: strings are TOML-escaped (control characters as ``\\uXXXX``),
-comments are flattened to one printable line each, and the terminal table shows control characters as
-``?`` so a plan can never move the cursor or change the title.
+comments are flattened to one printable line each, and the terminal table shows unsafe characters as
+escapes (``cortex_tui.text.visible``) so a plan can never move the cursor or change the title.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from cortex_tui.independence import waves
 from cortex_tui.planner.checks import Fix
 from cortex_tui.planner.schema import Plan, PlanTask
 from cortex_tui.scope import in_scope
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\x80-\x9f]")
+from cortex_tui.text import visible
 
 
 def printable(s: str) -> str:
-    """One line safe for a terminal or a comment."""
-    return _CONTROL.sub("?", " ".join(s.split()) if "\n" in s or "\t" in s else s)
+    """One line safe for a terminal or a comment: line breaks and tabs become spaces, every other unsafe
+    character an escape (the project's one sanitizer, :func:`cortex_tui.text.visible`)."""
+    return visible(re.sub(r"[\n\r\t]+", " ", s))
 
 
 def _escape(s: str, *, keep_newlines: bool) -> str:

@@ -7,17 +7,16 @@ it is agent-controlled text: control characters are replaced and every field is 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from cortex_tui.errors import CortexError, StateError
+from cortex_tui.text import visible
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 TAIL = 600
 
 
 def _clean(s: str, n: int) -> str:
-    s = _CONTROL.sub("?", s)
+    s = visible(s, keep_newlines=True)
     return s if len(s) <= n else "…" + s[-n:]
 
 
