@@ -153,6 +153,7 @@ BAD_CASES: list[tuple[str, Any, str]] = [
     ("verify with a newline", plan({**task("a", ["src/a/**"]), "verify": "pytest\nrm -rf ~"}),
      "tasks[0] ('a').verify: must be one non-empty line"),
     ("hostile name", plan(task("a\x1b[2Jb", ["src/a/**"])), "tasks[0] ('a\\x1b[2Jb').name: must be"),
+    ("name with a trailing newline", plan(task("a\n", ["src/a/**"])), "tasks[0] ('a\\n').name: must be"),
 ]
 
 

@@ -21,7 +21,7 @@ from cortex_tui.layout import find_cycle
 from cortex_tui.planner.schema import CATALOG, Plan, PlanTask
 from cortex_tui.scope import in_scope, validate_glob
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,47}$")
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,47}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -61,7 +61,7 @@ def _errors(plan: Plan, limits: Limits) -> list[str]:
     seen: set[str] = set()
     for i, t in enumerate(plan.tasks):
         where = f"tasks[{i}] ({t.name!r})"
-        if not NAME_RE.match(t.name):
+        if not NAME_RE.fullmatch(t.name):
             errs.append(f"{where}.name: must be 1-48 lowercase letters, digits, '.', '_' or '-'")
         if t.name in seen:
             errs.append(f"{where}.name: duplicate task name")

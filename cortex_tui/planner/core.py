@@ -22,6 +22,7 @@ from cortex_tui.planner.checks import Fix, Limits, check_plan
 from cortex_tui.planner.client import Answer, PlanError, Planner, make_client
 from cortex_tui.planner.render import Meta, layout_toml, table
 from cortex_tui.planner.schema import CATALOG, TOOL_NAME, Plan, parse_plan
+from cortex_tui.text import visible
 
 DEFAULT_MODEL = "claude-sonnet-4-5"
 
@@ -146,8 +147,8 @@ def make_plan(opts: Options, client: Any | None = None) -> Result:
         if ok is None:
             raise PlanError(
                 "the plan is still invalid after one repair request; nothing was written.\n"
-                + "first answer:\n" + "\n".join(f"  - {e}" for e in first)
-                + "\nrepaired answer:\n" + "\n".join(f"  - {e}" for e in errors)
+                + "first answer:\n" + "\n".join(f"  - {visible(e)}" for e in first)
+                + "\nrepaired answer:\n" + "\n".join(f"  - {visible(e)}" for e in errors)
                 + f"\n{planner.usage.line()}",
                 "try again, give a narrower goal, or raise --max-sessions / --budget-usd")
     plan, fixes, text, loaded, meta = ok
