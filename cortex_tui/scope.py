@@ -46,7 +46,7 @@ def _compile(pattern: str) -> re.Pattern[str]:
     elif not any(c in _GLOB_CHARS for c in pat):
         pat = pat + "/**"  # a bare path means itself and all below it
         exact_prefix = re.escape(pattern.strip().rstrip("/"))
-        return re.compile(f"^{exact_prefix}(?:/.*)?$")
+        return re.compile(f"^{exact_prefix}(?:/.*)?\\Z", re.DOTALL)
     out: list[str] = []
     segs = pat.split("/")
     for i, seg in enumerate(segs):
@@ -73,7 +73,7 @@ def _compile(pattern: str) -> re.Pattern[str]:
                 rx += re.escape(c)
             j += 1
         out.append(rx if last else rx + "/")
-    return re.compile("^" + "".join(out) + "$")
+    return re.compile("^" + "".join(out) + "\\Z", re.DOTALL)  # '$' would also match before a final newline
 
 
 def in_scope(path: str, scope: list[str] | tuple[str, ...]) -> bool:
@@ -92,4 +92,4 @@ def scope_matcher(scope: list[str] | tuple[str, ...]) -> re.Pattern[str] | None:
     """
     if not scope:
         return None
-    return re.compile("|".join(f"(?:{_compile(g).pattern})" for g in scope))
+    return re.compile("|".join(f"(?:{_compile(g).pattern})" for g in scope), re.DOTALL)

@@ -141,3 +141,13 @@ def test_scope_matcher_agrees_with_in_scope() -> None:
     assert rx is not None and scope_matcher([]) is None
     assert [bool(rx.match(p)) for p in paths] == [in_scope(p, scope) for p in paths]
     assert sum(bool(rx.match(p)) for p in paths) == 7
+
+
+def test_scope_globs_are_not_fooled_by_newlines_in_file_names() -> None:
+    from cortex_tui.scope import in_scope, scope_matcher
+
+    assert not in_scope("src/evil.py\n", ["src/*.py"])  # '$' matched before the final newline
+    assert in_scope("src/a\nb.txt", ["src/**"]) and in_scope("src/a\nb", ["src"])
+    rx = scope_matcher(["src/*.py"])
+    assert rx is not None and not rx.match("src/evil.py\n")
+    assert (m := scope_matcher(["src/**"])) is not None and m.match("src/a\nb.txt")
