@@ -80,7 +80,9 @@ def in_scope(path: str, scope: list[str] | tuple[str, ...]) -> bool:
     """True when repo-relative ``path`` is allowed by ``scope`` (an empty scope allows everything)."""
     if not scope:
         return True
-    p = path.replace("\\", "/").lstrip("./") if path.startswith("./") else path.replace("\\", "/")
+    p = path.replace("\\", "/")
+    while p.startswith("./"):  # only whole "./" segments: lstrip("./") turned "./../x" into "x", "./.env" into "env"
+        p = p[2:]
     return any(_compile(g).match(p) for g in scope)
 
 

@@ -151,3 +151,10 @@ def test_scope_globs_are_not_fooled_by_newlines_in_file_names() -> None:
     rx = scope_matcher(["src/*.py"])
     assert rx is not None and not rx.match("src/evil.py\n")
     assert (m := scope_matcher(["src/**"])) is not None and m.match("src/a\nb.txt")
+
+
+def test_in_scope_strips_only_whole_dot_slash_segments() -> None:
+    from cortex_tui.scope import in_scope
+
+    assert not in_scope("./../etc/passwd", ["etc/**"])  # lstrip("./") made it "etc/passwd"
+    assert in_scope("./.env", [".env"]) and in_scope("././src/a.py", ["src/**"])
