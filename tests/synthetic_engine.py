@@ -290,7 +290,6 @@ class SyntheticEngine:
             name=spec.name, slug=spec.name, agent=resolved.agent, node=resolved.node, state=SessionState.PENDING,
             branch=f"cortex/{self.run_id}/{spec.name}", worktree=f"/tmp/synthetic/.cortex/worktrees/{spec.name}",
             created_at=self.clock())
-        self.publish("session_added", spec.name, agent=resolved.agent, scope=list(spec.scope))
         self.set_state(spec.name, SessionState.RUNNING, "added from the TUI")
 
     def attach_argv(self, name: str) -> list[str]:

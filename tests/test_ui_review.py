@@ -17,7 +17,7 @@ from textual.screen import Screen
 from cortex_tui.bestof.compare import compare_run, load_comparison
 from cortex_tui.model.state import TokenUsage
 from cortex_tui.review.queue import ReviewQueue
-from cortex_tui.ui.review_view import file_label, hunk_starts, render_diff, split_diff
+from cortex_tui.ui.present.review import file_label, hunk_starts, render_diff, split_diff
 from cortex_tui.ui.screens.compare import CompareScreen
 from cortex_tui.ui.screens.confirm import ConfirmScreen
 from cortex_tui.ui.screens.review import ReviewScreen

@@ -27,7 +27,7 @@ from cortex_tui.errors import CortexError
 from cortex_tui.review.models import QueueEntry
 from cortex_tui.review.queue import ReviewQueue
 from cortex_tui.ui.present import Palette, palette_of
-from cortex_tui.ui.review_view import (
+from cortex_tui.ui.present.review import (
     SCORE_COLUMNS,
     RenderedDiff,
     compare_title,

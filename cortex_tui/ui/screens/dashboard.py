@@ -224,6 +224,7 @@ class DashboardScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         self.mark_dirty(None)
+        self.preview.request_capture()  # it captured nothing while another screen was on top
 
     def on_resize(self, _event: events.Resize) -> None:
         self._fit_preview()

@@ -31,7 +31,7 @@ from cortex_tui.review.diffstat import recorded_diff
 from cortex_tui.review.models import QueueEntry
 from cortex_tui.review.queue import ReviewQueue
 from cortex_tui.ui.present import Palette, palette_of
-from cortex_tui.ui.review_view import (
+from cortex_tui.ui.present.review import (
     AWAITING,
     QUEUE_COLUMNS,
     DiffFiles,

@@ -60,7 +60,8 @@ class PanePreview(PaneMirror):
         self._follow = self.set_timer(self.follow_delay, self.request_capture)
 
     def request_capture(self) -> None:
-        if self.session is None or not self.display:
+        """Capture soon, if shown (not hidden, and its screen is the current one)."""
+        if self.session is None or not self.display or not self.screen.is_current:
             return
         self._capture_wanted = True
         if not self._capturing:
@@ -90,6 +91,5 @@ class PanePreview(PaneMirror):
             self._capturing = False
 
     def _idle_capture(self) -> None:
-        if self.screen.is_current:
-            self.request_capture()
+        self.request_capture()
         self.set_timer(self.idle_capture_every, self._idle_capture)

@@ -17,7 +17,7 @@ from cortex_tui.bestof.models import Comparison, Score
 from cortex_tui.durations import format_duration
 from cortex_tui.review.models import FileStat, QueueEntry
 from cortex_tui.review.render import verify_label
-from cortex_tui.ui.present import UNKNOWN, Palette, fmt_cost, fmt_count
+from cortex_tui.ui.present.format import UNKNOWN, Palette, fmt_cost, fmt_count
 
 AWAITING = ("pending", "changes_requested")
 MAX_DIFF_LINES = 4000
