@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 export CORTEX_VENV := $(VENV)
-.PHONY: demo test lint bench bootstrap
+.PHONY: test-slow demo test lint bench bootstrap
 
 ## make demo: install what is missing, then run the demo (TUI in a terminal, headless otherwise)
 demo:
@@ -13,6 +13,11 @@ demo:
 test:
 	@scripts/bootstrap.sh --dev
 	$(PY) -m pytest
+
+## make test-slow: only the slow soak/scale tests (left out of `make test`)
+test-slow:
+	@scripts/bootstrap.sh --dev
+	$(PY) -m pytest -m slow
 
 bootstrap:
 	@scripts/bootstrap.sh --dev
