@@ -81,6 +81,7 @@ def test_codex_adapter_polls_its_rollout(tmp_path: Path) -> None:
     time.sleep(1.1)  # the session file is looked for at most once a second
     assert [s.kind for s in a.poll_usage()].count("error") == 3
     b = get_adapter("codex")
+    assert isinstance(b, CodexAdapter)
     b.restore_usage_checkpoint(json.loads(json.dumps(a.usage_checkpoint())))
     assert [s.kind for s in b.poll_usage()].count("usage") == 4  # totals: re-reading counts nothing twice
 
