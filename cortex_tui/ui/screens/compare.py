@@ -17,16 +17,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Static
-from textual.worker import Worker, WorkerState
 
 from cortex_tui.bestof.compare import choose_winner, load_comparison, variant_diff
 from cortex_tui.bestof.models import Comparison
-from cortex_tui.errors import CortexError
 from cortex_tui.review.models import QueueEntry
 from cortex_tui.review.queue import ReviewQueue
-from cortex_tui.ui.present import Palette, palette_of
 from cortex_tui.ui.present.review import (
     SCORE_COLUMNS,
     RenderedDiff,
@@ -37,21 +33,21 @@ from cortex_tui.ui.present.review import (
     variant_verify,
 )
 from cortex_tui.ui.screens.confirm import ConfirmScreen
+from cortex_tui.ui.screens.diff_browser import DiffBrowserScreen
 from cortex_tui.ui.widgets.diff_view import DiffView
 from cortex_tui.ui.widgets.key_bar import KeyBar
 from cortex_tui.ui.widgets.keyed_table import KeyedTable
 
 
-class CompareScreen(Screen[None]):
+class CompareScreen(DiffBrowserScreen[RenderedDiff]):
     """Compare the variants of best-of run ``run`` and pick the winner."""
 
-    CSS_PATH = "../review.tcss"
+    DIFF_ID = "compare-diff"
+    DIFF_GROUP = "compare-diff"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("w", "pick_winner", "Pick winner"),
         Binding("ctrl+r", "reload", "Refresh"),
-        Binding("right_square_bracket", "hunk(1)", "Next hunk", show=False),
-        Binding("left_square_bracket", "hunk(-1)", "Prev hunk", show=False),
     ]
 
     # ------------------------------------------------------------------ messages (worker threads -> screen)
@@ -70,22 +66,9 @@ class CompareScreen(Screen[None]):
             self.diff = diff
 
     def __init__(self, repo: Path, state_dir: Path, run: str) -> None:
-        super().__init__()
-        self.repo = Path(repo)
-        self.state_dir = Path(state_dir)
-        self.run = run
-        self._stale = False
+        super().__init__(repo, state_dir, run)
         self.comparison: Comparison | None = None
         self.entries: dict[str, QueueEntry] = {}
-        self.diffs: dict[str, RenderedDiff] = {}
-        self.current: str | None = None
-        self.loaded = 0
-        """How many times the comparison was loaded (tests wait on it)."""
-        self._diff_loading: str | None = None
-
-    @property
-    def palette(self) -> Palette:
-        return palette_of(self.app)
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -103,27 +86,11 @@ class CompareScreen(Screen[None]):
     def table(self) -> KeyedTable:
         return self.query_one("#compare-scores", KeyedTable)
 
-    @property
-    def diff_view(self) -> DiffView:
-        return self.query_one("#compare-diff", DiffView)
-
     def on_mount(self) -> None:
         self.diff_view.border_title = "diff"
         self.query_one("#compare-title", Static).update(compare_title(None, self.run, self.palette))
         self.table.focus()
         self.load()
-
-    def queue_changed(self) -> None:
-        """A variant finished or was reviewed: its scores may have changed; reload now, or on return."""
-        if self.is_current:
-            self.load()
-        else:
-            self._stale = True
-
-    def on_screen_resume(self) -> None:
-        if self._stale:
-            self._stale = False
-            self.load()
 
     # ------------------------------------------------------------------ workers
     @work(thread=True, exclusive=True, group="compare-load", exit_on_error=False, name="load comparison")
@@ -131,6 +98,12 @@ class CompareScreen(Screen[None]):
         cmp = load_comparison(self.repo, self.state_dir, self.run)
         entries = {e.session: e for e in ReviewQueue.open(self.repo, self.state_dir, self.run).entries()}
         self.post_message(self.Loaded(cmp, entries))
+
+    def reload_full(self) -> None:
+        self.load()
+
+    def start_diff(self, session: str) -> None:
+        self.load_diff(session)
 
     @work(thread=True, exclusive=True, group="compare-diff", exit_on_error=False, name="diff")
     def load_diff(self, session: str) -> None:
@@ -143,16 +116,6 @@ class CompareScreen(Screen[None]):
         cmp = choose_winner(self.repo, self.state_dir, self.run, session)
         entries = {e.session: e for e in ReviewQueue.open(self.repo, self.state_dir, self.run).entries()}
         self.post_message(self.Loaded(cmp, entries, note=f"{session} is the winner; it waits in the review queue"))
-
-    @on(Worker.StateChanged)
-    def _worker_failed(self, event: Worker.StateChanged) -> None:
-        if event.state is not WorkerState.ERROR or event.worker.error is None:
-            return
-        if event.worker.group == "compare-diff":
-            self._diff_loading = None
-        err = event.worker.error
-        text = str(err) if isinstance(err, CortexError) else f"{type(err).__name__}: {err}"
-        self.notify(text, title=f"{event.worker.name} failed", severity="error", timeout=10, markup=False)
 
     # ------------------------------------------------------------------ results
     def on_compare_screen_loaded(self, message: CompareScreen.Loaded) -> None:
@@ -190,41 +153,15 @@ class CompareScreen(Screen[None]):
         entry = self.entries.get(name)
         self.query_one("#compare-info", Static).update(variant_info(name, cmp, entry, pal))
         self.query_one("#compare-verify", Static).update(variant_verify(entry, pal))
-        if name in self.diffs:
-            if changed:
-                d = self.diffs[name]
-                self.diff_view.show(d.text, d.hunks, title=f"{name} · {len(d.hunks)} hunks")
-        else:
-            if changed:
-                self.diff_view.show(Text("loading diff…", style="italic"), title=name)
-            if self._diff_loading != name:
-                self._diff_loading = name
-                self.load_diff(name)
+        self.want_diff(name, changed)
 
     def on_compare_screen_diff_loaded(self, message: CompareScreen.DiffLoaded) -> None:
-        if self._diff_loading == message.session:
-            self._diff_loading = None
-        self.diffs[message.session] = message.diff
-        if message.session == self.current:
-            d = message.diff
-            self.diff_view.show(d.text, d.hunks, title=f"{message.session} · {len(d.hunks)} hunks")
+        self.diff_loaded(message.session, message.diff)
+
+    def show_diff(self, session: str, diff: RenderedDiff) -> None:
+        self.diff_view.show(diff.text, diff.hunks, title=f"{session} · {len(diff.hunks)} hunks")
 
     # ------------------------------------------------------------------ actions
-    def action_back(self) -> None:
-        self.dismiss()
-
-    def action_reload(self) -> None:
-        self.diffs.clear()
-        self.current = None
-        self._diff_loading = None
-        self.load()
-
-    def action_hunk(self, step: int) -> None:
-        if step > 0:
-            self.diff_view.action_next_hunk()
-        else:
-            self.diff_view.action_previous_hunk()
-
     def action_pick_winner(self) -> None:
         cmp = self.comparison
         name = self.table.current_key

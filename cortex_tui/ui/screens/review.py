@@ -20,17 +20,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import OptionList, Static
-from textual.worker import Worker, WorkerState
 
 from cortex_tui.bestof.compare import variant_diff
-from cortex_tui.errors import CortexError
 from cortex_tui.review.decisions import approve, reject, request_changes
 from cortex_tui.review.diffstat import recorded_diff
 from cortex_tui.review.models import QueueEntry
 from cortex_tui.review.queue import ReviewQueue
-from cortex_tui.ui.present import Palette, palette_of
 from cortex_tui.ui.present.review import (
     AWAITING,
     QUEUE_COLUMNS,
@@ -46,6 +42,7 @@ from cortex_tui.ui.present.review import (
     verify_text,
 )
 from cortex_tui.ui.screens.confirm import ConfirmScreen
+from cortex_tui.ui.screens.diff_browser import DiffBrowserScreen
 from cortex_tui.ui.screens.text_prompt import TextPromptScreen
 from cortex_tui.ui.widgets.diff_view import DiffView
 from cortex_tui.ui.widgets.file_list import FileList
@@ -56,10 +53,11 @@ SendCallback = Callable[[str, str], Awaitable[None]]
 """``await send(session, text)``: the engine's adapter-aware send (``Supervisor.send``)."""
 
 
-class ReviewScreen(Screen[None]):
+class ReviewScreen(DiffBrowserScreen[DiffFiles]):
     """Review one run's queue. ``send`` (the supervisor's) is needed for "request changes"."""
 
-    CSS_PATH = "../review.tcss"
+    DIFF_ID = "review-diff"
+    DIFF_GROUP = "review-diff"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("a", "approve", "Approve"),
@@ -69,8 +67,6 @@ class ReviewScreen(Screen[None]):
         Binding("s", "toggle_squash", "Squash"),
         Binding("exclamation_mark", "shell", "Shell"),
         Binding("ctrl+r", "reload", "Refresh"),
-        Binding("right_square_bracket", "hunk(1)", "Next hunk", show=False),
-        Binding("left_square_bracket", "hunk(-1)", "Prev hunk", show=False),
     ]
 
     squash: reactive[bool] = reactive(False, init=False)
@@ -104,30 +100,17 @@ class ReviewScreen(Screen[None]):
 
     def __init__(self, repo: Path, state_dir: Path, run: str, send: SendCallback | None = None, *,
                  poll_interval: float | None = 15.0) -> None:
-        super().__init__()
+        super().__init__(repo, state_dir, run)
         self.poll_interval = poll_interval
         """Re-read the queue this long after each load; None: never. The engine's review events reload it at
         once (:meth:`queue_changed`); the poll only catches changes made by other processes (the CLI)."""
         self._poll_pending = False
-        self._stale = False
-        self.repo = Path(repo)
-        self.state_dir = Path(state_dir)
-        self.run = run
         self.send = send
         self.entries: dict[str, QueueEntry] = {}
         self.order: list[str] = []
         self.base: str | None = None
-        self.loaded = 0
-        """How many times the queue was loaded (tests wait on it)."""
         self.verifying: set[str] = set()
-        self.diffs: dict[str, DiffFiles] = {}
-        self.current: str | None = None
-        self._diff_loading: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-
-    @property
-    def palette(self) -> Palette:
-        return palette_of(self.app)
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -147,10 +130,6 @@ class ReviewScreen(Screen[None]):
     @property
     def table(self) -> KeyedTable:
         return self.query_one("#review-queue", KeyedTable)
-
-    @property
-    def diff_view(self) -> DiffView:
-        return self.query_one("#review-diff", DiffView)
 
     def on_mount(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -179,6 +158,9 @@ class ReviewScreen(Screen[None]):
         if refresh:
             q.refresh()
         self.post_message(self.QueueLoaded(q.entries(), q.ctx.state().base))
+
+    def start_diff(self, session: str) -> None:
+        self.load_diff(self.entries[session])
 
     @work(thread=True, exclusive=True, group="review-diff", exit_on_error=False, name="diff")
     def load_diff(self, entry: QueueEntry) -> None:
@@ -227,16 +209,6 @@ class ReviewScreen(Screen[None]):
         request_changes(self._queue(), session, text, deliver)
         self.post_message(self.Decided(f"changes requested from {session}"))
 
-    @on(Worker.StateChanged)
-    def _worker_failed(self, event: Worker.StateChanged) -> None:
-        if event.state is not WorkerState.ERROR or event.worker.error is None:
-            return
-        if event.worker.group == "review-diff":
-            self._diff_loading = None
-        err = event.worker.error
-        text = str(err) if isinstance(err, CortexError) else f"{type(err).__name__}: {err}"
-        self.notify(text, title=f"{event.worker.name} failed", severity="error", timeout=10, markup=False)
-
     # ------------------------------------------------------------------ results
     def on_review_screen_queue_loaded(self, message: ReviewScreen.QueueLoaded) -> None:
         before = self.entries
@@ -267,17 +239,12 @@ class ReviewScreen(Screen[None]):
         else:  # hidden (another screen or a dialog on top): look again later
             self._schedule_poll()
 
-    def queue_changed(self) -> None:
-        """The engine changed the queue (a session joined it or was re-verified): show it now, or on return."""
-        if self.is_current:
-            self.load(refresh=False)
-        else:
-            self._stale = True
+    def reload_full(self) -> None:
+        self.load()
 
-    def on_screen_resume(self) -> None:
-        if self._stale:
-            self._stale = False
-            self.load(refresh=False)
+    def reload_now(self) -> None:
+        """The engine changed the queue (a session joined it or was re-verified)."""
+        self.load(refresh=False)
 
     def _show_rows(self) -> None:
         pal = self.palette
@@ -305,22 +272,13 @@ class ReviewScreen(Screen[None]):
         files.show_files([(f.path, file_label(f, pal)) for f in entry.files], keep=files.current_path)
         self.query_one("#review-info", Static).update(entry_info(entry, pal))
         self.query_one("#review-verify", Static).update(verify_text(entry, pal, entry.session in self.verifying))
-        if entry.session in self.diffs:
-            if changed:
-                self._show_file()
-        else:
-            if changed:
-                self.diff_view.show(Text("loading diff…", style="italic"), title=entry.session)
-            if self._diff_loading != entry.session:
-                self._diff_loading = entry.session
-                self.load_diff(entry)
+        self.want_diff(entry.session, changed)
 
     def on_review_screen_diff_loaded(self, message: ReviewScreen.DiffLoaded) -> None:
-        if self._diff_loading == message.session:
-            self._diff_loading = None
-        self.diffs[message.session] = message.diff
-        if message.session == self.current:
-            self._show_file()
+        self.diff_loaded(message.session, message.diff)
+
+    def show_diff(self, session: str, diff: DiffFiles) -> None:
+        self._show_file()
 
     @on(OptionList.OptionHighlighted, "#review-files")
     def _file_highlighted(self, _event: OptionList.OptionHighlighted) -> None:
@@ -362,24 +320,9 @@ class ReviewScreen(Screen[None]):
             self.notify("no entry selected", severity="warning", timeout=3, markup=False)
         return entry
 
-    def action_back(self) -> None:
-        self.dismiss()
-
-    def action_reload(self) -> None:
-        self.diffs.clear()
-        self.current = None
-        self._diff_loading = None
-        self.load()
-
     def action_toggle_squash(self) -> None:
         self.squash = not self.squash
         self.notify(f"approve will {'squash into one commit' if self.squash else 'merge the commits'}", timeout=2)
-
-    def action_hunk(self, step: int) -> None:
-        if step > 0:
-            self.diff_view.action_next_hunk()
-        else:
-            self.diff_view.action_previous_hunk()
 
     def action_approve(self) -> None:
         entry = self._selected()
