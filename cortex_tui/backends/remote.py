@@ -38,12 +38,10 @@ from pathlib import Path, PurePosixPath
 
 from cortex_tui.agents.base import KeyInput
 from cortex_tui.backends import git as gitb
+from cortex_tui.backends.node import WRAPPER
 from cortex_tui.backends.ssh import SshTransport
 from cortex_tui.backends.tmux import HOST_SESSION, Tmux, WindowInfo
 from cortex_tui.errors import GitError, SshError
-
-WRAPPER = 'f=$1; shift; "$@"; rc=$?; (umask 077; printf "%s\\n" "$rc" > "$f.tmp") && mv -f "$f.tmp" "$f"; exit $rc'
-"""``/bin/sh -c`` wrapper: run the agent, then write its exit code atomically to ``$1``."""
 
 # prepare a spawn in one round trip: dirs, forget the old exit code, header line, log size, and
 # (when the node's tmux server is up) kill the windows still tagged with this session (a restart)

@@ -79,7 +79,7 @@ def serve_api_on(sup: Supervisor, host: str, port: int | None) -> None:
 
 def remote_node(state: RunState, node: str) -> RemoteNode:
     """The RemoteNode of a session on ``node`` (from the layout stored with the run)."""
-    from cortex_tui.engine.remote import make_remote_node
+    from cortex_tui.backends.remote_node import make_remote_node
 
     spec = layout_of(state).layout.node_by_name(node)
     if spec is None:

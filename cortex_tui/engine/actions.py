@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import time
-from typing import TYPE_CHECKING
 
 from cortex_tui.agents import get_adapter
 from cortex_tui.agents.base import AgentAdapter, ApprovalPrompt
+from cortex_tui.backends.procs import kill_tree
 from cortex_tui.backends.tmux import Tmux
 from cortex_tui.errors import CortexError
 from cortex_tui.model.state import SessionRecord
-
-if TYPE_CHECKING:
-    import psutil
 
 
 def _target(rec: SessionRecord) -> str:
@@ -59,45 +54,4 @@ def interrupt(tmux: Tmux, rec: SessionRecord, adapter: AgentAdapter | None = Non
     tmux.send_keys(_target(rec), adapter.interrupt_keys())
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _running(p: psutil.Process) -> bool:
-    """True while ``p`` exists and is not a zombie; a process that vanishes between two checks is not running."""
-    import psutil
-
-    try:
-        return _alive(p.pid) and p.is_running() and p.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def kill_tree(pid: int | None, grace: float = 2.0) -> None:
-    """SIGTERM the pane's process group, then SIGKILL what is left after ``grace`` seconds."""
-    if not pid:
-        return
-    import psutil
-
-    try:
-        procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for p in procs:
-            try:
-                p.send_signal(sig)
-            except psutil.NoSuchProcess:
-                pass
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and any(_running(p) for p in procs):
-            time.sleep(0.05)
-        procs = [p for p in procs if _running(p)]
-        if not procs:
-            return
+__all__ = ["answer", "current_prompt", "interrupt", "kill_tree", "send_text"]

@@ -8,8 +8,11 @@ reads a :class:`Clock`. Blocking waits for *real* processes (an exit file, a loc
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Protocol
+
+from cortex_tui.backends.procs import wait_real
+
+__all__ = ["Clock", "FakeClock", "SystemClock", "local_hms", "wait_real"]
 
 
 class Clock(Protocol):
@@ -55,13 +58,3 @@ class FakeClock:
 def local_hms(clock: Clock) -> str:
     """``HH:MM:SS`` of the clock's wall time, local time zone (log headers)."""
     return time.strftime("%H:%M:%S", time.localtime(clock.time()))
-
-
-def wait_real(done: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
-    """Block (in a worker thread) until ``done()`` or ``timeout`` real seconds passed; returns ``done()``."""
-    deadline = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() >= deadline:
-            return done()
-        time.sleep(step)
-    return True

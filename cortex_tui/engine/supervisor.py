@@ -9,34 +9,45 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shlex
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cortex_tui.agents.base import SpawnContext
 from cortex_tui.backends import git as gitb
+from cortex_tui.backends.local_node import LocalNode
+from cortex_tui.backends.node import LOCAL, FinalLook, Node, NodeContext, SessionPaths, SpawnRequest, make_node
 from cortex_tui.backends.tmux import Tmux, WindowInfo, socket_name
 from cortex_tui.budgets import BudgetTracker
 from cortex_tui.engine import actions
-from cortex_tui.engine.clock import Clock, SystemClock, local_hms, wait_real
+from cortex_tui.engine.clock import Clock, SystemClock, local_hms
 from cortex_tui.engine.events import EPHEMERAL_KINDS, Event, EventBus, EventKind
 from cortex_tui.engine.ingest import Ingest
+from cortex_tui.engine.mirror import mirror
+from cortex_tui.engine.node_links import (
+    DiskUse,
+    LinkDown,
+    LinkUp,
+    NodeLinks,
+    PolledNode,
+    SessionPoll,
+    SessionSample,
+    verify_on_node,
+)
 from cortex_tui.engine.observers import Observers, Plugin, start_observers
 from cortex_tui.engine.reattach import reconcile, refuse_strays, take_lock
-from cortex_tui.engine.remote import RemoteSessions
 from cortex_tui.engine.schedule import plan, restart_delay, timed_out
 from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.engine.tasks import TaskSet, describe, supervised
 from cortex_tui.engine.triggers import Action, TriggerBook
 from cortex_tui.engine.usage import UsageBook, budget_spent, run_usage
 from cortex_tui.engine.watcher import Changes, RunWatcher
-from cortex_tui.errors import CortexError, GitError
+from cortex_tui.errors import CortexError, GitError, SshError
 from cortex_tui.layout import LoadedLayout
 from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import RunState, SessionRecord, SessionState, TokenUsage
-from cortex_tui.private import open_private, private_dir
-from cortex_tui.resources import DISK_S, ProcessSampler, TreeSample, disk_usage
+from cortex_tui.private import private_dir
+from cortex_tui.resources import DISK_S, ProcessSampler, TreeSample
 from cortex_tui.store.files import RunStore, atomic_write
 from cortex_tui.store.status import render_status_md
 from cortex_tui.watch.rules import (
@@ -50,8 +61,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("cortex_tui.engine")
 
 Runtime = SessionRuntime
-
-WRAPPER = 'f=$1; shift; "$@"; rc=$?; (umask 077; printf "%s\\n" "$rc" > "$f.tmp") && mv -f "$f.tmp" "$f"; exit $rc'
 
 TICK_S = 0.5
 SAMPLE_S = 2.0
@@ -113,7 +122,13 @@ class Supervisor:
         """Serve ``/metrics`` there while supervising (``--metrics-port``)."""
         self.plugins: list[Plugin] = []
         """Front ends that live in the engine's loop while it supervises (the local API: ``cortex_tui.api``)."""
-        self.remote = RemoteSessions(self)
+        self.local = LocalNode(NodeContext(self.run_id, self.tmux.socket, self.repo, None), tmux=self.tmux)
+        self.nodes: dict[str, Node] = {LOCAL: self.local}
+        """Where sessions run, by node name (made on first use)."""
+        self._nodes_lock = threading.Lock()
+        self.links = NodeLinks(self.clock)
+        self._held: dict[str, SessionState] = {}
+        """States of sessions on a node whose link is down (they show "unknown" meanwhile)."""
         self._last_remote_poll = 0.0
         self._tasks = TaskSet(self._engine_error)
         """Trigger actions in flight (pause/stop/recycle)."""
@@ -213,7 +228,7 @@ class Supervisor:
         if self._observers is not None:  # pending notifications go out (bounded) before the lock is released
             await self._observers.close()
             self._observers = None
-        await asyncio.to_thread(self.remote.close)
+        await asyncio.to_thread(self._close_nodes)
         self.store.unlock()
 
     async def send(self, name: str, text: str, *, origin: str = "user") -> None:
@@ -259,9 +274,7 @@ class Supervisor:
         rt = self._get(name)
         if not rt.rec.window_id:
             raise CortexError(f"session {name!r} has no tmux window yet (state: {rt.rec.state.value})")
-        if rt.rec.node != "local":
-            return self.remote.link(rt.rec.node).node.attach_argv(rt.rec.window_id)
-        return self.tmux.attach_argv(rt.rec.window_id)
+        return self.node_for(rt.rec).attach_argv(rt.rec.window_id)
 
     async def screen(self, name: str, *, escapes: bool = True, lines: int = 200) -> str:
         rt = self._get(name)
@@ -327,9 +340,9 @@ class Supervisor:
 
     async def _reconcile(self, listing: list[WindowInfo], initial: bool = False) -> None:
         """Match records against tmux windows and exit files (also picks up what ended while away)."""
-        local = [rt.rec for rt in self.rt.values() if rt.rec.node == "local" and rt.rec.name not in self._spawning]
-        codes = {rec.name: self._read_exit(rec) for rec in local}
-        for d in reconcile(local, listing, codes, initial=initial):
+        watched = [rt.rec for rt in self._watched() if rt.rec.name not in self._spawning]
+        codes = {rec.name: self._read_exit(rec) for rec in watched}
+        for d in reconcile(watched, listing, codes, initial=initial):
             rt = self.rt[d.name]
             rec = rt.rec
             if d.action == "pending":
@@ -390,76 +403,92 @@ class Supervisor:
             except CortexError as e:
                 self._emit("watch_error", rec.name, error=e.message)
 
-    def _ctx(self, rec: SessionRecord) -> SpawnContext:
-        sdir = self.store.sessions_dir / rec.slug
-        return SpawnContext(run=self.run_id, repo=self.repo, worktree=Path(rec.worktree), session_dir=sdir,
-                            events_file=sdir / "events.jsonl", headless=self.headless)
+    def _paths(self, rec: SessionRecord) -> SessionPaths:
+        s = self.store
+        return SessionPaths(log=s.log_path(rec.slug), exit=s.exit_path(rec.slug), session_dir=s.session_dir(rec.slug),
+                            events=s.events_file(rec.slug))
 
     def _spawn_sync(self, rt: Runtime, restart: bool) -> None:
-        rec, spec = rt.rec, rt.spec
-        if spec.node != "local":
-            self._spawn_remote_sync(rt, restart)
-            return
-        wt = Path(rec.worktree)
-        if not (wt / ".git").exists():
-            rec.base_commit = self.state.base_commit
-            gitb.add_worktree(self.repo, wt, rec.branch, self.state.base_commit)
-        elif rec.base_commit is None:
-            rec.base_commit = self.state.base_commit
-        ctx = self._ctx(rec)
-        private_dir(ctx.session_dir)
-        rt.adapter.prepare(spec, ctx)
-        argv = rt.adapter.command(spec, ctx)
-        exit_file = self._exit_file(rec)
-        exit_file.unlink(missing_ok=True)
-        wrapped = ["/bin/sh", "-c", WRAPPER, "cortex-agent", str(exit_file), *argv]
-        env = {**spec.env, **rt.adapter.env(spec, ctx), "CORTEX_RUN": self.run_id, "CORTEX_SESSION": spec.name,
-               "CORTEX_EVENTS_FILE": str(ctx.events_file), "CORTEX_WORKTREE": str(wt)}
-        log_path = self.store.logs_dir / f"{rec.slug}.log"
-        if restart:
-            rec.restarts += 1 if rec.attempt > 0 else 0
-        rec.attempt += 1
-        with open_private(log_path) as f:
-            f.write(f"\n── cortex-tui: attempt {rec.attempt} · {local_hms(self.clock)} · "
-                    f"{shlex.join(argv)[:200]}\n".encode())
-        rec.log_offset = log_path.stat().st_size
-        if restart or rec.window_id is not None or rec.attempt > 1:
-            # a window of an earlier attempt (or one spawned just before a supervisor crash) must not linger
-            for old in self.tmux.list_windows():
-                if old.tag == rec.name:
-                    self.tmux.kill_window(old.window_id)
-        win = self.tmux.new_window(name=spec.name, cwd=wt, argv=wrapped, env=env, log_path=log_path,
-                                   tag=spec.name, run=self.run_id)
-        rec.window_id, rec.pane_id, rec.pane_pid = win.window_id, win.pane_id, win.pane_pid
-
-    def _spawn_remote_sync(self, rt: Runtime, restart: bool) -> None:
-        rec = rt.rec
-        if restart:
-            rec.restarts += 1 if rec.attempt > 0 else 0
-        rec.attempt += 1
-        self._exit_file(rec).unlink(missing_ok=True)
-        header = f"\n── cortex-tui: attempt {rec.attempt} on node {rt.spec.node} · {local_hms(self.clock)}\n"
-        log_path = self.store.logs_dir / f"{rec.slug}.log"
-        with open_private(log_path) as f:
-            f.write(header.encode())
-        rec.log_offset = log_path.stat().st_size
-        rec.window_id, rec.pane_id, rec.remote_pid = self.remote.spawn_sync(rt, header="")
-        rec.pane_pid = None  # never a local pid: nothing local may be signalled or sampled by it
+        self.node_for(rt.rec).spawn(SpawnRequest(
+            spec=rt.spec, rec=rt.rec, adapter=rt.adapter, run=self.run_id, repo=self.repo,
+            base_commit=self.state.base_commit, headless=self.headless, restart=restart, paths=self._paths(rt.rec),
+            stamp=local_hms(self.clock)))
 
     def _stop_pane(self, rt: Runtime) -> None:
-        rec = rt.rec
-        if rec.node != "local":
-            self.remote.stop_sync(rt)
-            rec.finished_at = rec.finished_at or self.clock.time()
+        self.node_for(rt.rec).stop(rt.rec, rt.adapter, self._paths(rt.rec))
+        rt.rec.finished_at = rt.rec.finished_at or self.clock.time()
+
+    # ------------------------------------------------------------------ nodes
+    def node_for(self, rec: SessionRecord) -> Node:
+        """The node a session runs on (made on first use; blocking only for nothing: no connection yet)."""
+        with self._nodes_lock:  # spawn threads race here on the first use of a node
+            node = self.nodes.get(rec.node)
+            if node is None:
+                spec = self.layout.node_by_name(rec.node)
+                if spec is None:
+                    raise CortexError(f"unknown node {rec.node!r}")
+                node = make_node(NodeContext(self.run_id, self.tmux.socket, self.repo, spec))
+                self.nodes[rec.node] = node
+            return node
+
+    def _watched(self) -> list[Runtime]:
+        """Sessions whose files are on this machine (seen by the watcher and tmux reconcile)."""
+        return [rt for rt in self.rt.values() if not self.node_for(rt.rec).polled]
+
+    def _polled_groups(self) -> dict[str, tuple[PolledNode, list[SessionRecord]]]:
+        groups: dict[str, tuple[PolledNode, list[SessionRecord]]] = {}
+        for rt in self.rt.values():
+            node = self.node_for(rt.rec)
+            if isinstance(node, PolledNode) and rt.rec.state.live and rt.rec.name not in self._spawning:
+                groups.setdefault(rt.rec.node, (node, []))[1].append(rt.rec)
+        return groups
+
+    async def _poll_nodes(self) -> None:
+        groups = self._polled_groups()
+        updates = await self.links.poll(groups, self.state.base_commit)
+        now = self.clock.time()
+        for u in updates:
+            if isinstance(u, SessionPoll):
+                rt = self.rt[u.name]
+                mirror(rt.rec, self._paths(rt.rec), u.result)
+                new = {p: k for p, k in u.result.changed.items() if p not in rt.rec.changed_files}
+                if new:
+                    self.ingest.apply_changed(rt, new)
+                self._dirty = True
+            elif isinstance(u, SessionSample):
+                self.apply_sample(self.rt[u.name], u.sample, now)
+            elif isinstance(u, DiskUse):
+                for name, size in u.sizes.items():
+                    self.rt[name].rec.disk_bytes = size
+            else:
+                self._link_changed(u, [self.rt[r.name] for r in groups[u.node][1]])
+        self.state.nodes = self.links.health()
+
+    def _link_changed(self, u: LinkDown | LinkUp, rts: list[Runtime]) -> None:
+        if isinstance(u, LinkUp):
+            if u.recovered:
+                self._emit("node_up", None, node=u.node, latency_ms=u.latency_ms)
+            for rt in rts:
+                if rt.rec.state is SessionState.UNKNOWN:
+                    self.book.set_state(rt, self._held.pop(rt.rec.name, SessionState.RUNNING), None)
             return
-        if rec.pane_id:
+        if not u.known:  # never reached by this supervisor: nothing to hold
+            for rt in rts:
+                self.book.set_state(rt, SessionState.UNKNOWN, f"node {u.node} unreachable: {u.error}")
+            return
+        if u.first:
+            self._emit("node_down", None, node=u.node, error=u.error)
+        for rt in rts:
+            if rt.rec.state is not SessionState.UNKNOWN:
+                self._held[rt.rec.name] = rt.rec.state
+                self.book.set_state(rt, SessionState.UNKNOWN, f"link down to node {u.node}")
+
+    def _close_nodes(self) -> None:
+        for node in self.nodes.values():
             try:
-                actions.interrupt(self.tmux, rec, rt.adapter)
-            except CortexError as e:  # the pane is already gone: the process tree is killed below if needed
-                log.info("interrupt of %s before stopping it failed: %s", rec.name, e.message)
-        if not wait_real(lambda: self._read_exit(rec) is not None, timeout=1.5):
-            actions.kill_tree(rec.pane_pid)
-        rec.finished_at = rec.finished_at or self.clock.time()
+                node.close()
+            except (SshError, OSError) as e:  # closing a dead link: nothing is lost, the agent runs on the node
+                log.info("closing node %s: %s", node.name, e)
 
     # ------------------------------------------------------------------ observation
     async def _watch_files(self) -> None:
@@ -481,8 +510,7 @@ class Supervisor:
 
     def _everything_changed(self) -> Changes:
         """What to look at after lost events: every live local session's files and worktree."""
-        return Changes.everything(rt.rec.slug for rt in self.rt.values()
-                                  if rt.rec.node == "local" and rt.rec.state.live)
+        return Changes.everything(rt.rec.slug for rt in self._watched() if rt.rec.state.live)
 
     async def _on_changes(self, changes: Changes) -> None:
         """Route one batch: logs and events are read, worktree changes checked, exits handled."""
@@ -580,16 +608,21 @@ class Supervisor:
         """A finished branch joins the review queue: diff, verify, conflict check (in a thread)."""
         from cortex_tui.review.queue import on_session_finished
 
-        remote = rt.rec.node != "local"
-        if remote:
-            await self.remote.fetch_back(rt)
+        rec, node = rt.rec, self.node_for(rt.rec)
+        if node.polled:  # bring the branch home (for review) before anything reads it
+            try:
+                rec.head_commit = await asyncio.to_thread(node.fetch_back, self.repo, rec)
+                self._emit("fetched", rec.name, node=rec.node, head=rec.head_commit)
+            except CortexError as e:
+                self._emit("fetch_error", rec.name, error=e.message)
         self._save(force=True)
         try:
-            # remote worktrees are not on this machine: their verify runs on the node, after queueing
+            # worktrees of polled nodes are not on this machine: their verify runs on the node, after queueing
             entry = await asyncio.to_thread(on_session_finished, self.repo, self.state_dir, self.run_id,
-                                            rt.rec.name, spec=rt.spec, state=self.state, verify=not remote)
-            if remote and entry.verify_command:
-                entry = await asyncio.to_thread(self.remote.verify, rt, entry.verify_command, entry.head)
+                                            rt.rec.name, spec=rt.spec, state=self.state, verify=not node.polled)
+            if isinstance(node, PolledNode) and entry.verify_command:
+                entry = await asyncio.to_thread(verify_on_node, node, rec, entry.verify_command, entry.head,
+                                                repo=self.repo, state_dir=self.state_dir, run=self.run_id)
         except CortexError as e:
             self._emit("review_error", rt.rec.name, error=e.message)
             return
@@ -621,9 +654,9 @@ class Supervisor:
             if any(self.rt[n].rec.state != s for n, s in before.items()):
                 self._dirty = True
         if mono - self._last_remote_poll >= REMOTE_POLL_S and any(
-                rt.spec.node != "local" and rt.rec.state.live for rt in self.rt.values()):
+                rt.rec.state.live and self.node_for(rt.rec).polled for rt in self.rt.values()):
             self._last_remote_poll = mono
-            await supervised(self.remote.poll, "remote-poll", self._engine_error, restart=False)
+            await supervised(self._poll_nodes, "node-poll", self._engine_error, restart=False)
         if live and mono - self._last_sample >= SAMPLE_S:
             self._last_sample = mono
             await self._sample(live, disk=mono - self._last_disk >= DISK_S)
@@ -636,15 +669,15 @@ class Supervisor:
         roots = [rt.rec.pane_pid for rt in live if rt.rec.pane_pid]
         ui = {rt.rec.pane_pid: rt.adapter.ui_processes for rt in live if rt.rec.pane_pid and rt.adapter.ui_processes}
         samples = await asyncio.to_thread(self.sampler.sample, [r for r in roots if r], ui)
-        if disk:
+        sizes: dict[str, int | None] = {}
+        if disk:  # polled nodes measure their own, with their poll
             self._last_disk = self.clock.monotonic()
-            sizes = await asyncio.to_thread(lambda: {rt.rec.name: disk_usage(Path(rt.rec.worktree)) for rt in live})
-        else:
-            sizes = {}
+            watched = [rt.rec for rt in live if not self.node_for(rt.rec).polled]
+            sizes = await asyncio.to_thread(self.local.disk_usage, watched)
         now = self.clock.time()
         for rt in live:
-            if rt.rec.name in sizes and rt.rec.node == "local":
-                rt.rec.disk_bytes = sizes[rt.rec.name]
+            if rt.rec.slug in sizes:
+                rt.rec.disk_bytes = sizes[rt.rec.slug]
             s = samples.get(rt.rec.pane_pid or -1)
             if s is not None:
                 self.apply_sample(rt, s, now)
@@ -655,17 +688,6 @@ class Supervisor:
         self._stats_dirty = True
 
     # ------------------------------------------------------------------ state changes
-    def _final_look(self, rec: SessionRecord) -> tuple[str | None, tuple[int, int] | None, dict[str, str]]:
-        """Blocking (a thread): head commit, diff size and every changed file of an ended local session."""
-        head = gitb.rev_parse(self.repo, rec.branch)
-        base = rec.base_commit or self.state.base_commit
-        wt = Path(rec.worktree)
-        if not wt.is_dir():
-            return head, None, {}
-        # a final sweep of the whole worktree: writes the watcher had not reported yet (an agent that
-        # writes and exits at once, or one that ran while no supervisor watched) still meet the scope
-        return head, gitb.diff_size(wt, base), gitb.changed_vs_base(wt, base, ["."])
-
     async def _on_exit(self, rt: Runtime, code: int) -> None:
         rec = rt.rec
         if rt.exit_seen and rec.exit_code == code and rec.state.terminal:
@@ -673,15 +695,15 @@ class Supervisor:
         if rec.name in self._exiting:  # its git work is in flight (the watcher and the tick both saw the exit)
             return
         rt.exit_seen = True
-        final: tuple[str | None, tuple[int, int] | None, dict[str, str]] | None = None
-        if rec.node == "local":
-            self._exiting.add(rec.name)
-            try:
-                final = await asyncio.to_thread(self._final_look, rec)
-            except GitError as e:  # e.g. its worktree was removed by hand: the exit still counts
-                self._emit("watch_error", rec.name, error=e.message)
-            finally:
-                self._exiting.discard(rec.name)
+        final: FinalLook | None = None
+        self._exiting.add(rec.name)
+        try:  # head, diff size and a last sweep of its worktree (a polled node's came with its polls)
+            final = await asyncio.to_thread(self.node_for(rec).final_look, rec,
+                                            rec.base_commit or self.state.base_commit)
+        except GitError as e:  # e.g. its worktree was removed by hand: the exit still counts
+            self._emit("watch_error", rec.name, error=e.message)
+        finally:
+            self._exiting.discard(rec.name)
         rec.cpu_percent = None  # nothing runs any more: no stale CPU/RSS on the dashboard
         rec.rss_bytes = None
         self.ingest.read_agent_events(rt)
@@ -689,10 +711,10 @@ class Supervisor:
         rec.exit_code = code
         rec.finished_at = self.clock.time()
         if final is not None:
-            rec.head_commit, stat, changed = final
-            if stat is not None:
-                rec.diff_added, rec.diff_removed = stat
-            self.ingest.apply_changed(rt, changed)
+            rec.head_commit = final.head
+            if final.diff is not None:
+                rec.diff_added, rec.diff_removed = final.diff
+            self.ingest.apply_changed(rt, final.changed)
         self.overlap.forget(rec.name)
         self.book.apply(rt, rt.approval.screen(None))
         if rt.silence.active:
@@ -752,7 +774,7 @@ class Supervisor:
         atomic_write(self.state_dir / "status.md", render_status_md(self.state))
 
     def _tmux(self, rec: SessionRecord) -> Tmux:
-        return self.tmux if rec.node == "local" else self.remote.tmux_for(rec)
+        return self.node_for(rec).tmux
 
     def _get(self, name: str) -> Runtime:
         try:

@@ -1,0 +1,125 @@
+"""This machine as a node: git worktrees under ``.cortex/worktrees``, windows on the run's tmux socket."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from pathlib import Path
+
+from cortex_tui.agents.base import AgentAdapter, KeyInput, SpawnContext
+from cortex_tui.backends import git as gitb
+from cortex_tui.backends.node import (
+    LOCAL,
+    STOP_GRACE_S,
+    WRAPPER,
+    FinalLook,
+    NodeContext,
+    SessionPaths,
+    SpawnRequest,
+    register,
+)
+from cortex_tui.backends.procs import kill_tree, wait_real
+from cortex_tui.backends.tmux import Tmux, WindowInfo
+from cortex_tui.errors import CortexError
+from cortex_tui.model.state import SessionRecord
+from cortex_tui.private import open_private, private_dir
+from cortex_tui.resources import disk_usage
+
+log = logging.getLogger("cortex_tui.backends")
+
+
+def _read_code(path: Path) -> int | None:
+    try:
+        raw = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    return int(raw) if raw.lstrip("-").isdigit() else None
+
+
+class LocalNode:
+    """Sessions on this machine (watched: the engine's file watcher sees their files)."""
+
+    polled = False
+
+    def __init__(self, ctx: NodeContext, tmux: Tmux | None = None) -> None:
+        self.name = LOCAL
+        self.ctx = ctx
+        self._tmux = tmux or Tmux(ctx.socket)
+
+    @property
+    def tmux(self) -> Tmux:
+        return self._tmux
+
+    def spawn(self, req: SpawnRequest) -> None:
+        rec, spec, adapter = req.rec, req.spec, req.adapter
+        wt = Path(rec.worktree)
+        if not (wt / ".git").exists():
+            rec.base_commit = req.base_commit
+            gitb.add_worktree(req.repo, wt, rec.branch, req.base_commit)
+        elif rec.base_commit is None:
+            rec.base_commit = req.base_commit
+        ctx = SpawnContext(run=req.run, repo=req.repo, worktree=wt, session_dir=req.paths.session_dir,
+                           events_file=req.paths.events, headless=req.headless)
+        private_dir(ctx.session_dir)
+        adapter.prepare(spec, ctx)
+        argv = adapter.command(spec, ctx)
+        req.paths.exit.unlink(missing_ok=True)
+        wrapped = ["/bin/sh", "-c", WRAPPER, "cortex-agent", str(req.paths.exit), *argv]
+        env = {**spec.env, **adapter.env(spec, ctx), "CORTEX_RUN": req.run, "CORTEX_SESSION": spec.name,
+               "CORTEX_EVENTS_FILE": str(ctx.events_file), "CORTEX_WORKTREE": str(wt)}
+        if req.restart:
+            rec.restarts += 1 if rec.attempt > 0 else 0
+        rec.attempt += 1
+        with open_private(req.paths.log) as f:
+            f.write(f"\n── cortex-tui: attempt {rec.attempt} · {req.stamp} · {shlex.join(argv)[:200]}\n".encode())
+        rec.log_offset = req.paths.log.stat().st_size
+        if req.restart or rec.window_id is not None or rec.attempt > 1:
+            # a window of an earlier attempt (or one spawned just before a supervisor crash) must not linger
+            for old in self.tmux.list_windows():
+                if old.tag == rec.name:
+                    self.tmux.kill_window(old.window_id)
+        win = self.tmux.new_window(name=spec.name, cwd=wt, argv=wrapped, env=env, log_path=req.paths.log,
+                                   tag=spec.name, run=req.run)
+        rec.window_id, rec.pane_id, rec.pane_pid = win.window_id, win.pane_id, win.pane_pid
+
+    def stop(self, rec: SessionRecord, adapter: AgentAdapter, paths: SessionPaths) -> None:
+        if rec.pane_id:
+            try:
+                self.tmux.send_keys(rec.pane_id, adapter.interrupt_keys())
+            except CortexError as e:  # the pane is already gone: the process tree is killed below if needed
+                log.info("interrupt of %s before stopping it failed: %s", rec.name, e.message)
+        if not wait_real(lambda: _read_code(paths.exit) is not None, timeout=STOP_GRACE_S):
+            kill_tree(rec.pane_pid)
+
+    def send_keys(self, pane_id: str, keys: list[KeyInput]) -> None:
+        self.tmux.send_keys(pane_id, keys)
+
+    def capture(self, pane_id: str, lines: int = 200, escapes: bool = False) -> str:
+        return self.tmux.capture(pane_id, lines, escapes)
+
+    def list_windows(self) -> list[WindowInfo]:
+        return self.tmux.list_windows()
+
+    def attach_argv(self, window_id: str) -> list[str]:
+        return self.tmux.attach_argv(window_id)
+
+    def final_look(self, rec: SessionRecord, base: str) -> FinalLook | None:
+        head = gitb.rev_parse(self.ctx.repo, rec.branch)
+        wt = Path(rec.worktree)
+        if not wt.is_dir():
+            return FinalLook(head, None, {})
+        # a final sweep of the whole worktree: writes the watcher had not reported yet (an agent that
+        # writes and exits at once, or one that ran while no supervisor watched) still meet the scope
+        return FinalLook(head, gitb.diff_size(wt, base), gitb.changed_vs_base(wt, base, ["."]))
+
+    def fetch_back(self, repo: Path, rec: SessionRecord) -> str | None:
+        return None  # the branch is in the repo already
+
+    def disk_usage(self, recs: list[SessionRecord]) -> dict[str, int | None]:
+        return {r.slug: disk_usage(Path(r.worktree)) for r in recs}
+
+    def close(self) -> None:
+        return None  # the tmux server keeps the agents; nothing to release
+
+
+register("local", lambda ctx: LocalNode(ctx))

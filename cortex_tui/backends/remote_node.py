@@ -1,0 +1,144 @@
+"""A node over ssh as a :class:`~cortex_tui.backends.node.Node`: the agent runs in the node's tmux, its
+files are polled back (:mod:`cortex_tui.backends.remote_poll`)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+from cortex_tui.agents.base import AgentAdapter, KeyInput, SpawnContext
+from cortex_tui.backends.node import STOP_GRACE_S, FinalLook, NodeContext, SessionPaths, SpawnRequest, register
+from cortex_tui.backends.procs import wait_real
+from cortex_tui.backends.remote import RemoteNode
+from cortex_tui.backends.remote_poll import PollResult, poll_node
+from cortex_tui.backends.ssh import SshTransport
+from cortex_tui.backends.tmux import Tmux, WindowInfo
+from cortex_tui.errors import CortexError
+from cortex_tui.model.layout import NodeSpec
+from cortex_tui.model.state import SessionRecord
+from cortex_tui.private import open_private, private_dir
+
+
+def make_remote_node(spec: NodeSpec, run: str, socket: str) -> RemoteNode:
+    return RemoteNode(SshTransport(spec), run, socket=socket)
+
+
+class SshNode:
+    """Sessions on a machine reached over ssh (polled)."""
+
+    polled = True
+
+    def __init__(self, ctx: NodeContext) -> None:
+        if ctx.spec is None:
+            raise CortexError("an ssh node needs its [[node]] entry")
+        self.name = ctx.spec.name
+        self.ctx = ctx
+        self.remote = make_remote_node(ctx.spec, ctx.run, ctx.socket)
+        self._ready = False
+        self._lock = threading.Lock()
+        self.spawn_lock = threading.Lock()
+        """Spawns on one node are serialised (the first one may start the node's tmux server)."""
+
+    def ready(self) -> RemoteNode:
+        """The node, set up on first use (blocking: one ssh round trip)."""
+        with self._lock:  # spawn threads race here on the first use of a node
+            if not self._ready:
+                self.remote.setup()
+                self._ready = True
+        return self.remote
+
+    @property
+    def reached(self) -> bool:
+        return self._ready
+
+    @property
+    def tmux(self) -> Tmux:
+        return self.ready().tmux
+
+    def spawn(self, req: SpawnRequest) -> None:
+        rec = req.rec
+        if req.restart:
+            rec.restarts += 1 if rec.attempt > 0 else 0
+        rec.attempt += 1
+        req.paths.exit.unlink(missing_ok=True)
+        with open_private(req.paths.log) as f:
+            f.write(f"\n── cortex-tui: attempt {rec.attempt} on node {self.name} · {req.stamp}\n".encode())
+        rec.log_offset = req.paths.log.stat().st_size
+        with self.spawn_lock:
+            rec.window_id, rec.pane_id, rec.remote_pid = self._spawn_locked(req)
+        rec.pane_pid = None  # never a local pid: nothing local may be signalled or sampled by it
+
+    def _spawn_locked(self, req: SpawnRequest) -> tuple[str, str, int | None]:
+        rec, spec, adapter = req.rec, req.spec, req.adapter
+        rn = self.ready()
+        rec.base_commit = rec.base_commit or req.base_commit
+        wt = rn.prepare_worktree(req.repo, rec.branch, rec.base_commit, rec.slug)
+        rec.worktree = str(wt)
+        local = SpawnContext(run=req.run, repo=req.repo, worktree=Path(rec.worktree),
+                             session_dir=req.paths.session_dir, events_file=req.paths.events, headless=req.headless)
+        private_dir(local.session_dir)
+        adapter.prepare(spec, local)  # files are written locally, then uploaded
+        remote_dir = rn.session_dir(rec.slug)
+        for f in sorted(local.session_dir.iterdir()):
+            if f.is_file() and f.name != "events.jsonl":
+                rn.put_file(remote_dir / f.name, f.read_bytes())
+        ctx = SpawnContext(run=req.run, repo=req.repo, worktree=Path(str(wt)), session_dir=Path(str(remote_dir)),
+                           events_file=Path(str(remote_dir / "events.jsonl")), headless=req.headless)
+        argv = adapter.command(spec, ctx)
+        if argv and argv[0] == sys.executable:
+            argv = [rn.node.python, *argv[1:]]
+        env = {**spec.env, **adapter.env(spec, ctx), "CORTEX_RUN": req.run, "CORTEX_SESSION": spec.name,
+               "CORTEX_EVENTS_FILE": str(ctx.events_file), "CORTEX_WORKTREE": str(wt), "LANG": "C.UTF-8"}
+        spawned = rn.spawn(name=spec.name, slug=rec.slug, argv=argv, env=env, cwd=wt, tag=spec.name, header="")
+        rec.remote_log_offset = spawned.log_offset
+        rec.remote_events_offset = 0
+        w = spawned.window
+        return w.window_id, w.pane_id, w.pane_pid
+
+    def stop(self, rec: SessionRecord, adapter: AgentAdapter, paths: SessionPaths) -> None:
+        rn = self.ready()
+        if rec.pane_id:
+            rn.send_keys(rec.pane_id, adapter.interrupt_keys())
+        if wait_real(lambda: rn.exit_code(rec.slug) is not None, timeout=STOP_GRACE_S, step=0.1):
+            return
+        if rec.window_id:
+            rn.kill_window(rec.window_id)
+
+    def send_keys(self, pane_id: str, keys: list[KeyInput]) -> None:
+        self.ready().send_keys(pane_id, keys)
+
+    def capture(self, pane_id: str, lines: int = 200, escapes: bool = False) -> str:
+        return self.ready().capture(pane_id, lines, escapes)
+
+    def list_windows(self) -> list[WindowInfo]:
+        return self.ready().list_windows()
+
+    def attach_argv(self, window_id: str) -> list[str]:
+        return self.ready().attach_argv(window_id)
+
+    def final_look(self, rec: SessionRecord, base: str) -> FinalLook | None:
+        return None  # the worktree is on the node: its changes came with the polls, its branch comes later
+
+    def fetch_back(self, repo: Path, rec: SessionRecord) -> str | None:
+        return self.ready().fetch_branch(repo, rec.branch)
+
+    def disk_usage(self, recs: list[SessionRecord]) -> dict[str, int | None]:
+        return dict(self.ready().disk_usage([r.slug for r in recs]))
+
+    # polled-node extras ---------------------------------------------------------------------
+    def poll(self, recs: list[SessionRecord], base: str, *, reconnect: bool) -> tuple[dict[str, PollResult], str]:
+        """One round trip for ``recs`` (``reconnect``: the link was down, make a fresh connection first)."""
+        rn = self.ready()
+        if reconnect:
+            rn.transport.connect()
+        return poll_node(rn, recs, base)
+
+    def run_verify(self, slug: str, command: str) -> tuple[int, bool, str, bytes]:
+        return self.ready().run_verify(slug, command)
+
+    def close(self) -> None:
+        self.remote.transport.close()
+
+
+register("ssh", SshNode)
