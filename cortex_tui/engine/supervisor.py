@@ -32,10 +32,10 @@ from cortex_tui.engine.node_links import (
     PolledNode,
     SessionPoll,
     SessionSample,
-    verify_on_node,
 )
 from cortex_tui.engine.observers import Observers, Plugin, start_observers
 from cortex_tui.engine.reattach import reconcile, refuse_strays, take_lock
+from cortex_tui.engine.review_desk import ReviewDesk
 from cortex_tui.engine.schedule import plan, restart_delay, timed_out
 from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.engine.tasks import TaskSet, describe, supervised
@@ -142,6 +142,10 @@ class Supervisor:
         self._deferred_wt: dict[str, list[tuple[str, str]]] = {}
         """Worktree changes seen while their session was being spawned (slug -> items), looked at after."""
         self.review_enabled = True
+        self.review = ReviewDesk(repo=self.repo, state_dir=self.state_dir, run=self.run_id, bus=self.bus,
+                                 emit=self._emit, send=self.send, state=lambda: self.state, node_for=self.node_for,
+                                 save=lambda: self._save(force=True))
+        """Review commands (approve, reject, request_changes, reverify, choose_winner) for every front end."""
 
     # ------------------------------------------------------------------ public API
     def subscribe(self, cb: Callable[[Event], None]) -> Callable[[], None]:
@@ -605,34 +609,7 @@ class Supervisor:
             self._review_tasks.spawn(lambda: self._enqueue_review(rt), name)
 
     async def _enqueue_review(self, rt: Runtime) -> None:
-        """A finished branch joins the review queue: diff, verify, conflict check (in a thread)."""
-        from cortex_tui.review.queue import on_session_finished
-
-        rec, node = rt.rec, self.node_for(rt.rec)
-        if node.polled:  # bring the branch home (for review) before anything reads it
-            try:
-                rec.head_commit = await asyncio.to_thread(node.fetch_back, self.repo, rec)
-                self._emit("fetched", rec.name, node=rec.node, head=rec.head_commit)
-            except CortexError as e:
-                self._emit("fetch_error", rec.name, error=e.message)
-        self._save(force=True)
-        try:
-            # worktrees of polled nodes are not on this machine: their verify runs on the node, after queueing
-            entry = await asyncio.to_thread(on_session_finished, self.repo, self.state_dir, self.run_id,
-                                            rt.rec.name, spec=rt.spec, state=self.state, verify=not node.polled)
-            if isinstance(node, PolledNode) and entry.verify_command:
-                entry = await asyncio.to_thread(verify_on_node, node, rec, entry.verify_command, entry.head,
-                                                repo=self.repo, state_dir=self.state_dir, run=self.run_id)
-        except CortexError as e:
-            self._emit("review_error", rt.rec.name, error=e.message)
-            return
-        rt.rec.review_due = False
-        self._save(force=True)
-        v = entry.verify
-        self.bus.publish(self.bus.make(
-            "review", rt.rec.name, status=entry.status, conflicts=entry.conflicts,
-            verify=None if v is None else {"exit_code": v.exit_code, "duration_s": v.duration_s},
-            files=len(entry.files)))
+        await self.review.enqueue(rt)
 
     # ------------------------------------------------------------------ periodic work
     async def _tick(self) -> None:
