@@ -13,11 +13,55 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from cortex_tui.backends.tmux import WindowInfo
+from cortex_tui.backends import git as gitb
+from cortex_tui.backends.tmux import Tmux, WindowInfo
 from cortex_tui.engine.clock import wait_real
 from cortex_tui.errors import CortexError, StateError
-from cortex_tui.model.state import SessionRecord, SessionState
+from cortex_tui.layout import LoadedLayout
+from cortex_tui.model.state import RunState, SessionRecord, SessionState
+from cortex_tui.private import private_dir
 from cortex_tui.store.files import RunStore
+
+
+def open_run(loaded: LoadedLayout, repo: Path, store: RunStore, tmux: Tmux, worktrees_root: Path, *,
+             takeover: bool, now: float) -> tuple[RunState, bool]:
+    """Take the run (lock, handover), make its directories and ignores, load or create its state with a
+    record for every session of the layout, start its tmux server. Returns (state, re-attached?)."""
+    run_id = loaded.layout.run.name
+    take_lock(store, run_id, takeover=takeover)
+    store.ensure()
+    gitb.ensure_ignored(repo, "/.cortex/")
+    state_dir = store.state_dir
+    if state_dir.is_relative_to(repo):
+        rel = state_dir.relative_to(repo)
+        gitb.ensure_ignored(repo, f"/{rel}/runs/")
+        gitb.ensure_ignored(repo, f"/{rel}/status.md")
+    private_dir(worktrees_root, top=repo / ".cortex")
+    prior = store.load()
+    attached = prior is not None
+    if prior is None:
+        refuse_strays(tmux.list_windows(), {s.name for s in loaded.sessions}, store=store, run_id=run_id,
+                      socket=tmux.socket, state_dir=state_dir)
+        base = loaded.layout.run.base
+        base_commit = gitb.rev_parse(repo, base)
+        if base_commit is None:
+            raise CortexError(f"base branch {base!r} does not exist in {repo}",
+                              "set [run] base to an existing branch, or commit something first")
+        prior = RunState(run=run_id, layout_path=str(loaded.path), layout_text=loaded.text, repo=str(repo),
+                         base=base, base_commit=base_commit, socket=tmux.socket, created_at=now)
+    state = prior
+    state.layout_text = loaded.text
+    state.layout_path = str(loaded.path)
+    state.supervisor_pid = os.getpid()
+    tmux.ensure_server(repo, f"cortex-tui run {run_id} · {repo}")
+    for spec in loaded.sessions:
+        if spec.name not in state.sessions:
+            slug = gitb.slugify(spec.name)
+            state.sessions[spec.name] = SessionRecord(
+                name=spec.name, slug=slug, agent=spec.agent, node=spec.node, branch=f"cortex/{run_id}/{slug}",
+                worktree=str(worktrees_root / slug), created_at=now)
+    return state, attached
+
 
 HANDOVER_S = 10.0
 """How long a live supervisor gets to hand a run over (SIGUSR1) before we give up."""

@@ -9,50 +9,38 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cortex_tui.backends import git as gitb
-from cortex_tui.backends.local_node import LocalNode
-from cortex_tui.backends.node import LOCAL, FinalLook, Node, NodeContext, SessionPaths, SpawnRequest, make_node
+from cortex_tui.backends.node import Node, NodeContext
 from cortex_tui.backends.tmux import Tmux, WindowInfo, socket_name
 from cortex_tui.budgets import BudgetTracker
 from cortex_tui.engine import actions
-from cortex_tui.engine.clock import Clock, SystemClock, local_hms
+from cortex_tui.engine.clock import Clock, SystemClock
 from cortex_tui.engine.events import EPHEMERAL_KINDS, Event, EventBus, EventKind
 from cortex_tui.engine.ingest import Ingest
-from cortex_tui.engine.mirror import mirror
-from cortex_tui.engine.node_links import (
-    DiskUse,
-    LinkDown,
-    LinkUp,
-    NodeLinks,
-    PolledNode,
-    SessionPoll,
-    SessionSample,
-)
+from cortex_tui.engine.lifecycle import Lifecycle
+from cortex_tui.engine.nodes import NodeSet
 from cortex_tui.engine.observers import Observers, Plugin, start_observers
-from cortex_tui.engine.reattach import reconcile, refuse_strays, take_lock
+from cortex_tui.engine.reattach import open_run, reconcile
 from cortex_tui.engine.review_desk import ReviewDesk
-from cortex_tui.engine.schedule import plan, restart_delay, timed_out
+from cortex_tui.engine.schedule import plan, timed_out
 from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.engine.tasks import TaskSet, describe, supervised
 from cortex_tui.engine.triggers import Action, TriggerBook
 from cortex_tui.engine.usage import UsageBook, budget_spent, run_usage
 from cortex_tui.engine.watcher import Changes, RunWatcher
-from cortex_tui.errors import CortexError, GitError, SshError
+from cortex_tui.errors import CortexError
 from cortex_tui.layout import LoadedLayout
 from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import RunState, SessionRecord, SessionState, TokenUsage
-from cortex_tui.private import private_dir
 from cortex_tui.resources import DISK_S, ProcessSampler, TreeSample
 from cortex_tui.store.files import RunStore, atomic_write
 from cortex_tui.store.status import render_status_md
 from cortex_tui.watch.rules import (
     OverlapTracker,
-    exited_change,
 )
 
 if TYPE_CHECKING:
@@ -105,8 +93,6 @@ class Supervisor:
         self._last_sample = 0.0
         self._last_disk = 0.0
         self._last_reconcile = 0.0
-        self._spawning: set[str] = set()
-        self._exiting: set[str] = set()
         self.run_budget = BudgetTracker(budget_usd=self.layout.run.budget_usd,
                                         budget_tokens=self.layout.run.budget_tokens)
         """``[run] budget_usd/budget_tokens`` against the sum of every session's usage."""
@@ -122,13 +108,19 @@ class Supervisor:
         """Serve ``/metrics`` there while supervising (``--metrics-port``)."""
         self.plugins: list[Plugin] = []
         """Front ends that live in the engine's loop while it supervises (the local API: ``cortex_tui.api``)."""
-        self.local = LocalNode(NodeContext(self.run_id, self.tmux.socket, self.repo, None), tmux=self.tmux)
-        self.nodes: dict[str, Node] = {LOCAL: self.local}
-        """Where sessions run, by node name (made on first use)."""
-        self._nodes_lock = threading.Lock()
-        self.links = NodeLinks(self.clock)
-        self._held: dict[str, SessionState] = {}
-        """States of sessions on a node whose link is down (they show "unknown" meanwhile)."""
+        self.nodes = NodeSet(NodeContext(self.run_id, self.tmux.socket, self.repo, None), self.tmux,
+                             self.layout.node_by_name, clock=self.clock, book=self.book, ingest=self.ingest,
+                             emit=self._emit, store=self.store, on_sample=self.apply_sample,
+                             on_dirty=self._mark_dirty)
+        """Where sessions run, by node name (made on first use), and the links of polled nodes."""
+        self.local = self.nodes.local
+        self.life = Lifecycle(clock=self.clock, book=self.book, ingest=self.ingest, nodes=self.nodes, store=self.store,
+                              overlap=self.overlap, emit=self._emit, run=self.run_id, repo=self.repo,
+                              headless=headless, base_commit=lambda: self.state.base_commit,
+                              check_screen=self._check_screen_soon, after_spawn=self._after_spawn,
+                              on_finished=self._finished, wake=self._wake.set)
+        self._spawning = self.life.spawning
+        self._exiting = self.life.exiting
         self._last_remote_poll = 0.0
         self._tasks = TaskSet(self._engine_error)
         """Trigger actions in flight (pause/stop/recycle)."""
@@ -232,7 +224,7 @@ class Supervisor:
         if self._observers is not None:  # pending notifications go out (bounded) before the lock is released
             await self._observers.close()
             self._observers = None
-        await asyncio.to_thread(self._close_nodes)
+        await asyncio.to_thread(self.nodes.close)
         self.store.unlock()
 
     async def send(self, name: str, text: str, *, origin: str = "user") -> None:
@@ -263,16 +255,16 @@ class Supervisor:
         was_pending = rt.rec.state is SessionState.PENDING
         self.book.set_state(rt, SessionState.STOPPED, reason)
         if not was_pending:
-            await asyncio.to_thread(self._stop_pane, rt)
+            await asyncio.to_thread(self.life.stop_sync, rt)
         self._emit("action", name, action="stop", detail=reason, origin=origin)
 
     async def restart_session(self, name: str, *, origin: str = "user") -> None:
         rt = self._get(name)
         if rt.rec.state.live:
             rt.rec.state = SessionState.STOPPED
-            await asyncio.to_thread(self._stop_pane, rt)
+            await asyncio.to_thread(self.life.stop_sync, rt)
         self._emit("action", name, action="restart", detail="", origin=origin)
-        await self._spawn(rt, restart=True)
+        await self.life.spawn(rt, restart=True)
 
     def attach_argv(self, name: str) -> list[str]:
         rt = self._get(name)
@@ -289,40 +281,10 @@ class Supervisor:
     # ------------------------------------------------------------------ start / re-attach
     def _start_sync(self) -> bool:
         """Blocking part of start(); returns whether an existing run was re-attached."""
-        take_lock(self.store, self.run_id, takeover=self.takeover)
-        self.store.ensure()
-        gitb.ensure_ignored(self.repo, "/.cortex/")
-        if self.state_dir.is_relative_to(self.repo):
-            rel = self.state_dir.relative_to(self.repo)
-            gitb.ensure_ignored(self.repo, f"/{rel}/runs/")
-            gitb.ensure_ignored(self.repo, f"/{rel}/status.md")
-        private_dir(self.worktrees_root, top=self.repo / ".cortex")
-        prior = self.store.load()
-        attached = prior is not None
-        if prior is None:
-            refuse_strays(self.tmux.list_windows(), self.specs, store=self.store, run_id=self.run_id,
-                          socket=self.tmux.socket, state_dir=self.state_dir)
-            base_commit = gitb.rev_parse(self.repo, self.layout.run.base)
-            if base_commit is None:
-                raise CortexError(f"base branch {self.layout.run.base!r} does not exist in {self.repo}",
-                                  "set [run] base to an existing branch, or commit something first")
-            prior = RunState(run=self.run_id, layout_path=str(self.loaded.path), layout_text=self.loaded.text,
-                             repo=str(self.repo), base=self.layout.run.base, base_commit=base_commit,
-                             socket=self.tmux.socket, created_at=self.clock.time())
-        self.state = prior
-        self.state.layout_text = self.loaded.text
-        self.state.layout_path = str(self.loaded.path)
-        self.state.supervisor_pid = os.getpid()
-        self.tmux.ensure_server(self.repo, f"cortex-tui run {self.run_id} · {self.repo}")
+        self.state, attached = open_run(self.loaded, self.repo, self.store, self.tmux, self.worktrees_root,
+                                        takeover=self.takeover, now=self.clock.time())
         for name, spec in self.specs.items():
-            rec = self.state.sessions.get(name)
-            if rec is None:
-                slug = gitb.slugify(name)
-                rec = SessionRecord(name=name, slug=slug, agent=spec.agent, node=spec.node,
-                                    branch=f"cortex/{self.run_id}/{slug}",
-                                    worktree=str(self.worktrees_root / slug), created_at=self.clock.time())
-                self.state.sessions[name] = rec
-            self._make_runtime(spec, rec)
+            self._make_runtime(spec, self.state.sessions[name])
         self.run_budget.set_totals(*run_usage(self.state.sessions.values()), self.clock.time())  # re-attach: crossed stays crossed, silently
         return attached
 
@@ -357,7 +319,7 @@ class Supervisor:
                     rec.attempt = max(rec.attempt, 1)
                     self.book.set_state(rt, SessionState.RUNNING, "adopted after supervisor restart")
             elif d.action == "exited" and d.code is not None:
-                await self._on_exit(rt, d.code)
+                await self.life.on_exit(rt, d.code)
             elif d.action == "vanished":
                 self.book.set_state(rt, SessionState.FAILED, "tmux window vanished (killed outside cortex-tui?)")
                 rec.finished_at = self.clock.time()
@@ -373,126 +335,34 @@ class Supervisor:
             rt.restart_at = None
             self._spawning.add(rt.rec.name)  # its dependents wait for it from now on, not once its task runs
         if ready:
-            await asyncio.gather(*(self._spawn(rt, restart=rt.rec.attempt > 0) for rt in ready))
+            await asyncio.gather(*(self.life.spawn(rt, restart=rt.rec.attempt > 0) for rt in ready))
 
-    async def _spawn(self, rt: Runtime, *, restart: bool = False) -> None:
-        rec = rt.rec
-        self._spawning.add(rec.name)
-        try:
-            self.book.set_state(rt, SessionState.STARTING, None)
-            rt.reset_for_attempt(self.clock.time())
-            await asyncio.to_thread(self._spawn_sync, rt, restart)
-        except CortexError as e:
-            rec.finished_at = self.clock.time()
-            self.book.set_state(rt, SessionState.FAILED, f"spawn failed: {e.message}")
-        except Exception as e:
-            log.exception("spawn of %s failed", rec.name)
-            rec.finished_at = self.clock.time()
-            self.book.set_state(rt, SessionState.FAILED, f"spawn failed: {e}")
-        else:
-            if rec.state is SessionState.STARTING:  # it may already wait on an approval it printed at once
-                self.book.set_state(rt, SessionState.RUNNING, None)
-            self._emit("spawned", rec.name, window=rec.window_id, branch=rec.branch, worktree=rec.worktree,
-                       attempt=rec.attempt)
-            self.ingest.read_log(rt)  # whatever it printed while the window was being made
-            if rec.state.live and rt.detects_approval:
-                self._check_screen_soon(rt)
-        finally:
-            self._spawning.discard(rec.name)
-            self._wake.set()
-        early = self._deferred_wt.pop(rec.slug, None)  # files it changed while the window was being made
-        if early and rec.state.live:
+    async def _after_spawn(self, rt: Runtime) -> None:
+        early = self._deferred_wt.pop(rt.rec.slug, None)  # files it changed while the window was being made
+        if early and rt.rec.state.live:
             try:
                 await self._on_worktree_changes(rt, early)
             except CortexError as e:
-                self._emit("watch_error", rec.name, error=e.message)
+                self._emit("watch_error", rt.rec.name, error=e.message)
 
-    def _paths(self, rec: SessionRecord) -> SessionPaths:
-        s = self.store
-        return SessionPaths(log=s.log_path(rec.slug), exit=s.exit_path(rec.slug), session_dir=s.session_dir(rec.slug),
-                            events=s.events_file(rec.slug))
-
-    def _spawn_sync(self, rt: Runtime, restart: bool) -> None:
-        self.node_for(rt.rec).spawn(SpawnRequest(
-            spec=rt.spec, rec=rt.rec, adapter=rt.adapter, run=self.run_id, repo=self.repo,
-            base_commit=self.state.base_commit, headless=self.headless, restart=restart, paths=self._paths(rt.rec),
-            stamp=local_hms(self.clock)))
-
-    def _stop_pane(self, rt: Runtime) -> None:
-        self.node_for(rt.rec).stop(rt.rec, rt.adapter, self._paths(rt.rec))
-        rt.rec.finished_at = rt.rec.finished_at or self.clock.time()
+    def _finished(self, rt: Runtime) -> None:
+        if self.review_enabled:
+            rt.rec.review_due = True  # saved before verify starts: a crash during verify is re-done on re-attach
+            self._start_review(rt)
 
     # ------------------------------------------------------------------ nodes
     def node_for(self, rec: SessionRecord) -> Node:
-        """The node a session runs on (made on first use; blocking only for nothing: no connection yet)."""
-        with self._nodes_lock:  # spawn threads race here on the first use of a node
-            node = self.nodes.get(rec.node)
-            if node is None:
-                spec = self.layout.node_by_name(rec.node)
-                if spec is None:
-                    raise CortexError(f"unknown node {rec.node!r}")
-                node = make_node(NodeContext(self.run_id, self.tmux.socket, self.repo, spec))
-                self.nodes[rec.node] = node
-            return node
+        """The node a session runs on (made on first use; no connection is made here)."""
+        return self.nodes.get(rec.node)
 
     def _watched(self) -> list[Runtime]:
         """Sessions whose files are on this machine (seen by the watcher and tmux reconcile)."""
         return [rt for rt in self.rt.values() if not self.node_for(rt.rec).polled]
 
-    def _polled_groups(self) -> dict[str, tuple[PolledNode, list[SessionRecord]]]:
-        groups: dict[str, tuple[PolledNode, list[SessionRecord]]] = {}
-        for rt in self.rt.values():
-            node = self.node_for(rt.rec)
-            if isinstance(node, PolledNode) and rt.rec.state.live and rt.rec.name not in self._spawning:
-                groups.setdefault(rt.rec.node, (node, []))[1].append(rt.rec)
-        return groups
-
     async def _poll_nodes(self) -> None:
-        groups = self._polled_groups()
-        updates = await self.links.poll(groups, self.state.base_commit)
-        now = self.clock.time()
-        for u in updates:
-            if isinstance(u, SessionPoll):
-                rt = self.rt[u.name]
-                mirror(rt.rec, self._paths(rt.rec), u.result)
-                new = {p: k for p, k in u.result.changed.items() if p not in rt.rec.changed_files}
-                if new:
-                    self.ingest.apply_changed(rt, new)
-                self._dirty = True
-            elif isinstance(u, SessionSample):
-                self.apply_sample(self.rt[u.name], u.sample, now)
-            elif isinstance(u, DiskUse):
-                for name, size in u.sizes.items():
-                    self.rt[name].rec.disk_bytes = size
-            else:
-                self._link_changed(u, [self.rt[r.name] for r in groups[u.node][1]])
-        self.state.nodes = self.links.health()
-
-    def _link_changed(self, u: LinkDown | LinkUp, rts: list[Runtime]) -> None:
-        if isinstance(u, LinkUp):
-            if u.recovered:
-                self._emit("node_up", None, node=u.node, latency_ms=u.latency_ms)
-            for rt in rts:
-                if rt.rec.state is SessionState.UNKNOWN:
-                    self.book.set_state(rt, self._held.pop(rt.rec.name, SessionState.RUNNING), None)
-            return
-        if not u.known:  # never reached by this supervisor: nothing to hold
-            for rt in rts:
-                self.book.set_state(rt, SessionState.UNKNOWN, f"node {u.node} unreachable: {u.error}")
-            return
-        if u.first:
-            self._emit("node_down", None, node=u.node, error=u.error)
-        for rt in rts:
-            if rt.rec.state is not SessionState.UNKNOWN:
-                self._held[rt.rec.name] = rt.rec.state
-                self.book.set_state(rt, SessionState.UNKNOWN, f"link down to node {u.node}")
-
-    def _close_nodes(self) -> None:
-        for node in self.nodes.values():
-            try:
-                node.close()
-            except (SshError, OSError) as e:  # closing a dead link: nothing is lost, the agent runs on the node
-                log.info("closing node %s: %s", node.name, e)
+        live = [rt for rt in self.rt.values() if rt.rec.state.live and rt.rec.name not in self._spawning]
+        await self.nodes.poll(live, self.state.base_commit)
+        self.state.nodes = self.nodes.links.health()
 
     # ------------------------------------------------------------------ observation
     async def _watch_files(self) -> None:
@@ -536,7 +406,7 @@ class Supervisor:
                 code = self._read_exit(rt.rec)
                 if code is not None and rt.rec.state.live:
                     self.ingest.read_log(rt)
-                    await self._on_exit(rt, code)
+                    await self.life.on_exit(rt, code)
         if changes.exits:
             await self._schedule()
         self._save()
@@ -665,57 +535,6 @@ class Supervisor:
         self._stats_dirty = True
 
     # ------------------------------------------------------------------ state changes
-    async def _on_exit(self, rt: Runtime, code: int) -> None:
-        rec = rt.rec
-        if rt.exit_seen and rec.exit_code == code and rec.state.terminal:
-            return
-        if rec.name in self._exiting:  # its git work is in flight (the watcher and the tick both saw the exit)
-            return
-        rt.exit_seen = True
-        final: FinalLook | None = None
-        self._exiting.add(rec.name)
-        try:  # head, diff size and a last sweep of its worktree (a polled node's came with its polls)
-            final = await asyncio.to_thread(self.node_for(rec).final_look, rec,
-                                            rec.base_commit or self.state.base_commit)
-        except GitError as e:  # e.g. its worktree was removed by hand: the exit still counts
-            self._emit("watch_error", rec.name, error=e.message)
-        finally:
-            self._exiting.discard(rec.name)
-        rec.cpu_percent = None  # nothing runs any more: no stale CPU/RSS on the dashboard
-        rec.rss_bytes = None
-        self.ingest.read_agent_events(rt)
-        self.ingest.poll_usage(rt)
-        rec.exit_code = code
-        rec.finished_at = self.clock.time()
-        if final is not None:
-            rec.head_commit = final.head
-            if final.diff is not None:
-                rec.diff_added, rec.diff_removed = final.diff
-            self.ingest.apply_changed(rt, final.changed)
-        self.overlap.forget(rec.name)
-        self.book.apply(rt, rt.approval.screen(None))
-        if rt.silence.active:
-            rt.silence.active = False
-            self.book.clear(rt, "silence", "", {"reason": "session ended"})
-        if rec.state is SessionState.STOPPED:
-            self._emit("finished", rec.name, exit_code=code, stopped=True)
-            return
-        self._emit("finished", rec.name, exit_code=code)
-        if code == 0:
-            self.book.set_state(rt, SessionState.FINISHED, None)
-            if self.review_enabled:
-                rec.review_due = True  # saved before verify starts: a crash during verify is re-done on re-attach
-                self._start_review(rt)
-            return
-        self.book.apply(rt, exited_change(code, list(rt.tail)))
-        policy = rt.spec.restart
-        delay = restart_delay(policy, rec.restarts)
-        if policy is not None and delay is not None:
-            rt.restart_at = self.clock.time() + delay
-            self.book.set_state(rt, SessionState.FAILED, f"exit {code}; restart {rec.restarts + 1}/{policy.max} in {delay:g}s")
-        else:
-            self.book.set_state(rt, SessionState.FAILED, f"exit {code}")
-
     def _on_trigger_action(self, rt: Runtime, action: Action, kind: str) -> None:
         """``on_trigger`` asked for ``action``: run it as a task (it may wait on tmux)."""
         name = rt.rec.name

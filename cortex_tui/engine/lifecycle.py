@@ -1,0 +1,148 @@
+"""A session's attempts: starting one on its node, stopping it, and what its end means.
+
+:class:`Lifecycle` spawns through the session's :class:`~cortex_tui.backends.node.Node` (in a thread), and
+on an exit takes a final look at the worktree (in a thread), closes the attempt's triggers and decides:
+finished (queued for review), stopped, or failed (restarted later when its ``restart`` policy allows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from cortex_tui.backends.node import FinalLook, SessionPaths, SpawnRequest
+from cortex_tui.engine.clock import Clock, local_hms
+from cortex_tui.engine.ingest import Ingest
+from cortex_tui.engine.nodes import NodeSet, session_paths
+from cortex_tui.engine.schedule import restart_delay
+from cortex_tui.engine.session import SessionRuntime
+from cortex_tui.engine.triggers import TriggerBook
+from cortex_tui.errors import CortexError, GitError
+from cortex_tui.model.state import SessionRecord, SessionState
+from cortex_tui.store.files import RunStore
+from cortex_tui.watch.rules import OverlapTracker, exited_change
+
+log = logging.getLogger("cortex_tui.engine")
+
+
+class Lifecycle:
+    """Spawns, stops and ends the attempts of a run's sessions."""
+
+    def __init__(self, *, clock: Clock, book: TriggerBook, ingest: Ingest, nodes: NodeSet, store: RunStore,
+                 overlap: OverlapTracker, emit: Callable[..., None], run: str, repo: Path, headless: bool,
+                 base_commit: Callable[[], str], check_screen: Callable[[SessionRuntime], None],
+                 after_spawn: Callable[[SessionRuntime], Awaitable[None]],
+                 on_finished: Callable[[SessionRuntime], None], wake: Callable[[], None]) -> None:
+        self.clock = clock
+        self.book = book
+        self.ingest = ingest
+        self.nodes = nodes
+        self.store = store
+        self.overlap = overlap
+        self.emit = emit
+        self.run = run
+        self.repo = repo
+        self.headless = headless
+        self.base_commit = base_commit
+        self.check_screen = check_screen
+        self.after_spawn = after_spawn
+        """Called once a spawn is through (worktree changes seen while it was being made are looked at)."""
+        self.on_finished = on_finished
+        """Called when an attempt finished with exit 0 (the review queue takes it)."""
+        self.wake = wake
+        self.spawning: set[str] = set()
+        self.exiting: set[str] = set()
+        """Sessions whose exit is being looked at (git work in a thread)."""
+
+    async def spawn(self, rt: SessionRuntime, *, restart: bool = False) -> None:
+        """Start an attempt: fresh rules, the node's spawn (in a thread), then what it printed meanwhile."""
+        rec = rt.rec
+        self.spawning.add(rec.name)
+        try:
+            self.book.set_state(rt, SessionState.STARTING, None)
+            rt.reset_for_attempt(self.clock.time())
+            await asyncio.to_thread(self.spawn_sync, rt, restart)
+        except CortexError as e:
+            rec.finished_at = self.clock.time()
+            self.book.set_state(rt, SessionState.FAILED, f"spawn failed: {e.message}")
+        except Exception as e:
+            log.exception("spawn of %s failed", rec.name)
+            rec.finished_at = self.clock.time()
+            self.book.set_state(rt, SessionState.FAILED, f"spawn failed: {e}")
+        else:
+            if rec.state is SessionState.STARTING:  # it may already wait on an approval it printed at once
+                self.book.set_state(rt, SessionState.RUNNING, None)
+            self.emit("spawned", rec.name, window=rec.window_id, branch=rec.branch, worktree=rec.worktree,
+                       attempt=rec.attempt)
+            self.ingest.read_log(rt)  # whatever it printed while the window was being made
+            if rec.state.live and rt.detects_approval:
+                self.check_screen(rt)
+        finally:
+            self.spawning.discard(rec.name)
+            self.wake()
+        await self.after_spawn(rt)
+
+    def paths(self, rec: SessionRecord) -> SessionPaths:
+        return session_paths(self.store, rec)
+
+    def spawn_sync(self, rt: SessionRuntime, restart: bool) -> None:
+        self.nodes.get_for(rt.rec).spawn(SpawnRequest(
+            spec=rt.spec, rec=rt.rec, adapter=rt.adapter, run=self.run, repo=self.repo,
+            base_commit=self.base_commit(), headless=self.headless, restart=restart, paths=self.paths(rt.rec),
+            stamp=local_hms(self.clock)))
+
+    def stop_sync(self, rt: SessionRuntime) -> None:
+        self.nodes.get_for(rt.rec).stop(rt.rec, rt.adapter, self.paths(rt.rec))
+        rt.rec.finished_at = rt.rec.finished_at or self.clock.time()
+
+    async def on_exit(self, rt: SessionRuntime, code: int) -> None:
+        """An attempt ended with ``code``: final look, triggers, then finished (review) or failed (restart?)."""
+        rec = rt.rec
+        if rt.exit_seen and rec.exit_code == code and rec.state.terminal:
+            return
+        if rec.name in self.exiting:  # its git work is in flight (the watcher and the tick both saw the exit)
+            return
+        rt.exit_seen = True
+        final: FinalLook | None = None
+        self.exiting.add(rec.name)
+        try:  # head, diff size and a last sweep of its worktree (a polled node's came with its polls)
+            final = await asyncio.to_thread(self.nodes.get_for(rec).final_look, rec,
+                                            rec.base_commit or self.base_commit())
+        except GitError as e:  # e.g. its worktree was removed by hand: the exit still counts
+            self.emit("watch_error", rec.name, error=e.message)
+        finally:
+            self.exiting.discard(rec.name)
+        rec.cpu_percent = None  # nothing runs any more: no stale CPU/RSS on the dashboard
+        rec.rss_bytes = None
+        self.ingest.read_agent_events(rt)
+        self.ingest.poll_usage(rt)
+        rec.exit_code = code
+        rec.finished_at = self.clock.time()
+        if final is not None:
+            rec.head_commit = final.head
+            if final.diff is not None:
+                rec.diff_added, rec.diff_removed = final.diff
+            self.ingest.apply_changed(rt, final.changed)
+        self.overlap.forget(rec.name)
+        self.book.apply(rt, rt.approval.screen(None))
+        if rt.silence.active:
+            rt.silence.active = False
+            self.book.clear(rt, "silence", "", {"reason": "session ended"})
+        if rec.state is SessionState.STOPPED:
+            self.emit("finished", rec.name, exit_code=code, stopped=True)
+            return
+        self.emit("finished", rec.name, exit_code=code)
+        if code == 0:
+            self.book.set_state(rt, SessionState.FINISHED, None)
+            self.on_finished(rt)
+            return
+        self.book.apply(rt, exited_change(code, list(rt.tail)))
+        policy = rt.spec.restart
+        delay = restart_delay(policy, rec.restarts)
+        if policy is not None and delay is not None:
+            rt.restart_at = self.clock.time() + delay
+            self.book.set_state(rt, SessionState.FAILED, f"exit {code}; restart {rec.restarts + 1}/{policy.max} in {delay:g}s")
+        else:
+            self.book.set_state(rt, SessionState.FAILED, f"exit {code}")
