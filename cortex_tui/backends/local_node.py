@@ -112,6 +112,13 @@ class LocalNode:
         # writes and exits at once, or one that ran while no supervisor watched) still meet the scope
         return FinalLook(head, gitb.diff_size(wt, base), gitb.changed_vs_base(wt, base, ["."]))
 
+    def worktree_changes(self, rec: SessionRecord, base: str,
+                         paths: list[str]) -> tuple[dict[str, str], tuple[int, int] | None]:
+        """Which of ``paths`` differ from ``base`` (kinds), and the diff size when any do (blocking)."""
+        wt = Path(rec.worktree)
+        changed = gitb.changed_vs_base(wt, base, paths)
+        return changed, (gitb.diff_size(wt, base) if changed else None)
+
     def fetch_back(self, repo: Path, rec: SessionRecord) -> str | None:
         return None  # the branch is in the repo already
 

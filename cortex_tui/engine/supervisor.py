@@ -27,6 +27,7 @@ from cortex_tui.engine.observers import Observers, Plugin, start_observers
 from cortex_tui.engine.reattach import open_run, reconcile
 from cortex_tui.engine.review_desk import ReviewDesk
 from cortex_tui.engine.schedule import plan, timed_out
+from cortex_tui.engine.screen import ScreenChecks
 from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.engine.tasks import TaskSet, describe, supervised
 from cortex_tui.engine.triggers import Action, TriggerBook
@@ -133,6 +134,7 @@ class Supervisor:
         self._done_announced = False
         self._deferred_wt: dict[str, list[tuple[str, str]]] = {}
         """Worktree changes seen while their session was being spawned (slug -> items), looked at after."""
+        self.screens = ScreenChecks(self._bg, self._tmux, self.book)
         self.review_enabled = True
         self.review = ReviewDesk(repo=self.repo, state_dir=self.state_dir, run=self.run_id, bus=self.bus,
                                  emit=self._emit, send=self.send, state=lambda: self.state, node_for=self.node_for,
@@ -441,37 +443,15 @@ class Supervisor:
 
     async def _on_worktree_changes(self, rt: Runtime, items: list[tuple[str, str]]) -> None:
         base = rt.rec.base_commit or self.state.base_commit
-        changed = await asyncio.to_thread(gitb.changed_vs_base, Path(rt.rec.worktree), base, [p for p, _ in items])
+        changed, stat = await asyncio.to_thread(self.local.worktree_changes, rt.rec, base, [p for p, _ in items])
         self.ingest.apply_changed(rt, changed)
-        if changed:
-            stat = await asyncio.to_thread(gitb.diff_size, Path(rt.rec.worktree), base)
+        if stat is not None:
             if stat != (rt.rec.diff_added, rt.rec.diff_removed):
                 rt.rec.diff_added, rt.rec.diff_removed = stat
                 self.bus.publish(self.bus.make("stats", rt.rec.name, diff_added=stat[0], diff_removed=stat[1]))
 
     def _check_screen_soon(self, rt: Runtime) -> None:
-        """Look at the screen for an approval prompt (one capture in flight per session)."""
-        if rt.screen_task is not None and not rt.screen_task.done():
-            rt.screen_again = True
-            return
-
-        async def check() -> None:
-            while True:
-                rt.screen_again = False
-                rec = rt.rec
-                if not rec.pane_id or not rec.state.live:
-                    return
-                try:
-                    screen = await asyncio.to_thread(self._tmux(rec).capture, rec.pane_id, 60)
-                except CortexError as e:  # the pane went away: its exit is handled elsewhere
-                    log.info("screen check of %s: %s", rec.name, e.message)
-                    return
-                prompt = rt.adapter.find_approval(screen.splitlines())
-                self.book.apply(rt, rt.approval.screen(prompt.text if prompt else None))
-                if not rt.screen_again:
-                    return
-
-        rt.screen_task = self._bg.spawn(check, f"screen:{rt.rec.name}")
+        self.screens.check_soon(rt)
 
     def _start_review(self, rt: Runtime) -> None:
         name = f"review:{rt.rec.name}"
