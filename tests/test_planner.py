@@ -96,6 +96,14 @@ def test_good_plan_validates_and_passes_independence(repo: Path, stream: bool) -
     table = r.table(5.0)
     assert "estimated time ~15 min" in table  # wave 1: max(10, 5); wave 2: 5
     assert "sessions $1.80" in table and "planning: 1 request(s)" in table
+    assert "model:" not in table  # the simple tasks use the fast model
+
+
+def test_table_notes_a_simple_task_on_a_slow_model(repo: Path) -> None:
+    p = plan(task("docs", ["docs/**"], complexity="simple", model="claude-opus-4-6"))
+    with FakeAnthropic([Reply.tool("submit_plan", p)]) as api:
+        r = make_plan(opts(repo, api))
+    assert "model: docs is simple but uses claude-opus-4-6 (the fast model is claude-haiku-4-5)" in r.table(None)
 
 
 def test_written_layout_round_trips(repo: Path) -> None:

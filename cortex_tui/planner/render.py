@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from cortex_tui.independence import waves
 from cortex_tui.planner.checks import Fix
-from cortex_tui.planner.schema import Plan, PlanTask
+from cortex_tui.planner.schema import CATALOG, Plan, PlanTask
 from cortex_tui.scope import in_scope
 from cortex_tui.text import visible
 
@@ -188,6 +188,10 @@ def table(plan: Plan, fixes: list[Fix], planning_line: str, planning_usd: float 
         budget += f" of --budget-usd ${budget_usd:.2f}"
     lines.append(f"budget: {budget}")
     lines.append(printable(planning_line))
+    for t in plan.tasks:
+        fast = CATALOG.get(t.agent, ())[:1]
+        if t.complexity == "simple" and fast and t.model != fast[0]:
+            lines.append(printable(f"model: {t.name} is simple but uses {t.model} (the fast model is {fast[0]})"))
     for f in fixes:
         lines.append(printable(f"sequenced: {f.task} after {f.after} — {f.reason}"))
     for r in plan.risks:
