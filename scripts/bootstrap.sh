@@ -57,6 +57,9 @@ if [ "$DEV" = 1 ]; then
   command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
   { [ -x /usr/sbin/sshd ] || command -v sshd >/dev/null 2>&1; } || need+=(openssh-server)
   command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+  # the browser view's test drives Debian's headless Chromium (tests/test_web.py)
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 fi
 
 if [ "${#need[@]}" = 0 ] && [ -f "$STAMP" ] && [ -x "$VENV/bin/python" ]; then

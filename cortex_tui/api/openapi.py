@@ -36,11 +36,13 @@ OPENAPI: dict[str, Any] = {
         "/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": _OK}}},
         "/v1/status": {"get": {"summary": "The run: the shape of `cortex-tui status --json`", "responses": {"200": _OK}}},
         "/v1/sessions": {"get": {"summary": "Same as /v1/status", "responses": {"200": _OK}}},
+        "/v1/state": {"get": {"summary": "The whole run state (the model of state.json)", "responses": {"200": _OK}}},
         "/v1/sessions/{name}": {"get": {"summary": "One session with its triggers and evidence", "parameters": _NAME,
                                         "responses": {"200": _OK, "404": _ERR}}},
         "/v1/sessions/{name}/screen": {"get": {
             "summary": "The session's screen as plain text", "parameters": [
-                *_NAME, {"name": "lines", "in": "query", "schema": {"type": "integer", "default": 60}}],
+                *_NAME, {"name": "lines", "in": "query", "schema": {"type": "integer", "default": 60}},
+                {"name": "escapes", "in": "query", "schema": {"type": "integer", "enum": [0, 1], "default": 0}}],
             "responses": {"200": _OK, "404": _ERR}}},
         "/v1/events": {"get": {
             "summary": "The event stream (Server-Sent Events); ids are byte offsets, resume with Last-Event-ID",
@@ -49,6 +51,8 @@ OPENAPI: dict[str, Any] = {
                            {"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"}}],
             "responses": {"200": {"description": "text/event-stream",
                                   "content": {"text/event-stream": {"schema": {"type": "string"}}}}}}},
+        "/v1/events/end": {"get": {"summary": "The offset after the last event (resume from here for new events only)",
+                                   "responses": {"200": _OK}}},
         "/v1/sessions/{name}/approve": _action("Answer the approval prompt with yes (explicitly, never a blind Enter)",
                                                conflict="the session is not waiting for approval"),
         "/v1/sessions/{name}/deny": _action("Answer the approval prompt with no",

@@ -77,10 +77,12 @@ class Api:
         r = app.router
         r.add_get("/v1/openapi.json", self.openapi)
         r.add_get("/v1/status", self.status)
+        r.add_get("/v1/state", self.full_state)
         r.add_get("/v1/sessions", self.status)
         r.add_get("/v1/sessions/{name}", self.session)
         r.add_get("/v1/sessions/{name}/screen", self.screen)
         r.add_get("/v1/events", self.events)
+        r.add_get("/v1/events/end", self.events_end)
         for action in ("approve", "deny", "send", "interrupt", "stop", "restart"):
             r.add_post(f"/v1/sessions/{{name}}/{action}", self.action)
         r.add_get("/v1/review", self.review_list)
@@ -110,6 +112,10 @@ class Api:
         return web.json_response(status_dict(self.sup.state, self._budgets(), supervisor_alive=True),
                                  dumps=lambda o: json.dumps(o, default=str))
 
+    async def full_state(self, request: web.Request) -> web.Response:
+        """The whole run state (the model of state.json), for clients that mirror it (the browser TUI)."""
+        return web.Response(text=self.sup.state.model_dump_json(), content_type="application/json")
+
     async def session(self, request: web.Request) -> web.Response:
         rt = self._rt(request.match_info["name"])
         return web.json_response(session_dict(rt.rec, rt.spec.budget_usd, rt.spec.budget_tokens),
@@ -119,8 +125,17 @@ class Api:
         name = request.match_info["name"]
         self._rt(name)
         lines = min(int(request.query.get("lines", "60")), 2000)
-        text = await self.sup.screen(name, escapes=False, lines=lines)
+        escapes = request.query.get("escapes", "0") == "1"
+        text = await self.sup.screen(name, escapes=escapes, lines=lines)
         return web.json_response({"session": name, "screen": text})
+
+    async def events_end(self, request: web.Request) -> web.Response:
+        """The byte offset where the next event will start: ``since`` for a client that wants only new events."""
+        try:
+            size = self.sup.store.events_path.stat().st_size
+        except FileNotFoundError:
+            size = 0
+        return web.json_response({"offset": size})
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         """Server-Sent Events from events.jsonl; the id is the byte offset after the event, so a client that

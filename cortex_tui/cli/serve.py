@@ -53,3 +53,51 @@ def mcp(
     store, _ = open_run(repo, state_dir, run_id)
     server = build_server(find_socket(store.dir), destructive=destructive)
     asyncio.run(server.run_stdio_async())
+
+
+@app.command()
+def serve(
+    repo: RepoOpt = Path("."),
+    state_dir: StateOpt = None,
+    run_id: RunOpt = None,
+    host: Annotated[str, typer.Option(help="Address to listen on (other than loopback only with a token).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8060,
+    token: Annotated[str | None, typer.Option(help="Token for a non-loopback address (default: a new one).")] = None,
+) -> None:
+    """The TUI in a browser (textual-serve): dashboard, session view, approve/deny, review — the same app, as a
+    client of the run's supervisor (a page never takes the run over). Loopback only unless --host says otherwise,
+    and then only with a token."""
+    import secrets
+    import shlex
+    import sys
+
+    from cortex_tui.api.server import find_socket
+    from cortex_tui.api.web import WebServer, needs_token
+
+    store, state = open_run(repo, state_dir, run_id)
+    sock = find_socket(store.dir)
+    tok = token
+    if needs_token(host) and not tok:
+        tok = secrets.token_urlsafe(18)
+    command = shlex.join([sys.executable, "-m", "cortex_tui.cli", "_remote_tui", "--socket", str(sock)])
+    server = WebServer(command, host, port, title=f"cortex-tui · {state.run}", token=tok)
+    url = f"http://{host}:{port}/"
+    typer.echo(f"serving run {state.run} at {url}" + (f"?token={tok}  (the token is shown once)" if tok else ""),
+               err=True)
+    try:
+        server.serve()
+    except OSError as e:
+        from cortex_tui.errors import CortexError
+
+        raise CortexError(f"cannot serve on {host}:{port}: {e.strerror or e}", "choose another --port") from None
+
+
+@app.command("_remote_tui", hidden=True)
+def remote_tui(socket: Annotated[Path, typer.Option("--socket")], origin: str = "web") -> None:
+    """The TUI on a supervisor in another process, through its API (what `serve` runs per browser tab)."""
+    from cortex_tui.api.remote_engine import RemoteEngine
+    from cortex_tui.ui.app import run_tui
+
+    engine = RemoteEngine(socket, origin=origin)
+    asyncio.run(engine.prefetch())
+    run_tui(engine, start=True)

@@ -29,6 +29,8 @@ EventKind = Literal[
     "bestof", "bestof_judge",
     # observers and plugins (notifier, metrics, the local API)
     "notify_sent", "notify_error", "metrics_serving", "api_serving", "plugin_error",
+    # a TUI mirroring a supervisor in another process (the browser view) lost or found it again
+    "supervisor_gone", "supervisor_back",
 ]
 EVENT_KINDS: frozenset[str] = frozenset(get_args(EventKind))
 EPHEMERAL_KINDS: frozenset[str] = frozenset({"output", "stats"})
@@ -248,6 +250,12 @@ class PluginError(Payload):
     error: str
 
 
+class SupervisorGone(Payload):
+    """The mirrored supervisor stopped answering (every session ended, or it was stopped)."""
+
+    error: str
+
+
 PAYLOADS: dict[EventKind, type[Payload]] = {
     "run_started": RunStarted, "attached": RunStarted, "run_done": RunDone, "run_budget": RunBudget,
     "down": Empty, "session_added": SessionAdded, "state": StateChange, "spawned": Spawned, "finished": Finished, "action": Action,
@@ -257,7 +265,7 @@ PAYLOADS: dict[EventKind, type[Payload]] = {
     "review_rebuilt": ReviewRebuilt, "review": Review,
     "clean": Clean, "bestof": BestOf, "bestof_judge": BestOfJudge, "notify_sent": Notify, "notify_error": Notify,
     "metrics_serving": MetricsServing, "api_serving": ApiServing, "plugin_error": PluginError,
-    "review_decision": ReviewDecision,
+    "review_decision": ReviewDecision, "supervisor_gone": SupervisorGone, "supervisor_back": Empty,
 }
 
 
