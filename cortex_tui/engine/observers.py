@@ -4,9 +4,11 @@ threads of their own so a slow sink or scraper never slows supervision) and the 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from cortex_tui.engine.events import EventKind
 from cortex_tui.errors import CortexError
 from cortex_tui.metrics import Snapshot, registry_for
 from cortex_tui.metrics.server import MetricsServer
@@ -15,8 +17,11 @@ from cortex_tui.review.queue import ReviewQueue
 from cortex_tui.settings import load_user_config
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from cortex_tui.engine.events import Event
-    from cortex_tui.engine.supervisor import Supervisor
+    from cortex_tui.model.layout import Layout
+    from cortex_tui.model.state import RunState
 
 
 def review_counts(entries: list[Any]) -> tuple[dict[str, int], dict[str, int]]:
@@ -70,7 +75,21 @@ class Plugin(Protocol):
     async def close(self) -> None: ...
 
 
-async def start_observers(sup: Supervisor, metrics_addr: tuple[str, int] | None,
+class Observed(Protocol):
+    """What the observers need of the engine (the Supervisor), without importing it (no import circle)."""
+
+    run_id: str
+    repo: Path
+    state_dir: Path
+    layout: Layout
+    state: RunState
+
+    def subscribe(self, cb: Callable[[Any], None]) -> Callable[[], None]: ...
+
+    def note(self, kind: EventKind, session: str | None, data: dict[str, Any]) -> None: ...
+
+
+async def start_observers(sup: Observed, metrics_addr: tuple[str, int] | None,
                           plugins: list[Plugin] | None = None) -> Observers:
     """Call inside the engine's loop, after the run state exists."""
     obs = Observers()
