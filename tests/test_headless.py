@@ -64,7 +64,7 @@ def test_failed_session_and_failed_verify_exit_1(git_repo: Path, tmp_path: Path)
     suite = ET.parse(junit).getroot()
     failures = {c.get("name"): c.find("failure") for c in suite.iter("testcase")}
     crash_failure = failures["crasher"]
-    assert crash_failure is not None and "exit 4" in (crash_failure.get("message") or "")
+    assert crash_failure is not None and "exit code 4" in (crash_failure.get("message") or "")
 
 
 def test_timeout_exits_3_and_stops_sessions(git_repo: Path, tmp_path: Path) -> None:
@@ -92,11 +92,11 @@ def test_github_annotations_and_summary(git_repo: Path, tmp_path: Path) -> None:
                         "--headless", "--fail-on", "out_of_scope"], capture_output=True, text=True, env=env,
                        timeout=120)
     assert r.returncode == 1, r.stderr
-    assert "--fail-on trigger(s) fired: out_of_scope" in r.stderr
+    assert "--fail-on trigger fired: out_of_scope" in r.stderr
     ann = [ln for ln in r.stdout.splitlines() if ln.startswith("::")]
     assert any(ln.startswith("::error file=docs/x.md,title=cortex-tui out_of_scope (wanderer)::") for ln in ann), ann
     md = summary.read_text()
-    assert "| wanderer | finished | 0 |" in md and "out_of_scope" in md
+    assert "| wanderer | ❌ --fail-on trigger fired: out_of_scope | finished | 0 |" in md
 
 
 def test_sigterm_stops_sessions_writes_report_no_orphans(git_repo: Path, tmp_path: Path) -> None:

@@ -105,7 +105,7 @@ def test_hostile_names_through_every_surface(git_repo: Path, tmp_path: Path, mon
     md = summary.read_text()
     _no_raw("step summary", md)
     rows = [ln for ln in md.splitlines() if ln.startswith("| pipe")]
-    _expect(len(rows) == 1 and len(_row_cells(rows[0])) == 7 and _row_cells(rows[0])[0].strip() == "pipe\\|name\\ufffe",
+    _expect(len(rows) == 1 and len(_row_cells(rows[0])) == 8 and _row_cells(rows[0])[0].strip() == "pipe\\|name\\ufffe",
             f"step summary row {rows!r}")
     raw_xml = junit.read_text()
     _no_raw("junit", raw_xml)

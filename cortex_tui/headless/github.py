@@ -30,21 +30,25 @@ def annotation_lines(report: dict[str, Any]) -> list[str]:
                 props.insert(0, f"file={_esc_prop(ev['path'])}")
             detail = ", ".join(f"{k}={visible(v)}" for k, v in ev.items() if k not in ("last_lines", "scope"))[:500]
             out.append(f"::{level} {','.join(props)}::" + _esc(f"{name}: {kind}: {detail}"))
-        if s.get("state") != "finished" or s.get("exit_code") not in (0, None):
-            msg = f"{s['name']} {s.get('state')}" + (f" ({s['reason']})" if s.get("reason") else "")
+        if s.get("failure"):
+            msg = f"{s['name']}: {visible(s['failure'])}"
             out.append(f"::error title={_esc_prop('cortex-tui session ' + s['name'])}::{_esc(msg)}")
+    if report.get("exit_code") not in (0, None) and not any(s.get("failure") for s in report.get("sessions", [])):
+        out.append(f"::error title=cortex-tui run::{_esc(visible(str(report.get('reason', 'run failed'))))}")
     return out
 
 
 def summary_markdown(report: dict[str, Any]) -> str:
-    rows = ["| session | state | exit | verify | triggers | tokens | cost |", "|---|---|---|---|---|---|---|"]
+    rows = ["| session | result | state | exit | verify | triggers | tokens | cost |",
+            "|---|---|---|---|---|---|---|---|"]
     for s in report.get("sessions", []):
         v = s.get("verify")
         verify = "–" if not v else ("✅ pass" if v.get("exit_code") == 0 else f"❌ exit {v.get('exit_code')}")
         trig = ", ".join(sorted({t["kind"] for t in s.get("triggers", [])})) or "–"
         tok = (s.get("tokens") or {}).get("total")
         cost = s.get("cost_usd")
-        rows.append(f"| {md_cell(s['name'])} | {s['state']} | {'' if s.get('exit_code') is None else s['exit_code']} | "
+        result = f"❌ {md_cell(s['failure'])}" if s.get("failure") else "✅ passed"
+        rows.append(f"| {md_cell(s['name'])} | {result} | {s['state']} | {'' if s.get('exit_code') is None else s['exit_code']} | "
                     f"{verify} | {md_cell(trig)} | {'unknown' if tok is None else tok} | "
                     f"{'unknown' if cost is None else f'${cost:.4f}'} |")
     head = (f"### cortex-tui run `{report.get('run')}` — exit {report.get('exit_code')}\n\n"

@@ -15,28 +15,36 @@ def junit_xml(report: dict[str, Any]) -> str:
     :func:`visible_data` first (XML 1.0 cannot carry ESC, most C0 characters or U+FFFE at all)."""
     report = visible_data(report)
     sessions = report.get("sessions", [])
-    failures = [s for s in sessions if not (s["state"] == "finished" and s["exit_code"] == 0)
-                or s.get("verify_passed") is False]
-    suite = ET.Element("testsuite", name=f"cortex-tui.{report.get('run')}", tests=str(len(sessions)),
-                       failures=str(len(failures)), errors="0", time=str(report.get("duration_s", 0)))
+    failing = [s for s in sessions if s.get("failure")]
+    run_failed = report.get("exit_code") not in (0, None) and not failing  # timeout, signal, supervisor error
+    suite = ET.Element("testsuite", name=f"cortex-tui.{report.get('run')}", tests=str(len(sessions) + run_failed),
+                       failures=str(len(failing) + run_failed), errors="0", time=str(report.get("duration_s", 0)))
     for s in sessions:
         dur = (s["finished_at"] or 0) - (s["started_at"] or 0) if s.get("started_at") and s.get("finished_at") else 0
         case = ET.SubElement(suite, "testcase", classname=f"cortex.{report.get('run')}", name=s["name"],
                              time=f"{max(dur, 0):.3f}")
-        if s in failures:
-            msg = f"{s['state']}" + (f": {s['reason']}" if s.get("reason") else "")
-            if s["state"] == "finished" and s["exit_code"] == 0:  # it ran, its verify did not pass
-                v = s.get("verify")
-                msg = f"verify failed (exit {v['exit_code']})" if v else "verify not run (no result recorded)"
-            fail = ET.SubElement(case, "failure", message=msg, type=s["state"])
+        if s.get("failure"):
+            fail = ET.SubElement(case, "failure", message=s["failure"], type=s["state"])
             active = [t for t in s.get("triggers", []) if t.get("active")]
-            fail.text = "\n".join(f"{t['kind']}: {t['evidence']}" for t in active) or msg
+            fail.text = "\n".join([s["failure"], *(f"{t['kind']}: {_evidence(t)}" for t in active)])
         trig = [t for t in s.get("triggers", [])]
         if trig:
             out = ET.SubElement(case, "system-out")
-            out.text = "\n".join(f"trigger {t['kind']} active={t['active']}: {t['evidence']}" for t in trig)
+            out.text = "\n".join(f"trigger {t['kind']} {'active' if t['active'] else 'cleared'}: {_evidence(t)}"
+                                  for t in trig)
+    if run_failed:
+        case = ET.SubElement(suite, "testcase", classname=f"cortex.{report.get('run')}", name="(run)", time="0")
+        ET.SubElement(case, "failure", message=str(report.get("reason") or "run failed"),
+                      type=f"exit {report.get('exit_code')}")
     ET.indent(suite)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+
+
+def _evidence(t: dict[str, Any]) -> str:
+    """A trigger's evidence as ``key: value`` pairs (no Python reprs)."""
+    ev = t.get("evidence") or {}
+    return ", ".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in ev.items()
+                     if k != "last_lines") or "-"
 
 
 def write_junit(path: Path, report: dict[str, Any]) -> None:

@@ -13,9 +13,7 @@ from cortex_tui.errors import CortexError
 from cortex_tui.headless.report import (
     EXIT_FAILED,
     EXIT_SUPERVISOR,
-    EXIT_TIMEOUT,
     build_report,
-    outcome,
     write_report,
 )
 from cortex_tui.text import visible
@@ -31,24 +29,22 @@ def run_headless(sup: Supervisor, *, report: Path | None, junit: Path | None, ti
     except CortexError:
         raise
     except Exception as e:
-        print(f"error: supervisor failed: {e!r}", file=sys.stderr)
-        if report and hasattr(sup, "state"):
-            write_report(report, build_report(sup, exit_code=EXIT_SUPERVISOR, reason=repr(e), started=started))
+        why = f"supervisor failed: {type(e).__name__}: {e}"
+        print(f"error: {visible(why)}", file=sys.stderr)
+        if hasattr(sup, "state"):
+            data = build_report(sup, exit_code=EXIT_SUPERVISOR, reason=why, started=started)
+            data["failures"] = {}
+            if report:
+                write_report(report, data)
+            if junit:
+                from cortex_tui.headless.junit import write_junit
+
+                write_junit(junit, data)
         return EXIT_SUPERVISOR
-    code, reason = outcome(sup)
-    fired = sorted({t.kind for r in sup.state.sessions.values() for t in r.triggers if t.kind in fail_on})
-    if fired:
-        msg = f"--fail-on trigger(s) fired: {', '.join(fired)}"
-        reason = msg if code == 0 else f"{reason}; {msg}"
-        code = EXIT_FAILED
-    if why == "timeout":
-        code, reason = EXIT_TIMEOUT, "timed out; sessions stopped"
-    elif why.startswith("signal:"):
-        code = 143 if why.endswith("SIGTERM") else 130
-        reason = f"{why[7:]} received; sessions stopped"
-    elif why == "handover":
-        reason = "handed over to another supervisor; sessions keep running"
-    data = build_report(sup, exit_code=code, reason=reason, started=started)
+    from cortex_tui.headless.verdict import apply
+
+    data = build_report(sup, exit_code=EXIT_FAILED, reason="", started=started)
+    code, reason = apply(data, fail_on, why)  # one verdict: report, JUnit, annotations, summary, exit code
     if compare and sup.layout.run.mode == "best-of":
         from cortex_tui.bestof.compare import add_to_report, compare_run
 
@@ -65,5 +61,5 @@ def run_headless(sup: Supervisor, *, report: Path | None, junit: Path | None, ti
     from cortex_tui.headless.github import emit
 
     emit(data, sys.stdout)
-    print(f"cortex-tui: {visible(reason)} (exit {code})", file=sys.stderr)
+    print(f"cortex-tui: {visible(reason)} (run exit code {code})", file=sys.stderr)
     return code
