@@ -13,7 +13,6 @@ JUnit). Cheap to import, no dependencies.
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Any
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -22,16 +21,23 @@ _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _PLAIN = re.compile(r"[ -~]*\Z")
 
 
-def _unsafe(ch: str) -> bool:
-    """Control (C0, DEL, C1), format (bidi overrides, zero-width), line/paragraph separators, lone
-    surrogates (undecodable bytes of a file name) and noncharacters such as U+FFFE."""
-    cat = unicodedata.category(ch)
-    if cat in ("Cc", "Cf", "Cs", "Zl", "Zp"):
-        return True
-    if cat == "Cn":  # unassigned: noncharacters are never valid (XML rejects U+FFFE/U+FFFF)
-        o = ord(ch)
-        return (o & 0xFFFE) == 0xFFFE or 0xFDD0 <= o <= 0xFDEF
-    return False
+# Control (C0, DEL, C1), format (bidi overrides, zero-width, BOM), line/paragraph separators, lone
+# surrogates (undecodable bytes of a file name) and noncharacters such as U+FFFE (XML rejects them):
+# categories Cc, Cf, Cs, Zl, Zp and the noncharacters, as ranges (tests/test_security_text.py checks
+# them against unicodedata over all of Unicode).
+_UNSAFE = re.compile(
+    "["
+    "\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e"
+    "\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ud800-\udfff\ufdd0-\ufdef"
+    "\ufeff\ufff9-\ufffb\ufffe-\uffff\U000110bd\U000110cd\U00013430-\U00013438"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U0001fffe-\U0001ffff"
+    "\U0002fffe-\U0002ffff\U0003fffe-\U0003ffff\U0004fffe-\U0004ffff"
+    "\U0005fffe-\U0005ffff\U0006fffe-\U0006ffff\U0007fffe-\U0007ffff"
+    "\U0008fffe-\U0008ffff\U0009fffe-\U0009ffff\U000afffe-\U000affff"
+    "\U000bfffe-\U000bffff\U000cfffe-\U000cffff\U000dfffe-\U000dffff\U000e0001"
+    "\U000e0020-\U000e007f\U000efffe-\U000effff\U000ffffe-\U000fffff\U0010fffe-\U0010ffff"
+    "]"
+)
 
 
 def _escape(ch: str) -> str:
@@ -56,15 +62,15 @@ def visible(text: object, *, keep_newlines: bool = False) -> str:
     s = text if isinstance(text, str) else str(text)
     if _PLAIN.match(s):
         return s
-    out = []
-    for ch in s:
-        if keep_newlines and ch == "\n":
-            out.append(ch)
-        elif _unsafe(ch):
-            out.append(_escape(ch))
-        else:
-            out.append(ch)
-    return "".join(out)
+    if keep_newlines:
+        return _UNSAFE.sub(lambda m: m.group() if m.group() == "\n" else _escape(m.group()), s)
+    return _UNSAFE.sub(lambda m: _escape(m.group()), s)
+
+
+def visible_block(text: str) -> str:
+    """:func:`visible` for a block of lines shown as lines (file contents, a diff): newlines and tabs
+    stay, every other control character (``\r`` and ``ESC`` included) is escaped."""
+    return "\t".join(visible(part, keep_newlines=True) for part in text.split("\t"))
 
 
 def visible_data(obj: Any) -> Any:

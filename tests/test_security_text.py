@@ -68,6 +68,20 @@ def test_visible_escapes_everything_unsafe() -> None:
     assert md_cell("a|b\n") == "a\\|b\\n"
 
 
+def test_unsafe_ranges_match_unicodedata() -> None:
+    """The sanitizer's character ranges are exactly Cc, Cf, Cs, Zl, Zp and the noncharacters."""
+    import unicodedata
+
+    from cortex_tui.text import _UNSAFE
+
+    for o in range(0x110000):
+        ch = chr(o)
+        cat = unicodedata.category(ch)
+        want = cat in ("Cc", "Cf", "Cs", "Zl", "Zp") or (cat == "Cn" and ((o & 0xFFFE) == 0xFFFE
+                                                                          or 0xFDD0 <= o <= 0xFDEF))
+        assert bool(_UNSAFE.match(ch)) == want, (hex(o), cat)
+
+
 def _row_cells(row: str) -> list[str]:
     cells, cur, i = [], "", 0
     while i < len(row):

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from textual.app import App
 from textual.notifications import SeverityLevel
 
+from cortex_tui.text import visible
+
 SHOWN_PER_TOAST = 4
 """Triggers listed in a summary toast; the rest are counted."""
 
@@ -67,9 +69,10 @@ class TriggerToasts:
         worst: SeverityLevel = "error" if any(_level(n.severity) == "error" for n in notes) else "warning"
         if len(notes) == 1:
             n = notes[0]
-            self.app.notify(f"{n.session}: {n.summary}", title="trigger", severity=worst, timeout=self.timeout)
+            self.app.notify(visible(f"{n.session}: {n.summary}"), title="trigger", severity=worst,
+                            timeout=self.timeout)
         else:
-            lines = [f"{n.session}: {n.summary}" for n in notes[:SHOWN_PER_TOAST]]
+            lines = [visible(f"{n.session}: {n.summary}") for n in notes[:SHOWN_PER_TOAST]]
             if len(notes) > SHOWN_PER_TOAST:
                 lines.append(f"… and {len(notes) - SHOWN_PER_TOAST} more (events panel)")
             self.app.notify("\n".join(lines), title=f"{len(notes)} triggers", severity=worst, timeout=self.timeout)

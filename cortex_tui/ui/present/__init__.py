@@ -4,7 +4,9 @@ No Textual imports here (only Rich text objects), so this is unit-testable and t
 One module per view: :mod:`.format` (palette, numbers, shared cells), :mod:`.dashboard` (rows, sort,
 filter, header), :mod:`.session` (facts, files, triggers), :mod:`.events` (the events panel) and
 :mod:`.review` (review queue, best-of scores, diffs). The names below are re-exported for callers that
-import them from the package.
+import them from the package. Every string an agent can choose (names, branches, file paths,
+reasons, evidence, event data, diff contents) goes through :func:`cortex_tui.text.visible` here, so no
+escape sequence or control character reaches the terminal.
 """
 
 from __future__ import annotations

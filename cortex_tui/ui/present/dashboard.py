@@ -11,6 +11,7 @@ from rich.text import Text
 
 from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import SessionRecord, SessionState, TriggerRecord
+from cortex_tui.text import visible
 from cortex_tui.ui.present.format import (
     AGENT_SHORT,
     SEVERITY_RANK,
@@ -159,7 +160,7 @@ def row_view(rec: SessionRecord, spec: ResolvedSession | None, extras: SessionEx
     budget = spec.budget_usd if spec is not None else None
     tokens = rec.tokens.total if rec.tokens is not None else None
     act = last_activity(rec, extras)
-    name = Text(rec.name, style="bold" if needs_attention(rec) else "")
+    name = Text(visible(rec.name), style="bold" if needs_attention(rec) else "")
     cells = (
         name,
         state_cell(rec.state, pal),
@@ -171,8 +172,8 @@ def row_view(rec: SessionRecord, spec: ResolvedSession | None, extras: SessionEx
         Text(fmt_bytes(rec.rss_bytes)),
         diff_cell(rec, extras, pal),
         Text(AGENT_SHORT.get(rec.agent, rec.agent)),
-        Text(rec.node),
-        Text(rec.branch, style=pal.muted),
+        Text(visible(rec.node)),
+        Text(visible(rec.branch), style=pal.muted),
     )
     sort = {
         "attention": attention_key(rec),
@@ -197,7 +198,7 @@ def run_summary(run_id: str, sessions: Mapping[str, SessionRecord], run_budget: 
     """Header line: run, totals, triggers, cost vs run budget, then sessions by state (most urgent first)."""
     counts = Counter(r.state for r in sessions.values())
     text = Text()
-    text.append(f" {run_id} ", style="bold reverse")
+    text.append(f" {visible(run_id)} ", style="bold reverse")
     if not supervising:
         text.append(" ⏸ not supervising", style=f"bold {pal.error}")
     text.append(f"  {len(sessions)} sessions  ")
@@ -215,9 +216,9 @@ def run_summary(run_id: str, sessions: Mapping[str, SessionRecord], run_budget: 
     for name, health in sorted((nodes or {}).items()):  # remote nodes: reachable? latency
         if health.get("reachable"):
             lat = health.get("latency_ms")
-            text.append(f"⇄ {name} {'' if lat is None else f'{lat:.0f}ms'}  ", style=pal.success)
+            text.append(f"⇄ {visible(name)} {'' if lat is None else f'{lat:.0f}ms'}  ", style=pal.success)
         else:
-            text.append(f"⇄ {name} link down  ", style=f"bold {pal.error}")
+            text.append(f"⇄ {visible(name)} link down  ", style=f"bold {pal.error}")
     text.append(f"sort:{sort_mode} filter:{filter_mode}", style=pal.muted)
     return text
 

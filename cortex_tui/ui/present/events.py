@@ -6,9 +6,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from cortex_tui.budgets import run_budget_summary
+from cortex_tui.text import visible
 
 
 def event_summary(kind: str, data: Mapping[str, Any]) -> str:
+    """One line describing an engine event for the events panel (agent-chosen text made visible)."""
+    return visible(_event_summary(kind, data))
+
+
+def _event_summary(kind: str, data: Mapping[str, Any]) -> str:
     """One line describing an engine event for the events panel."""
     if kind == "state":
         s = f"{data.get('prev', '?')} → {data.get('state', '?')}"

@@ -17,6 +17,7 @@ from cortex_tui.bestof.models import Comparison, Score
 from cortex_tui.durations import format_duration
 from cortex_tui.review.models import FileStat, QueueEntry
 from cortex_tui.review.render import verify_label
+from cortex_tui.text import visible, visible_block
 from cortex_tui.ui.present.format import UNKNOWN, Palette, fmt_cost, fmt_count
 
 AWAITING = ("pending", "changes_requested")
@@ -110,7 +111,7 @@ def render_diff(diff: str, empty: str = "no changes", max_lines: int = MAX_DIFF_
     truncated = len(lines) > max_lines
     if truncated:
         diff = "\n".join(lines[:max_lines]) + "\n"
-    code = diff.rstrip("\n")
+    code = visible_block(diff.rstrip("\n"))  # file contents and names are the agent's: no raw escapes
     text = Syntax(code, "diff", theme=DIFF_THEME, background_color="default").highlight(code)
     text.rstrip()
     text.no_wrap = True
@@ -172,7 +173,7 @@ def queue_row(e: QueueEntry, pal: Palette, verifying: bool = False) -> tuple[Tex
         files.append(f" ⚠{outside}", style=pal.warning)
     lines = Text.assemble((f"+{added}", pal.success), " ", (f"-{removed}", pal.error))
     conflicts = Text(str(len(e.conflicts)), style=f"bold {pal.error}") if e.conflicts else Text("0", style=pal.muted)
-    return (Text(e.session), status_cell(e, pal), verify_cell(e, pal, verifying), conflicts, files, lines,
+    return (Text(visible(e.session)), status_cell(e, pal), verify_cell(e, pal, verifying), conflicts, files, lines,
             Text(str(len(e.commits))))
 
 
@@ -192,10 +193,10 @@ def verify_text(e: QueueEntry, pal: Palette, running: bool = False) -> Text:
     if e.verify is not None and not running:
         head.append(f" in {format_duration(e.verify.duration_s)}", style=pal.muted)
     if e.verify_command:
-        head.append(f"\n$ {e.verify_command}", style=pal.muted)
+        head.append(f"\n$ {visible(e.verify_command)}", style=pal.muted)
     if e.verify is not None and e.verify.tail.strip():
         head.append("\n")
-        head.append(tail(e.verify.tail))
+        head.append(visible(tail(e.verify.tail), keep_newlines=True))
     return head
 
 
@@ -205,7 +206,7 @@ def file_label(f: FileStat, pal: Palette) -> Text:
     t.append("  " if f.in_scope else "⚠ ", style=pal.warning)
     stat = "binary" if f.binary else f"+{f.added} -{f.removed}"
     t.append(f"{stat:>9} ", style=pal.muted)
-    t.append(f.path, style="" if f.in_scope else f"bold {pal.warning}")
+    t.append(visible(f.path), style="" if f.in_scope else f"bold {pal.warning}")
     if not f.in_scope:
         t.append("  out of scope", style=pal.warning)
     return t
@@ -217,17 +218,18 @@ def entry_info(e: QueueEntry, pal: Palette) -> Text:
     if e.conflicts:
         t.append(f"conflicts with the base ({len(e.conflicts)})\n", style=f"bold {pal.error}")
         for p in e.conflicts:
-            t.append(f"  {p}\n", style=pal.error)
+            t.append(f"  {visible(p)}\n", style=pal.error)
     if no_changes(e):
         t.append("no changes: the session made no commits on its branch, so there is nothing to merge\n",
                  style=f"bold {pal.muted}")
     t.append(f"commits ({len(e.commits)})\n", style="bold")
     for s in e.commits[:20]:
-        t.append(f"  • {s}\n")
+        t.append(f"  • {visible(s)}\n")
     if len(e.commits) > 20:
         t.append(f"  … {len(e.commits) - 20} more\n", style=pal.muted)
     if e.uncommitted:
-        t.append(f"uncommitted, not in the branch: {', '.join(e.uncommitted[:8])}\n", style=pal.warning)
+        t.append(f"uncommitted, not in the branch: {', '.join(visible(u) for u in e.uncommitted[:8])}\n",
+                 style=pal.warning)
     if e.triggers:
         t.append(f"triggers: {', '.join(sorted({tr.kind for tr in e.triggers}))}\n", style=pal.warning)
     if e.tokens is not None or e.cost_usd is not None:
@@ -235,9 +237,9 @@ def entry_info(e: QueueEntry, pal: Palette) -> Text:
         t.append(f"usage: {fmt_count(tok)} tokens · {fmt_cost(e.cost_usd)}\n", style=pal.muted)
     if e.decisions:
         d = e.decisions[-1]
-        t.append(f"last decision: {d.decision} by {d.by}", style=pal.muted)
+        t.append(f"last decision: {d.decision} by {visible(d.by)}", style=pal.muted)
         if d.detail:
-            t.append(f" — {d.detail}", style=pal.muted)
+            t.append(f" — {visible(d.detail)}", style=pal.muted)
     t.rstrip()
     return t
 
@@ -264,8 +266,8 @@ def queue_title(run: str, base: str | None, entries: list[QueueEntry], squash: b
 
 
 def entry_title(e: QueueEntry, pal: Palette) -> Text:
-    t = Text(f"{e.session}", style="bold")
-    t.append(f"  {e.branch}", style=pal.muted)
+    t = Text(visible(e.session), style="bold")
+    t.append(f"  {visible(e.branch)}", style=pal.muted)
     if e.round > 1:
         t.append(f"  round {e.round}", style=pal.accent)
     return t

@@ -10,6 +10,7 @@ from rich.text import Text
 from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import SessionRecord, TriggerRecord
 from cortex_tui.scope import in_scope
+from cortex_tui.text import visible
 from cortex_tui.ui.present.dashboard import SessionExtras, diff_cell, last_activity
 from cortex_tui.ui.present.format import (
     UNKNOWN,
@@ -31,10 +32,10 @@ def evidence_text(evidence: Mapping[str, Any], width: int = 100) -> str:
     for k, v in evidence.items():
         if isinstance(v, list | tuple):
             v = " | ".join(str(x) for x in v[-3:])
-        s = str(v).replace("\n", " ⏎ ")
+        s = visible(str(v).replace("\n", " ⏎ "))
         if len(s) > width:
             s = s[: width - 1] + "…"
-        parts.append(f"{k}: {s}")
+        parts.append(f"{visible(k)}: {s}")
     return "\n".join(parts)
 
 
@@ -54,10 +55,10 @@ def files_text(rec: SessionRecord, spec: ResolvedSession | None, pal: Palette, l
             text.append("\n")
         if not scope or in_scope(path, scope):
             text.append("  ✓ ", style=pal.success)
-            text.append(path)
+            text.append(visible(path))
         else:
             text.append("  ✗ ", style=pal.error)
-            text.append(path, style=pal.error)
+            text.append(visible(path), style=pal.error)
             text.append("  out of scope", style=f"italic {pal.error}")
     if len(rec.changed_files) > limit:
         text.append(f"\n  … {len(rec.changed_files) - limit} more", style=pal.muted)
@@ -79,9 +80,9 @@ def facts_text(rec: SessionRecord, spec: ResolvedSession | None, extras: Session
 
     row("state", state_cell(rec.state, pal))
     if rec.reason:
-        row("reason", rec.reason)
-    row("agent", f"{rec.agent} on {rec.node}")
-    row("branch", rec.branch)
+        row("reason", visible(rec.reason))
+    row("agent", visible(f"{rec.agent} on {rec.node}"))
+    row("branch", visible(rec.branch))
     row("activity", fmt_ago(last_activity(rec, extras), now))
     tok = rec.tokens
     budget_tok = spec.budget_tokens if spec is not None else None

@@ -14,6 +14,7 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
+from cortex_tui.text import visible
 from cortex_tui.ui.ansi import pane_text
 from cortex_tui.ui.keys import SESSION_ACTIONS
 from cortex_tui.ui.messages import Attach
@@ -89,16 +90,17 @@ class SessionScreen(Screen[None]):
         view = self.view
         rec = view.sessions.get(self.session)
         if rec is None:
-            self.query_one("#session-title", Static).update(Text(f" {self.session}: no such session", style="bold"))
+            self.query_one("#session-title", Static).update(Text(f" {visible(self.session)}: no such session",
+                                                                 style="bold"))
             return
         now = view.clock()
         spec = view.specs.get(self.session)
         pal = view.palette
-        title = Text(f" {rec.name} ", style="bold reverse")
+        title = Text(f" {visible(rec.name)} ", style="bold reverse")
         title.append("  ")
         title.append_text(state_cell(rec.state, pal))
         if rec.reason:
-            title.append(f"  {rec.reason}", style=pal.muted)
+            title.append(f"  {visible(rec.reason)}", style=pal.muted)
         n = len(rec.active_triggers())
         if n:
             title.append(f"  ⚑ {n} active", style=f"bold {pal.warning}")

@@ -11,6 +11,8 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from cortex_tui.text import visible
+
 
 @dataclass(frozen=True)
 class EventLine:
@@ -98,7 +100,7 @@ class EventFeed(Widget, can_focus=True):
             ln = self.lines[i]
             row = Text(no_wrap=True, overflow="ellipsis")
             row.append(f"{ln.when}  ", style="dim")
-            row.append(f"{(ln.session or '—')[:18]:<18} ")
+            row.append(f"{visible(ln.session or '—')[:18]:<18} ")
             row.append(f"{ln.kind:<15} ", style=ln.style)
             row.append(ln.summary)
             if i == cur and self.has_focus:
