@@ -53,3 +53,29 @@ class SshError(CortexError):
 
 class RefusedError(CortexError):
     """An action was refused to protect work (dirty worktree, unmerged branch, conflicts)."""
+
+
+class DiskError(CortexError):
+    """Reading or writing a file of the run failed (full disk, read-only or unwritable directory). Exit code 4."""
+
+    exit_code = 4
+
+
+_FULL = (28, 122)  # ENOSPC, EDQUOT
+_DENIED = (1, 13, 30)  # EPERM, EACCES, EROFS
+
+
+def disk_error(path: object, exc: OSError, doing: str = "writing") -> DiskError:
+    """A :class:`DiskError` that names the file, what went wrong and what to do about it."""
+    where = exc.filename if path is None and exc.filename else path
+    what = exc.strerror or type(exc).__name__
+    msg = f"{where}: {doing} failed: {what}"
+    if exc.errno in _FULL:
+        hint = (f"free space on the disk holding {where} (`df -h`), then run the same command again: the "
+                "sessions keep running in tmux and the supervisor re-attaches, nothing is lost")
+    elif exc.errno in _DENIED:
+        hint = (f"make the directory of {where} writable (or pass --state-dir on a writable disk), then run the "
+                "same command again")
+    else:
+        hint = "fix the file system problem, then run the same command again"
+    return DiskError(msg, hint)

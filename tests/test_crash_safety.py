@@ -90,7 +90,7 @@ name = "rb"
 name = "flaky"
 agent = "shell"
 command = "if [ -f tried ]; then echo second; else touch tried; echo first; exit 3; fi"
-restart = { max = 2, backoff_s = [4.0] }
+restart = { max = 2, backoff_s = [10.0] }
 [[session]]
 name = "after"
 depends_on = ["flaky"]

@@ -20,7 +20,7 @@ from cortex_tui.backends.node import (
 )
 from cortex_tui.backends.procs import kill_tree, wait_real
 from cortex_tui.backends.tmux import Tmux, WindowInfo
-from cortex_tui.errors import CortexError
+from cortex_tui.errors import CortexError, disk_error
 from cortex_tui.model.state import SessionRecord
 from cortex_tui.private import open_private, private_dir
 from cortex_tui.resources import disk_usage
@@ -67,11 +67,15 @@ class LocalNode:
         wrapped = ["/bin/sh", "-c", WRAPPER, "cortex-agent", str(req.paths.exit), *argv]
         env = {**spec.env, **adapter.env(spec, ctx), "CORTEX_RUN": req.run, "CORTEX_SESSION": spec.name,
                "CORTEX_EVENTS_FILE": str(ctx.events_file), "CORTEX_WORKTREE": str(wt)}
+        try:  # before the attempt is counted: a full disk is no attempt of the session
+            with open_private(req.paths.log) as f:
+                f.write(f"\n── cortex-tui: attempt {rec.attempt + 1} · {req.stamp} · {shlex.join(argv)[:200]}\n"
+                        .encode())
+        except OSError as e:
+            raise disk_error(req.paths.log, e, "writing the session log") from e
         if req.restart:
             rec.restarts += 1 if rec.attempt > 0 else 0
         rec.attempt += 1
-        with open_private(req.paths.log) as f:
-            f.write(f"\n── cortex-tui: attempt {rec.attempt} · {req.stamp} · {shlex.join(argv)[:200]}\n".encode())
         rec.log_offset = req.paths.log.stat().st_size
         if req.restart or rec.window_id is not None or rec.attempt > 1:
             # a window of an earlier attempt (or one spawned just before a supervisor crash) must not linger

@@ -17,7 +17,7 @@ import sys
 from cortex_tui.cli import tools, run, demo, control, inspect, observe, serve, session, review, bestof, plan, shell
 from cortex_tui.cli._app import DEBUG, app
 from cortex_tui.cli._options import echo_error
-from cortex_tui.errors import CortexError
+from cortex_tui.errors import CortexError, disk_error
 
 __all__ = ["app", "bestof", "control", "demo", "inspect", "main", "observe", "plan", "review", "run", "serve",
            "session", "shell", "tools"]
@@ -31,5 +31,11 @@ def main() -> None:
             raise
         echo_error(e)
         sys.exit(e.exit_code)
+    except OSError as e:  # full disk, read-only state dir…: the path and what to do, exit 4 (traceback: --debug)
+        if DEBUG["on"]:
+            raise
+        err = disk_error(None, e, "file access")
+        echo_error(err)
+        sys.exit(err.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -16,10 +17,11 @@ from cortex_tui.cli._app import app
 from cortex_tui.cli._checks import StrictOpt, independence
 from cortex_tui.cli._options import RepoOpt, StateOpt
 from cortex_tui.cli._runs import serve_api_on, supervisor
-from cortex_tui.errors import CortexError, UsageError
+from cortex_tui.errors import CortexError, DiskError, UsageError
 from cortex_tui.layout import load_layout
 from cortex_tui.private import open_private
 from cortex_tui.selfpath import child_pythonpath
+from cortex_tui.store.files import io_at
 
 if TYPE_CHECKING:
     from cortex_tui.engine.supervisor import Supervisor
@@ -108,18 +110,33 @@ def run_tui(sup: Supervisor) -> None:
 
 
 def start_daemon(layout: Path, repo: Path, state_dir: Path, store: RunStore, extra: list[str] | None = None) -> None:
+    """Start ``_supervise`` in the background and wait until it holds the run.
+
+    Until the daemon has its log open (``supervisor.log``, written by the daemon itself) its output comes
+    to this process through a pipe: a daemon that cannot write its log (full disk, read-only directory)
+    says why here instead of dying silently; and a failing daemon shows its own words, not the lines
+    another supervisor left in the shared log.
+    """
     store.ensure()
-    log = open_private(store.dir / "supervisor.log")
+    log_path = store.dir / "supervisor.log"
     argv = [sys.executable, "-m", "cortex_tui.cli", "_supervise", str(layout.resolve()), "--repo", str(repo.resolve()),
-            "--state-dir", str(state_dir), *(extra or [])]
+            "--state-dir", str(state_dir), "--log", str(log_path), *(extra or [])]
     env = {**os.environ, "PYTHONPATH": child_pythonpath()}
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                            close_fds=True, env=env)
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True, close_fds=True, env=env)
+    assert proc.stdout is not None
+    early: list[bytes] = []
+    reader = threading.Thread(target=lambda: early.extend(iter(proc.stdout.readline, b"")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline:  # the reader ends by itself: the daemon's log takes over its stdout
         if proc.poll() is not None:
-            tail = (store.dir / "supervisor.log").read_text(errors="replace")[-2000:]
-            raise CortexError(f"background supervisor exited with code {proc.returncode}:\n{tail}")
+            reader.join(5)
+            said = b"".join(early).decode(errors="replace").strip()
+            kind = DiskError if proc.returncode == DiskError.exit_code else CortexError
+            raise kind(f"background supervisor exited with code {proc.returncode}"
+                       + (f":\n{said}" if said else f" before it could write {log_path}"),
+                       None if said else f"see {log_path}; check that its disk is neither full nor read-only")
         holder = store.lock_holder()
         if holder == proc.pid and store.state_path.exists():
             st = store.load()
@@ -128,7 +145,24 @@ def start_daemon(layout: Path, repo: Path, state_dir: Path, store: RunStore, ext
                            f"`cortex-tui status --repo {repo}` to watch, `cortex-tui down --repo {repo}` to stop")
                 return
         time.sleep(0.05)
-    raise CortexError("background supervisor did not start within 30 s", f"see {store.dir / 'supervisor.log'}")
+    raise CortexError("background supervisor did not start within 30 s", f"see {log_path}")
+
+
+def _own_log(log: Path | None) -> None:
+    """The daemon: from now on stdout/stderr go to ``log`` (the pipe to `up` is closed). A log that cannot be
+    opened or written is a DiskError, said on the pipe, so the `up` that started the daemon reports it."""
+    if log is None:
+        return
+    with io_at(log, "writing the supervisor log"):
+        f = open_private(log)
+        f.write(f"── cortex-tui supervisor pid {os.getpid()} · {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+        f.flush()
+        os.fsync(f.fileno())
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(f.fileno(), 1)
+    os.dup2(f.fileno(), 2)
+    f.close()
 
 
 @app.command("_supervise", hidden=True)
@@ -137,9 +171,11 @@ def _supervise(layout: Path, repo: RepoOpt = Path("."), state_dir: StateOpt = No
                api_port: ApiPortOpt = None, api_host: ApiHostOpt = "127.0.0.1",
                restart: Annotated[list[str] | None, typer.Option(
                    "--restart", help="Restart these sessions once started (`cortex-tui restart` of a run "
-                                     "no supervisor holds).")] = None) -> None:
+                                     "no supervisor holds).")] = None,
+               log: Annotated[Path | None, typer.Option("--log", help="Write output here.")] = None) -> None:
     from cortex_tui.engine.runner import attach_progress, supervise_to_end
 
+    _own_log(log)
     sup = supervisor(layout, repo, state_dir, headless=False)
     sup.metrics_addr = metrics_addr(metrics_host, metrics_port)
     serve_api_on(sup, api_host, api_port)

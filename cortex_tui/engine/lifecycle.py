@@ -19,7 +19,7 @@ from cortex_tui.engine.nodes import NodeSet, session_paths
 from cortex_tui.engine.schedule import restart_delay
 from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.engine.triggers import TriggerBook
-from cortex_tui.errors import CortexError, GitError
+from cortex_tui.errors import CortexError, DiskError, GitError
 from cortex_tui.model.state import SessionRecord, SessionState
 from cortex_tui.store.files import RunStore
 from cortex_tui.watch.rules import OverlapTracker, exited_change
@@ -64,6 +64,9 @@ class Lifecycle:
             self.book.set_state(rt, SessionState.STARTING, None)
             rt.reset_for_attempt(self.clock.time())
             await asyncio.to_thread(self.spawn_sync, rt, restart)
+        except DiskError:  # the run's own files cannot be written: not the session's failure (it is retried
+            rec.state = SessionState.PENDING  # by the next supervisor); the supervisor stops with exit 4
+            raise
         except CortexError as e:
             rec.finished_at = self.clock.time()
             self.book.set_state(rt, SessionState.FAILED, f"spawn failed: {e.message}")

@@ -17,7 +17,7 @@ from cortex_tui.backends.node import Node
 from cortex_tui.engine.events import EventBus
 from cortex_tui.engine.node_links import PolledNode, verify_on_node
 from cortex_tui.engine.session import SessionRuntime
-from cortex_tui.errors import CortexError
+from cortex_tui.errors import CortexError, DiskError
 from cortex_tui.model.state import RunState
 
 if TYPE_CHECKING:
@@ -75,6 +75,8 @@ class ReviewDesk:
             if isinstance(node, PolledNode) and entry.verify_command:
                 entry = await asyncio.to_thread(verify_on_node, node, rec, entry.verify_command, entry.head,
                                                 repo=self.repo, state_dir=self.state_dir, run=self.run)
+        except DiskError:  # review_due stays set: the next supervisor verifies and queues it again
+            raise
         except CortexError as e:
             self.emit("review_error", rec.name, error=e.message)
             return None

@@ -33,7 +33,7 @@ from cortex_tui.engine.tasks import TaskSet, describe, supervised
 from cortex_tui.engine.triggers import Action, TriggerBook
 from cortex_tui.engine.usage import UsageBook, budget_spent, run_usage
 from cortex_tui.engine.watcher import Changes, RunWatcher
-from cortex_tui.errors import CortexError
+from cortex_tui.errors import CortexError, DiskError
 from cortex_tui.layout import LoadedLayout
 from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import RunState, SessionRecord, SessionState, TokenUsage
@@ -140,6 +140,8 @@ class Supervisor:
                                  emit=self._emit, send=self.send, state=lambda: self.state, node_for=self.node_for,
                                  save=lambda: self._save(force=True))
         """Review commands (approve, reject, request_changes, reverify, choose_winner) for every front end."""
+        self.fatal: DiskError | None = None
+        """Why supervision stopped early: the run's files could not be written (see :meth:`_disk_failed`)."""
 
     # ------------------------------------------------------------------ public API
     def subscribe(self, cb: Callable[[Event], None]) -> Callable[[], None]:
@@ -188,18 +190,22 @@ class Supervisor:
                 self._announce_done()
                 if until_done and self.done:
                     break
-            if until_done and self._review_tasks:
+            if until_done and self._review_tasks and self.fatal is None:
                 await self._review_tasks.wait()
         finally:
             watcher.cancel()
             await asyncio.wait([watcher])  # supervised: it ends cancelled; failures were reported as they came
             self._save(force=True)
+        if self.fatal is not None:
+            raise self.fatal
         self._announce_done()
 
     def _engine_error(self, task: str, exc: BaseException) -> None:
         """An engine task failed unexpectedly: say so (it restarts if it is long-lived)."""
         if task == "watcher":
             self._watch_ok = False
+        if isinstance(exc, DiskError):
+            self._disk_failed(exc)
         kind, _, session = task.partition(":")  # "review:<session>", "screen:<session>", "stop:<session>"…
         self._emit("engine_error", session or None, task=task, error=describe(exc))
         if kind == "review" and session:  # review screens listen for this one
@@ -531,8 +537,19 @@ class Supervisor:
     def _emit(self, kind: EventKind, session: str | None, /, **data: Any) -> None:
         ev = self.bus.make(kind, session, **data)
         if kind not in EPHEMERAL_KINDS:
-            self.store.append_event(ev)
+            try:
+                self.store.append_event(ev)
+            except DiskError as e:
+                self._disk_failed(e)
         self.bus.publish(ev)
+
+    def _disk_failed(self, e: DiskError) -> None:
+        """The run's files cannot be written (full disk, read-only): stop supervising — the sessions keep
+        running in tmux — and let :meth:`supervise` raise it (exit code 4). The next start re-attaches."""
+        if self.fatal is None:
+            self.fatal = e
+            log.error("%s", e)
+        self.request_stop()
 
     def _save(self, force: bool = False) -> None:
         if not hasattr(self, "state"):
@@ -546,8 +563,11 @@ class Supervisor:
         self._dirty = False
         self._stats_dirty = False
         self._last_save = mono
-        self.store.save(self.state)
-        atomic_write(self.state_dir / "status.md", render_status_md(self.state))
+        try:
+            self.store.save(self.state)
+            atomic_write(self.state_dir / "status.md", render_status_md(self.state))
+        except DiskError as e:
+            self._disk_failed(e)
 
     def _tmux(self, rec: SessionRecord) -> Tmux:
         return self.node_for(rec).tmux

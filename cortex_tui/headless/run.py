@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cortex_tui.engine.runner import progress_printer, supervise_to_end
 from cortex_tui.engine.supervisor import Supervisor
-from cortex_tui.errors import CortexError
+from cortex_tui.errors import CortexError, disk_error
 from cortex_tui.headless.report import (
     EXIT_FAILED,
     EXIT_SUPERVISOR,
@@ -28,6 +28,8 @@ def run_headless(sup: Supervisor, *, report: Path | None, junit: Path | None, ti
         why = asyncio.run(supervise_to_end(sup, timeout=timeout, stop_on_signal=True, until_done=True))
     except CortexError:
         raise
+    except OSError as e:  # a file of ours not wrapped where it is written: still name it, exit 4
+        raise disk_error(None, e, "file access") from e
     except Exception as e:
         why = f"supervisor failed: {type(e).__name__}: {e}"
         print(f"error: {visible(why)}", file=sys.stderr)

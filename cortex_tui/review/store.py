@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from cortex_tui.errors import StateError
 from cortex_tui.review.models import ReviewDoc
-from cortex_tui.store.files import atomic_write
+from cortex_tui.store.files import atomic_write, io_at
 
 Rebuild = Callable[[], ReviewDoc]
 """Makes the document anew from the run's finished sessions (see :mod:`cortex_tui.review.rebuild`)."""
@@ -91,8 +91,9 @@ class ReviewStore:
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        with io_at(self.lock_path, "taking the review lock"):
+            self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

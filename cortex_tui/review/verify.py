@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cortex_tui.private import open_private, private_dir
 from cortex_tui.review.models import VerifyResult
+from cortex_tui.store.files import io_at
 
 TIMEOUT_EXIT = 124
 TAIL_LINES = 40
@@ -52,12 +53,14 @@ def run_verify(command: str, cwd: Path, *, timeout_s: float = 600.0, log_path: P
         fd, tmp = tempfile.mkstemp(prefix="cortex-verify-", suffix=".log")
         os.close(fd)
         log_path = Path(tmp)
-    if not own_log:
-        private_dir(log_path.parent)
+    with io_at(log_path, "writing the verify log"):
+        if not own_log:
+            private_dir(log_path.parent)
+        out = open_private(log_path, "wb")
     start = time.monotonic()
     timed_out = False
     try:
-        with open_private(log_path, "wb") as out:
+        with out:
             proc = subprocess.Popen(["/bin/sh", "-c", command], cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True,
                                     env={**os.environ, **(env or {})})

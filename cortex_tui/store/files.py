@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -12,15 +13,29 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from cortex_tui.errors import StateError
+from cortex_tui.errors import StateError, disk_error
 from cortex_tui.model.events import Event, parse_event
 from cortex_tui.model.state import RunState
 from cortex_tui.private import private_dir
 from cortex_tui.store.append import append_line
 
 
+@contextlib.contextmanager
+def io_at(path: Path, doing: str = "writing") -> Iterator[None]:
+    """An ``OSError`` in the block becomes a :class:`DiskError` naming ``path`` and what to do (exit code 4)."""
+    try:
+        yield
+    except OSError as e:
+        raise disk_error(path, e, doing) from e
+
+
 def atomic_write(path: Path, data: str) -> None:
     """Write ``data`` to ``path`` via tmp + fsync + rename, so readers never see half a file."""
+    with io_at(path):
+        _atomic_write(path, data)
+
+
+def _atomic_write(path: Path, data: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -73,7 +88,8 @@ class RunStore:
 
     def ensure(self) -> None:
         for d in (self.dir, self.logs_dir, self.exit_dir, self.sessions_dir):
-            private_dir(d, top=self.state_dir)
+            with io_at(d, "creating the directory"):
+                private_dir(d, top=self.state_dir)
 
     # state ---------------------------------------------------------------
     def load(self) -> RunState | None:
@@ -98,8 +114,9 @@ class RunStore:
     # events --------------------------------------------------------------
     def append_event(self, event: Event) -> None:
         line = json.dumps(event.model_dump(), separators=(",", ":"), default=str) + "\n"
-        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        append_line(self.events_path, line.encode("utf-8"), 0o600, fsync=True)
+        with io_at(self.events_path, "appending an event"):
+            self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            append_line(self.events_path, line.encode("utf-8"), 0o600, fsync=True)
 
     def read_events(self, offset: int = 0) -> tuple[list[Event], int]:
         """Events from byte ``offset``; returns (events, new offset). Half-written last lines wait; lines that are
@@ -132,29 +149,38 @@ class RunStore:
     def try_lock(self) -> bool:
         """Take the supervisor lock (one supervisor per run). False if another process holds it."""
         self.ensure()
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        with io_at(self.lock_path, "taking the supervisor lock"):
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            try:
+                os.ftruncate(fd, 0)
+                os.write(fd, str(os.getpid()).encode())
+            except OSError:
+                os.close(fd)
+                raise
         self._lock_fd = fd
         return True
 
     def lock_holder(self) -> int | None:
         """PID of the live supervisor holding the lock, if any."""
         try:
-            fd = os.open(self.lock_path, os.O_RDWR)
+            fd = os.open(self.lock_path, os.O_RDONLY)  # flock needs no write access (a read-only disk)
         except FileNotFoundError:
             return None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raw = os.pread(fd, 32, 0).decode(errors="replace").strip()
-                return int(raw) if raw.isdigit() else -1
+                deadline = time.monotonic() + 2.0
+                while True:  # the holder writes its pid just after taking the lock: wait for it, not "pid -1"
+                    raw = os.pread(fd, 32, 0).decode(errors="replace").strip()
+                    if raw.isdigit() or time.monotonic() > deadline:
+                        return int(raw) if raw.isdigit() else -1
+                    time.sleep(0.01)
             fcntl.flock(fd, fcntl.LOCK_UN)
             return None
         finally:
