@@ -13,22 +13,23 @@ from pathlib import Path
 from typing import Any
 
 from cortex_tui.errors import CortexError
+from cortex_tui.model.events import Event
 from cortex_tui.model.state import RunState
 from cortex_tui.review.models import DecisionRecord, QueueEntry, ReviewDoc, VerifyResult
 
 _STATUS_OF = {"approve": "approved", "reject": "rejected", "request_changes": "changes_requested"}
 
 
-def rebuild_doc(repo: Path, state: RunState, events: Iterable[dict[str, Any]]) -> ReviewDoc:
+def rebuild_doc(repo: Path, state: RunState, events: Iterable[Event]) -> ReviewDoc:
     """A review document for every finished session (exit 0) whose branch still exists."""
     from cortex_tui.review.context import resolve_spec
     from cortex_tui.review.entry import branch_head, describe_branch
 
     doc = ReviewDoc(run=state.run)
-    history: dict[str, list[dict[str, Any]]] = {}
+    history: dict[str, list[Event]] = {}
     for ev in events:
-        if ev.get("kind") in ("review_queued", "review_verified", "review") and isinstance(ev.get("session"), str):
-            history.setdefault(ev["session"], []).append(ev)
+        if ev.kind in ("review_queued", "review_verified", "review") and ev.session is not None:
+            history.setdefault(ev.session, []).append(ev)
     for name, rec in state.sessions.items():
         if rec.state.value != "finished" or rec.exit_code != 0 or branch_head(repo, rec.branch) is None:
             continue
@@ -48,26 +49,24 @@ def rebuild_doc(repo: Path, state: RunState, events: Iterable[dict[str, Any]]) -
     return doc
 
 
-def _replay(entry: QueueEntry, history: list[dict[str, Any]]) -> None:
+def _replay(entry: QueueEntry, history: list[Event]) -> None:
     rounds = 0
     for ev in history:
-        data = ev.get("data")
-        if not isinstance(data, dict):
-            continue
-        if ev["kind"] == "review_queued":
+        data = ev.data
+        if ev.kind == "review_queued":
             rounds += 1
             entry.status = "pending"  # finished (again) into the queue: awaiting a decision
-        if ev["kind"] in ("review_queued", "review_verified") and isinstance(data.get("verify"), dict):
+        if ev.kind in ("review_queued", "review_verified") and isinstance(data.get("verify"), dict):
             try:
                 v = VerifyResult.model_validate({"tail": "", **data["verify"]})
             except ValueError:
                 continue
             if v.head == entry.head:
                 entry.verify = v
-        elif ev["kind"] == "review" and data.get("decision") in _STATUS_OF:
+        elif ev.kind == "review" and data.get("decision") in _STATUS_OF:
             entry.status = _STATUS_OF[str(data["decision"])]  # type: ignore[assignment]
             entry.decisions.append(DecisionRecord(decision=data["decision"], by=str(data.get("by", "?")),
-                                                  at=float(ev.get("ts", 0.0)), detail=str(data.get("detail", ""))))
+                                                  at=ev.ts, detail=str(data.get("detail", ""))))
     entry.round = max(rounds, 1)
 
 
