@@ -135,7 +135,7 @@ def clean(repo: Path, state_dir: Path | None = None, *, older_than_s: float = DE
         for rec in state.sessions.values():
             try:
                 g = guard_worktree(repo, rec.worktree)
-            except RefusedError as e:
+            except CortexError as e:  # one odd worktree never stops the clean of the others
                 if os.path.lexists(rec.worktree):
                     report.kept.append(Kept(run_id, rec.name, rec.worktree, e.message))
                 continue

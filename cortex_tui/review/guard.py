@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cortex_tui.backends.git import git
-from cortex_tui.errors import RefusedError
+from cortex_tui.errors import GitError, RefusedError
 
 WORKTREES_DIR = (".cortex", "worktrees")
 
@@ -73,7 +73,12 @@ def guard_worktree(repo: Path, path: str | Path) -> GuardedWorktree:
     if exists:
         if not p.is_dir() or not (p / ".git").is_file():
             raise RefusedError(f"{p} has no .git file; it does not look like a worktree")
-        top = git(p, "rev-parse", "--path-format=absolute", "--show-toplevel").strip()
+        try:
+            top = git(p, "rev-parse", "--path-format=absolute", "--show-toplevel").strip()
+        except GitError as e:  # e.g. a session overwrote its .git file: skip it, clean the others
+            raise RefusedError(f"{p}: its .git file is broken or was overwritten ({e.message.splitlines()[-1]}); "
+                               "not touching it",
+                               f"`git worktree repair {p}` restores the link, then clean again") from None
         if Path(top) != p:
             raise RefusedError(f"{p} is not the top of its own worktree (git says {top})")
     return GuardedWorktree(path=p, exists=exists, registered=reg)
