@@ -61,3 +61,42 @@ def test_a_worktree_whose_git_file_was_overwritten_does_not_abort_clean(git_repo
     assert not (wts / "good").exists(), r.stdout + r.stderr  # the others are cleaned
     assert (wts / "vandal" / "v.txt").exists()  # the broken one is kept, with a message naming it
     assert "vandal" in r.stdout + r.stderr and ".git" in r.stdout + r.stderr
+
+
+def test_tool_call_writes_outside_the_worktree_raise_out_of_scope_with_the_resolved_path(
+        git_repo: Path, tmp_path: Path) -> None:
+    """A symlink committed in the base tree, an absolute path and ``../``: the real hook records the tool calls
+    (as Claude Code runs it), the supervisor resolves them and flags each with where the write really lands."""
+    import os
+    import sys
+
+    from conftest import git
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(str(outside), git_repo / "shared")  # committed in the base tree
+    git(git_repo, "add", "shared")
+    git(git_repo, "commit", "-q", "-m", "a symlink")
+    script = tmp_path / "agent.sh"
+    script.write_text(
+        "set -e\n"
+        "call() { printf '{\"hook_event_name\":\"PreToolUse\",\"tool_name\":\"Write\",\"tool_input\":"
+        "{\"file_path\":\"%s\"},\"cwd\":\"%s\"}' \"$1\" \"$PWD\" | "
+        f"{sys.executable} -m cortex_tui.hook --events \"$CORTEX_EVENTS_FILE\"; }}\n"
+        "call shared/via-link.txt; echo x > shared/via-link.txt\n"
+        f"call {tmp_path}/abs.txt; echo x > {tmp_path}/abs.txt\n"
+        "call ../../dotdot.txt\n"
+        "call src/inside.py; echo 'x = 1' > src/inside.py\n")
+    layout = tmp_path / "out.toml"
+    layout.write_text(f'[run]\nname = "out"\n[[session]]\nname = "w"\nagent = "shell"\n'
+                      f'command = "sh {script}"\n')
+    r = cli("run", str(layout), "--repo", str(git_repo), "--headless", "--fail-on", "out_of_scope", check=False,
+            timeout=90)
+    assert r.returncode == 1, r.stderr
+    assert (outside / "via-link.txt").exists()  # it really landed outside
+    events = [json.loads(ln) for ln in (git_repo / "coordination/runs/out/events.jsonl").read_text().splitlines()]
+    flagged = sorted(e["data"]["evidence"]["path"] for e in events
+                     if e["kind"] == "trigger" and e["data"]["kind"] == "out_of_scope")
+    wt = git_repo / ".cortex" / "worktrees" / "out" / "w"
+    assert flagged == sorted([str(outside / "via-link.txt"), str(tmp_path / "abs.txt"),
+                              os.path.realpath(wt / "../../dotdot.txt")])

@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from cortex_tui.agents.base import AgentSignal
 from cortex_tui.engine.clock import Clock
@@ -22,6 +23,7 @@ from cortex_tui.model.state import SessionState
 from cortex_tui.resources import TreeSample
 from cortex_tui.scope import in_scope
 from cortex_tui.store.files import RunStore
+from cortex_tui.watch.outside import outside_worktree, written_path
 from cortex_tui.watch.rules import OverlapTracker, TriggerChange
 from cortex_tui.watch.text import clean_line
 
@@ -109,12 +111,24 @@ class Ingest:
                 bad += 1
                 continue
             self.book.progress(rt)
+            self._outside(rt, ev)
             for sig in rt.adapter.interpret_event(ev):
                 self.on_signal(rt, sig)
         if bad:  # an agent (or its hook) wrote something that is not an event: skipped, but not silently
             log.warning("%s: %d line(s) of %s are not JSON objects; skipped", rec.name, bad,
                         self.store.events_file(rec.slug))
         self.on_dirty()
+
+    def _outside(self, rt: SessionRuntime, ev: dict[str, Any]) -> None:
+        """A tool call that writes outside the worktree (through a symlink, ``..`` or an absolute path)."""
+        call = written_path(ev)
+        if call is None:
+            return
+        target = outside_worktree(call[0], call[1], rt.rec.worktree)
+        if target is not None:
+            self.book.apply(rt, TriggerChange("out_of_scope", True, {
+                "path": target, "change": "outside worktree", "tool": call[2], "requested": call[0],
+                "scope": list(rt.spec.scope)}, key=f"outside:{target}", severity="error"))
 
     def on_signal(self, rt: SessionRuntime, sig: AgentSignal) -> None:
         rec = rt.rec
