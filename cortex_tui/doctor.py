@@ -88,7 +88,7 @@ def run_checks() -> list[Check]:
         auth = auth_check(kind)
         if auth is not None:
             checks.append(auth)
-    for mod in ("textual", "libtmux", "watchfiles", "pydantic", "psutil", "typer", "anthropic"):
+    for mod in ("textual", "watchfiles", "pydantic", "psutil", "typer", "anthropic"):
         try:
             m = __import__(mod)
             checks.append(Check(mod, True, str(getattr(m, "__version__", "installed")), "python package", ""))
