@@ -12,6 +12,7 @@ from typing import TextIO
 from cortex_tui.budgets import run_budget_summary
 from cortex_tui.engine.events import Event
 from cortex_tui.engine.supervisor import Supervisor
+from cortex_tui.model.describe import describe_trigger
 from cortex_tui.text import visible
 
 
@@ -25,8 +26,7 @@ def progress_printer(stream: TextIO) -> Callable[[Event], None]:
         if ev.kind == "state":
             msg = f"{d['prev']} → {d['state']}" + (f" ({d['reason']})" if d.get("reason") else "")
         elif ev.kind == "trigger":
-            ev_s = ", ".join(f"{k}={v!r}" for k, v in list(d.get("evidence", {}).items())[:3])
-            msg = f"TRIGGER {d['kind']}: {ev_s}"
+            msg = f"TRIGGER {d['kind']}: {describe_trigger(d['kind'], d.get('evidence') or {})}"
         elif ev.kind == "trigger_cleared":
             msg = f"cleared {d['kind']}"
         elif ev.kind in ("run_started", "attached"):

@@ -43,6 +43,11 @@ def run_headless(sup: Supervisor, *, report: Path | None, junit: Path | None, ti
 
                 write_junit(junit, data)
         return EXIT_SUPERVISOR
+    if why != "handover" and all(r.state.terminal for r in sup.state.sessions.values()):
+        # every session ended: the run's tmux server (dead panes, the _cortex window) goes; the logs stay
+        sup.tmux.kill_server()
+        print(f"tmux server {sup.state.socket} stopped (every session ended); logs in {sup.store.logs_dir}",
+              file=sys.stderr)
     from cortex_tui.headless.verdict import apply
 
     data = build_report(sup, exit_code=EXIT_FAILED, reason="", started=started)
