@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from fake_llm import ScriptedLLM, chunks, send_json, sse, start_sse
+
 DEFAULT_MODEL = "claude-sonnet-4-5-20250929"
 
 
@@ -249,3 +251,66 @@ class FakeAnthropic:
             h.send_header("x-should-retry", "true")
         h.end_headers()
         h.wfile.write(data)
+
+
+class FakeMessages(ScriptedLLM):
+    """The Messages API driven by the shared :class:`fake_llm.Step` scripts (the conformance suite's form).
+
+    A step's ``input_tokens`` *includes* ``cached_tokens`` (OpenAI's convention); they are reported as
+    ``input_tokens`` = the uncached part and ``cache_read_input_tokens`` = the cached part.
+    """
+
+    def is_model_path(self, path: str) -> bool:
+        return path.split("?")[0] == "/v1/messages"
+
+    def handle_post(self, h: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
+        path = h.path.split("?")[0]
+        if path == "/v1/messages/count_tokens":
+            send_json(h, 200, {"input_tokens": max(1, len(json.dumps(body)) // 4)})
+            return
+        if path != "/v1/messages":
+            send_json(h, 404, {"type": "error", "error": {"type": "not_found_error", "message": path}})
+            return
+        step = self.take(body)
+        self.pre(step)
+        if step.status != 200:
+            kind = "overloaded_error" if step.status == 529 else ("rate_limit_error" if step.status == 429
+                                                                  else "api_error")
+            send_json(h, step.status, {"type": "error", "error": {"type": kind, "message": "scripted"}},
+                      {"x-should-retry": "false"})
+            return
+        model = str(body.get("model") or DEFAULT_MODEL)
+        msg_id = f"msg_fake{len(self.billed) + 1:04d}"
+        usage = {"input_tokens": step.input_tokens - step.cached_tokens, "cache_creation_input_tokens": 0,
+                 "cache_read_input_tokens": step.cached_tokens, "output_tokens": 1, "service_tier": "standard"}
+        start_sse(h)
+        sse(h, {"type": "message_start", "message": {"id": msg_id, "type": "message", "role": "assistant",
+                                                     "model": model, "content": [], "stop_reason": None,
+                                                     "stop_sequence": None, "usage": usage}}, "message_start")
+        if step.hang:
+            sse(h, {"type": "ping"}, "ping")
+            self.wait_hang()
+            return
+        i = 0
+        if step.text:
+            sse(h, {"type": "content_block_start", "index": i, "content_block": {"type": "text", "text": ""}},
+                "content_block_start")
+            for part in chunks(step.text, 24):
+                sse(h, {"type": "content_block_delta", "index": i, "delta": {"type": "text_delta", "text": part}},
+                    "content_block_delta")
+            sse(h, {"type": "content_block_stop", "index": i}, "content_block_stop")
+            i += 1
+        for tc in step.tools:
+            sse(h, {"type": "content_block_start", "index": i, "content_block": {
+                "type": "tool_use", "id": f"toolu_{msg_id}_{i}", "name": tc.name, "input": {}}}, "content_block_start")
+            js = json.dumps(tc.args)
+            for part in chunks(js, 40):
+                sse(h, {"type": "content_block_delta", "index": i,
+                        "delta": {"type": "input_json_delta", "partial_json": part}}, "content_block_delta")
+            sse(h, {"type": "content_block_stop", "index": i}, "content_block_stop")
+            i += 1
+        self.bill(model, step)
+        sse(h, {"type": "message_delta", "delta": {"stop_reason": "tool_use" if step.tools else "end_turn",
+                                                   "stop_sequence": None},
+                "usage": {"output_tokens": step.output_tokens}}, "message_delta")
+        sse(h, {"type": "message_stop"}, "message_stop")

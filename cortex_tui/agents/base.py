@@ -109,6 +109,11 @@ class AgentAdapter:
                 return ApprovalPrompt(text=last.strip())
         return None
 
+    def screen_idle(self, screen_lines: list[str]) -> bool:
+        """True when the screen shows the agent at its input prompt with no turn running (for agents whose
+        structured signals miss some turn ends, e.g. Claude Code after a denied approval)."""
+        return False
+
     def approve_keys(self, prompt: ApprovalPrompt | None) -> list[KeyInput]:
         """Keys answering "yes" to the waiting prompt. Never a blind Enter on a default-No menu."""
         return [("literal", "y"), ("key", "Enter")]

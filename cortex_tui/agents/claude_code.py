@@ -32,8 +32,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cortex_tui.agents.base import AgentAdapter, AgentSignal, SpawnContext
-from cortex_tui.agents.dialogs import NumberedDialogAdapter
+from cortex_tui.agents.base import AgentAdapter, AgentSignal, ApprovalPrompt, SpawnContext
+from cortex_tui.agents.dialogs import NumberedDialogAdapter, find_numbered_dialog
 from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import TokenUsage
 from cortex_tui.selfpath import PACKAGE_PARENT
@@ -251,6 +251,24 @@ def _summary(payload: dict[str, Any]) -> str:
     return text if len(text) <= 300 else text[:299] + "…"
 
 
+_WRITE_KEYS = {"Edit": "file_path", "Write": "file_path", "MultiEdit": "file_path", "NotebookEdit": "notebook_path"}
+
+
+def _outside_write(p: dict[str, Any]) -> list[AgentSignal]:
+    """A write tool that changed a file outside the worktree (the payload's ``cwd``): the watcher, which
+    sees only worktrees, cannot flag it, so the hook payload does (warn mode; enforce mode blocks it)."""
+    key = _WRITE_KEYS.get(str(p.get("tool_name")))
+    ti = p.get("tool_input")
+    cwd = p.get("cwd")
+    if key is None or not isinstance(ti, dict) or not isinstance(ti.get(key), str) or not isinstance(cwd, str):
+        return []
+    full = os.path.realpath(os.path.join(cwd, ti[key]))
+    base = os.path.realpath(cwd)
+    if full == base or full.startswith(base.rstrip(os.sep) + os.sep):
+        return []
+    return [AgentSignal("outside", text=full)]
+
+
 def hook_command(ctx: SpawnContext, *, enforce: bool) -> str:
     """The shell command Claude Code runs for each hook (``-S``: skip site, the hook needs only stdlib)."""
     argv = [sys.executable, "-S", "-m", "cortex_tui.hook", "--events", str(ctx.events_file),
@@ -303,6 +321,19 @@ class ClaudeCodeAdapter(NumberedDialogAdapter):
             json.dumps(settings_json(ctx, enforce=enforce), indent=2), encoding="utf-8")
 
     # -- screen ----------------------------------------------------------------------------------------
+    def find_approval(self, screen_lines: list[str]) -> ApprovalPrompt | None:
+        """The permission dialog, with the lines above its question (the tool and its command) as evidence."""
+        return find_numbered_dialog(screen_lines, self.approval_patterns, before=4)
+
+    def screen_idle(self, screen_lines: list[str]) -> bool:
+        """At its input box after a turn: the footer says ``? for shortcuts`` and nowhere ``esc to
+        interrupt``, above it ``· done`` or ``Interrupted ·`` (after a denied approval Claude shows "Interrupted · What should Claude do
+        instead?" and no Stop hook fires)."""
+        tail = [ln for ln in screen_lines if ln.strip()][-8:]
+        text = "\n".join(tail)
+        ended = "Interrupted ·" in text or "· done" in text  # a turn ended (not the start-up screen)
+        return ended and "? for shortcuts" in text and "esc to interrupt" not in text.lower()
+
     # -- structured events -----------------------------------------------------------------------------
     def usage_checkpoint(self) -> dict[str, Any]:
         return {"reported": [[path, model, u.model_dump()] for (path, model), u in self._reported.items()]}
@@ -347,6 +378,11 @@ class ClaudeCodeAdapter(NumberedDialogAdapter):
                 out.append(AgentSignal("waiting", text=str(p.get("message") or "permission prompt")))
             elif kind == "idle_prompt":
                 out.append(AgentSignal("idle", text=str(p.get("message") or "idle")))
+        elif ev == "PostToolUseFailure" and not p.get("is_interrupt"):
+            # the pane shows only "Ran 3 shell commands · 3 failed": the hook's error feeds repeated_error
+            err = p.get("error")
+            out.append(AgentSignal("busy", text=_summary(p)))
+            out.append(AgentSignal("error", text=f"{_summary(p)}: {err if isinstance(err, str) else 'failed'}"[:500]))
         elif ev in ("PreToolUse", "PostToolUse", "PostToolUseFailure"):
             out.append(AgentSignal("busy", text=_summary(p)))
         elif ev == "UserPromptSubmit":
@@ -360,6 +396,8 @@ class ClaudeCodeAdapter(NumberedDialogAdapter):
             out.append(AgentSignal("finished", text=f"session ended ({p.get('reason') or '?'})"))
         elif ev == "blocked":
             out.append(AgentSignal("blocked", text=str(p.get("reason") or _summary(p))))
+        if ev == "PostToolUse":
+            out.extend(_outside_write(p))
         if ev in ("PostToolUse", "PostToolUseFailure", "Stop", "SessionEnd"):
             out.extend(self._usage_signals(p.get("transcript_path")))
         return out
@@ -423,4 +461,5 @@ def make() -> AgentAdapter:
         approval_patterns=list(QUESTIONS),
         progress="events",
         exposes_usage=True,
+        ui_processes=frozenset({"claude", "node"}),
     )

@@ -27,12 +27,16 @@ def clean(line: str) -> str:
     return _BOX.sub("", line)
 
 
+_RULE = re.compile(r"^[─━═\-–—]{3,}")
+
+
 def find_numbered_dialog(screen_lines: list[str], questions: list[re.Pattern[str]], *,
-                         tail: int = 30) -> ApprovalPrompt | None:
+                         tail: int = 30, before: int = 0) -> ApprovalPrompt | None:
     """The last question (matching one of ``questions``) that is followed by numbered choices 1, 2, ….
 
     Only the last ``tail`` non-empty lines are looked at, so a dialog long gone from the bottom of the
-    screen (answered, scrolled away) does not count.
+    screen (answered, scrolled away) does not count. ``before``: up to that many lines above the question
+    (back to a horizontal rule) are prepended — where a dialog shows what it asks about (the command).
     """
     lines = [clean(ln) for ln in screen_lines if ln.strip()][-tail:]
     for i in range(len(lines) - 1, -1, -1):
@@ -40,7 +44,12 @@ def find_numbered_dialog(screen_lines: list[str], questions: list[re.Pattern[str
             continue
         choices = [m for m in (CHOICE_RE.match(ln) for ln in lines[i + 1:]) if m]
         if choices and choices[0].group(1) == "1":
-            return ApprovalPrompt(text="\n".join(lines[i:]).strip())
+            ctx: list[str] = []
+            for ln in reversed(lines[max(0, i - before):i]):
+                if _RULE.match(ln.strip()):
+                    break
+                ctx.insert(0, ln)
+            return ApprovalPrompt(text="\n".join([*ctx, *lines[i:]]).strip())
         return None  # the latest question has no choices under it: not a live dialog
     return None
 

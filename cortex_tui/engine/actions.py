@@ -36,6 +36,8 @@ def answer(tmux: Tmux, rec: SessionRecord, yes: bool, adapter: AgentAdapter | No
     drawn, so the screen is looked at a few times; keys are only ever sent for a prompt actually shown.
     """
     adapter = adapter or get_adapter(rec.agent)
+    if rec.state.value == "waiting":  # announced (by a hook or the screen): give a slow redraw a moment more
+        wait = max(wait, 8.0)
     deadline = time.monotonic() + wait
     prompt = current_prompt(tmux, rec, adapter)
     while prompt is None and time.monotonic() < deadline:

@@ -135,7 +135,7 @@ class Ingest:
         if sig.kind == "usage" and sig.usage is not None:
             self.usage.add(rt, sig.usage, sig.model or rt.spec.model, total=sig.total, cost=sig.cost_usd)
         elif sig.kind == "waiting":
-            self.book.apply(rt, rt.approval.screen(sig.text or "permission requested"))
+            self.book.apply(rt, rt.approval.structured(sig.text or "permission requested"))
         elif sig.kind == "blocked":
             self.book.apply(rt, TriggerChange("out_of_scope", True, {"path": sig.text, "change": "blocked",
                                                                      "scope": list(rt.spec.scope)},
@@ -150,6 +150,10 @@ class Ingest:
             self.book.set_state(rt, SessionState.RUNNING, None)
         elif sig.kind == "idle" and rec.state is SessionState.RUNNING:
             self.book.set_state(rt, SessionState.IDLE, None)
+        if sig.kind in ("busy", "idle", "finished") and rt.approval.prompt is not None and sig.text != "waiting":
+            self.book.apply(rt, rt.approval.structured_end())
+            if sig.kind == "idle" and rec.state is SessionState.RUNNING:
+                self.book.set_state(rt, SessionState.IDLE, None)
 
     def poll_usage(self, rt: SessionRuntime) -> None:
         """Adapters whose usage lives in files the agent appends to (transcripts) are re-read."""

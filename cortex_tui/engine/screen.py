@@ -12,7 +12,7 @@ from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.engine.tasks import TaskSet
 from cortex_tui.engine.triggers import TriggerBook
 from cortex_tui.errors import CortexError
-from cortex_tui.model.state import SessionRecord
+from cortex_tui.model.state import SessionRecord, SessionState
 
 log = logging.getLogger("cortex_tui.engine")
 
@@ -42,8 +42,11 @@ class ScreenChecks:
                 except CortexError as e:  # the pane went away: its exit is handled elsewhere
                     log.info("screen check of %s: %s", rec.name, e.message)
                     return
-                prompt = rt.adapter.find_approval(screen.splitlines())
+                lines = screen.splitlines()
+                prompt = rt.adapter.find_approval(lines)
                 self.book.apply(rt, rt.approval.screen(prompt.text if prompt else None))
+                if prompt is None and rec.state is SessionState.RUNNING and rt.adapter.screen_idle(lines):
+                    self.book.set_state(rt, SessionState.IDLE, None)  # e.g. back at its prompt after a deny
                 if not rt.screen_again:
                     return
 

@@ -53,6 +53,13 @@ class TriggerBook:
         rt.rec.state = new
         rt.rec.reason = reason
         self.emit("state", rt.rec.name, state=new.value, prev=prev.value, reason=reason)
+        if new is SessionState.IDLE and prev is not SessionState.IDLE:
+            # idle at its prompt = it needs the next instruction: never `silence` (its own notification)
+            rt.silence.waiting_on_human = True
+            self.apply(rt, rt.silence.check(self.clock.time()))
+        elif prev is SessionState.IDLE and new is SessionState.RUNNING:
+            rt.silence.waiting_on_human = False
+            self.apply(rt, rt.silence.progress(self.clock.time()))
         self.on_dirty()
 
     def apply(self, rt: SessionRuntime, change: TriggerChange | None, key: str | None = None, *,

@@ -120,18 +120,44 @@ class RepeatedErrorRule:
 
 @dataclass
 class ApprovalRule:
-    """The agent shows an approval prompt and waits."""
+    """The agent shows an approval prompt and waits.
+
+    Raised by a screen check (:meth:`screen`) or by the agent's own structured signal (:meth:`structured`,
+    e.g. a PermissionRequest hook). A structured waiting is not ended by a screen check that ran before
+    the dialog was drawn: only once the dialog has been seen on the screen and then gone, or by a later
+    structured event (:meth:`structured_end`) — one trigger per dialog, no flapping.
+    """
 
     prompt: str | None = None
+    structured_pending: bool = False
+    """Raised by a structured signal and not yet seen on the screen."""
 
     def screen(self, prompt: str | None) -> TriggerChange | None:
         if prompt and self.prompt is None:
             self.prompt = prompt
             return TriggerChange("approval_waiting", True, {"prompt": prompt}, severity="attention")
-        if prompt is None and self.prompt is not None:
+        if prompt and self.structured_pending:
+            self.structured_pending = False  # the dialog is drawn: its going away ends the waiting
+            return None
+        if prompt is None and self.prompt is not None and not self.structured_pending:
             old, self.prompt = self.prompt, None
             return TriggerChange("approval_waiting", False, {"prompt": old})
         return None
+
+    def structured(self, prompt: str) -> TriggerChange | None:
+        if self.prompt is not None:
+            return None
+        self.structured_pending = True
+        self.prompt = prompt
+        return TriggerChange("approval_waiting", True, {"prompt": prompt}, severity="attention")
+
+    def structured_end(self) -> TriggerChange | None:
+        """A later structured event (the tool ran, the turn ended): whatever waited is answered."""
+        self.structured_pending = False
+        if self.prompt is None:
+            return None
+        old, self.prompt = self.prompt, None
+        return TriggerChange("approval_waiting", False, {"prompt": old})
 
 
 @dataclass

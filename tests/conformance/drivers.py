@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from claude_harness import MODEL, claude_env, prepare_home
+from fake_anthropic import FakeMessages
 from fake_llm import ScriptedLLM, Step
 from fake_openai import FakeResponses
 
@@ -120,7 +122,33 @@ class CodexFake(FakeResponses):
             super().bill(model, step)
 
 
+@dataclass
+class ClaudeDriver(Driver):
+    """Claude Code: ``ANTHROPIC_BASE_URL`` at the Messages fake; the test HOME's ``~/.claude.json`` has the
+    worktree trusted and onboarding done (tests/claude_harness.py)."""
+
+    def fake(self, script: list[Step]) -> ScriptedLLM:
+        return FakeMessages(script)
+
+    def env(self, home: Path, worktree: Path, api: ScriptedLLM) -> dict[str, str]:
+        prepare_home(home, worktree)
+        cfg = json.loads((home / ".claude.json").read_text())
+        (home / ".claude.json").write_text(json.dumps({**cfg, "bypassPermissionsModeAccepted": True}))
+        return {k: v for k, v in claude_env(home, api.url).items() if k != "CLAUDE_CODE_MAX_RETRIES"} | {
+            "CLAUDE_CODE_MAX_RETRIES": "0"}
+
+    def auto_mode(self) -> str | None:
+        return "bypassPermissions"
+
+    def shell(self, cmd: str, *, ask: bool = True, **kw: Any) -> Step:
+        return Step.call("Bash", {"command": cmd, "description": "Run a command"}, **kw)
+
+    def write(self, path: str, content: str, **kw: Any) -> Step:
+        return Step.call("Write", {"file_path": path, "content": content}, **kw)
+
+
 DRIVERS: dict[str, Driver] = {
+    "claude-code": ClaudeDriver("claude-code", MODEL),
     "codex": CodexDriver("codex", "gpt-5-codex", unsupported={
         "out_of_scope_worktree": "Codex edits files only through shell commands (no apply_patch tool in 0.171.0) "
                                  "and records no written paths; the watcher sees only the worktree"}),

@@ -196,7 +196,8 @@ def test_silence(agent: str, git_repo: Path, tmp_path: Path) -> None:
     lag = got["fired"] - got["hung"]
     print(f"{agent}: silence fired {lag:.2f} s after the API went silent (silence_after {after:g} s)")
     assert got["cleared_while_hung"] == 0.0, dump(sup, events)
-    assert after - 0.5 <= lag <= after + 2.0 + 1.0, f"fired {lag:.2f}s after the hang"  # +1: screen/poll jitter
+    # the quiet clock starts at the agent's last progress (just before its request), not at the hang itself
+    assert 0 < lag <= after + 2.0 + 1.0, f"fired {lag:.2f}s after the hang"  # +1: sampling jitter
 
 
 @pytest.mark.parametrize("agent", AGENTS)
@@ -205,7 +206,7 @@ def test_out_of_scope(agent: str, where: str, git_repo: Path, tmp_path: Path) ->
     """An edit outside scope (or outside the worktree) → out_of_scope naming the resolved path."""
     d = _driver(agent, f"out_of_scope_{where}")
     outside = tmp_path / "elsewhere.txt"
-    target = "README.md" if where == "scope" else str(outside)
+    target = str(worktree_of(git_repo) / "notes.txt") if where == "scope" else str(outside)
     seen: list[Event] = []
 
     async def during(sup: Supervisor, api: ScriptedLLM) -> None:
@@ -220,7 +221,7 @@ def test_out_of_scope(agent: str, where: str, git_repo: Path, tmp_path: Path) ->
                                session=session, during=during)
     oos = triggers(events, "out_of_scope", NAME)
     assert oos, dump(sup, events)
-    want = "README.md" if where == "scope" else str(outside.resolve())
+    want = "notes.txt" if where == "scope" else str(outside.resolve())
     assert any(o.data["evidence"]["path"] == want for o in oos), [o.data["evidence"] for o in oos]
 
 
