@@ -16,11 +16,13 @@ from typing import Any
 
 import pytest
 from drivers import DRIVERS, Driver
-from engine_helpers import make_sup, run_to_end, triggers, wait_for
+from engine_helpers import run_to_end, triggers, wait_for
 from fake_llm import ScriptedLLM, Step
 
 from cortex_tui.engine.events import Event
 from cortex_tui.engine.supervisor import Supervisor
+from cortex_tui.errors import CortexError
+from cortex_tui.layout import parse_layout
 
 pytestmark = pytest.mark.conformance
 
@@ -61,8 +63,9 @@ def supervise(d: Driver, repo: Path, tmp_path: Path, script: list[Step], *, prom
         keys = {"name": NAME, "agent": d.kind, "model": d.model, "prompt": prompt, **d.layout_extra(),
                 **(session or {}), "env": {k: v for k, v in env.items() if k != "PATH"}}
         text = f'[run]\nname = "{RUN}"\n[[session]]\n' + "".join(f"{k} = {_toml(v)}\n" for k, v in keys.items())
-        sup = make_sup(repo, text, tmp_path)
-        sup.headless = headless
+        path = tmp_path / "layout.toml"
+        path.write_text(text)
+        sup = Supervisor(parse_layout(text, path), repo, headless=headless)
 
         async def body(s: Supervisor) -> None:
             if during is not None:
@@ -84,6 +87,15 @@ async def expect(sup: Supervisor, pred: Callable[[], object], timeout: float, wh
             screen = f"(no screen: {se!r})"
         raise AssertionError(f"{e}\nstate={rec.state.value} cpu={rec.cpu_percent} tokens={rec.tokens}\n"
                              f"triggers={[(t.kind, t.active) for t in rec.triggers]}\n--- screen ---\n{screen}") from None
+
+
+async def answer(sup: Supervisor, yes: bool) -> None:
+    """approve/deny, failing with the screen when the engine refuses (no dialog on it)."""
+    try:
+        await (sup.approve(NAME) if yes else sup.deny(NAME))
+    except CortexError as e:
+        screen = await sup.screen(NAME, escapes=False, lines=40)
+        raise AssertionError(f"{e.message}\n--- screen ---\n{screen}") from None
 
 
 def state(sup: Supervisor) -> str:
@@ -117,7 +129,7 @@ def test_approve(agent: str, git_repo: Path, tmp_path: Path) -> None:
         await expect(sup, lambda: state(sup) == "waiting", 60, f"{agent}: waiting for approval")
         seen["prompt"] = sup.state.sessions[NAME].reason
         assert not (wt / "made.txt").exists()
-        await sup.approve(NAME)
+        await answer(sup, True)
         await expect(sup, lambda: (wt / "made.txt").exists(), 30, f"{agent}: the approved command ran")
         await expect(sup, lambda: state(sup) == "idle", 30, f"{agent}: idle after the turn")
         await finish(sup)
@@ -138,7 +150,7 @@ def test_deny(agent: str, git_repo: Path, tmp_path: Path) -> None:
 
     async def during(sup: Supervisor, api: ScriptedLLM) -> None:
         await expect(sup, lambda: state(sup) == "waiting", 60, f"{agent}: waiting for approval")
-        await sup.deny(NAME)
+        await answer(sup, False)
         await expect(sup, lambda: state(sup) == "idle", 20, f"{agent}: idle after deny (state {state(sup)})")
         await finish(sup)
 
@@ -207,11 +219,15 @@ def test_out_of_scope(agent: str, where: str, git_repo: Path, tmp_path: Path) ->
     d = _driver(agent, f"out_of_scope_{where}")
     outside = tmp_path / "elsewhere.txt"
     target = str(worktree_of(git_repo) / "notes.txt") if where == "scope" else str(outside)
+    want = "notes.txt" if where == "scope" else str(outside.resolve())
     seen: list[Event] = []
+
+    def flagged() -> bool:
+        return any(o.data["evidence"]["path"] == want for o in triggers(seen, "out_of_scope", NAME))
 
     async def during(sup: Supervisor, api: ScriptedLLM) -> None:
         sup.subscribe(seen.append)
-        await expect(sup, lambda: triggers(seen, "out_of_scope", NAME), 60, f"{agent}: out_of_scope")
+        await expect(sup, flagged, 60, f"{agent}: out_of_scope {want}")
         await finish(sup)
 
     session: dict[str, Any] = {"scope": ["src/**"]}
@@ -221,7 +237,6 @@ def test_out_of_scope(agent: str, where: str, git_repo: Path, tmp_path: Path) ->
                                session=session, during=during)
     oos = triggers(events, "out_of_scope", NAME)
     assert oos, dump(sup, events)
-    want = "notes.txt" if where == "scope" else str(outside.resolve())
     assert any(o.data["evidence"]["path"] == want for o in oos), [o.data["evidence"] for o in oos]
 
 
