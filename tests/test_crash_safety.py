@@ -200,3 +200,52 @@ def test_corrupt_review_json_is_kept_aside_and_rebuilt_no_traceback(git_repo: Pa
     assert "unreadable" in err and set(after) == {"a", "b"}
     r = cli("review", "show", "a", "--repo", str(git_repo))
     assert "Traceback" not in r.stderr
+
+
+SERVER = """
+[run]
+name = "srv"
+[[session]]
+name = "done"
+agent = "sim"
+script = ["write a.txt a", "commit done work"]
+[[session]]
+name = "slow"
+agent = "shell"
+command = "while [ ! -f GATE ]; do sleep 0.2; done; echo s > s.txt; git add -A && git commit -qm 'slow work'"
+[[session]]
+name = "after"
+agent = "sim"
+depends_on = ["slow"]
+script = ["write b.txt b", "commit after work"]
+"""
+
+
+def test_tmux_server_gone_is_said_and_up_restarts_the_failed_then_their_dependents(git_repo: Path,
+                                                                                    tmp_path: Path) -> None:
+    from conftest import git
+
+    from cortex_tui.backends.tmux import Tmux
+
+    gate = tmp_path / "gate"
+    layout = tmp_path / "srv.toml"
+    layout.write_text(SERVER.replace("GATE", str(gate)))
+    cli("up", str(layout), "--repo", str(git_repo), "--detach")
+
+    def states() -> dict[str, str]:
+        return {s["name"]: s["state"] for s in status_json(git_repo)["sessions"]}
+
+    wait_until(lambda: states() == {"done": "finished", "slow": "running", "after": "pending"}, timeout=60,
+               what="done finished, slow running")
+    Tmux(status_json(git_repo)["socket"]).kill_server()
+    wait_until(lambda: states()["slow"] == "failed", timeout=30, what="the supervisor noticed")
+    final = {s["name"]: s for s in status_json(git_repo)["sessions"]}
+    assert "the tmux server of this run went away" in final["slow"]["reason"]
+    assert final["slow"]["cpu_percent"] is None and final["slow"]["rss_bytes"] is None  # shown as –, not 0
+    wait_until(lambda: states()["after"] == "stopped", timeout=30, what="the dependent stopped")
+    gate.touch()
+    r = cli("run", str(layout), "--repo", str(git_repo), "--headless", check=False, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert states() == dict.fromkeys(["done", "slow", "after"], "finished")
+    for name in ("done", "slow", "after"):
+        assert git(git_repo, "log", "--format=%s", f"main..cortex/srv/{name}").split("\n")[0] == f"{name} work"

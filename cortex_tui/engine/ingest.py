@@ -184,6 +184,8 @@ class Ingest:
 
     def apply_sample(self, rt: SessionRuntime, s: TreeSample, now: float) -> None:
         """CPU/RSS of a session's process tree (local /proc scan or the node's `ps`)."""
+        if rt.rec.state.terminal:  # a sample taken while it still ran arrives after its end: not shown as 0
+            return
         rt.rec.rss_bytes = s.rss_bytes
         if s.cpu_percent is not None:
             rt.rec.cpu_percent = round(s.cpu_percent, 1)

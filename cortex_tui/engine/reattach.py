@@ -54,6 +54,7 @@ def open_run(loaded: LoadedLayout, repo: Path, store: RunStore, tmux: Tmux, work
     state.layout_path = str(loaded.path)
     state.supervisor_pid = os.getpid()
     tmux.ensure_server(repo, f"cortex-tui run {run_id} · {repo}")
+    revive(state.sessions.values(), {s.name: list(s.depends_on) for s in loaded.sessions})
     for spec in loaded.sessions:
         if spec.name not in state.sessions:
             slug = gitb.slugify(spec.name)
@@ -61,6 +62,35 @@ def open_run(loaded: LoadedLayout, repo: Path, store: RunStore, tmux: Tmux, work
                 name=spec.name, slug=slug, agent=spec.agent, node=spec.node, branch=f"cortex/{run_id}/{slug}",
                 worktree=str(worktrees_root / slug), created_at=now)
     return state, attached
+
+
+SERVER_GONE = "the tmux server of this run went away"
+"""The reason of a session whose window died with the whole tmux server (not a failure of the agent)."""
+
+
+def server_gone_reason() -> str:
+    return f"{SERVER_GONE} (its agents were killed); `cortex-tui up` restarts it"
+
+
+def revive(records: Iterable[SessionRecord], depends_on: Mapping[str, list[str]]) -> list[str]:
+    """Sessions that failed because the run's tmux server died start again (pending, their attempts counted),
+    and so do the dependents that were stopped because of them. Returns the names made pending, in order."""
+    recs = {r.name: r for r in records}
+    out: list[str] = []
+    for r in recs.values():
+        if r.state is SessionState.FAILED and (r.reason or "").startswith(SERVER_GONE):
+            r.state, r.reason, r.restart_at = SessionState.PENDING, f"restarted: {SERVER_GONE}", None
+            out.append(r.name)
+    changed = bool(out)
+    while changed:  # then their dependents (transitively), stopped by the plan because of them
+        changed = False
+        for r in recs.values():
+            if r.state is SessionState.STOPPED and (r.reason or "").startswith("dependency ") and any(
+                    d in out for d in depends_on.get(r.name, [])):
+                r.state, r.reason = SessionState.PENDING, None
+                out.append(r.name)
+                changed = True
+    return out
 
 
 HANDOVER_S = 10.0

@@ -24,7 +24,7 @@ from cortex_tui.engine.ingest import Ingest
 from cortex_tui.engine.lifecycle import Lifecycle
 from cortex_tui.engine.nodes import NodeSet
 from cortex_tui.engine.observers import Observers, Plugin, start_observers
-from cortex_tui.engine.reattach import open_run, reconcile
+from cortex_tui.engine.reattach import open_run, reconcile, server_gone_reason
 from cortex_tui.engine.review_desk import ReviewDesk
 from cortex_tui.engine.schedule import plan, timed_out
 from cortex_tui.engine.screen import ScreenChecks
@@ -329,7 +329,9 @@ class Supervisor:
             elif d.action == "exited" and d.code is not None:
                 await self.life.on_exit(rt, d.code)
             elif d.action == "vanished":
-                self.book.set_state(rt, SessionState.FAILED, "tmux window vanished (killed outside cortex-tui?)")
+                gone = await asyncio.to_thread(lambda: not self.tmux.alive())
+                self.book.set_state(rt, SessionState.FAILED, server_gone_reason() if gone
+                                    else "tmux window vanished (killed outside cortex-tui?)")
                 rec.finished_at = self.clock.time()
         self._last_reconcile = self.clock.monotonic()
 

@@ -52,6 +52,8 @@ class TriggerBook:
             return
         rt.rec.state = new
         rt.rec.reason = reason
+        if new.terminal:  # nothing runs any more: no CPU/RSS (shown as –, not a stale or 0 value)
+            rt.rec.cpu_percent = rt.rec.rss_bytes = None
         self.emit("state", rt.rec.name, state=new.value, prev=prev.value, reason=reason)
         if new is SessionState.IDLE and prev is not SessionState.IDLE:
             # idle at its prompt = it needs the next instruction: never `silence` (its own notification)
