@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from cortex_tui.engine.clock import Clock, SystemClock
 from cortex_tui.model.events import EPHEMERAL_KINDS, Event, EventKind
 
-__all__ = ["EPHEMERAL_KINDS", "Event", "EventBus", "EventKind"]
+__all__ = ["EPHEMERAL_KINDS", "Emit", "Event", "EventBus", "EventKind"]
+
+
+class Emit(Protocol):
+    """``emit(kind, session, **data)``: how the engine's parts record an event (``Supervisor._emit``)."""
+
+    def __call__(self, kind: EventKind, session: str | None, /, **data: Any) -> None: ...
 
 
 class EventBus:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cortex_tui.backends.node import FinalLook, SessionPaths, SpawnRequest
 from cortex_tui.engine.clock import Clock, local_hms
+from cortex_tui.engine.events import Emit
 from cortex_tui.engine.ingest import Ingest
 from cortex_tui.engine.nodes import NodeSet, session_paths
 from cortex_tui.engine.schedule import restart_delay
@@ -31,7 +32,7 @@ class Lifecycle:
     """Spawns, stops and ends the attempts of a run's sessions."""
 
     def __init__(self, *, clock: Clock, book: TriggerBook, ingest: Ingest, nodes: NodeSet, store: RunStore,
-                 overlap: OverlapTracker, emit: Callable[..., None], run: str, repo: Path, headless: bool,
+                 overlap: OverlapTracker, emit: Emit, run: str, repo: Path, headless: bool,
                  base_commit: Callable[[], str], check_screen: Callable[[SessionRuntime], None],
                  after_spawn: Callable[[SessionRuntime], Awaitable[None]],
                  on_finished: Callable[[SessionRuntime], None], wake: Callable[[], None]) -> None:

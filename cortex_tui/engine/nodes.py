@@ -11,6 +11,7 @@ from cortex_tui.backends.local_node import LocalNode
 from cortex_tui.backends.node import LOCAL, Node, NodeContext, SessionPaths, make_node
 from cortex_tui.backends.tmux import Tmux
 from cortex_tui.engine.clock import Clock
+from cortex_tui.engine.events import Emit
 from cortex_tui.engine.ingest import Ingest
 from cortex_tui.engine.mirror import mirror
 from cortex_tui.engine.node_links import (
@@ -43,7 +44,7 @@ class NodeSet:
     """Nodes by name (this machine's made at once, others on first use) and their links."""
 
     def __init__(self, local_ctx: NodeContext, tmux: Tmux, node_spec: Callable[[str], NodeSpec | None], *,
-                 clock: Clock, book: TriggerBook, ingest: Ingest, emit: Callable[..., None], store: RunStore,
+                 clock: Clock, book: TriggerBook, ingest: Ingest, emit: Emit, store: RunStore,
                  on_sample: Callable[[SessionRuntime, TreeSample, float], None],
                  on_dirty: Callable[[], None]) -> None:
         self.local_ctx = local_ctx

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cortex_tui.backends.node import Node
-from cortex_tui.engine.events import EventBus
+from cortex_tui.engine.events import Emit, EventBus
 from cortex_tui.engine.node_links import PolledNode, verify_on_node
 from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.errors import CortexError, DiskError
@@ -33,7 +33,7 @@ SEND_TIMEOUT_S = 60.0
 class ReviewDesk:
     """The review queue of one run, driven from the engine's loop."""
 
-    def __init__(self, *, repo: Path, state_dir: Path, run: str, bus: EventBus, emit: Callable[..., None],
+    def __init__(self, *, repo: Path, state_dir: Path, run: str, bus: EventBus, emit: Emit,
                  send: Callable[[str, str], Coroutine[Any, Any, None]], state: Callable[[], RunState],
                  node_for: Callable[[Any], Node], save: Callable[[], None]) -> None:
         self.repo = repo

@@ -11,13 +11,12 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from cortex_tui.engine.clock import Clock
+from cortex_tui.engine.events import Emit
 from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.model.state import SessionState, TriggerRecord
 from cortex_tui.watch.rules import TriggerChange
 
 Action = Literal["pause", "stop", "recycle"]
-Emit = Callable[..., None]
-"""``emit(kind, session, **data)``."""
 
 RECYCLE_CAP = 3
 """Recycles allowed without a ``restart`` policy (recycling must not loop forever)."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from cortex_tui.budgets import BudgetEvent, BudgetTracker
 from cortex_tui.engine.clock import Clock
-from cortex_tui.engine.events import EventBus
+from cortex_tui.engine.events import Emit, EventBus
 from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.engine.triggers import TriggerBook
 from cortex_tui.model.state import SessionRecord, TokenUsage
@@ -44,7 +44,7 @@ def _evidence(ev: BudgetEvent) -> dict[str, Any]:
 class UsageBook:
     """Accounts usage reports into session records and evaluates session and run budgets."""
 
-    def __init__(self, *, clock: Clock, book: TriggerBook, bus: EventBus, emit: Callable[..., None],
+    def __init__(self, *, clock: Clock, book: TriggerBook, bus: EventBus, emit: Emit,
                  runtimes: Mapping[str, SessionRuntime], records: Callable[[], Iterable[SessionRecord]],
                  prices: dict[str, dict[str, float]] | None,
                  run_budget: BudgetTracker, on_dirty: Callable[[], None]) -> None:
