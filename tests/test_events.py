@@ -38,7 +38,7 @@ def test_a_real_runs_events_read_back_through_the_models(git_repo: Path, tmp_pat
     layout.write_text(LAYOUT)
     cli("run", str(layout), "--repo", str(git_repo), "--headless", check=False, timeout=120)
     cli("send", "errors", "hi", "--repo", str(git_repo), check=False)  # not running: refused, nothing appended
-    cli("down", "--repo", str(git_repo))
+    cli("down", "--run", "schema", "--repo", str(git_repo))  # named: a run that ended is taken down anyway
     path = git_repo / "coordination/runs/schema/events.jsonl"
     lines = path.read_bytes().splitlines()
     events = [parse_event(line) for line in lines]
