@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 export CORTEX_VENV := $(VENV)
-.PHONY: test-slow demo test lint bench bootstrap
+.PHONY: test-slow demo test lint bench bootstrap soak
 
 ## make demo: install what is missing, then run the demo (TUI in a terminal, headless otherwise)
 demo:
@@ -18,6 +18,11 @@ test:
 test-slow:
 	@scripts/bootstrap.sh --dev
 	$(PY) -m pytest -m slow
+
+## make soak: the reliability soak (kill -9 cycles, a killed tmux server, a full tmpfs, hostile names); every
+## loss column must read 0 (docs/reliability.md). Mounting the tmpfs needs root; without it that part is skipped.
+soak: bootstrap
+	$(PY) benchmarks/soak.py --cycles 100
 
 bootstrap:
 	@scripts/bootstrap.sh --dev

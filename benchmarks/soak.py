@@ -120,11 +120,11 @@ def scenario_kill9(root: Path, cycles: int, rnd: random.Random) -> Row:
     n_workers = 4
     layout = root / "k9.toml"
     layout.write_text(kill9_layout(gates, n_workers))
-    lock = repo / "coordination/runs/soak/supervisor.lock"
     i_hostile = {n: i for i, n in enumerate(HOSTILE)}
     names = [f"w{i}" for i in range(n_workers)] + ["flaky", "dep", *HOSTILE]
     row.sessions = len(names)
     opened: list[str] = []
+    (repo / "coordination/runs/soak").mkdir(parents=True)  # where `up` would have made the daemon's log
     for c in range(cycles):
         step = cycles // (n_workers + 2)
         if c and c % step == 0 and len(opened) < n_workers + 1:  # let the next gated session finish
@@ -141,16 +141,19 @@ def scenario_kill9(root: Path, cycles: int, rnd: random.Random) -> Row:
             time.sleep(rnd.uniform(0.2, 1.5))
             p.send_signal(signal.SIGKILL)
             p.wait()
-        r = cli("up", str(layout), "--repo", str(repo), "--detach")
-        if r.returncode != 0:
-            row.notes.append(f"cycle {c}: up failed: {r.stderr.strip()[:200]}")
-            continue
-        time.sleep(rnd.uniform(0.0, 1.5))
-        try:
-            os.kill(int(lock.read_text()), signal.SIGKILL)
+        # the background supervisor `up --detach` starts, killed at a random moment of its life (start-up,
+        # re-attach, spawn, verify, restart backoff) — started directly: `up` would wait for it to be ready
+        sup = subprocess.Popen([sys.executable, "-m", "cortex_tui.cli", "_supervise", str(layout), "--repo",
+                                str(repo), "--log", str(repo / "coordination/runs/soak/supervisor.log")],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+        time.sleep(rnd.uniform(0.5, 4.0))
+        if sup.poll() is None:
+            sup.send_signal(signal.SIGKILL)
             row.cycles += 1
-        except (ValueError, ProcessLookupError):
-            pass
+        else:
+            row.notes.append(f"cycle {c}: the supervisor had ended by itself (exit {sup.returncode})")
+        sup.wait()
     for g in [f"w{i}" for i in range(n_workers)] + ["flaky"]:
         (gates / g).touch()
     final = cli("run", str(layout), "--repo", str(repo), "--headless", "--report", str(root / "k9-report.json"),

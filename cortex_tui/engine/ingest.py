@@ -126,9 +126,16 @@ class Ingest:
             return
         target = outside_worktree(call[0], call[1], rt.rec.worktree)
         if target is not None:
-            self.book.apply(rt, TriggerChange("out_of_scope", True, {
-                "path": target, "change": "outside worktree", "tool": call[2], "requested": call[0],
-                "scope": list(rt.spec.scope)}, key=f"outside:{target}", severity="error"))
+            self._flag_outside(rt, target, tool=call[2], requested=call[0])
+
+    def _flag_outside(self, rt: SessionRuntime, target: str, **extra: str) -> None:
+        """One out_of_scope per resolved path outside the worktree (Pre- and PostToolUse both name it)."""
+        key = f"outside:{target}"
+        if any(t.kind == "out_of_scope" and t.key == key for t in rt.rec.triggers):
+            return
+        self.book.apply(rt, TriggerChange("out_of_scope", True, {
+            "path": target, "change": "outside worktree", **extra, "scope": list(rt.spec.scope)},
+            key=key, severity="error"))
 
     def on_signal(self, rt: SessionRuntime, sig: AgentSignal) -> None:
         rec = rt.rec
@@ -143,9 +150,7 @@ class Ingest:
         elif sig.kind == "error" and sig.text:  # a failed tool call the agent reported (not in its output)
             self.book.apply(rt, rt.errors.error(self.clock.time(), sig.text))
         elif sig.kind == "outside" and sig.text:  # a write outside the worktree (the watcher cannot see it)
-            self.book.apply(rt, TriggerChange("out_of_scope", True, {"path": sig.text, "change": "outside worktree",
-                                                                     "scope": list(rt.spec.scope)},
-                                              key=f"outside:{sig.text}", severity="error"))
+            self._flag_outside(rt, sig.text)
         elif sig.kind in ("busy", "progress") and rec.state is SessionState.IDLE:
             self.book.set_state(rt, SessionState.RUNNING, None)
         elif sig.kind == "idle" and rec.state is SessionState.RUNNING:
