@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -50,6 +51,15 @@ def _tighten(d: Path) -> None:
         return
     if st.st_uid == os.getuid() and st.st_mode & 0o077:
         os.chmod(d, st.st_mode & 0o700 | DIR_MODE)
+
+
+def tighten_files(d: Path) -> None:
+    """Make the files directly in ``d`` 0600 (what an agent adapter wrote there with plain ``write_text``)."""
+    for p in d.iterdir():
+        with contextlib.suppress(OSError):
+            st = p.lstat()
+            if stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and st.st_mode & 0o077:
+                os.chmod(p, stat.S_IMODE(st.st_mode) & 0o700 | FILE_MODE)
 
 
 def opener(path: str, flags: int) -> int:

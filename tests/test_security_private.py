@@ -83,6 +83,11 @@ agent = "shell"
 {on_node}
 env = {{ CORTEX_PLANTED = "{secret}" }}
 command = 'sleep 2; printf "planted-sha=%s\\n" "$(printf %s "$CORTEX_PLANTED" | sha256sum | cut -c1-16)"; echo x > f.txt; git add -A; git -c user.name=t -c user.email=t@t.invalid commit -qm one'
+[[session]]
+name = "two"
+agent = "sim"
+{on_node}
+script = ["tokens 10 20", "write two.txt 2", "commit two"]
 """
 
 

@@ -105,7 +105,7 @@ def _emit_event(event: dict[str, object]) -> None:
     if not path:
         return
     event = {"source": "sim", "ts": time.time(), **event}
-    with open(path, "a", encoding="utf-8") as f:
+    with open(path, "a", encoding="utf-8", opener=lambda p, fl: os.open(p, fl, 0o600)) as f:  # private, like the run's
         f.write(json.dumps(event) + "\n")
 
 

@@ -22,7 +22,7 @@ from cortex_tui.backends.procs import kill_tree, wait_real
 from cortex_tui.backends.tmux import Tmux, WindowInfo
 from cortex_tui.errors import CortexError, disk_error
 from cortex_tui.model.state import SessionRecord
-from cortex_tui.private import open_private, private_dir
+from cortex_tui.private import open_private, private_dir, tighten_files
 from cortex_tui.resources import disk_usage
 
 log = logging.getLogger("cortex_tui.backends")
@@ -62,6 +62,7 @@ class LocalNode:
                            events_file=req.paths.events, headless=req.headless)
         private_dir(ctx.session_dir)
         adapter.prepare(spec, ctx)
+        tighten_files(ctx.session_dir)
         argv = adapter.command(spec, ctx)
         req.paths.exit.unlink(missing_ok=True)
         wrapped = ["/bin/sh", "-c", WRAPPER, "cortex-agent", str(req.paths.exit), *argv]

@@ -163,7 +163,7 @@ class RemoteNode:
         return self.run_dir / "sessions" / slug
 
     # files -------------------------------------------------------------------
-    def put_file(self, remote_path: str | PurePosixPath, data: bytes, mode: int = 0o644) -> None:
+    def put_file(self, remote_path: str | PurePosixPath, data: bytes, mode: int = 0o600) -> None:
         """Write ``data`` to ``remote_path`` on the node atomically (parents created)."""
         r = self.transport.run_bytes(["/bin/sh", "-c", _PUT_FILE, "cortex", str(remote_path), f"{mode:o}"],
                                      input=data)

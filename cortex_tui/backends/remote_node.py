@@ -17,7 +17,7 @@ from cortex_tui.backends.tmux import Tmux, WindowInfo
 from cortex_tui.errors import CortexError
 from cortex_tui.model.layout import NodeSpec
 from cortex_tui.model.state import SessionRecord
-from cortex_tui.private import open_private, private_dir
+from cortex_tui.private import open_private, private_dir, tighten_files
 
 
 def make_remote_node(spec: NodeSpec, run: str, socket: str) -> RemoteNode:
@@ -79,6 +79,7 @@ class SshNode:
                              session_dir=req.paths.session_dir, events_file=req.paths.events, headless=req.headless)
         private_dir(local.session_dir)
         adapter.prepare(spec, local)  # files are written locally, then uploaded
+        tighten_files(local.session_dir)
         remote_dir = rn.session_dir(rec.slug)
         for f in sorted(local.session_dir.iterdir()):
             if f.is_file() and f.name != "events.jsonl":

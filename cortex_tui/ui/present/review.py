@@ -295,9 +295,9 @@ def score_row(name: str, s: Score, winner: str | None, pal: Palette) -> tuple[Te
     scope = Text(str(s.scope_violations), style=f"bold {pal.warning}" if s.scope_violations else pal.muted)
     diff = Text.assemble((f"+{s.diff_added}", pal.success), " ", (f"-{s.diff_removed}", pal.error))
     time_s = format_duration(s.wall_time_s) if s.wall_time_s is not None else UNKNOWN
-    judge = Text(s.judge_reason or UNKNOWN, style="" if s.judge_reason else pal.muted, no_wrap=True,
+    judge = Text(visible(s.judge_reason or UNKNOWN), style="" if s.judge_reason else pal.muted, no_wrap=True,
                  overflow="ellipsis")
-    return (rank, Text(name, style="bold" if name == winner else ""), score_verify_cell(s, pal), Text(tests_label(s)),
+    return (rank, Text(visible(name), style="bold" if name == winner else ""), score_verify_cell(s, pal), Text(tests_label(s)),
             scope, diff, Text(fmt_count(s.tokens)), Text(fmt_cost(s.cost_usd)), Text(time_s), judge)
 
 
@@ -314,7 +314,7 @@ def compare_title(cmp: Comparison | None, run: str, pal: Palette) -> Text:
                  style=pal.accent if cmp.judge.ok else pal.warning)
     if cmp.winner:
         t.append(" · winner ")
-        t.append(cmp.winner, style=f"bold {pal.warning}")
+        t.append(visible(cmp.winner), style=f"bold {pal.warning}")
         t.append(f" ({'ranking' if cmp.chosen_by == 'ranking' else 'picked by ' + cmp.chosen_by})", style=pal.muted)
     return t
 
@@ -322,7 +322,7 @@ def compare_title(cmp: Comparison | None, run: str, pal: Palette) -> Text:
 def variant_info(name: str, cmp: Comparison, entry: QueueEntry | None, pal: Palette) -> Text:
     """Facts of one variant beside its diff: outcome, tests, scope, triggers, queue status, kept ref, judge."""
     s = cmp.scores[name]
-    t = Text(name, style="bold")
+    t = Text(visible(name), style="bold")
     t.append(f"  rank {s.rank}", style=pal.muted)
     if s.heuristic_rank and s.heuristic_rank != s.rank:
         t.append(f" (heuristic {s.heuristic_rank})", style=pal.muted)
@@ -338,7 +338,7 @@ def variant_info(name: str, cmp: Comparison, entry: QueueEntry | None, pal: Pale
     t.append("\n")
     t.append(f"diff +{s.diff_added} -{s.diff_removed} in {s.files_changed} files\n")
     if s.out_of_scope:
-        t.append(f"out of scope: {', '.join(s.out_of_scope)}\n", style=pal.warning)
+        t.append(f"out of scope: {', '.join(visible(p) for p in s.out_of_scope)}\n", style=pal.warning)
     if s.trigger_kinds:
         t.append(f"triggers: {', '.join(s.trigger_kinds)}\n", style=pal.warning)
     if s.weighted is not None:
@@ -347,9 +347,9 @@ def variant_info(name: str, cmp: Comparison, entry: QueueEntry | None, pal: Pale
         t.append(f"review queue: {entry.status}\n", style=pal.success if entry.status in AWAITING else pal.muted)
     ref = cmp.losers.get(name)
     if ref:
-        t.append(f"kept at {ref}\n", style=pal.muted)
+        t.append(f"kept at {visible(ref)}\n", style=pal.muted)
     if s.judge_reason:
-        t.append(f"judge: {s.judge_reason}\n", style=pal.accent)
+        t.append(f"judge: {visible(s.judge_reason)}\n", style=pal.accent)
     t.rstrip()
     return t
 
