@@ -96,8 +96,8 @@ def test_depends_on_orders_and_blocks(git_repo: Path, tmp_path: Path) -> None:
     assert s["broken"].state.value == "failed" and s["broken"].exit_code == 3
     assert s["after-broken"].state.value == "stopped" and "broken" in (s["after-broken"].reason or "")
     assert not any(e.kind == "spawned" and e.session == "after-broken" for e in events)
-    # the dependant's worktree branches from the base, not from its dependency
-    assert "a.txt" not in git(git_repo, "ls-tree", "--name-only", "cortex/deps/second")
+    # the dependant's branch starts from its dependency's work (issue #16)
+    assert "a.txt" in git(git_repo, "ls-tree", "--name-only", "cortex/deps/second").split()
 
 
 HOSTILE = """

@@ -63,6 +63,9 @@ OPENAPI: dict[str, Any] = {
         "/v1/sessions/{name}/interrupt": _action("The agent's interrupt key"),
         "/v1/sessions/{name}/stop": _action("Stop the session (its worktree and branch stay)"),
         "/v1/sessions/{name}/restart": _action("Restart the session"),
+        "/v1/sessions/{name}/continue": _action("Start a blocked session with its merge resolved in its worktree"),
+        "/v1/sessions/{name}/continue-from-base": _action("Start a blocked session from the base, without its "
+                                                          "dependencies' work"),
         "/v1/review": {"get": {"summary": "The review queue (the shape of `review list --json`)",
                                "responses": {"200": _OK}}},
         "/v1/review/{name}": {"get": {"summary": "One review entry", "parameters": _NAME,

@@ -83,7 +83,7 @@ class Api:
         r.add_get("/v1/sessions/{name}/screen", self.screen)
         r.add_get("/v1/events", self.events)
         r.add_get("/v1/events/end", self.events_end)
-        for action in ("approve", "deny", "send", "interrupt", "stop", "restart"):
+        for action in ("approve", "deny", "send", "interrupt", "stop", "restart", "continue", "continue-from-base"):
             r.add_post(f"/v1/sessions/{{name}}/{action}", self.action)
         r.add_get("/v1/review", self.review_list)
         r.add_get("/v1/review/{name}", self.review_show)
@@ -186,6 +186,8 @@ class Api:
             await self.sup.stop_session(name, reason=f"stopped through the {origin}", origin=origin)
         elif action == "restart":
             await self.sup.restart_session(name, origin=origin)
+        elif action in ("continue", "continue-from-base"):
+            await self.sup.continue_session(name, from_base=action == "continue-from-base", origin=origin)
         return web.json_response({"ok": True, "session": name, "action": action,
                                   "state": self.sup.rt[name].rec.state.value})
 

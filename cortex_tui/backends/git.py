@@ -209,3 +209,54 @@ def diff_size(worktree: Path, base: str) -> tuple[int, int]:
         except OSError:  # it went away between the listing and the read: it is not counted
             continue
     return added, removed
+
+
+@dataclass(frozen=True)
+class MergeTreeResult:
+    """``git merge-tree --write-tree A B``: the merged tree (also on a conflict) and the conflicting paths."""
+
+    tree: str
+    conflicts: list[str]
+
+    @property
+    def clean(self) -> bool:
+        return not self.conflicts
+
+
+def merge_tree(repo: Path, ours: str, theirs: str) -> MergeTreeResult:
+    """Merge two commits in the object database only (no worktree, no index touched; git >= 2.38)."""
+    r = subprocess.run([*GIT, "-C", str(repo), "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z",
+                        ours, theirs], capture_output=True, text=True, errors="replace", stdin=subprocess.DEVNULL,
+                       timeout=120)
+    if r.returncode not in (0, 1):
+        raise GitError(f"git merge-tree {ours[:12]} {theirs[:12]} failed in {repo}: {(r.stderr or r.stdout).strip()}",
+                       "git 2.38 or newer is needed (`git --version`)")
+    tree, *paths = [p for p in r.stdout.split("\0") if p]
+    return MergeTreeResult(tree, sorted(set(paths)) if r.returncode == 1 else [])
+
+
+CORTEX_IDENT = {"GIT_AUTHOR_NAME": "cortex-tui", "GIT_AUTHOR_EMAIL": "cortex-tui@localhost",
+                "GIT_COMMITTER_NAME": "cortex-tui", "GIT_COMMITTER_EMAIL": "cortex-tui@localhost"}
+"""Identity of the commits cortex-tui itself makes (merges of dependencies, integration merges)."""
+
+
+def commit_tree(repo: Path, tree: str, parents: list[str], message: str) -> str:
+    """A commit of ``tree`` with ``parents`` (no ref moved)."""
+    args = ["commit-tree", tree]
+    for p in parents:
+        args += ["-p", p]
+    return git(repo, *args, "-F", "-", input=message, env=CORTEX_IDENT).strip()
+
+
+def is_ancestor(repo: Path, ancestor: str, commit: str) -> bool:
+    return git_ok(repo, "merge-base", "--is-ancestor", ancestor, commit)
+
+
+def unmerged_paths(worktree: Path) -> list[str]:
+    """Paths with unresolved conflicts in a worktree's index."""
+    out = git(worktree, "diff", "--name-only", "--diff-filter=U", "-z")
+    return sorted({p for p in out.split("\0") if p})
+
+
+def merge_in_progress(worktree: Path) -> bool:
+    return git_ok(worktree, "rev-parse", "--verify", "--quiet", "MERGE_HEAD")

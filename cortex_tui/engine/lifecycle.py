@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from cortex_tui.backends.node import FinalLook, SessionPaths, SpawnRequest
 from cortex_tui.engine.clock import Clock, local_hms
 from cortex_tui.engine.events import Emit
+from cortex_tui.engine.handover import HandoverBlocked, prepare_spawn
 from cortex_tui.engine.ingest import Ingest
 from cortex_tui.engine.nodes import NodeSet, session_paths
 from cortex_tui.engine.schedule import restart_delay
@@ -35,7 +36,8 @@ class Lifecycle:
                  overlap: OverlapTracker, emit: Emit, run: str, repo: Path, headless: bool,
                  base_commit: Callable[[], str], check_screen: Callable[[SessionRuntime], None],
                  after_spawn: Callable[[SessionRuntime], Awaitable[None]],
-                 on_finished: Callable[[SessionRuntime], None], wake: Callable[[], None]) -> None:
+                 on_finished: Callable[[SessionRuntime], None], wake: Callable[[], None],
+                 runtimes: Mapping[str, SessionRuntime] | None = None) -> None:
         self.clock = clock
         self.book = book
         self.ingest = ingest
@@ -53,6 +55,8 @@ class Lifecycle:
         self.on_finished = on_finished
         """Called when an attempt finished with exit 0 (the review queue takes it)."""
         self.wake = wake
+        self.runtimes: Mapping[str, SessionRuntime] = runtimes if runtimes is not None else {}
+        """Every session of the run (a dependent starts from its dependencies' branches: engine/handover.py)."""
         self.spawning: set[str] = set()
         self.exiting: set[str] = set()
         """Sessions whose exit is being looked at (git work in a thread)."""
@@ -68,6 +72,12 @@ class Lifecycle:
         except DiskError:  # the run's own files cannot be written: not the session's failure (it is retried
             rec.state = SessionState.PENDING  # by the next supervisor); the supervisor stops with exit 4
             raise
+        except HandoverBlocked as e:  # not started: a human resolves the merge or starts it from the base
+            rec.blocked_paths = list(e.paths)
+            self.book.set_state(rt, SessionState.BLOCKED, e.message)
+            self.emit("blocked", rec.name, dependency=e.dependency, paths=e.paths, worktree=str(e.worktree),
+                      hint=e.hint)
+            return  # (the finally below ends the spawn)
         except CortexError as e:
             rec.finished_at = self.clock.time()
             self.book.set_state(rt, SessionState.FAILED, f"spawn failed: {e.message}")
@@ -92,9 +102,16 @@ class Lifecycle:
         return session_paths(self.store, rec)
 
     def spawn_sync(self, rt: SessionRuntime, restart: bool) -> None:
-        self.nodes.get_for(rt.rec).spawn(SpawnRequest(
-            spec=rt.spec, rec=rt.rec, adapter=rt.adapter, run=self.run, repo=self.repo,
-            base_commit=self.base_commit(), headless=self.headless, restart=restart, paths=self.paths(rt.rec),
+        node = self.nodes.get_for(rt.rec)
+        start = prepare_spawn(self.repo, rt.rec, rt.spec, self.base_commit(),
+                              {n: r.rec for n, r in self.runtimes.items()}, polled=node.polled)
+        if start.handover is not None and start.handover.merged:
+            h = start.handover
+            self.emit("handover", rt.rec.name, method=h.method, start=h.start, merged=[d.name for d in h.merged],
+                      subjects=h.subjects)
+        node.spawn(SpawnRequest(
+            spec=start.spec, rec=rt.rec, adapter=rt.adapter, run=self.run, repo=self.repo,
+            base_commit=start.base, headless=self.headless, restart=restart, paths=self.paths(rt.rec),
             stamp=local_hms(self.clock)))
 
     def stop_sync(self, rt: SessionRuntime) -> None:

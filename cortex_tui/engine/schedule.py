@@ -79,3 +79,26 @@ def timed_out(rt: SessionRuntime, now: float) -> str | None:
     if timeout and started and now - started > timeout:
         return f"timed out after {timeout:.0f}s"
     return None
+
+
+def settled(runtimes: Iterable[SessionRuntime]) -> bool:
+    """Nothing more happens without a human: every session ended (no restart due), is ``blocked``, or waits
+    on a blocked dependency (directly or through others)."""
+    rts = {rt.rec.name: rt for rt in runtimes}
+    memo: dict[str, bool] = {}
+
+    def stuck(name: str, seen: frozenset[str] = frozenset()) -> bool:
+        if name in memo:
+            return memo[name]
+        rt = rts[name]
+        st = rt.rec.state
+        if st is SessionState.BLOCKED:
+            out = True
+        elif st is SessionState.PENDING and rt.restart_at is None:
+            out = any(d in rts and d not in seen and stuck(d, seen | {name}) for d in rt.spec.depends_on)
+        else:
+            out = False
+        memo[name] = out
+        return out
+
+    return all((rt.rec.state.terminal and rt.restart_at is None) or stuck(n) for n, rt in rts.items())

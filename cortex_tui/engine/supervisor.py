@@ -20,13 +20,14 @@ from cortex_tui.budgets import BudgetTracker
 from cortex_tui.engine import actions
 from cortex_tui.engine.clock import Clock, SystemClock
 from cortex_tui.engine.events import EPHEMERAL_KINDS, Event, EventBus, EventKind
+from cortex_tui.engine.handover import continue_blocked
 from cortex_tui.engine.ingest import Ingest
 from cortex_tui.engine.lifecycle import Lifecycle
 from cortex_tui.engine.nodes import NodeSet
 from cortex_tui.engine.observers import Observers, Plugin, start_observers
 from cortex_tui.engine.reattach import open_run, reconcile, server_gone_reason
 from cortex_tui.engine.review_desk import ReviewDesk
-from cortex_tui.engine.schedule import plan, timed_out
+from cortex_tui.engine.schedule import plan, settled, timed_out
 from cortex_tui.engine.screen import ScreenChecks
 from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.engine.tasks import TaskSet, describe, supervised
@@ -119,7 +120,7 @@ class Supervisor:
                               overlap=self.overlap, emit=self._emit, run=self.run_id, repo=self.repo,
                               headless=headless, base_commit=lambda: self.state.base_commit,
                               check_screen=self._check_screen_soon, after_spawn=self._after_spawn,
-                              on_finished=self._finished, wake=self._wake.set)
+                              on_finished=self._finished, wake=self._wake.set, runtimes=self.rt)
         self._spawning = self.life.spawning
         self._exiting = self.life.exiting
         self._last_remote_poll = 0.0
@@ -159,7 +160,7 @@ class Supervisor:
     def done(self) -> bool:
         if self._spawning or self._exiting or self._tasks:  # a restart/stop/exit in flight is not the end
             return False
-        return all(r.rec.state.terminal and r.restart_at is None for r in self.rt.values())
+        return settled(self.rt.values())
 
     async def start(self) -> None:
         """Take the run's lock, create or re-attach to the run, reconcile with tmux."""
@@ -273,6 +274,16 @@ class Supervisor:
             await asyncio.to_thread(self.life.stop_sync, rt)
         self._emit("action", name, action="restart", detail="", origin=origin)
         await self.life.spawn(rt, restart=True)
+
+    async def continue_session(self, name: str, *, from_base: bool = False, origin: str = "user") -> str:
+        """A ``blocked`` session starts: with the merge resolved in its worktree, or from the base anyway."""
+        rt = self._get(name)
+        done = await asyncio.to_thread(continue_blocked, self.repo, self.run_id, rt.rec, self.state.base_commit,
+                                       from_base=from_base)
+        self.book.set_state(rt, SessionState.PENDING, None)
+        self._emit("action", name, action="continue", detail=done, origin=origin)
+        self._wake.set()
+        return done
 
     def attach_argv(self, name: str) -> list[str]:
         rt = self._get(name)

@@ -31,6 +31,8 @@ EventKind = Literal[
     "notify_sent", "notify_error", "metrics_serving", "api_serving", "plugin_error",
     # a TUI mirroring a supervisor in another process (the browser view) lost or found it again
     "supervisor_gone", "supervisor_back",
+    # dependencies handing over their work (engine/handover.py) and the integration gate (review/integrate.py)
+    "handover", "blocked", "stale_base", "integration",
 ]
 EVENT_KINDS: frozenset[str] = frozenset(get_args(EventKind))
 EPHEMERAL_KINDS: frozenset[str] = frozenset({"output", "stats"})
@@ -250,6 +252,36 @@ class PluginError(Payload):
     error: str
 
 
+class Handover(Payload):
+    """A dependent starts from its dependencies' work: ``method`` base | fast-forward | merge, ``start`` commit."""
+
+    method: str
+    start: str
+    merged: list[str]
+
+
+class Blocked(Payload):
+    """A dependency's branch conflicts with the others: the session waits for ``cortex-tui continue``."""
+
+    dependency: str
+    paths: list[str]
+
+
+class StaleBase(Payload):
+    """A dependency has commits its dependent did not start from (e.g. it was restarted)."""
+
+    dependency: str
+    commits: list[str]
+
+
+class Integration(Payload):
+    """The integration gate ran: ``ok`` and the smallest failing set (when the combination failed)."""
+
+    ok: bool
+    sessions: list[str]
+    failing: list[str] = Field(default_factory=list)
+
+
 class SupervisorGone(Payload):
     """The mirrored supervisor stopped answering (every session ended, or it was stopped)."""
 
@@ -266,6 +298,7 @@ PAYLOADS: dict[EventKind, type[Payload]] = {
     "clean": Clean, "bestof": BestOf, "bestof_judge": BestOfJudge, "notify_sent": Notify, "notify_error": Notify,
     "metrics_serving": MetricsServing, "api_serving": ApiServing, "plugin_error": PluginError,
     "review_decision": ReviewDecision, "supervisor_gone": SupervisorGone, "supervisor_back": Empty,
+    "handover": Handover, "blocked": Blocked, "stale_base": StaleBase, "integration": Integration,
 }
 
 

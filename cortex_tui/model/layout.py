@@ -104,6 +104,11 @@ class SessionSpec(SessionSettings):
     script: list[str] | None = None
     """Steps for ``agent = "sim"``."""
     variants: int = Field(default=1, ge=1, le=64)
+    start_after: Literal["finished", "approved"] = "finished"
+    """When a dependent starts: its dependencies finished (exit 0, verify passed when one is set), or were
+    approved in review (it then starts from the base after their merge)."""
+    handover_preamble: bool = True
+    """Tell the agent which dependency branches it starts from (a short preamble to its prompt)."""
 
     @field_validator("name")
     @classmethod
@@ -243,6 +248,8 @@ class ResolvedSession(BaseModel):
     restart: RestartPolicy | None
     extra_args: list[str]
     ignore: list[str]
+    start_after: Literal["finished", "approved"] = "finished"
+    handover_preamble: bool = True
 
 
 def resolve_session(layout: Layout, spec: SessionSpec) -> ResolvedSession:
@@ -286,4 +293,6 @@ def resolve_session(layout: Layout, spec: SessionSpec) -> ResolvedSession:
         restart=pick("restart", None),
         extra_args=list(pick("extra_args", [])),
         ignore=list(pick("ignore", [])),
+        start_after=spec.start_after,
+        handover_preamble=spec.handover_preamble,
     )

@@ -22,6 +22,9 @@ class SessionState(StrEnum):
     STOPPED = "stopped"
     UNKNOWN = "unknown"
     """State cannot be observed (remote link down)."""
+    BLOCKED = "blocked"
+    """Not started: its dependencies' branches conflict (``cortex-tui continue`` resolves it). Neither live
+    nor terminal: it waits for a human, and its dependents wait with it."""
 
     @property
     def terminal(self) -> bool:
@@ -118,6 +121,12 @@ class SessionRecord(BaseModel):
     diff_added: int | None = None
     """Lines added/removed vs the base in tracked files (committed or not); None until measured."""
     diff_removed: int | None = None
+    handover: dict[str, str] = Field(default_factory=dict)
+    """Dependency name -> the head of its branch this session started from (engine/handover.py)."""
+    handover_from_base: bool = False
+    """The user chose to start it from the run's base without its dependencies' work."""
+    blocked_paths: list[str] = Field(default_factory=list)
+    """While ``blocked``: the paths the dependencies' branches conflict in."""
 
     def active_triggers(self) -> list[TriggerRecord]:
         return [t for t in self.triggers if t.active]

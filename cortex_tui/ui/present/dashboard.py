@@ -117,7 +117,7 @@ def activity_cell(act: float | None, now: float, pal: Palette) -> Text:
 
 
 def needs_attention(rec: SessionRecord) -> bool:
-    return rec.state in (SessionState.WAITING, SessionState.FAILED) or bool(rec.active_triggers())
+    return rec.state in (SessionState.WAITING, SessionState.FAILED, SessionState.BLOCKED) or bool(rec.active_triggers())
 
 
 def attention_key(rec: SessionRecord) -> tuple[int, int, float, str]:

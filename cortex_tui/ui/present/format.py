@@ -43,11 +43,13 @@ STATE_LOOK: dict[SessionState, tuple[str, str]] = {
     SessionState.FAILED: ("✖", "error"),
     SessionState.STOPPED: ("■", "muted"),
     SessionState.UNKNOWN: ("?", "warning"),
+    SessionState.BLOCKED: ("⊘", "error"),
 }
 
 # lower = needs the human sooner
 STATE_RANK: dict[SessionState, int] = {
     SessionState.WAITING: 0,
+    SessionState.BLOCKED: 1,
     SessionState.FAILED: 2,
     SessionState.UNKNOWN: 3,
     SessionState.RUNNING: 4,
