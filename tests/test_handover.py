@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from conftest import git
 from engine_helpers import make_sup, run_to_end, wait_for
 
-from cortex_tui.engine.supervisor import Supervisor
+from cortex_tui.engine.events import Event
+from cortex_tui.errors import CortexError
 from cortex_tui.model.state import SessionState
 
 COMMIT = "git -c user.name=t -c user.email=t@t.invalid commit -q -m"
@@ -117,25 +119,37 @@ def test_diamond_merges_both_dependencies(git_repo: Path, tmp_path: Path) -> Non
 
 def test_diamond_conflict_blocks_then_continue(git_repo: Path, tmp_path: Path) -> None:
     sup = make_sup(git_repo, DIAMOND.format(run="conf", left_path="src/app.py", right_path="src/app.py"), tmp_path)
-    events: list[object] = []
+    events: list[Event] = []
+    sup.subscribe(events.append)
 
-    async def resolve(sup: Supervisor) -> None:
+    async def main() -> None:  # supervised on (as the TUI does): a blocked run would otherwise end at once
+        await sup.start()
+        task = asyncio.create_task(sup.supervise(until_done=False))
         await wait_for(lambda: sup.state.sessions["join"].state is SessionState.BLOCKED, 30, "join blocked")
         rec = sup.state.sessions["join"]
         assert rec.blocked_paths == ["src/app.py"]
         wt = Path(rec.worktree)
         assert "<<<<<<<" in (wt / "src" / "app.py").read_text()  # the merge waits in its worktree
+        with pytest.raises(CortexError, match=r"unresolved conflicts: src/app\.py"):
+            await sup.continue_session("join")  # not resolved yet: refused, still blocked
+        assert rec.state is SessionState.BLOCKED
         (wt / "src" / "app.py").write_text("both\n")
         git(wt, "add", "src/app.py")
         await sup.continue_session("join")
+        await wait_for(lambda: rec.state is SessionState.FINISHED, 30, "join finished")
+        sup.request_stop()
+        await asyncio.wait_for(task, 30)
+        await sup.shutdown()
 
-    events = run_to_end(sup, during=resolve)  # type: ignore[assignment]
+    asyncio.run(main())
     j = sup.state.sessions["join"]
-    assert j.state is SessionState.FINISHED, j.reason
     assert (Path(j.worktree) / "src" / "app.py").read_text() == "both\n"
-    blocked = [e for e in events if getattr(e, "kind", "") == "blocked"]
-    assert blocked and blocked[0].data["paths"] == ["src/app.py"] and blocked[0].data["dependency"] == "right"  # type: ignore[attr-defined]
+    blocked = [e for e in events if e.kind == "blocked"]
+    assert blocked and blocked[0].data["paths"] == ["src/app.py"] and blocked[0].data["dependency"] == "right"
     assert set(j.handover) == {"left", "right"}
+    # the resolved merge is a commit on join's branch with both dependencies as parents
+    parents = git(git_repo, "log", "-1", "--format=%P", j.base_commit or "").split()
+    assert parents == [git(git_repo, "rev-parse", f"cortex/conf/{n}").strip() for n in ("left", "right")]
 
 
 def test_blocked_run_settles_and_from_base_starts_it_without_the_work(git_repo: Path, tmp_path: Path) -> None:
