@@ -162,3 +162,22 @@ def test_completion_scripts_and_session_names(live_run: Path, tmp_path: Path) ->
                          env={"PATH": "/usr/bin:/bin", "_CORTEX_TUI_COMPLETE": "complete_zsh",
                               "_TYPER_COMPLETE_ARGS": "cortex-tui restart ", "HOME": str(tmp_path)}, timeout=60)
     assert '"talker"' in zsh.stdout and '"sleeper"' in zsh.stdout
+
+
+def test_status_json_shows_verify_of_an_interactive_run(git_repo: Path, tmp_path: Path) -> None:
+    """Today: `verify: null` in `status --json` after the session finished and verified (only `review` had it)."""
+    layout = tmp_path / "v.toml"
+    layout.write_text('[run]\nname = "ver"\nverify = "test -f v.txt"\n[defaults]\nagent = "sim"\n'
+                      '[[session]]\nname = "work"\nscript = ["write v.txt v", "commit v"]\n'
+                      '[[session]]\nname = "idle"\nscript = ["sleep 120"]\n')
+    cli("up", str(layout), "--repo", str(git_repo), "--detach")
+
+    def verified() -> bool:
+        s = next(s for s in status_json(git_repo)["sessions"] if s["name"] == "work")
+        return s["verify"] is not None
+
+    wait_until(verified, timeout=60, what="verify recorded")
+    work = next(s for s in status_json(git_repo)["sessions"] if s["name"] == "work")
+    assert work["verify"]["exit_code"] == 0 and work["review_status"] == "pending"
+    assert "verify ok" in cli("status", "--repo", str(git_repo)).stdout
+    cli("down", "--repo", str(git_repo))

@@ -74,6 +74,7 @@ def _one_story(code: int, data: dict[str, Any], suite: ET.Element, annotations: 
     """Every output agrees with ``expect_failing`` (session -> a word its failure must contain)."""
     assert code == expect_code
     assert data["exit_code"] == expect_code
+    assert data["supervisor"]["alive"] is False  # written after supervision ended
     assert f"exit {expect_code}" in summary
     failing = {s["name"]: s["failure"] for s in data["sessions"] if s["failure"]}
     assert set(failing) == set(expect_failing), failing
@@ -124,7 +125,7 @@ def test_fail_on_alone_fails_junit_too(git_repo: Path, tmp_path: Path) -> None:
 def test_timeout_tells_one_story(git_repo: Path, tmp_path: Path) -> None:
     text = ('[run]\nname = "story"\n[defaults]\nagent = "sim"\n[[session]]\nname = "quick"\nscript = ["say hi"]\n'
             '[[session]]\nname = "slow"\nscript = ["sleep 120"]\n')
-    code, data, suite, annotations, summary, _ = _run(git_repo, tmp_path, text, "--timeout", "6s")
+    code, data, suite, annotations, summary, _ = _run(git_repo, tmp_path, text, "--timeout", "20s")  # "quick" ends long before, even under load
     _one_story(code, data, suite, annotations, summary, {"slow": "stopped"}, expect_code=3)
     assert data["reason"].startswith("timed out")
 

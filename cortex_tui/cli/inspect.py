@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -40,6 +40,7 @@ def status(
     except CortexError:
         budgets = {}
     data = status_dict(state, budgets, supervisor_alive=holder is not None)
+    _add_review(data, Path(state.repo), store.state_dir, state.run)
     if as_json:
         typer.echo(json.dumps(data, indent=2, default=str))
         return
@@ -49,7 +50,27 @@ def status(
         trig = ", ".join(dict.fromkeys(t["kind"] for t in s["triggers"] if t["active"]))
         typer.echo(f"  {STATE_GLYPH.get(s['state'], ' ')} {visible(s['name']):<20} {s['state']:<9} "
                    f"{visible(s['branch']):<32} "
-                   f"exit={'' if s['exit_code'] is None else s['exit_code']:<4} {trig}")
+                   f"exit={'' if s['exit_code'] is None else s['exit_code']:<4} {_verify_word(s['verify']):<10} {trig}")
+
+
+def _add_review(data: dict[str, Any], repo: Path, state_dir: Path, run: str) -> None:
+    """Each session's verify result and review status (from the review queue, where the verdicts live)."""
+    from cortex_tui.review.queue import ReviewQueue
+
+    try:
+        entries = {e.session: e for e in ReviewQueue.open(repo, state_dir, run).entries()}
+    except CortexError:
+        entries = {}
+    for s in data["sessions"]:
+        e = entries.get(s["name"])
+        s["verify"] = e.verify.model_dump() if e is not None and e.verify is not None else None
+        s["review_status"] = e.status if e is not None else None
+
+
+def _verify_word(v: dict[str, Any] | None) -> str:
+    if v is None:
+        return ""
+    return "verify ok" if v.get("exit_code") == 0 else f"verify exit {v.get('exit_code')}"
 
 
 @app.command()

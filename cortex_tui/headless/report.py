@@ -33,7 +33,8 @@ def review_of(sup: Supervisor) -> dict[str, Any]:
 
 
 def build_report(sup: Supervisor, *, exit_code: int, reason: str, started: float) -> dict[str, Any]:
-    data = status_dict(sup.state, budgets_of(sup), supervisor_alive=True)
+    # written when supervision has ended (the lock is released): nobody supervises the run any more
+    data = status_dict(sup.state, budgets_of(sup), supervisor_alive=False)
     entries = review_of(sup)
     for s in data["sessions"]:
         e = entries.get(s["name"])
