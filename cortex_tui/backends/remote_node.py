@@ -14,7 +14,7 @@ from cortex_tui.backends.remote import RemoteNode
 from cortex_tui.backends.remote_poll import PollResult, poll_node
 from cortex_tui.backends.ssh import SshTransport
 from cortex_tui.backends.tmux import Tmux, WindowInfo
-from cortex_tui.errors import CortexError
+from cortex_tui.errors import CortexError, disk_error
 from cortex_tui.model.layout import NodeSpec
 from cortex_tui.model.state import SessionRecord
 from cortex_tui.private import open_private, private_dir, tighten_files
@@ -58,12 +58,15 @@ class SshNode:
 
     def spawn(self, req: SpawnRequest) -> None:
         rec = req.rec
+        try:  # before the attempt is counted: a full disk is no attempt of the session
+            req.paths.exit.unlink(missing_ok=True)
+            with open_private(req.paths.log) as f:
+                f.write(f"\n── cortex-tui: attempt {rec.attempt + 1} on node {self.name} · {req.stamp}\n".encode())
+        except OSError as e:
+            raise disk_error(req.paths.log, e, "writing the session log") from e
         if req.restart:
             rec.restarts += 1 if rec.attempt > 0 else 0
         rec.attempt += 1
-        req.paths.exit.unlink(missing_ok=True)
-        with open_private(req.paths.log) as f:
-            f.write(f"\n── cortex-tui: attempt {rec.attempt} on node {self.name} · {req.stamp}\n".encode())
         rec.log_offset = req.paths.log.stat().st_size
         with self.spawn_lock:
             rec.window_id, rec.pane_id, rec.remote_pid = self._spawn_locked(req)
