@@ -112,6 +112,14 @@ def injections(root: Path, repo: Path) -> int:
     return len(pwned) + raw
 
 
+def _holds(repo: Path, pid: int) -> bool:
+    """Whether supervisor ``pid`` has taken the run over (its pid saved in state.json)."""
+    try:
+        return bool(json.loads((repo / "coordination/runs/soak/state.json").read_text()).get("supervisor_pid") == pid)
+    except (OSError, ValueError):
+        return False
+
+
 def scenario_kill9(root: Path, cycles: int, rnd: random.Random) -> Row:
     row = Row("kill -9 (spawn/verify/backoff/clean)")
     repo = make_repo(root / "k9")
@@ -124,6 +132,7 @@ def scenario_kill9(root: Path, cycles: int, rnd: random.Random) -> Row:
     names = [f"w{i}" for i in range(n_workers)] + ["flaky", "dep", *HOSTILE]
     row.sessions = len(names)
     opened: list[str] = []
+    phases: dict[str, int] = {}
     (repo / "coordination/runs/soak").mkdir(parents=True)  # where `up` would have made the daemon's log
     for c in range(cycles):
         step = cycles // (n_workers + 2)
@@ -147,13 +156,25 @@ def scenario_kill9(root: Path, cycles: int, rnd: random.Random) -> Row:
                                 str(repo), "--log", str(repo / "coordination/runs/soak/supervisor.log")],
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
-        time.sleep(rnd.uniform(0.5, 4.0))
+        if rnd.random() < 0.25:  # during its start-up (lock, state, tmux, reconcile)
+            time.sleep(rnd.uniform(0.3, 3.0))
+            phase = "start-up"
+        else:  # once it supervises (re-attached): spawns, exits, verifies, backoffs are in flight
+            end = time.monotonic() + 60
+            while time.monotonic() < end and sup.poll() is None and not _holds(repo, sup.pid):
+                time.sleep(0.05)
+            time.sleep(rnd.uniform(0.0, 3.0))
+            phase = "supervising"
         if sup.poll() is None:
             sup.send_signal(signal.SIGKILL)
             row.cycles += 1
+            phases[phase] = phases.get(phase, 0) + 1
         else:
             row.notes.append(f"cycle {c}: the supervisor had ended by itself (exit {sup.returncode})")
         sup.wait()
+    row.notes.append("kills by phase: " + ", ".join(f"{k} {v}" for k, v in sorted(phases.items())))
+    events_path = repo / "coordination/runs/soak/events.jsonl"
+    row.notes.append(f"re-attaches seen before the final run: {events_path.read_text().count(chr(34) + 'attached' + chr(34))}")
     for g in [f"w{i}" for i in range(n_workers)] + ["flaky"]:
         (gates / g).touch()
     final = cli("run", str(layout), "--repo", str(repo), "--headless", "--report", str(root / "k9-report.json"),
