@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import pytest
@@ -18,11 +20,13 @@ def test_command_lines_and_start_file(tmp_path: Path, monkeypatch: pytest.Monkey
     ctx = make_ctx(tmp_path, tmp_path)
     a.prepare(s, ctx)
     argv = a.command(s, ctx)
-    assert argv == ["aider", "--no-check-update", "--no-gitignore", "--model=anthropic/claude-sonnet-4-5",
+    assert argv == ["aider", "--no-check-update", "--no-gitignore", "--no-analytics", "--analytics-log",
+                    str(ctx.events_file), "--model=anthropic/claude-sonnet-4-5",
                     "--load", str(ctx.session_dir / "aider-start.txt")]
     assert (ctx.session_dir / "aider-start.txt").read_text() == "/code add tests for the parser\n"
     head = a.command(s, make_ctx(tmp_path, tmp_path, headless=True))
-    assert head[-4:] == ["--yes-always", "--no-pretty", "--message-file", str(ctx.session_dir / "prompt.txt")]
+    assert head[-5:] == ["--yes-always", "--no-pretty", "--no-stream", "--message-file",
+                         str(ctx.session_dir / "prompt.txt")]
     assert (ctx.session_dir / "prompt.txt").read_text() == "add tests\nfor the parser"
 
 
@@ -54,4 +58,20 @@ def test_cost_line() -> None:
                              "Cost: $0.01 message, $0.20 session.")
     assert cached is not None and cached["cache_hit"] == 10000 and cached["session_usd"] == 0.20
     assert parse_cost_line("nothing to see") is None
-    assert get_adapter("aider").exposes_usage is False
+    assert get_adapter("aider").exposes_usage is True  # from its analytics log (test_aider_analytics_log_usage)
+
+
+def test_aider_analytics_log_usage() -> None:
+    """aider 0.86.2's own analytics-log lines (tests/fixtures/agents/aider/0.86.2/) carry each reply's usage."""
+    from cortex_tui.budgets import UsageLedger
+
+    fix = Path(__file__).parent / "fixtures" / "agents" / "aider" / "0.86.2" / "analytics.jsonl"
+    a = get_adapter("aider")
+    sigs = [s for ln in fix.read_text().splitlines() if ln.strip() for s in a.interpret_event(json.loads(ln))]
+    assert [s.kind for s in sigs] == ["busy", "usage"]
+    ledger = UsageLedger()
+    for s in sigs:
+        if s.usage is not None:
+            ledger.apply(s.model, s.usage, total=s.total)
+    assert (ledger.usage.input, ledger.usage.output) == (1234, 56)  # what the fake API billed (--no-stream)
+    assert a.interpret_event({"event": "launched", "properties": {}}) == []

@@ -9,9 +9,18 @@ Started as ``aider --no-check-update --no-gitignore [--model M] [extra args] --l
 Approval prompts are one-line questions ending in ``(Y)es/(N)o [Yes]:`` (sometimes with ``/(A)ll/(S)kip all``
 or ``/(D)on't ask again``). The default is Yes, so answers are always typed: ``y``/``n`` + Enter.
 
-Usage: aider prints ``Tokens: 13k sent, 830 received. Cost: $0.04 message, $0.04 session.`` after each
-reply — rounded figures for humans, so ``exposes_usage`` is False (unknown, never 0);
-:func:`parse_cost_line` reads them for reports.
+Usage: aider's own analytics log (``--analytics-log``, written locally even with ``--no-analytics``) is
+pointed at the session's events file: every reply adds ``{"event": "message_send", "properties":
+{"prompt_tokens", "completion_tokens", "cost", …}}`` with the figures the API returned — exact, unlike the
+rounded ``Tokens: 13k sent, 830 received. Cost: …`` line it prints (:func:`parse_cost_line`, for reports).
+``message_send_starting`` marks a request going out (busy).
+
+The figures are the API's only for non-streamed replies: headless runs add ``--no-stream``; a streamed
+(interactive) reply's ``prompt_tokens`` is aider's own estimate (known gap).
+
+Offline: ``LITELLM_LOCAL_MODEL_COST_MAP=True`` keeps litellm from fetching its price table at start.
+Known gap (0.86.2): ``--load`` refuses ``/code`` ("only supported in interactive mode"), so an interactive
+session does not start on its prompt by itself; headless (``--message-file``) does.
 """
 
 from __future__ import annotations
@@ -19,9 +28,11 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from cortex_tui.agents.base import AgentAdapter, ApprovalPrompt, KeyInput, SpawnContext
+from cortex_tui.agents.base import AgentAdapter, AgentSignal, ApprovalPrompt, KeyInput, SpawnContext
 from cortex_tui.model.layout import ResolvedSession
+from cortex_tui.model.state import TokenUsage
 
 START_FILE = "aider-start.txt"
 PROMPT_FILE = "prompt.txt"
@@ -53,12 +64,15 @@ class AiderAdapter(AgentAdapter):
     def command(self, session: ResolvedSession, ctx: SpawnContext) -> list[str]:
         if session.command:
             return ["/bin/sh", "-c", session.command]
-        argv = [os.environ.get("CORTEX_AIDER_BIN") or "aider", "--no-check-update", "--no-gitignore"]
+        argv = [os.environ.get("CORTEX_AIDER_BIN") or "aider", "--no-check-update", "--no-gitignore",
+                "--no-analytics", "--analytics-log", str(ctx.events_file)]
         if session.model:
             argv += [f"--model={session.model}"]  # one token: a model "-x" is not read as a flag
         argv += list(session.extra_args)
         if ctx.headless:
-            argv += ["--yes-always", "--no-pretty", "--message-file", str(ctx.session_dir / PROMPT_FILE)]
+            # --no-stream: aider records the API's own usage only for non-streamed replies (streamed, it
+            # counts the prompt itself, an estimate)
+            argv += ["--yes-always", "--no-pretty", "--no-stream", "--message-file", str(ctx.session_dir / PROMPT_FILE)]
         elif session.prompt:
             argv += ["--load", str(ctx.session_dir / START_FILE)]
         return argv
@@ -70,6 +84,24 @@ class AiderAdapter(AgentAdapter):
         one_line = " ".join(session.prompt.split())
         (ctx.session_dir / START_FILE).write_text(f"/code {one_line}\n" if one_line else "", encoding="utf-8")
 
+    def env(self, session: ResolvedSession, ctx: SpawnContext) -> dict[str, str]:
+        return {"LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+
+    def interpret_event(self, event: dict[str, Any]) -> list[AgentSignal]:
+        """Lines of aider's analytics log: ``message_send`` = one reply's exact usage (and aider's cost)."""
+        name = event.get("event")
+        props = event.get("properties")
+        if name == "message_send" and isinstance(props, dict):
+            usage = TokenUsage(input=_count(props.get("prompt_tokens")), output=_count(props.get("completion_tokens")))
+            cost = props.get("cost")
+            known = isinstance(cost, int | float) and not isinstance(cost, bool) and cost > 0
+            return [AgentSignal("usage", usage=usage, cost_usd=float(cost) if known else None)]
+        if name == "message_send_starting":
+            return [AgentSignal("busy", text="request sent")]
+        if name == "message_send_exception":
+            return [AgentSignal("error", text=str(props.get("exception") if isinstance(props, dict) else "")[:500])]
+        return super().interpret_event(event)
+
     def approve_keys(self, prompt: ApprovalPrompt | None) -> list[KeyInput]:
         return [("literal", "y"), ("key", "Enter")]
 
@@ -77,5 +109,9 @@ class AiderAdapter(AgentAdapter):
         return [("literal", "n"), ("key", "Enter")]
 
 
+def _count(v: object) -> int:
+    return max(0, int(v)) if isinstance(v, int | float) and not isinstance(v, bool) else 0
+
+
 def make() -> AgentAdapter:
-    return AiderAdapter(kind="aider", approval_patterns=[CONFIRM_RE], progress="output", exposes_usage=False)
+    return AiderAdapter(kind="aider", approval_patterns=[CONFIRM_RE], progress="output", exposes_usage=True)

@@ -18,7 +18,7 @@ from typing import Any
 from claude_harness import MODEL, claude_env, prepare_home
 from fake_anthropic import FakeMessages
 from fake_llm import ScriptedLLM, Step
-from fake_openai import FakeResponses
+from fake_openai import FakeChat, FakeResponses
 
 from cortex_tui.agents.versions import binary, installed
 
@@ -29,6 +29,10 @@ class Driver:
     model: str
     unsupported: dict[str, str] = field(default_factory=dict)
     """scenario -> why this agent cannot do it (the test skips with that reason)."""
+    usage_headless: bool = False
+    """The usage scenario runs headless (the agent cannot be driven interactively yet)."""
+    reports_cache: bool = True
+    """The agent's own records split cached input out (else only the input total is compared)."""
 
     def available(self) -> str | None:
         """None when the CLI is installed at a tested version, else why not (the skip reason)."""
@@ -147,7 +151,31 @@ class ClaudeDriver(Driver):
         return Step.call("Write", {"file_path": path, "content": content}, **kw)
 
 
+@dataclass
+class AiderDriver(Driver):
+    """Aider through litellm's OpenAI provider: ``OPENAI_API_BASE`` at the Chat Completions fake, model
+    ``openai/<id>``; its edits are text (``--edit-format whole``), its shell commands ```bash blocks."""
+
+    def fake(self, script: list[Step]) -> ScriptedLLM:
+        return FakeChat(script)
+
+    def env(self, home: Path, worktree: Path, api: ScriptedLLM) -> dict[str, str]:
+        return {**base_env(home), "OPENAI_API_KEY": API_KEY, "OPENAI_API_BASE": f"{api.url}/v1"}
+
+    def layout_extra(self) -> dict[str, Any]:
+        return {"extra_args": ["--no-show-model-warnings", "--no-auto-commits", "--edit-format", "whole",
+                               "--no-pretty"]}
+
+
+_AIDER_INTERACTIVE = ("aider 0.86.2 cannot start an interactive session on its prompt (--load refuses /code: "
+                      "'only supported in interactive mode'); only headless runs are driven so far")
+
 DRIVERS: dict[str, Driver] = {
+    "aider": AiderDriver("aider", "openai/fake-coder", usage_headless=True, reports_cache=False, unsupported={
+        s: _AIDER_INTERACTIVE for s in ("approve", "deny", "repeated_error", "silence", "out_of_scope_scope",
+                                        "out_of_scope_worktree")} | {
+        "exit_failed": "aider 0.86.2 exits 0 after API errors in --message mode (it prints the error; "
+                       "repeated_error fires on the retries): there is no failing exit to observe"}),
     "claude-code": ClaudeDriver("claude-code", MODEL),
     "codex": CodexDriver("codex", "gpt-5-codex", unsupported={
         "out_of_scope_worktree": "Codex edits files only through shell commands (no apply_patch tool in 0.171.0) "
