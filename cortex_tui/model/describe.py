@@ -61,6 +61,8 @@ def describe_trigger(kind: str, ev: Mapping[str, Any]) -> str:
         return f"{ev.get('path')} is changed by several sessions: {_list(ev.get('sessions', []))}"
     if kind == "exited":
         last = [ln for ln in ev.get("last_lines") or [] if str(ln).strip()]
+        if ev.get("cause"):
+            return f"exited with code {ev.get('exit_code')}: {ev['cause']}"
         return f"exited with code {ev.get('exit_code')}" + (f"; last line: {last[-1]}" if last else "")
     if kind == "budget":
         metric = ev.get("metric")

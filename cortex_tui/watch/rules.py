@@ -226,4 +226,12 @@ def exited_change(exit_code: int, last_lines: list[str]) -> TriggerChange | None
     """A non-zero exit is a trigger (crash); exit 0 is a normal finish."""
     if exit_code == 0:
         return None
-    return TriggerChange("exited", True, {"exit_code": exit_code, "last_lines": last_lines[-10:]}, severity="error")
+    from cortex_tui.watch.cause import exit_cause
+
+    evidence: dict[str, Any] = {}
+    cause = exit_cause(last_lines[-40:])
+    if cause:
+        evidence["cause"] = cause  # first: the line that says why (not logged in, cannot connect, …)
+    evidence["exit_code"] = exit_code
+    evidence["last_lines"] = [ln if len(ln) <= 300 else ln[:300] + " …" for ln in last_lines[-10:]]
+    return TriggerChange("exited", True, evidence, severity="error")
