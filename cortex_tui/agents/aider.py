@@ -94,8 +94,9 @@ class AiderAdapter(AgentAdapter):
         if name == "message_send" and isinstance(props, dict):
             usage = TokenUsage(input=_count(props.get("prompt_tokens")), output=_count(props.get("completion_tokens")))
             cost = props.get("cost")
-            known = isinstance(cost, int | float) and not isinstance(cost, bool) and cost > 0
-            return [AgentSignal("usage", usage=usage, cost_usd=float(cost) if known else None)]
+            # aider reports 0 when it has no price for the model: that is an unknown cost, not a free one
+            known = float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) and cost > 0 else None
+            return [AgentSignal("usage", usage=usage, cost_usd=known)]
         if name == "message_send_starting":
             return [AgentSignal("busy", text="request sent")]
         if name == "message_send_exception":
