@@ -130,3 +130,26 @@ def _socket(state_dir: Path) -> str:
     from cortex_tui.backends.tmux import socket_name
 
     return socket_name("disk", state_dir.resolve())
+
+
+def test_lock_holder_names_the_real_pid_not_minus_1_while_the_holder_writes_it(tmp_path: Path) -> None:
+    """Two `up --detach` at once: the loser read the lock file between the winner's truncate and its pid."""
+    from cortex_tui.store.files import RunStore
+
+    store = RunStore(tmp_path / "coordination", "clash")
+    store.ensure()
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time\n"
+        f"fd = os.open({str(store.lock_path)!r}, os.O_RDWR | os.O_CREAT, 0o600)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+        "os.ftruncate(fd, 0)\n"
+        "print('locked', flush=True)\n"
+        "time.sleep(0.5)\n"  # a slow moment between taking the lock and writing the pid
+        "os.write(fd, str(os.getpid()).encode())\n"
+        "time.sleep(5)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        assert store.lock_holder() == holder.pid
+    finally:
+        holder.kill()
+        holder.wait()
