@@ -175,3 +175,42 @@ def test_blocked_run_settles_and_from_base_starts_it_without_the_work(git_repo: 
     assert j.base_commit == sup.state.base_commit and j.handover == {}
     backups = git(git_repo, "for-each-ref", "--format=%(refname)", "refs/cortex/fb/backup/").split()
     assert len(backups) == 1  # the conflicted attempt is kept
+
+
+APPROVED = """
+[run]
+name = "appr"
+[defaults]
+agent = "sim"
+[[session]]
+name = "alpha"
+script = ["write src/alpha.py A = 1", "commit alpha: add src/alpha.py"]
+[[session]]
+name = "after"
+depends_on = ["alpha"]
+start_after = "approved"
+script = ["say after"]
+"""
+
+
+def test_start_after_approved_waits_for_the_approve_and_starts_from_the_merged_base(git_repo: Path,
+                                                                                      tmp_path: Path) -> None:
+    sup = make_sup(git_repo, APPROVED, tmp_path)
+
+    async def main() -> None:
+        await sup.start()
+        task = asyncio.create_task(sup.supervise(until_done=True))
+        await wait_for(lambda: sup.state.sessions["alpha"].state is SessionState.FINISHED
+                       and not sup.state.sessions["alpha"].review_due, 30, "alpha queued")
+        await asyncio.sleep(1.5)  # a few schedule passes: it still waits
+        assert sup.state.sessions["after"].state is SessionState.PENDING
+        await sup.review.approve("alpha", by="test")
+        await asyncio.wait_for(task, 60)
+        await sup.shutdown()
+
+    asyncio.run(main())
+    rec = sup.state.sessions["after"]
+    assert rec.state is SessionState.FINISHED, rec.reason
+    tip = git(git_repo, "rev-parse", "main").strip()
+    assert rec.base_commit == tip and tip != sup.state.base_commit  # the base after alpha's merge
+    assert (Path(rec.worktree) / "src" / "alpha.py").exists()

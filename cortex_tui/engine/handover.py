@@ -13,16 +13,21 @@ The pure parts (:func:`merge_message`, :func:`preamble`) take no git; the rest b
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from cortex_tui.backends import git as gitb
 from cortex_tui.errors import CortexError, GitError
 from cortex_tui.model.layout import ResolvedSession
-from cortex_tui.model.state import SessionRecord
+from cortex_tui.model.state import SessionRecord, SessionState
+
+if TYPE_CHECKING:
+    from cortex_tui.engine.session import SessionRuntime
+    from cortex_tui.review.queue import ReviewQueue
 
 Method = Literal["base", "fast-forward", "merge"]
 PREAMBLE_SUBJECTS = 5
@@ -170,17 +175,24 @@ class Prepared:
 
 
 def prepare_spawn(repo: Path, rec: SessionRecord, spec: ResolvedSession, base: str,
-                  records: Mapping[str, SessionRecord], *, polled: bool) -> Prepared:
+                  records: Mapping[str, SessionRecord], *, polled: bool, base_branch: str | None = None) -> Prepared:
     """The start of a session's first attempt: its dependencies' work merged in (blocking; raises
     :class:`HandoverBlocked` on a conflict). Sessions without dependencies, later attempts (its base is set),
-    ``--from-base`` and polled nodes (the branches are not on the node) start from ``base``."""
+    ``--from-base`` and polled nodes (the branches are not on the node) start from ``base``.
+    ``start_after = "approved"``: from the tip of ``base_branch`` (the dependencies were merged there)."""
+    rec.verify_exit = None  # a new attempt: its verify has not run
     if not spec.depends_on or rec.base_commit is not None or rec.handover_from_base or polled:
         return Prepared(base, spec, None)
     deps = []
     for name in spec.depends_on:
         dep = records[name]
         deps.append(Dependency(name, dep.branch, gitb.rev_parse(repo, dep.branch)))
-    h = hand_over(repo, spec.name, Path(rec.worktree), rec.branch, base, deps)
+    if spec.start_after == "approved" and base_branch is not None:
+        tip = gitb.rev_parse(repo, base_branch) or base
+        merged = [d for d in deps if d.head]
+        h = Handover(tip, "base", merged, _subjects(repo, base, merged))
+    else:
+        h = hand_over(repo, spec.name, Path(rec.worktree), rec.branch, base, deps)
     rec.handover = {d.name: d.head for d in h.merged if d.head}
     rec.blocked_paths = []
     note = preamble(h) if spec.handover_preamble else ""
@@ -193,8 +205,6 @@ def continue_blocked(repo: Path, run: str, rec: SessionRecord, base: str, *, fro
     """``cortex-tui continue SESSION [--from-base]`` on a ``blocked`` session (blocking). Checks the human's
     resolution (the spawn then commits the merge and merges what is left) or, ``from_base``, keeps the
     conflicted attempt under a backup ref and resets the worktree to the base. Returns what was done."""
-    from cortex_tui.model.state import SessionState
-
     if rec.state is not SessionState.BLOCKED:
         raise CortexError(f"session {rec.name!r} is not blocked (state: {rec.state.value}); nothing to continue")
     wt = Path(rec.worktree)
@@ -211,3 +221,16 @@ def continue_blocked(repo: Path, run: str, rec: SessionRecord, base: str, *, fro
                               f"edit them in {wt}, `git add` them, then continue again (or --from-base)")
     rec.blocked_paths = []
     return f"continuing {rec.name!r} with the merge resolved in {wt}"
+
+
+async def approved_for(runtimes: Iterable[SessionRuntime], queue: Callable[[], ReviewQueue]) -> set[str]:
+    """Sessions approved in review, read only while a pending session waits for approvals (in a thread)."""
+    waiting = any(rt.rec.state is SessionState.PENDING and rt.spec.start_after == "approved" and rt.spec.depends_on
+                  for rt in runtimes)
+    if not waiting:
+        return set()
+
+    def read() -> set[str]:
+        return {e.session for e in queue().entries() if e.status == "approved"}
+
+    return await asyncio.to_thread(read)

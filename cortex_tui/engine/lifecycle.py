@@ -37,7 +37,8 @@ class Lifecycle:
                  base_commit: Callable[[], str], check_screen: Callable[[SessionRuntime], None],
                  after_spawn: Callable[[SessionRuntime], Awaitable[None]],
                  on_finished: Callable[[SessionRuntime], None], wake: Callable[[], None],
-                 runtimes: Mapping[str, SessionRuntime] | None = None) -> None:
+                 runtimes: Mapping[str, SessionRuntime] | None = None,
+                 base_branch: Callable[[], str] | None = None) -> None:
         self.clock = clock
         self.book = book
         self.ingest = ingest
@@ -57,6 +58,8 @@ class Lifecycle:
         self.wake = wake
         self.runtimes: Mapping[str, SessionRuntime] = runtimes if runtimes is not None else {}
         """Every session of the run (a dependent starts from its dependencies' branches: engine/handover.py)."""
+        self.base_branch = base_branch
+        """The run's base branch (``start_after = "approved"``: a dependent starts from its tip)."""
         self.spawning: set[str] = set()
         self.exiting: set[str] = set()
         """Sessions whose exit is being looked at (git work in a thread)."""
@@ -104,7 +107,8 @@ class Lifecycle:
     def spawn_sync(self, rt: SessionRuntime, restart: bool) -> None:
         node = self.nodes.get_for(rt.rec)
         start = prepare_spawn(self.repo, rt.rec, rt.spec, self.base_commit(),
-                              {n: r.rec for n, r in self.runtimes.items()}, polled=node.polled)
+                              {n: r.rec for n, r in self.runtimes.items()}, polled=node.polled,
+                              base_branch=self.base_branch() if self.base_branch else None)
         if start.handover is not None and start.handover.merged:
             h = start.handover
             self.emit("handover", rt.rec.name, method=h.method, start=h.start, merged=[d.name for d in h.merged],

@@ -81,6 +81,7 @@ class ReviewDesk:
             self.emit("review_error", rec.name, error=e.message)
             return None
         rec.review_due = False
+        rec.verify_exit = None if entry.verify is None else entry.verify.exit_code  # dependents wait on it
         self.save()
         v = entry.verify
         self.bus.publish(self.bus.make(

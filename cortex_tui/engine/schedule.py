@@ -25,10 +25,31 @@ class Plan:
     """Pending sessions that will never start: (name, reason)."""
 
 
+def dependency_done(dep: SessionRuntime, start_after: str, approved: Collection[str], verify_gate: bool) -> bool | str:
+    """Whether a dependent may start after ``dep``: True, False (not yet) or why it never will.
+
+    ``finished``: exit 0, and its verify passed when it has one (``verify_gate``: verify runs, i.e. the
+    review queue is on). ``approved``: approved in review (``approved`` names those)."""
+    rec = dep.rec
+    if rec.state is not SessionState.FINISHED or rec.exit_code != 0:
+        return False
+    if start_after == "approved":
+        return rec.name in approved
+    if verify_gate and dep.spec.verify:
+        if rec.verify_exit is None:
+            return False  # its verify has not run yet
+        if rec.verify_exit != 0:
+            return f"dependency {rec.name!r} failed verify (exit {rec.verify_exit})"
+    return True
+
+
 def plan(runtimes: Iterable[SessionRuntime], *, now: float, limit: int | None = None,
-         spawning: Collection[str] = (), budget_spent: str | None = None) -> Plan:
+         spawning: Collection[str] = (), budget_spent: str | None = None, approved: Collection[str] = (),
+         verify_gate: bool = False) -> Plan:
     """Decide which sessions start now. ``limit`` = ``max_parallel`` (None or 0: no limit);
-    ``budget_spent`` = why the run's budget forbids new starts (None: it does not)."""
+    ``budget_spent`` = why the run's budget forbids new starts (None: it does not); ``approved`` = sessions
+    approved in review (for ``start_after = "approved"``); ``verify_gate``: a dependency with a verify
+    command must have passed it."""
     rts = list(runtimes)
     by_name = {rt.rec.name: rt for rt in rts}
     stopped: dict[str, SessionState] = {}  # decided in this pass: later dependents see it at once
@@ -55,7 +76,13 @@ def plan(runtimes: Iterable[SessionRuntime], *, now: float, limit: int | None = 
             out.stop.append((rec.name, f"dependency {blocked[0]!r} {state(blocked[0]).value}"))
             stopped[rec.name] = SessionState.STOPPED
             continue
-        if all(state(d) is SessionState.FINISHED and by_name[d].rec.exit_code == 0 for d in deps):
+        done = [dependency_done(by_name[d], rt.spec.start_after, approved, verify_gate) for d in deps]
+        never = [r for r in done if isinstance(r, str)]
+        if never:
+            out.stop.append((rec.name, never[0]))
+            stopped[rec.name] = SessionState.STOPPED
+            continue
+        if all(r is True and state(d) is SessionState.FINISHED for d, r in zip(deps, done, strict=True)):
             if budget_spent is not None:
                 out.stop.append((rec.name, f"not started: {budget_spent}"))
                 stopped[rec.name] = SessionState.STOPPED

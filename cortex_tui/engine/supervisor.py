@@ -20,7 +20,7 @@ from cortex_tui.budgets import BudgetTracker
 from cortex_tui.engine import actions
 from cortex_tui.engine.clock import Clock, SystemClock
 from cortex_tui.engine.events import EPHEMERAL_KINDS, Event, EventBus, EventKind
-from cortex_tui.engine.handover import continue_blocked
+from cortex_tui.engine.handover import approved_for, continue_blocked
 from cortex_tui.engine.ingest import Ingest
 from cortex_tui.engine.lifecycle import Lifecycle
 from cortex_tui.engine.nodes import NodeSet
@@ -120,7 +120,8 @@ class Supervisor:
                               overlap=self.overlap, emit=self._emit, run=self.run_id, repo=self.repo,
                               headless=headless, base_commit=lambda: self.state.base_commit,
                               check_screen=self._check_screen_soon, after_spawn=self._after_spawn,
-                              on_finished=self._finished, wake=self._wake.set, runtimes=self.rt)
+                              on_finished=self._finished, wake=self._wake.set, runtimes=self.rt,
+                              base_branch=lambda: self.state.base)
         self._spawning = self.life.spawning
         self._exiting = self.life.exiting
         self._last_remote_poll = 0.0
@@ -347,8 +348,10 @@ class Supervisor:
         self._last_reconcile = self.clock.monotonic()
 
     async def _schedule(self) -> None:
+        approved = await approved_for(self.rt.values(), self.review.queue) if self.review_enabled else set()
         p = plan(self.rt.values(), now=self.clock.time(), limit=self.layout.run.max_parallel,
-                 spawning=self._spawning, budget_spent=self.run_budget_exceeded)
+                 spawning=self._spawning, budget_spent=self.run_budget_exceeded, approved=approved,
+                 verify_gate=self.review_enabled)
         for name, reason in p.stop:
             self.book.set_state(self.rt[name], SessionState.STOPPED, reason)
         ready = [self.rt[name] for name in p.spawn]

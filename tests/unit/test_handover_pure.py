@@ -53,3 +53,35 @@ def test_a_blocked_session_and_its_waiting_dependents_settle_the_run() -> None:
     set_state(rts["c"], SessionState.PENDING)  # `continue`: it starts again
     assert not settled(rts.values())
     assert not SessionState.BLOCKED.live and not SessionState.BLOCKED.terminal
+
+
+GATED = """
+[[session]]
+name = "a"
+verify = "true"
+script = ["say a"]
+[[session]]
+name = "b"
+depends_on = ["a"]
+script = ["say b"]
+[[session]]
+name = "c"
+depends_on = ["a"]
+start_after = "approved"
+script = ["say c"]
+"""
+
+
+def test_finished_waits_for_verify_and_approved_waits_for_the_approval() -> None:
+    clock = FakeClock()
+    rts = runtimes(GATED, clock)
+    set_state(rts["a"], SessionState.FINISHED, 0)
+    now = clock.time()
+    assert plan(rts.values(), now=now, verify_gate=True).spawn == []  # a's verify has not run yet
+    assert plan(rts.values(), now=now, verify_gate=False).spawn == ["b"]  # no review queue: no verify gate
+    rts["a"].rec.verify_exit = 0
+    assert plan(rts.values(), now=now, verify_gate=True).spawn == ["b"]  # c waits for a's approval
+    assert plan(rts.values(), now=now, verify_gate=True, approved={"a"}).spawn == ["b", "c"]
+    rts["a"].rec.verify_exit = 1
+    p = plan(rts.values(), now=now, verify_gate=True)
+    assert p.spawn == [] and p.stop == [("b", "dependency 'a' failed verify (exit 1)")]
