@@ -167,10 +167,28 @@ class AiderDriver(Driver):
                                "--no-pretty"]}
 
 
+_ALL = ("approve", "deny", "repeated_error", "silence", "out_of_scope_scope", "out_of_scope_worktree", "usage",
+        "exit_finished", "exit_failed")
+
+
+@dataclass
+class NotYetDriver(Driver):
+    """An installed CLI the suite does not drive yet: every scenario skips, saying so (never a silent pass)."""
+
+    why: str = ""
+
+    def available(self) -> str | None:
+        return f"{self.kind}: not done — {self.why}"
+
+
 _AIDER_INTERACTIVE = ("aider 0.86.2 cannot start an interactive session on its prompt (--load refuses /code: "
                       "'only supported in interactive mode'); only headless runs are driven so far")
 
 DRIVERS: dict[str, Driver] = {
+    "gemini": NotYetDriver("gemini", "gemini-2.5-pro", why="no loopback Gemini API fake and driver yet "
+                           "(GOOGLE_GEMINI_BASE_URL, streamGenerateContent?alt=sse); issue #15"),
+    "opencode": NotYetDriver("opencode", "fake-coder", why="no OpenCode adapter and driver yet (OpenAI-compatible "
+                             "provider in opencode.json against FakeChat; plugin events); issue #15"),
     "aider": AiderDriver("aider", "openai/fake-coder", usage_headless=True, reports_cache=False, unsupported={
         s: _AIDER_INTERACTIVE for s in ("approve", "deny", "repeated_error", "silence", "out_of_scope_scope",
                                         "out_of_scope_worktree")} | {
