@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -181,3 +182,39 @@ def test_status_json_shows_verify_of_an_interactive_run(git_repo: Path, tmp_path
     assert work["verify"]["exit_code"] == 0 and work["review_status"] == "pending"
     assert "verify ok" in cli("status", "--repo", str(git_repo)).stdout
     cli("down", "--repo", str(git_repo))
+
+
+def test_quitting_the_tui_hands_the_run_back_to_a_background_supervisor(git_repo: Path, tmp_path: Path) -> None:
+    """`up --detach`, then `up` (the TUI takes over), then `q`: a background supervisor watches the run again,
+    and the TUI says what keeps running. Real terminal: the TUI runs in a pane of a tmux server of its own."""
+    from cortex_tui.backends.tmux import Tmux
+    from cortex_tui.store.files import RunStore
+
+    layout = tmp_path / "h.toml"
+    layout.write_text('[run]\nname = "hand"\n[defaults]\nagent = "sim"\n[[session]]\nname = "s"\n'
+                      'script = ["say hello", "sleep 300"]\n')
+    cli("up", str(layout), "--repo", str(git_repo), "--detach")
+    store = RunStore(git_repo / "coordination", "hand")
+    first = store.lock_holder()
+    assert first
+    term = Tmux("ctx-test-term")
+    out = tmp_path / "tui.out"
+    cmd = (f"{sys.executable} -m cortex_tui.cli up {layout} --repo {git_repo} > /dev/tty 2>&1; "
+           f"echo EXIT=$? > {out}; sleep 120")
+    term.run("new-session", "-d", "-x", "120", "-y", "40", "-s", "t", cmd)
+    try:
+        wait_until(lambda: store.lock_holder() not in (None, first), timeout=60, what="the TUI took the run over")
+        tui_pid = store.lock_holder()
+        time.sleep(2.0)  # let the app settle before the key
+        term.run("send-keys", "-t", "t", "q")
+        wait_until(lambda: out.exists(), timeout=60, what="the TUI exited")
+        screen = term.run("capture-pane", "-p", "-J", "-t", "t", "-S", "-60")
+        assert "EXIT=0" in out.read_text()
+        holder = store.lock_holder()
+        assert holder not in (None, first, tui_pid)  # a new background supervisor has the run
+        assert "still running: 1 session(s)" in screen and "supervised in the background" in screen, screen
+        assert "cortex-tui down" in screen and "to come back" in screen
+        assert _state(git_repo, "s") == "running"
+    finally:
+        term.kill_server()
+        cli("down", "--repo", str(git_repo), check=False)

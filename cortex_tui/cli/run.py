@@ -97,16 +97,42 @@ def up(
         extra += ["--api-port", str(api_port), "--api-host", api_host] if api_port is not None else []
         start_daemon(layout, repo, sup.state_dir, sup.store, extra)
         return
-    run_tui(sup)
+    run_tui(sup, layout)
 
 
 
-def run_tui(sup: Supervisor) -> None:
+def run_tui(sup: Supervisor, layout: Path | None = None) -> None:
+    """The TUI; when the user quits, say what keeps running — and when a background supervisor had the run
+    before (``up --detach``, then ``up``), hand the run back to a new one so the agents stay watched."""
     if not sys.stdout.isatty():
         raise UsageError("the TUI needs a terminal", "use --detach, or `cortex-tui run LAYOUT --headless`")
     from cortex_tui.ui.app import run_tui as ui_run_tui
 
+    had_daemon = bool(sup.store.lock_holder())  # the TUI takes the run over from it (SIGUSR1)
     ui_run_tui(sup)
+    after_quit(sup, layout, had_daemon)
+
+
+def after_quit(sup: Supervisor, layout: Path | None, had_daemon: bool) -> None:
+    from cortex_tui.model.state import SessionState
+
+    state = sup.store.load() or sup.state
+    live = [r.name for r in state.sessions.values() if r.state.live or r.state is SessionState.PENDING]
+    repo = state.repo
+    if not live:
+        typer.echo(f"every session of run {state.run!r} has ended; nothing keeps running "
+                   f"(logs in {sup.store.logs_dir})")
+        return
+    names = ", ".join(live[:6]) + (f" and {len(live) - 6} more" if len(live) > 6 else "")
+    typer.echo(f"still running: {len(live)} session(s) of run {state.run!r} ({names}) in tmux "
+               f"(`tmux -L {state.socket} ls`)")
+    back = f"`cortex-tui up {layout or state.layout_path} --repo {repo}` to come back"
+    if had_daemon and layout is not None:
+        start_daemon(layout, Path(repo), sup.state_dir, sup.store)  # says where and how to stop it
+        typer.echo(f"{back}, `cortex-tui down --repo {repo}` to stop them")
+        return
+    typer.echo(f"nobody supervises them now (no triggers, no review until you come back): {back} "
+               f"(add --detach to supervise in the background), `cortex-tui down --repo {repo}` to stop them")
 
 
 def start_daemon(layout: Path, repo: Path, state_dir: Path, store: RunStore, extra: list[str] | None = None) -> None:
