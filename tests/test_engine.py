@@ -297,18 +297,18 @@ script = ["say start", "sleep 1", "say working 1", "sleep 1", "say working 2", "
 def test_watcher_survives_a_handler_bug(git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A bug in the change handler is reported (engine_error), the watcher restarts and catches up: the
     output after it is still seen and no false silence trigger comes from the lines it did not read."""
-    from cortex_tui.engine.supervisor import Supervisor
+    from cortex_tui.engine.routing import ChangeRouter
 
     calls = {"n": 0}
-    orig = Supervisor._on_changes
+    orig = ChangeRouter.route
 
-    async def flaky(self: Supervisor, *args: Any) -> None:
+    async def flaky(self: ChangeRouter, *args: Any) -> None:
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyError("simulated bug in a change handler")
         await orig(self, *args)
 
-    monkeypatch.setattr(Supervisor, "_on_changes", flaky)
+    monkeypatch.setattr(ChangeRouter, "route", flaky)
     sup = make_sup(git_repo, TICKER, tmp_path)
     events = run_to_end(sup, timeout=60)
     errors = [e for e in events if e.kind == "engine_error"]

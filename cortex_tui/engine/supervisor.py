@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cortex_tui.backends import git as gitb
 from cortex_tui.backends.node import Node, NodeContext
@@ -27,13 +27,13 @@ from cortex_tui.engine.nodes import NodeSet
 from cortex_tui.engine.observers import Observers, Plugin, start_observers
 from cortex_tui.engine.reattach import open_run, reconcile, server_gone_reason
 from cortex_tui.engine.review_desk import ReviewDesk
+from cortex_tui.engine.routing import ChangeRouter
 from cortex_tui.engine.schedule import plan, settled, timed_out
 from cortex_tui.engine.screen import ScreenChecks
 from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.engine.tasks import TaskSet, describe, supervised
 from cortex_tui.engine.triggers import Action, TriggerBook
 from cortex_tui.engine.usage import UsageBook, budget_spent, run_usage
-from cortex_tui.engine.watcher import Changes, RunWatcher
 from cortex_tui.errors import CortexError, DiskError
 from cortex_tui.layout import LoadedLayout
 from cortex_tui.model.layout import ResolvedSession
@@ -41,12 +41,7 @@ from cortex_tui.model.state import RunState, SessionRecord, SessionState, TokenU
 from cortex_tui.resources import DISK_S, ProcessSampler, TreeSample
 from cortex_tui.store.files import RunStore, atomic_write
 from cortex_tui.store.status import render_status_md
-from cortex_tui.watch.rules import (
-    OverlapTracker,
-)
-
-if TYPE_CHECKING:
-    pass
+from cortex_tui.watch.rules import OverlapTracker
 
 log = logging.getLogger("cortex_tui.engine")
 
@@ -119,7 +114,7 @@ class Supervisor:
         self.life = Lifecycle(clock=self.clock, book=self.book, ingest=self.ingest, nodes=self.nodes, store=self.store,
                               overlap=self.overlap, emit=self._emit, run=self.run_id, repo=self.repo,
                               headless=headless, base_commit=lambda: self.state.base_commit,
-                              check_screen=self._check_screen_soon, after_spawn=self._after_spawn,
+                              check_screen=self._check_screen_soon, after_spawn=lambda rt: self.router.after_spawn(rt),
                               on_finished=self._finished, wake=self._wake.set, runtimes=self.rt,
                               base_branch=lambda: self.state.base)
         self._spawning = self.life.spawning
@@ -130,12 +125,12 @@ class Supervisor:
         self._review_tasks = TaskSet(self._engine_error)
         self._bg = TaskSet(self._engine_error)
         """The file watcher and screen checks."""
-        self._watch_ok = True
-        """False from a watcher failure until its restart has caught up: no silence is judged meanwhile."""
-        self._watch_runs = 0
         self._done_announced = False
-        self._deferred_wt: dict[str, list[tuple[str, str]]] = {}
-        """Worktree changes seen while their session was being spawned (slug -> items), looked at after."""
+        self.router = ChangeRouter(store=self.store, worktrees_root=self.worktrees_root, stop=self._stop,
+                                   ingest=self.ingest, local=self.local, bus=self.bus, emit=self._emit,
+                                   by_slug=self._by_slug, spawning=self._spawning, watched=self._watched,
+                                   base_commit=lambda: self.state.base_commit, on_exit=self.life.on_exit,
+                                   schedule=self._schedule, save=self._save)
         self.screens = ScreenChecks(self._bg, self._tmux, self.book)
         self.review_enabled = True
         self.review = ReviewDesk(repo=self.repo, state_dir=self.state_dir, run=self.run_id, bus=self.bus,
@@ -178,7 +173,7 @@ class Supervisor:
         """Watch everything until every session ended (``until_done``) or :meth:`request_stop`."""
         if not self._started:
             await self.start()
-        watcher = self._bg.spawn(self._watch_files, "watcher", restart=True)
+        watcher = self._bg.spawn(self.router.watch, "watcher", restart=True)
         try:
             await self._catch_up()
             await self._schedule()
@@ -205,7 +200,7 @@ class Supervisor:
     def _engine_error(self, task: str, exc: BaseException) -> None:
         """An engine task failed unexpectedly: say so (it restarts if it is long-lived)."""
         if task == "watcher":
-            self._watch_ok = False
+            self.router.ok = False
         if isinstance(exc, DiskError):
             self._disk_failed(exc)
         kind, _, session = task.partition(":")  # "review:<session>", "screen:<session>", "stop:<session>"…
@@ -314,20 +309,10 @@ class Supervisor:
         self._by_slug[rec.slug] = rt
         return rt
 
-    def _exit_file(self, rec: SessionRecord) -> Path:
-        return self.store.exit_dir / f"{rec.slug}.code"
-
-    def _read_exit(self, rec: SessionRecord) -> int | None:
-        try:
-            raw = self._exit_file(rec).read_text().strip()
-        except FileNotFoundError:
-            return None
-        return int(raw) if raw.lstrip("-").isdigit() else None
-
     async def _reconcile(self, listing: list[WindowInfo], initial: bool = False) -> None:
         """Match records against tmux windows and exit files (also picks up what ended while away)."""
         watched = [rt.rec for rt in self._watched() if rt.rec.name not in self._spawning]
-        codes = {rec.name: self._read_exit(rec) for rec in watched}
+        codes = {rec.name: self.router.read_exit(rec) for rec in watched}
         for d in reconcile(watched, listing, codes, initial=initial):
             rt = self.rt[d.name]
             rec = rt.rec
@@ -361,14 +346,6 @@ class Supervisor:
         if ready:
             await asyncio.gather(*(self.life.spawn(rt, restart=rt.rec.attempt > 0) for rt in ready))
 
-    async def _after_spawn(self, rt: Runtime) -> None:
-        early = self._deferred_wt.pop(rt.rec.slug, None)  # files it changed while the window was being made
-        if early and rt.rec.state.live:
-            try:
-                await self._on_worktree_changes(rt, early)
-            except CortexError as e:
-                self._emit("watch_error", rt.rec.name, error=e.message)
-
     def _finished(self, rt: Runtime) -> None:
         if self.review_enabled:
             rt.rec.review_due = True  # saved before verify starts: a crash during verify is re-done on re-attach
@@ -389,52 +366,6 @@ class Supervisor:
         self.state.nodes = self.nodes.links.health()
 
     # ------------------------------------------------------------------ observation
-    async def _watch_files(self) -> None:
-        restarted = self._watch_runs > 0
-        self._watch_runs += 1
-        watcher = RunWatcher(self.store.dir, self.worktrees_root, self._stop, on_batch=self._handle_changes,
-                             on_error=lambda e: self._emit("watch_error", None, error=e),
-                             everything=self._everything_changed, on_watching=self._watching)
-        await watcher.run(catch_up=restarted)  # after a failure: what changed meanwhile is looked at once
-
-    def _watching(self) -> None:
-        self._watch_ok = True
-
-    async def _handle_changes(self, changes: Changes) -> None:
-        try:
-            await self._on_changes(changes)
-        except CortexError as e:  # e.g. a git call failed on a half-deleted worktree
-            self._emit("watch_error", None, error=e.message)
-
-    def _everything_changed(self) -> Changes:
-        """What to look at after lost events: every live local session's files and worktree."""
-        return Changes.everything(rt.rec.slug for rt in self._watched() if rt.rec.state.live)
-
-    async def _on_changes(self, changes: Changes) -> None:
-        """Route one batch: logs and events are read, worktree changes checked, exits handled."""
-        for slug in changes.logs:
-            if (rt := self._by_slug.get(slug)) is not None:
-                self.ingest.read_log(rt)
-        for slug in changes.events:
-            if (rt := self._by_slug.get(slug)) is not None:
-                self.ingest.read_agent_events(rt)
-        for slug, items in changes.worktrees.items():
-            if (rt := self._by_slug.get(slug)) is None:
-                continue
-            if rt.rec.name in self._spawning:  # an agent that writes at once: look when the spawn is through
-                self._deferred_wt.setdefault(slug, []).extend(items)
-            else:
-                await self._on_worktree_changes(rt, items)
-        for slug in changes.exits:
-            if (rt := self._by_slug.get(slug)) is not None and rt.rec.name not in self._spawning:
-                code = self._read_exit(rt.rec)
-                if code is not None and rt.rec.state.live:
-                    self.ingest.read_log(rt)
-                    await self.life.on_exit(rt, code)
-        if changes.exits:
-            await self._schedule()
-        self._save()
-
     async def _catch_up(self) -> None:
         """After (re-)attaching: read output and events written while no supervisor watched; re-verify and
         queue sessions that ended while no supervisor saw them through review."""
@@ -463,15 +394,6 @@ class Supervisor:
         """Account a usage report (increment or running total), price it, evaluate the budget."""
         self.usage.add(rt, usage, model, total=total, cost=cost)
 
-    async def _on_worktree_changes(self, rt: Runtime, items: list[tuple[str, str]]) -> None:
-        base = rt.rec.base_commit or self.state.base_commit
-        changed, stat = await asyncio.to_thread(self.local.worktree_changes, rt.rec, base, [p for p, _ in items])
-        self.ingest.apply_changed(rt, changed)
-        if stat is not None:
-            if stat != (rt.rec.diff_added, rt.rec.diff_removed):
-                rt.rec.diff_added, rt.rec.diff_removed = stat
-                self.bus.publish(self.bus.make("stats", rt.rec.name, diff_added=stat[0], diff_removed=stat[1]))
-
     def _check_screen_soon(self, rt: Runtime) -> None:
         self.screens.check_soon(rt)
 
@@ -489,7 +411,7 @@ class Supervisor:
         mono = self.clock.monotonic()
         live = [rt for rt in self.rt.values() if rt.rec.state.live and rt.rec.name not in self._spawning]
         for rt in live:
-            if self._watch_ok:  # while the watcher is down its output is unread: that is not silence
+            if self.router.ok:  # while the watcher is down its output is unread: that is not silence
                 self.book.apply(rt, rt.silence.check(now))
             for ch in rt.errors.check(now):
                 self.book.apply(rt, ch)

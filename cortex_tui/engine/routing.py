@@ -1,0 +1,126 @@
+"""From file changes to the engine: each batch of the run's watcher is routed to the session it belongs to.
+
+:class:`ChangeRouter` owns the :class:`~cortex_tui.engine.watcher.RunWatcher` (a supervised task), reads new
+log and event bytes through :class:`~cortex_tui.engine.ingest.Ingest`, checks worktree changes against the
+base (git in a thread), holds back those of a session still being spawned, and hands exits to the lifecycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from cortex_tui.backends.local_node import LocalNode
+from cortex_tui.engine.events import EventBus
+from cortex_tui.engine.ingest import Ingest
+from cortex_tui.engine.session import SessionRuntime
+from cortex_tui.engine.watcher import Changes, RunWatcher
+from cortex_tui.errors import CortexError
+from cortex_tui.model.state import SessionRecord
+from cortex_tui.store.files import RunStore
+
+
+class ChangeRouter:
+    """Routes the watcher's batches; the Supervisor gives it what it needs as plain values and callbacks."""
+
+    def __init__(self, *, store: RunStore, worktrees_root: Path, stop: asyncio.Event, ingest: Ingest,
+                 local: LocalNode, bus: EventBus, emit: Callable[..., None],
+                 by_slug: dict[str, SessionRuntime], spawning: set[str],
+                 watched: Callable[[], list[SessionRuntime]], base_commit: Callable[[], str],
+                 on_exit: Callable[[SessionRuntime, int], Awaitable[None]],
+                 schedule: Callable[[], Awaitable[None]], save: Callable[[], None]) -> None:
+        self.store = store
+        self.worktrees_root = worktrees_root
+        self.stop = stop
+        self.ingest = ingest
+        self.local = local
+        self.bus = bus
+        self.emit = emit
+        self.by_slug = by_slug
+        self.spawning = spawning
+        self.watched = watched
+        self.base_commit = base_commit
+        self.on_exit = on_exit
+        self.schedule = schedule
+        self.save = save
+        self.ok = True
+        """False from a watcher failure until its restart has caught up: no silence is judged meanwhile."""
+        self.runs = 0
+        self.deferred: dict[str, list[tuple[str, str]]] = {}
+        """Worktree changes seen while their session was being spawned (slug -> items), looked at after."""
+
+    def exit_file(self, rec: SessionRecord) -> Path:
+        return self.store.exit_dir / f"{rec.slug}.code"
+
+    def read_exit(self, rec: SessionRecord) -> int | None:
+        try:
+            raw = self.exit_file(rec).read_text().strip()
+        except FileNotFoundError:
+            return None
+        return int(raw) if raw.lstrip("-").isdigit() else None
+
+    async def after_spawn(self, rt: SessionRuntime) -> None:
+        early = self.deferred.pop(rt.rec.slug, None)  # files it changed while the window was being made
+        if early and rt.rec.state.live:
+            try:
+                await self.worktree_changed(rt, early)
+            except CortexError as e:
+                self.emit("watch_error", rt.rec.name, error=e.message)
+
+    async def watch(self) -> None:
+        """Run the watcher (a supervised task: after a failure it is run again and catches up)."""
+        restarted = self.runs > 0
+        self.runs += 1
+        watcher = RunWatcher(self.store.dir, self.worktrees_root, self.stop, on_batch=self.handle,
+                             on_error=lambda e: self.emit("watch_error", None, error=e),
+                             everything=self.everything, on_watching=self._watching)
+        await watcher.run(catch_up=restarted)  # after a failure: what changed meanwhile is looked at once
+
+    def _watching(self) -> None:  # the watch is set up: judging silence is safe again
+        self.ok = True
+
+    async def handle(self, changes: Changes) -> None:
+        try:
+            await self.route(changes)
+        except CortexError as e:  # e.g. a git call failed on a half-deleted worktree
+            self.emit("watch_error", None, error=e.message)
+
+    def everything(self) -> Changes:
+        """What to look at after lost events: every live local session's files and worktree."""
+        return Changes.everything(rt.rec.slug for rt in self.watched() if rt.rec.state.live)
+
+    async def route(self, changes: Changes) -> None:
+        """Route one batch: logs and events are read, worktree changes checked, exits handled."""
+        for slug in changes.logs:
+            if (rt := self.by_slug.get(slug)) is not None:
+                self.ingest.read_log(rt)
+        for slug in changes.events:
+            if (rt := self.by_slug.get(slug)) is not None:
+                self.ingest.read_agent_events(rt)
+        for slug, items in changes.worktrees.items():
+            if (rt := self.by_slug.get(slug)) is None:
+                continue
+            if rt.rec.name in self.spawning:  # an agent that writes at once: look when the spawn is through
+                self.deferred.setdefault(slug, []).extend(items)
+            else:
+                await self.worktree_changed(rt, items)
+        for slug in changes.exits:
+            if (rt := self.by_slug.get(slug)) is not None and rt.rec.name not in self.spawning:
+                code = self.read_exit(rt.rec)
+                if code is not None and rt.rec.state.live:
+                    self.ingest.read_log(rt)
+                    await self.on_exit(rt, code)
+        if changes.exits:
+            await self.schedule()
+        self.save()
+
+    async def worktree_changed(self, rt: SessionRuntime, items: list[tuple[str, str]]) -> None:
+        base = rt.rec.base_commit or self.base_commit()
+        changed, stat = await asyncio.to_thread(self.local.worktree_changes, rt.rec, base, [p for p, _ in items])
+        self.ingest.apply_changed(rt, changed)
+        if stat is not None:
+            if stat != (rt.rec.diff_added, rt.rec.diff_removed):
+                rt.rec.diff_added, rt.rec.diff_removed = stat
+                self.bus.publish(self.bus.make("stats", rt.rec.name, diff_added=stat[0], diff_removed=stat[1]))
+
