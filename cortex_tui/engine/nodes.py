@@ -3,6 +3,7 @@ polls of polled nodes bring (mirrored files, changed files, samples, link loss a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -28,7 +29,7 @@ from cortex_tui.engine.triggers import TriggerBook
 from cortex_tui.errors import CortexError, SshError
 from cortex_tui.model.layout import NodeSpec
 from cortex_tui.model.state import SessionRecord, SessionState
-from cortex_tui.resources import TreeSample
+from cortex_tui.resources import ProcessSampler, TreeSample
 from cortex_tui.store.files import RunStore
 
 log = logging.getLogger("cortex_tui.engine")
@@ -84,6 +85,22 @@ class NodeSet:
                 node.close()
             except (SshError, OSError) as e:  # closing a dead link: nothing is lost, the agent runs on the node
                 log.info("closing node %s: %s", node.name, e)
+
+    async def sample_watched(self, live: list[SessionRuntime], sampler: ProcessSampler, *, disk: bool) -> None:
+        """CPU/RSS of this machine's live process trees (one /proc scan), and their worktrees' disk use
+        when ``disk`` (polled nodes measure their own, with their poll)."""
+        watched = [rt for rt in live if not self.get_for(rt.rec).polled]
+        roots = [rt.rec.pane_pid for rt in watched if rt.rec.pane_pid]
+        ui = {rt.rec.pane_pid: rt.adapter.ui_processes for rt in watched if rt.rec.pane_pid and rt.adapter.ui_processes}
+        samples = await asyncio.to_thread(sampler.sample, [r for r in roots if r], ui)
+        sizes = await asyncio.to_thread(self.local.disk_usage, [rt.rec for rt in watched]) if disk else {}
+        now = self.clock.time()
+        for rt in watched:
+            if rt.rec.slug in sizes:
+                rt.rec.disk_bytes = sizes[rt.rec.slug]
+            s = samples.get(rt.rec.pane_pid or -1)
+            if s is not None:
+                self.on_sample(rt, s, now)
 
     async def poll(self, live: Iterable[SessionRuntime], base: str) -> None:
         """One round trip per polled node for its live sessions; what it says is applied at once."""

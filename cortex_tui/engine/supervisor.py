@@ -37,7 +37,7 @@ from cortex_tui.engine.usage import UsageBook, budget_spent, run_usage
 from cortex_tui.errors import CortexError, DiskError
 from cortex_tui.layout import LoadedLayout
 from cortex_tui.model.layout import ResolvedSession
-from cortex_tui.model.state import RunState, SessionRecord, SessionState, TokenUsage
+from cortex_tui.model.state import RunState, SessionRecord, SessionState
 from cortex_tui.resources import DISK_S, ProcessSampler, TreeSample
 from cortex_tui.store.files import RunStore, atomic_write
 from cortex_tui.store.status import render_status_md
@@ -389,11 +389,6 @@ class Supervisor:
         """Why no new session may start (the run's budget is spent), or None."""
         return budget_spent(self.run_budget)
 
-    def add_usage(self, rt: Runtime, usage: TokenUsage, model: str | None, *, total: bool = False,
-                  cost: float | None = None) -> None:
-        """Account a usage report (increment or running total), price it, evaluate the budget."""
-        self.usage.add(rt, usage, model, total=total, cost=cost)
-
     def _check_screen_soon(self, rt: Runtime) -> None:
         self.screens.check_soon(rt)
 
@@ -430,28 +425,14 @@ class Supervisor:
             await supervised(self._poll_nodes, "node-poll", self._engine_error, restart=False)
         if live and mono - self._last_sample >= SAMPLE_S:
             self._last_sample = mono
-            await self._sample(live, disk=mono - self._last_disk >= DISK_S)
+            disk = mono - self._last_disk >= DISK_S
+            if disk:
+                self._last_disk = mono
+            await self.nodes.sample_watched(live, self.sampler, disk=disk)
             for rt in live:
                 self.ingest.poll_usage(rt)
         await self._schedule()
         self._save()
-
-    async def _sample(self, live: list[Runtime], disk: bool) -> None:
-        roots = [rt.rec.pane_pid for rt in live if rt.rec.pane_pid]
-        ui = {rt.rec.pane_pid: rt.adapter.ui_processes for rt in live if rt.rec.pane_pid and rt.adapter.ui_processes}
-        samples = await asyncio.to_thread(self.sampler.sample, [r for r in roots if r], ui)
-        sizes: dict[str, int | None] = {}
-        if disk:  # polled nodes measure their own, with their poll
-            self._last_disk = self.clock.monotonic()
-            watched = [rt.rec for rt in live if not self.node_for(rt.rec).polled]
-            sizes = await asyncio.to_thread(self.local.disk_usage, watched)
-        now = self.clock.time()
-        for rt in live:
-            if rt.rec.slug in sizes:
-                rt.rec.disk_bytes = sizes[rt.rec.slug]
-            s = samples.get(rt.rec.pane_pid or -1)
-            if s is not None:
-                self.apply_sample(rt, s, now)
 
     def apply_sample(self, rt: Runtime, s: TreeSample, now: float) -> None:
         """CPU/RSS of a session's process tree (local /proc scan or the node's `ps`)."""
