@@ -79,6 +79,14 @@ class NodeSet:
     def get_for(self, rec: SessionRecord) -> Node:
         return self.get(rec.node)
 
+    def polled(self, rec: SessionRecord) -> bool:
+        """Whether the session is observed by polls (not this machine's watcher). A node that is no longer
+        in the layout is not this machine's either."""
+        try:
+            return self.get(rec.node).polled
+        except CortexError:
+            return True
+
     def close(self) -> None:
         for node in list(self._nodes.values()):
             try:
@@ -89,7 +97,7 @@ class NodeSet:
     async def sample_watched(self, live: list[SessionRuntime], sampler: ProcessSampler, *, disk: bool) -> None:
         """CPU/RSS of this machine's live process trees (one /proc scan), and their worktrees' disk use
         when ``disk`` (polled nodes measure their own, with their poll)."""
-        watched = [rt for rt in live if not self.get_for(rt.rec).polled]
+        watched = [rt for rt in live if not self.polled(rt.rec)]
         roots = [rt.rec.pane_pid for rt in watched if rt.rec.pane_pid]
         ui = {rt.rec.pane_pid: rt.adapter.ui_processes for rt in watched if rt.rec.pane_pid and rt.adapter.ui_processes}
         samples = await asyncio.to_thread(sampler.sample, [r for r in roots if r], ui)
@@ -107,7 +115,11 @@ class NodeSet:
         by_name: dict[str, SessionRuntime] = {}
         groups: dict[str, tuple[PolledNode, list[SessionRecord]]] = {}
         for rt in live:
-            node = self.get(rt.rec.node)
+            try:
+                node = self.get(rt.rec.node)
+            except CortexError as e:  # its node left the layout: nothing to poll it with
+                log.warning("session %s: %s", rt.rec.name, e.message)
+                continue
             if isinstance(node, PolledNode):
                 groups.setdefault(rt.rec.node, (node, []))[1].append(rt.rec)
                 by_name[rt.rec.name] = rt

@@ -358,7 +358,7 @@ class Supervisor:
 
     def _watched(self) -> list[Runtime]:
         """Sessions whose files are on this machine (seen by the watcher and tmux reconcile)."""
-        return [rt for rt in self.rt.values() if not self.node_for(rt.rec).polled]
+        return [rt for rt in self.rt.values() if not self.nodes.polled(rt.rec)]
 
     async def _poll_nodes(self) -> None:
         live = [rt for rt in self.rt.values() if rt.rec.state.live and rt.rec.name not in self._spawning]
@@ -420,7 +420,7 @@ class Supervisor:
             if any(self.rt[n].rec.state != s for n, s in before.items()):
                 self._dirty = True
         if mono - self._last_remote_poll >= REMOTE_POLL_S and any(
-                rt.rec.state.live and self.node_for(rt.rec).polled for rt in self.rt.values()):
+                rt.rec.state.live and self.nodes.polled(rt.rec) for rt in self.rt.values()):
             self._last_remote_poll = mono
             await supervised(self._poll_nodes, "node-poll", self._engine_error, restart=False)
         if live and mono - self._last_sample >= SAMPLE_S:
