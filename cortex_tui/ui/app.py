@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import signal
 import time
 from collections.abc import Callable, Mapping
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from textual import events, on
-from textual.app import App, SuspendNotSupported
+from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.worker import Worker, WorkerState
 
@@ -30,6 +31,7 @@ from cortex_tui.ui.screens.help import HelpScreen
 from cortex_tui.ui.screens.new_session import NewSessionScreen
 from cortex_tui.ui.screens.review import ReviewScreen
 from cortex_tui.ui.screens.session import SessionScreen
+from cortex_tui.ui.terminal import run_suspended
 from cortex_tui.ui.trigger_toasts import TriggerNote, TriggerToasts
 from cortex_tui.ui.view import RunView
 from cortex_tui.ui.widgets.events_panel import EventLine
@@ -306,17 +308,12 @@ class CortexApp(App[None]):
     async def _attach_terminal(self, name: str) -> None:
         argv = self.engine.attach_argv(name)
         env = {k: v for k, v in os.environ.items() if k != "TMUX"}  # attaching from inside tmux is fine
-        try:
-            with self.suspend():
-                # batch_update keeps Textual from painting over the attached terminal while the
-                # engine (same loop) keeps supervising in the background.
-                with self.batch_update():
-                    proc = await asyncio.create_subprocess_exec(*argv, env=env)
-                    self.attach_returncode = await proc.wait()
-        except SuspendNotSupported:
-            self.notify(f"attach needs a real terminal; run: {' '.join(argv)}", title="attach", timeout=10)
+        code = await run_suspended(self, argv, env=env)
+        if code is None:
+            self.notify(f"attach needs a real terminal; run: {shlex.join(argv)}", title="attach", timeout=10,
+                        markup=False)
             return
-        self.refresh()
+        self.attach_returncode = code
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -224,7 +224,8 @@ class DashboardScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         self.mark_dirty(None)
-        self.preview.request_capture()  # it captured nothing while another screen was on top
+        # it captured nothing while another screen was on top; not in the frame that shows the dashboard again
+        self.set_timer(self.preview.follow_delay, self.preview.request_capture)
 
     def on_resize(self, _event: events.Resize) -> None:
         self._fit_preview()
@@ -255,7 +256,7 @@ class DashboardScreen(Screen[None]):
 
     def session_output(self, session: str) -> None:
         """The engine saw output of ``session``: re-capture the preview if it shows that session."""
-        if self.is_current and self.preview.session == session:
+        if self.app.screen is self and self.preview.session == session:
             self.preview.request_capture()
 
     # ------------------------------------------------------------------ actions

@@ -35,7 +35,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("i", "interrupt the agent"),
         ("x", "stop the session (asks y/n, naming it)"),
         ("R", "restart the session (asks y/n, naming it)"),
-        ("t", "attach to its tmux window (detach with C-b d to come back)"),
+        ("t", "attach to its tmux window, with your ~/.tmux.conf (detach: prefix d, C-b d by default)"),
         ("m", "type a message to the agent (session view)"),
         ("esc", "back to the dashboard"),
     )),

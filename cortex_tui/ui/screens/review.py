@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult, SuspendNotSupported
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
@@ -44,6 +45,7 @@ from cortex_tui.ui.present.review import (
 from cortex_tui.ui.screens.confirm import ConfirmScreen
 from cortex_tui.ui.screens.diff_browser import DiffBrowserScreen
 from cortex_tui.ui.screens.text_prompt import TextPromptScreen
+from cortex_tui.ui.terminal import run_suspended
 from cortex_tui.ui.widgets.diff_view import DiffView
 from cortex_tui.ui.widgets.file_list import FileList
 from cortex_tui.ui.widgets.key_bar import KeyBar
@@ -414,12 +416,6 @@ class ReviewScreen(DiffBrowserScreen[DiffFiles]):
 
     async def _shell(self, path: Path) -> None:
         shell = os.environ.get("SHELL") or "/bin/sh"
-        try:
-            with self.app.suspend(), self.app.batch_update():
-                proc = await asyncio.create_subprocess_exec(shell, cwd=str(path))
-                await proc.wait()
-        except SuspendNotSupported:
-            self.notify(f"a shell needs a real terminal; run: cd {path}", title="shell", timeout=10,
-                        markup=False)
-            return
-        self.app.refresh()
+        if await run_suspended(self.app, [shell], cwd=path) is None:
+            self.notify(f"a shell needs a real terminal; run: cd {shlex.quote(str(path))}", title="shell",
+                        timeout=10, markup=False)

@@ -8,17 +8,21 @@ from collections.abc import Awaitable, Callable
 
 from rich.text import Text
 from textual.timer import Timer
+from textual.widget import Widget
 
 from cortex_tui.ui.ansi import pane_text
-from cortex_tui.ui.widgets.pane_mirror import PaneMirror
 
 Capture = Callable[[str], Awaitable[str]]
 """``await capture(session)``: the pane's text with its colour escapes (the engine's ``screen``)."""
 
 
-class PanePreview(PaneMirror):
-    """Shows one session's pane; re-captured on its output, at most every ``capture_interval``, and every
-    ``idle_capture_every`` seconds without output. Captures nothing while hidden."""
+class PanePreview(Widget):
+    """Shows the bottom of one session's pane; re-captured on its output, at most every ``capture_interval``,
+    and every ``idle_capture_every`` seconds without output. Captures nothing while hidden.
+
+    A plain render of the last lines that fit (no scrolling, no layout pass per capture): a new capture
+    repaints this widget only, so it costs the dashboard's keystrokes nothing.
+    """
 
     DEFAULT_CSS = """
     PanePreview {
@@ -44,6 +48,9 @@ class PanePreview(PaneMirror):
         self._capture_wanted = False
         self._capturing = False
         self._follow: Timer | None = None
+        self._text = Text("no session selected", style="italic")
+        self.plain = self._text.plain
+        """The text shown, without styles (tests read it)."""
 
     def on_mount(self) -> None:
         self.can_focus = False
@@ -54,14 +61,14 @@ class PanePreview(PaneMirror):
         if name == self.session:
             return
         self.session = name
-        self.border_title = f"{name} · preview" if name else "preview"
         if self._follow is not None:
             self._follow.stop()
         self._follow = self.set_timer(self.follow_delay, self.request_capture)
 
     def request_capture(self) -> None:
-        """Capture soon, if shown (not hidden, and its screen is the current one)."""
-        if self.session is None or not self.display or not self.screen.is_current:
+        """Capture soon, if shown (not hidden, and its screen is on top: ``is_current`` is also true under a
+        screen pushed on top of it)."""
+        if self.session is None or not self.display or self.app.screen is not self.screen:
             return
         self._capture_wanted = True
         if not self._capturing:
@@ -70,7 +77,7 @@ class PanePreview(PaneMirror):
 
     async def _capture_loop(self) -> None:
         try:
-            while self._capture_wanted and self.session is not None:
+            while self._capture_wanted and self.session is not None and self.display and self.app.screen is self.screen:
                 self._capture_wanted = False
                 started = time.monotonic()
                 name = self.session
@@ -84,11 +91,28 @@ class PanePreview(PaneMirror):
                         continue
                     text = pane_text(raw)
                 if name == self.session:
+                    self.border_title = f"{name} · preview"
                     self.show(text)
                 self.captures += 1
                 await asyncio.sleep(max(0.0, self.capture_interval - (time.monotonic() - started)))
         finally:
             self._capturing = False
+
+    def show(self, text: Text) -> None:
+        self._text = text
+        self.plain = text.plain
+        self.refresh()
+
+    def render(self) -> Text:
+        height = self.content_region.height or self.size.height
+        lines = self._text.split("\n", allow_blank=True)
+        while lines and not lines[-1].plain.strip():
+            lines.pop()
+        tail = lines[-height:] if height > 0 else lines
+        out = Text("\n").join(tail)
+        out.no_wrap = True
+        out.overflow = "crop"
+        return out
 
     def _idle_capture(self) -> None:
         self.request_capture()
