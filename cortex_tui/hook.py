@@ -76,14 +76,26 @@ def check_write(payload: dict[str, object], scope: list[str], root: str) -> str 
         return None
     rel = relative_target(target, root)
     if rel is None:
-        return f"cortex-tui: {target} is outside this session's worktree {root}; edit only files in scope: {', '.join(scope) or '(all)'}"
+        return (f"{target} is outside this session's worktree {root}: refused; edit only files in scope: "
+                f"{', '.join(scope) or '(all)'} [cortex-tui]")
     if not scope:
         return None
     from cortex_tui.scope import in_scope
 
     if in_scope(rel, scope):
         return None
-    return f"cortex-tui: {rel} is outside this session's scope ({', '.join(scope)}); do not edit it — change only files in scope"
+    return f"{rel} is outside this session's scope ({', '.join(scope)}): refused; change only files in scope [cortex-tui]"
+
+
+def _target_path(payload: dict[str, object], root: str) -> str | None:
+    """The refused write's target, resolved (symlinks too): the evidence's ``path``."""
+    tool_input = payload.get("tool_input")
+    tool = payload.get("tool_name")
+    key = WRITE_TOOLS.get(tool) if isinstance(tool, str) else None
+    target = tool_input.get(key) if key and isinstance(tool_input, dict) else None
+    if not isinstance(target, str) or not target:
+        return None
+    return os.path.realpath(os.path.join(root, target))
 
 
 def main(argv: list[str]) -> int:
@@ -99,21 +111,21 @@ def main(argv: list[str]) -> int:
     now = time.time()
     lines = [{"source": SOURCE, "ts": now, "event": name, "payload": _trim(payload)}]
     reason: str | None = None
+    cwd = payload.get("cwd")
+    root = str(opts.get("root") or (cwd if isinstance(cwd, str) else os.getcwd()))
     if opts.get("enforce") and name == "PreToolUse":
         try:
             scope: list[str] = []
             if isinstance(opts.get("scope-file"), str):
                 with open(str(opts["scope-file"]), encoding="utf-8") as f:
                     scope = [str(g) for g in json.load(f)]
-            cwd = payload.get("cwd")
-            root = str(opts.get("root") or (cwd if isinstance(cwd, str) else os.getcwd()))
             reason = check_write(payload, scope, root)
         except (OSError, ValueError) as e:  # a broken scope file must not let writes through silently
-            reason = f"cortex-tui: cannot check scope ({e}); refusing the write"
+            reason = f"refused: cortex-tui cannot check scope ({e})"
         if reason:
             lines.append({"source": SOURCE, "ts": now, "event": "blocked", "payload": {
                 "tool_name": payload.get("tool_name"), "tool_input": _trim(payload.get("tool_input")),
-                "reason": reason, "session_id": payload.get("session_id")}})
+                "path": _target_path(payload, root), "reason": reason, "session_id": payload.get("session_id")}})
     if isinstance(events, str):
         data = "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines).encode("utf-8")
         try:

@@ -144,6 +144,11 @@ def test_hook_blocks_out_of_scope_write(enforce_args: tuple[Path, Path, list[str
     lines = read_events(events)
     assert [e["event"] for e in lines] == ["PreToolUse", "blocked"]
     assert lines[1]["source"] == "claude-code" and lines[1]["payload"]["tool_name"] == tool  # type: ignore[index]
+    # the evidence path is the resolved path; the reason (what Claude shows the model) starts with it
+    assert lines[1]["payload"]["path"] == os.path.realpath(wt / "README.md")  # type: ignore[index]
+    assert r.stderr.startswith("README.md is outside this session's scope")
+    sig = adapter().interpret_event(lines[1])
+    assert [(s.kind, s.text) for s in sig] == [("blocked", os.path.realpath(wt / "README.md"))]
 
 
 @pytest.mark.parametrize("path", ["src/app.py", "src/deep/er/x.py", "docs/guide.md"])
@@ -341,7 +346,7 @@ def test_interpret_real_hook_events(tmp_path: Path) -> None:
 def test_interpret_blocked_notification_and_end() -> None:
     a = adapter()
     blocked = a.interpret_event({"source": "claude-code", "event": "blocked", "payload": {"reason": "nope"}})
-    assert blocked == [AgentSignal("blocked", text="nope")]
+    assert blocked == [AgentSignal("blocked", text="nope")]  # an older hook line without a path: the reason
     note = a.interpret_event({"source": "claude-code", "event": "Notification",
                               "payload": {"notification_type": "permission_prompt", "message": "needs you"}})
     assert [s.kind for s in note] == ["waiting"]

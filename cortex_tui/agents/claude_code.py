@@ -394,8 +394,10 @@ class ClaudeCodeAdapter(NumberedDialogAdapter):
             out.append(AgentSignal("idle", text="turn finished"))
         elif ev == "SessionEnd":
             out.append(AgentSignal("finished", text=f"session ended ({p.get('reason') or '?'})"))
-        elif ev == "blocked":
-            out.append(AgentSignal("blocked", text=str(p.get("reason") or _summary(p))))
+        elif ev == "blocked":  # evidence: the resolved path (the reason is what Claude was told)
+            path = p.get("path")
+            out.append(AgentSignal("blocked", text=str(path if isinstance(path, str) and path else
+                                                       p.get("reason") or _summary(p))))
         if ev == "PostToolUse":
             out.extend(_outside_write(p))
         if ev in ("PostToolUse", "PostToolUseFailure", "Stop", "SessionEnd"):
