@@ -33,7 +33,7 @@ class Lifecycle:
     """Spawns, stops and ends the attempts of a run's sessions."""
 
     def __init__(self, *, clock: Clock, book: TriggerBook, ingest: Ingest, nodes: NodeSet, store: RunStore,
-                 overlap: OverlapTracker, emit: Emit, run: str, repo: Path, headless: bool,
+                 overlap: OverlapTracker, emit: Emit, run: str, repo: Path, headless: Callable[[], bool],
                  base_commit: Callable[[], str], check_screen: Callable[[SessionRuntime], None],
                  after_spawn: Callable[[SessionRuntime], Awaitable[None]],
                  on_finished: Callable[[SessionRuntime], None], wake: Callable[[], None],
@@ -49,6 +49,7 @@ class Lifecycle:
         self.run = run
         self.repo = repo
         self.headless = headless
+        """Read at each spawn: a front end may set ``Supervisor.headless`` after construction."""
         self.base_commit = base_commit
         self.check_screen = check_screen
         self.after_spawn = after_spawn
@@ -115,7 +116,7 @@ class Lifecycle:
                       subjects=h.subjects)
         node.spawn(SpawnRequest(
             spec=start.spec, rec=rt.rec, adapter=rt.adapter, run=self.run, repo=self.repo,
-            base_commit=start.base, headless=self.headless, restart=restart, paths=self.paths(rt.rec),
+            base_commit=start.base, headless=self.headless(), restart=restart, paths=self.paths(rt.rec),
             stamp=local_hms(self.clock)))
 
     def stop_sync(self, rt: SessionRuntime) -> None:

@@ -113,7 +113,7 @@ class Supervisor:
         self.local = self.nodes.local
         self.life = Lifecycle(clock=self.clock, book=self.book, ingest=self.ingest, nodes=self.nodes, store=self.store,
                               overlap=self.overlap, emit=self._emit, run=self.run_id, repo=self.repo,
-                              headless=headless, base_commit=lambda: self.state.base_commit,
+                              headless=lambda: self.headless, base_commit=lambda: self.state.base_commit,
                               check_screen=self._check_screen_soon, after_spawn=lambda rt: self.router.after_spawn(rt),
                               on_finished=self._finished, wake=self._wake.set, runtimes=self.rt,
                               base_branch=lambda: self.state.base)
