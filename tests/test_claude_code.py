@@ -526,3 +526,16 @@ def test_usage_checkpoint_survives_a_supervisor_restart(tmp_path: Path) -> None:
     total = usage_from_transcript(FIX / "transcript-interactive.jsonl")
     assert total is not None
     assert counted + sum((s.usage.total for s in after if s.usage), 0) == total.total
+
+
+def test_workspace_trust_menu_is_waiting_and_approve_moves_to_yes() -> None:
+    """2.1.331 in a folder it does not know: an unnumbered menu (recorded from the real CLI) — shown as waiting,
+    approve moves the cursor to "Yes, I trust this folder" and confirms; deny is Esc (Claude exits)."""
+    lines = (REPO / "tests" / "fixtures" / "agents" / "claude-code" / "2.1.331" / "trust-dialog.txt").read_text(
+        encoding="utf-8").splitlines()
+    a = adapter()
+    prompt = a.find_approval(lines)
+    assert prompt is not None and "Is this a project you created or one you trust?" in prompt.text
+    assert a.approve_keys(prompt) == [("key", "Down"), ("key", "Enter")]
+    assert a.deny_keys(prompt) == [("key", "Escape")]
+    assert a.find_approval(lines[:-1]) is None  # without its footer it is not a live menu

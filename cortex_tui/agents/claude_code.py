@@ -32,7 +32,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cortex_tui.agents.base import AgentAdapter, AgentSignal, ApprovalPrompt, SpawnContext
+from cortex_tui.agents.base import AgentAdapter, AgentSignal, ApprovalPrompt, KeyInput, SpawnContext
 from cortex_tui.agents.dialogs import NumberedDialogAdapter, find_numbered_dialog
 from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import TokenUsage
@@ -251,6 +251,45 @@ def _summary(payload: dict[str, Any]) -> str:
     return text if len(text) <= 300 else text[:299] + "…"
 
 
+_MENU_TAG = "[start-up] "
+_MENU_QUESTIONS = [re.compile(r"Is this a project you created or one you trust\?"),
+                   re.compile(r"Bypass Permissions mode")]
+_SELECTED = re.compile(r"^\s*❯\s+(\S.*)$")
+_YES_ITEM = re.compile(r"^Yes\b")
+
+
+def find_startup_menu(screen_lines: list[str]) -> ApprovalPrompt | None:
+    """Claude's start-up menus (2.1.331): the workspace-trust question ("Is this a project you created or one
+    you trust?") and the bypass-permissions warning — unnumbered items (``❯ No, exit`` / ``Yes, I trust
+    this folder``) over ``Enter to confirm · Esc to cancel``. Shown as waiting; approve moves to "Yes"."""
+    lines = [ln.rstrip() for ln in screen_lines if ln.strip()][-20:]
+    if not lines or "Enter to confirm" not in lines[-1]:
+        return None
+    start = next((i for i, ln in enumerate(lines) if any(q.search(ln) for q in _MENU_QUESTIONS)), None)
+    if start is None or not any(_SELECTED.match(ln) for ln in lines[start:]):
+        return None
+    return ApprovalPrompt(text=_MENU_TAG + "\n".join(ln.strip() for ln in lines[start:]))
+
+
+def _menu_moves(prompt: ApprovalPrompt | None, want: re.Pattern[str]) -> list[KeyInput] | None:
+    """Arrow keys from the selected item to the one matching ``want``, then Enter (None: not a menu)."""
+    if prompt is None or not prompt.text.startswith(_MENU_TAG):
+        return None
+    items: list[tuple[bool, str]] = []
+    for ln in prompt.text[len(_MENU_TAG):].splitlines():
+        m = _SELECTED.match(ln)
+        if m:
+            items.append((True, m.group(1).strip()))
+        elif items and not ln.startswith(("Enter to confirm", "Esc")):
+            items.append((False, ln.strip()))
+    cur = next((i for i, (sel, _) in enumerate(items) if sel), None)
+    target = next((i for i, (_, label) in enumerate(items) if want.search(label)), None)
+    if cur is None or target is None:
+        return None
+    step: KeyInput = ("key", "Down") if target > cur else ("key", "Up")
+    return [step] * abs(target - cur) + [("key", "Enter")]
+
+
 _WRITE_KEYS = {"Edit": "file_path", "Write": "file_path", "MultiEdit": "file_path", "NotebookEdit": "notebook_path"}
 
 
@@ -322,8 +361,18 @@ class ClaudeCodeAdapter(NumberedDialogAdapter):
 
     # -- screen ----------------------------------------------------------------------------------------
     def find_approval(self, screen_lines: list[str]) -> ApprovalPrompt | None:
-        """The permission dialog, with the lines above its question (the tool and its command) as evidence."""
-        return find_numbered_dialog(screen_lines, self.approval_patterns, before=4)
+        """The permission dialog, with the lines above its question (the tool and its command) as evidence;
+        else a start-up menu (workspace trust, bypass-permissions warning) that waits for a human."""
+        return find_numbered_dialog(screen_lines, self.approval_patterns, before=4) or find_startup_menu(screen_lines)
+
+    def approve_keys(self, prompt: ApprovalPrompt | None) -> list[KeyInput]:
+        moves = _menu_moves(prompt, _YES_ITEM)
+        return moves if moves is not None else super().approve_keys(prompt)
+
+    def deny_keys(self, prompt: ApprovalPrompt | None) -> list[KeyInput]:
+        if prompt is not None and prompt.text.startswith(_MENU_TAG):
+            return [("key", "Escape")]  # the start-up menus: Esc = no (Claude exits)
+        return super().deny_keys(prompt)
 
     def screen_idle(self, screen_lines: list[str]) -> bool:
         """At its input box after a turn: the footer says ``? for shortcuts`` and nowhere ``esc to
