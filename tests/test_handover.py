@@ -214,3 +214,29 @@ def test_start_after_approved_waits_for_the_approve_and_starts_from_the_merged_b
     tip = git(git_repo, "rev-parse", "main").strip()
     assert rec.base_commit == tip and tip != sup.state.base_commit  # the base after alpha's merge
     assert (Path(rec.worktree) / "src" / "alpha.py").exists()
+
+
+def test_a_restarted_dependency_makes_its_dependent_stale_base(git_repo: Path, tmp_path: Path) -> None:
+    sup = make_sup(git_repo, GAMMA.replace('name = "ho"', 'name = "stale"'), tmp_path)
+    events: list[Event] = []
+    sup.subscribe(events.append)
+
+    async def main() -> None:
+        await sup.start()
+        task = asyncio.create_task(sup.supervise(until_done=False))
+        s = sup.state.sessions
+        await wait_for(lambda: s["gamma"].state is SessionState.FINISHED, 40, "gamma finished")
+        assert s["gamma"].stale_base == {}
+        await sup.restart_session("alpha")  # a new attempt commits again on alpha's branch
+        await wait_for(lambda: s["alpha"].state is SessionState.FINISHED and s["alpha"].attempt == 2
+                       and s["gamma"].stale_base, 40, "gamma stale")
+        sup.request_stop()
+        await asyncio.wait_for(task, 30)
+        await sup.shutdown()
+
+    asyncio.run(main())
+    g = sup.state.sessions["gamma"]
+    assert g.stale_base == {"alpha": ["alpha: add src/alpha.py"]}
+    assert g.reason == "stale base: alpha has 1 newer commit"
+    stale = [e for e in events if e.kind == "stale_base"]
+    assert stale and stale[0].session == "gamma" and stale[0].data["dependency"] == "alpha"

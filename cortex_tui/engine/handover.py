@@ -234,3 +234,21 @@ async def approved_for(runtimes: Iterable[SessionRuntime], queue: Callable[[], R
         return {e.session for e in queue().entries() if e.status == "approved"}
 
     return await asyncio.to_thread(read)
+
+
+def stale_dependents(repo: Path, dep: SessionRecord,
+                     runtimes: Iterable[SessionRuntime]) -> list[tuple[SessionRecord, list[str]]]:
+    """Sessions that started from an older head of ``dep``'s branch, with the subjects of the newer commits
+    (blocking). Their records' ``stale_base`` is updated."""
+    head = gitb.rev_parse(repo, dep.branch)
+    out = []
+    for rt in runtimes:
+        rec = rt.rec
+        old = rec.handover.get(dep.name)
+        if old is None or head is None or old == head:
+            continue
+        newer = gitb.commit_subjects(repo, old, head)
+        if newer:
+            rec.stale_base[dep.name] = newer
+            out.append((rec, newer))
+    return out

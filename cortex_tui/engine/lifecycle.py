@@ -15,7 +15,7 @@ from pathlib import Path
 from cortex_tui.backends.node import FinalLook, SessionPaths, SpawnRequest
 from cortex_tui.engine.clock import Clock, local_hms
 from cortex_tui.engine.events import Emit
-from cortex_tui.engine.handover import HandoverBlocked, prepare_spawn
+from cortex_tui.engine.handover import HandoverBlocked, prepare_spawn, stale_dependents
 from cortex_tui.engine.ingest import Ingest
 from cortex_tui.engine.nodes import NodeSet, session_paths
 from cortex_tui.engine.schedule import restart_delay
@@ -102,6 +102,20 @@ class Lifecycle:
             self.wake()
         await self.after_spawn(rt)
 
+    async def _mark_stale(self, rt: SessionRuntime) -> None:
+        """A dependency finished again: dependents that started from its older head show ``stale base``."""
+        if not any(rt.rec.name in r.rec.handover for r in self.runtimes.values()):
+            return
+        try:
+            stale = await asyncio.to_thread(stale_dependents, self.repo, rt.rec, list(self.runtimes.values()))
+        except GitError as e:
+            self.emit("watch_error", rt.rec.name, error=e.message)
+            return
+        for rec, commits in stale:
+            n = len(commits)
+            rec.reason = f"stale base: {rt.rec.name} has {n} newer commit{'s' * (n != 1)}"  # shown with its state
+            self.emit("stale_base", rec.name, dependency=rt.rec.name, commits=commits)
+
     def paths(self, rec: SessionRecord) -> SessionPaths:
         return session_paths(self.store, rec)
 
@@ -162,6 +176,7 @@ class Lifecycle:
         self.emit("finished", rec.name, exit_code=code)
         if code == 0:
             self.book.set_state(rt, SessionState.FINISHED, None)
+            await self._mark_stale(rt)
             self.on_finished(rt)
             return
         self.book.apply(rt, exited_change(code, list(rt.tail)))

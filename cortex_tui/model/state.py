@@ -125,6 +125,8 @@ class SessionRecord(BaseModel):
     """Dependency name -> the head of its branch this session started from (engine/handover.py)."""
     handover_from_base: bool = False
     """The user chose to start it from the run's base without its dependencies' work."""
+    stale_base: dict[str, list[str]] = Field(default_factory=dict)
+    """Dependency -> subjects of its commits this session did not start from (it was restarted after)."""
     verify_exit: int | None = None
     """Exit code of its verify command in the review queue (None: not run, or none configured)."""
     blocked_paths: list[str] = Field(default_factory=list)
