@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
 
 from cortex_tui.agents import get_adapter
+from cortex_tui.backends.node import LOCAL
 from cortex_tui.backends.tmux import Tmux
 from cortex_tui.engine import actions
 from cortex_tui.errors import CortexError
@@ -14,6 +16,8 @@ from cortex_tui.model.events import Event
 from cortex_tui.model.state import RunState, SessionState
 from cortex_tui.store.files import RunStore, atomic_write
 from cortex_tui.store.status import render_status_md
+
+log = logging.getLogger("cortex_tui.engine")
 
 
 def take_down(store: RunStore, state: RunState) -> list[str]:
@@ -32,8 +36,8 @@ def take_down(store: RunStore, state: RunState) -> list[str]:
             if rec.pane_id and rec.state.live:
                 try:
                     actions.interrupt(tmux, rec, get_adapter(rec.agent))
-                except CortexError:
-                    pass
+                except CortexError as e:  # the pane may be gone already; its process tree is stopped below
+                    log.info("interrupt of %s: %s", rec.name, e.message)
                 actions.kill_tree(rec.pane_pid, grace=1.0)
             prev = rec.state
             rec.state = SessionState.STOPPED
@@ -56,14 +60,14 @@ def stop_one(store: RunStore, state: RunState, name: str) -> str:
     rec = state.sessions[name]
     if not (rec.state.live or rec.state is SessionState.PENDING):
         return f"{name!r} is not running (state: {rec.state.value}); nothing to stop"
-    if rec.node != "local" and rec.state.live:
+    if rec.node != LOCAL and rec.state.live:  # only this machine's agents can be stopped without a supervisor
         raise CortexError(f"{name!r} runs on node {rec.node!r} and no supervisor holds this run",
                           "start one with `cortex-tui up LAYOUT --repo PATH --detach`, then stop it again")
     if rec.pane_id and rec.state.live:
         try:
             actions.interrupt(Tmux(state.socket), rec, get_adapter(rec.agent))
-        except CortexError:
-            pass  # the pane may be gone already; the process tree is stopped below either way
+        except CortexError as e:  # the pane may be gone already; the process tree is stopped below either way
+            log.info("interrupt of %s: %s", name, e.message)
         actions.kill_tree(rec.pane_pid, grace=1.0)
     prev = rec.state
     rec.state = SessionState.STOPPED
