@@ -96,6 +96,22 @@ def build_server(socket: Path, *, destructive: bool = True) -> MCPServer:
         result: dict[str, Any] = await call("POST", f"/v1/sessions/{session}/send", {"text": text})
         return result
 
+    @mcp.tool(annotations=ACT)
+    async def add_task(prompt: str, name: str = "", agent: str = "", model: str = "",
+                       scope: list[str] | None = None, depends_on: list[str] | None = None) -> dict[str, Any]:
+        """Add a task to the live run: a new session (its own worktree and branch) started as capacity and its
+        dependencies allow. Empty fields take the layout's defaults."""
+        body: dict[str, Any] = {"prompt": prompt}
+        for key, value in (("name", name), ("agent", agent), ("model", model)):
+            if value:
+                body[key] = value
+        if scope:
+            body["scope"] = scope
+        if depends_on:
+            body["depends_on"] = depends_on
+        result: dict[str, Any] = await call("POST", "/v1/tasks", body)
+        return result
+
     @mcp.tool(annotations=READ)
     async def review_list() -> list[dict[str, Any]]:
         """The review queue: finished branches with verify result, conflicts, files and commits."""

@@ -66,6 +66,15 @@ OPENAPI: dict[str, Any] = {
         "/v1/sessions/{name}/continue": _action("Start a blocked session with its merge resolved in its worktree"),
         "/v1/sessions/{name}/continue-from-base": _action("Start a blocked session from the base, without its "
                                                           "dependencies' work"),
+        "/v1/tasks": {"post": {
+            "summary": "Add a task (a [[session]] table as JSON; name optional) to the live run",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["prompt"],
+                "properties": {"name": {"type": "string"}, "prompt": {"type": "string"},
+                               "agent": {"type": "string"}, "model": {"type": "string"},
+                               "scope": {"type": "array", "items": {"type": "string"}},
+                               "depends_on": {"type": "array", "items": {"type": "string"}}}}}}},
+            "responses": {"201": _OK, "400": _ERR, "409": {**_ERR, "description": "the name is taken"}}}},
         "/v1/review": {"get": {"summary": "The review queue (the shape of `review list --json`)",
                                "responses": {"200": _OK}}},
         "/v1/review/{name}": {"get": {"summary": "One review entry", "parameters": _NAME,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from cortex_tui.api.openapi import OPENAPI
-from cortex_tui.errors import CortexError, RefusedError, UsageError
+from cortex_tui.errors import CortexError, LayoutError, RefusedError, UsageError
 from cortex_tui.model.state import SessionState
 from cortex_tui.store.status import session_dict, status_dict
 
@@ -35,7 +35,7 @@ def error(status: int, message: str, hint: str | None = None) -> web.Response:
 def _status_of(e: CortexError) -> int:
     if isinstance(e, RefusedError):
         return 409
-    if isinstance(e, UsageError):
+    if isinstance(e, UsageError | LayoutError):
         return 400
     if "not waiting" in e.message:
         return 409
@@ -85,6 +85,7 @@ class Api:
         r.add_get("/v1/events/end", self.events_end)
         for action in ("approve", "deny", "send", "interrupt", "stop", "restart", "continue", "continue-from-base"):
             r.add_post(f"/v1/sessions/{{name}}/{action}", self.action)
+        r.add_post("/v1/tasks", self.add_task)
         r.add_get("/v1/review", self.review_list)
         r.add_get("/v1/review/{name}", self.review_show)
         for decision in ("approve", "reject", "request-changes"):
@@ -190,6 +191,18 @@ class Api:
             await self.sup.continue_session(name, from_base=action == "continue-from-base", origin=origin)
         return web.json_response({"ok": True, "session": name, "action": action,
                                   "state": self.sup.rt[name].rec.state.value})
+
+    async def add_task(self, request: web.Request) -> web.Response:
+        """A ``[[session]]`` table (JSON) added to the live run; ``name`` may be left out."""
+        from cortex_tui.engine.intake import free_name, parse_spec
+
+        body = await request.json()
+        if not isinstance(body, dict):
+            return error(400, "a task is a JSON object with the fields of a [[session]] table")
+        body.setdefault("name", free_name(set(self.sup.specs)))
+        rec = await self.sup.add_session(parse_spec(body), origin=self._origin(request))
+        return web.json_response({"ok": True, "session": rec.name, "state": rec.state.value, "branch": rec.branch},
+                                 status=201)
 
     # ---------------------------------------------------------------- review
     def _queue(self) -> Any:

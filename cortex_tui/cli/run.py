@@ -145,6 +145,7 @@ def start_daemon(layout: Path, repo: Path, state_dir: Path, store: RunStore, ext
     """
     store.ensure()
     log_path = store.dir / "supervisor.log"
+    since = store.events_path.stat().st_size if store.events_path.exists() else 0
     argv = [sys.executable, "-m", "cortex_tui.cli", "_supervise", str(layout.resolve()), "--repo", str(repo.resolve()),
             "--state-dir", str(state_dir), "--log", str(log_path), *(extra or [])]
     env = {**os.environ, "PYTHONPATH": child_pythonpath()}
@@ -166,12 +167,22 @@ def start_daemon(layout: Path, repo: Path, state_dir: Path, store: RunStore, ext
         holder = store.lock_holder()
         if holder == proc.pid and store.state_path.exists():
             st = store.load()
-            if st is not None and st.supervisor_pid == proc.pid:
+            if st is not None and st.supervisor_pid == proc.pid and _serving(store, extra or [], since):
                 typer.echo(f"run {store.run!r} supervised in the background (pid {proc.pid}); "
                            f"`cortex-tui status --repo {repo}` to watch, `cortex-tui down --repo {repo}` to stop")
                 return
         time.sleep(0.05)
     raise CortexError("background supervisor did not start within 30 s", f"see {log_path}")
+
+
+def _serving(store: RunStore, extra: list[str], since: int) -> bool:
+    """The daemon's local API is up (or it runs without one, or it said it could not open it) — events after
+    byte ``since`` of events.jsonl: what `up --detach` waits for, so a command right after it (`cortex-tui
+    add`, an MCP lead) finds the API."""
+    if "--api-port" in extra and extra[extra.index("--api-port") + 1] == "-1":
+        return True
+    events, _ = store.read_events(since)
+    return any(e.kind in ("api_serving", "plugin_error") for e in events)
 
 
 def _own_log(log: Path | None) -> None:

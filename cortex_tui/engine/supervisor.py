@@ -17,7 +17,7 @@ from cortex_tui.backends import git as gitb
 from cortex_tui.backends.node import Node, NodeContext
 from cortex_tui.backends.tmux import Tmux, WindowInfo, socket_name
 from cortex_tui.budgets import BudgetTracker
-from cortex_tui.engine import actions
+from cortex_tui.engine import actions, intake
 from cortex_tui.engine.clock import Clock, SystemClock
 from cortex_tui.engine.events import EPHEMERAL_KINDS, Event, EventBus, EventKind
 from cortex_tui.engine.handover import approved_for, continue_blocked
@@ -36,7 +36,7 @@ from cortex_tui.engine.triggers import Action, TriggerBook
 from cortex_tui.engine.usage import UsageBook, budget_spent, run_usage
 from cortex_tui.errors import CortexError, DiskError
 from cortex_tui.layout import LoadedLayout
-from cortex_tui.model.layout import ResolvedSession
+from cortex_tui.model.layout import ResolvedSession, SessionSpec, resolve_session
 from cortex_tui.model.state import RunState, SessionRecord, SessionState
 from cortex_tui.resources import DISK_S, ProcessSampler, TreeSample
 from cortex_tui.store.files import RunStore, atomic_write
@@ -131,6 +131,8 @@ class Supervisor:
                                    by_slug=self._by_slug, spawning=self._spawning, watched=self._watched,
                                    base_commit=lambda: self.state.base_commit, on_exit=self.life.on_exit,
                                    schedule=self._schedule, save=self._save)
+        self._inbox_taken: list[str] = []
+        """Tasks taken from the run's inbox at start (added while no supervisor ran)."""
         self.screens = ScreenChecks(self._bg, self._tmux, self.book)
         self.review_enabled = True
         self.review = ReviewDesk(repo=self.repo, state_dir=self.state_dir, run=self.run_id, bus=self.bus,
@@ -165,6 +167,10 @@ class Supervisor:
         await self._reconcile(windows, initial=True)
         self._emit("attached" if attached else "run_started", None, repo=str(self.repo), socket=self.tmux.socket,
                    pid=os.getpid())
+        for name in self._inbox_taken:
+            spec = self.specs[name]
+            self._emit("session_added", name, agent=spec.agent, scope=list(spec.scope), origin="inbox",
+                       depends_on=list(spec.depends_on))
         self._save(force=True)
         self._started = True
         self._observers = await start_observers(self, self.metrics_addr, self.plugins)
@@ -298,10 +304,66 @@ class Supervisor:
         """Blocking part of start(); returns whether an existing run was re-attached."""
         self.state, attached = open_run(self.loaded, self.repo, self.store, self.tmux, self.worktrees_root,
                                         takeover=self.takeover, now=self.clock.time())
+        self._take_added()
         for name, spec in self.specs.items():
             self._make_runtime(spec, self.state.sessions[name])
         self.run_budget.set_totals(*run_usage(self.state.sessions.values()), self.clock.time())  # re-attach: crossed stays crossed, silently
         return attached
+
+    def _take_added(self) -> None:
+        """Sessions added to the run earlier (state.json) and while no supervisor ran (the inbox)."""
+        for spec in intake.added_specs(self.state):
+            resolved = resolve_session(self.layout, spec)
+            self.specs[spec.name] = resolved
+            if spec.name not in self.state.sessions:
+                self.state.sessions[spec.name] = intake.new_record(resolved, self.run_id, self.worktrees_root,
+                                                                   self.clock.time())
+        queued, bad = intake.read_inbox(self.store.dir)
+        for problem in bad:
+            log.warning("inbox: %s", problem)
+        taken = []
+        for spec in queued:
+            if spec.name in self.specs:  # already taken by an earlier start that crashed before clearing
+                continue
+            resolved = intake.check_new(spec, self.layout, set(self.specs))
+            self.specs[spec.name] = resolved
+            self.state.added.append(spec.model_dump(mode="json", exclude_defaults=True))
+            self.state.sessions[spec.name] = intake.new_record(resolved, self.run_id, self.worktrees_root,
+                                                               self.clock.time())
+            taken.append(spec.name)
+        if taken or bad:
+            self.store.save(self.state)  # durable before the inbox goes
+            intake.clear_inbox(self.store.dir)
+            self._inbox_taken = taken
+
+    async def _take_inbox(self) -> None:
+        queued, bad = await asyncio.to_thread(intake.read_inbox, self.store.dir)
+        for problem in bad:
+            self._emit("engine_error", None, task="inbox", error=problem)
+        for spec in queued:
+            if spec.name in self.specs:
+                continue
+            try:
+                await self.add_session(spec, origin="inbox")
+            except CortexError as e:
+                self._emit("engine_error", spec.name, task="inbox", error=e.message)
+        intake.clear_inbox(self.store.dir)  # each task is in state.json (saved) or reported
+
+    async def add_session(self, spec: SessionSpec, *, origin: str = "user") -> SessionRecord:
+        """Add a session (a ``[[session]]`` table) to the live run; persisted before this returns, started as
+        the run's limits and its dependencies allow."""
+        resolved = intake.check_new(spec, self.layout, set(self.specs))
+        rec = intake.new_record(resolved, self.run_id, self.worktrees_root, self.clock.time())
+        self.specs[spec.name] = resolved
+        self.state.added.append(spec.model_dump(mode="json", exclude_defaults=True))
+        self.state.sessions[spec.name] = rec
+        self._make_runtime(resolved, rec)
+        self._done_announced = False
+        self._save(force=True)
+        self._emit("session_added", spec.name, agent=resolved.agent, scope=list(resolved.scope), origin=origin,
+                   depends_on=list(resolved.depends_on))
+        self._wake.set()
+        return rec
 
     def _make_runtime(self, spec: ResolvedSession, rec: SessionRecord) -> Runtime:
         rt = SessionRuntime.from_record(spec, rec, self.clock.time())
@@ -404,6 +466,8 @@ class Supervisor:
     async def _tick(self) -> None:
         now = self.clock.time()
         mono = self.clock.monotonic()
+        if (self.store.dir / intake.INBOX).exists():  # `cortex-tui add` without the API (or before it was up)
+            await self._take_inbox()
         live = [rt for rt in self.rt.values() if rt.rec.state.live and rt.rec.name not in self._spawning]
         for rt in live:
             if self.router.ok:  # while the watcher is down its output is unread: that is not silence

@@ -155,3 +155,6 @@ class RunState(BaseModel):
     sessions: dict[str, SessionRecord] = Field(default_factory=dict)
     nodes: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Health of remote nodes: name, reachable, latency_ms, error, checked_at."""
+    added: list[dict[str, Any]] = Field(default_factory=list)
+    """Sessions added to the live run (``cortex-tui add``, the TUI's ``n``, the API) as ``[[session]]`` tables,
+    so a re-attached supervisor rebuilds them (engine/intake.py)."""
