@@ -8,6 +8,7 @@ cannot support, with the reason (the test then skips, printing it).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -20,7 +21,7 @@ from fake_anthropic import FakeMessages
 from fake_llm import ScriptedLLM, Step
 from fake_openai import FakeChat, FakeResponses
 
-from cortex_tui.agents.versions import binary, installed
+from cortex_tui.agents.versions import InstalledCli, binary, installed
 
 
 @dataclass
@@ -39,7 +40,7 @@ class Driver:
         path = shutil.which(binary(self.kind))
         if path is None:
             return f"{self.kind}: {binary(self.kind)} not installed — run scripts/bootstrap.sh --dev"
-        got = installed(self.kind)
+        got = _installed(self.kind, path)
         if not got.tested:
             return f"{self.kind}: {got.describe()}"
         return None
@@ -68,6 +69,12 @@ class Driver:
 
     def write(self, path: str, content: str, **kw: Any) -> Step:
         raise NotImplementedError
+
+
+@functools.cache
+def _installed(kind: str, path: str) -> InstalledCli:
+    """``--version`` once per CLI and test process (aider takes ~20 s to answer it on a loaded machine)."""
+    return installed(kind)
 
 
 def base_env(home: Path) -> dict[str, str]:
