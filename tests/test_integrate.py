@@ -4,6 +4,7 @@ and fail together name the failing pair (issue #16)."""
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from conftest import git
@@ -96,3 +97,22 @@ def test_cli_integrate_after_a_headless_run_names_the_pair(git_repo: Path, tmp_p
     assert data["ok"] is False and data["failing_set"] == ["a", "c"] and data["order"] == ["a", "b", "c"]
     text = cli("integrate", "--repo", str(git_repo), "--sessions", "a,b", check=False, timeout=120)
     assert text.returncode == 0 and "OK: the combination works" in text.stdout
+
+
+def test_headless_integrate_fails_the_run_and_junit_agrees(git_repo: Path, tmp_path: Path) -> None:
+    layout = tmp_path / "gate.toml"
+    layout.write_text(RUN)
+    report, junit = tmp_path / "report.json", tmp_path / "junit.xml"
+    r = cli("run", str(layout), "--repo", str(git_repo), "--headless", "--integrate", "--report", str(report),
+            "--junit", str(junit), check=False, timeout=180)
+    assert r.returncode == 1, r.stdout + r.stderr  # every branch passed alone; the combination did not
+    data = json.loads(report.read_text())
+    assert data["exit_code"] == 1 and data["exit_reason"] == "integration"
+    assert data["failures"] == {} and data["integration"]["failing_set"] == ["a", "c"]
+    assert "a + c fail together" in data["reason"]
+    root = ET.fromstring(junit.read_text())
+    cases = {c.get("name"): c for c in root.iter("testcase")}
+    assert set(cases) == {"a", "b", "c", "integration"}
+    assert cases["integration"].find("failure") is not None
+    assert all(cases[n].find("failure") is None for n in "abc")
+    assert root.get("tests") == "4" and root.get("failures") == "1"

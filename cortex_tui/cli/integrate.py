@@ -34,7 +34,7 @@ def integrate(
     """Do the run's branches work together? Conflict matrix, merge, verify, smallest failing set."""
     from cortex_tui.layout import parse_layout
     from cortex_tui.model.events import Event
-    from cortex_tui.review.integrate import Gate
+    from cortex_tui.review.integrate import run_gate
     from cortex_tui.review.queue import ReviewQueue
     from cortex_tui.text import visible
 
@@ -57,9 +57,7 @@ def integrate(
     if cmd is None:
         layout = parse_layout(state.layout_text, Path(state.layout_path))
         cmd = layout.layout.run.verify
-    gate = Gate(root, state.run, state.base, {n: state.sessions[n].branch for n in names},
-                root / ".cortex" / "integration" / state.run, store.dir / "integration", verify=cmd, timeout=timeout)
-    res = gate.integrate(names)
+    res = run_gate(root, store.dir, state, names, cmd, timeout)
     store.append_event(Event(ts=time.time(), run=state.run, kind="integration", data={
         "ok": res.ok, "sessions": names, "failing": res.failing_set, "commit": res.commit,
         "pairs": [p.model_dump() for p in res.pair_conflicts], "left_out": res.left_out}))

@@ -58,6 +58,8 @@ def run(
     metrics_host: MetricsHostOpt = "127.0.0.1",
     api_port: ApiPortOpt = None,
     api_host: ApiHostOpt = "127.0.0.1",
+    integrate: Annotated[bool, typer.Option("--integrate", help="Headless: run the integration gate over the "
+                                            "finished branches at the end; a failing combination fails the run.")] = False,
 ) -> None:
     """Supervise a layout to completion (headless: for CI). Exit 0 only if every session finished with 0."""
     from cortex_tui.durations import parse_duration
@@ -72,7 +74,7 @@ def run(
     sup.metrics_addr = metrics_addr(metrics_host, metrics_port)
     serve_api_on(sup, api_host, api_port)
     kinds = [k.strip() for k in fail_on.split(",")] if fail_on else []
-    raise typer.Exit(run_headless(sup, report=report, junit=junit, timeout=t, fail_on=kinds))
+    raise typer.Exit(run_headless(sup, report=report, junit=junit, timeout=t, fail_on=kinds, integrate=integrate))
 
 
 @app.command()

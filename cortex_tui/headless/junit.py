@@ -16,7 +16,8 @@ def junit_xml(report: dict[str, Any]) -> str:
     report = visible_data(report)
     sessions = report.get("sessions", [])
     failing = [s for s in sessions if s.get("failure")]
-    run_failed = report.get("exit_code") not in (0, None) and not failing  # timeout, signal, supervisor error
+    run_failed = (report.get("exit_code") not in (0, None) and not failing  # timeout, signal, supervisor error
+                  and report.get("exit_reason") != "integration")  # (that one has its own testcase)
     suite = ET.Element("testsuite", name=f"cortex-tui.{report.get('run')}", tests=str(len(sessions) + run_failed),
                        failures=str(len(failing) + run_failed), errors="0", time=str(report.get("duration_s", 0)))
     for s in sessions:
@@ -32,6 +33,19 @@ def junit_xml(report: dict[str, Any]) -> str:
             out = ET.SubElement(case, "system-out")
             out.text = "\n".join(f"trigger {t['kind']} {'active' if t['active'] else 'cleared'}: {_evidence(t)}"
                                   for t in trig)
+    gate = report.get("integration")
+    if isinstance(gate, dict):  # `run --headless --integrate`: the combination as one more testcase
+        steps = gate.get("steps") or []
+        case = ET.SubElement(suite, "testcase", classname=f"cortex.{report.get('run')}", name="integration",
+                             time=f"{sum(float(st.get('duration_s') or 0) for st in steps):.3f}")
+        suite.set("tests", str(int(suite.get("tests", "0")) + 1))
+        if not gate.get("ok"):
+            suite.set("failures", str(int(suite.get("failures", "0")) + 1))
+            failing_set = " + ".join(gate.get("failing_set") or []) or "the combination"
+            fail = ET.SubElement(case, "failure", message=str(report.get("reason") or f"{failing_set} fail together"),
+                                 type="integration")
+            fail.text = "\n".join([f"failing set: {failing_set}", *(f"step {'+'.join(st.get('sessions', []))}: "
+                                   f"exit {st.get('exit_code')} (log {st.get('log_path')})" for st in steps)])
     if run_failed:
         case = ET.SubElement(suite, "testcase", classname=f"cortex.{report.get('run')}", name="(run)", time="0")
         ET.SubElement(case, "failure", message=str(report.get("reason") or "run failed"),

@@ -6,12 +6,14 @@ import asyncio
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from cortex_tui.engine.runner import progress_printer, supervise_to_end
 from cortex_tui.engine.supervisor import Supervisor
 from cortex_tui.errors import CortexError, disk_error
 from cortex_tui.headless.report import (
     EXIT_FAILED,
+    EXIT_OK,
     EXIT_SUPERVISOR,
     build_report,
     write_report,
@@ -20,7 +22,7 @@ from cortex_tui.text import visible
 
 
 def run_headless(sup: Supervisor, *, report: Path | None, junit: Path | None, timeout: float | None,
-                 fail_on: list[str], compare: bool = True) -> int:
+                 fail_on: list[str], compare: bool = True, integrate: bool = False) -> int:
     """Supervise to the end; ``compare=False`` leaves a best-of layout's scoring to the caller."""
     started = time.time()
     sup.subscribe(progress_printer(sys.stderr))
@@ -52,6 +54,8 @@ def run_headless(sup: Supervisor, *, report: Path | None, junit: Path | None, ti
 
     data = build_report(sup, exit_code=EXIT_FAILED, reason="", started=started)
     code, reason = apply(data, fail_on, why)  # one verdict: report, JUnit, annotations, summary, exit code
+    if integrate and why == "done":
+        code, reason = integration_verdict(sup, data, code, reason)
     if compare and sup.layout.run.mode == "best-of":
         from cortex_tui.bestof.compare import add_to_report, compare_run
 
@@ -70,3 +74,31 @@ def run_headless(sup: Supervisor, *, report: Path | None, junit: Path | None, ti
     emit(data, sys.stdout)
     print(f"cortex-tui: {visible(reason)} (run exit code {code})", file=sys.stderr)
     return code
+
+
+def integration_verdict(sup: Supervisor, data: dict[str, Any], code: int, reason: str) -> tuple[int, str]:
+    """``run --headless --integrate``: the gate over every session that finished with exit 0; a failing
+    combination fails the run (``exit_reason = "integration"``) even when every branch passed alone."""
+    from cortex_tui.review.integrate import run_gate, summary
+
+    names = [n for n, r in sup.state.sessions.items() if r.state.value == "finished" and r.exit_code == 0]
+    if len(names) < 1:
+        return code, reason
+    try:
+        res = run_gate(sup.repo, sup.store.dir, sup.state, names, sup.layout.run.verify)
+    except CortexError as e:
+        data["integration"] = {"ok": False, "error": e.message, "sessions": names}
+        res_ok, line = False, f"integration: {e.message}"
+    else:
+        data["integration"] = {**res.model_dump(mode="json"), "ok": res.ok}
+        res_ok, line = res.ok, summary(res)
+    print(f"cortex-tui: {visible(line)}", file=sys.stderr)
+    if res_ok:
+        if code == EXIT_OK:
+            reason = data["reason"] = f"{reason}; {line}"
+        return code, reason
+    data["exit_reason"] = "integration"
+    code = EXIT_FAILED
+    reason = line if not data.get("failures") else f"{reason}; {line}"
+    data["exit_code"], data["reason"] = code, reason
+    return code, reason

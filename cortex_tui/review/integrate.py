@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from cortex_tui.backends import git as gitb
 from cortex_tui.errors import CortexError
+from cortex_tui.model.state import RunState
 
 VERIFY_TIMEOUT_S = 600.0
 TAIL_LINES = 30
@@ -203,3 +204,25 @@ class Gate:
             res.failing_set = smallest_failing(names, fails)
         gitb.git(self.worktree, "reset", "--hard", "--quiet", res.commit)  # the worktree shows the combination
         return res
+
+
+def run_gate(repo: Path, run_dir: Path, state: RunState, names: list[str], verify: str | None,
+             timeout: float = VERIFY_TIMEOUT_S) -> IntegrationResult:
+    """The gate over ``names`` of a run (its worktree ``.cortex/integration/<run>``, logs in ``run_dir``)."""
+    gate = Gate(repo, state.run, state.base, {n: state.sessions[n].branch for n in names},
+                repo / ".cortex" / "integration" / state.run, run_dir / "integration", verify=verify, timeout=timeout)
+    return gate.integrate(names)
+
+
+def summary(res: IntegrationResult) -> str:
+    """One line: what failed (the reason of a failed headless run) or that it passed."""
+    if res.pair_conflicts:
+        p = res.pair_conflicts[0]
+        return f"integration: {p.a} + {p.b} conflict in {', '.join(p.paths[:3])}"
+    if res.left_out:
+        return f"integration: {', '.join(res.left_out)} left out (conflicts)"
+    if res.failing_set:
+        return f"integration: {' + '.join(res.failing_set)} fail together (verify exit {res.verify.exit_code if res.verify else '?'})"
+    if res.verify is not None and res.verify.exit_code != 0:
+        return f"integration: the combination fails verify (exit {res.verify.exit_code})"
+    return "integration: the combination works" + (" and passed verify" if res.verify else "")
