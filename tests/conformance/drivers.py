@@ -100,6 +100,7 @@ class CodexDriver(Driver):
             f'model = "{self.model}"\nmodel_provider = "fake"\n'
             f'[model_providers.fake]\nname = "fake"\nbase_url = "{api.url}/v1"\nenv_key = "FAKE_OPENAI_KEY"\n'
             f'wire_api = "responses"\nrequest_max_retries = 0\nstream_max_retries = 0\n'
+            f'[features]\ndaemon_auto_start = false\n'  # else an app-server daemon outlives the session
             f'[projects."{worktree}"]\ntrust_level = "trusted"\n', encoding="utf-8")
         tmp = home / "tmp"  # Codex refuses to set up its sandbox helper under the system temp dir (/tmp)
         tmp.mkdir(exist_ok=True)
