@@ -116,3 +116,24 @@ def test_headless_integrate_fails_the_run_and_junit_agrees(git_repo: Path, tmp_p
     assert cases["integration"].find("failure") is not None
     assert all(cases[n].find("failure") is None for n in "abc")
     assert root.get("tests") == "4" and root.get("failures") == "1"
+
+
+def test_approve_integration_fast_forwards_the_base_and_keeps_a_backup(git_repo: Path, tmp_path: Path) -> None:
+    layout = tmp_path / "gate.toml"
+    layout.write_text(RUN)
+    cli("run", str(layout), "--repo", str(git_repo), "--headless", check=False, timeout=120)
+    old = git(git_repo, "rev-parse", "main").strip()
+    bad = cli("integrate", "--repo", str(git_repo), check=False, timeout=120)  # a + c fail together
+    assert bad.returncode == 1
+    refused = cli("review", "approve", "--integration", "--repo", str(git_repo), check=False)
+    assert refused.returncode != 0 and "did not pass" in refused.stdout + refused.stderr
+    assert git(git_repo, "rev-parse", "main").strip() == old
+    cli("integrate", "--repo", str(git_repo), "--sessions", "a,b", timeout=120)
+    commit = git(git_repo, "rev-parse", "cortex/gate/integration").strip()
+    cli("review", "approve", "--integration", "--repo", str(git_repo))
+    assert git(git_repo, "rev-parse", "main").strip() == commit  # one fast-forward to the combination
+    assert (git_repo / "registry" / "a.txt").is_file() and (git_repo / "registry" / "b.txt").is_file()
+    backups = git(git_repo, "for-each-ref", "--format=%(objectname)", "refs/cortex/gate/backup/").split()
+    assert backups == [old]
+    again = cli("review", "approve", "--integration", "--repo", str(git_repo), check=False)
+    assert again.returncode != 0 and "moved since" in again.stdout + again.stderr

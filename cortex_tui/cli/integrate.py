@@ -35,6 +35,7 @@ def integrate(
     from cortex_tui.layout import parse_layout
     from cortex_tui.model.events import Event
     from cortex_tui.review.integrate import run_gate
+    from cortex_tui.review.integration_entry import save
     from cortex_tui.review.queue import ReviewQueue
     from cortex_tui.text import visible
 
@@ -58,6 +59,7 @@ def integrate(
         layout = parse_layout(state.layout_text, Path(state.layout_path))
         cmd = layout.layout.run.verify
     res = run_gate(root, store.dir, state, names, cmd, timeout)
+    save(store.dir, res)  # the integration entry: `review approve --integration` fast-forwards the base to it
     store.append_event(Event(ts=time.time(), run=state.run, kind="integration", data={
         "ok": res.ok, "sessions": names, "failing": res.failing_set, "commit": res.commit,
         "pairs": [p.model_dump() for p in res.pair_conflicts], "left_out": res.left_out}))
@@ -81,6 +83,7 @@ def integrate(
             if first:
                 for line in first.tail.splitlines()[-5:]:
                     typer.echo(f"    {visible(line)}")
-        typer.echo("  OK: the combination works" if res.ok else "  FAILED")
+        typer.echo("  OK: the combination works (`cortex-tui review approve --integration` fast-forwards the base "
+                   "to it)" if res.ok else "  FAILED")
     if not res.ok:
         raise typer.Exit(1)

@@ -13,7 +13,7 @@ import typer
 
 from cortex_tui.cli._app import app
 from cortex_tui.cli._options import JsonOpt, RepoOpt, RunOpt, StateOpt, fail
-from cortex_tui.errors import CortexError
+from cortex_tui.errors import CortexError, UsageError
 
 if TYPE_CHECKING:
     from cortex_tui.review.queue import ReviewQueue
@@ -64,12 +64,20 @@ def show_cmd(session: str, repo: RepoOpt = Path("."), state_dir: StateOpt = None
 
 
 @review_app.command("approve")
-def approve_cmd(session: str, repo: RepoOpt = Path("."), state_dir: StateOpt = None, run: RunOpt = None,
+def approve_cmd(session: Annotated[str, typer.Argument(help="The session (not with --integration).")] = "",
+                repo: RepoOpt = Path("."), state_dir: StateOpt = None, run: RunOpt = None,
                 squash: Annotated[bool, typer.Option("--squash", help="One squashed commit instead of a merge.")] = False,
+                integration: Annotated[bool, typer.Option("--integration", help="Fast-forward the base to the last "
+                                                          "passing `integrate` combination.")] = False,
                 ) -> None:
-    """Merge the branch into the base (fast-forward when possible)."""
+    """Merge the branch into the base (fast-forward when possible); --integration: the whole combination."""
     from cortex_tui.review.decisions import approve
 
+    if integration:
+        _approve_integration(repo, state_dir, run)
+        return
+    if not session:
+        fail(UsageError("review approve needs a SESSION (or --integration)"))
     try:
         res = approve(_queue(repo, state_dir, run), session, squash=squash)
     except CortexError as e:
@@ -148,7 +156,6 @@ def clean_command(
     """Remove worktrees (and tmux windows) of ended sessions; never loses work (backup refs first)."""
     from cortex_tui.backends.tmux import Tmux
     from cortex_tui.durations import parse_duration
-    from cortex_tui.errors import UsageError
     from cortex_tui.review.clean import clean
 
     try:
@@ -169,3 +176,16 @@ def clean_command(
 
 
 app.add_typer(review_app, name="review", help="Review queue: list, show, approve, reject, request changes.")
+
+
+def _approve_integration(repo: Path, state_dir: Path | None, run: str | None) -> None:
+    from cortex_tui.cli._runs import open_run
+    from cortex_tui.review import integration_entry
+
+    try:
+        store, state = open_run(repo, state_dir, run)
+        res = integration_entry.approve(Path(state.repo), store.dir)
+    except CortexError as e:
+        fail(e)
+    typer.echo(f"approved the integration: {res.base} {res.old[:12]} -> {res.new[:12]} ({res.method}); "
+               f"the old tip is kept at {res.backup}")
