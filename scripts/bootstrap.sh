@@ -170,7 +170,9 @@ for k,v in json.load(open("cortex_tui/data/agent_clis.json")).items():
     done < <(pins npm)
     if [ "${#specs[@]}" -gt 0 ]; then
       say "installing agent CLIs into .cortex-dev/npm (npm, local prefix): ${specs[*]} …"
-      npm install --prefix "$DEVDIR/npm" --no-audit --no-fund --loglevel=error "${specs[@]}" >/dev/null \
+      # bounded: a registry that cannot be reached (or a TLS proxy without its CA) must not hang the install
+      timeout 1200 npm install --prefix "$DEVDIR/npm" --no-audit --no-fund --loglevel=error --fetch-retries=2 \
+        --fetch-timeout=120000 "${specs[@]}" >/dev/null \
         || say "npm install of the agent CLIs failed (see above); their conformance tests will skip"
     fi
     for bin in "${bins[@]}"; do
