@@ -506,3 +506,16 @@ async def test_idle_collector_defers_full_gc_to_idle_and_restores_it() -> None:
     finally:
         app.gc.stop()
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_event_lines_say_things_in_words_never_python_reprs() -> None:
+    from cortex_tui.ui.present.events import event_summary
+
+    verified = event_summary("review_verified", {"verify": {"exit_code": 0, "duration_s": 1.25}, "head": "abc"})
+    assert verified == "verify: exit code 0, duration 1.25 s, head: abc"
+    assert "{" not in verified and "'" not in verified
+    silence = event_summary("trigger", {"kind": "silence", "evidence": {"silent_for_s": 17, "threshold_s": 15,
+                                                                        "cpu_percent": 0.0}})
+    assert silence == "silence raised: silent for 17 s (threshold 15 s, CPU 0 %)"
+    assert event_summary("trigger_cleared", {"kind": "silence", "evidence": {"resumed_after_s": 3}}) \
+        == "silence cleared: resumed after: 3 s"
