@@ -161,7 +161,10 @@ class Supervisor:
         return settled(self.rt.values())
 
     async def start(self) -> None:
-        """Take the run's lock, create or re-attach to the run, reconcile with tmux."""
+        """Take the run's lock, create or re-attach to the run, reconcile with tmux. A second call (a front end
+        that started the engine itself, then hands it to ``supervise_to_end``) does nothing."""
+        if self._started:
+            return
         attached = await asyncio.to_thread(self._start_sync)
         windows = await asyncio.to_thread(self.tmux.list_windows)
         await self._reconcile(windows, initial=True)
