@@ -128,6 +128,10 @@ def test_ask_waits_then_cli_approve_continues(git_repo: Path, tmp_path: Path) ->
 
     async def during(s: object) -> None:
         await wait_for(lambda: sup.state.sessions["asker"].state.value == "waiting", what="waiting state")
+        # the CLI is another process: it reads the state the engine saved (at most 0.25 s behind)
+        saved = git_repo / "coordination/runs/ask/state.json"
+        await wait_for(lambda: '"state": "waiting"' in saved.read_text() or '"state":"waiting"' in saved.read_text(),
+                       what="waiting saved in state.json")
         # that waiting on a human is not silence (however long) is tests/unit/test_trigger_book.py's job
         # a second process answers, as a human at another terminal would
 

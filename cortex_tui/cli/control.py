@@ -125,12 +125,15 @@ def api_call(store: RunStore, session: str, action: str, timeout: float = 60.0) 
     return data
 
 
-def _wait_state(store: RunStore, session: str, pred: Callable[[str], bool], timeout: float) -> str | None:
+def _wait_state(store: RunStore, session: str, pred: Callable[[str], bool], timeout: float,
+                after_attempt: int | None = None) -> str | None:
+    """The session's state once ``pred`` holds — or, with ``after_attempt``, once it has begun a later attempt
+    (a quick agent may have run and ended again between two looks)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         st = store.load()
         rec = st.sessions.get(session) if st is not None else None
-        if rec is not None and pred(rec.state.value):
+        if rec is not None and (pred(rec.state.value) or (after_attempt is not None and rec.attempt > after_attempt)):
             return rec.state.value
         time.sleep(0.1)
     return None
@@ -167,7 +170,8 @@ def restart(session: SessionArg, repo: RepoOpt = Path("."), state_dir: StateOpt 
         api_call(store, session, "restart")
     else:
         start_daemon(Path(state.layout_path), Path(state.repo), store.state_dir, store, ["--restart", session])
-        if _wait_state(store, session, lambda s: s in ("running", "waiting") or s == "starting", 30.0) is None:
+        if _wait_state(store, session, lambda s: s in ("running", "waiting") or s == "starting", 30.0,
+                       after_attempt=rec.attempt) is None:
             raise CortexError(f"the background supervisor did not restart {session!r} within 30 s",
                               f"see {store.dir / 'supervisor.log'}")
     typer.echo(f"restarted {session!r} in its worktree {rec.worktree} (branch {rec.branch}); "
