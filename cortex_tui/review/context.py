@@ -62,7 +62,7 @@ class RunContext:
         def rebuild() -> ReviewDoc:
             from cortex_tui.review.rebuild import rebuild_doc
 
-            return rebuild_doc(ctx.repo, ctx.state(), ctx.store.iter_events())
+            return rebuild_doc(ctx.repo, ctx.state(), ctx.store.iter_events(), resolve_spec)
 
         def rebuilt(msg: str) -> None:
             ctx.store.append_event(Event(ts=time.time(), run=ctx.run, kind="review_rebuilt", data={"message": msg}))

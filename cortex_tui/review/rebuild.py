@@ -8,21 +8,23 @@ A verify result is restored only for the head it described; otherwise the entry 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from cortex_tui.errors import CortexError
 from cortex_tui.model.events import Event
+from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import RunState
 from cortex_tui.review.models import DecisionRecord, QueueEntry, ReviewDoc, VerifyResult
 
 _STATUS_OF = {"approve": "approved", "reject": "rejected", "request_changes": "changes_requested"}
 
 
-def rebuild_doc(repo: Path, state: RunState, events: Iterable[Event]) -> ReviewDoc:
-    """A review document for every finished session (exit 0) whose branch still exists."""
-    from cortex_tui.review.context import resolve_spec
+def rebuild_doc(repo: Path, state: RunState, events: Iterable[Event],
+                resolve_spec: Callable[[RunState, str], ResolvedSession | None]) -> ReviewDoc:
+    """A review document for every finished session (exit 0) whose branch still exists; ``resolve_spec`` finds
+    a session's settings (review.context passes its own, so this module does not import it back)."""
     from cortex_tui.review.entry import branch_head, describe_branch
 
     doc = ReviewDoc(run=state.run)
