@@ -17,10 +17,11 @@ from cortex_tui.backends import git as gitb
 from cortex_tui.backends.node import Node, NodeContext
 from cortex_tui.backends.tmux import Tmux, WindowInfo, socket_name
 from cortex_tui.budgets import BudgetTracker
-from cortex_tui.engine import actions, intake
+from cortex_tui.engine import intake
 from cortex_tui.engine.clock import Clock, SystemClock
+from cortex_tui.engine.commands import SessionCommands
 from cortex_tui.engine.events import EPHEMERAL_KINDS, Event, EventBus, EventKind
-from cortex_tui.engine.handover import approved_for, continue_blocked
+from cortex_tui.engine.handover import approved_for
 from cortex_tui.engine.ingest import Ingest
 from cortex_tui.engine.lifecycle import Lifecycle
 from cortex_tui.engine.nodes import NodeSet
@@ -139,6 +140,9 @@ class Supervisor:
                                  emit=self._emit, send=self.send, state=lambda: self.state, node_for=self.node_for,
                                  save=lambda: self._save(force=True))
         """Review commands (approve, reject, request_changes, reverify, choose_winner) for every front end."""
+        self.commands = SessionCommands(get=self._get, node_for=self.node_for, book=self.book, life=self.life,
+                                        emit=self._emit, repo=self.repo, run=self.run_id,
+                                        base_commit=lambda: self.state.base_commit, wake=self._wake.set)
         self.fatal: DiskError | None = None
         """Why supervision stopped early: the run's files could not be written (see :meth:`_disk_failed`)."""
 
@@ -241,66 +245,33 @@ class Supervisor:
         await asyncio.to_thread(self.nodes.close)
         self.store.unlock()
 
+    # session commands (engine/commands.py): one path for the TUI, the CLI/API, MCP and on_trigger actions
     async def send(self, name: str, text: str, *, origin: str = "user") -> None:
-        rt = self._get(name)
-        await asyncio.to_thread(actions.send_text, self._tmux(rt.rec), rt.rec, text, rt.adapter)
-        self._emit("action", name, action="send", detail=text, origin=origin)
+        await self.commands.send(name, text, origin=origin)
 
     async def approve(self, name: str, *, origin: str = "user") -> None:
-        rt = self._get(name)
-        prompt = await asyncio.to_thread(actions.answer, self._tmux(rt.rec), rt.rec, True, rt.adapter)
-        self._emit("action", name, action="approve", detail=prompt.text, origin=origin)
+        await self.commands.answer(name, True, origin=origin)
 
     async def deny(self, name: str, *, origin: str = "user") -> None:
-        rt = self._get(name)
-        prompt = await asyncio.to_thread(actions.answer, self._tmux(rt.rec), rt.rec, False, rt.adapter)
-        self._emit("action", name, action="deny", detail=prompt.text, origin=origin)
+        await self.commands.answer(name, False, origin=origin)
 
     async def interrupt(self, name: str, *, origin: str = "user") -> None:
-        rt = self._get(name)
-        await asyncio.to_thread(actions.interrupt, self._tmux(rt.rec), rt.rec, rt.adapter)
-        self._emit("action", name, action="interrupt", detail="", origin=origin)
+        await self.commands.interrupt(name, origin=origin)
 
     async def stop_session(self, name: str, reason: str = "stopped by user", *, origin: str = "user") -> None:
-        rt = self._get(name)
-        if rt.rec.state.terminal:
-            return
-        rt.restart_at = None
-        was_pending = rt.rec.state is SessionState.PENDING
-        self.book.set_state(rt, SessionState.STOPPED, reason)
-        if not was_pending:
-            await asyncio.to_thread(self.life.stop_sync, rt)
-        self._emit("action", name, action="stop", detail=reason, origin=origin)
+        await self.commands.stop(name, reason, origin=origin)
 
     async def restart_session(self, name: str, *, origin: str = "user") -> None:
-        rt = self._get(name)
-        if rt.rec.state.live:
-            rt.rec.state = SessionState.STOPPED
-            await asyncio.to_thread(self.life.stop_sync, rt)
-        self._emit("action", name, action="restart", detail="", origin=origin)
-        await self.life.spawn(rt, restart=True)
+        await self.commands.restart(name, origin=origin)
 
     async def continue_session(self, name: str, *, from_base: bool = False, origin: str = "user") -> str:
-        """A ``blocked`` session starts: with the merge resolved in its worktree, or from the base anyway."""
-        rt = self._get(name)
-        done = await asyncio.to_thread(continue_blocked, self.repo, self.run_id, rt.rec, self.state.base_commit,
-                                       from_base=from_base)
-        self.book.set_state(rt, SessionState.PENDING, None)
-        self._emit("action", name, action="continue", detail=done, origin=origin)
-        self._wake.set()
-        return done
+        return await self.commands.continue_blocked(name, from_base=from_base, origin=origin)
 
     def attach_argv(self, name: str) -> list[str]:
-        rt = self._get(name)
-        if not rt.rec.window_id:
-            raise CortexError(f"session {name!r} has no tmux window yet (state: {rt.rec.state.value})")
-        return self.node_for(rt.rec).attach_argv(rt.rec.window_id)
+        return self.commands.attach_argv(name)
 
     async def screen(self, name: str, *, escapes: bool = True, lines: int = 200) -> str:
-        rt = self._get(name)
-        if not rt.rec.pane_id:
-            return ""
-        return await asyncio.to_thread(self._tmux(rt.rec).capture, rt.rec.pane_id, lines, escapes)
+        return await self.commands.screen(name, escapes=escapes, lines=lines)
 
     # ------------------------------------------------------------------ start / re-attach
     def _start_sync(self) -> bool:

@@ -1,0 +1,103 @@
+"""The engine's session commands: send, approve, deny, interrupt, stop, restart, continue, attach, screen.
+
+One path for every front end (TUI, CLI through the API, MCP, headless, ``on_trigger`` actions): each command
+finds the session, talks to its pane through the node the session runs on (in a thread: tmux and ssh block),
+changes its state through the :class:`~cortex_tui.engine.triggers.TriggerBook` and records an ``action``
+event with who asked (``origin``). The :class:`~cortex_tui.engine.supervisor.Supervisor` exposes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from cortex_tui.backends.node import Node
+from cortex_tui.backends.tmux import Tmux
+from cortex_tui.engine import actions
+from cortex_tui.engine.events import Emit
+from cortex_tui.engine.handover import continue_blocked
+from cortex_tui.engine.lifecycle import Lifecycle
+from cortex_tui.engine.session import SessionRuntime
+from cortex_tui.engine.triggers import TriggerBook
+from cortex_tui.errors import CortexError
+from cortex_tui.model.state import SessionRecord, SessionState
+
+
+class SessionCommands:
+    """What a person (or a trigger) can do to one session of the run."""
+
+    def __init__(self, *, get: Callable[[str], SessionRuntime], node_for: Callable[[SessionRecord], Node],
+                 book: TriggerBook, life: Lifecycle, emit: Emit, repo: Path, run: str,
+                 base_commit: Callable[[], str], wake: Callable[[], None]) -> None:
+        self.get = get
+        """The session's runtime by name (raises a :class:`CortexError` naming the run for an unknown one)."""
+        self.node_for = node_for
+        self.book = book
+        self.life = life
+        self.emit = emit
+        self.repo = repo
+        self.run = run
+        self.base_commit = base_commit
+        self.wake = wake
+
+    def _pane(self, name: str) -> tuple[SessionRuntime, Tmux]:
+        rt = self.get(name)
+        return rt, self.node_for(rt.rec).tmux
+
+    async def send(self, name: str, text: str, *, origin: str = "user") -> None:
+        rt, tmux = self._pane(name)
+        await asyncio.to_thread(actions.send_text, tmux, rt.rec, text, rt.adapter)
+        self.emit("action", name, action="send", detail=text, origin=origin)
+
+    async def answer(self, name: str, yes: bool, *, origin: str = "user") -> None:
+        """Approve (``yes``) or deny the approval prompt on the session's screen."""
+        rt, tmux = self._pane(name)
+        prompt = await asyncio.to_thread(actions.answer, tmux, rt.rec, yes, rt.adapter)
+        self.emit("action", name, action="approve" if yes else "deny", detail=prompt.text, origin=origin)
+
+    async def interrupt(self, name: str, *, origin: str = "user") -> None:
+        rt, tmux = self._pane(name)
+        await asyncio.to_thread(actions.interrupt, tmux, rt.rec, rt.adapter)
+        self.emit("action", name, action="interrupt", detail="", origin=origin)
+
+    async def stop(self, name: str, reason: str = "stopped by user", *, origin: str = "user") -> None:
+        rt = self.get(name)
+        if rt.rec.state.terminal:
+            return
+        rt.restart_at = None
+        was_pending = rt.rec.state is SessionState.PENDING
+        self.book.set_state(rt, SessionState.STOPPED, reason)
+        if not was_pending:
+            await asyncio.to_thread(self.life.stop_sync, rt)
+        self.emit("action", name, action="stop", detail=reason, origin=origin)
+
+    async def restart(self, name: str, *, origin: str = "user") -> None:
+        rt = self.get(name)
+        if rt.rec.state.live:
+            rt.rec.state = SessionState.STOPPED
+            await asyncio.to_thread(self.life.stop_sync, rt)
+        self.emit("action", name, action="restart", detail="", origin=origin)
+        await self.life.spawn(rt, restart=True)
+
+    async def continue_blocked(self, name: str, *, from_base: bool = False, origin: str = "user") -> str:
+        """A ``blocked`` session starts: with the merge resolved in its worktree, or from the base anyway."""
+        rt = self.get(name)
+        done = await asyncio.to_thread(continue_blocked, self.repo, self.run, rt.rec, self.base_commit(),
+                                       from_base=from_base)
+        self.book.set_state(rt, SessionState.PENDING, None)
+        self.emit("action", name, action="continue", detail=done, origin=origin)
+        self.wake()
+        return done
+
+    def attach_argv(self, name: str) -> list[str]:
+        rt = self.get(name)
+        if not rt.rec.window_id:
+            raise CortexError(f"session {name!r} has no tmux window yet (state: {rt.rec.state.value})")
+        return self.node_for(rt.rec).attach_argv(rt.rec.window_id)
+
+    async def screen(self, name: str, *, escapes: bool = True, lines: int = 200) -> str:
+        rt = self.get(name)
+        if not rt.rec.pane_id:
+            return ""
+        return await asyncio.to_thread(self.node_for(rt.rec).tmux.capture, rt.rec.pane_id, lines, escapes)
