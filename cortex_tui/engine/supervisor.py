@@ -20,9 +20,10 @@ from cortex_tui.budgets import BudgetTracker
 from cortex_tui.engine import intake
 from cortex_tui.engine.clock import Clock, SystemClock
 from cortex_tui.engine.commands import SessionCommands
-from cortex_tui.engine.events import EPHEMERAL_KINDS, Event, EventBus, EventKind
+from cortex_tui.engine.events import Event, EventBus, EventKind
 from cortex_tui.engine.handover import approved_for
 from cortex_tui.engine.ingest import Ingest
+from cortex_tui.engine.journal import Journal
 from cortex_tui.engine.lifecycle import Lifecycle
 from cortex_tui.engine.nodes import NodeSet
 from cortex_tui.engine.observers import Observers, Plugin, start_observers
@@ -40,8 +41,7 @@ from cortex_tui.layout import LoadedLayout
 from cortex_tui.model.layout import ResolvedSession, SessionSpec, resolve_session
 from cortex_tui.model.state import RunState, SessionRecord, SessionState
 from cortex_tui.resources import DISK_S, ProcessSampler, TreeSample
-from cortex_tui.store.files import RunStore, atomic_write
-from cortex_tui.store.status import render_status_md
+from cortex_tui.store.files import RunStore
 from cortex_tui.watch.rules import OverlapTracker
 
 log = logging.getLogger("cortex_tui.engine")
@@ -54,8 +54,6 @@ RECONCILE_S = 5.0
 """Windows killed from outside are noticed this late; exits are seen at once through exit files."""
 REMOTE_POLL_S = 1.0
 """Remote sessions: one ssh round trip per node this often (output, events, exit codes, changed files)."""
-STATS_SAVE_S = 10.0
-"""CPU/RSS samples alone rewrite state.json at most this often."""
 
 
 class Supervisor:
@@ -78,6 +76,13 @@ class Supervisor:
         self.specs: dict[str, ResolvedSession] = {s.name: s for s in loaded.sessions}
         self.bus = EventBus(self.run_id, clock=self.clock)
         self.state: RunState
+        self.journal = Journal(clock=self.clock, store=self.store, bus=self.bus,
+                               status_path=self.state_dir / "status.md", state=lambda: getattr(self, "state", None),
+                               on_fatal=self.request_stop)
+        """events.jsonl, state.json and status.md; a disk error stops supervising (:attr:`fatal`)."""
+        self._emit = self.journal.emit
+        self._save = self.journal.save
+        self._mark_dirty = self.journal.mark_dirty
         self.rt: dict[str, Runtime] = {}
         self._by_slug: dict[str, Runtime] = {}
         self.overlap = OverlapTracker()
@@ -85,9 +90,6 @@ class Supervisor:
         self.sampler = ProcessSampler()
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
-        self._dirty = False
-        self._stats_dirty = False
-        self._last_save = 0.0
         self._last_sample = 0.0
         self._last_disk = 0.0
         self._last_reconcile = 0.0
@@ -143,8 +145,6 @@ class Supervisor:
         self.commands = SessionCommands(get=self._get, node_for=self.node_for, book=self.book, life=self.life,
                                         emit=self._emit, repo=self.repo, run=self.run_id,
                                         base_commit=lambda: self.state.base_commit, wake=self._wake.set)
-        self.fatal: DiskError | None = None
-        """Why supervision stopped early: the run's files could not be written (see :meth:`_disk_failed`)."""
 
     # ------------------------------------------------------------------ public API
     def subscribe(self, cb: Callable[[Event], None]) -> Callable[[], None]:
@@ -157,6 +157,11 @@ class Supervisor:
     def request_stop(self) -> None:
         self._stop.set()
         self._wake.set()
+
+    @property
+    def fatal(self) -> DiskError | None:
+        """Why supervision stopped early: the run's files could not be written (see :class:`Journal`)."""
+        return self.journal.fatal
 
     @property
     def done(self) -> bool:
@@ -215,7 +220,7 @@ class Supervisor:
         if task == "watcher":
             self.router.ok = False
         if isinstance(exc, DiskError):
-            self._disk_failed(exc)
+            self.journal.disk_failed(exc)
         kind, _, session = task.partition(":")  # "review:<session>", "screen:<session>", "stop:<session>"…
         self._emit("engine_error", session or None, task=task, error=describe(exc))
         if kind == "review" and session:  # review screens listen for this one
@@ -456,7 +461,7 @@ class Supervisor:
             before = {n: r.rec.state for n, r in self.rt.items()}
             await self._reconcile(await asyncio.to_thread(self.tmux.list_windows))
             if any(self.rt[n].rec.state != s for n, s in before.items()):
-                self._dirty = True
+                self.journal.dirty = True
         if mono - self._last_remote_poll >= REMOTE_POLL_S and any(
                 rt.rec.state.live and self.nodes.polled(rt.rec) for rt in self.rt.values()):
             self._last_remote_poll = mono
@@ -475,7 +480,7 @@ class Supervisor:
     def apply_sample(self, rt: Runtime, s: TreeSample, now: float) -> None:
         """CPU/RSS of a session's process tree (local /proc scan or the node's `ps`)."""
         self.ingest.apply_sample(rt, s, now)
-        self._stats_dirty = True
+        self.journal.stats_dirty = True
 
     # ------------------------------------------------------------------ state changes
     def _on_trigger_action(self, rt: Runtime, action: Action, kind: str) -> None:
@@ -487,44 +492,6 @@ class Supervisor:
             self._tasks.spawn(lambda: self.stop_session(name, reason=f"stopped by trigger {kind}"), f"stop:{name}")
         else:
             self._tasks.spawn(lambda: self.restart_session(name), f"recycle:{name}")
-
-    def _mark_dirty(self) -> None:
-        self._dirty = True
-
-    def _emit(self, kind: EventKind, session: str | None, /, **data: Any) -> None:
-        ev = self.bus.make(kind, session, **data)
-        if kind not in EPHEMERAL_KINDS:
-            try:
-                self.store.append_event(ev)
-            except DiskError as e:
-                self._disk_failed(e)
-        self.bus.publish(ev)
-
-    def _disk_failed(self, e: DiskError) -> None:
-        """The run's files cannot be written (full disk, read-only): stop supervising — the sessions keep
-        running in tmux — and let :meth:`supervise` raise it (exit code 4). The next start re-attaches."""
-        if self.fatal is None:
-            self.fatal = e
-            log.error("%s", e)
-        self.request_stop()
-
-    def _save(self, force: bool = False) -> None:
-        if not hasattr(self, "state"):
-            return
-        mono = self.clock.monotonic()
-        if not force:
-            if self._dirty and mono - self._last_save < 0.25:
-                return
-            if not self._dirty and not (self._stats_dirty and mono - self._last_save >= STATS_SAVE_S):
-                return
-        self._dirty = False
-        self._stats_dirty = False
-        self._last_save = mono
-        try:
-            self.store.save(self.state)
-            atomic_write(self.state_dir / "status.md", render_status_md(self.state))
-        except DiskError as e:
-            self._disk_failed(e)
 
     def _tmux(self, rec: SessionRecord) -> Tmux:
         return self.node_for(rec).tmux

@@ -1,0 +1,87 @@
+"""Writing the run down: each event appended to ``events.jsonl`` then published, ``state.json`` and
+``status.md`` saved (throttled), and what a disk that cannot take them means.
+
+A state change saves at most every 0.25 s; CPU/RSS samples alone at most every :data:`STATS_SAVE_S`. A
+:class:`~cortex_tui.errors.DiskError` (full disk, read-only) is kept in :attr:`Journal.fatal` and stops
+supervising through ``on_fatal`` — the sessions keep running in tmux, the next start re-attaches.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cortex_tui.engine.clock import Clock
+from cortex_tui.engine.events import EPHEMERAL_KINDS, EventBus, EventKind
+from cortex_tui.errors import DiskError
+from cortex_tui.model.state import RunState
+from cortex_tui.store.files import RunStore, atomic_write
+from cortex_tui.store.status import render_status_md
+
+log = logging.getLogger("cortex_tui.engine")
+
+DIRTY_SAVE_S = 0.25
+"""A state change rewrites state.json at most this often."""
+STATS_SAVE_S = 10.0
+"""CPU/RSS samples alone rewrite state.json at most this often."""
+
+
+class Journal:
+    """The run's files as the engine writes them (events, state, status)."""
+
+    def __init__(self, *, clock: Clock, store: RunStore, bus: EventBus, status_path: Path,
+                 state: Callable[[], RunState | None], on_fatal: Callable[[], None]) -> None:
+        self.clock = clock
+        self.store = store
+        self.bus = bus
+        self.status_path = status_path
+        self.state = state
+        """The run's state, or None before ``start()`` made it (nothing to save yet)."""
+        self.on_fatal = on_fatal
+        self.dirty = False
+        """The state changed: save soon."""
+        self.stats_dirty = False
+        """Only samples changed: save when :data:`STATS_SAVE_S` have passed."""
+        self.last_save = 0.0
+        self.fatal: DiskError | None = None
+        """Why supervision stopped early: the run's files could not be written."""
+
+    def mark_dirty(self) -> None:
+        self.dirty = True
+
+    def emit(self, kind: EventKind, session: str | None, /, **data: Any) -> None:
+        ev = self.bus.make(kind, session, **data)
+        if kind not in EPHEMERAL_KINDS:
+            try:
+                self.store.append_event(ev)
+            except DiskError as e:
+                self.disk_failed(e)
+        self.bus.publish(ev)
+
+    def disk_failed(self, e: DiskError) -> None:
+        """The first disk error is kept (the supervisor raises it: exit code 4) and supervision stops."""
+        if self.fatal is None:
+            self.fatal = e
+            log.error("%s", e)
+        self.on_fatal()
+
+    def save(self, force: bool = False) -> None:
+        state = self.state()
+        if state is None:
+            return
+        mono = self.clock.monotonic()
+        if not force:
+            if self.dirty and mono - self.last_save < DIRTY_SAVE_S:
+                return
+            if not self.dirty and not (self.stats_dirty and mono - self.last_save >= STATS_SAVE_S):
+                return
+        self.dirty = False
+        self.stats_dirty = False
+        self.last_save = mono
+        try:
+            self.store.save(state)
+            atomic_write(self.status_path, render_status_md(state))
+        except DiskError as e:
+            self.disk_failed(e)
