@@ -223,17 +223,37 @@ def continue_blocked(repo: Path, run: str, rec: SessionRecord, base: str, *, fro
     return f"continuing {rec.name!r} with the merge resolved in {wt}"
 
 
-async def approved_for(runtimes: Iterable[SessionRuntime], queue: Callable[[], ReviewQueue]) -> set[str]:
-    """Sessions approved in review, read only while a pending session waits for approvals (in a thread)."""
-    waiting = any(rt.rec.state is SessionState.PENDING and rt.spec.start_after == "approved" and rt.spec.depends_on
-                  for rt in runtimes)
-    if not waiting:
+async def approved_for(runtimes: Iterable[SessionRuntime], queue: Callable[[], ReviewQueue],
+                       base: str | None = None) -> set[str]:
+    """Sessions approved in review, read only while a pending session waits for approvals (in a thread).
+
+    A dependency whose work reached the ``base`` branch outside review (a merge, a squash merge or a rebase
+    done by hand: :func:`~cortex_tui.review.landed.landed`) counts as approved, so its dependents start."""
+    rts = list(runtimes)
+    waited = {d for rt in rts if rt.rec.state is SessionState.PENDING and rt.spec.start_after == "approved"
+              for d in rt.spec.depends_on}
+    if not waited:
         return set()
+    by_name = {rt.rec.name: rt.rec for rt in rts}
 
     def read() -> set[str]:
-        return {e.session for e in queue().entries() if e.status == "approved"}
+        q = queue()
+        out = {e.session for e in q.entries() if e.status == "approved"}
+        for name in sorted(waited - out):
+            rec = by_name.get(name)
+            if rec is not None and rec.state is SessionState.FINISHED and rec.exit_code == 0 \
+                    and landed_in_base(q.ctx.repo, rec, base or q.ctx.state().base):
+                out.add(name)
+        return out
 
     return await asyncio.to_thread(read)
+
+
+def landed_in_base(repo: Path, rec: SessionRecord, base: str) -> bool:
+    """The session's branch has commits of its own and all its work is in the ``base`` branch (blocking)."""
+    from cortex_tui.review.landed import session_landed
+
+    return session_landed(repo, rec.branch, rec.base_commit, base) is not None
 
 
 def stale_dependents(repo: Path, dep: SessionRecord,

@@ -374,7 +374,8 @@ class Supervisor:
         self._last_reconcile = self.clock.monotonic()
 
     async def _schedule(self) -> None:
-        approved = await approved_for(self.rt.values(), self.review.queue) if self.review_enabled else set()
+        approved = (await approved_for(self.rt.values(), self.review.queue, self.state.base)
+                    if self.review_enabled else set())
         p = plan(self.rt.values(), now=self.clock.time(), limit=self.layout.run.max_parallel,
                  spawning=self._spawning, budget_spent=self.run_budget_exceeded, approved=approved,
                  verify_gate=self.review_enabled)

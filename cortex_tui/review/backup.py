@@ -93,10 +93,11 @@ def verify_snapshot(worktree: Path, commit: str, paths: list[str]) -> None:
 
 
 def backup_worktree(repo: Path, worktree: Path | None, head: str | None, base_tip: str, *, run: str, slug: str,
-                    session: str) -> BackupResult:
-    """Write the backup refs a removal needs (none when merged and clean) and verify them."""
+                    session: str, commits_merged: bool = False) -> BackupResult:
+    """Write the backup refs a removal needs (none when merged and clean) and verify them.
+    ``commits_merged``: the caller found the commits in the base by content (a squash merge, a rebase)."""
     res = BackupResult()
-    if head and not is_ancestor(repo, head, base_tip):
+    if head and not commits_merged and not is_ancestor(repo, head, base_tip):
         ref = write_ref(repo, unique_backup_ref(repo, run, slug), head, f"cortex clean: commits of {session}")
         res.refs.append(ref)
     if worktree is not None and head:

@@ -2,7 +2,8 @@
 
 A worktree goes only if it is clean and its HEAD is merged into the base, or after a backup ref was
 written for its unmerged commits and a snapshot commit for its uncommitted files, and both were read
-back. Only registered worktrees under ``<repo>/.cortex/worktrees/`` are touched, never via a symlink.
+back. "Merged" is decided by content (:mod:`cortex_tui.review.landed`): a branch that was squash-merged,
+rebased or cherry-picked into the base is merged, and its entry no longer awaits review. Only registered worktrees under ``<repo>/.cortex/worktrees/`` are touched, never via a symlink.
 Branches are always kept. tmux windows are not killed here: the report lists them for the caller.
 """
 
@@ -22,6 +23,7 @@ from cortex_tui.review.backup import backup_worktree, snapshot_tree
 from cortex_tui.review.context import RunContext, default_state_dir
 from cortex_tui.review.diffstat import uncommitted_paths
 from cortex_tui.review.guard import GuardedWorktree, guard_worktree
+from cortex_tui.review.landed import How, describe, landed, session_landed
 from cortex_tui.review.merge import is_ancestor
 from cortex_tui.store.files import RunStore, list_runs
 from cortex_tui.text import visible
@@ -148,7 +150,8 @@ def clean(repo: Path, state_dir: Path | None = None, *, older_than_s: float = DE
             if rec.review_due:
                 report.kept.append(Kept(run_id, rec.name, rec.worktree, "its verify and review are not done yet"))
                 continue
-            if entry is not None and entry.status in ("pending", "changes_requested"):
+            if entry is not None and entry.status in ("pending", "changes_requested") \
+                    and session_landed(repo, rec.branch, rec.base_commit, state.base) is None:
                 report.kept.append(Kept(run_id, rec.name, rec.worktree, f"awaiting review ({entry.status})"))
                 continue
             if g.registered is not None and g.registered.locked:
@@ -178,6 +181,18 @@ def clean(repo: Path, state_dir: Path | None = None, *, older_than_s: float = DE
     return report
 
 
+def _merged(repo: Path, head: str | None, tip: str, branch: str) -> How | None:
+    """How ``head`` is in the base, when nothing of it can be lost by removing its worktree: by ancestry, or
+    by content while its commits stay reachable from the session's branch (which clean always keeps)."""
+    if head is None:
+        return "merge"
+    how = landed(repo, head, tip)
+    if how is None or how == "merge":
+        return how
+    bhead = rev_parse(repo, f"refs/heads/{branch}")
+    return how if bhead and is_ancestor(repo, head, bhead) else None
+
+
 def remove_session_worktree(repo: Path, state: RunState, rec: SessionRecord, store: RunStore, *, reason: str,
                             dry_run: bool = False, guarded: GuardedWorktree | None = None) -> Removed:
     """The one safe path that removes a session's worktree (backup, read back, then ``worktree remove``)."""
@@ -190,15 +205,17 @@ def remove_session_worktree(repo: Path, state: RunState, rec: SessionRecord, sto
         head = g.registered.head if g.registered else None
         out.pruned = True
         if dry_run:
-            out.backups = [] if not head or is_ancestor(repo, head, tip) else ["(a backup ref of its HEAD)"]
+            out.backups = [] if _merged(repo, head, tip, rec.branch) else ["(a backup ref of its HEAD)"]
             return out
-        out.backups = backup_worktree(repo, None, head, tip, run=state.run, slug=rec.slug, session=rec.name).refs
+        if _merged(repo, head, tip, rec.branch) is None:
+            out.backups = backup_worktree(repo, None, head, tip, run=state.run, slug=rec.slug, session=rec.name).refs
         git(repo, "worktree", "remove", "--force", str(g.path))
         _log(store, state.run, rec.name, "pruned", out)
         return out
     head = rev_parse(g.path, "HEAD")
     dirty = uncommitted_paths(g.path)
-    merged = head is None or is_ancestor(repo, head, tip)
+    how = _merged(repo, head, tip, rec.branch)
+    merged = how is not None
     if dry_run:
         if not merged:
             out.backups.append("(a backup ref of its unmerged commits)")
@@ -206,11 +223,12 @@ def remove_session_worktree(repo: Path, state: RunState, rec: SessionRecord, sto
             out.backups.append("(a backup ref of its uncommitted files)")
             out.saved_files = dirty
         return out
-    if merged and not dirty:
+    if how is not None and not dirty:
         git(repo, "worktree", "remove", str(g.path))
-        out.reason += "; clean and merged"
+        out.reason += "; clean and merged" + ("" if how == "merge" else f" ({describe(how)})")
     else:
-        res = backup_worktree(repo, g.path, head, tip, run=state.run, slug=rec.slug, session=rec.name)
+        res = backup_worktree(repo, g.path, head, tip, run=state.run, slug=rec.slug, session=rec.name,
+                              commits_merged=merged)
         out.backups, out.saved_files = res.refs, res.files
         # re-check after the backup: anything written meanwhile would not be in it
         expected = res.tree or git(g.path, "rev-parse", f"{head}^{{tree}}").strip()

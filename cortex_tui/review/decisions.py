@@ -14,6 +14,7 @@ from cortex_tui.backends.git import rev_parse
 from cortex_tui.errors import CortexError, RefusedError, UsageError
 from cortex_tui.review.context import current_user
 from cortex_tui.review.entry import branch_head
+from cortex_tui.review.landed import describe, landed
 from cortex_tui.review.merge import MergeResult, is_ancestor, merge_into_base
 from cortex_tui.review.models import Decision, DecisionRecord, QueueEntry, ReviewDoc
 from cortex_tui.review.queue import ReviewQueue, refresh_doc
@@ -71,11 +72,17 @@ def approve(q: ReviewQueue, session: str, *, squash: bool = False, by: str | Non
         else:
             msg = f"Merge {e.branch} (session {session})"
         msg += f"\n\nApproved-by: {by}\n"
-        result = merge_into_base(q.ctx.repo, state.base, e.head, squash=squash, message=msg)
+        tip = branch_head(q.ctx.repo, state.base)
+        how = landed(q.ctx.repo, e.head, tip) if tip else None
+        if tip and how in ("content", "rebase", "squash"):  # already in the base by hand: nothing to merge
+            result = MergeResult(tip, "up-to-date", "ref")
+        else:
+            result = merge_into_base(q.ctx.repo, state.base, e.head, squash=squash, message=msg)
         e.status = "approved"
         e.merged_commit = result.commit
         e.conflicts = []
-        _record(q, e, "approve", by, f"{result.method} into {state.base} at {result.commit[:12]}")
+        note = f" ({describe(how)})" if how in ("content", "rebase", "squash") else ""
+        _record(q, e, "approve", by, f"{result.method} into {state.base} at {result.commit[:12]}{note}")
         refreshed = refresh_doc(q.ctx.repo, state, doc, skip=session)
     return ApproveResult(entry=e, merge=result, refreshed=[x.session for x in refreshed])
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Literal
 
 from cortex_tui.backends.git import commit_subjects, rev_parse
 from cortex_tui.errors import CortexError
 from cortex_tui.model.state import SessionRecord
 from cortex_tui.review.conflicts import merge_tree
 from cortex_tui.review.diffstat import file_stats, merge_base, uncommitted_paths
+from cortex_tui.review.landed import landed
 from cortex_tui.review.models import QueueEntry
 from cortex_tui.review.verify import run_verify
 
@@ -38,6 +40,7 @@ def describe_branch(repo: Path, entry: QueueEntry, base: str, scope: list[str]) 
     entry.files = file_stats(repo, mb, head, scope)
     entry.commits = commit_subjects(repo, tip, head)
     entry.conflicts = merge_tree(repo, tip, head).conflicts
+    entry.landed = _landed(repo, head, tip)
     wt = Path(entry.worktree)
     entry.uncommitted = uncommitted_paths(wt) if entry.worktree and (wt / ".git").exists() else []
 
@@ -77,5 +80,12 @@ def refresh_entry(repo: Path, base: str, entry: QueueEntry, scope: list[str]) ->
             entry.verify = None  # it described another commit
     else:
         entry.conflicts = merge_tree(repo, tip, head).conflicts
+        entry.landed = _landed(repo, head, tip)
         entry.base_tip = tip
     return True
+
+
+def _landed(repo: Path, head: str, tip: str) -> Literal["content", "rebase", "squash"] | None:
+    """How the head is in the tip without ancestry (None: it is not, or it is by ancestry: no commits left)."""
+    how = landed(repo, head, tip)
+    return None if how is None or how == "merge" else how

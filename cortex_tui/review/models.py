@@ -92,6 +92,9 @@ class QueueEntry(BaseModel):
     round: int = 1
     """How many times the session has finished into the queue."""
     merged_commit: str | None = None
+    landed: Literal["content", "rebase", "squash"] | None = None
+    """The head's changes are in the base tip without ancestry (a squash merge, a rebase, cherry-picks done
+    outside review): nothing of the branch is unmerged (see :mod:`cortex_tui.review.landed`)."""
     decisions: list[DecisionRecord] = Field(default_factory=list)
     rebuilt: bool = False
     """Rebuilt from the branch and events.jsonl after review.json was lost or corrupt."""
