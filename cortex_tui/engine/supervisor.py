@@ -28,6 +28,7 @@ from cortex_tui.engine.lifecycle import Lifecycle
 from cortex_tui.engine.nodes import NodeSet
 from cortex_tui.engine.observers import Observers, Plugin, start_observers
 from cortex_tui.engine.reattach import open_run, reconcile, server_gone_reason
+from cortex_tui.engine.registry import SessionRegistry
 from cortex_tui.engine.review_desk import ReviewDesk
 from cortex_tui.engine.routing import ChangeRouter
 from cortex_tui.engine.schedule import plan, settled, timed_out
@@ -38,7 +39,7 @@ from cortex_tui.engine.triggers import Action, TriggerBook
 from cortex_tui.engine.usage import UsageBook, budget_spent, run_usage
 from cortex_tui.errors import CortexError, DiskError
 from cortex_tui.layout import LoadedLayout
-from cortex_tui.model.layout import ResolvedSession, SessionSpec, resolve_session
+from cortex_tui.model.layout import ResolvedSession, SessionSpec
 from cortex_tui.model.state import RunState, SessionRecord, SessionState
 from cortex_tui.resources import DISK_S, ProcessSampler, TreeSample
 from cortex_tui.store.files import RunStore
@@ -83,8 +84,12 @@ class Supervisor:
         self._emit = self.journal.emit
         self._save = self.journal.save
         self._mark_dirty = self.journal.mark_dirty
-        self.rt: dict[str, Runtime] = {}
-        self._by_slug: dict[str, Runtime] = {}
+        self.registry = SessionRegistry(clock=self.clock, layout=self.layout, specs=self.specs, store=self.store,
+                                        worktrees_root=self.worktrees_root, state=lambda: self.state,
+                                        emit=self._emit, save=lambda: self._save(force=True), on_added=self._added)
+        self.rt = self.registry.rt
+        self._by_slug = self.registry.by_slug
+        self._get = self.registry.get
         self.overlap = OverlapTracker()
         self.book = TriggerBook(self.clock, self._emit, self._on_trigger_action, self._mark_dirty)
         self.sampler = ProcessSampler()
@@ -134,8 +139,6 @@ class Supervisor:
                                    by_slug=self._by_slug, spawning=self._spawning, watched=self._watched,
                                    base_commit=lambda: self.state.base_commit, on_exit=self.life.on_exit,
                                    schedule=self._schedule, save=self._save)
-        self._inbox_taken: list[str] = []
-        """Tasks taken from the run's inbox at start (added while no supervisor ran)."""
         self.screens = ScreenChecks(self._bg, self._tmux, self.book)
         self.review_enabled = True
         self.review = ReviewDesk(repo=self.repo, state_dir=self.state_dir, run=self.run_id, bus=self.bus,
@@ -179,10 +182,7 @@ class Supervisor:
         await self._reconcile(windows, initial=True)
         self._emit("attached" if attached else "run_started", None, repo=str(self.repo), socket=self.tmux.socket,
                    pid=os.getpid())
-        for name in self._inbox_taken:
-            spec = self.specs[name]
-            self._emit("session_added", name, agent=spec.agent, scope=list(spec.scope), origin="inbox",
-                       depends_on=list(spec.depends_on))
+        self.registry.announce_taken()
         self._save(force=True)
         self._started = True
         self._observers = await start_observers(self, self.metrics_addr, self.plugins)
@@ -283,72 +283,18 @@ class Supervisor:
         """Blocking part of start(); returns whether an existing run was re-attached."""
         self.state, attached = open_run(self.loaded, self.repo, self.store, self.tmux, self.worktrees_root,
                                         takeover=self.takeover, now=self.clock.time())
-        self._take_added()
-        for name, spec in self.specs.items():
-            self._make_runtime(spec, self.state.sessions[name])
+        self.registry.build()
         self.run_budget.set_totals(*run_usage(self.state.sessions.values()), self.clock.time())  # re-attach: crossed stays crossed, silently
         return attached
-
-    def _take_added(self) -> None:
-        """Sessions added to the run earlier (state.json) and while no supervisor ran (the inbox)."""
-        for spec in intake.added_specs(self.state):
-            resolved = resolve_session(self.layout, spec)
-            self.specs[spec.name] = resolved
-            if spec.name not in self.state.sessions:
-                self.state.sessions[spec.name] = intake.new_record(resolved, self.run_id, self.worktrees_root,
-                                                                   self.clock.time())
-        queued, bad = intake.read_inbox(self.store.dir)
-        for problem in bad:
-            log.warning("inbox: %s", problem)
-        taken = []
-        for spec in queued:
-            if spec.name in self.specs:  # already taken by an earlier start that crashed before clearing
-                continue
-            resolved = intake.check_new(spec, self.layout, set(self.specs))
-            self.specs[spec.name] = resolved
-            self.state.added.append(spec.model_dump(mode="json", exclude_defaults=True))
-            self.state.sessions[spec.name] = intake.new_record(resolved, self.run_id, self.worktrees_root,
-                                                               self.clock.time())
-            taken.append(spec.name)
-        if taken or bad:
-            self.store.save(self.state)  # durable before the inbox goes
-            intake.clear_inbox(self.store.dir)
-            self._inbox_taken = taken
-
-    async def _take_inbox(self) -> None:
-        queued, bad = await asyncio.to_thread(intake.read_inbox, self.store.dir)
-        for problem in bad:
-            self._emit("engine_error", None, task="inbox", error=problem)
-        for spec in queued:
-            if spec.name in self.specs:
-                continue
-            try:
-                await self.add_session(spec, origin="inbox")
-            except CortexError as e:
-                self._emit("engine_error", spec.name, task="inbox", error=e.message)
-        intake.clear_inbox(self.store.dir)  # each task is in state.json (saved) or reported
 
     async def add_session(self, spec: SessionSpec, *, origin: str = "user") -> SessionRecord:
         """Add a session (a ``[[session]]`` table) to the live run; persisted before this returns, started as
         the run's limits and its dependencies allow."""
-        resolved = intake.check_new(spec, self.layout, set(self.specs))
-        rec = intake.new_record(resolved, self.run_id, self.worktrees_root, self.clock.time())
-        self.specs[spec.name] = resolved
-        self.state.added.append(spec.model_dump(mode="json", exclude_defaults=True))
-        self.state.sessions[spec.name] = rec
-        self._make_runtime(resolved, rec)
-        self._done_announced = False
-        self._save(force=True)
-        self._emit("session_added", spec.name, agent=resolved.agent, scope=list(resolved.scope), origin=origin,
-                   depends_on=list(resolved.depends_on))
-        self._wake.set()
-        return rec
+        return self.registry.add(spec, origin=origin)
 
-    def _make_runtime(self, spec: ResolvedSession, rec: SessionRecord) -> Runtime:
-        rt = SessionRuntime.from_record(spec, rec, self.clock.time())
-        self.rt[spec.name] = rt
-        self._by_slug[rec.slug] = rt
-        return rt
+    def _added(self) -> None:
+        self._done_announced = False
+        self._wake.set()
 
     async def _reconcile(self, listing: list[WindowInfo], initial: bool = False) -> None:
         """Match records against tmux windows and exit files (also picks up what ended while away)."""
@@ -447,7 +393,7 @@ class Supervisor:
         now = self.clock.time()
         mono = self.clock.monotonic()
         if (self.store.dir / intake.INBOX).exists():  # `cortex-tui add` without the API (or before it was up)
-            await self._take_inbox()
+            await self.registry.take_inbox()
         live = [rt for rt in self.rt.values() if rt.rec.state.live and rt.rec.name not in self._spawning]
         for rt in live:
             if self.router.ok:  # while the watcher is down its output is unread: that is not silence
@@ -496,10 +442,3 @@ class Supervisor:
 
     def _tmux(self, rec: SessionRecord) -> Tmux:
         return self.node_for(rec).tmux
-
-    def _get(self, name: str) -> Runtime:
-        try:
-            return self.rt[name]
-        except KeyError:
-            raise CortexError(f"no session named {name!r} in run {self.run_id!r}",
-                              "see `cortex-tui status` for the names") from None
