@@ -15,6 +15,7 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 
 from cortex_tui.bestof.compare import compare_run, load_comparison
+from cortex_tui.engine.review_desk import ReviewDesk
 from cortex_tui.model.state import TokenUsage
 from cortex_tui.review.queue import ReviewQueue
 from cortex_tui.ui.present.review import file_label, hunk_starts, render_diff, split_diff
@@ -78,7 +79,8 @@ def fleet(repo: Path, *, conflict: bool = True) -> Fleet:
 
 def review_app(fl: Fleet, send: Any = None, poll: float | None = None) -> Host:
     # no polling by default: tests count the screen's loads to know a decision's reload has landed
-    return Host(lambda: ReviewScreen(fl.repo, fl.state_dir, fl.run, send, poll_interval=poll))
+    return Host(lambda: ReviewScreen(ReviewDesk.offline(fl.repo, fl.state_dir, fl.run, send), fl.run,
+                                     poll_interval=poll))
 
 
 async def opened(pilot: Pilot[None]) -> ReviewScreen:
@@ -341,7 +343,7 @@ async def test_engine_review_event_reloads_the_open_review_screen(git_repo: Path
     wt = fl.add("delta", scope=["src/**"])
     commit_file(wt, "src/delta.py", "d = 4\n")
     eng = SyntheticEngine(3, run_id=fl.run)
-    eng.repo, eng.state_dir = fl.repo, fl.state_dir  # type: ignore[attr-defined]
+    eng.review = ReviewDesk.offline(fl.repo, fl.state_dir, fl.run)  # type: ignore[attr-defined]
     app = CortexApp(eng, ticking=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("V")
@@ -420,7 +422,7 @@ async def test_compare_real_best_of_ranking_and_pick_winner(git_repo: Path, tmp_
     code, _out, rep = best_of(git_repo, tmp_path, "bo")
     assert code == 0 and rep["ranking"] == ["variant-3", "variant-1", "variant-2"]
     state_dir = git_repo / "coordination"
-    app = Host(lambda: CompareScreen(git_repo, state_dir, "bo"))
+    app = Host(lambda: CompareScreen(ReviewDesk.offline(git_repo, state_dir, "bo"), "bo"))
     async with app.run_test(size=SIZE) as pilot:
         screen = await compare_opened(pilot)
         table = screen.table
@@ -453,7 +455,7 @@ async def test_compare_real_best_of_ranking_and_pick_winner(git_repo: Path, tmp_
 
 async def test_compare_pick_winner_on_a_prepared_run(git_repo: Path) -> None:
     fl = bestof_fleet(git_repo)
-    app = Host(lambda: CompareScreen(git_repo, fl.state_dir, "bo"))
+    app = Host(lambda: CompareScreen(ReviewDesk.offline(git_repo, fl.state_dir, "bo"), "bo"))
     async with app.run_test(size=SIZE) as pilot:
         screen = await compare_opened(pilot)
         assert screen.table.keys_in_order() == ["variant-3", "variant-1", "variant-2"]
@@ -476,7 +478,7 @@ async def test_compare_pick_winner_on_a_prepared_run(git_repo: Path) -> None:
 
 async def test_compare_without_a_comparison(git_repo: Path) -> None:
     fl = fleet(git_repo, conflict=False)
-    app = Host(lambda: CompareScreen(git_repo, fl.state_dir, fl.run))
+    app = Host(lambda: CompareScreen(ReviewDesk.offline(git_repo, fl.state_dir, fl.run), fl.run))
     async with app.run_test(size=SIZE) as pilot:
         screen = pilot.app.screen
         assert isinstance(screen, CompareScreen)
@@ -514,8 +516,8 @@ def test_compare_screen_snapshot(git_repo: Path, pinned_dates: None, snap_compar
         await compare_opened(pilot)
         await pilot.pause(0.2)
 
-    assert snap_compare(Host(lambda: CompareScreen(git_repo, fl.state_dir, "bo")), terminal_size=SIZE,
-                        run_before=settle)
+    desk = ReviewDesk.offline(git_repo, fl.state_dir, "bo")
+    assert snap_compare(Host(lambda: CompareScreen(desk, "bo")), terminal_size=SIZE, run_before=settle)
 
 
 

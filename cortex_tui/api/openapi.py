@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cortex_tui.api.review_routes import OPENAPI_PATHS
+
 _ERR = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 _OK = {"description": "ok", "content": {"application/json": {"schema": {"type": "object"}}}}
 _NAME = [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}]
@@ -89,5 +91,6 @@ OPENAPI: dict[str, Any] = {
                                                       "properties": {"message": {"type": "string"}}},
                                                      conflict="already approved or rejected"),
         "/v1/bestof": {"get": {"summary": "Best-of ranking of the run", "responses": {"200": _OK, "400": _ERR}}},
+        **OPENAPI_PATHS,
     },
 }

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 
 from cortex_tui.api.client import ApiClient
+from cortex_tui.api.remote_review import RemoteReviewDesk
 from cortex_tui.engine.events import Event, EventBus
 from cortex_tui.errors import CortexError
 from cortex_tui.layout import parse_layout
@@ -36,6 +37,8 @@ class RemoteEngine:
         self._stop = asyncio.Event()
         self._offset = 0
         self._connected = True
+        self.review = RemoteReviewDesk(self._api)
+        """The supervisor's review desk, over the API (the Review and Compare screens use it)."""
 
     # ------------------------------------------------------------------ what the UI reads
     @property
@@ -134,6 +137,11 @@ class RemoteEngine:
         assert self._client is not None
         data = await self._client.get(f"/v1/sessions/{name}/screen", lines=str(lines), escapes="1" if escapes else "0")
         return str(data["screen"])
+
+    def _api(self) -> ApiClient:
+        if self._client is None:
+            raise CortexError("not connected to the run's supervisor")
+        return self._client
 
     async def _post(self, path: str, body: dict[str, Any] | None = None) -> None:
         if self._client is None:

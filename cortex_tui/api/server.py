@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from cortex_tui.api.openapi import OPENAPI
+from cortex_tui.api.review_routes import add_routes as add_review_desk_routes
 from cortex_tui.errors import CortexError, LayoutError, RefusedError, UsageError
 from cortex_tui.model.state import SessionState
 from cortex_tui.store.status import session_dict, status_dict
@@ -91,6 +92,7 @@ class Api:
         for decision in ("approve", "reject", "request-changes"):
             r.add_post(f"/v1/review/{{name}}/{decision}", self.review_decide)
         r.add_get("/v1/bestof", self.bestof)
+        add_review_desk_routes(r, self.sup.review, self._origin)
         return app
 
     def _origin(self, request: web.Request) -> str:

@@ -8,8 +8,6 @@ import shlex
 import signal
 import time
 from collections.abc import Callable, Mapping
-from functools import partial
-from pathlib import Path
 from typing import ClassVar
 
 from textual import events, on
@@ -21,7 +19,7 @@ from cortex_tui.engine.events import Event
 from cortex_tui.model.layout import ResolvedSession, SessionSpec
 from cortex_tui.model.state import SessionRecord
 from cortex_tui.ui.commands import CortexCommands
-from cortex_tui.ui.engine_protocol import AddsSessions, Engine
+from cortex_tui.ui.engine_protocol import AddsSessions, Engine, ReviewCommands, Reviews
 from cortex_tui.ui.gc_tuning import IdleCollector
 from cortex_tui.ui.messages import Attach, EngineBatch, EventQueue, OpenSession, SessionAction, ShowScreen
 from cortex_tui.ui.present import Palette, SessionExtras, event_summary, severity_style
@@ -319,12 +317,13 @@ class CortexApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
-    def _run_location(self) -> tuple[Path, Path] | None:
-        repo, state_dir = getattr(self.engine, "repo", None), getattr(self.engine, "state_dir", None)
-        if not isinstance(repo, Path) or not isinstance(state_dir, Path):
-            self.notify("review needs a run with a repository", severity="warning")
+    def _desk(self) -> ReviewCommands | None:
+        """The engine's review desk (None, with a notification, for an engine without one)."""
+        engine = self.engine
+        if not isinstance(engine, Reviews):
+            self.notify("this engine has no review queue", severity="warning")
             return None
-        return repo, state_dir
+        return engine.review
 
     def action_new_session(self) -> None:
         """``n``: ask for a new session (defaults from the layout) and hand it to the engine's add command."""
@@ -348,26 +347,22 @@ class CortexApp(App[None]):
         self.notify(f"added {spec.name} ({spec.agent})", title="new session", timeout=3, markup=False)
 
     def action_review(self) -> None:
-        where = self._run_location()
-        if where is not None and not isinstance(self.screen, ReviewScreen):
-            self.push_screen(ReviewScreen(*where, self.run_id, self.engine.send))
+        desk = self._desk()
+        if desk is not None and not isinstance(self.screen, ReviewScreen):
+            self.push_screen(ReviewScreen(desk, self.run_id))
 
     def compare_variants(self) -> None:
-        """Score and rank a best-of run's variants (a thread; the judge may call a model), then show them."""
-        where = self._run_location()
-        if where is None:
+        """Score and rank a best-of run's variants (the engine's command; the judge may call a model), then
+        show them."""
+        desk = self._desk()
+        if desk is None:
             return
         self.notify("all variants ended: comparing them…", title="best-of", timeout=4)
-        self.run_worker(partial(self._compare_thread, *where), thread=True, name="compare variants",
-                        group="compare", exclusive=True, exit_on_error=False)
+        self.run_worker(self._compare(desk), name="compare variants", group="compare", exclusive=True,
+                        exit_on_error=False)
 
-    def _compare_thread(self, repo: Path, state_dir: Path) -> None:
-        from cortex_tui.bestof.compare import compare_run
-
-        cmp = compare_run(repo, state_dir, self.run_id, top_k=self.judge_top)
-        self.call_from_thread(self._compared, cmp.winner)
-
-    def _compared(self, winner: str | None) -> None:
+    async def _compare(self, desk: ReviewCommands) -> None:
+        winner = (await desk.compare(top_k=self.judge_top)).winner
         self.comparisons += 1
         self.notify(f"winner: {winner}" if winner else "no variant finished and verified", title="best-of",
                     timeout=8, severity="information" if winner else "warning")
@@ -378,9 +373,9 @@ class CortexApp(App[None]):
         self.action_compare()
 
     def action_compare(self) -> None:
-        where = self._run_location()
-        if where is not None and not isinstance(self.screen, CompareScreen):
-            self.push_screen(CompareScreen(*where, self.run_id))
+        desk = self._desk()
+        if desk is not None and not isinstance(self.screen, CompareScreen):
+            self.push_screen(CompareScreen(desk, self.run_id))
 
 
 def run_tui(supervisor: Engine, *, start: bool = False, bell: bool = False, judge_top: int = 3) -> None:

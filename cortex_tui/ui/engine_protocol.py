@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Protocol, runtime_checkable
 
+from cortex_tui.bestof.models import Comparison
 from cortex_tui.engine.events import Event
+from cortex_tui.engine.review_view import BranchDiff, Decision, QueueView
 from cortex_tui.model.layout import Layout, ResolvedSession, SessionSpec
 from cortex_tui.model.state import RunState
 
@@ -64,3 +66,39 @@ class AddsSessions(Protocol):
     """An engine that can add a session to its live run (``n`` in the TUI, ``cortex-tui add``)."""
 
     async def add_session(self, spec: SessionSpec) -> None: ...
+
+
+class ReviewCommands(Protocol):
+    """The engine's review desk (:class:`cortex_tui.engine.review_desk.ReviewDesk`, or the same desk through the
+    local API: ``api/remote_review.py``). The Review and Compare screens read and decide only through it."""
+
+    @property
+    def sends(self) -> bool:
+        """"Request changes" can type into the agent (False: a desk with no supervisor)."""
+        ...
+
+    async def entries(self, *, refresh: bool = False) -> QueueView: ...
+
+    async def diff(self, session: str) -> BranchDiff: ...
+
+    async def approve(self, session: str, *, squash: bool = False, by: str | None = None) -> Decision: ...
+
+    async def reject(self, session: str, *, reason: str = "", by: str | None = None) -> Decision: ...
+
+    async def request_changes(self, session: str, text: str, *, by: str | None = None) -> Decision: ...
+
+    async def reverify(self, session: str) -> Decision: ...
+
+    async def comparison(self) -> Comparison | None: ...
+
+    async def compare(self, *, top_k: int = 3) -> Comparison: ...
+
+    async def choose_winner(self, session: str, *, by: str | None = None) -> Comparison: ...
+
+
+@runtime_checkable
+class Reviews(Protocol):
+    """An engine with a review desk (the Supervisor and the remote engine; not every test double)."""
+
+    @property
+    def review(self) -> ReviewCommands: ...

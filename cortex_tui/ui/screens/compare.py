@@ -2,13 +2,13 @@
 verify output; ``w`` makes the selected variant the winner (it enters the review queue, the others are
 kept under backup refs and rejected).
 
-Reads ``bestof.json`` and the review queue, and calls :func:`cortex_tui.bestof.compare.choose_winner`,
-all in thread workers.
+Reads the comparison and the review queue, and picks the winner, through the engine's review desk
+(``ReviewCommands``: in this process or through the local API), awaited in workers.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import asyncio
 from typing import ClassVar
 
 from rich.text import Text
@@ -16,13 +16,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.message import Message
 from textual.widgets import Static
 
-from cortex_tui.bestof.compare import choose_winner, load_comparison, variant_diff
 from cortex_tui.bestof.models import Comparison
 from cortex_tui.review.models import QueueEntry
-from cortex_tui.review.queue import ReviewQueue
+from cortex_tui.ui.engine_protocol import ReviewCommands
 from cortex_tui.ui.present.review import (
     SCORE_COLUMNS,
     RenderedDiff,
@@ -50,23 +48,8 @@ class CompareScreen(DiffBrowserScreen[RenderedDiff]):
         Binding("ctrl+r", "reload", "Refresh"),
     ]
 
-    # ------------------------------------------------------------------ messages (worker threads -> screen)
-    class Loaded(Message):
-        def __init__(self, comparison: Comparison | None, entries: dict[str, QueueEntry], note: str = "") -> None:
-            super().__init__()
-            self.comparison = comparison
-            self.entries = entries
-            self.note = note
-            """Said as a notification (e.g. after a pick)."""
-
-    class DiffLoaded(Message):
-        def __init__(self, session: str, diff: RenderedDiff) -> None:
-            super().__init__()
-            self.session = session
-            self.diff = diff
-
-    def __init__(self, repo: Path, state_dir: Path, run: str) -> None:
-        super().__init__(repo, state_dir, run)
+    def __init__(self, desk: ReviewCommands, run: str) -> None:
+        super().__init__(desk, run)
         self.comparison: Comparison | None = None
         self.entries: dict[str, QueueEntry] = {}
 
@@ -92,12 +75,10 @@ class CompareScreen(DiffBrowserScreen[RenderedDiff]):
         self.table.focus()
         self.load()
 
-    # ------------------------------------------------------------------ workers
-    @work(thread=True, exclusive=True, group="compare-load", exit_on_error=False, name="load comparison")
-    def load(self) -> None:
-        cmp = load_comparison(self.repo, self.state_dir, self.run)
-        entries = {e.session: e for e in ReviewQueue.open(self.repo, self.state_dir, self.run).entries()}
-        self.post_message(self.Loaded(cmp, entries))
+    # ------------------------------------------------------------------ workers (the engine's review desk)
+    @work(exclusive=True, group="compare-load", exit_on_error=False, name="load comparison")
+    async def load(self) -> None:
+        await self._show(await self.desk.comparison())
 
     def reload_full(self) -> None:
         self.load()
@@ -105,26 +86,23 @@ class CompareScreen(DiffBrowserScreen[RenderedDiff]):
     def start_diff(self, session: str) -> None:
         self.load_diff(session)
 
-    @work(thread=True, exclusive=True, group="compare-diff", exit_on_error=False, name="diff")
-    def load_diff(self, session: str) -> None:
-        q = ReviewQueue.open(self.repo, self.state_dir, self.run)
-        diff = variant_diff(q.ctx.repo, q.ctx.state(), session)
-        self.post_message(self.DiffLoaded(session, render_diff(diff, empty="no committed changes")))
+    @work(exclusive=True, group="compare-diff", exit_on_error=False, name="diff")
+    async def load_diff(self, session: str) -> None:
+        d = await self.desk.diff(session)
+        self.diff_loaded(session, await asyncio.to_thread(render_diff, d.text, "no committed changes"))
 
-    @work(thread=True, exclusive=True, group="compare-pick", exit_on_error=False, name="pick winner")
-    def _choose(self, session: str) -> None:
-        cmp = choose_winner(self.repo, self.state_dir, self.run, session)
-        entries = {e.session: e for e in ReviewQueue.open(self.repo, self.state_dir, self.run).entries()}
-        self.post_message(self.Loaded(cmp, entries, note=f"{session} is the winner; it waits in the review queue"))
+    @work(exclusive=True, group="compare-pick", exit_on_error=False, name="pick winner")
+    async def _choose(self, session: str) -> None:
+        await self._show(await self.desk.choose_winner(session),
+                         note=f"{session} is the winner; it waits in the review queue")
 
     # ------------------------------------------------------------------ results
-    def on_compare_screen_loaded(self, message: CompareScreen.Loaded) -> None:
-        self.comparison = message.comparison
-        self.entries = message.entries
+    async def _show(self, cmp: Comparison | None, note: str = "") -> None:
+        self.entries = {e.session: e for e in (await self.desk.entries()).entries}
+        self.comparison = cmp
         self.loaded += 1
         pal = self.palette
-        self.query_one("#compare-title", Static).update(compare_title(message.comparison, self.run, pal))
-        cmp = message.comparison
+        self.query_one("#compare-title", Static).update(compare_title(cmp, self.run, pal))
         if cmp is None:
             self.table.apply([])
             self._show_variant(None)
@@ -132,8 +110,8 @@ class CompareScreen(DiffBrowserScreen[RenderedDiff]):
             self.table.apply([(n, score_row(n, cmp.scores[n], cmp.winner, pal)) for n in cmp.ranking
                               if n in cmp.scores])
             self._show_variant(self.table.current_key)
-        if message.note:
-            self.notify(message.note, title="best-of", timeout=5, markup=False)
+        if note:
+            self.notify(note, title="best-of", timeout=5, markup=False)
 
     @on(KeyedTable.RowHighlighted, "#compare-scores")
     def _row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
@@ -154,9 +132,6 @@ class CompareScreen(DiffBrowserScreen[RenderedDiff]):
         self.query_one("#compare-info", Static).update(variant_info(name, cmp, entry, pal))
         self.query_one("#compare-verify", Static).update(variant_verify(entry, pal))
         self.want_diff(name, changed)
-
-    def on_compare_screen_diff_loaded(self, message: CompareScreen.DiffLoaded) -> None:
-        self.diff_loaded(message.session, message.diff)
 
     def show_diff(self, session: str, diff: RenderedDiff) -> None:
         self.diff_view.show(diff.text, diff.hunks, title=f"{session} · {len(diff.hunks)} hunks")

@@ -1,13 +1,12 @@
 """What the Review and Compare screens share: a table of branches over a diff browser.
 
-One row per session (queue entry or best-of variant), its diff loaded once in a thread worker and kept
+One row per session (queue entry or best-of variant), its diff loaded once (from the engine's review desk) and kept
 per session, hunk keys, a reload, "the engine changed something" reloads (now, or when the screen comes
 back), and worker failures as notifications with the library's reason.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import ClassVar, Generic, TypeVar
 
 from rich.text import Text
@@ -17,6 +16,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from cortex_tui.errors import CortexError
+from cortex_tui.ui.engine_protocol import ReviewCommands
 from cortex_tui.ui.present import Palette, palette_of
 from cortex_tui.ui.widgets.diff_view import DiffView
 
@@ -36,10 +36,10 @@ class DiffBrowserScreen(Screen[None], Generic[D]):
     DIFF_GROUP = "diff"
     """The worker group that loads diffs."""
 
-    def __init__(self, repo: Path, state_dir: Path, run: str) -> None:
+    def __init__(self, desk: ReviewCommands, run: str) -> None:
         super().__init__()
-        self.repo = Path(repo)
-        self.state_dir = Path(state_dir)
+        self.desk = desk
+        """The engine's review desk: every read and decision goes through it."""
         self.run = run
         self.diffs: dict[str, D] = {}
         """Loaded diffs by session."""

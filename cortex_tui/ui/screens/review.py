@@ -1,8 +1,8 @@
 """The review queue of a run: pick an entry, read its diff (file by file), verify output and commits, decide.
 
-All git work (queue refresh, diff, verify, merge, refs) runs in thread workers through the review
-library; results come back as messages. Refusals (dirty base, conflicts, a moved branch) are shown
-as error notifications with the library's reason.
+Every read and decision is a command of the engine's review desk (``ReviewCommands``: the supervisor's
+``review``, in this process or through the local API), awaited in a worker; the desk runs the git work off
+the loop. Refusals (dirty base, conflicts, a moved branch) are shown as error notifications with the reason.
 """
 
 from __future__ import annotations
@@ -10,24 +10,22 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Coroutine
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import OptionList, Static
 
-from cortex_tui.bestof.compare import variant_diff
-from cortex_tui.review.decisions import approve, reject, request_changes
-from cortex_tui.review.diffstat import recorded_diff
+from cortex_tui.engine.review_desk import no_sender
+from cortex_tui.engine.review_view import Decision, QueueView
 from cortex_tui.review.models import QueueEntry
-from cortex_tui.review.queue import ReviewQueue
+from cortex_tui.ui.engine_protocol import ReviewCommands
 from cortex_tui.ui.present.review import (
     AWAITING,
     QUEUE_COLUMNS,
@@ -51,12 +49,9 @@ from cortex_tui.ui.widgets.file_list import FileList
 from cortex_tui.ui.widgets.key_bar import KeyBar
 from cortex_tui.ui.widgets.keyed_table import KeyedTable
 
-SendCallback = Callable[[str, str], Awaitable[None]]
-"""``await send(session, text)``: the engine's adapter-aware send (``Supervisor.send``)."""
-
 
 class ReviewScreen(DiffBrowserScreen[DiffFiles]):
-    """Review one run's queue. ``send`` (the supervisor's) is needed for "request changes"."""
+    """Review one run's queue through the engine's review desk."""
 
     DIFF_ID = "review-diff"
     DIFF_GROUP = "review-diff"
@@ -74,45 +69,16 @@ class ReviewScreen(DiffBrowserScreen[DiffFiles]):
     squash: reactive[bool] = reactive(False, init=False)
     """Approve merges as one squashed commit."""
 
-    # ------------------------------------------------------------------ messages (worker threads -> screen)
-    class QueueLoaded(Message):
-        def __init__(self, entries: list[QueueEntry], base: str) -> None:
-            super().__init__()
-            self.entries = entries
-            self.base = base
-
-    class DiffLoaded(Message):
-        def __init__(self, session: str, diff: DiffFiles) -> None:
-            super().__init__()
-            self.session = session
-            self.diff = diff
-
-    class VerifyEnded(Message):
-        def __init__(self, session: str, entry: QueueEntry | None) -> None:
-            super().__init__()
-            self.session = session
-            self.entry = entry
-
-    class Decided(Message):
-        """A decision went through: say so and reload the queue."""
-
-        def __init__(self, summary: str) -> None:
-            super().__init__()
-            self.summary = summary
-
-    def __init__(self, repo: Path, state_dir: Path, run: str, send: SendCallback | None = None, *,
-                 poll_interval: float | None = 15.0) -> None:
-        super().__init__(repo, state_dir, run)
+    def __init__(self, desk: ReviewCommands, run: str, *, poll_interval: float | None = 15.0) -> None:
+        super().__init__(desk, run)
         self.poll_interval = poll_interval
         """Re-read the queue this long after each load; None: never. The engine's review events reload it at
         once (:meth:`queue_changed`); the poll only catches changes made by other processes (the CLI)."""
         self._poll_pending = False
-        self.send = send
         self.entries: dict[str, QueueEntry] = {}
         self.order: list[str] = []
         self.base: str | None = None
         self.verifying: set[str] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -134,7 +100,6 @@ class ReviewScreen(DiffBrowserScreen[DiffFiles]):
         return self.query_one("#review-queue", KeyedTable)
 
     def on_mount(self) -> None:
-        self._loop = asyncio.get_running_loop()
         self.query_one("#review-diff", DiffView).border_title = "diff"
         self.query_one("#review-files", FileList).border_title = "files"
         self._title()
@@ -149,75 +114,44 @@ class ReviewScreen(DiffBrowserScreen[DiffFiles]):
     def watch_squash(self, _squash: bool) -> None:
         self._title()
 
-    # ------------------------------------------------------------------ workers (the review library, off the loop)
-    def _queue(self) -> ReviewQueue:
-        return ReviewQueue.open(self.repo, self.state_dir, self.run)
-
-    @work(thread=True, exclusive=True, group="review-load", exit_on_error=False, name="load review queue")
-    def load(self, refresh: bool = True) -> None:
+    # ------------------------------------------------------------------ workers (the engine's review desk)
+    @work(exclusive=True, group="review-load", exit_on_error=False, name="load review queue")
+    async def load(self, refresh: bool = True) -> None:
         """Read the queue; ``refresh`` re-checks conflicts against the base tip first (takes the queue lock)."""
-        q = self._queue()
-        if refresh:
-            q.refresh()
-        self.post_message(self.QueueLoaded(q.entries(), q.ctx.state().base))
+        self.queue_loaded(await self.desk.entries(refresh=refresh))
 
     def start_diff(self, session: str) -> None:
         self.load_diff(self.entries[session])
 
-    @work(thread=True, exclusive=True, group="review-diff", exit_on_error=False, name="diff")
-    def load_diff(self, entry: QueueEntry) -> None:
-        q = self._queue()
-        diff = variant_diff(q.ctx.repo, q.ctx.state(), entry.session)
-        if entry.status == "approved" and not diff.strip():  # merged: show what was approved, as recorded
-            diff = recorded_diff(q.ctx.repo, entry.merge_base, entry.head) or ""
-        files = render_session_diff(diff, entry.head, entry.files)
-        if entry.status == "approved" and not diff.strip():
+    @work(exclusive=True, group="review-diff", exit_on_error=False, name="diff")
+    async def load_diff(self, entry: QueueEntry) -> None:
+        d = await self.desk.diff(entry.session)
+        if d.gone:
             files = DiffFiles(head=entry.head, whole=render_diff("", empty="merged; its commits are gone"))
-        self.post_message(self.DiffLoaded(entry.session, files))
+        else:  # highlighting is the slow part: off the loop
+            files = await asyncio.to_thread(render_session_diff, d.text, entry.head, entry.files)
+        self.diff_loaded(entry.session, files)
 
-    @work(thread=True, group="review-verify", exit_on_error=False, name="re-verify")
-    def _reverify(self, session: str) -> None:
+    @work(group="review-verify", exit_on_error=False, name="re-verify")
+    async def _reverify(self, session: str) -> None:
         entry: QueueEntry | None = None
         try:
-            entry = self._queue().reverify(session)
+            entry = (await self.desk.reverify(session)).entry
         finally:
-            self.post_message(self.VerifyEnded(session, entry))
+            self.verify_ended(session, entry)
 
-    @work(thread=True, exclusive=True, group="review-decide", exit_on_error=False, name="approve")
-    def _approve(self, session: str, squash: bool) -> None:
-        res = approve(self._queue(), session, squash=squash)
-        summary = f"approved {session}: {res.merge.method} into {self.base or 'the base'} at {res.merge.commit[:12]}"
-        if res.refreshed:
-            summary += f" (re-checked {len(res.refreshed)} other)"
-        self.post_message(self.Decided(summary))
-
-    @work(thread=True, exclusive=True, group="review-decide", exit_on_error=False, name="reject")
-    def _reject(self, session: str, reason: str) -> None:
-        res = reject(self._queue(), session, reason=reason)
-        self.post_message(self.Decided(f"rejected {session}: kept at {res.ref}"))
-
-    @work(thread=True, exclusive=True, group="review-decide", exit_on_error=False, name="request changes")
-    def _request_changes(self, session: str, text: str, send: SendCallback) -> None:
-        loop = self._loop
-        assert loop is not None
-
-        def deliver(name: str, message: str) -> None:
-            # the engine's send runs on its loop (the app's); wait for it, errors propagate to the worker
-            async def call() -> None:
-                await send(name, message)
-
-            asyncio.run_coroutine_threadsafe(call(), loop).result(timeout=60)
-
-        request_changes(self._queue(), session, text, deliver)
-        self.post_message(self.Decided(f"changes requested from {session}"))
+    async def _decided(self, decision: Awaitable[Decision]) -> None:
+        """A decision went through: say so and reload the queue."""
+        self.notify((await decision).summary, title="review", timeout=5, markup=False)
+        self.load()
 
     # ------------------------------------------------------------------ results
-    def on_review_screen_queue_loaded(self, message: ReviewScreen.QueueLoaded) -> None:
+    def queue_loaded(self, view: QueueView) -> None:
         before = self.entries
-        self.base = message.base
-        self.entries = {e.session: e for e in message.entries}
+        self.base = view.base
+        self.entries = {e.session: e for e in view.entries}
         # branches with nothing to review go last: the top row is always one with changes
-        self.order = [e.session for e in sorted(message.entries, key=no_changes)]
+        self.order = [e.session for e in sorted(view.entries, key=no_changes)]
         self.loaded += 1
         stale = [k for k, d in self.diffs.items() if k not in self.entries or d.head != self.entries[k].head]
         for k in stale:
@@ -276,9 +210,6 @@ class ReviewScreen(DiffBrowserScreen[DiffFiles]):
         self.query_one("#review-verify", Static).update(verify_text(entry, pal, entry.session in self.verifying))
         self.want_diff(entry.session, changed)
 
-    def on_review_screen_diff_loaded(self, message: ReviewScreen.DiffLoaded) -> None:
-        self.diff_loaded(message.session, message.diff)
-
     def show_diff(self, session: str, diff: DiffFiles) -> None:
         self._show_file()
 
@@ -298,21 +229,17 @@ class ReviewScreen(DiffBrowserScreen[DiffFiles]):
             n = len(part.hunks)
             self.diff_view.show(part.text, part.hunks, title=f"{path} · {n} hunk{'s' if n != 1 else ''}")
 
-    def on_review_screen_verify_ended(self, message: ReviewScreen.VerifyEnded) -> None:
-        self.verifying.discard(message.session)
-        if message.entry is not None:
-            self.entries[message.session] = message.entry
-            e = message.entry
+    def verify_ended(self, session: str, entry: QueueEntry | None) -> None:
+        self.verifying.discard(session)
+        if entry is not None:
+            self.entries[session] = entry
+            e = entry
             self.notify(f"{e.session}: verify {'passed' if e.verify and e.verify.exit_code == 0 else 'failed'}",
                         severity="information" if e.ready else "warning", timeout=4, markup=False)
         self.load()  # readiness may have changed the order
         self._show_rows()
-        if message.session == self.current:
+        if session == self.current:
             self._show_entry(self.current)
-
-    def on_review_screen_decided(self, message: ReviewScreen.Decided) -> None:
-        self.notify(message.summary, title="review", timeout=5, markup=False)
-        self.load()
 
     # ------------------------------------------------------------------ actions
     def _selected(self) -> QueueEntry | None:
@@ -350,7 +277,7 @@ class ReviewScreen(DiffBrowserScreen[DiffFiles]):
 
         def decided(yes: bool | None) -> None:
             if yes:
-                self._approve(entry.session, squash)
+                self._decide("approve", self.desk.approve(entry.session, squash=squash))
 
         self.app.push_screen(ConfirmScreen(f"Approve {entry.session}?", body, confirm_label="Approve"), decided)
 
@@ -361,7 +288,7 @@ class ReviewScreen(DiffBrowserScreen[DiffFiles]):
 
         def decided(reason: str | None) -> None:
             if reason is not None:
-                self._reject(entry.session, reason.strip())
+                self._decide("reject", self.desk.reject(entry.session, reason=reason.strip()))
 
         self.app.push_screen(TextPromptScreen(
             f"Reject {entry.session}? Its head is kept under refs/cortex/rejected/{self.run}/{entry.slug}.",
@@ -371,20 +298,21 @@ class ReviewScreen(DiffBrowserScreen[DiffFiles]):
         entry = self._selected()
         if entry is None:
             return
-        send = self.send
-        if send is None:
-            self.notify("request changes needs the running supervisor (open the review from `cortex-tui up`); "
-                        f"or run `cortex-tui review request-changes {entry.session}`", severity="error",
-                        timeout=8, markup=False)
+        if not self.desk.sends:
+            self.notify(no_sender(entry.session), severity="error", timeout=8, markup=False)
             return
 
         def decided(text: str | None) -> None:
             if text is not None:
-                self._request_changes(entry.session, text, send)
+                self._decide("request changes", self.desk.request_changes(entry.session, text))
 
         self.app.push_screen(TextPromptScreen(f"Request changes from {entry.session}",
                                               placeholder="what should change — sent to the agent",
                                               hint="Enter sends it to the agent · Esc cancels"), decided)
+
+    def _decide(self, name: str, decision: Coroutine[Any, Any, Decision]) -> None:
+        self.run_worker(self._decided(decision), name=name, group="review-decide", exclusive=True,
+                        exit_on_error=False)
 
     def action_reverify(self) -> None:
         entry = self._selected()
