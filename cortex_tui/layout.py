@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pydantic import ValidationError
@@ -205,6 +206,7 @@ def _check_semantics(layout: Layout, path: Path, loc8: _Locator, origin: list[in
         if r.agent == "sim" and s.script is None and not s.command:
             fail(("session", i, "script"), f"session {s.name!r} has agent 'sim' but no script",
                  'e.g. script = ["say hello", "exit 0"]')
+        _check_runtime(layout, i, s, r, fail)
         if s.script is not None:
             from cortex_tui.agents.sim import parse_step
 
@@ -217,6 +219,32 @@ def _check_semantics(layout: Layout, path: Path, loc8: _Locator, origin: list[in
     if cycle:
         idx = seen[cycle[0]]
         fail(("session", idx, "depends_on"), "dependency cycle: " + " -> ".join(cycle))
+
+
+def _check_runtime(layout: Layout, i: int, s: SessionSpec, r: ResolvedSession,
+                   fail: Callable[[tuple[int | str, ...], str, str | None], None]) -> None:
+    """``env`` placeholders, ``include`` paths, and what needs this machine (docs/isolation.md)."""
+    from cortex_tui.backends.session_env import placeholder_problems
+
+    for key, value in r.env.items():
+        for problem in placeholder_problems(value, r.ports):
+            where: tuple[int | str, ...] = ("session", i, "env") if key in (s.env or {}) else ("defaults", "env")
+            fail(where, f"{key}: {problem}", None)
+    for inc in r.include:
+        p = PurePosixPath(inc)
+        if not inc or p.is_absolute() or ".." in p.parts or inc.startswith("~"):
+            where = ("session", i, "include") if s.include is not None else ("defaults", "include")
+            fail(where, f"include {inc!r} must be a path relative to the repo, without '..'", None)
+    if r.node != "local":
+        for field in ("setup", "include", "sandbox"):
+            if getattr(s, field) is not None or getattr(layout.defaults, field) is not None:
+                if field == "sandbox" and r.sandbox == "none":
+                    continue
+                fail(("session", i, "node"), f"session {s.name!r} on node {r.node!r}: {field} is supported on "
+                     "this machine only (not yet on ssh nodes)", None)
+    if r.network != "host" and r.sandbox == "none":
+        fail(("session", i, "network"), f"session {s.name!r}: network = {r.network!r} needs sandbox = \"bwrap\"",
+             'add sandbox = "bwrap" (the network policy is enforced by the sandbox)')
 
 
 def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:

@@ -58,6 +58,8 @@ class LocalNode:
             gitb.add_worktree(req.repo, wt, rec.branch, req.base_commit)
         elif rec.base_commit is None:
             rec.base_commit = req.base_commit
+        if req.prepare is not None:
+            req.prepare(wt)
         ctx = SpawnContext(run=req.run, repo=req.repo, worktree=wt, session_dir=req.paths.session_dir,
                            events_file=req.paths.events, headless=req.headless)
         private_dir(ctx.session_dir)
@@ -65,9 +67,9 @@ class LocalNode:
         tighten_files(ctx.session_dir)
         argv = adapter.command(spec, ctx)
         req.paths.exit.unlink(missing_ok=True)
-        wrapped = ["/bin/sh", "-c", WRAPPER, "cortex-agent", str(req.paths.exit), *argv]
         env = {**spec.env, **adapter.env(spec, ctx), "CORTEX_RUN": req.run, "CORTEX_SESSION": spec.name,
                "CORTEX_EVENTS_FILE": str(ctx.events_file), "CORTEX_WORKTREE": str(wt)}
+        wrapped = ["/bin/sh", "-c", WRAPPER, "cortex-agent", str(req.paths.exit), *self.wrap(argv, req, ctx, env)]
         try:  # before the attempt is counted: a full disk is no attempt of the session
             with open_private(req.paths.log) as f:
                 f.write(f"\n── cortex-tui: attempt {rec.attempt + 1} · {req.stamp} · {shlex.join(argv)[:200]}\n"
@@ -86,6 +88,11 @@ class LocalNode:
         win = self.tmux.new_window(name=spec.name, cwd=wt, argv=wrapped, env=env, log_path=req.paths.log,
                                    tag=spec.name, run=req.run)
         rec.window_id, rec.pane_id, rec.pane_pid = win.window_id, win.pane_id, win.pane_pid
+
+    def wrap(self, argv: list[str], req: SpawnRequest, ctx: SpawnContext, env: dict[str, str]) -> list[str]:
+        """The agent's command line as this node runs it (a sandbox node prefixes its jail; ``env`` may be
+        added to)."""
+        return argv
 
     def stop(self, rec: SessionRecord, adapter: AgentAdapter, paths: SessionPaths) -> None:
         if rec.pane_id:

@@ -58,6 +58,9 @@ class SpawnRequest:
     paths: SessionPaths
     stamp: str
     """Local time for the attempt header in the log (``HH:MM:SS``)."""
+    prepare: Callable[[Path], None] | None = None
+    """Called with the worktree once it exists, before the agent's files and window (``include``, ``setup``:
+    ``engine/isolation.py``); what it raises fails the spawn and the agent never starts."""
 
 
 @dataclass(frozen=True)

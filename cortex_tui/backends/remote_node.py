@@ -58,6 +58,8 @@ class SshNode:
 
     def spawn(self, req: SpawnRequest) -> None:
         rec = req.rec
+        if req.prepare is not None:  # the layout check refuses it too: never silently skipped
+            raise CortexError(f"node {self.name}: setup/include are supported on this machine only (not yet on ssh nodes)")
         try:  # before the attempt is counted: a full disk is no attempt of the session
             req.paths.exit.unlink(missing_ok=True)
             with open_private(req.paths.log) as f:

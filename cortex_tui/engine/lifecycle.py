@@ -17,6 +17,7 @@ from cortex_tui.engine.clock import Clock, local_hms
 from cortex_tui.engine.events import Emit
 from cortex_tui.engine.handover import HandoverBlocked, prepare_spawn, stale_dependents
 from cortex_tui.engine.ingest import Ingest
+from cortex_tui.engine.isolation import Isolation
 from cortex_tui.engine.nodes import NodeSet, session_paths
 from cortex_tui.engine.schedule import restart_delay
 from cortex_tui.engine.session import SessionRuntime
@@ -61,6 +62,8 @@ class Lifecycle:
         """Every session of the run (a dependent starts from its dependencies' branches: engine/handover.py)."""
         self.base_branch = base_branch
         """The run's base branch (``start_after = "approved"``: a dependent starts from its tip)."""
+        self.isolation = Isolation(run=run, repo=repo, store=store, emit=emit, runtimes=self.runtimes)
+        """Ports, env placeholders, include and setup of each spawn (engine/isolation.py)."""
         self.spawning: set[str] = set()
         self.exiting: set[str] = set()
         """Sessions whose exit is being looked at (git work in a thread)."""
@@ -72,6 +75,7 @@ class Lifecycle:
         try:
             self.book.set_state(rt, SessionState.STARTING, None)
             rt.reset_for_attempt(self.clock.time())
+            self.isolation.loop = asyncio.get_running_loop()
             await asyncio.to_thread(self.spawn_sync, rt, restart)
         except DiskError:  # the run's own files cannot be written: not the session's failure (it is retried
             rec.state = SessionState.PENDING  # by the next supervisor); the supervisor stops with exit 4
@@ -128,10 +132,11 @@ class Lifecycle:
             h = start.handover
             self.emit("handover", rt.rec.name, method=h.method, start=h.start, merged=[d.name for d in h.merged],
                       subjects=h.subjects)
+        spec = self.isolation.runtime_spec(rt, start.spec)
         node.spawn(SpawnRequest(
-            spec=start.spec, rec=rt.rec, adapter=rt.adapter, run=self.run, repo=self.repo,
+            spec=spec, rec=rt.rec, adapter=rt.adapter, run=self.run, repo=self.repo,
             base_commit=start.base, headless=self.headless(), restart=restart, paths=self.paths(rt.rec),
-            stamp=local_hms(self.clock)))
+            stamp=local_hms(self.clock), prepare=self.isolation.preparer(rt, spec)))
 
     def stop_sync(self, rt: SessionRuntime) -> None:
         self.nodes.get_for(rt.rec).stop(rt.rec, rt.adapter, self.paths(rt.rec))

@@ -33,6 +33,8 @@ EventKind = Literal[
     "supervisor_gone", "supervisor_back",
     # dependencies handing over their work (engine/handover.py) and the integration gate (review/integrate.py)
     "handover", "blocked", "stale_base", "integration",
+    # a session's runtime: setup/teardown steps, include warnings, the sandbox's refused connections
+    "setup", "setup_warning", "network_refused",
 ]
 EVENT_KINDS: frozenset[str] = frozenset(get_args(EventKind))
 EPHEMERAL_KINDS: frozenset[str] = frozenset({"output", "stats"})
@@ -288,6 +290,31 @@ class SupervisorGone(Payload):
     error: str
 
 
+class SetupStep(Payload):
+    """A ``setup``/``teardown`` step ended (``phase``); ``exit_code`` != 0 fails the session's start."""
+
+    phase: str
+    index: int
+    total: int
+    step: str
+    exit_code: int
+    duration_s: float
+
+
+class SetupWarning(Payload):
+    """Something the session's runtime could not provide (e.g. an ``include`` missing in the checkout)."""
+
+    message: str
+    path: str | None = None
+
+
+class NetworkRefused(Payload):
+    """The sandbox's proxy refused a connection to a host outside the session's ``network`` allowlist."""
+
+    host: str
+    port: int
+
+
 PAYLOADS: dict[EventKind, type[Payload]] = {
     "run_started": RunStarted, "attached": RunStarted, "run_done": RunDone, "run_budget": RunBudget,
     "down": Empty, "session_added": SessionAdded, "state": StateChange, "spawned": Spawned, "finished": Finished, "action": Action,
@@ -299,6 +326,7 @@ PAYLOADS: dict[EventKind, type[Payload]] = {
     "metrics_serving": MetricsServing, "api_serving": ApiServing, "plugin_error": PluginError,
     "review_decision": ReviewDecision, "supervisor_gone": SupervisorGone, "supervisor_back": Empty,
     "handover": Handover, "blocked": Blocked, "stale_base": StaleBase, "integration": Integration,
+    "setup": SetupStep, "setup_warning": SetupWarning, "network_refused": NetworkRefused,
 }
 
 

@@ -79,6 +79,19 @@ class SessionSettings(_Strict):
     """Extra command-line arguments appended to the agent's command."""
     ignore: list[str] | None = None
     """Extra glob patterns ignored by the worktree watcher (besides .git/ and .gitignore)."""
+    setup: list[str] | None = None
+    """Shell commands run in the worktree, one after another, before the agent starts (docs/isolation.md)."""
+    teardown: list[str] | None = None
+    """Shell commands run in the worktree before ``clean`` (or ``reject --remove-worktree``) removes it."""
+    include: list[str] | None = None
+    """Git-ignored files/directories (relative to the repo) brought from the main checkout into the worktree."""
+    include_mode: Literal["copy", "link"] | None = None
+    ports: int | None = Field(default=None, ge=0, le=32)
+    """Free TCP ports reserved for the session (``PORT``, ``CORTEX_PORT_1..N``, ``{port}`` in ``env``)."""
+    sandbox: Literal["none", "bwrap"] | None = None
+    """Run the agent in a bubblewrap sandbox: read-only filesystem but what the session may write."""
+    network: Literal["host", "none"] | list[str] | None = None
+    """The sandbox's network: the host's, none, or only these hosts (through the supervisor's proxy)."""
 
     @field_validator("env")
     @classmethod
@@ -250,6 +263,13 @@ class ResolvedSession(BaseModel):
     ignore: list[str]
     start_after: Literal["finished", "approved"] = "finished"
     handover_preamble: bool = True
+    setup: list[str] = Field(default_factory=list)
+    teardown: list[str] = Field(default_factory=list)
+    include: list[str] = Field(default_factory=list)
+    include_mode: Literal["copy", "link"] = "copy"
+    ports: int = 0
+    sandbox: Literal["none", "bwrap"] = "none"
+    network: str | list[str] = "host"
 
 
 def resolve_session(layout: Layout, spec: SessionSpec) -> ResolvedSession:
@@ -295,4 +315,11 @@ def resolve_session(layout: Layout, spec: SessionSpec) -> ResolvedSession:
         ignore=list(pick("ignore", [])),
         start_after=spec.start_after,
         handover_preamble=spec.handover_preamble,
+        setup=list(pick("setup", [])),
+        teardown=list(pick("teardown", [])),
+        include=list(pick("include", [])),
+        include_mode=pick("include_mode", "copy"),
+        ports=pick("ports", 0),
+        sandbox=pick("sandbox", "none"),
+        network=pick("network", "host"),
     )

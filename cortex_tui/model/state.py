@@ -131,6 +131,18 @@ class SessionRecord(BaseModel):
     """Exit code of its verify command in the review queue (None: not run, or none configured)."""
     blocked_paths: list[str] = Field(default_factory=list)
     """While ``blocked``: the paths the dependencies' branches conflict in."""
+    phase: str | None = None
+    """What a ``starting`` session is doing before its agent runs (``setup``); None otherwise."""
+    setup_done: bool = False
+    """Its ``setup`` steps all succeeded in its worktree (a restart does not run them again)."""
+    ports: list[int] = Field(default_factory=list)
+    """TCP ports reserved for it (``ports = N``), kept for its life."""
+    teardown: list[str] = Field(default_factory=list)
+    """Its ``teardown`` steps, run by ``clean`` before the worktree is removed."""
+    sandbox: str | None = None
+    """The sandbox it runs in (``bwrap``), None: none."""
+    serving: list[int] = Field(default_factory=list)
+    """TCP ports its process tree listens on (sampled with its CPU)."""
 
     def active_triggers(self) -> list[TriggerRecord]:
         return [t for t in self.triggers if t.active]

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from cortex_tui.backends.git import git, repo_root, rev_parse
+from cortex_tui.backends.session_env import session_env
+from cortex_tui.backends.steps import describe_failure, run_steps
 from cortex_tui.durations import format_duration
 from cortex_tui.errors import CortexError, RefusedError
 from cortex_tui.model.events import Event
@@ -42,6 +44,8 @@ class Removed:
     saved_files: list[str] = field(default_factory=list)
     pruned: bool = False
     """The directory was already gone; only git's record of it was dropped."""
+    teardown: str | None = None
+    """Its ``teardown`` step that failed (the removal went on: nothing of the worktree is lost by it)."""
 
 
 @dataclass
@@ -212,6 +216,10 @@ def remove_session_worktree(repo: Path, state: RunState, rec: SessionRecord, sto
         git(repo, "worktree", "remove", "--force", str(g.path))
         _log(store, state.run, rec.name, "pruned", out)
         return out
+    if rec.teardown and not dry_run:  # before anything is looked at: what it leaves behind is backed up too
+        out.teardown = _teardown(state, rec, store, g.path)
+        if out.teardown:
+            out.reason += f"; {out.teardown}"
     head = rev_parse(g.path, "HEAD")
     dirty = uncommitted_paths(g.path)
     how = _merged(repo, head, tip, rec.branch)
@@ -239,6 +247,18 @@ def remove_session_worktree(repo: Path, state: RunState, rec: SessionRecord, sto
         raise RefusedError(f"git worktree remove left {g.path} behind")
     _log(store, state.run, rec.name, "removed", out)
     return out
+
+
+def _teardown(state: RunState, rec: SessionRecord, store: RunStore, wt: Path) -> str | None:
+    """Run the session's ``teardown`` steps in its worktree (output into its log); the failure, if any."""
+    env = session_env({}, ports=rec.ports, session=rec.name, worktree=str(wt), run=state.run)
+    env.update({"CORTEX_RUN": state.run, "CORTEX_SESSION": rec.name, "CORTEX_WORKTREE": str(wt)})
+    results = run_steps("teardown", rec.teardown, cwd=wt, env=env, log=store.log_path(rec.slug))
+    for r in results:
+        store.append_event(Event(ts=time.time(), run=state.run, kind="setup", session=rec.name,
+                                 data={"phase": r.phase, "index": r.index, "total": r.total, "step": r.step,
+                                       "exit_code": r.exit_code, "duration_s": r.duration_s}))
+    return describe_failure(results[-1]) if results and results[-1].exit_code != 0 else None
 
 
 def _log(store: RunStore, run: str, session: str, action: str, r: Removed) -> None:

@@ -1,0 +1,192 @@
+"""Per-session runtime (issue #19): setup/teardown, include, ports and env placeholders. Real tmux, git, shells."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import git
+from engine_helpers import make_sup, run_to_end
+
+from cortex_tui.engine.supervisor import Supervisor
+from cortex_tui.errors import LayoutError
+from cortex_tui.layout import parse_layout
+from cortex_tui.model.state import SessionState
+from cortex_tui.review.clean import remove_session_worktree
+
+
+def _log(sup: Supervisor, slug: str) -> str:
+    return sup.store.log_path(slug).read_text()
+
+
+def test_setup_runs_in_the_worktree_before_the_agent(git_repo: Path, tmp_path: Path) -> None:
+    sup = make_sup(git_repo, """
+[run]
+name = "su"
+[defaults]
+setup = ["echo prepared > .setup-mark && echo SETUP-SAYS-HI", "test -f .setup-mark"]
+[[session]]
+name = "a"
+agent = "shell"
+command = "cat .setup-mark > seen.txt; echo agent-ran"
+""", tmp_path)
+    events = run_to_end(sup)
+    rec = sup.state.sessions["a"]
+    assert rec.state is SessionState.FINISHED, rec.reason
+    assert (Path(rec.worktree) / "seen.txt").read_text().strip() == "prepared"  # setup ran first, in the worktree
+    log = _log(sup, rec.slug)
+    assert "SETUP-SAYS-HI" in log and "setup 1/2" in log and log.index("SETUP-SAYS-HI") < log.index("agent-ran")
+    steps = [e for e in events if e.kind == "setup" and e.session == "a"]
+    assert [(e.data["index"], e.data["exit_code"]) for e in steps] == [(1, 0), (2, 0)]
+    assert all(e.payload() for e in steps)
+    assert rec.setup_done and rec.phase is None
+
+
+def test_a_failing_setup_step_fails_the_session_and_the_agent_never_starts(git_repo: Path, tmp_path: Path) -> None:
+    sup = make_sup(git_repo, """
+[run]
+name = "sf"
+[[session]]
+name = "a"
+agent = "shell"
+setup = ["echo step-one", "echo broken-dependency >&2; exit 3", "echo never > never.txt"]
+command = "touch agent-started"
+""", tmp_path)
+    events = run_to_end(sup)
+    rec = sup.state.sessions["a"]
+    assert rec.state is SessionState.FAILED
+    assert rec.reason is not None and "setup step 2/3" in rec.reason and "exited 3" in rec.reason
+    wt = Path(rec.worktree)
+    assert not (wt / "agent-started").exists()  # the agent never ran
+    assert not (wt / "never.txt").exists()  # nor the steps after the failing one
+    assert rec.window_id is None and rec.attempt == 0
+    assert "broken-dependency" in _log(sup, rec.slug)  # its output is in the session's log
+    assert [e.data["exit_code"] for e in events if e.kind == "setup"] == [0, 3]
+    assert not rec.setup_done
+
+
+def test_include_copy_and_link_bring_ignored_files_and_name_a_missing_one(git_repo: Path, tmp_path: Path) -> None:
+    (git_repo / ".gitignore").write_text(".env\nconfig/local.yml\ncache\nbuild/\n")  # build/: no link matches
+    git(git_repo, "add", ".gitignore")
+    git(git_repo, "commit", "-q", "-m", "ignore")
+    (git_repo / ".env").write_text("SECRET=1\n")
+    (git_repo / "config").mkdir()
+    (git_repo / "config" / "local.yml").write_text("local: true\n")
+    (git_repo / "cache").mkdir()
+    (git_repo / "cache" / "blob").write_text("x\n")
+    (git_repo / "build").mkdir()
+    (git_repo / "build" / "out").write_text("o\n")
+    sup = make_sup(git_repo, """
+[run]
+name = "inc"
+[defaults]
+agent = "shell"
+include = [".env", "config/local.yml", "cache", "missing.cfg"]
+ignore = ["build"]
+[[session]]
+name = "copied"
+command = "cat .env config/local.yml cache/blob"
+[[session]]
+name = "linked"
+command = "cat .env config/local.yml cache/blob"
+include_mode = "link"
+include = [".env", "config/local.yml", "cache", "missing.cfg", "build"]
+""", tmp_path)
+    events = run_to_end(sup)
+    s = sup.state.sessions
+    for name in ("copied", "linked"):
+        assert s[name].state is SessionState.FINISHED, s[name].reason
+        assert "SECRET=1" in _log(sup, s[name].slug) and "local: true" in _log(sup, s[name].slug)
+        assert s[name].changed_files == []  # ignored files are no change of the session
+    cw, lw = Path(s["copied"].worktree), Path(s["linked"].worktree)
+    assert not (cw / ".env").is_symlink() and (cw / ".env").read_text() == "SECRET=1\n"
+    assert (cw / "cache").is_dir() and not (cw / "cache").is_symlink()
+    assert (lw / ".env").is_symlink() and os.path.realpath(lw / ".env") == str((git_repo / ".env").resolve())
+    assert (lw / "cache").is_symlink()
+    warnings = [e for e in events if e.kind == "setup_warning"]
+    assert sorted((e.session, e.data["path"]) for e in warnings) == [
+        ("copied", "missing.cfg"), ("linked", "build"), ("linked", "missing.cfg")]
+    assert all(e.data["path"] in e.data["message"] for e in warnings)
+    # a link is no directory for .gitignore's "build/": the warning says it would count as a change
+    assert "not git-ignored" in next(e.data["message"] for e in warnings if e.data["path"] == "build")
+
+
+ENV_CMD = ("printf '%s|%s|%s|%s|%s|%s|%s\\\\n' \\\"$PORT\\\" \\\"$CORTEX_PORT_1\\\" \\\"$CORTEX_PORT_2\\\" "
+           "\\\"$APP_URL\\\" \\\"$DB\\\" \\\"$WT\\\" \\\"$RAW\\\" > env.txt")
+
+
+def test_ports_and_placeholders_reach_the_agents_env(git_repo: Path, tmp_path: Path) -> None:
+    sup = make_sup(git_repo, f"""
+[run]
+name = "pt"
+[defaults]
+agent = "shell"
+ports = 2
+env = {{ APP_URL = "http://127.0.0.1:{{port}}/{{session}}", DB = "db-{{run}}-{{port2}}", WT = "{{worktree}}", RAW = "{{{{x}}}}" }}
+[[session]]
+name = "one"
+command = "{ENV_CMD}"
+[[session]]
+name = "two"
+command = "{ENV_CMD}"
+""", tmp_path)
+    run_to_end(sup)
+    seen: set[int] = set()
+    for name in ("one", "two"):
+        rec = sup.state.sessions[name]
+        assert rec.state is SessionState.FINISHED, rec.reason
+        p1, p2 = rec.ports
+        port, c1, c2, url, db, wt, raw = (Path(rec.worktree) / "env.txt").read_text().strip().split("|")
+        assert (port, c1, c2) == (str(p1), str(p1), str(p2))
+        assert url == f"http://127.0.0.1:{p1}/{name}" and db == f"db-pt-{p2}" and wt == rec.worktree
+        assert raw == "{x}"
+        seen |= {p1, p2}
+    assert len(seen) == 4  # no port shared between the run's sessions
+
+
+@pytest.mark.parametrize(("env", "ports", "needle"), [
+    ('{ A = "{prot}" }', 1, "unknown placeholder {prot}"),
+    ('{ A = "{port2}" }', 1, "needs ports = 2"),
+    ('{ A = "{port}" }', 0, "needs ports = 1"),
+    ('{ A = "a}b" }', 0, "unbalanced brace"),
+])
+def test_an_unknown_placeholder_is_a_layout_error_with_its_line(tmp_path: Path, env: str, ports: int,
+                                                                 needle: str) -> None:
+    text = f'[run]\nname = "x"\n[[session]]\nname = "a"\nagent = "shell"\ncommand = "true"\nports = {ports}\nenv = {env}\n'
+    with pytest.raises(LayoutError) as e:
+        parse_layout(text, tmp_path / "l.toml")
+    assert f"{tmp_path / 'l.toml'}:8: field 'session[0].env'" in e.value.message and needle in e.value.message
+
+
+def test_include_outside_the_repo_and_setup_on_an_ssh_node_are_layout_errors(tmp_path: Path) -> None:
+    with pytest.raises(LayoutError) as e:
+        parse_layout('[run]\nname = "x"\n[defaults]\ninclude = ["../x"]\n[[session]]\nname = "a"\n'
+                     'agent = "shell"\ncommand = "true"\n', tmp_path / "l.toml")
+    assert ":4: field 'defaults.include'" in e.value.message
+    with pytest.raises(LayoutError) as e:
+        parse_layout('[run]\nname = "x"\n[[node]]\nname = "n"\nhost = "h"\n[[session]]\nname = "a"\n'
+                     'agent = "shell"\ncommand = "true"\nnode = "n"\nsetup = ["true"]\n', tmp_path / "l.toml")
+    assert "setup is supported on this machine only" in e.value.message
+
+
+def test_teardown_runs_before_clean_removes_the_worktree(git_repo: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "teardown.txt"
+    sup = make_sup(git_repo, f"""
+[run]
+name = "td"
+[[session]]
+name = "a"
+agent = "shell"
+ports = 1
+command = "true"
+teardown = ["test -e .git && echo \\"down $PORT $CORTEX_SESSION\\" > {marker}"]
+""", tmp_path)
+    run_to_end(sup)
+    rec = sup.state.sessions["a"]
+    assert rec.state is SessionState.FINISHED and rec.teardown
+    removed = remove_session_worktree(git_repo, sup.state, rec, sup.store, reason="test")  # clean's one path
+    assert removed.teardown is None
+    assert marker.read_text().strip() == f"down {rec.ports[0]} a"  # it ran inside the worktree, with its env
+    assert not Path(rec.worktree).exists()
+    assert "teardown 1/1" in _log(sup, rec.slug)
