@@ -6,11 +6,14 @@ sourcing the completion script.
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import wait_until
@@ -218,3 +221,56 @@ def test_quitting_the_tui_hands_the_run_back_to_a_background_supervisor(git_repo
     finally:
         term.kill_server()
         cli("down", "--repo", str(git_repo), check=False)
+
+
+ASKER = """
+[run]
+name = "asks"
+[defaults]
+agent = "sim"
+[[session]]
+name = "asker"
+script = ["ask Go on?", "say went on", "listen 120"]
+"""
+
+
+def _saved(run_dir: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((run_dir / "state.json").read_text())
+    return data
+
+
+def _stale(run_dir: Path, session: str) -> None:
+    """state.json as a supervisor that has not saved yet would leave it: the session not started (no pane)."""
+    data = _saved(run_dir)
+    data["sessions"][session].update(state="pending", pane_id=None, window_id=None, pane_pid=None)
+    tmp = run_dir / "state.json.test"
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, run_dir / "state.json")
+
+
+def test_approve_send_interrupt_go_through_the_live_supervisor(git_repo: Path, tmp_path: Path) -> None:
+    """With a supervisor holding the run, approve/deny/send act through its API (it knows the pane and the
+    state now), never on the state.json it saves up to 0.25 s later."""
+    layout = tmp_path / "asks.toml"
+    layout.write_text(ASKER)
+    cli("up", str(layout), "--repo", str(git_repo), "--detach")
+    run_dir = git_repo / "coordination" / "runs" / "asks"
+    wait_until(lambda: _saved(run_dir)["sessions"]["asker"]["state"] == "waiting", timeout=60, what="waiting")
+    _stale(run_dir, "asker")
+    r = cli("approve", "asker", "--repo", str(git_repo), check=False)
+    assert r.returncode == 0, r.stderr
+    wait_until(lambda: "went on" in _log(git_repo, "asks", "asker"), timeout=30, what="approved and went on")
+    _stale(run_dir, "asker")
+    cli("send", "asker", "hello; $(touch pwned) #{pane_pid}", "--repo", str(git_repo))
+    wait_until(lambda: "received: hello; $(touch pwned) #{pane_pid}" in _log(git_repo, "asks", "asker"),
+               timeout=30, what="the text arrived literally")
+    assert not (git_repo / "pwned").exists()
+    # nothing is waiting now: the supervisor refuses, no keypress goes to the pane
+    again = cli("approve", "asker", "--repo", str(git_repo), check=False)
+    assert again.returncode != 0 and "not waiting for approval" in again.stderr
+    nobody = cli("send", "nobody", "x", "--repo", str(git_repo), check=False)
+    assert nobody.returncode == 2 and "no session named 'nobody'" in nobody.stderr
+    events = [json.loads(x) for x in (run_dir / "events.jsonl").read_text().splitlines()]
+    acts = [(e["data"]["action"], e["data"].get("origin")) for e in events if e["kind"] == "action"]
+    assert acts == [("approve", "cli"), ("send", "cli")]  # the supervisor did both, and said who asked
+    cli("down", "--repo", str(git_repo))

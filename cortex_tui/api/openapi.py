@@ -26,7 +26,7 @@ OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "cortex-tui local API", "version": "1",
              "description": "JSON over the run's unix socket (0600) or TCP on loopback with a bearer token. "
-                            "Every action is an engine command and an event naming its origin (api, mcp, web)."},
+                            "Every action is an engine command and an event naming its origin (api, mcp, web, cli)."},
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                        "description": "TCP only; the token is in the run directory's api.token"}},

@@ -97,7 +97,7 @@ class Api:
 
     def _origin(self, request: web.Request) -> str:
         o = request.headers.get("X-Cortex-Origin", "api")
-        return o if o in ("api", "mcp", "web") else "api"
+        return o if o in ("api", "mcp", "web", "cli") else "api"
 
     def _rt(self, name: str) -> Any:
         if name not in self.sup.rt:
@@ -178,6 +178,9 @@ class Api:
                 return error(409, f"session {name!r} is not waiting for approval (state: {rt.rec.state.value})",
                              "GET /v1/sessions/{name} shows its state and triggers")
             await (self.sup.approve(name, origin=origin) if action == "approve" else self.sup.deny(name, origin=origin))
+        elif action in ("send", "interrupt") and not rt.rec.state.live:  # its pane is gone or not made yet
+            return error(409, f"session {name!r} is not running (state: {rt.rec.state.value})",
+                         "GET /v1/sessions/{name} shows its state")
         elif action == "send":
             text = body.get("text")
             if not isinstance(text, str) or not text:

@@ -87,7 +87,33 @@ def down(
             typer.echo(line)
 
 
-def api_call(store: RunStore, session: str, action: str, timeout: float = 60.0) -> dict[str, Any]:
+def live_api(store: RunStore) -> Path | None:
+    """The API socket of the supervisor that holds the run now, or None: no supervisor holds it, or the one
+    that does serves no API (``--api-port -1``, an engine embedded in another program). Then, and only then,
+    commands act on tmux and the saved state directly."""
+    import socket
+
+    from cortex_tui.api.server import find_socket
+
+    if not store.lock_holder():
+        return None
+    try:
+        path = find_socket(store.dir)
+    except CortexError:
+        return None
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5.0)
+    try:
+        s.connect(str(path))
+    except OSError:  # a socket file left by an earlier supervisor (kill -9): nobody listens there
+        return None
+    finally:
+        s.close()
+    return path
+
+
+def api_call(store: RunStore, session: str, action: str, timeout: float = 60.0,
+             body: dict[str, Any] | None = None) -> dict[str, Any]:
     """POST ``/v1/sessions/{session}/{action}`` to the run's supervisor over its API socket (0600)."""
     import http.client
     import socket
@@ -106,8 +132,9 @@ def api_call(store: RunStore, session: str, action: str, timeout: float = 60.0) 
 
     conn = _Unix("cortex", timeout=timeout)
     try:
-        conn.request("POST", f"/v1/sessions/{quote(session, safe='')}/{action}", body=b"{}",
-                     headers={"Content-Type": "application/json"})
+        conn.request("POST", f"/v1/sessions/{quote(session, safe='')}/{action}",
+                     body=json.dumps(body or {}).encode(),
+                     headers={"Content-Type": "application/json", "X-Cortex-Origin": "cli"})
         resp = conn.getresponse()
         raw = resp.read()
     except OSError as e:
@@ -120,8 +147,10 @@ def api_call(store: RunStore, session: str, action: str, timeout: float = 60.0) 
     except ValueError:
         data = {}
     if resp.status != 200:
-        raise CortexError(str(data.get("error") or data.get("message") or f"the supervisor answered {resp.status}"),
-                          data.get("hint"))
+        message = str(data.get("error") or data.get("message") or f"the supervisor answered {resp.status}")
+        if resp.status == 404:
+            raise UsageError(message, data.get("hint"))
+        raise CortexError(message, data.get("hint"))
     return data
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -13,6 +14,10 @@ from cortex_tui.cli._options import RepoOpt, RunOpt, SessionArg, StateOpt
 from cortex_tui.cli._runs import open_run, record, remote_node
 from cortex_tui.errors import CortexError
 from cortex_tui.model.events import Event
+
+if TYPE_CHECKING:
+    from cortex_tui.model.state import RunState
+    from cortex_tui.store.files import RunStore
 
 
 @app.command()
@@ -34,10 +39,22 @@ def attach(session: SessionArg, repo: RepoOpt = Path("."), state_dir: StateOpt =
 
 def _pane_action(session: str, repo: Path, state_dir: Path | None, run_id: str | None, what: str,
                  text: str = "") -> None:
+    """Through the live supervisor's API when one holds the run (it knows the session's pane and state now;
+    state.json is saved up to 0.25 s behind it), on tmux directly only when no supervisor serves the run."""
+    from cortex_tui.cli.control import api_call, live_api
+
+    store, state = open_run(repo, state_dir, run_id)
+    if live_api(store) is not None:
+        api_call(store, session, what, body={"text": text} if what == "send" else None)
+        typer.echo(f"{what}: sent to {session!r}")
+        return
+    _direct(store, state, session, what, text)
+
+
+def _direct(store: RunStore, state: RunState, session: str, what: str, text: str) -> None:
     from cortex_tui.backends.tmux import Tmux
     from cortex_tui.engine import actions
 
-    store, state = open_run(repo, state_dir, run_id)
     rec = record(state, session)
     if not rec.state.live:
         raise CortexError(f"session {session!r} is not running (state: {rec.state.value})")
