@@ -18,7 +18,7 @@ from cortex_tui.backends.node import (
     SpawnRequest,
     register,
 )
-from cortex_tui.backends.procs import kill_tree, wait_real
+from cortex_tui.backends.procs import capture_tree, kill_procs, tree_running, wait_real
 from cortex_tui.backends.tmux import Tmux, WindowInfo
 from cortex_tui.errors import CortexError, disk_error
 from cortex_tui.model.state import SessionRecord
@@ -95,13 +95,17 @@ class LocalNode:
         return argv
 
     def stop(self, rec: SessionRecord, adapter: AgentAdapter, paths: SessionPaths) -> None:
-        if rec.pane_id:
+        # this attempt's pane and processes, taken now: a restart during the grace below puts a new agent's
+        # pane and pid into ``rec``, and that one must live
+        pane, tree = rec.pane_id, capture_tree(rec.pane_pid)
+        if pane:
             try:
-                self.tmux.send_keys(rec.pane_id, adapter.interrupt_keys())
+                self.tmux.send_keys(pane, adapter.interrupt_keys())
             except CortexError as e:  # the pane is already gone: the process tree is killed below if needed
                 log.info("interrupt of %s before stopping it failed: %s", rec.name, e.message)
-        if not wait_real(lambda: _read_code(paths.exit) is not None, timeout=STOP_GRACE_S):
-            kill_tree(rec.pane_pid)
+        if not wait_real(lambda: _read_code(paths.exit) is not None or (bool(tree) and not tree_running(tree)),
+                         timeout=STOP_GRACE_S):
+            kill_procs(tree)
 
     def send_keys(self, pane_id: str, keys: list[KeyInput]) -> None:
         self.tmux.send_keys(pane_id, keys)

@@ -32,16 +32,39 @@ def _running(p: psutil.Process) -> bool:
         return False
 
 
-def kill_tree(pid: int | None, grace: float = 2.0) -> None:
-    """SIGTERM the pane's process group, then SIGKILL what is left after ``grace`` seconds."""
+def capture_tree(pid: int | None) -> list[psutil.Process]:
+    """``pid`` and its descendants as they are now. Each is remembered with its start time, so a pid that is
+    reused later (a restarted agent's new pane) is never signalled through this list."""
     if not pid:
-        return
+        return []
     import psutil
 
     try:
-        procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return
+        return []
+
+
+def tree_running(procs: list[psutil.Process]) -> bool:
+    return any(_running(p) for p in procs)
+
+
+def kill_procs(procs: list[psutil.Process], grace: float = 2.0) -> None:
+    """SIGTERM ``procs`` (and what they started since they were captured), then SIGKILL what is left after
+    ``grace`` seconds. Only these processes: never whatever holds one of their pids by now."""
+    import psutil
+
+    procs = list(procs)
+    known = set(procs)  # a psutil.Process is equal to another by (pid, start time)
+    for p in list(procs):
+        try:
+            for c in p.children(recursive=True):  # identity-checked: raises for a reused pid
+                if c not in known:
+                    known.add(c)
+                    procs.append(c)
+        except psutil.NoSuchProcess:
+            continue
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for p in procs:
             try:
@@ -54,6 +77,11 @@ def kill_tree(pid: int | None, grace: float = 2.0) -> None:
         procs = [p for p in procs if _running(p)]
         if not procs:
             return
+
+
+def kill_tree(pid: int | None, grace: float = 2.0) -> None:
+    """SIGTERM the process ``pid`` and its descendants, then SIGKILL what is left after ``grace`` seconds."""
+    kill_procs(capture_tree(pid), grace)
 
 
 def wait_real(done: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:

@@ -104,12 +104,13 @@ class SshNode:
 
     def stop(self, rec: SessionRecord, adapter: AgentAdapter, paths: SessionPaths) -> None:
         rn = self.ready()
-        if rec.pane_id:
-            rn.send_keys(rec.pane_id, adapter.interrupt_keys())
+        pane, window = rec.pane_id, rec.window_id  # this attempt's: a restart during the grace makes new ones
+        if pane:
+            rn.send_keys(pane, adapter.interrupt_keys())
         if wait_real(lambda: rn.exit_code(rec.slug) is not None, timeout=STOP_GRACE_S, step=0.1):
             return
-        if rec.window_id:
-            rn.kill_window(rec.window_id)
+        if window:
+            rn.kill_window(window)
 
     def send_keys(self, pane_id: str, keys: list[KeyInput]) -> None:
         self.ready().send_keys(pane_id, keys)

@@ -139,8 +139,10 @@ class Lifecycle:
             stamp=local_hms(self.clock), prepare=self.isolation.preparer(rt, spec)))
 
     def stop_sync(self, rt: SessionRuntime) -> None:
+        attempt = rt.rec.attempt
         self.nodes.get_for(rt.rec).stop(rt.rec, rt.adapter, self.paths(rt.rec))
-        rt.rec.finished_at = rt.rec.finished_at or self.clock.time()
+        if rt.rec.attempt == attempt:  # not restarted meanwhile (a new attempt is not finished)
+            rt.rec.finished_at = rt.rec.finished_at or self.clock.time()
 
     async def on_exit(self, rt: SessionRuntime, code: int) -> None:
         """An attempt ended with ``code``: final look, triggers, then finished (review) or failed (restart?)."""
