@@ -15,7 +15,7 @@ from typing import Any
 
 from cortex_tui.backends import git as gitb
 from cortex_tui.backends.node import Node, NodeContext
-from cortex_tui.backends.tmux import Tmux, WindowInfo, socket_name
+from cortex_tui.backends.tmux import Tmux, socket_name
 from cortex_tui.budgets import BudgetTracker
 from cortex_tui.engine import intake
 from cortex_tui.engine.clock import Clock, SystemClock
@@ -27,7 +27,8 @@ from cortex_tui.engine.journal import Journal
 from cortex_tui.engine.lifecycle import Lifecycle
 from cortex_tui.engine.nodes import NodeSet
 from cortex_tui.engine.observers import Observers, Plugin, start_observers
-from cortex_tui.engine.reattach import open_run, reconcile, server_gone_reason
+from cortex_tui.engine.reattach import open_run
+from cortex_tui.engine.reconciler import Reconciler
 from cortex_tui.engine.registry import SessionRegistry
 from cortex_tui.engine.review_desk import ReviewDesk
 from cortex_tui.engine.routing import ChangeRouter
@@ -51,8 +52,6 @@ Runtime = SessionRuntime
 
 TICK_S = 0.5
 SAMPLE_S = 2.0
-RECONCILE_S = 5.0
-"""Windows killed from outside are noticed this late; exits are seen at once through exit files."""
 REMOTE_POLL_S = 1.0
 """Remote sessions: one ssh round trip per node this often (output, events, exit codes, changed files)."""
 
@@ -97,7 +96,6 @@ class Supervisor:
         self._wake = asyncio.Event()
         self._last_sample = 0.0
         self._last_disk = 0.0
-        self._last_reconcile = 0.0
         self.run_budget = BudgetTracker(budget_usd=self.layout.run.budget_usd,
                                         budget_tokens=self.layout.run.budget_tokens)
         """``[run] budget_usd/budget_tokens`` against the sum of every session's usage."""
@@ -139,6 +137,9 @@ class Supervisor:
                                    by_slug=self._by_slug, spawning=self._spawning, watched=self._watched,
                                    base_commit=lambda: self.state.base_commit, on_exit=self.life.on_exit,
                                    schedule=self._schedule, save=self._save)
+        self.reconciler = Reconciler(clock=self.clock, book=self.book, life=self.life, tmux=self.tmux,
+                                     runtimes=self.rt, watched=self._watched, spawning=self._spawning,
+                                     read_exit=self.router.read_exit)
         self.screens = ScreenChecks(self._bg, self._tmux, self.book)
         self.review_enabled = True
         self.review = ReviewDesk(repo=self.repo, state_dir=self.state_dir, run=self.run_id, bus=self.bus,
@@ -179,7 +180,7 @@ class Supervisor:
             return
         attached = await asyncio.to_thread(self._start_sync)
         windows = await asyncio.to_thread(self.tmux.list_windows)
-        await self._reconcile(windows, initial=True)
+        await self.reconciler.run(windows, initial=True)
         self._emit("attached" if attached else "run_started", None, repo=str(self.repo), socket=self.tmux.socket,
                    pid=os.getpid())
         self.registry.announce_taken()
@@ -296,29 +297,6 @@ class Supervisor:
         self._done_announced = False
         self._wake.set()
 
-    async def _reconcile(self, listing: list[WindowInfo], initial: bool = False) -> None:
-        """Match records against tmux windows and exit files (also picks up what ended while away)."""
-        watched = [rt.rec for rt in self._watched() if rt.rec.name not in self._spawning]
-        codes = {rec.name: self.router.read_exit(rec) for rec in watched}
-        for d in reconcile(watched, listing, codes, initial=initial):
-            rt = self.rt[d.name]
-            rec = rt.rec
-            if d.action == "pending":
-                rec.state = SessionState.PENDING
-            elif d.action in ("adopt", "attach") and d.window is not None:
-                rec.window_id, rec.pane_id, rec.pane_pid = d.window.window_id, d.window.pane_id, d.window.pane_pid
-                if d.action == "adopt":
-                    rec.attempt = max(rec.attempt, 1)
-                    self.book.set_state(rt, SessionState.RUNNING, "adopted after supervisor restart")
-            elif d.action == "exited" and d.code is not None:
-                await self.life.on_exit(rt, d.code)
-            elif d.action == "vanished":
-                gone = await asyncio.to_thread(lambda: not self.tmux.alive())
-                self.book.set_state(rt, SessionState.FAILED, server_gone_reason() if gone
-                                    else "tmux window vanished (killed outside cortex-tui?)")
-                rec.finished_at = self.clock.time()
-        self._last_reconcile = self.clock.monotonic()
-
     async def _schedule(self) -> None:
         approved = (await approved_for(self.rt.values(), self.review.queue, self.state.base)
                     if self.review_enabled else set())
@@ -404,11 +382,8 @@ class Supervisor:
             if why is not None:
                 await self.stop_session(rt.rec.name, reason=why)
                 self.book.set_state(rt, SessionState.FAILED, why)  # a timeout is a failure, not a user's stop
-        if mono - self._last_reconcile >= RECONCILE_S:
-            before = {n: r.rec.state for n, r in self.rt.items()}
-            await self._reconcile(await asyncio.to_thread(self.tmux.list_windows))
-            if any(self.rt[n].rec.state != s for n, s in before.items()):
-                self.journal.dirty = True
+        if await self.reconciler.periodic(mono):
+            self.journal.dirty = True
         if mono - self._last_remote_poll >= REMOTE_POLL_S and any(
                 rt.rec.state.live and self.nodes.polled(rt.rec) for rt in self.rt.values()):
             self._last_remote_poll = mono
