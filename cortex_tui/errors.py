@@ -8,10 +8,12 @@ class CortexError(Exception):
 
     exit_code: int = 1
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, *, key_hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.key_hint = key_hint
+        """The same hint for the TUI, naming the key that does it (``hint`` names the CLI command)."""
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"

@@ -14,8 +14,8 @@ from cortex_tui.errors import CortexError, RefusedError
 class ApiError(CortexError):
     """The API answered with an error (its message and hint, as the CLI would print them)."""
 
-    def __init__(self, status: int, message: str, hint: str | None = None) -> None:
-        super().__init__(message, hint)
+    def __init__(self, status: int, message: str, hint: str | None = None, *, key_hint: str | None = None) -> None:
+        super().__init__(message, hint, key_hint=key_hint)
         self.status = status
 
 
@@ -45,9 +45,10 @@ class ApiClient:
                 if r.status >= 400:
                     msg = data.get("error", text) if isinstance(data, dict) else text
                     hint = data.get("hint") if isinstance(data, dict) else None
+                    key_hint = data.get("key_hint") if isinstance(data, dict) else None
                     if r.status == 409:
-                        raise RefusedError(str(msg), hint)
-                    raise ApiError(r.status, str(msg), hint)
+                        raise RefusedError(str(msg), hint, key_hint=key_hint)
+                    raise ApiError(r.status, str(msg), hint, key_hint=key_hint)
                 return data
         except aiohttp.ClientConnectionError as e:
             raise CortexError(f"the run's supervisor does not answer on {self.socket}: {e}",

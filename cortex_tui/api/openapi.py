@@ -31,7 +31,8 @@ OPENAPI: dict[str, Any] = {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                        "description": "TCP only; the token is in the run directory's api.token"}},
         "schemas": {"Error": {"type": "object", "required": ["error"],
-                              "properties": {"error": {"type": "string"}, "hint": {"type": ["string", "null"]}}}},
+                              "properties": {"error": {"type": "string"}, "hint": {"type": ["string", "null"]},
+                                             "key_hint": {"type": "string"}}}},
     },
     "security": [{"bearer": []}],
     "paths": {

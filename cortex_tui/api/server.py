@@ -29,8 +29,11 @@ TOKEN_NAME = "api.token"
 MAX_UNIX_PATH = 100  # sun_path is 108 bytes on Linux
 
 
-def error(status: int, message: str, hint: str | None = None) -> web.Response:
-    return web.json_response({"error": message, "hint": hint}, status=status)
+def error(status: int, message: str, hint: str | None = None, key_hint: str | None = None) -> web.Response:
+    body: dict[str, str | None] = {"error": message, "hint": hint}
+    if key_hint:
+        body["key_hint"] = key_hint  # the TUI on a remote engine shows this one
+    return web.json_response(body, status=status)
 
 
 def _status_of(e: CortexError) -> int:
@@ -70,7 +73,7 @@ class Api:
             try:
                 return await handler(request)
             except CortexError as e:
-                return error(_status_of(e), e.message, e.hint)
+                return error(_status_of(e), e.message, e.hint, e.key_hint)
             except (ValueError, KeyError) as e:
                 return error(400, f"bad request: {e}")
 

@@ -45,7 +45,8 @@ def answer(tmux: Tmux, rec: SessionRecord, yes: bool, adapter: AgentAdapter | No
         prompt = current_prompt(tmux, rec, adapter)
     if prompt is None:
         raise CortexError(f"session {rec.name!r} is not waiting for approval",
-                          "check `cortex-tui status` or attach to look at its screen")
+                          "check `cortex-tui status` or attach to look at its screen",
+                          key_hint="t attaches to it to look at its screen")
     keys = adapter.approve_keys(prompt) if yes else adapter.deny_keys(prompt)
     tmux.send_keys(_target(rec), keys)
     return prompt

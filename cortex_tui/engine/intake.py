@@ -37,11 +37,12 @@ def parse_spec(data: dict[str, Any], where: str = "task") -> SessionSpec:
 def check_new(spec: SessionSpec, layout: Layout, existing: set[str]) -> ResolvedSession:
     """Refuse a name already in the run or dependencies that are not; resolve with the layout's defaults."""
     if spec.name in existing:
-        raise RefusedError(f"the run already has a session named {spec.name!r}", "choose another --name")
+        raise RefusedError(f"the run already has a session named {spec.name!r}", "choose another --name",
+                           key_hint="choose another name (n again)")
     unknown = [d for d in spec.depends_on if d not in existing]
     if unknown:
         raise LayoutError(f"task {spec.name!r}: depends_on names sessions the run does not have: {', '.join(unknown)}",
-                          "`cortex-tui status` lists them")
+                          "`cortex-tui status` lists them", key_hint="the dashboard lists them")
     if spec.node != "local" and layout.node_by_name(spec.node) is None:
         raise LayoutError(f"task {spec.name!r}: node {spec.node!r} is not a [[node]] of the run's layout")
     return resolve_session(layout, spec)

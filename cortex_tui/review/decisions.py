@@ -65,7 +65,8 @@ def approve(q: ReviewQueue, session: str, *, squash: bool = False, by: str | Non
             raise RefusedError(f"branch {e.branch!r} of session {session!r} is gone")
         if now != e.head:
             raise RefusedError(f"branch {e.branch} moved since it was reviewed ({e.head[:12]} -> {now[:12]})",
-                               "run `cortex-tui review show` to see the new head, then approve again")
+                               "run `cortex-tui review show` to see the new head, then approve again",
+                               key_hint="ctrl+r reloads the queue with the new head; then approve again")
         subjects = "\n".join(f"- {s}" for s in e.commits[:50])
         if squash:
             msg = f"{session}: {e.commits[-1] if e.commits else 'changes'} (squashed {e.branch})\n\n{subjects}"

@@ -23,6 +23,7 @@ from cortex_tui.ui.engine_protocol import AddsSessions, Engine, ReviewCommands, 
 from cortex_tui.ui.gc_tuning import IdleCollector
 from cortex_tui.ui.messages import Attach, EngineBatch, EventQueue, OpenSession, SessionAction, ShowScreen
 from cortex_tui.ui.present import Palette, SessionExtras, event_summary, severity_style
+from cortex_tui.ui.present.format import error_text
 from cortex_tui.ui.screens.compare import CompareScreen
 from cortex_tui.ui.screens.dashboard import DashboardScreen
 from cortex_tui.ui.screens.help import HelpScreen
@@ -174,7 +175,8 @@ class CortexApp(App[None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR and event.worker.error is not None:
             err = event.worker.error
-            self.notify(f"{event.worker.name or 'task'}: {err}", title="error", severity="error", timeout=8)
+            self.notify(f"{event.worker.name or 'task'}: {error_text(err)}", title="error", severity="error",
+                        timeout=8, markup=False)
 
     def _on_theme(self) -> None:
         self._update_palette()

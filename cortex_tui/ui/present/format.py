@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
+from cortex_tui.errors import CortexError
 from cortex_tui.model.state import SessionState
 
 UNKNOWN = "–"
@@ -150,3 +151,12 @@ def severity_style(severity: str, pal: Palette) -> str:
         return pal.error
     return pal.warning if severity in ("warning", "attention") else pal.accent
 
+
+
+def error_text(err: BaseException) -> str:
+    """A failure as the TUI says it: the message and the hint, naming the key that fixes it when one does
+    (an error's ``key_hint``) instead of the CLI command of its ``hint``."""
+    if not isinstance(err, CortexError):
+        return f"{type(err).__name__}: {err}"
+    hint = err.key_hint or err.hint
+    return err.message if not hint else f"{err.message}\n  hint: {hint}"

@@ -305,7 +305,7 @@ def compare_title(cmp: Comparison | None, run: str, pal: Palette) -> Text:
     t = Text(" Compare ", style="bold reverse")
     t.append(f"  run {run}")
     if cmp is None:
-        t.append(" · not compared yet — `cortex-tui best-of` compares the variants when they finish",
+        t.append(" · not compared yet — a best-of run's variants are compared when they have all ended",
                  style=pal.muted)
         return t
     t.append(f" · {len(cmp.ranking)} variants · ranking: {cmp.basis}")

@@ -15,9 +15,9 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from cortex_tui.errors import CortexError
 from cortex_tui.ui.engine_protocol import ReviewCommands
 from cortex_tui.ui.present import Palette, palette_of
+from cortex_tui.ui.present.format import error_text
 from cortex_tui.ui.widgets.diff_view import DiffView
 
 D = TypeVar("D")
@@ -115,8 +115,7 @@ class DiffBrowserScreen(Screen[None], Generic[D]):
         if event.worker.group == self.DIFF_GROUP:
             self._diff_loading = None
         err = event.worker.error
-        text = str(err) if isinstance(err, CortexError) else f"{type(err).__name__}: {err}"
-        self.notify(text, title=f"{event.worker.name} failed", severity="error", timeout=10, markup=False)
+        self.notify(error_text(err), title=f"{event.worker.name} failed", severity="error", timeout=10, markup=False)
 
     # ------------------------------------------------------------------ actions
     def action_back(self) -> None:
