@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import time
 from pathlib import Path
 
 import pytest
 from claude_harness import make_ctx, make_session
 
 from cortex_tui.agents import get_adapter
+from cortex_tui.agents.gemini import GeminiAdapter
 from cortex_tui.model.state import TokenUsage
 
 SHELL_DIALOG = """
@@ -69,4 +73,117 @@ def test_headless_result_usage() -> None:
     assert sig[0].usage == TokenUsage(input=3676, cache_read=21263, output=174)
     flat = a.interpret_event({"type": "result", "stats": {"input_tokens": 100, "output_tokens": 7}})
     assert flat[0].usage == TokenUsage(input=100, output=7) and flat[0].model is None
-    assert a.exposes_usage is False
+    assert a.exposes_usage is True  # interactive: from its chat file (test_chat_file_* below)
+
+
+FIX = Path(__file__).parent / "fixtures" / "agents" / "gemini" / "0.61.0"
+
+
+def _screen(name: str) -> list[str]:
+    return (FIX / f"screen-{name}.txt").read_text(encoding="utf-8").splitlines()
+
+
+def _chat_home(tmp_path: Path, wt: Path) -> Path:
+    """A HOME whose ~/.gemini/tmp/<slug> belongs to ``wt``, with the recorded chat file in it."""
+    proj = tmp_path / "home" / ".gemini" / "tmp" / "agent"
+    (proj / "chats").mkdir(parents=True)
+    (proj / ".project_root").write_text(str(wt))
+    shutil.copy(FIX / "chat-approved.jsonl", proj / "chats" / "session-2026-12-01T23-46-57b1e9a4.jsonl")
+    return tmp_path / "home"
+
+
+def _prepared(tmp_path: Path) -> tuple[GeminiAdapter, Path]:
+    wt = tmp_path / "wt"
+    wt.mkdir()
+    home = _chat_home(tmp_path, wt)
+    a = get_adapter("gemini")
+    assert isinstance(a, GeminiAdapter)
+    a.prepare(make_session(agent="gemini", env={"HOME": str(home)}), make_ctx(tmp_path, wt))
+    return a, home
+
+
+def test_recorded_dialog_names_the_command() -> None:
+    a = get_adapter("gemini")
+    p = a.find_approval(_screen("dialog"))
+    assert p is not None and "echo hi > made.txt" in p.text and "Allow execution of [Shell]?" in p.text
+    assert a.approve_keys(p) == [("literal", "1")] and a.deny_keys(p) == [("literal", "3")]
+    assert a.find_approval(_screen("idle")) is None and a.find_approval(_screen("busy")) is None
+
+
+def test_chat_file_usage_and_busy(tmp_path: Path) -> None:
+    """Usage totals from the chat file: a rewritten message (same id) counts once; input includes cached."""
+    a, _ = _prepared(tmp_path)
+    sigs = a.poll_usage()
+    assert sigs[0].kind == "busy"
+    usage = [s for s in sigs if s.kind == "usage"]
+    assert usage[-1].total and usage[-1].model == "gemini-2.5-pro"
+    # recorded: 100 in / 20 out (the tool call, written twice), then 1234 in (200 cached) / 56 out
+    assert usage[-1].usage == TokenUsage(input=100 + 1034, cache_read=200, output=20 + 56)
+    assert a.poll_usage() == []  # nothing new
+
+
+def test_idle_needs_the_chat_turn_end_and_the_screen(tmp_path: Path) -> None:
+    """The input box alone is not idle (it shows before the first prompt is taken): the chat must have
+    recorded the model's answer too; a spinner or a dialog is never idle."""
+    a = get_adapter("gemini")
+    assert isinstance(a, GeminiAdapter)
+    assert a.screen_idle(_screen("idle")) is False  # no chat file read yet
+    b, _ = _prepared(tmp_path)
+    b.poll_usage()
+    assert b.screen_idle(_screen("busy")) is False
+    assert b.screen_idle(_screen("dialog")) is False
+    assert b.screen_idle(_screen("idle")) is True
+    # the idle signal also comes from the chat poll when the screen was seen idle after the answer
+    chat = next((tmp_path / "home" / ".gemini" / "tmp" / "agent" / "chats").iterdir())
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() + 60))
+    with chat.open("a") as fh:
+        fh.write(json.dumps({"id": "u2", "timestamp": now, "type": "user", "content": [{"text": "again"}]}) + "\n")
+    assert [s.kind for s in b.poll_usage()] == ["busy"]
+    assert b.screen_idle(_screen("idle")) is False  # the new prompt is not answered yet
+    with chat.open("a") as fh:
+        fh.write(json.dumps({"id": "g2", "timestamp": now, "type": "gemini", "content": "ok",
+                             "tokens": {"input": 10, "output": 1}, "model": "gemini-2.5-pro"}) + "\n")
+    assert "idle" not in [s.kind for s in b.poll_usage()]  # answered in the future: the screen seen is older
+
+
+def test_cancelled_turn_is_idle(tmp_path: Path) -> None:
+    """After a denied approval Gemini records nothing; ``Request cancelled.`` under the prompt is idle."""
+    a = get_adapter("gemini")
+    assert a.screen_idle(_screen("cancelled")) is True
+    assert a.screen_idle(_screen("idle")) is False
+
+
+def test_chat_file_failed_tool_and_outside_write(tmp_path: Path) -> None:
+    a, home = _prepared(tmp_path)
+    a.poll_usage()
+    chat = next((home / ".gemini" / "tmp" / "agent" / "chats").iterdir())
+    fail = {"id": "g9", "timestamp": "2026-12-01T23:50:00.000Z", "type": "gemini", "content": "",
+            "tokens": {"input": 5, "output": 1}, "model": "gemini-2.5-pro", "toolCalls": [
+                {"id": "c1", "name": "run_shell_command", "args": {"command": "false"}, "status": "error",
+                 "result": [{"functionResponse": {"response": {"output": "ValueError: boom\nExit Code: 1"}}}]},
+                {"id": "c2", "name": "write_file", "args": {"file_path": "../../etc/x", "content": "x"},
+                 "status": "success"}]}
+    with chat.open("a") as fh:
+        fh.write(json.dumps(fail) + "\n" + json.dumps(fail) + "\n")  # rewritten: reported once
+    sigs = a.poll_usage()
+    assert [s.text for s in sigs if s.kind == "error"] == ["ValueError: boom"]
+    assert [s.text for s in sigs if s.kind == "outside"] == [str((tmp_path / "wt" / "../../etc/x").resolve())]
+
+
+def test_trusts_only_its_own_worktree_unless_told(tmp_path: Path) -> None:
+    a = get_adapter("gemini")
+    ctx = make_ctx(tmp_path, tmp_path)
+    assert a.env(make_session(agent="gemini"), ctx) == {"GEMINI_CLI_TRUST_WORKSPACE": "true"}
+    assert a.env(make_session(agent="gemini", env={"GEMINI_CLI_TRUST_WORKSPACE": "false"}), ctx) == {}
+
+
+def test_headless_result_061_shape() -> None:
+    """0.61's result: per-model flat counts (input_tokens includes cached); the router's all-zero entry is skipped."""
+    a = get_adapter("gemini")
+    ev = {"type": "result", "status": "success", "stats": {"models": {
+        "gemini-3.5-flash-lite": {"total_tokens": 0, "input_tokens": 0, "output_tokens": 0, "cached": 0, "input": 0},
+        "gemini-2.5-pro": {"total_tokens": 1410, "input_tokens": 1334, "output_tokens": 76, "cached": 200,
+                           "input": 1134}}}}
+    sig = a.interpret_event(ev)
+    assert [(s.kind, s.model) for s in sig] == [("usage", "gemini-2.5-pro"), ("finished", None)]
+    assert sig[0].usage == TokenUsage(input=1134, cache_read=200, output=76)

@@ -1,27 +1,37 @@
-"""``agent = "gemini"``: Google's Gemini CLI.
+"""``agent = "gemini"``: Google's Gemini CLI (tested 0.61.0).
 
 Started as ``gemini [--approval-mode MODE] [--model M] [extra args] --prompt-interactive PROMPT``
 (interactive; MODE from ``permission_mode``: default, auto_edit, yolo, plan), or headless as
 ``gemini … --output-format stream-json --prompt PROMPT`` whose JSONL ends with a ``result`` line carrying
 token statistics. ``CORTEX_GEMINI_BIN`` overrides the binary.
 
-Approval dialogs sit in a box: ``Allow execution of: 'ls'?`` / ``Apply this change?`` /
-``Do you want to proceed?`` followed by ``● 1. Yes, allow once``, ``2. Yes, allow always …``,
-``3. No, suggest changes (esc)``; answered by number (or Esc to refuse), never a blind Enter.
+Approval dialogs sit in a box: ``Allow execution of [Shell]?`` (0.61; older: ``Allow execution of: 'ls'?``)
+/ ``Apply this change?`` / ``Do you want to proceed?`` followed by ``● 1. Allow once``,
+``2. Allow for this session``, ``3. No, suggest changes (esc)``; answered by number (or Esc to refuse),
+never a blind Enter. The lines above the question (the tool and its command) are part of the evidence.
 
-Usage: only the headless ``result`` line carries it; the interactive TUI exposes none to us
-(``exposes_usage`` is False: unknown, never 0).
+Structured signals: Gemini's own chat file (:mod:`cortex_tui.agents.gemini_chat`), found by the worktree
+it was started in and tailed by :meth:`GeminiAdapter.poll_usage`: prompts and tool results → busy, each
+model response's ``tokens`` → usage (running totals per model), failed tool calls → the repeated-error
+rule, ``write_file``/``replace`` outside the worktree → out_of_scope. The turn's end is not recorded
+there: the screen is idle when the input box shows its placeholder and no spinner (``esc to cancel``)
+or dialog is drawn. Progress for silence detection is the chat file only (``progress = "events"``): the
+spinner animates while the API hangs, and the CLI's own node processes do not count as work.
+Headless, the ``result`` line of ``stream-json`` carries the per-model token statistics.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from cortex_tui.agents.base import AgentAdapter, AgentSignal, SpawnContext
-from cortex_tui.agents.dialogs import NumberedDialogAdapter
+from cortex_tui.agents.base import AgentAdapter, AgentSignal, ApprovalPrompt, SpawnContext
+from cortex_tui.agents.dialogs import NumberedDialogAdapter, clean, find_numbered_dialog
+from cortex_tui.agents.gemini_chat import ChatTail, gemini_home
 from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import TokenUsage
 
@@ -31,6 +41,10 @@ QUESTIONS = [
     re.compile(r"^Allow (?:edit|write|fetch)\b.*\?\s*$"),
     re.compile(r"^Do you want to proceed\?\s*$"),
 ]
+_PLACEHOLDER = re.compile(r"^>\s+Type your message")
+_BUSY = re.compile(r"\(esc to cancel\b")
+_CANCELLED = re.compile(r"^ℹ\s*Request cancelled\.")
+_ECHOED = re.compile(r"^>\s+\S")
 
 
 def _int(v: object) -> int:
@@ -51,7 +65,14 @@ def usage_from_result(obj: dict[str, Any]) -> list[tuple[str | None, TokenUsage]
     if isinstance(models, dict) and models:
         for name, m in models.items():
             tok = m.get("tokens") if isinstance(m, dict) else None
-            if isinstance(tok, dict):
+            if isinstance(m, dict) and tok is None and ("input_tokens" in m or "output_tokens" in m):
+                # 0.61: {"input_tokens" (including "cached"), "output_tokens", "cached", "input", "total_tokens"}
+                if _int(m.get("total_tokens")) == 0 and _int(m.get("input_tokens")) + _int(m.get("output_tokens")) == 0:
+                    continue  # a model the CLI consulted for nothing (its router)
+                cached = min(_int(m.get("cached")), _int(m.get("input_tokens")))
+                out.append((str(name), TokenUsage(input=_int(m.get("input_tokens")) - cached, cache_read=cached,
+                                                  output=_int(m.get("output_tokens")))))
+            elif isinstance(tok, dict):
                 cached = min(_int(tok.get("cached")), _int(tok.get("prompt")))
                 out.append((str(name), TokenUsage(input=_int(tok.get("prompt")) - cached, cache_read=cached,
                                                   output=_int(tok.get("candidates")) + _int(tok.get("thoughts")))))
@@ -63,8 +84,73 @@ def usage_from_result(obj: dict[str, Any]) -> list[tuple[str | None, TokenUsage]
     return out
 
 
+def _cancelled(screen_lines: list[str]) -> bool:
+    """The turn was cancelled (a denied approval, Esc): ``ℹ Request cancelled.`` below the last prompt
+    echoed on the screen — Gemini records no turn end in its chat file then."""
+    lines = [clean(ln) for ln in screen_lines if ln.strip()]
+    for ln in reversed(lines):
+        if _CANCELLED.match(ln):
+            return True
+        if _ECHOED.match(ln) and not _PLACEHOLDER.match(ln):
+            return False
+    return False
+
+
 @dataclass
 class GeminiAdapter(NumberedDialogAdapter):
+    _chat: ChatTail | None = field(default=None, repr=False, compare=False)
+    _screen_idle_at: float | None = field(default=None, repr=False, compare=False)
+    """When the latest screen check showed the input box with no spinner or dialog (None: it did not)."""
+
+    def prepare(self, session: ResolvedSession, ctx: SpawnContext) -> None:
+        self._chat = ChatTail(gemini_home(dict(session.env)), str(ctx.worktree), time.time())
+
+    def poll_usage(self) -> list[AgentSignal]:
+        """What Gemini appended to its chat file: busy, usage totals, failed tools, outside writes; idle once
+        the chat says the model ended its turn and a screen check after that showed the input box."""
+        if self._chat is None:
+            return []
+        sigs = self._chat.read()
+        done = self._chat.answered_at
+        if sigs and done is not None and self._screen_idle_at is not None and self._screen_idle_at >= done:
+            sigs.append(AgentSignal("idle", text="turn ended"))
+        return sigs
+
+    def usage_checkpoint(self) -> dict[str, Any]:
+        if self._chat is None:
+            return {}
+        return {"chat": {**self._chat.checkpoint(), "home": str(self._chat.home), "cwd": self._chat.cwd}}
+
+    def restore_usage_checkpoint(self, data: dict[str, Any]) -> None:
+        """Usage is recomputed from the whole chat file (running totals): nothing is counted twice."""
+        c = data.get("chat")
+        if isinstance(c, dict) and isinstance(c.get("home"), str) and isinstance(c.get("cwd"), str):
+            self._chat = ChatTail(Path(c["home"]), c["cwd"], 0.0)
+            if isinstance(c.get("path"), str):
+                self._chat.path = Path(c["path"])
+
+    def env(self, session: ResolvedSession, ctx: SpawnContext) -> dict[str, str]:
+        """The session's own worktree is trusted (``GEMINI_CLI_TRUST_WORKSPACE=true``), so it starts at its
+        prompt instead of the folder-trust dialog, without writing the user's trustedFolders.json. A
+        session ``env`` that sets the variable itself (e.g. ``"false"``) keeps its value."""
+        if "GEMINI_CLI_TRUST_WORKSPACE" in session.env:
+            return {}
+        return {"GEMINI_CLI_TRUST_WORKSPACE": "true"}
+
+    def find_approval(self, screen_lines: list[str]) -> ApprovalPrompt | None:
+        return find_numbered_dialog(screen_lines, self.approval_patterns, before=6)
+
+    def screen_idle(self, screen_lines: list[str]) -> bool:
+        """At its input box (placeholder shown) with no spinner and no dialog drawn, after the chat file
+        recorded the end of a turn (before the first prompt is taken the screen looks the same)."""
+        tail = [clean(ln) for ln in screen_lines if ln.strip()][-12:]
+        raw = (not any(_BUSY.search(ln) for ln in tail) and self.find_approval(screen_lines) is None
+               and any(_PLACEHOLDER.match(ln) for ln in tail))
+        now = time.time()
+        self._screen_idle_at = now if raw else None
+        done = self._chat.answered_at if self._chat is not None else None
+        return raw and ((done is not None and done <= now) or _cancelled(screen_lines))
+
     def command(self, session: ResolvedSession, ctx: SpawnContext) -> list[str]:
         if session.command:
             return ["/bin/sh", "-c", session.command]
@@ -95,4 +181,5 @@ class GeminiAdapter(NumberedDialogAdapter):
 
 
 def make() -> AgentAdapter:
-    return GeminiAdapter(kind="gemini", approval_patterns=list(QUESTIONS), progress="output", exposes_usage=False)
+    return GeminiAdapter(kind="gemini", approval_patterns=list(QUESTIONS), progress="events", exposes_usage=True,
+                         ui_processes=frozenset({"node", "gemini"}))

@@ -18,6 +18,7 @@ from typing import Any
 
 from claude_harness import MODEL, claude_env, prepare_home
 from fake_anthropic import FakeMessages
+from fake_gemini import FakeGemini
 from fake_llm import ScriptedLLM, Step
 from fake_openai import FakeChat, FakeResponses
 
@@ -175,6 +176,34 @@ class AiderDriver(Driver):
                                "--no-pretty"]}
 
 
+@dataclass
+class GeminiDriver(Driver):
+    """Gemini CLI: ``GOOGLE_GEMINI_BASE_URL`` at the Gemini API fake with ``GEMINI_API_KEY``; the test HOME's
+    ``~/.gemini/settings.json`` selects API-key auth and turns off usage statistics and update checks (the
+    adapter trusts the worktree itself through ``GEMINI_CLI_TRUST_WORKSPACE``)."""
+
+    def fake(self, script: list[Step]) -> ScriptedLLM:
+        return FakeGemini(script, model_id=self.model)
+
+    def env(self, home: Path, worktree: Path, api: ScriptedLLM) -> dict[str, str]:
+        gem = home / ".gemini"
+        gem.mkdir(parents=True, exist_ok=True)
+        (gem / "settings.json").write_text(json.dumps({
+            "security": {"auth": {"selectedType": "gemini-api-key"}},
+            "privacy": {"usageStatisticsEnabled": False},
+            "general": {"disableAutoUpdate": True, "disableUpdateNag": True, "maxAttempts": 1}}), encoding="utf-8")
+        return {**base_env(home), "GEMINI_API_KEY": API_KEY, "GOOGLE_GEMINI_BASE_URL": api.url}
+
+    def auto_mode(self) -> str | None:
+        return "yolo"
+
+    def shell(self, cmd: str, *, ask: bool = True, **kw: Any) -> Step:
+        return Step.call("run_shell_command", {"command": cmd, "description": f"Run {cmd}"}, **kw)
+
+    def write(self, path: str, content: str, **kw: Any) -> Step:
+        return Step.call("write_file", {"file_path": path, "content": content}, **kw)
+
+
 _ALL = ("approve", "deny", "repeated_error", "silence", "out_of_scope_scope", "out_of_scope_worktree", "usage",
         "exit_finished", "exit_failed")
 
@@ -193,8 +222,7 @@ _AIDER_INTERACTIVE = ("aider 0.86.2 cannot start an interactive session on its p
                       "'only supported in interactive mode'); only headless runs are driven so far")
 
 DRIVERS: dict[str, Driver] = {
-    "gemini": NotYetDriver("gemini", "gemini-2.5-pro", why="no loopback Gemini API fake and driver yet "
-                           "(GOOGLE_GEMINI_BASE_URL, streamGenerateContent?alt=sse); issue #15"),
+    "gemini": GeminiDriver("gemini", "gemini-2.5-pro"),
     "opencode": NotYetDriver("opencode", "fake-coder", why="no OpenCode adapter and driver yet (OpenAI-compatible "
                              "provider in opencode.json against FakeChat; plugin events); issue #15"),
     "aider": AiderDriver("aider", "openai/fake-coder", usage_headless=True, reports_cache=False, unsupported={
