@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from cortex_tui.agents.base import AgentSignal
+from cortex_tui.agents.base import AgentAdapter, AgentSignal
 from cortex_tui.engine.clock import Clock
 from cortex_tui.engine.events import EventBus
 from cortex_tui.engine.session import SessionRuntime
@@ -43,12 +44,34 @@ def read_from(path: Path, offset: int) -> bytes:
         return b""
 
 
+HINT_LINES = 10
+"""How many of the new lines are matched against the prompt patterns (a dialog: question and options)."""
+_HINTS: dict[int, tuple[list[re.Pattern[str]], list[re.Pattern[str]]]] = {}
+
+
+def prompt_hint(adapter: AgentAdapter, lines: list[str], partial: bytes) -> bool:
+    """Whether new output looks like an approval prompt (the adapter's patterns, per line, over the new
+    lines and the unfinished last one: a ``[y/n]`` question waits without a newline)."""
+    own = adapter.approval_patterns
+    cached = _HINTS.get(id(own))
+    if cached is None or cached[0] is not own:
+        cached = _HINTS[id(own)] = (own, [re.compile(p.pattern, p.flags | re.MULTILINE) for p in own])
+    pats = cached[1]
+    if not pats:
+        return False
+    tail = lines[-HINT_LINES:]
+    if partial and len(partial) < 4096:
+        tail = [*tail, clean_line(partial.decode("utf-8", errors="replace"))]
+    text = "\n".join(tail)
+    return any(p.search(text) for p in pats)
+
+
 class Ingest:
     """Feeds one run's observations into its sessions' rules."""
 
     def __init__(self, *, clock: Clock, store: RunStore, book: TriggerBook, bus: EventBus, usage: UsageBook,
                  overlap: OverlapTracker, runtimes: Mapping[str, SessionRuntime], best_of: bool,
-                 check_screen: Callable[[SessionRuntime], None], on_dirty: Callable[[], None]) -> None:
+                 saw_output: Callable[[SessionRuntime, bool], None], on_dirty: Callable[[], None]) -> None:
         self.clock = clock
         self.store = store
         self.book = book
@@ -58,7 +81,8 @@ class Ingest:
         self.runtimes = runtimes
         self.best_of = best_of
         """Variants of one task always overlap: no overlap triggers in best-of runs."""
-        self.check_screen = check_screen
+        self.saw_output = saw_output
+        """New output (and whether it looks like a prompt): the screen checks decide when to look."""
         self.on_dirty = on_dirty
 
     def read_log(self, rt: SessionRuntime) -> None:
@@ -89,7 +113,7 @@ class Ingest:
         if lines:
             self.bus.publish(self.bus.make("output", rec.name, lines=lines))
         if rec.state.live and rt.detects_approval:
-            self.check_screen(rt)
+            self.saw_output(rt, prompt_hint(rt.adapter, lines, rt.partial))
         self.on_dirty()
 
     def read_agent_events(self, rt: SessionRuntime) -> None:

@@ -1,11 +1,23 @@
-"""Looking at a session's screen for an approval prompt: one capture in flight per session, again if asked
-meanwhile (output keeps coming while a capture runs)."""
+"""Looking at a session's screen for an approval prompt — only when it can have changed meaningfully.
+
+A ``tmux capture-pane`` per batch of output cost a core at fleet scale (twenty sessions printing 100 lines/s
+gave 581 captures/s). A prompt that waits does not scroll: so the screen is looked at
+
+* when output went quiet for :data:`QUIET_S` (the agent stopped printing: maybe it waits),
+* at once when the new output itself looks like a prompt (the adapter's patterns on the log's tail), or
+  while a prompt is shown (the output may be its answer),
+* at least every :data:`FLOOD_S` while output never pauses (an agent that animates next to its prompt),
+
+and never more often than once per :data:`MIN_GAP_S` per session, with one capture in flight per session
+(again if asked meanwhile). Structured signals (hooks) set approvals without looking at the screen at all.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from cortex_tui.backends.tmux import Tmux
 from cortex_tui.engine.session import SessionRuntime
@@ -17,6 +29,28 @@ from cortex_tui.model.state import SessionRecord, SessionState
 log = logging.getLogger("cortex_tui.engine")
 
 CAPTURE_LINES = 60
+QUIET_S = 0.15
+"""Output quiet this long: the screen is looked at (a prompt waits; it does not scroll)."""
+MIN_GAP_S = 0.25
+"""At most one capture per session this often (the rate cap)."""
+FLOOD_S = 1.0
+"""Output that never pauses is still looked at this often."""
+
+
+@dataclass
+class _Gate:
+    last_output: float = 0.0
+    unseen_since: float | None = None
+    """When the first output not yet looked at arrived (None: the screen is up to date)."""
+    urgent: bool = False
+    last_capture: float = float("-inf")
+    timer: asyncio.TimerHandle | None = None
+
+    def due(self) -> float | None:
+        if self.unseen_since is None:
+            return None
+        want = self.last_output if self.urgent else min(self.last_output + QUIET_S, self.unseen_since + FLOOD_S)
+        return max(want, self.last_capture + MIN_GAP_S)
 
 
 class ScreenChecks:
@@ -24,19 +58,65 @@ class ScreenChecks:
         self.tasks = tasks
         self.tmux_for = tmux_for
         self.book = book
+        self._gates: dict[str, _Gate] = {}
+        self.captures = 0
+        """Captures started (the flood benchmark reads it)."""
+
+    def saw_output(self, rt: SessionRuntime, hint: bool) -> None:
+        """New output of ``rt``: look at its screen when that can tell something (see the module doc).
+        ``hint``: the new output matches the adapter's prompt patterns."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        g = self._gates.setdefault(rt.rec.name, _Gate())
+        g.last_output = now
+        if g.unseen_since is None:
+            g.unseen_since = now
+        if hint or rt.approval.prompt is not None:
+            g.urgent = True
+        self._arm(rt, g, loop)
+
+    def _arm(self, rt: SessionRuntime, g: _Gate, loop: asyncio.AbstractEventLoop) -> None:
+        due = g.due()
+        if due is None:
+            return
+        if g.timer is not None:
+            if g.timer.when() <= due:  # it fires first and looks again at what is due then
+                return
+            g.timer.cancel()
+        g.timer = loop.call_at(due, self._fire, rt, g)
+
+    def _fire(self, rt: SessionRuntime, g: _Gate) -> None:
+        g.timer = None
+        loop = asyncio.get_running_loop()
+        due = g.due()
+        if due is None:
+            return
+        if due > loop.time() + 0.001:  # more output came meanwhile: not quiet yet
+            self._arm(rt, g, loop)
+            return
+        self.check_soon(rt)
 
     def check_soon(self, rt: SessionRuntime) -> None:
-        """Look at the screen for an approval prompt (one capture in flight per session)."""
+        """Look at the screen for an approval prompt now (one capture in flight per session)."""
+        g = self._gates.setdefault(rt.rec.name, _Gate())
         if rt.screen_task is not None and not rt.screen_task.done():
             rt.screen_again = True
             return
 
         async def check() -> None:
+            loop = asyncio.get_running_loop()
             while True:
                 rt.screen_again = False
                 rec = rt.rec
                 if not rec.pane_id or not rec.state.live:
                     return
+                g.last_capture = loop.time()
+                g.unseen_since = None
+                g.urgent = False
+                if g.timer is not None:
+                    g.timer.cancel()
+                    g.timer = None
+                self.captures += 1
                 try:
                     screen = await asyncio.to_thread(self.tmux_for(rec).capture, rec.pane_id, CAPTURE_LINES)
                 except CortexError as e:  # the pane went away: its exit is handled elsewhere
@@ -48,6 +128,7 @@ class ScreenChecks:
                 if prompt is None and rec.state is SessionState.RUNNING and rt.adapter.screen_idle(lines):
                     self.book.set_state(rt, SessionState.IDLE, None)  # e.g. back at its prompt after a deny
                 if not rt.screen_again:
+                    self._arm(rt, g, loop)  # output that came during the capture is looked at in its turn
                     return
 
         rt.screen_task = self.tasks.spawn(check, f"screen:{rt.rec.name}")

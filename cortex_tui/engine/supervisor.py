@@ -104,7 +104,7 @@ class Supervisor:
                                run_budget=self.run_budget, on_dirty=self._mark_dirty)
         self.ingest = Ingest(clock=self.clock, store=self.store, book=self.book, bus=self.bus, usage=self.usage,
                              overlap=self.overlap, runtimes=self.rt, best_of=self.layout.run.mode == "best-of",
-                             check_screen=self._check_screen_soon, on_dirty=self._mark_dirty)
+                             saw_output=lambda rt, hint: self.screens.saw_output(rt, hint), on_dirty=self._mark_dirty)
         self._started = False
         self._observers: Observers | None = None
         self.metrics_addr: tuple[str, int] | None = None
