@@ -56,6 +56,11 @@ def self_cpu() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
+def children_cpu() -> float:
+    t = os.times()
+    return t.children_user + t.children_system
+
+
 def tmux_pid(socket: str) -> int:
     out = subprocess.run(["tmux", "-L", socket, "display", "-p", "#{pid}"], capture_output=True, text=True)
     return int(out.stdout.strip())
@@ -113,7 +118,7 @@ async def supervised(sup: Supervisor, n: int, secs: float, samples: int) -> dict
     await asyncio.wait_for(ready.wait(), 180)
     await asyncio.sleep(2.0)
     pid = await asyncio.to_thread(tmux_pid, sup.tmux.socket)
-    c0, s0, t0, cap0 = self_cpu(), proc_cpu(pid), time.perf_counter(), sup.screens.captures
+    c0, s0, t0, cap0, k0 = self_cpu(), proc_cpu(pid), time.perf_counter(), sup.screens.captures, children_cpu()
     lag: list[float] = []
     err: list[float] = []
     tail: list[float] = []
@@ -143,7 +148,7 @@ async def supervised(sup: Supervisor, n: int, secs: float, samples: int) -> dict
             err.append(await asyncio.wait_for(fut, 10) - t_send)
             i += 1
     wall = time.perf_counter() - t0
-    out = {"sup_cpu": (self_cpu() - c0) / wall * 100, "tmux_cpu": (proc_cpu(pid) - s0) / wall * 100,
+    out = {"sup_cpu": (self_cpu() - c0) / wall * 100, "children_cpu": (children_cpu() - k0) / wall * 100, "tmux_cpu": (proc_cpu(pid) - s0) / wall * 100,
            "captures_s": (sup.screens.captures - cap0) / wall, "lag_p99": pct(lag, 99) * 1000,
            "err_p50": pct(err, 50) * 1000, "err_p99": pct(err, 99) * 1000, "tail_p99": pct(tail, 99) * 1000}
     print(f"    repeated_error during flood: {summary(err)}")
@@ -189,7 +194,7 @@ def main() -> None:
                 screen.QUIET_S, screen.MIN_GAP_S, screen.FLOOD_S = q, g, fl
                 res = run_supervised(root, script, args.sessions, args.rate, args.seconds, f"{mode}-{r}",
                                      args.samples)
-                print(f"  {mode:<9} supervisor {res['sup_cpu']:5.1f}% of a core, tmux server {res['tmux_cpu']:5.1f}% "
+                print(f"  {mode:<9} supervisor {res['sup_cpu']:5.1f}% of a core (tmux clients {res['children_cpu']:.1f}%), tmux server {res['tmux_cpu']:5.1f}% "
                       f"({res['tmux_cpu'] / max(f_tmux, 0.1):.2f}× floor), {res['captures_s']:6.1f} captures/s, "
                       f"loop lag p99 {res['lag_p99']:.1f} ms, repeated_error p50 {res['err_p50']:.1f} / p99 "
                       f"{res['err_p99']:.1f} ms (floor p99 {res['tail_p99']:.1f} ms)")

@@ -7,9 +7,11 @@ It runs no tmux and no git: the files it reads are local, the changed paths come
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 from cortex_tui.agents.base import AgentAdapter, AgentSignal
 from cortex_tui.engine.clock import Clock
 from cortex_tui.engine.events import EventBus
+from cortex_tui.engine.log_lines import Lines, split_chunk
 from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.engine.triggers import TriggerBook
 from cortex_tui.engine.usage import UsageBook
@@ -34,12 +37,18 @@ MAX_PARTIAL = 65536
 """A line longer than this many bytes without a newline is taken as it is."""
 
 
-def read_from(path: Path, offset: int) -> bytes:
-    """Bytes of ``path`` from ``offset`` on (nothing when it does not exist yet)."""
+CHUNK = 1 << 20
+"""A log is read this many bytes at a time."""
+OUTPUT_SAVE_S = 1.0
+"""New output alone (log offsets) marks the state dirty at most this often; triggers and states at once."""
+
+
+def read_from(path: Path, offset: int, size: int = -1) -> bytes:
+    """Up to ``size`` bytes of ``path`` from ``offset`` on (nothing when it does not exist yet)."""
     try:
         with open(path, "rb") as f:
             f.seek(offset)
-            return f.read()
+            return f.read(size)
     except FileNotFoundError:
         return b""
 
@@ -84,29 +93,47 @@ class Ingest:
         self.saw_output = saw_output
         """New output (and whether it looks like a prompt): the screen checks decide when to look."""
         self.on_dirty = on_dirty
+        self._draining: set[str] = set()
+        """Sessions whose log has more to read (a continuation is scheduled on the loop)."""
+        self._output_saved = float("-inf")
 
     def read_log(self, rt: SessionRuntime) -> None:
-        """New bytes of the session's terminal log: output lines, error rule, progress, prompt check."""
+        """New bytes of the session's terminal log: output lines, error rule, progress, prompt check.
+
+        At most :data:`CHUNK` bytes at a time: a large unread log (a re-attach after a long absence) is read
+        in turns on the event loop (bounded memory, the loop stays responsive); :meth:`drain_log` reads all."""
+        if self._read_chunk(rt) and rt.rec.name not in self._draining:
+            self._draining.add(rt.rec.name)
+            asyncio.get_running_loop().call_soon(self._continue, rt)
+
+    def _continue(self, rt: SessionRuntime) -> None:
+        self._draining.discard(rt.rec.name)
+        self.read_log(rt)
+
+    async def drain_log(self, rt: SessionRuntime) -> None:
+        """Read the log to its end (in turns), e.g. before an exit is judged on the session's tail."""
+        while self._read_chunk(rt):
+            await asyncio.sleep(0)
+
+    def _read_chunk(self, rt: SessionRuntime) -> bool:
+        """One chunk; True when more is waiting."""
         rec = rt.rec
-        data = read_from(self.store.log_path(rec.slug), rec.log_offset)
+        data = read_from(self.store.log_path(rec.slug), rec.log_offset, CHUNK)
         if not data:
-            return
+            return False
         rec.log_offset += len(data)
         buf = rt.partial + data
-        *complete, rt.partial = buf.split(b"\n")
+        cut = buf.rfind(b"\n")
+        complete, rt.partial = (buf[:cut], buf[cut + 1:]) if cut >= 0 else (None, buf)
         if len(rt.partial) > MAX_PARTIAL:
-            complete.append(rt.partial)
+            complete = rt.partial if complete is None else complete + b"\n" + rt.partial
             rt.partial = b""
         now = self.clock.time()
-        lines: list[str] = []
-        for raw in complete:
-            line = clean_line(raw.decode("utf-8", errors="replace"))
-            if not line.strip():
-                continue
-            lines.append(line)
-            rt.tail.append(line)
-            if rt.adapter.is_error(line):
-                self.book.apply(rt, rt.errors.error(now, line))
+        got = split_chunk(rt.adapter, complete) if complete is not None else Lines([], [])
+        lines = got.lines
+        rt.tail.extend(lines)
+        for line in got.errors:
+            self.book.apply(rt, rt.errors.error(now, line))
         rec.last_output_at = now
         if rt.adapter.progress == "output":
             self.book.progress(rt, lines[-1] if lines else None)
@@ -114,7 +141,11 @@ class Ingest:
             self.bus.publish(self.bus.make("output", rec.name, lines=lines))
         if rec.state.live and rt.detects_approval:
             self.saw_output(rt, prompt_hint(rt.adapter, lines, rt.partial))
-        self.on_dirty()
+        mono = time.monotonic()  # real time: this paces disk writes
+        if mono - self._output_saved >= OUTPUT_SAVE_S:  # output alone is saved (offsets) at this pace
+            self._output_saved = mono
+            self.on_dirty()
+        return len(data) == CHUNK
 
     def read_agent_events(self, rt: SessionRuntime) -> None:
         """New whole lines of the agent's events file: each is progress, and may carry signals."""

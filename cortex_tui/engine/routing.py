@@ -109,7 +109,7 @@ class ChangeRouter:
             if (rt := self.by_slug.get(slug)) is not None and rt.rec.name not in self.spawning:
                 code = self.read_exit(rt.rec)
                 if code is not None and rt.rec.state.live:
-                    self.ingest.read_log(rt)
+                    await self.ingest.drain_log(rt)
                     await self.on_exit(rt, code)
         if changes.exits:
             await self.schedule()

@@ -33,7 +33,7 @@ QUIET_S = 0.15
 """Output quiet this long: the screen is looked at (a prompt waits; it does not scroll)."""
 MIN_GAP_S = 0.25
 """At most one capture per session this often (the rate cap)."""
-FLOOD_S = 1.0
+FLOOD_S = 2.0
 """Output that never pauses is still looked at this often."""
 
 

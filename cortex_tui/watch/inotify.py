@@ -75,7 +75,7 @@ def available() -> bool:
 class InotifyWatcher:
     """Watches ``roots`` recursively (skipping directories ``skip_dir`` names); use as a context manager."""
 
-    def __init__(self, roots: list[str], keep: Keep, skip_dir: SkipDir, *, debounce_ms: int = 50,
+    def __init__(self, roots: list[str], keep: Keep, skip_dir: SkipDir, *, debounce_ms: int = 30,
                  quiet_ms: int = 3) -> None:
         if not available():
             raise OSError(errno.ENOSYS, "inotify is not available on this system")
@@ -90,6 +90,8 @@ class InotifyWatcher:
         self._dirs: dict[int, str] = {}
         self._wds: dict[str, int] = {}
         self._pending: set[tuple[Change, str]] = set()
+        self._noted = 0
+        """Changes noted so far (also those already pending): a batch is quiet when this stops growing."""
         self._wake = asyncio.Event()
         self._error: OSError | None = None
         self.overflowed = False
@@ -174,6 +176,7 @@ class InotifyWatcher:
     def _note(self, change: Change, path: str) -> None:
         if self.keep(change, path):
             self._pending.add((change, path))
+            self._noted += 1
             self._wake.set()
 
     def _readable(self) -> None:
@@ -192,11 +195,20 @@ class InotifyWatcher:
 
     def _parse(self, buf: bytes) -> None:
         off = 0
+        modified: set[tuple[int, bytes]] = set()
+        """Files seen modified in this read: a file written line by line (a log in a flood) gives one
+        IN_MODIFY per write; the first is enough (batches are sets)."""
         while off + _EVENT.size <= len(buf):
             wd, mask, _cookie, n = _EVENT.unpack_from(buf, off)
             off += _EVENT.size
-            name = os.fsdecode(buf[off:off + n].split(b"\0", 1)[0])
+            raw = buf[off:off + n]
             off += n
+            if mask == IN_MODIFY:
+                key = (wd, raw)
+                if key in modified:
+                    continue
+                modified.add(key)
+            name = os.fsdecode(raw.split(b"\0", 1)[0])
             if mask & IN_Q_OVERFLOW:
                 self.overflowed = True
                 self._wake.set()
@@ -250,10 +262,10 @@ class InotifyWatcher:
                     return
             deadline = loop.time() + self.debounce
             while loop.time() < deadline and self._error is None:
-                n = len(self._pending)
+                n = self._noted  # a file written again (a log in a flood) is a change too: not quiet yet
                 self._wake.clear()
                 await asyncio.sleep(self.quiet)
-                if len(self._pending) == n:
+                if self._noted == n:
                     break
             if self._error is not None:
                 raise self._error

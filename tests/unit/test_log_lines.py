@@ -1,0 +1,51 @@
+"""Skimming big log chunks (engine/log_lines.py) finds exactly the error lines and the tail that reading
+every line finds — the fast path must never lose a trigger the rules would have raised."""
+
+from __future__ import annotations
+
+import random
+
+from cortex_tui.agents import get_adapter
+from cortex_tui.engine.log_lines import SKIM_MIN, TAIL_LINES, every_line, split_chunk
+
+PIECES = [
+    "compiling module_{i}.py ... ok", "Error: disk quota {i}", "ValueError: bad value {i}", "error[E0308]: mismatch",
+    "fatal: not a git repository", "FAILED tests/test_x.py::t{i}", "panic: runtime error", "ERROR something {i}",
+    "  Traceback (most recent call last):", "all errors are fine here {i}", "errors: none", "terror {i}",
+    "MyError", "xError", "résumé Error {i} ü", "\tError: with a tab", "", "   ", "Exception", "no problem {i}",
+    "a\u00a0Error", "FAILEDX", "error:", "notanerror:x",
+]
+
+
+def corpus(seed: int, n: int) -> bytes:
+    rnd = random.Random(seed)
+    lines = [rnd.choice(PIECES).format(i=i) for i in range(n)]
+    raw = "\n".join(lines).encode()
+    raw += b"\n\xff\xfe invalid utf-8 Error: after bytes"
+    return raw
+
+
+def test_skim_finds_every_error_line_and_the_same_tail() -> None:
+    adapter = get_adapter("shell")
+    for seed in range(5):
+        chunk = corpus(seed, 20000)
+        assert len(chunk) >= SKIM_MIN
+        fast = split_chunk(adapter, chunk)
+        slow = every_line(adapter, chunk.split(b"\n"))
+        assert fast.skimmed and not slow.skimmed
+        assert fast.errors == slow.errors and len(slow.errors) > 1000
+        assert fast.lines == slow.lines[-TAIL_LINES:]
+
+
+def test_control_bytes_take_the_line_by_line_path() -> None:
+    """An escape inside a word: only the terminal's view of the line shows 'Error' — never skimmed."""
+    adapter = get_adapter("shell")
+    chunk = corpus(9, 20000) + b"\nErr\x1b[0mor: split by an escape"
+    got = split_chunk(adapter, chunk)
+    assert not got.skimmed
+    assert got.errors[-1] == "Error: split by an escape"
+
+
+def test_small_chunks_are_read_line_by_line() -> None:
+    got = split_chunk(get_adapter("shell"), b"one\nError: two\n\nthree")
+    assert not got.skimmed and got.lines == ["one", "Error: two", "three"] and got.errors == ["Error: two"]
