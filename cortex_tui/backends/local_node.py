@@ -83,7 +83,7 @@ class LocalNode:
         if req.restart or rec.window_id is not None or rec.attempt > 1:
             # a window of an earlier attempt (or one spawned just before a supervisor crash) must not linger
             for old in self.tmux.list_windows():
-                if old.tag == rec.name:
+                if old.tag == rec.name and old.instance == (self.tmux.instance or ""):  # never another run's
                     self.tmux.kill_window(old.window_id)
         win = self.tmux.new_window(name=spec.name, cwd=wt, argv=wrapped, env=env, log_path=req.paths.log,
                                    tag=spec.name, run=req.run)

@@ -27,7 +27,7 @@ from cortex_tui.agents.base import KeyInput
 from cortex_tui.errors import TmuxError
 
 HOST_SESSION = "cortex"
-_FIELDS = ("window_id", "pane_id", "pane_pid", "pane_dead", "pane_dead_status", "tag", "window_name")
+_FIELDS = ("window_id", "pane_id", "pane_pid", "pane_dead", "pane_dead_status", "tag", "window_name", "instance")
 _SEP = "\x1f"
 
 
@@ -129,6 +129,8 @@ class WindowInfo:
     tag: str
     """The ``@cortex_session`` option: the session name ('' for other windows)."""
     name: str
+    instance: str = ""
+    """The ``@cortex_instance`` option: the id of the run that made the window ('' when none was set)."""
 
 
 Runner = Callable[[list[str], float], "subprocess.CompletedProcess[str]"]
@@ -154,6 +156,8 @@ class Tmux:
         """The user's tmux config this server sourced when it started (see :func:`user_tmux_conf`)."""
         self.config_error: str | None = None
         """Why sourcing it failed (the server runs on without it)."""
+        self.instance: str | None = None
+        """The id of the run whose windows this makes (``RunState.instance``), set on each new window."""
 
     def base_argv(self) -> list[str]:
         return [self.bin, "-u", "-L", self.socket]  # -u: UTF-8 even without a UTF-8 locale (CI)
@@ -240,18 +244,21 @@ class Tmux:
         args += [tmux_arg(a) for a in argv]
         args += [";", "set-option", "-w", "@cortex_session", tmux_arg(tag),
                  ";", "set-option", "-w", "@cortex_run", tmux_arg(run),
+                 *([";", "set-option", "-w", "@cortex_instance", tmux_arg(self.instance)] if self.instance else []),
                  ";", "pipe-pane", "-o", tmux_arg(pipe_command(str(log_path)))]
         out = self.run(*args).strip().splitlines()
         if not out:
             raise TmuxError(f"tmux new-window for {name!r} printed nothing")
         wid, pid_, ppid = out[0].split(" ")
-        return WindowInfo(wid, pid_, int(ppid) if ppid.isdigit() else None, False, None, tag, name)
+        return WindowInfo(wid, pid_, int(ppid) if ppid.isdigit() else None, False, None, tag, name,
+                          self.instance or "")
 
     def list_windows(self) -> list[WindowInfo]:
         if not self.alive():
             return []
         fmt = _SEP.join("#{" + f + "}" for f in ("window_id", "pane_id", "pane_pid", "pane_dead",
-                                                  "pane_dead_status", "@cortex_session", "window_name"))
+                                                  "pane_dead_status", "@cortex_session", "window_name",
+                                                  "@cortex_instance"))
         out = self.run("list-panes", "-s", "-t", f"={HOST_SESSION}", "-F", fmt, check=False)
         wins: list[WindowInfo] = []
         seen: set[str] = set()
@@ -265,7 +272,7 @@ class Tmux:
                 pane_pid=int(parts[2]) if parts[2].isdigit() else None,
                 dead=parts[3] == "1",
                 dead_status=int(parts[4]) if parts[4].lstrip("-").isdigit() else None,
-                tag=parts[5], name=parts[6],
+                tag=parts[5], name=parts[6], instance=parts[7],
             ))
         return wins
 

@@ -7,6 +7,7 @@ session's record must become; the Supervisor applies the decisions in order.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -48,8 +49,10 @@ def open_run(loaded: LoadedLayout, repo: Path, store: RunStore, tmux: Tmux, work
             raise CortexError(f"base branch {base!r} does not exist in {repo}",
                               "set [run] base to an existing branch, or commit something first")
         prior = RunState(run=run_id, layout_path=str(loaded.path), layout_text=loaded.text, repo=str(repo),
-                         base=base, base_commit=base_commit, socket=tmux.socket, created_at=now)
+                         base=base, base_commit=base_commit, socket=tmux.socket, created_at=now,
+                         instance=secrets.token_hex(8))
     state = prior
+    tmux.instance = state.instance or None  # the windows it makes carry the run's id; only those are its own
     state.layout_text = loaded.text
     state.layout_path = str(loaded.path)
     state.supervisor_pid = os.getpid()
@@ -134,6 +137,29 @@ def refuse_strays(windows: Iterable[WindowInfo], names: Collection[str], *, stor
         "or give this run another [run] name")
 
 
+def foreign(windows: Iterable[WindowInfo], instance: str) -> list[WindowInfo]:
+    """Session windows on the run's socket that this run did not make (an earlier run's, same name and dir)."""
+    return [w for w in windows if w.tag and w.instance != instance]
+
+
+def foreign_note(windows: Iterable[WindowInfo], instance: str, socket: str) -> dict[str, str]:
+    """What a starting run says about windows it found but will not adopt (``{}`` when there are none)."""
+    found = foreign(windows, instance)
+    if not found:
+        return {}
+    def one(w: WindowInfo) -> str:
+        if not w.dead:
+            return f"{w.tag} (running, {w.window_id})"
+        code = f", exit {w.dead_status}" if w.dead_status is not None else ""
+        return f"{w.tag} (dead{code}, {w.window_id})"
+
+    what = ", ".join(one(w) for w in found)
+    n = len(found)
+    return {"foreign": f"tmux socket {socket} holds {n} window{'s' * (n != 1)} of an earlier run that this run did "
+                       f"not make: {what}; not adopted, left as they are (look: `tmux -L {socket} attach`; remove "
+                       f"one: `tmux -L {socket} kill-window -t ID`)"}
+
+
 @dataclass(frozen=True)
 class Decision:
     name: str
@@ -146,9 +172,11 @@ class Decision:
 
 
 def reconcile(records: Iterable[SessionRecord], windows: Iterable[WindowInfo], exit_codes: Mapping[str, int | None],
-              *, initial: bool = False) -> list[Decision]:
-    """Match ``records`` (this machine's sessions, none being spawned) against tmux windows and exit files."""
-    by_tag: dict[str, WindowInfo] = {w.tag: w for w in windows if w.tag}
+              *, initial: bool = False, instance: str | None = None) -> list[Decision]:
+    """Match ``records`` (this machine's sessions, none being spawned) against tmux windows and exit files.
+
+    With ``instance`` (the run's id), only windows this run made are matched: never an earlier run's."""
+    by_tag: dict[str, WindowInfo] = {w.tag: w for w in windows if w.tag and (instance is None or w.instance == instance)}
     out: list[Decision] = []
     for rec in records:
         win = by_tag.get(rec.name)

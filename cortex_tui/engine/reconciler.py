@@ -44,7 +44,8 @@ class Reconciler:
         """Match records against tmux windows and exit files (also picks up what ended while away)."""
         watched = [rt.rec for rt in self.watched() if rt.rec.name not in self.spawning]
         codes = {rec.name: self.read_exit(rec) for rec in watched}
-        for d in reconcile(watched, listing, codes, initial=initial):
+        # only windows this run made (their @cortex_instance is the run's id): never an earlier run's
+        for d in reconcile(watched, listing, codes, initial=initial, instance=self.tmux.instance or ""):
             rt = self.runtimes[d.name]
             rec = rt.rec
             if d.action == "pending":

@@ -30,7 +30,8 @@ def progress_printer(stream: TextIO) -> Callable[[Event], None]:
         elif ev.kind == "trigger_cleared":
             msg = f"cleared {d['kind']}"
         elif ev.kind in ("run_started", "attached"):
-            msg = f"{ev.kind.replace('_', ' ')} (tmux socket {d.get('socket')})"
+            msg = f"{ev.kind.replace('_', ' ')} (tmux socket {d.get('socket')})" + (
+                f"; warning: {d['foreign']}" if d.get("foreign") else "")
         elif ev.kind == "finished":
             msg = f"exited with code {d.get('exit_code')}"
         elif ev.kind == "run_done":

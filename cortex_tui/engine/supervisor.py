@@ -27,7 +27,7 @@ from cortex_tui.engine.journal import Journal
 from cortex_tui.engine.lifecycle import Lifecycle
 from cortex_tui.engine.nodes import NodeSet
 from cortex_tui.engine.observers import Observers, Plugin, start_observers
-from cortex_tui.engine.reattach import open_run
+from cortex_tui.engine.reattach import foreign_note, open_run
 from cortex_tui.engine.reconciler import Reconciler
 from cortex_tui.engine.registry import SessionRegistry
 from cortex_tui.engine.review_desk import ReviewDesk
@@ -182,7 +182,7 @@ class Supervisor:
         windows = await asyncio.to_thread(self.tmux.list_windows)
         await self.reconciler.run(windows, initial=True)
         self._emit("attached" if attached else "run_started", None, repo=str(self.repo), socket=self.tmux.socket,
-                   pid=os.getpid())
+                   pid=os.getpid(), **foreign_note(windows, self.state.instance, self.tmux.socket))
         self.registry.announce_taken()
         self._save(force=True)
         self._started = True

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cortex_tui.engine.reattach import foreign
 from cortex_tui.engine.runner import progress_printer, supervise_to_end
 from cortex_tui.engine.supervisor import Supervisor
 from cortex_tui.errors import CortexError, disk_error
@@ -46,10 +47,16 @@ def run_headless(sup: Supervisor, *, report: Path | None, junit: Path | None, ti
                 write_junit(junit, data)
         return EXIT_SUPERVISOR
     if why != "handover" and all(r.state.terminal for r in sup.state.sessions.values()):
-        # every session ended: the run's tmux server (dead panes, the _cortex window) goes; the logs stay
-        sup.tmux.kill_server()
-        print(f"tmux server {sup.state.socket} stopped (every session ended); logs in {sup.store.logs_dir}",
-              file=sys.stderr)
+        # every session ended: the run's tmux server (dead panes, the _cortex window) goes; the logs stay —
+        # unless it also runs agents of an earlier run (never this run's to stop)
+        others = [w for w in foreign(sup.tmux.list_windows(), sup.state.instance) if not w.dead]
+        if others:
+            print(f"tmux server {sup.state.socket} kept: it still runs windows of an earlier run "
+                  f"({visible(', '.join(w.tag for w in others))})", file=sys.stderr)
+        else:
+            sup.tmux.kill_server()
+            print(f"tmux server {sup.state.socket} stopped (every session ended); logs in {sup.store.logs_dir}",
+                  file=sys.stderr)
     from cortex_tui.headless.verdict import apply
 
     data = build_report(sup, exit_code=EXIT_FAILED, reason="", started=started)

@@ -67,6 +67,8 @@ class RunStarted(Payload):
     repo: str
     socket: str
     pid: int
+    foreign: str | None = None
+    """Windows on the run's tmux socket that an earlier run made: said, never adopted (engine/reattach.py)."""
 
 
 class RunDone(Payload):

@@ -170,3 +170,7 @@ class RunState(BaseModel):
     added: list[dict[str, Any]] = Field(default_factory=list)
     """Sessions added to the live run (``cortex-tui add``, the TUI's ``n``, the API) as ``[[session]]`` tables,
     so a re-attached supervisor rebuilds them (engine/intake.py)."""
+    instance: str = ""
+    """A random id of this run, made when it is created: every window it makes carries it (``@cortex_instance``),
+    and it only ever adopts windows that do. An earlier run of the same name and directory whose tmux server
+    outlived its state has other ids (runs made before this field: ``""``, as their windows)."""

@@ -59,3 +59,24 @@ def test_stopped_sessions_are_only_re_attached() -> None:
 def test_strays_are_live_windows_named_like_sessions() -> None:
     ws = [win("a"), win("b", dead=True), win("zzz"), win("")]
     assert strays(ws, {"a", "b", "c"}) == ["a"]
+
+
+def test_windows_of_another_run_instance_are_never_matched() -> None:
+    from dataclasses import replace
+
+    from cortex_tui.engine.reattach import foreign, foreign_note
+
+    old = replace(win("a", dead=True, status=3), instance="0ld")
+    mine = replace(win("a"), window_id="@9", instance="n3w")
+    # a new run (pending) finds an earlier run's dead window of the same name: it starts its own
+    assert reconcile([rec("a", SessionState.PENDING)], [old], {}, initial=True, instance="n3w") == [
+        Decision("a", "pending")]
+    # before the run id existed, that dead window was adopted and its exit code taken as the new run's
+    assert reconcile([rec("a", SessionState.PENDING)], [old], {}, initial=True)[0].action == "adopt"
+    # its own window (made later on the same socket) is the one that counts, whatever the listing order
+    assert reconcile([rec("a", SessionState.RUNNING)], [mine, old], {"a": None}, initial=True,
+                     instance="n3w") == [Decision("a", "attach", window=mine)]
+    assert foreign([old, mine, win("")], "n3w") == [old]
+    note = foreign_note([old, mine], "n3w", "sock")["foreign"]
+    assert "1 window of an earlier run" in note and "a (dead, exit 3, @a)" in note and "not adopted" in note
+    assert foreign_note([mine], "n3w", "sock") == {}
