@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import secrets
 import stat
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from cortex_tui.api import stale
 from cortex_tui.api.openapi import OPENAPI
 from cortex_tui.api.review_routes import add_routes as add_review_desk_routes
 from cortex_tui.errors import CortexError, LayoutError, RefusedError, UsageError
@@ -22,6 +24,8 @@ from cortex_tui.store.status import session_dict, status_dict
 if TYPE_CHECKING:
     from cortex_tui.engine.events import Event
     from cortex_tui.engine.supervisor import Supervisor
+
+log = logging.getLogger("cortex_tui.api")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SOCKET_NAME = "api.sock"
@@ -333,6 +337,10 @@ class ApiServer:
         path = socket_path(run_dir)
         if path.exists() or path.is_symlink():
             path.unlink()
+        if path.parent != run_dir:  # the short per-user directory: sockets of killed supervisors go first
+            for gone in stale.sweep(path.parent, keep=path):
+                log.info("removed stale API socket %s (nobody listened, its run's lock was free)", gone)
+            stale.write_owner(path, run_dir)
         runner = web.AppRunner(api.app(require_token=False), access_log=None, handle_signals=False)
         await runner.setup()
         old = os.umask(0o177)  # the socket is born 0600: no window where another user could connect
@@ -368,3 +376,5 @@ class ApiServer:
         self._runners.clear()
         if self.unix_path is not None and self.unix_path.exists():
             self.unix_path.unlink()
+        if self.unix_path is not None and self.unix_path.parent != self.sup.store.dir:
+            stale.remove_owner(self.unix_path)
