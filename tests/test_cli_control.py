@@ -210,6 +210,12 @@ def test_quitting_the_tui_hands_the_run_back_to_a_background_supervisor(git_repo
         tui_pid = store.lock_holder()
         time.sleep(2.0)  # let the app settle before the key
         term.run("send-keys", "-t", "t", "q")
+
+        def pane() -> str:
+            return term.run("capture-pane", "-p", "-J", "-t", "t", "-S", "-60")
+
+        wait_until(lambda: "keep supervising in the background? [Y/n]" in pane(), timeout=60, what="the question")
+        term.run("send-keys", "-t", "t", "Enter")  # the default: yes
         wait_until(lambda: out.exists(), timeout=60, what="the TUI exited")
         screen = term.run("capture-pane", "-p", "-J", "-t", "t", "-S", "-60")
         assert "EXIT=0" in out.read_text()

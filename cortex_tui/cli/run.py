@@ -104,8 +104,9 @@ def up(
 
 
 def run_tui(sup: Supervisor, layout: Path | None = None) -> None:
-    """The TUI; when the user quits, say what keeps running — and when a background supervisor had the run
-    before (``up --detach``, then ``up``), hand the run back to a new one so the agents stay watched."""
+    """The TUI; when the user quits, say what keeps running and offer to keep supervising it in the
+    background (``[Y/n]``; without a terminal to ask on, a run that had a background supervisor before —
+    ``up --detach``, then ``up`` — is handed back to a new one), so the agents stay watched."""
     if not sys.stdout.isatty():
         raise UsageError("the TUI needs a terminal", "use --detach, or `cortex-tui run LAYOUT --headless`")
     from cortex_tui.ui.app import run_tui as ui_run_tui
@@ -115,7 +116,10 @@ def run_tui(sup: Supervisor, layout: Path | None = None) -> None:
     after_quit(sup, layout, had_daemon)
 
 
-def after_quit(sup: Supervisor, layout: Path | None, had_daemon: bool) -> None:
+def after_quit(sup: Supervisor, layout: Path | None, had_daemon: bool, *, ask: bool | None = None) -> None:
+    """After the TUI: what keeps running, and who supervises it. ``ask`` (default: stdin is a terminal) asks
+    "keep supervising in the background? [Y/n]"; not asked, a run that had a background supervisor gets one
+    back and any other is left unsupervised, saying so."""
     from cortex_tui.model.state import SessionState
 
     state = sup.store.load() or sup.state
@@ -129,7 +133,12 @@ def after_quit(sup: Supervisor, layout: Path | None, had_daemon: bool) -> None:
     typer.echo(f"still running: {len(live)} session(s) of run {state.run!r} ({names}) in tmux "
                f"(`tmux -L {state.socket} ls`)")
     back = f"`cortex-tui up {layout or state.layout_path} --repo {repo}` to come back"
-    if had_daemon and layout is not None:
+    if layout is None and state.layout_path and Path(state.layout_path).is_file():
+        layout = Path(state.layout_path)
+    keep = had_daemon
+    if layout is not None and (sys.stdin.isatty() if ask is None else ask):
+        keep = typer.confirm("keep supervising in the background?", default=True)
+    if keep and layout is not None:
         start_daemon(layout, Path(repo), sup.state_dir, sup.store)  # says where and how to stop it
         typer.echo(f"{back}, `cortex-tui down --repo {repo}` to stop them")
         return
