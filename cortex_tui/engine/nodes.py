@@ -24,6 +24,7 @@ from cortex_tui.engine.node_links import (
     SessionPoll,
     SessionSample,
 )
+from cortex_tui.engine.sampling import SamplePacer
 from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.engine.triggers import TriggerBook
 from cortex_tui.errors import CortexError, SshError
@@ -59,6 +60,7 @@ class NodeSet:
         self.on_sample = on_sample
         self.on_dirty = on_dirty
         self.links = NodeLinks(clock)
+        self.pacer = SamplePacer()
         self._nodes: dict[str, Node] = {LOCAL: self.local}
         self._lock = threading.Lock()
         self._held: dict[str, SessionState] = {}
@@ -97,15 +99,18 @@ class NodeSet:
     async def sample_watched(self, live: list[SessionRuntime], sampler: ProcessSampler, *, disk: bool) -> None:
         """CPU/RSS of this machine's live process trees (one /proc scan), and their worktrees' disk use
         when ``disk`` (polled nodes measure their own, with their poll)."""
-        watched = [rt for rt in live if not self.polled(rt.rec)]
+        now = self.clock.time()
+        every = [rt for rt in live if not self.polled(rt.rec)]
+        watched = self.pacer.due(every, now)  # quiet sessions less often (engine/sampling.py)
+        self.pacer.sampled(watched, now)
         roots = [rt.rec.pane_pid for rt in watched if rt.rec.pane_pid]
         ui = {rt.rec.pane_pid: rt.adapter.ui_processes for rt in watched if rt.rec.pane_pid and rt.adapter.ui_processes}
-        samples = await asyncio.to_thread(sampler.sample, [r for r in roots if r], ui)
-        sizes = await asyncio.to_thread(self.local.disk_usage, [rt.rec for rt in watched]) if disk else {}
-        now = self.clock.time()
-        for rt in watched:
+        samples = await asyncio.to_thread(sampler.sample, [r for r in roots if r], ui) if roots else {}
+        sizes = await asyncio.to_thread(self.local.disk_usage, [rt.rec for rt in every]) if disk else {}
+        for rt in every:
             if rt.rec.slug in sizes:
                 rt.rec.disk_bytes = sizes[rt.rec.slug]
+        for rt in watched:
             s = samples.get(rt.rec.pane_pid or -1)
             if s is not None:
                 self.on_sample(rt, s, now)

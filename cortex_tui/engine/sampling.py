@@ -1,0 +1,48 @@
+"""How often each session's process tree is sampled: busy or nearly-silent sessions every tick of the
+sampler (``SAMPLE_S`` in the supervisor), quiet ones every :data:`QUIET_SAMPLE_S`.
+
+A quiet session (no output for :data:`QUIET_AFTER_S`, its last sample below its silence CPU threshold) is
+what most of an idle fleet is; sampling it every 2 s measured nothing new. The silence rule still gets a fresh
+sample before it can fire: a session whose silence deadline falls within the next quiet interval is sampled at
+the normal pace (a build that started since the last sample is never taken for silence).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from cortex_tui.engine.session import SessionRuntime
+
+QUIET_AFTER_S = 10.0
+"""No output for this long (and idle CPU): the session is quiet."""
+QUIET_SAMPLE_S = 10.0
+"""A quiet session's tree is sampled this often."""
+
+
+class SamplePacer:
+    """Picks the sessions due for a process sample (wall-clock times, as the rules use)."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, float] = {}
+
+    def quiet(self, rt: SessionRuntime, now: float) -> bool:
+        sil = rt.silence
+        if sil.last_cpu is None or sil.last_cpu >= sil.cpu_threshold:
+            return False
+        last_output = rt.rec.last_output_at or rt.rec.started_at or now
+        if now - last_output < QUIET_AFTER_S:
+            return False
+        deadline = max(sil.last_progress, sil.last_busy) + sil.after
+        return sil.active or now + QUIET_SAMPLE_S < deadline
+
+    def due(self, rts: Iterable[SessionRuntime], now: float) -> list[SessionRuntime]:
+        out = []
+        for rt in rts:
+            last = self._last.get(rt.rec.name)
+            if last is None or not self.quiet(rt, now) or now - last >= QUIET_SAMPLE_S:
+                out.append(rt)
+        return out
+
+    def sampled(self, rts: Iterable[SessionRuntime], now: float) -> None:
+        for rt in rts:
+            self._last[rt.rec.name] = now
