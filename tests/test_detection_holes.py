@@ -100,3 +100,47 @@ def test_tool_call_writes_outside_the_worktree_raise_out_of_scope_with_the_resol
     wt = git_repo / ".cortex" / "worktrees" / "out" / "w"
     assert flagged == sorted([str(outside / "via-link.txt"), str(tmp_path / "abs.txt"),
                               os.path.realpath(wt / "../../dotdot.txt")])
+
+
+def test_hookless_writes_through_symlinks_raise_out_of_scope_with_the_resolved_target(
+        git_repo: Path, tmp_path: Path) -> None:
+    """No hook names the writes (a shell agent): the sweep at the session's end finds what left the worktree
+    through a committed directory link, a committed file link and a link the session made (hostile name)."""
+    import os
+
+    from conftest import git
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "conf.txt").write_text("base\n")
+    (outside / "old.txt").write_text("untouched\n")
+    os.symlink(str(outside), git_repo / "shared")
+    os.symlink(str(outside / "conf.txt"), git_repo / "conf.link")
+    git(git_repo, "add", "shared", "conf.link")
+    git(git_repo, "commit", "-q", "-m", "links")
+    made = tmp_path / "made-target.txt"
+    script = tmp_path / "agent.sh"
+    script.write_text(
+        "set -e\n"
+        "echo x > shared/through.txt\n"
+        "echo y >> conf.link\n"
+        "name=$(printf 'evil\\033]52;c;aGk=\\007\\nx')\n"
+        f"ln -s {made} \"$name\"\n"
+        "echo z > \"$name\"\n"
+        "echo 'x = 1' > src/inside.py\n")
+    layout = tmp_path / "hl.toml"
+    layout.write_text(f'[run]\nname = "hl"\n[[session]]\nname = "w"\nagent = "shell"\ncommand = "sh {script}"\n')
+    r = cli("run", str(layout), "--repo", str(git_repo), "--headless", "--fail-on", "out_of_scope", check=False,
+            timeout=90)
+    assert r.returncode == 1, r.stderr
+    assert made.read_text() == "z\n" and (outside / "through.txt").exists()  # it all really landed outside
+    run_dir = git_repo / "coordination/runs/hl"
+    events = [json.loads(ln) for ln in (run_dir / "events.jsonl").read_text().splitlines()]
+    flagged = {e["data"]["evidence"]["path"]: e["data"]["evidence"] for e in events
+               if e["kind"] == "trigger" and e["data"]["kind"] == "out_of_scope"}
+    assert sorted(flagged) == sorted([str(outside / "through.txt"), str(outside / "conf.txt"), str(made)])
+    assert flagged[str(outside / "through.txt")]["via"] == "shared"
+    assert flagged[str(made)]["via"] == "evil\x1b]52;c;aGk=\x07\nx"  # the evidence keeps the exact name...
+    shown = r.stderr + (git_repo / "coordination" / "status.md").read_text() + cli(
+        "events", "--repo", str(git_repo)).stdout
+    assert "\x1b" not in shown and "\x07" not in shown  # ...and nothing shows it raw

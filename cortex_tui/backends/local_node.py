@@ -24,6 +24,7 @@ from cortex_tui.errors import CortexError, disk_error
 from cortex_tui.model.state import SessionRecord
 from cortex_tui.private import open_private, private_dir, tighten_files
 from cortex_tui.resources import disk_usage
+from cortex_tui.watch import symlinks
 
 log = logging.getLogger("cortex_tui.backends")
 
@@ -126,7 +127,10 @@ class LocalNode:
             return FinalLook(head, None, {})
         # a final sweep of the whole worktree: writes the watcher had not reported yet (an agent that
         # writes and exits at once, or one that ran while no supervisor watched) still meet the scope
-        return FinalLook(head, gitb.diff_size(wt, base), gitb.changed_vs_base(wt, base, ["."]))
+        changed = gitb.changed_vs_base(wt, base, ["."])
+        # writes through a symlink land outside it, where git and the watcher cannot see: swept here
+        outside = tuple(symlinks.sweep(wt, changed, rec.started_at or 0.0))
+        return FinalLook(head, gitb.diff_size(wt, base), changed, outside)
 
     def worktree_changes(self, rec: SessionRecord, base: str,
                          paths: list[str]) -> tuple[dict[str, str], tuple[int, int] | None]:

@@ -15,13 +15,16 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from cortex_tui.agents.base import AgentAdapter, KeyInput
 from cortex_tui.backends.tmux import Tmux, WindowInfo
 from cortex_tui.errors import CortexError
 from cortex_tui.model.layout import NodeSpec, ResolvedSession
 from cortex_tui.model.state import SessionRecord
+
+if TYPE_CHECKING:
+    from cortex_tui.watch.symlinks import Escape
 
 LOCAL = "local"
 """The node name of this machine."""
@@ -70,6 +73,8 @@ class FinalLook:
     head: str | None
     diff: tuple[int, int] | None
     changed: dict[str, str]
+    outside: tuple[Escape, ...] = ()
+    """Writes that left the worktree through its symlinks (watch/symlinks.py; this machine's worktrees only)."""
 
 
 @dataclass(frozen=True)

@@ -181,9 +181,9 @@ class Ingest:
             return
         target = outside_worktree(call[0], call[1], rt.rec.worktree)
         if target is not None:
-            self._flag_outside(rt, target, tool=call[2], requested=call[0])
+            self.flag_outside(rt, target, tool=call[2], requested=call[0])
 
-    def _flag_outside(self, rt: SessionRuntime, target: str, **extra: str) -> None:
+    def flag_outside(self, rt: SessionRuntime, target: str, **extra: str) -> None:
         """One out_of_scope per resolved path outside the worktree (Pre- and PostToolUse both name it)."""
         key = f"outside:{target}"
         if any(t.kind == "out_of_scope" and t.key == key for t in rt.rec.triggers):
@@ -205,7 +205,7 @@ class Ingest:
         elif sig.kind == "error" and sig.text:  # a failed tool call the agent reported (not in its output)
             self.book.apply(rt, rt.errors.error(self.clock.time(), sig.text))
         elif sig.kind == "outside" and sig.text:  # a write outside the worktree (the watcher cannot see it)
-            self._flag_outside(rt, sig.text)
+            self.flag_outside(rt, sig.text)
         elif sig.kind in ("busy", "progress") and rec.state is SessionState.IDLE:
             self.book.set_state(rt, SessionState.RUNNING, None)
         elif sig.kind == "idle" and rec.state is SessionState.RUNNING:

@@ -172,6 +172,8 @@ class Lifecycle:
             if final.diff is not None:
                 rec.diff_added, rec.diff_removed = final.diff
             self.ingest.apply_changed(rt, final.changed)
+            for esc in final.outside:
+                self.ingest.flag_outside(rt, esc.target, via=esc.link, how=esc.how)
         self.overlap.forget(rec.name)
         self.book.apply(rt, rt.approval.screen(None))
         if rt.silence.active:
