@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from cortex_tui.errors import LayoutError
 from cortex_tui.model.layout import Layout, ResolvedSession, SessionSpec, resolve_session
+from cortex_tui.model.routes import AUTO, known_target
 
 _TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\"' ]+?)\s*(\]\]?)\s*(?:#.*)?$")
@@ -179,8 +180,9 @@ def _check_semantics(layout: Layout, path: Path, loc8: _Locator, origin: list[in
         where = f"{path}:{line}" if line else str(path)
         raise LayoutError(f"{where}: field '{_fmt_loc(loc)}': {msg}", hint)
 
-    if not layout.session:
-        fail(("run",), "the layout declares no [[session]]", "add at least one [[session]] table")
+    if not layout.session and layout.pool is None:
+        fail(("run",), "the layout declares no [[session]]",
+             "add at least one [[session]] table (or a [pool] that `cortex-tui add` fills)")
     seen: dict[str, int] = {}
     for i, s in enumerate(layout.session):
         if s.name in seen:
@@ -197,10 +199,10 @@ def _check_semantics(layout: Layout, path: Path, loc8: _Locator, origin: list[in
                 fail(("session", i, "depends_on"), f"session {s.name!r} depends on unknown session {dep!r}")
             if dep == s.name:
                 fail(("session", i, "depends_on"), f"session {s.name!r} depends on itself")
-        if s.node != "local" and s.node not in node_names:
-            fail(("session", i, "node"), f"session {s.name!r} runs on unknown node {s.node!r}",
-                 "declare it in a [[node]] table or use node = \"local\"")
         r = resolve_session(layout, s)
+        if not known_target(layout, r.node):
+            fail(("session", i, "node"), f"session {s.name!r} runs on unknown node {r.node!r}",
+                 "declare it in a [[node]] table (or its group), or use node = \"local\" or \"auto\"")
         if r.agent == "shell" and not s.command:
             fail(("session", i, "command"), f"session {s.name!r} has agent 'shell' but no command")
         if r.agent == "sim" and s.script is None and not s.command:
@@ -215,6 +217,7 @@ def _check_semantics(layout: Layout, path: Path, loc8: _Locator, origin: list[in
                     parse_step(step)
                 except ValueError as e:
                     fail(("session", i, "script"), f"step {j + 1} {step!r}: {e}")
+    _check_pool(layout, fail)
     cycle = find_cycle({s.name: list(s.depends_on) for s in layout.session})
     if cycle:
         idx = seen[cycle[0]]
@@ -245,6 +248,28 @@ def _check_runtime(layout: Layout, i: int, s: SessionSpec, r: ResolvedSession,
     if r.network != "host" and r.sandbox == "none":
         fail(("session", i, "network"), f"session {s.name!r}: network = {r.network!r} needs sandbox = \"bwrap\"",
              'add sandbox = "bwrap" (the network policy is enforced by the sandbox)')
+
+
+def _check_pool(layout: Layout, fail: Callable[..., None]) -> None:
+    """``[pool]`` and ``[[route]]`` values that each parse but make no sense together."""
+    pool = layout.pool
+    groups = {n.group for n in layout.node if n.group}
+    for i, n in enumerate(layout.node):
+        if n.group is not None and (n.group in ("local", AUTO) or any(m.name == n.group for m in layout.node)):
+            fail(("node", i, "group"), f"group {n.group!r} is also a node name (or 'local'/'auto')")
+    if pool is not None:
+        if pool.size is not None and (pool.min is not None or pool.max is not None):
+            fail(("pool", "size"), "give either size (fixed slots) or min/max (autoscaled), not both")
+        if pool.min is not None and pool.max is not None and pool.min > pool.max:
+            fail(("pool", "min"), f"min ({pool.min}) is above max ({pool.max})")
+        if pool.min is not None and pool.max is None:
+            fail(("pool", "min"), "min needs a max (the most slots the pool may grow to)")
+        if not known_target(layout, pool.node):
+            fail(("pool", "node"), f"unknown node or group {pool.node!r}", "a [[node]] name, its group, local or auto")
+    for i, r in enumerate(layout.route):
+        if r.node is not None and not known_target(layout, r.node):
+            fail(("route", i, "node"), f"route sends tasks to unknown node or group {r.node!r}",
+                 f"known: local, auto{''.join(', ' + x for x in sorted({n.name for n in layout.node} | groups))}")
 
 
 def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:

@@ -138,6 +138,16 @@ def add_worktree(repo: Path, path: Path, branch: str, base_commit: str) -> None:
         raise
 
 
+def move_worktree(repo: Path, src: Path, dst: Path) -> None:
+    """``git worktree move`` (a warm slot becoming a session's worktree), under the same per-repository lock
+    as :func:`add_worktree` (both rewrite ``.git/worktrees/<name>/``)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with _WORKTREE_LOCKS_GUARD:
+        lock = _WORKTREE_LOCKS.setdefault(str(repo.resolve()), threading.Lock())
+    with lock:
+        git(repo, "worktree", "move", str(src), str(dst))
+
+
 def is_dirty(worktree: Path) -> bool:
     return bool(git(worktree, "status", "--porcelain", "--untracked-files=all").strip())
 

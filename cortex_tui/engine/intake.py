@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from cortex_tui.backends import git as gitb
 from cortex_tui.errors import CortexError, LayoutError, RefusedError
 from cortex_tui.model.layout import Layout, ResolvedSession, SessionSpec, resolve_session
+from cortex_tui.model.routes import known_target
 from cortex_tui.model.state import RunState, SessionRecord
 
 INBOX = "inbox.jsonl"
@@ -43,9 +44,11 @@ def check_new(spec: SessionSpec, layout: Layout, existing: set[str]) -> Resolved
     if unknown:
         raise LayoutError(f"task {spec.name!r}: depends_on names sessions the run does not have: {', '.join(unknown)}",
                           "`cortex-tui status` lists them", key_hint="the dashboard lists them")
-    if spec.node != "local" and layout.node_by_name(spec.node) is None:
-        raise LayoutError(f"task {spec.name!r}: node {spec.node!r} is not a [[node]] of the run's layout")
-    return resolve_session(layout, spec)
+    resolved = resolve_session(layout, spec)
+    if not known_target(layout, resolved.node):
+        raise LayoutError(f"task {spec.name!r}: node {resolved.node!r} is not a [[node]] (or group) of the run's "
+                          "layout", "local, auto, or a [[node]]'s name or group")
+    return resolved
 
 
 def new_record(spec: ResolvedSession, run_id: str, worktrees_root: Path, now: float) -> SessionRecord:

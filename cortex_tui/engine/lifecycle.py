@@ -39,7 +39,8 @@ class Lifecycle:
                  after_spawn: Callable[[SessionRuntime], Awaitable[None]],
                  on_finished: Callable[[SessionRuntime], None], wake: Callable[[], None],
                  runtimes: Mapping[str, SessionRuntime] | None = None,
-                 base_branch: Callable[[], str] | None = None) -> None:
+                 base_branch: Callable[[], str] | None = None,
+                 claim_warm: Callable[[SessionRecord, str], bool] | None = None) -> None:
         self.clock = clock
         self.book = book
         self.ingest = ingest
@@ -64,6 +65,8 @@ class Lifecycle:
         """The run's base branch (``start_after = "approved"``: a dependent starts from its tip)."""
         self.isolation = Isolation(run=run, repo=repo, store=store, emit=emit, runtimes=self.runtimes)
         """Ports, env placeholders, include and setup of each spawn (engine/isolation.py)."""
+        self.claim_warm = claim_warm
+        """A fresh session on this machine takes a warm worktree when one is ready (engine/warm.py)."""
         self.spawning: set[str] = set()
         self.exiting: set[str] = set()
         """Sessions whose exit is being looked at (git work in a thread)."""
@@ -132,6 +135,8 @@ class Lifecycle:
             h = start.handover
             self.emit("handover", rt.rec.name, method=h.method, start=h.start, merged=[d.name for d in h.merged],
                       subjects=h.subjects)
+        elif self.claim_warm is not None and not node.polled and start.handover is None:
+            self.claim_warm(rt.rec, start.base)
         spec = self.isolation.runtime_spec(rt, start.spec)
         node.spawn(SpawnRequest(
             spec=spec, rec=rt.rec, adapter=rt.adapter, run=self.run, repo=self.repo,

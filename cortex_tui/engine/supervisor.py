@@ -27,6 +27,7 @@ from cortex_tui.engine.journal import Journal
 from cortex_tui.engine.lifecycle import Lifecycle
 from cortex_tui.engine.nodes import NodeSet
 from cortex_tui.engine.observers import Observers, Plugin, start_observers
+from cortex_tui.engine.pool import Pool
 from cortex_tui.engine.reattach import foreign_note, open_run
 from cortex_tui.engine.reconciler import Reconciler
 from cortex_tui.engine.registry import SessionRegistry
@@ -117,12 +118,16 @@ class Supervisor:
                              on_dirty=self._mark_dirty)
         """Where sessions run, by node name (made on first use), and the links of polled nodes."""
         self.local = self.nodes.local
+        self.pool = Pool(layout=self.layout, nodes=self.nodes, runtimes=self.rt, book=self.book, emit=self._emit,
+                         save=lambda: self._save(force=True), dirty=self._mark_dirty, state=lambda: self.state,
+                         repo=self.repo, spawning=lambda: self._spawning)
+        """``[pool]``/``[[route]]``: which ready sessions start now and where; warm worktrees (engine/pool.py)."""
         self.life = Lifecycle(clock=self.clock, book=self.book, ingest=self.ingest, nodes=self.nodes, store=self.store,
                               overlap=self.overlap, emit=self._emit, run=self.run_id, repo=self.repo,
                               headless=lambda: self.headless, base_commit=lambda: self.state.base_commit,
                               check_screen=self._check_screen_soon, after_spawn=lambda rt: self.router.after_spawn(rt),
                               on_finished=self._finished, wake=self._wake.set, runtimes=self.rt,
-                              base_branch=lambda: self.state.base)
+                              base_branch=lambda: self.state.base, claim_warm=self.pool.claim_warm)
         self._spawning = self.life.spawning
         self._exiting = self.life.exiting
         self._last_remote_poll = 0.0
@@ -193,6 +198,7 @@ class Supervisor:
         if not self._started:
             await self.start()
         watcher = self._bg.spawn(self.router.watch, "watcher", restart=True)
+        self.pool.start(self._bg, self._stop)
         try:
             await self._catch_up()
             await self._schedule()
@@ -305,7 +311,7 @@ class Supervisor:
                  verify_gate=self.review_enabled)
         for name, reason in p.stop:
             self.book.set_state(self.rt[name], SessionState.STOPPED, reason)
-        ready = [self.rt[name] for name in p.spawn]
+        ready = await self.pool.admit([self.rt[name] for name in p.spawn])
         for rt in ready:
             rt.restart_at = None
             self._spawning.add(rt.rec.name)  # its dependents wait for it from now on, not once its task runs

@@ -35,6 +35,8 @@ EventKind = Literal[
     "handover", "blocked", "stale_base", "integration",
     # a session's runtime: setup/teardown steps, include warnings, the sandbox's refused connections
     "setup", "setup_warning", "network_refused",
+    # pools (engine/pool.py, engine/warm.py): where a task was placed, the pool's slots, warm worktrees
+    "placed", "pool_scaled", "warm_slot",
 ]
 EVENT_KINDS: frozenset[str] = frozenset(get_args(EventKind))
 EPHEMERAL_KINDS: frozenset[str] = frozenset({"output", "stats"})
@@ -315,6 +317,30 @@ class NetworkRefused(Payload):
 
     host: str
     port: int
+class Placed(Payload):
+    """A ``node = "auto"`` (or node group) task was placed: on ``node``, ``why``, among ``candidates``."""
+
+    node: str
+    why: str
+    candidates: list[str]
+
+
+class PoolScaled(Payload):
+    """The pool's slots changed (``[pool] size`` at start, ``min``/``max`` following the queue)."""
+
+    slots: int
+    prev: int | None
+    running: int
+    queued: int
+    why: str
+
+
+class WarmSlot(Payload):
+    """A warm worktree was made (``ready``), refreshed to a new base, taken by a task (``claimed``) or dropped."""
+
+    action: str
+    slot: str
+    ms: float
 
 
 PAYLOADS: dict[EventKind, type[Payload]] = {
@@ -329,6 +355,7 @@ PAYLOADS: dict[EventKind, type[Payload]] = {
     "review_decision": ReviewDecision, "supervisor_gone": SupervisorGone, "supervisor_back": Empty,
     "handover": Handover, "blocked": Blocked, "stale_base": StaleBase, "integration": Integration,
     "setup": SetupStep, "setup_warning": SetupWarning, "network_refused": NetworkRefused,
+    "placed": Placed, "pool_scaled": PoolScaled, "warm_slot": WarmSlot,
 }
 
 

@@ -122,6 +122,8 @@ class SessionSpec(SessionSettings):
     approved in review (it then starts from the base after their merge)."""
     handover_preamble: bool = True
     """Tell the agent which dependency branches it starts from (a short preamble to its prompt)."""
+    labels: list[str] = Field(default_factory=list)
+    """Tags of the task (``[[route]]`` rules match them: a type-specific pool)."""
 
     @field_validator("name")
     @classmethod
@@ -185,6 +187,14 @@ class NodeSpec(_Strict):
     python: str = "python3"
     host_key_policy: Literal["strict", "accept-new"] = "strict"
     ssh_options: list[str] = Field(default_factory=list)
+    max_sessions: int | None = Field(default=None, ge=0)
+    """At most this many live sessions on the node (``node = "auto"`` placement; None: no limit)."""
+    memory_limit: Size | None = None
+    """The RSS this run's sessions on the node may use in all (placement treats it as the node's memory)."""
+    memory_floor: Size | None = None
+    """No task starts on the node while its available memory is below this (overrides ``[pool]``'s)."""
+    group: str | None = None
+    """A node group: ``node = "<group>"`` (a task's or a route's) places on one of its nodes."""
 
     @field_validator("name")
     @classmethod
@@ -207,6 +217,74 @@ class BestOfSpec(_Strict):
     judge: str | None = None
 
 
+class PoolSpec(_Strict):
+    """``[pool]``: queued tasks run in slots (docs/performance.md: Pools).
+
+    ``size`` = a fixed number of slots; or ``min``/``max``: at least ``min`` run while tasks wait, more up to
+    ``max`` while the nodes have headroom (memory above the floor for one more task, load under
+    ``max_load``). ``warm`` worktrees are made ahead at the base so a task starts without the checkout."""
+
+    size: int | None = Field(default=None, ge=1)
+    min: int | None = Field(default=None, ge=1)
+    max: int | None = Field(default=None, ge=1)
+    warm: int = Field(default=0, ge=0, le=64)
+    """Worktrees kept checked out at the base, ready for the next task on this machine."""
+    memory_floor: Size | None = None
+    """No task starts on a node whose available memory would drop below this (plus what one task needs)."""
+    task_memory: Size | None = None
+    """What one task needs when no peer of its agent runs on the node to measure (default: per agent)."""
+    memory_limit: Size | None = None
+    """The RSS this run's sessions on this machine may use in all (a cap below the machine's own memory)."""
+    max_load: float | None = Field(default=None, gt=0)
+    """Above ``min``, no new slot while the node's 1-minute load average per core is above this."""
+    strategy: Literal["least-loaded", "round-robin"] = "least-loaded"
+    """How ``node = "auto"`` picks among nodes with room."""
+    node: str = "local"
+    """Where tasks that name no node (and match no route that does) run: a node, a group or ``auto``."""
+    local_max_sessions: int | None = Field(default=None, ge=0)
+    """At most this many sessions on this machine (``auto`` then spills onto the [[node]]s)."""
+
+
+class RouteMatch(_Strict):
+    """What a ``[[route]]`` matches; every given field must match (an empty match takes every task)."""
+
+    labels: list[str] = Field(default_factory=list)
+    """Any one of these labels of the task."""
+    agent: AgentKind | None = None
+    """The task's agent (its own, or the ``[defaults]``'s)."""
+    paths: list[str] = Field(default_factory=list)
+    """Globs: one of the task's scope entries falls under one of them."""
+    name: str | None = None
+    """A glob of the task's name."""
+    prompt: str | None = None
+    """A regular expression searched in the prompt."""
+
+    @field_validator("prompt")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as e:
+                raise ValueError(f"not a regular expression: {e}") from None
+        return v
+
+
+class RouteSpec(_Strict):
+    """``[[route]]``: tasks that match get this agent / model / node, and share at most ``limit`` slots.
+    The first matching route wins; what a task sets itself wins over the route."""
+
+    name: str | None = None
+    match: RouteMatch = Field(default_factory=RouteMatch)
+    agent: AgentKind | None = None
+    model: str | None = None
+    node: str | None = None
+    """A node, a node group, or ``auto`` (placement by free slots and memory)."""
+    limit: int | None = Field(default=None, ge=1)
+    """At most this many of this route's tasks run at once."""
+    budget_usd: float | None = Field(default=None, ge=0)
+
+
 class Layout(_Strict):
     """A whole layout file."""
 
@@ -217,6 +295,10 @@ class Layout(_Strict):
     bestof: BestOfSpec | None = None
     notify: list[NotifySpec] = Field(default_factory=list)
     """``[[notify]]``: notification sinks for this run (docs/notify.md)."""
+    pool: PoolSpec | None = None
+    """``[pool]``: run queued tasks in slots (engine/pool.py)."""
+    route: list[RouteSpec] = Field(default_factory=list)
+    """``[[route]]``: rules that send tasks to an agent, a model, a node (model/routes.py)."""
 
     def session_by_name(self, name: str) -> SessionSpec:
         for s in self.session:
@@ -270,11 +352,17 @@ class ResolvedSession(BaseModel):
     ports: int = 0
     sandbox: Literal["none", "bwrap"] = "none"
     network: str | list[str] = "host"
+    labels: list[str] = Field(default_factory=list)
+    route: int | None = None
+    """Index of the ``[[route]]`` that matched it (None: none did)."""
 
 
 def resolve_session(layout: Layout, spec: SessionSpec) -> ResolvedSession:
-    """Apply ``[defaults]`` (and the run's verify) to one session."""
+    """Apply the first matching ``[[route]]``, then ``[defaults]`` (and the run's verify) to one session."""
+    from cortex_tui.model.routes import apply_route
+
     d = layout.defaults
+    spec, route = apply_route(layout, spec)
 
     def pick(field: str, fallback: Any) -> Any:
         v = getattr(spec, field)
@@ -322,4 +410,6 @@ def resolve_session(layout: Layout, spec: SessionSpec) -> ResolvedSession:
         ports=pick("ports", 0),
         sandbox=pick("sandbox", "none"),
         network=pick("network", "host"),
+        labels=list(spec.labels),
+        route=route,
     )

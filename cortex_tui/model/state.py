@@ -174,3 +174,6 @@ class RunState(BaseModel):
     """A random id of this run, made when it is created: every window it makes carries it (``@cortex_instance``),
     and it only ever adopts windows that do. An earlier run of the same name and directory whose tmux server
     outlived its state has other ids (runs made before this field: ``""``, as their windows)."""
+    pool: dict[str, Any] = Field(default_factory=dict)
+    """``[pool]``: slots, running, queued and each node's room as the last scheduling pass saw them
+    (engine/pool.py); ``warm``: the warm worktrees ready (engine/warm.py)."""

@@ -1,0 +1,116 @@
+"""``[pool]``: queued tasks run that many at a time, start when a slot frees, and survive a kill -9 of the
+supervisor (nothing lost, nothing started twice); warm slots; the memory ceiling. Real tmux, git, sim agents."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import git, wait_until
+from engine_helpers import cli, make_sup, run_to_end, status_json
+
+from cortex_tui.engine.events import Event
+from cortex_tui.model.state import SessionState
+
+LIVE = {s.value for s in SessionState if s.live}
+
+
+def sessions(n: int, steps: str) -> str:
+    return "".join(f'[[session]]\nname = "t{i}"\nscript = [{steps.format(i=i)}]\n' for i in range(n))
+
+
+def most_live(events: list[Event]) -> int:
+    """The most sessions live at once, replayed from the state events (emitted as each state changes)."""
+    state: dict[str, str] = {}
+    most = 0
+    for e in events:
+        if e.kind == "state" and e.session:
+            state[e.session] = e.data["state"]
+            most = max(most, sum(1 for s in state.values() if s in LIVE))
+    return most
+
+
+def test_a_pool_of_3_runs_10_tasks_3_at_a_time_each_once(git_repo: Path, tmp_path: Path) -> None:
+    text = '[run]\nname = "pool3"\n[pool]\nsize = 3\n[defaults]\nagent = "sim"\n' + sessions(
+        10, '"sleep 0.3", "write f{i}.txt {i}", "commit t{i}"')
+    sup = make_sup(git_repo, text, tmp_path)
+    events = run_to_end(sup, timeout=240)
+    states = {n: rt.rec.state for n, rt in sup.rt.items()}
+    assert set(states.values()) == {SessionState.FINISHED}, states
+    assert most_live(events) == 3  # never more than the pool's slots, and the slots were used
+    spawned = sorted(e.session or "" for e in events if e.kind == "spawned")
+    assert spawned == sorted(f"t{i}" for i in range(10))
+    waited = {e.session for e in events if e.kind == "state" and e.data.get("reason") == "waiting for a free slot (pool of 3)"}
+    assert len(waited) >= 7  # the ones queued behind the first three said why they waited
+    scaled = [e.data for e in events if e.kind == "pool_scaled"]
+    assert scaled and scaled[0]["slots"] == 3
+    assert sup.state.pool["slots"] == 3
+
+
+def test_pool_min_max_grows_with_the_queue_and_never_above_max(git_repo: Path, tmp_path: Path) -> None:
+    text = ('[run]\nname = "poolmm"\n[pool]\nmin = 1\nmax = 4\n[defaults]\nagent = "sim"\n'
+            + sessions(8, '"sleep 0.3", "write f{i}.txt {i}", "commit t{i}"'))
+    sup = make_sup(git_repo, text, tmp_path)
+    events = run_to_end(sup, timeout=240)
+    assert {rt.rec.state for rt in sup.rt.values()} == {SessionState.FINISHED}
+    assert most_live(events) == 4
+    slots = [e.data["slots"] for e in events if e.kind == "pool_scaled"]
+    assert slots[0] == 4 and min(slots) >= 1 and max(slots) == 4  # 8 queued: straight to max
+    assert slots[-1] < 4  # the queue drained: the pool shrank back
+
+
+def test_memory_floor_keeps_tasks_queued_and_says_why(git_repo: Path, tmp_path: Path) -> None:
+    text = ('[run]\nname = "poolmem"\n[pool]\nsize = 2\nmemory_limit = "8MiB"\n[defaults]\nagent = "sim"\n'
+            + sessions(2, '"write f{i}.txt {i}"'))
+    sup = make_sup(git_repo, text, tmp_path)
+
+    async def during(s: object) -> None:
+        import asyncio
+
+        from engine_helpers import wait_for
+        await wait_for(lambda: all(rt.rec.reason and "memory" in rt.rec.reason for rt in sup.rt.values()),
+                       timeout=30, what="both tasks waiting on memory")
+        await asyncio.sleep(1.0)  # a few more passes: still nothing starts
+        assert all(rt.rec.state is SessionState.PENDING and rt.rec.attempt == 0 for rt in sup.rt.values())
+        sup.request_stop()
+
+    events = run_to_end(sup, timeout=60, during=during)
+    assert not [e for e in events if e.kind == "spawned"]
+    reason = sup.rt["t0"].rec.reason or ""
+    assert reason.startswith("waiting: local memory: one sim task needs") and "above the floor" in reason
+
+
+def test_kill_9_of_a_pool_supervisor_loses_nothing_and_starts_nothing_twice(git_repo: Path, tmp_path: Path) -> None:
+    layout = tmp_path / "pool.toml"
+    layout.write_text('[run]\nname = "poolk"\n[pool]\nsize = 2\n[defaults]\nagent = "sim"\n'
+                      + sessions(6, '"sleep 1.5", "write f{i}.txt {i}", "commit t{i}"'))
+    cli("up", str(layout), "--repo", str(git_repo), "--detach")
+    run_dir = git_repo / "coordination/runs/poolk"
+
+    def states() -> dict[str, str]:
+        return {s["name"]: s["state"] for s in status_json(git_repo)["sessions"]}
+
+    wait_until(lambda: list(states().values()).count("finished") >= 1, timeout=120, what="a first task done")
+    pid = int((run_dir / "supervisor.lock").read_text())
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0, what="dead")
+    before = states()
+    assert "pending" in before.values()  # queued tasks were left behind by the dead supervisor
+    # added while no supervisor ran: waits in the inbox, runs in the pool later
+    r = cli("add", "--repo", str(git_repo), "--name", "late", "--agent", "sim", "--prompt", "p", "--json")
+    assert json.loads(r.stdout)[0]["queued"] == "inbox"
+    run = subprocess.run([sys.executable, "-m", "cortex_tui.cli", "run", str(layout), "--repo", str(git_repo),
+                          "--headless", "--timeout", "300"], capture_output=True, text=True, timeout=360,
+                         stdin=subprocess.DEVNULL)
+    assert run.returncode == 0, run.stderr
+    final = states()
+    assert final == dict.fromkeys([*(f"t{i}" for i in range(6)), "late"], "finished")
+    events = [json.loads(x) for x in (run_dir / "events.jsonl").read_text().splitlines()]
+    spawned = sorted(e["session"] for e in events if e["kind"] == "spawned")
+    assert spawned == sorted([*(f"t{i}" for i in range(6)), "late"])  # each exactly once across both supervisors
+    for i in range(6):
+        assert git(git_repo, "log", "-1", "--format=%s", f"cortex/poolk/t{i}").strip() == f"t{i}"
