@@ -40,7 +40,7 @@ def test_a_pool_of_3_runs_10_tasks_3_at_a_time_each_once(git_repo: Path, tmp_pat
     sup = make_sup(git_repo, text, tmp_path)
     events = run_to_end(sup, timeout=240)
     states = {n: rt.rec.state for n, rt in sup.rt.items()}
-    assert set(states.values()) == {SessionState.FINISHED}, states
+    assert set(states.values()) == {SessionState.FINISHED}, {n: (rt.rec.state, rt.rec.reason) for n, rt in sup.rt.items()}
     assert most_live(events) == 3  # never more than the pool's slots, and the slots were used
     spawned = sorted(e.session or "" for e in events if e.kind == "spawned")
     assert spawned == sorted(f"t{i}" for i in range(10))
@@ -114,3 +114,62 @@ def test_kill_9_of_a_pool_supervisor_loses_nothing_and_starts_nothing_twice(git_
     assert spawned == sorted([*(f"t{i}" for i in range(6)), "late"])  # each exactly once across both supervisors
     for i in range(6):
         assert git(git_repo, "log", "-1", "--format=%s", f"cortex/poolk/t{i}").strip() == f"t{i}"
+
+
+def test_warm_slots_are_taken_by_tasks_and_refilled(git_repo: Path, tmp_path: Path) -> None:
+    text = ('[run]\nname = "poolw"\n[pool]\nsize = 1\nwarm = 2\n[defaults]\nagent = "sim"\n'
+            'setup = ["echo built > .built"]\n'
+            + sessions(4, '"sleep 0.5", "write f{i}.txt {i}", "commit t{i}"'))
+    (git_repo / ".gitignore").write_text(".built\n")
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-qm", "ignore build output")
+    sup = make_sup(git_repo, text, tmp_path)
+    events = run_to_end(sup, timeout=240)
+    assert {rt.rec.state for rt in sup.rt.values()} == {SessionState.FINISHED}
+    claimed = [e.session for e in events if e.kind == "warm_slot" and e.data["action"] == "claimed"]
+    assert len(claimed) >= 2  # t0 may start before the first slot is ready; the queued ones find slots
+    base = sup.state.base_commit
+    for name in claimed:
+        rec = sup.rt[name or ""].rec
+        assert rec.base_commit == base and rec.setup_done
+        wt = Path(rec.worktree)
+        assert (wt / ".built").read_text() == "built\n"  # the slot's setup, done ahead
+        assert git(wt, "rev-parse", "--abbrev-ref", "HEAD").strip() == rec.branch
+        assert git(git_repo, "rev-parse", f"{rec.branch}~1").strip() == base  # its one commit, on the base
+    setups = [e.session for e in events if e.kind == "setup"]
+    assert not set(setups) & set(claimed)  # a warm task's setup did not run again
+    ready = [e for e in events if e.kind == "warm_slot" and e.data["action"] == "ready"]
+    assert len(ready) >= 2 + len(claimed) - 1  # refilled after the claims
+    slots = sorted((git_repo / ".cortex/warm/poolw").glob("w-*"))
+    assert len([s for s in slots if s.is_dir()]) == 2  # kept for the next supervisor
+    assert git(git_repo, "branch", "--list", "cortex-warm/poolw/*").count("cortex-warm") == 2
+
+
+def test_a_warm_slot_follows_the_base_and_is_reset_to_it_when_taken(git_repo: Path) -> None:
+    from cortex_tui.engine.warm import WarmSlots
+    from cortex_tui.model.state import SessionRecord
+
+    bases = [git(git_repo, "rev-parse", "HEAD").strip()]
+    seen: list[tuple[str, dict[str, object]]] = []
+    warm = WarmSlots(repo=git_repo, run="r", count=1, base_commit=lambda: bases[-1],
+                     emit=lambda kind, session, **data: seen.append((kind, data)))
+    warm.fill()
+    slot = warm.ready[0]
+    (git_repo / "new.txt").write_text("moved\n")
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-qm", "base moves")
+    bases.append(git(git_repo, "rev-parse", "HEAD").strip())
+    warm.fill()
+    assert warm.ready == [slot] and git(slot, "rev-parse", "HEAD").strip() == bases[-1]
+    assert [d["action"] for _, d in seen] == ["ready", "refreshed"]
+    (slot / "README.md").write_text("scribbled\n")  # however it got there: the task gets the base, clean
+    (slot / "stray.txt").write_text("x\n")
+    rec = SessionRecord(name="t", slug="t", agent="sim", branch="cortex/r/t",
+                        worktree=str(git_repo / ".cortex/worktrees/r/t"))
+    assert warm.claim(rec, bases[0])  # a task starting from the older base gets exactly that
+    wt = Path(rec.worktree)
+    assert git(wt, "rev-parse", "HEAD").strip() == bases[0] and not git(wt, "status", "--porcelain").strip()
+    assert not (wt / "new.txt").exists() and not slot.exists()
+    assert "cortex-warm/r/" not in git(git_repo, "branch", "--list")
+    assert not warm.claim(SessionRecord(name="u", slug="u", agent="sim", branch="cortex/r/u",
+                                        worktree=str(git_repo / ".cortex/worktrees/r/u")), bases[0])  # none left
