@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -22,8 +23,10 @@ class UserConfig(BaseModel):
 
     notify: list[NotifySpec] = Field(default_factory=list)
     """Notification sinks used by every run (in addition to a layout's own ``[[notify]]``)."""
-    terminal_notify: bool = False
-    """Let the TUI ring the terminal bell and send an OSC 9/777 desktop notification when a session needs you."""
+    terminal_notify: bool | Literal["osc9", "osc777", "bell"] = False
+    """The TUI rings the terminal bell and sends a desktop notification through the terminal when a trigger
+    fires: ``true`` picks OSC 9 or OSC 777 for the terminal, ``"osc9"``/``"osc777"`` force one, ``"bell"``
+    only rings (see ``notify/terminal.py``)."""
 
 
 def config_path() -> Path:

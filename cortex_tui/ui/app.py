@@ -18,6 +18,7 @@ from textual.worker import Worker, WorkerState
 from cortex_tui.engine.events import Event
 from cortex_tui.model.layout import ResolvedSession, SessionSpec
 from cortex_tui.model.state import SessionRecord
+from cortex_tui.notify.terminal import TerminalNotify
 from cortex_tui.ui.commands import CortexCommands
 from cortex_tui.ui.engine_protocol import AddsSessions, Engine, ReviewCommands, Reviews
 from cortex_tui.ui.gc_tuning import IdleCollector
@@ -31,6 +32,7 @@ from cortex_tui.ui.screens.new_session import NewSessionScreen
 from cortex_tui.ui.screens.review import ReviewScreen
 from cortex_tui.ui.screens.session import SessionScreen
 from cortex_tui.ui.terminal import run_suspended
+from cortex_tui.ui.terminal_notify import TerminalNotifier
 from cortex_tui.ui.trigger_toasts import TriggerNote, TriggerToasts
 from cortex_tui.ui.view import RunView
 from cortex_tui.ui.widgets.events_panel import EventLine
@@ -56,7 +58,7 @@ class CortexApp(App[None]):
 
     def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time, start_engine: bool = False,
                  flush_interval: float = 0.1, ticking: bool = True, bell: bool = False, tune_gc: bool = False,
-                 judge_top: int = 3) -> None:
+                 judge_top: int = 3, terminal_notify: bool | TerminalNotify = False) -> None:
         super().__init__()
         self._exit_message: str | None = None
         self.engine = engine
@@ -68,7 +70,8 @@ class CortexApp(App[None]):
         """When the last key was pressed (time.monotonic): the dashboard holds re-sorts while keys arrive."""
         self.ticking = ticking
         """Refresh "12 s ago" columns every second (snapshot tests turn it off)."""
-        self.trigger_toasts = TriggerToasts(self, bell=bell)
+        self.terminal_notifier = TerminalNotifier(self, terminal_notify, bell=bell)
+        self.trigger_toasts = TriggerToasts(self, terminal=self.terminal_notifier or None)
         """Trigger notifications, batched so a burst of triggers is one toast."""
         self.judge_top = judge_top
         """Best-of runs: how many top variants the judge compares."""
@@ -384,8 +387,12 @@ def run_tui(supervisor: Engine, *, start: bool = False, bell: bool = False, judg
     """Open the TUI on ``supervisor`` and block until the user quits (agents keep running in tmux).
 
     ``supervise()`` starts the run itself when needed; ``start=True`` awaits ``start()`` explicitly first.
+    ``terminal_notify`` comes from the user config (a malformed one is an error naming file and line).
     """
-    app = CortexApp(supervisor, start_engine=start, bell=bell, tune_gc=True, judge_top=judge_top)
+    from cortex_tui.settings import load_user_config
+
+    app = CortexApp(supervisor, start_engine=start, bell=bell, tune_gc=True, judge_top=judge_top,
+                    terminal_notify=load_user_config().terminal_notify)
     try:
         app.run()
     finally:

@@ -34,12 +34,14 @@ def _level(severity: str) -> SeverityLevel:
 class TriggerToasts:
     """Shows trigger notifications on ``app``, at most one toast per ``window`` seconds."""
 
-    def __init__(self, app: App[None], *, window: float = 2.0, timeout: float = 6.0, bell: bool = False,
+    def __init__(self, app: App[None], *, window: float = 2.0, timeout: float = 6.0,
+                 terminal: Callable[[str, str], None] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.app = app
         self.window = window
         self.timeout = timeout
-        self.bell = bell
+        self.terminal = terminal
+        """``terminal(title, body)``: the desktop notification (and bell) through the terminal, once per toast."""
         self.clock = clock
         self.pending: list[TriggerNote] = []
         self.toasts = 0
@@ -59,7 +61,7 @@ class TriggerToasts:
             self.app.set_timer(wait, self.show)
 
     def show(self) -> None:
-        """Show everything pending as one toast (one bell)."""
+        """Show everything pending as one toast (one terminal notification)."""
         self._timer = False
         notes, self.pending = self.pending, []
         if not notes:
@@ -67,14 +69,14 @@ class TriggerToasts:
         self._last = self.clock()
         self.toasts += 1
         worst: SeverityLevel = "error" if any(_level(n.severity) == "error" for n in notes) else "warning"
+        lines = [visible(f"{n.session}: {n.summary}") for n in notes[:SHOWN_PER_TOAST]]
         if len(notes) == 1:
-            n = notes[0]
-            self.app.notify(visible(f"{n.session}: {n.summary}"), title="trigger", severity=worst,
-                            timeout=self.timeout)
+            title = "trigger"
+            self.app.notify(lines[0], title=title, severity=worst, timeout=self.timeout)
         else:
-            lines = [visible(f"{n.session}: {n.summary}") for n in notes[:SHOWN_PER_TOAST]]
+            title = f"{len(notes)} triggers"
             if len(notes) > SHOWN_PER_TOAST:
                 lines.append(f"… and {len(notes) - SHOWN_PER_TOAST} more (events panel)")
-            self.app.notify("\n".join(lines), title=f"{len(notes)} triggers", severity=worst, timeout=self.timeout)
-        if self.bell:
-            self.app.bell()
+            self.app.notify("\n".join(lines), title=title, severity=worst, timeout=self.timeout)
+        if self.terminal is not None:
+            self.terminal(f"cortex-tui {title}", "; ".join(lines))
