@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psutil
+
+from cortex_tui.backends.served import serving
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,8 @@ class TreeSample:
     work_cpu_percent: float | None = None
     """CPU of the tree without the agent's own processes (see ``ProcessSampler.sample(ui=…)``): the
     commands it runs. None when no ``ui`` names were given or on the first sample."""
+    serving: tuple[int, ...] = ()
+    """TCP ports the tree listens on (``backends/served.py``; empty where /proc cannot tell)."""
 
 
 _CLK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -160,11 +164,13 @@ def ui_chain(root: int, children: dict[int, list[int]], names: dict[int, str], u
     return chain
 
 
-def tree_totals(root: int, children: dict[int, list[int]],
-                info: dict[int, tuple[float, int]]) -> tuple[float, int, int]:
-    """CPU seconds, RSS bytes and process count of ``root`` and all its descendants."""
+def tree_totals(root: int, children: dict[int, list[int]], info: dict[int, tuple[float, int]],
+                seen: set[int] | None = None) -> tuple[float, int, int]:
+    """CPU seconds, RSS bytes and process count of ``root`` and all its descendants (their pids are added
+    to ``seen`` when given)."""
     cpu, rss, n = 0.0, 0, 0
-    stack, seen = [root], set()
+    stack: list[int] = [root]
+    seen = set() if seen is None else seen
     while stack:
         pid = stack.pop()
         if pid in seen or pid not in info:
@@ -196,10 +202,11 @@ class ProcessSampler:
         children, info, names = scanned if scanned is not None else _scan()
         now = time.monotonic()
         out: dict[int, TreeSample] = {}
+        trees: dict[int, set[int]] = {}
         for root in roots:
             if root not in info:
                 continue
-            cpu, rss, n = tree_totals(root, children, info)
+            cpu, rss, n = tree_totals(root, children, info, trees.setdefault(root, set()))
             prev = self._prev.get(root)
             pct: float | None = None
             if prev is not None and now > prev[0]:
@@ -219,6 +226,8 @@ class ProcessSampler:
                 self._prev_work[root] = work
             self._prev[root] = (now, cpu)
             out[root] = TreeSample(cpu_percent=pct, rss_bytes=rss, processes=n, work_cpu_percent=work_pct)
+        ports = serving(trees)
+        out = {root: replace(s, serving=tuple(ports.get(root, ()))) for root, s in out.items()}
         for gone in [r for r in self._prev if r not in info and not os.path.exists(f"/proc/{r}")]:
             del self._prev[gone]  # ended (a root not sampled this time keeps its previous sample)
             self._prev_work.pop(gone, None)

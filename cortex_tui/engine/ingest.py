@@ -247,6 +247,7 @@ class Ingest:
         if rt.rec.state.terminal:  # a sample taken while it still ran arrives after its end: not shown as 0
             return
         rt.rec.rss_bytes = s.rss_bytes
+        rt.rec.serving = list(s.serving)
         if s.cpu_percent is not None:
             rt.rec.cpu_percent = round(s.cpu_percent, 1)
             # an agent whose UI animates while it waits (adapter.ui_processes): only its commands' CPU is work

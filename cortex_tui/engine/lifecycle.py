@@ -148,6 +148,7 @@ class Lifecycle:
         self.nodes.get_for(rt.rec).stop(rt.rec, rt.adapter, self.paths(rt.rec))
         if rt.rec.attempt == attempt:  # not restarted meanwhile (a new attempt is not finished)
             rt.rec.finished_at = rt.rec.finished_at or self.clock.time()
+            rt.rec.serving = []
 
     async def on_exit(self, rt: SessionRuntime, code: int) -> None:
         """An attempt ended with ``code``: final look, triggers, then finished (review) or failed (restart?)."""
@@ -168,6 +169,7 @@ class Lifecycle:
             self.exiting.discard(rec.name)
         rec.cpu_percent = None  # nothing runs any more: no stale CPU/RSS on the dashboard
         rec.rss_bytes = None
+        rec.serving = []
         self.ingest.read_agent_events(rt)
         self.ingest.poll_usage(rt)
         rec.exit_code = code

@@ -49,6 +49,10 @@ def session_dict(rec: SessionRecord, budget_usd: float | None = None, budget_tok
         "cpu_percent": rec.cpu_percent,
         "rss_bytes": rec.rss_bytes,
         "disk_bytes": rec.disk_bytes,
+        "phase": rec.phase,
+        "ports": rec.ports,
+        "serving": [f"http://127.0.0.1:{p}" for p in rec.serving] if rec.state.live else [],
+        "sandbox": rec.sandbox,
         "changed_files": rec.changed_files,
         "diff": {"added": rec.diff_added, "removed": rec.diff_removed},
     }

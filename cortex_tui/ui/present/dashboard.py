@@ -163,7 +163,7 @@ def row_view(rec: SessionRecord, spec: ResolvedSession | None, extras: SessionEx
     name = Text(visible(rec.name), style="bold" if needs_attention(rec) else "")
     cells = (
         name,
-        state_cell(rec.state, pal),
+        state_cell(rec.state, pal) if rec.phase is None else Text(f"◌ {rec.phase}", style=pal.accent),
         activity_cell(act, now, pal),
         triggers_cell(active, pal),
         Text(fmt_count(tokens)),
@@ -173,7 +173,8 @@ def row_view(rec: SessionRecord, spec: ResolvedSession | None, extras: SessionEx
         diff_cell(rec, extras, pal),
         Text(AGENT_SHORT.get(rec.agent, rec.agent)),
         Text(visible(rec.node)),
-        Text(visible(rec.branch), style=pal.muted),
+        Text.assemble(*[(f":{p} ", pal.accent) for p in rec.serving], (visible(rec.branch), pal.muted))
+        if rec.serving else Text(visible(rec.branch), style=pal.muted),
     )
     sort = {
         "attention": attention_key(rec),

@@ -101,6 +101,12 @@ def facts_text(rec: SessionRecord, spec: ResolvedSession | None, extras: Session
         mem += f" of {fmt_bytes(spec.memory_limit)}"
     row("rss", mem)
     row("disk", fmt_bytes(rec.disk_bytes))
+    runtime = [f"phase {rec.phase}"] if rec.phase else []  # issue #19: the session's runtime
+    runtime += [f"sandbox {rec.sandbox}"] if rec.sandbox else []
+    runtime += ["ports " + " ".join(map(str, rec.ports))] if rec.ports else []
+    runtime += ["serving " + " ".join(f"http://127.0.0.1:{p}" for p in rec.serving)] if rec.serving else []
+    if runtime:
+        row("runtime", " · ".join(runtime))
     row("diff", diff_cell(rec, extras, pal))
     if rec.exit_code is not None:
         row("exit", str(rec.exit_code))
