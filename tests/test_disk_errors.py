@@ -126,6 +126,29 @@ def test_disk_fills_mid_run_exit_4_agents_live_on_and_rerun_recovers(git_repo: P
     assert git(git_repo, "log", "-1", "--format=%s", "cortex/disk/a").strip() == "add a"
 
 
+def test_exit_4_mid_run_still_writes_report_json_and_junit(git_repo: Path, tmp_path: Path, tiny_fs: Path) -> None:
+    """The run's own files fill the disk: the run stops with exit 4, and the reports (elsewhere) say why."""
+    import json
+
+    layout = _layout(tmp_path, SLOW)
+    report, junit = tmp_path / "out" / "report.json", tmp_path / "out" / "junit.xml"
+    report.parent.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "cortex_tui.cli", "run", str(layout), "--repo", str(git_repo),
+                             "--state-dir", str(tiny_fs), "--headless", "--report", str(report),
+                             "--junit", str(junit)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL)
+    log = tiny_fs / "runs/disk/logs/a.log"
+    wait_until(lambda: log.exists() and "started" in log.read_text(errors="replace"), timeout=30, what="a runs")
+    fill(tiny_fs)
+    out, err = proc.communicate(timeout=60)
+    _clear(subprocess.CompletedProcess(proc.args, proc.returncode, out, err), tiny_fs, "No space left on device")
+    data = json.loads(report.read_text())
+    assert data["exit_code"] == 4 and "No space left on device" in data["reason"] and str(tiny_fs) in data["reason"]
+    assert [s["name"] for s in data["sessions"]] == ["a"]
+    assert "No space left on device" in junit.read_text()
+    Tmux(_socket(tiny_fs)).kill_server()
+
+
 def _socket(state_dir: Path) -> str:
     from cortex_tui.backends.tmux import socket_name
 

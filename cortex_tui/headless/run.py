@@ -29,22 +29,17 @@ def run_headless(sup: Supervisor, *, report: Path | None, junit: Path | None, ti
     sup.subscribe(progress_printer(sys.stderr))
     try:
         why = asyncio.run(supervise_to_end(sup, timeout=timeout, stop_on_signal=True, until_done=True))
-    except CortexError:
+    except CortexError as e:  # e.g. the run's files cannot be written (exit 4): the reports still say so
+        failed_reports(sup, report, junit, started, e.exit_code, e.message)
         raise
     except OSError as e:  # a file of ours not wrapped where it is written: still name it, exit 4
-        raise disk_error(None, e, "file access") from e
+        err = disk_error(None, e, "file access")
+        failed_reports(sup, report, junit, started, err.exit_code, err.message)
+        raise err from e
     except Exception as e:
         why = f"supervisor failed: {type(e).__name__}: {e}"
         print(f"error: {visible(why)}", file=sys.stderr)
-        if hasattr(sup, "state"):
-            data = build_report(sup, exit_code=EXIT_SUPERVISOR, reason=why, started=started)
-            data["failures"] = {}
-            if report:
-                write_report(report, data)
-            if junit:
-                from cortex_tui.headless.junit import write_junit
-
-                write_junit(junit, data)
+        failed_reports(sup, report, junit, started, EXIT_SUPERVISOR, why)
         return EXIT_SUPERVISOR
     if why != "handover" and all(r.state.terminal for r in sup.state.sessions.values()):
         # every session ended: the run's tmux server (dead panes, the _cortex window) goes; the logs stay —
@@ -81,6 +76,34 @@ def run_headless(sup: Supervisor, *, report: Path | None, junit: Path | None, ti
     emit(data, sys.stdout)
     print(f"cortex-tui: {visible(reason)} (run exit code {code})", file=sys.stderr)
     return code
+
+
+def failed_reports(sup: Supervisor, report: Path | None, junit: Path | None, started: float, code: int,
+                   why: str) -> None:
+    """The run stopped early (supervisor error, unwritable run files: exit 4): report.json and JUnit still
+    say what happened, with that exit code. A report that cannot be written is said, never a traceback."""
+    if not hasattr(sup, "state") or not (report or junit):
+        return
+    try:
+        data = build_report(sup, exit_code=code, reason=why, started=started)
+    except (CortexError, OSError) as e:
+        print(f"warning: no report: {visible(str(e))}", file=sys.stderr)
+        return
+    data["exit_code"], data["reason"] = code, why
+    data["failures"] = {}
+    for path, write in ((report, write_report), (junit, _junit)):
+        if path is None:
+            continue
+        try:
+            write(path, data)
+        except (CortexError, OSError) as e:
+            print(f"warning: could not write {visible(str(path))}: {visible(str(e))}", file=sys.stderr)
+
+
+def _junit(path: Path, data: dict[str, Any]) -> None:
+    from cortex_tui.headless.junit import write_junit
+
+    write_junit(path, data)
 
 
 def integration_verdict(sup: Supervisor, data: dict[str, Any], code: int, reason: str) -> tuple[int, str]:
