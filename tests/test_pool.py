@@ -82,6 +82,10 @@ def test_memory_floor_keeps_tasks_queued_and_says_why(git_repo: Path, tmp_path: 
     assert not [e for e in events if e.kind == "spawned"]
     reason = sup.rt["t0"].rec.reason or ""
     assert reason.startswith("waiting: local memory: one sim task needs") and "above the floor" in reason
+    q = json.loads(cli("queue", "--repo", str(git_repo), "--json").stdout)  # what a person sees, from state.json
+    assert q["waiting"] == {"t0": reason, "t1": reason} and q["pool"]["slots"] == 2
+    assert q["pool"]["nodes"]["local"]["available"] <= 8 << 20
+    assert q["by_type"] == {"-": {"pending": 2, "running": 0, "done": 0}}
 
 
 def test_kill_9_of_a_pool_supervisor_loses_nothing_and_starts_nothing_twice(git_repo: Path, tmp_path: Path) -> None:
@@ -101,7 +105,8 @@ def test_kill_9_of_a_pool_supervisor_loses_nothing_and_starts_nothing_twice(git_
     before = states()
     assert "pending" in before.values()  # queued tasks were left behind by the dead supervisor
     # added while no supervisor ran: waits in the inbox, runs in the pool later
-    r = cli("add", "--repo", str(git_repo), "--name", "late", "--agent", "sim", "--prompt", "p", "--json")
+    r = cli("add", "--repo", str(git_repo), "--name", "late", "--agent", "sim", "--prompt", "p", "--labels", "docs",
+            "--json")
     assert json.loads(r.stdout)[0]["queued"] == "inbox"
     run = subprocess.run([sys.executable, "-m", "cortex_tui.cli", "run", str(layout), "--repo", str(git_repo),
                           "--headless", "--timeout", "300"], capture_output=True, text=True, timeout=360,
@@ -109,6 +114,8 @@ def test_kill_9_of_a_pool_supervisor_loses_nothing_and_starts_nothing_twice(git_
     assert run.returncode == 0, run.stderr
     final = states()
     assert final == dict.fromkeys([*(f"t{i}" for i in range(6)), "late"], "finished")
+    q = json.loads(cli("queue", "--repo", str(git_repo), "--json").stdout)
+    assert q["by_type"] == {"-": {"pending": 0, "running": 0, "done": 6}, "docs": {"pending": 0, "running": 0, "done": 1}}
     events = [json.loads(x) for x in (run_dir / "events.jsonl").read_text().splitlines()]
     spawned = sorted(e["session"] for e in events if e["kind"] == "spawned")
     assert spawned == sorted([*(f"t{i}" for i in range(6)), "late"])  # each exactly once across both supervisors

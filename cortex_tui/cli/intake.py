@@ -6,7 +6,7 @@ import asyncio
 import json
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,6 +14,10 @@ from cortex_tui.cli._app import app
 from cortex_tui.cli._options import JsonOpt, RepoOpt, RunOpt, StateOpt
 from cortex_tui.cli._runs import layout_of, open_run
 from cortex_tui.errors import CortexError, LayoutError, UsageError
+
+if TYPE_CHECKING:
+    from cortex_tui.model.layout import SessionSpec
+    from cortex_tui.model.state import RunState
 
 
 def _split(v: str | None) -> list[str]:
@@ -63,6 +67,8 @@ def add(
     model: Annotated[str | None, typer.Option(help="Model (default: the layout's).")] = None,
     scope: Annotated[str | None, typer.Option(help="Comma list of globs the task may edit.")] = None,
     depends_on: Annotated[str | None, typer.Option("--depends-on", help="Comma list of sessions to wait for.")] = None,
+    labels: Annotated[str | None, typer.Option("--labels", help="Comma list of labels ([[route]] rules match them).")] = None,
+    node: Annotated[str | None, typer.Option(help="Node, node group or 'auto' (default: its route's or [pool] node).")] = None,
     file: Annotated[Path | None, typer.Option("--file", help="A tasks file: [[session]] tables (.toml) or JSON lines.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -87,6 +93,10 @@ def add(
             one["scope"] = _split(scope)
         if depends_on:
             one["depends_on"] = _split(depends_on)
+        if labels:
+            one["labels"] = _split(labels)
+        if node:
+            one["node"] = node
         raw = [one]
         where = "task"
     layout = layout_of(state).layout
@@ -157,18 +167,52 @@ async def _post(sock: Path, body: dict[str, Any]) -> dict[str, Any] | None:
 def queue(repo: RepoOpt = Path("."), state_dir: StateOpt = None, run_id: RunOpt = None, as_json: JsonOpt = False) -> None:
     """The run's tasks by phase: pending (incl. the inbox), running, done."""
     from cortex_tui.engine.intake import read_inbox
+    from cortex_tui.text import visible
 
     store, state = open_run(repo, state_dir, run_id)
     inbox, _ = read_inbox(store.dir)
     phases: dict[str, list[str]] = {"pending": [], "running": [], "done": []}
+    waiting: dict[str, str] = {}
     for rec in state.sessions.values():
         phase = "done" if rec.state.terminal else "pending" if rec.state.value == "pending" else "running"
         phases[phase].append(rec.name)
+        if phase == "pending" and rec.reason:
+            waiting[rec.name] = rec.reason
     phases["pending"] += [s.name for s in inbox]
+    for s in inbox:
+        waiting[s.name] = "in the inbox: the next supervisor takes it"
     data = {"run": state.run, **{k: {"count": len(v), "sessions": v} for k, v in phases.items()},
-            "inbox": [s.name for s in inbox]}
+            "inbox": [s.name for s in inbox], "waiting": waiting, "pool": state.pool,
+            "by_type": _by_type(state, inbox)}
     if as_json:
         typer.echo(json.dumps(data))
         return
     for k in ("pending", "running", "done"):
-        typer.echo(f"{k:<8} {len(phases[k]):>3}  {', '.join(phases[k])}")
+        typer.echo(f"{k:<8} {len(phases[k]):>3}  {visible(', '.join(phases[k]))}")
+    if state.pool.get("slots") is not None:
+        typer.echo(f"pool     {state.pool.get('running', 0)}/{state.pool['slots']} slots in use"
+                   + (f", {state.pool['warm']['ready']} warm" if state.pool.get("warm") else ""))
+    for name, why in waiting.items():
+        typer.echo(f"  {visible(name)}: {visible(why)}")
+
+
+def _by_type(state: RunState, inbox: list[SessionSpec]) -> dict[str, dict[str, int]]:
+    """Counts per phase for each label (a task's type; "-" for none), from the added tables and the inbox."""
+    labels: dict[str, list[str]] = {}
+    for raw in state.added:
+        if isinstance(raw, dict) and isinstance(raw.get("name"), str):
+            labels[raw["name"]] = [str(x) for x in raw.get("labels") or []]
+    for spec in inbox:
+        labels[spec.name] = list(spec.labels)
+    try:
+        for s in layout_of(state).layout.session:
+            labels.setdefault(s.name, list(s.labels))
+    except CortexError:
+        pass  # a layout that no longer parses: its sessions count as "-"
+    out: dict[str, dict[str, int]] = {}
+    names = {**{n: r.state for n, r in state.sessions.items()}, **{s.name: None for s in inbox}}
+    for name, st in names.items():
+        phase = "pending" if st is None or st.value == "pending" else "done" if st.terminal else "running"
+        for label in labels.get(name) or ["-"]:
+            out.setdefault(label, {"pending": 0, "running": 0, "done": 0})[phase] += 1
+    return out
