@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tests.engine_helpers import make_sup, run_to_end, triggers, wait_for
+from engine_helpers import make_sup, run_to_end, triggers, wait_for
 
 FLOOD = r'''
 import sys, time

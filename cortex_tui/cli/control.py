@@ -16,6 +16,7 @@ from cortex_tui.cli._app import app
 from cortex_tui.cli._options import RepoOpt, RunOpt, SessionArg, StateOpt
 from cortex_tui.cli._runs import open_run, record, state_dir_of
 from cortex_tui.errors import CortexError, UsageError
+from cortex_tui.store.logs import log_start
 
 if TYPE_CHECKING:
     from cortex_tui.model.state import RunState
@@ -265,9 +266,10 @@ def log_tail(path: Path, lines: int, chunk: int = 64 * 1024) -> tuple[list[str],
         return [], size
     data = b""
     pos = size
+    floor = log_start(path)  # a rotated log: nothing before this is kept (store/logs.py)
     with open(path, "rb") as f:
-        while pos > 0 and data.count(b"\n") <= lines:
-            step = min(chunk, pos)
+        while pos > floor and data.count(b"\n") <= lines:
+            step = min(chunk, pos - floor)
             pos -= step
             f.seek(pos)
             data = f.read(step) + data

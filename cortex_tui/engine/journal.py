@@ -47,6 +47,8 @@ class Journal:
         self.last_save = 0.0
         self.fatal: DiskError | None = None
         """Why supervision stopped early: the run's files could not be written."""
+        self.after_save: Callable[[RunState], None] | None = None
+        """Called after each successful save (log rotation: the saved offsets are durable now)."""
 
     def mark_dirty(self) -> None:
         self.dirty = True
@@ -85,3 +87,6 @@ class Journal:
             atomic_write(self.status_path, render_status_md(state))
         except DiskError as e:
             self.disk_failed(e)
+            return
+        if self.after_save is not None:
+            self.after_save(state)

@@ -25,6 +25,7 @@ from cortex_tui.engine.handover import approved_for
 from cortex_tui.engine.ingest import Ingest
 from cortex_tui.engine.journal import Journal
 from cortex_tui.engine.lifecycle import Lifecycle
+from cortex_tui.engine.logrotate import LogRotator
 from cortex_tui.engine.nodes import NodeSet
 from cortex_tui.engine.observers import Observers, Plugin, start_observers
 from cortex_tui.engine.pool import Pool
@@ -83,6 +84,8 @@ class Supervisor:
         """events.jsonl, state.json and status.md; a disk error stops supervising (:attr:`fatal`)."""
         self._emit = self.journal.emit
         self._save = self.journal.save
+        self.journal.after_save = LogRotator(self.store.log_path, self.layout.run.log_max,
+                                             lambda e: self._emit("watch_error", None, error=e)).after_save
         self._mark_dirty = self.journal.mark_dirty
         self.registry = SessionRegistry(clock=self.clock, layout=self.layout, specs=self.specs, store=self.store,
                                         worktrees_root=self.worktrees_root, state=lambda: self.state,

@@ -161,6 +161,8 @@ class RunSpec(_Strict):
     """At most this many sessions running at once (others wait as pending)."""
     prices: dict[str, dict[str, float]] | None = None
     """Price table overrides: model -> {input, output, cache_read, cache_write} USD per Mtok."""
+    log_max: Size | None = None
+    """Session logs keep at most this much on disk (default 50 MB; their head is dropped, offsets stay; 0: never)."""
 
     @field_validator("name")
     @classmethod

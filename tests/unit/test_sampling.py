@@ -8,11 +8,12 @@ import subprocess
 import sys
 import time
 
+from unit_helpers import runtimes
+
 from cortex_tui import resources
 from cortex_tui.engine.clock import FakeClock
 from cortex_tui.engine.sampling import QUIET_SAMPLE_S, SamplePacer
 from cortex_tui.resources import ProcessSampler, tree_totals
-from tests.unit.unit_helpers import runtimes
 
 TREE = r'''
 import subprocess, sys, threading, time

@@ -1,0 +1,54 @@
+"""Rotating the run's session logs after each save of its state (see :mod:`cortex_tui.store.logs`)."""
+
+from __future__ import annotations
+
+import errno
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from cortex_tui.model.state import RunState, SessionRecord
+from cortex_tui.store.logs import LOG_MAX, rotate
+
+CHECK_S = 5.0
+"""Log sizes are looked at this often (one stat per live session)."""
+
+
+class LogRotator:
+    """Called after each save of the run's state: rotates the logs that grew past ``log_max``."""
+
+    def __init__(self, log_path: Callable[[str], Path], log_max: int | None,
+                 on_error: Callable[[str], None]) -> None:
+        self.log_path = log_path
+        self.log_max = LOG_MAX if log_max is None else log_max
+        self.on_error = on_error
+        self._checked = float("-inf")
+        self._broken = False
+        self.rotations = 0
+
+    def after_save(self, state: RunState) -> None:
+        self.saved(state.sessions.values())
+
+    def saved(self, records: Iterable[SessionRecord]) -> None:
+        """``records`` as they were just saved (their ``log_offset`` is durable)."""
+        if self._broken or self.log_max <= 0:
+            return
+        now = time.monotonic()
+        if now - self._checked < CHECK_S:
+            return
+        self._checked = now
+        for rec in records:
+            if rec.attempt == 0:
+                continue
+            path = self.log_path(rec.slug)
+            try:
+                if rotate(path, rec.log_offset, self.log_max) is not None:
+                    self.rotations += 1
+            except OSError as e:
+                if e.errno in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                    self._broken = True
+                    self.on_error(f"log rotation is not possible on the filesystem of {path} ({e.strerror}): "
+                                  "session logs grow without bound; keep the state dir on ext4, xfs, btrfs or "
+                                  "tmpfs")
+                    return
+                self.on_error(f"rotating {path}: {e.strerror or e}")
