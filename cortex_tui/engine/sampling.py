@@ -1,5 +1,5 @@
 """How often each session's process tree is sampled: busy or nearly-silent sessions every tick of the
-sampler (``SAMPLE_S`` in the supervisor), quiet ones every :data:`QUIET_SAMPLE_S`.
+sampler (``SAMPLE_S`` in :mod:`cortex_tui.engine.periodic`), quiet ones every :data:`QUIET_SAMPLE_S`.
 
 A quiet session (no output for :data:`QUIET_AFTER_S`, its last sample below its silence CPU threshold) is
 what most of an idle fleet is; sampling it every 2 s measured nothing new. The silence rule still gets a fresh

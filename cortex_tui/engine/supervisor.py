@@ -28,6 +28,7 @@ from cortex_tui.engine.lifecycle import Lifecycle
 from cortex_tui.engine.logrotate import LogRotator
 from cortex_tui.engine.nodes import NodeSet
 from cortex_tui.engine.observers import Observers, Plugin, start_observers
+from cortex_tui.engine.periodic import Periodic
 from cortex_tui.engine.pool import Pool
 from cortex_tui.engine.reattach import foreign_note, open_run
 from cortex_tui.engine.reconciler import Reconciler
@@ -37,14 +38,14 @@ from cortex_tui.engine.routing import ChangeRouter
 from cortex_tui.engine.schedule import plan, settled, timed_out
 from cortex_tui.engine.screen import ScreenChecks
 from cortex_tui.engine.session import SessionRuntime
-from cortex_tui.engine.tasks import TaskSet, describe, supervised
+from cortex_tui.engine.tasks import TaskSet, describe
 from cortex_tui.engine.triggers import Action, TriggerBook
 from cortex_tui.engine.usage import UsageBook, budget_spent, run_usage
 from cortex_tui.errors import CortexError, DiskError
 from cortex_tui.layout import LoadedLayout
 from cortex_tui.model.layout import ResolvedSession, SessionSpec
 from cortex_tui.model.state import RunState, SessionRecord, SessionState
-from cortex_tui.resources import DISK_S, ProcessSampler, TreeSample
+from cortex_tui.resources import TreeSample
 from cortex_tui.store.files import RunStore
 from cortex_tui.watch.rules import OverlapTracker
 
@@ -53,9 +54,6 @@ log = logging.getLogger("cortex_tui.engine")
 Runtime = SessionRuntime
 
 TICK_S = 0.5
-SAMPLE_S = 2.0
-REMOTE_POLL_S = 1.0
-"""Remote sessions: one ssh round trip per node this often (output, events, exit codes, changed files)."""
 
 
 class Supervisor:
@@ -95,11 +93,8 @@ class Supervisor:
         self._get = self.registry.get
         self.overlap = OverlapTracker()
         self.book = TriggerBook(self.clock, self._emit, self._on_trigger_action, self._mark_dirty)
-        self.sampler = ProcessSampler()
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
-        self._last_sample = 0.0
-        self._last_disk = 0.0
         self.run_budget = BudgetTracker(budget_usd=self.layout.run.budget_usd,
                                         budget_tokens=self.layout.run.budget_tokens)
         """``[run] budget_usd/budget_tokens`` against the sum of every session's usage."""
@@ -133,7 +128,6 @@ class Supervisor:
                               base_branch=lambda: self.state.base, claim_warm=self.pool.claim_warm)
         self._spawning = self.life.spawning
         self._exiting = self.life.exiting
-        self._last_remote_poll = 0.0
         self._tasks = TaskSet(self._engine_error)
         """Trigger actions in flight (pause/stop/recycle)."""
         self._review_tasks = TaskSet(self._engine_error)
@@ -148,6 +142,8 @@ class Supervisor:
         self.reconciler = Reconciler(clock=self.clock, book=self.book, life=self.life, tmux=self.tmux,
                                      runtimes=self.rt, watched=self._watched, spawning=self._spawning,
                                      read_exit=self.router.read_exit)
+        self.periodic = Periodic(nodes=self.nodes, ingest=self.ingest, runtimes=self.rt, spawning=self._spawning,
+                                 state=lambda: self.state, on_error=self._engine_error)
         self.screens = ScreenChecks(self._bg, self._tmux, self.book)
         self.review_enabled = True
         self.review = ReviewDesk(repo=self.repo, state_dir=self.state_dir, run=self.run_id, bus=self.bus,
@@ -335,11 +331,6 @@ class Supervisor:
         """Sessions whose files are on this machine (seen by the watcher and tmux reconcile)."""
         return [rt for rt in self.rt.values() if not self.nodes.polled(rt.rec)]
 
-    async def _poll_nodes(self) -> None:
-        live = [rt for rt in self.rt.values() if rt.rec.state.live and rt.rec.name not in self._spawning]
-        await self.nodes.poll(live, self.state.base_commit)
-        self.state.nodes = self.nodes.links.health()
-
     # ------------------------------------------------------------------ observation
     async def _catch_up(self) -> None:
         """After (re-)attaching: read output and events written while no supervisor watched; re-verify and
@@ -393,18 +384,7 @@ class Supervisor:
                 self.book.set_state(rt, SessionState.FAILED, why)  # a timeout is a failure, not a user's stop
         if await self.reconciler.periodic(mono):
             self.journal.dirty = True
-        if mono - self._last_remote_poll >= REMOTE_POLL_S and any(
-                rt.rec.state.live and self.nodes.polled(rt.rec) for rt in self.rt.values()):
-            self._last_remote_poll = mono
-            await supervised(self._poll_nodes, "node-poll", self._engine_error, restart=False)
-        if live and mono - self._last_sample >= SAMPLE_S:
-            self._last_sample = mono
-            disk = mono - self._last_disk >= DISK_S
-            if disk:
-                self._last_disk = mono
-            await self.nodes.sample_watched(live, self.sampler, disk=disk)
-            for rt in live:
-                self.ingest.poll_usage(rt)
+        await self.periodic.run(live, mono)
         await self._schedule()
         self._save()
 
