@@ -8,6 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 from conftest import git
 from test_review_support import Fleet, backup_refs, commit_file
@@ -162,7 +163,7 @@ def test_a_dependency_squash_merged_by_hand_unblocks_its_approved_dependent(git_
     rec_after.state = SessionState.PENDING
 
     # approved_for reads only each runtime's record and its spec's depends_on / start_after
-    rts: list = [SimpleNamespace(rec=rec_a, spec=SimpleNamespace(depends_on=[], start_after="finished")),
+    rts: list[Any] = [SimpleNamespace(rec=rec_a, spec=SimpleNamespace(depends_on=[], start_after="finished")),
                  SimpleNamespace(rec=rec_after, spec=SimpleNamespace(depends_on=["a"], start_after="approved"))]
     assert asyncio.run(approved_for(rts, fl.queue, "main")) == set()  # pending review: it waits
     assert not landed_in_base(git_repo, rec_a, "main")
