@@ -140,3 +140,53 @@ def test_the_example_dashboard_and_alert_rules_name_only_series_that_exist() -> 
     text = (docs / "grafana-dashboard.json").read_text() + (docs / "prometheus-alerts.yml").read_text()
     named = set(re.findall(r"\bcortex_[a-z_]+", text)) - {"cortex_tui"}
     assert named and named <= produced, named - produced
+
+
+LATENCY_LAYOUT = """
+[run]
+name = "latency"
+[defaults]
+agent = "sim"
+[[session]]
+name = "asker"
+script = ["say about to ask", "ask Proceed?", "say went on"]
+[[session]]
+name = "errs"
+script = ["error ValueError: bad value at 0x7f01 (/tmp/a1/x.py:3)", "error ValueError: bad value at 0x7f99 (/tmp/b2/x.py:8)",
+          "say between", "error ValueError: bad value at 0x1234 (/tmp/c3/x.py:42)", "sleep 1"]
+"""
+
+
+def test_trigger_latency_histogram_scraped_over_http(git_repo: Path, tmp_path: Path) -> None:
+    """#21: cortex_trigger_latency_seconds, from each trigger's cause (the output written) to its raise, equals
+    the run state's ``at - cause_at`` for every trigger, by kind."""
+    import asyncio
+
+    sup = make_sup(git_repo, LATENCY_LAYOUT, tmp_path)
+    sup.metrics_addr = ("127.0.0.1", 0)
+    seen: list[Event] = []
+    sup.subscribe(seen.append)
+    got: dict[str, Any] = {}
+
+    def raised(kind: str) -> bool:
+        return any(t.kind == kind for r in sup.state.sessions.values() for t in r.triggers)
+
+    async def during(s: Supervisor) -> None:
+        await wait_for(lambda: raised("approval_waiting") and raised("repeated_error"), timeout=60,
+                       what="both triggers")
+        url = next(e.data["url"] for e in seen if e.kind == "metrics_serving")
+        got["state"] = s.state.model_copy(deep=True)  # before the scrape: triggers only ever get added
+        text = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=10).read().decode())
+        got["samples"] = parse(text)
+        await s.approve("asker")
+
+    run_to_end(sup, during=during, timeout=90)
+    samples: Samples = got["samples"]
+    st: RunState = got["state"]
+    for kind in ("approval_waiting", "repeated_error"):
+        ts = [t for r in st.sessions.values() for t in r.triggers if t.kind == kind]
+        assert ts and all(t.cause_at is not None and st.created_at <= t.cause_at <= t.at for t in ts), ts
+        assert value(samples, "cortex_trigger_latency_seconds_count", kind=kind) == len(ts)
+        total = value(samples, "cortex_trigger_latency_seconds_sum", kind=kind)
+        assert abs(total - sum(t.at - (t.cause_at or 0) for t in ts)) < 1e-6
+        assert value(samples, "cortex_trigger_latency_seconds_bucket", kind=kind, le="+Inf") == len(ts)

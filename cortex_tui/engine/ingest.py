@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -41,6 +42,16 @@ CHUNK = 1 << 20
 """A log is read this many bytes at a time."""
 OUTPUT_SAVE_S = 1.0
 """New output alone (log offsets) marks the state dirty at most this often; triggers and states at once."""
+
+
+def read_stamped(path: Path, offset: int, size: int = -1) -> tuple[bytes, float | None]:
+    """:func:`read_from`, and when the file was last written (its mtime: the newest bytes' time)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read(size), os.fstat(f.fileno()).st_mtime
+    except FileNotFoundError:
+        return b"", None
 
 
 def read_from(path: Path, offset: int, size: int = -1) -> bytes:
@@ -118,9 +129,15 @@ class Ingest:
     def _read_chunk(self, rt: SessionRuntime) -> bool:
         """One chunk; True when more is waiting."""
         rec = rt.rec
-        data = read_from(self.store.log_path(rec.slug), rec.log_offset, CHUNK)
+        data, written = read_stamped(self.store.log_path(rec.slug), rec.log_offset, CHUNK)
         if not data:
             return False
+        rt.output_written_at = written
+        with self.book.caused_at(written):  # triggers from these lines were caused when they were written
+            return self._lines(rt, data)
+
+    def _lines(self, rt: SessionRuntime, data: bytes) -> bool:
+        rec = rt.rec
         rec.log_offset += len(data)
         buf = rt.partial + data
         cut = buf.rfind(b"\n")
@@ -150,10 +167,15 @@ class Ingest:
     def read_agent_events(self, rt: SessionRuntime) -> None:
         """New whole lines of the agent's events file: each is progress, and may carry signals."""
         rec = rt.rec
-        data = read_from(self.store.events_file(rec.slug), rec.events_offset)
+        data, written = read_stamped(self.store.events_file(rec.slug), rec.events_offset)
         end = data.rfind(b"\n")
         if end < 0:
             return
+        with self.book.caused_at(written):  # the records' triggers were caused when they were appended
+            self._records(rt, data, end)
+
+    def _records(self, rt: SessionRuntime, data: bytes, end: int) -> None:
+        rec = rt.rec
         rec.events_offset += end + 1
         bad = 0
         for raw in data[: end + 1].splitlines():

@@ -124,7 +124,8 @@ class ScreenChecks:
                     return
                 lines = screen.splitlines()
                 prompt = rt.adapter.find_approval(lines)
-                self.book.apply(rt, rt.approval.screen(prompt.text if prompt else None))
+                # caused by the output that drew it (when the log was last written), not by this look
+                self.book.apply(rt, rt.approval.screen(prompt.text if prompt else None), cause_at=rt.output_written_at)
                 if prompt is None and rec.state is SessionState.RUNNING and rt.adapter.screen_idle(lines):
                     self.book.set_state(rt, SessionState.IDLE, None)  # e.g. back at its prompt after a deny
                 if not rt.screen_again:

@@ -33,6 +33,8 @@ class SessionRuntime:
     ledger: UsageLedger = field(default_factory=UsageLedger)
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=200))
     partial: bytes = b""
+    output_written_at: float | None = None
+    """When the log read last was last written (its mtime): the cause time of a prompt seen on the screen."""
     screen_task: asyncio.Task[None] | None = None
     screen_again: bool = False
     exit_seen: bool = False

@@ -7,7 +7,8 @@ events, ``on_action`` for the ``on_trigger`` policy's pause/stop/recycle. It has
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 from cortex_tui.engine.clock import Clock
@@ -44,6 +45,17 @@ class TriggerBook:
         self.emit = emit
         self.on_action = on_action
         self.on_dirty = on_dirty
+        self._cause: float | None = None
+
+    @contextmanager
+    def caused_at(self, t: float | None) -> Iterator[None]:
+        """Triggers raised inside the block were caused by what was written at ``t`` (an output chunk, an
+        agent-events batch: the file's mtime); synchronous code only."""
+        before, self._cause = self._cause, t
+        try:
+            yield
+        finally:
+            self._cause = before
 
     def set_state(self, rt: SessionRuntime, new: SessionState, reason: str | None) -> None:
         prev = rt.rec.state
@@ -64,7 +76,7 @@ class TriggerBook:
         self.on_dirty()
 
     def apply(self, rt: SessionRuntime, change: TriggerChange | None, key: str | None = None, *,
-              act: bool = True) -> None:
+              act: bool = True, cause_at: float | None = None) -> None:
         if change is None:
             return
         key = change.key if key is None else key
@@ -72,8 +84,11 @@ class TriggerBook:
             self.clear(rt, change.kind, key, change.evidence)
             return
         now = self.clock.time()
+        cause = cause_at if cause_at is not None else self._cause
+        if cause is None and change.kind == "silence":  # the moment the quiet period reached its threshold
+            cause = max(rt.silence.last_progress, rt.silence.last_busy) + rt.silence.after
         rec = TriggerRecord(kind=change.kind, active=True, severity=change.severity, evidence=change.evidence,
-                            at=now, key=key)
+                            at=now, key=key, cause_at=None if cause is None else min(cause, now))
         rt.rec.triggers.append(rec)
         self.emit("trigger", rt.rec.name, **rec.model_dump())
         if change.kind == "approval_waiting":

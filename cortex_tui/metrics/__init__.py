@@ -1,5 +1,7 @@
 """Prometheus metrics of a run: every value read from the run's state at scrape time (so ``/metrics`` and
-``status --json`` can never disagree), plus spawn durations from the event log. Labels are bounded: run,
+``status --json`` can never disagree), plus spawn durations from the event log. Trigger latency is each
+trigger's ``at - cause_at`` (when the output or record that raised it was written, or the silence threshold
+passed, to when the engine raised it). Labels are bounded: run,
 session, agent, model, node, kind, state — never a prompt, a path or an error text."""
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from cortex_tui.model.state import RunState, SessionState
 
 SPAWN_BUCKETS: tuple[float, ...] = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+LATENCY_BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+"""Trigger latency: an approval prompt should reach the user well within a second; silence within a tick."""
 REVIEW_STATUSES: tuple[str, ...] = ("pending", "approved", "rejected", "changes_requested")
 
 
@@ -46,14 +50,27 @@ def spawn_durations(events: Iterable[dict[str, Any]]) -> list[float]:
     return out
 
 
-def _histogram(name: str, doc: str, values: list[float], labels: dict[str, str]) -> HistogramMetricFamily:
+def _histogram(name: str, doc: str, values: list[float], labels: dict[str, str],
+               bounds: tuple[float, ...] = SPAWN_BUCKETS) -> HistogramMetricFamily:
     h = HistogramMetricFamily(name, doc, labels=list(labels))
-    buckets: list[tuple[str, float]] = []
-    for b in SPAWN_BUCKETS:
-        buckets.append((repr(b), float(sum(1 for v in values if v <= b))))
-    buckets.append(("+Inf", float(len(values))))
-    h.add_metric(list(labels.values()), buckets, sum(values))
+    _observe(h, values, list(labels.values()), bounds)
     return h
+
+
+def _observe(h: HistogramMetricFamily, values: list[float], labels: list[str], bounds: tuple[float, ...]) -> None:
+    buckets = [(repr(b), float(sum(1 for v in values if v <= b))) for b in bounds]
+    buckets.append(("+Inf", float(len(values))))
+    h.add_metric(labels, buckets, sum(values))
+
+
+def trigger_latencies(st: RunState) -> dict[str, list[float]]:
+    """Seconds from cause to raise, per trigger kind, over the triggers whose cause time is known."""
+    out: dict[str, list[float]] = {}
+    for r in st.sessions.values():
+        for t in r.triggers:
+            if t.cause_at is not None:
+                out.setdefault(t.kind, []).append(max(0.0, t.at - t.cause_at))
+    return out
 
 
 class RunCollector(Collector):
@@ -124,6 +141,12 @@ class RunCollector(Collector):
 
         yield _histogram("cortex_spawn_duration_seconds", "From a session's start to its running agent.",
                          snap.spawn_durations, {"run": run})
+        latency = HistogramMetricFamily(
+            "cortex_trigger_latency_seconds", "From a trigger's cause (the output or agent record written, the "
+            "silence threshold passed) to the engine raising it, by kind.", labels=["run", "kind"])
+        for k, values in sorted(trigger_latencies(st).items()):
+            _observe(latency, values, [run, k], LATENCY_BUCKETS)
+        yield latency
 
         depth = GaugeMetricFamily("cortex_review_queue", "Review entries by status.", labels=["run", "status"])
         for status in REVIEW_STATUSES:

@@ -149,6 +149,8 @@ class Trigger(Payload):
     evidence: dict[str, Any]
     at: float
     key: str = ""
+    cause_at: float | None = None
+    """When its cause happened (``at - cause_at``: the trigger latency)."""
 
 
 class TriggerCleared(Payload):

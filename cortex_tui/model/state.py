@@ -49,6 +49,9 @@ class TriggerRecord(BaseModel):
     cleared_at: float | None = None
     key: str = ""
     """Distinguishes triggers of the same kind (e.g. the path for out_of_scope)."""
+    cause_at: float | None = None
+    """When what raised it happened (the output or agent record written, the silence threshold passed);
+    ``at - cause_at`` is the trigger latency (``cortex_trigger_latency_seconds``). None: not known."""
 
 
 class TokenUsage(BaseModel):
