@@ -81,6 +81,7 @@ def run_checks() -> list[Check]:
     sv = _version(["ssh", "-V"])
     checks.append(Check("ssh", sv is not None, sv or "not found", "OpenSSH client (remote nodes only)",
                         "apt-get install openssh-client", required=False))
+    checks.append(bwrap_check())
     from cortex_tui.agents.versions import tested_clis
 
     for kind in tested_clis():
@@ -96,6 +97,18 @@ def run_checks() -> list[Check]:
             checks.append(Check(mod, False, "not importable", "python package",
                                 "run scripts/bootstrap.sh (installs cortex-tui and its packages into .venv/)"))
     return checks
+
+
+def bwrap_check() -> Check:
+    """bubblewrap, for ``sandbox = "bwrap"``: present *and* able to make a sandbox here (a real one is run)."""
+    from cortex_tui.backends.sandbox import BWRAP, INSTALL_HINT, probe
+
+    ver = _version([BWRAP, "--version"])
+    why = probe()
+    return Check("bwrap", why is None, (ver or "") if why is None else (why if ver else "not found"),
+                 'bubblewrap that can make a sandbox here (sandbox = "bwrap" only)',
+                 INSTALL_HINT if ver is None else "user namespaces must be allowed (see docs/isolation.md)",
+                 required=False, present=ver is not None)
 
 
 def agent_check(kind: str) -> Check:

@@ -245,6 +245,17 @@ def _check_runtime(layout: Layout, i: int, s: SessionSpec, r: ResolvedSession,
                     continue
                 fail(("session", i, "node"), f"session {s.name!r} on node {r.node!r}: {field} is supported on "
                      "this machine only (not yet on ssh nodes)", None)
+    if r.sandbox == "bwrap":
+        from cortex_tui.backends.sandbox import INSTALL_HINT, probe
+
+        why = probe(network_none=r.network == "none")
+        if why is not None:
+            fail(("session", i, "sandbox") if s.sandbox is not None else ("defaults", "sandbox"),
+                 f"session {s.name!r} asks for sandbox = \"bwrap\": {why}", INSTALL_HINT)
+    if isinstance(r.network, list):
+        where = ("session", i, "network") if s.network is not None else ("defaults", "network")
+        fail(where, f"session {s.name!r}: a network allowlist is not supported yet (it would run unrestricted)",
+             'use network = "none" (no network) or "host"')
     if r.network != "host" and r.sandbox == "none":
         fail(("session", i, "network"), f"session {s.name!r}: network = {r.network!r} needs sandbox = \"bwrap\"",
              'add sandbox = "bwrap" (the network policy is enforced by the sandbox)')

@@ -1,4 +1,4 @@
-"""One interface for every place a session can run: this machine, a node over ssh (later: a sandbox).
+"""One interface for every place a session can run: this machine, a node over ssh, a sandbox on this machine.
 
 The engine talks to a :class:`Node` and never asks which kind it is. A node kind is one module that
 defines a class with this interface and registers a factory for its ``kind`` (see :data:`BUILTIN_KINDS`);
@@ -133,6 +133,7 @@ NodeFactory = Callable[[NodeContext], Node]
 BUILTIN_KINDS: dict[str, str] = {
     "local": "cortex_tui.backends.local_node",
     "ssh": "cortex_tui.backends.remote_node",
+    "bwrap": "cortex_tui.backends.sandbox_node",
 }
 """Node kind -> module that registers it (imported on first use)."""
 
@@ -151,8 +152,9 @@ def kind_of(spec: NodeSpec | None) -> str:
     return str(getattr(spec, "kind", "ssh"))
 
 
-def make_node(ctx: NodeContext) -> Node:
-    kind = kind_of(ctx.spec)
+def make_node(ctx: NodeContext, kind: str | None = None) -> Node:
+    """A node of ``ctx``'s kind (or ``kind``: e.g. ``bwrap``, this machine with each agent in a sandbox)."""
+    kind = kind or kind_of(ctx.spec)
     if kind not in _FACTORIES and kind in BUILTIN_KINDS:
         importlib.import_module(BUILTIN_KINDS[kind])
     factory = _FACTORIES.get(kind)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cortex_tui.agents.base import AgentAdapter, AgentSignal
+from cortex_tui.backends.sandbox import EROFS, blocked_path
 from cortex_tui.engine.clock import Clock
 from cortex_tui.engine.events import EventBus
 from cortex_tui.engine.log_lines import Lines, split_chunk
@@ -151,6 +152,10 @@ class Ingest:
         rt.tail.extend(lines)
         for line in got.errors:
             self.book.apply(rt, rt.errors.error(now, line))
+        if rec.sandbox and complete is not None and EROFS in complete:  # writes the sandbox refused
+            for raw in complete.split(b"\n"):
+                if EROFS in raw and (blocked := blocked_path(clean_line(raw.decode("utf-8", "replace")))):
+                    self._sandbox_blocked(rt, blocked, clean_line(raw.decode("utf-8", "replace")))
         rec.last_output_at = now
         if rt.adapter.progress == "output":
             self.book.progress(rt, lines[-1] if lines else None)
@@ -212,6 +217,19 @@ class Ingest:
             return
         self.book.apply(rt, TriggerChange("out_of_scope", True, {
             "path": target, "change": "outside worktree", **extra, "scope": list(rt.spec.scope)},
+            key=key, severity="error"))
+
+    def _sandbox_blocked(self, rt: SessionRuntime, path: str, line: str) -> None:
+        """A write the sandbox refused (EROFS in the agent's output): out_of_scope, once per path."""
+        wt = Path(rt.rec.worktree)
+        full = Path(path) if Path(path).is_absolute() else wt / path
+        shown = str(full.relative_to(wt)) if full.is_relative_to(wt) else str(full)
+        key = f"sandbox:{shown}"
+        if any(t.kind == "out_of_scope" and t.key == key for t in rt.rec.triggers):
+            return
+        self.book.apply(rt, TriggerChange("out_of_scope", True, {
+            "path": shown, "change": "blocked by sandbox", "evidence": "blocked by sandbox",
+            "inside_worktree": full.is_relative_to(wt), "line": line[:300], "scope": list(rt.spec.scope)},
             key=key, severity="error"))
 
     def on_signal(self, rt: SessionRuntime, sig: AgentSignal) -> None:

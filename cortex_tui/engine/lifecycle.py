@@ -127,6 +127,7 @@ class Lifecycle:
         return session_paths(self.store, rec)
 
     def spawn_sync(self, rt: SessionRuntime, restart: bool) -> None:
+        rt.rec.sandbox = None if rt.spec.sandbox == "none" else rt.spec.sandbox  # picks its node (engine/nodes.py)
         node = self.nodes.get_for(rt.rec)
         start = prepare_spawn(self.repo, rt.rec, rt.spec, self.base_commit(),
                               {n: r.rec for n, r in self.runtimes.items()}, polled=node.polled,

@@ -79,6 +79,13 @@ class NodeSet:
             return node
 
     def get_for(self, rec: SessionRecord) -> Node:
+        if rec.sandbox and rec.node == LOCAL:  # this machine, the agent in a sandbox (backends/sandbox_node.py)
+            with self._lock:
+                key = f"{LOCAL}+{rec.sandbox}"
+                node = self._nodes.get(key)
+                if node is None:
+                    node = self._nodes[key] = make_node(self.local_ctx, kind=rec.sandbox)
+                return node
         return self.get(rec.node)
 
     def polled(self, rec: SessionRecord) -> bool:

@@ -1,0 +1,181 @@
+"""The bubblewrap sandbox of a session (``sandbox = "bwrap"``, docs/isolation.md): its command line, whether
+bwrap works here, and reading a blocked write back out of an agent's output.
+
+The agent sees the whole filesystem read-only (``--ro-bind / /``) except what the session may write:
+
+- its worktree, or with ``scope_mode = "enforce"`` only the directories/files of its scope in it;
+- what git needs to commit from the worktree: the shared object store, the worktree's own git dir and the
+  ref directory of the run's branches (``refs/heads/cortex/<run>``, and its reflogs);
+- its own agent's config/state directories (``~/.claude`` …, :data:`AGENT_STATE`) and the session's
+  directory of the run (settings, the events file);
+- a private ``/tmp`` (a tmpfs; paths under the real /tmp it needs are bound back read-only).
+
+``network = "none"`` adds ``--unshare-net`` (only a loopback of its own).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+BWRAP = "bwrap"
+INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap)"
+
+AGENT_STATE: dict[str, tuple[str, ...]] = {
+    "claude-code": ("~/.claude", "~/.claude.json", "$CLAUDE_CONFIG_DIR"),
+    "codex": ("$CODEX_HOME", "~/.codex"),
+    "gemini": ("$GEMINI_CLI_HOME", "~/.gemini"),
+    "aider": ("~/.aider",),
+    "opencode": ("~/.local/share/opencode", "~/.local/state/opencode", "~/.config/opencode", "~/.cache/opencode"),
+}
+"""Where each agent keeps its own config and state (writable in the sandbox when they exist)."""
+
+_GLOB = re.compile(r"[*?\[]")
+
+
+@functools.lru_cache(maxsize=4)
+def probe(bwrap: str | None = None, network_none: bool = True) -> str | None:
+    """Why a bwrap sandbox cannot be made here (None: it can). Runs a real one once per process."""
+    bwrap = bwrap or BWRAP
+    path = shutil.which(bwrap)
+    if path is None:
+        return f"{bwrap} not found on PATH"
+    argv = [path, "--die-with-parent", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    if network_none:
+        argv.append("--unshare-net")
+    try:
+        r = subprocess.run([*argv, "true"], capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"{path} could not run: {e}"
+    if r.returncode != 0:
+        err = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else f"exit {r.returncode}"
+        if "namespace" in err.lower() or "permission" in err.lower():
+            err += (" (user namespaces are unavailable: e.g. kernel.unprivileged_userns_clone=0, "
+                    "a container without CAP_SYS_ADMIN, or an AppArmor userns restriction)")
+        return f"{path} cannot make a sandbox here: {err}"
+    return None
+
+
+@dataclass(frozen=True)
+class Jail:
+    """What one session's sandbox lets it write, and its network."""
+
+    worktree: Path
+    writable: tuple[Path, ...]
+    """Paths bound read-write (the worktree or its scope paths, git's, the agent's state, the session dir)."""
+    readable_tmp: tuple[Path, ...]
+    """Paths under the real /tmp bound back read-only over the private one (repo, HOME …)."""
+    network: str
+    narrow_warning: str | None = None
+    """Why an enforce-mode scope could not be narrowed below the whole worktree."""
+
+
+def _expand(p: str, env: dict[str, str]) -> Path | None:
+    if p.startswith("$"):
+        v = env.get(p[1:]) or os.environ.get(p[1:])
+        return Path(v) if v else None
+    return Path(os.path.expanduser(p))
+
+
+def git_write_paths(worktree: Path, branch: str) -> list[Path]:
+    """What ``git add``/``git commit`` in ``worktree`` writes: its own git dir, the objects, the directory of
+    its branch's ref and reflog (created when missing)."""
+    dotgit = worktree / ".git"
+    if dotgit.is_dir():  # not a linked worktree: its whole git dir
+        return [dotgit]
+    text = dotgit.read_text(encoding="utf-8").strip()
+    own = Path(text.removeprefix("gitdir:").strip())
+    own = own if own.is_absolute() else (worktree / own).resolve()
+    common_file = own / "commondir"
+    common = (own / common_file.read_text().strip()).resolve() if common_file.exists() else own.parent.parent
+    ref_dir = common / "refs" / "heads" / Path(branch).parent
+    log_dir = common / "logs" / "refs" / "heads" / Path(branch).parent
+    for d in (ref_dir, log_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    return [own, common / "objects", ref_dir, log_dir]
+
+
+def scope_write_paths(worktree: Path, scope: list[str]) -> tuple[list[Path], str | None]:
+    """The worktree paths an enforce-mode scope may write: per glob, its literal leading directories (a
+    literal path itself when it exists). A glob whose first segment is a pattern covers the worktree root:
+    the whole worktree is then writable, and the reason is returned."""
+    out: list[Path] = []
+    for glob in scope:
+        parts = [p for p in glob.rstrip("/").split("/") if p]
+        literal: list[str] = []
+        for part in parts:
+            if _GLOB.search(part):
+                break
+            literal.append(part)
+        if not literal:
+            return [worktree], f"scope glob {glob!r} starts at the worktree root: the whole worktree stays writable"
+        target = worktree.joinpath(*literal)
+        if len(literal) == len(parts) and target.exists():
+            out.append(target)  # a literal file or directory
+            continue
+        if len(literal) == len(parts) and len(literal) > 1:
+            target = target.parent  # a file that does not exist yet: its directory
+        target.mkdir(parents=True, exist_ok=True)  # an empty directory is nothing to git
+        out.append(target)
+    return out, None
+
+
+def jail_for(*, worktree: Path, branch: str, scope: list[str], enforce: bool, agent: str, session_dir: Path,
+             env: dict[str, str], network: str, repo: Path) -> Jail:
+    narrow: str | None = None
+    if enforce and scope:
+        paths, narrow = scope_write_paths(worktree, scope)
+    else:
+        paths = [worktree]
+    paths += git_write_paths(worktree, branch)
+    for p in AGENT_STATE.get(agent, ()):
+        d = _expand(p, env)
+        if d is not None and d.exists():
+            paths.append(d)
+    paths.append(session_dir)
+    home = Path(env.get("HOME") or os.path.expanduser("~"))
+    tmp = Path("/tmp")
+    readable = [p for p in (repo, home, session_dir.parent) if p.is_relative_to(tmp) and p != tmp]
+    return Jail(worktree, tuple(dict.fromkeys(paths)), tuple(dict.fromkeys(readable)), network, narrow)
+
+
+def bwrap_argv(jail: Jail, argv: list[str], bwrap: str = BWRAP) -> list[str]:
+    """``argv`` run inside the jail. Order matters: the private /tmp first, read-only binds back over it,
+    then the writable binds (a later mount hides an earlier one)."""
+    out = [bwrap, "--die-with-parent", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+           "--tmpfs", "/tmp"]
+    for p in sorted(jail.readable_tmp, key=lambda x: len(x.parts)):
+        out += ["--ro-bind", str(p), str(p)]
+    for p in sorted(jail.writable, key=lambda x: len(x.parts)):
+        out += ["--bind", str(p), str(p)]
+    if jail.network == "none":
+        out.append("--unshare-net")
+    out += ["--chdir", str(jail.worktree), "--setenv", "TMPDIR", "/tmp", "--setenv", "CORTEX_SANDBOX", "bwrap",
+            "--", *argv]
+    return out
+
+
+_EROFS = "Read-only file system"
+EROFS = _EROFS.encode()
+_PY_EROFS = re.compile(r"Read-only file system: '([^']+)'")
+
+
+def blocked_path(line: str) -> str | None:
+    """The path a write the sandbox refused names in an output line (``sh: 1: cannot create x: Read-only
+    file system``, ``touch: cannot touch 'x': …``, Python's ``[Errno 30] Read-only file system: 'x'``)."""
+    if _EROFS not in line:
+        return None
+    m = _PY_EROFS.search(line)
+    if m:
+        return m.group(1)
+    head = line[:line.index(_EROFS)].rstrip().removesuffix(":").rstrip()
+    if not head:
+        return None
+    token = head.rsplit(": ", 1)[-1].split()[-1] if head.rsplit(": ", 1)[-1].split() else ""
+    token = token.strip("'\"‘’`")
+    return token or None
