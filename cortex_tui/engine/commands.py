@@ -3,7 +3,8 @@
 One path for every front end (TUI, CLI through the API, MCP, headless, ``on_trigger`` actions): each command
 finds the session, talks to its pane through the node the session runs on (in a thread: tmux and ssh block),
 changes its state through the :class:`~cortex_tui.engine.triggers.TriggerBook` and records an ``action``
-event with who asked (``origin``). The :class:`~cortex_tui.engine.supervisor.Supervisor` exposes them.
+event with who asked (``origin``); :meth:`SessionCommands.on_trigger` runs the ``on_trigger`` policy's
+pause/stop/recycle as tasks. The :class:`~cortex_tui.engine.supervisor.Supervisor` exposes them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from cortex_tui.engine.events import Emit
 from cortex_tui.engine.handover import continue_blocked
 from cortex_tui.engine.lifecycle import Lifecycle
 from cortex_tui.engine.session import SessionRuntime
-from cortex_tui.engine.triggers import TriggerBook
+from cortex_tui.engine.tasks import TaskSet
+from cortex_tui.engine.triggers import Action, TriggerBook
 from cortex_tui.errors import CortexError
 from cortex_tui.model.state import SessionRecord, SessionState
 
@@ -29,7 +31,7 @@ class SessionCommands:
 
     def __init__(self, *, get: Callable[[str], SessionRuntime], node_for: Callable[[SessionRecord], Node],
                  book: TriggerBook, life: Lifecycle, emit: Emit, repo: Path, run: str,
-                 base_commit: Callable[[], str], wake: Callable[[], None]) -> None:
+                 base_commit: Callable[[], str], wake: Callable[[], None], tasks: TaskSet) -> None:
         self.get = get
         """The session's runtime by name (raises a :class:`CortexError` naming the run for an unknown one)."""
         self.node_for = node_for
@@ -40,6 +42,18 @@ class SessionCommands:
         self.run = run
         self.base_commit = base_commit
         self.wake = wake
+        self.tasks = tasks
+        """Trigger actions in flight (pause/stop/recycle): the run is not done while one runs."""
+
+    def on_trigger(self, rt: SessionRuntime, action: Action, kind: str) -> None:
+        """``on_trigger`` asked for ``action``: run it as a task (it may wait on tmux)."""
+        name = rt.rec.name
+        if action == "pause":
+            self.tasks.spawn(lambda: self.interrupt(name), f"pause:{name}")
+        elif action == "stop":
+            self.tasks.spawn(lambda: self.stop(name, reason=f"stopped by trigger {kind}"), f"stop:{name}")
+        else:
+            self.tasks.spawn(lambda: self.restart(name), f"recycle:{name}")
 
     def _pane(self, name: str) -> tuple[SessionRuntime, Tmux]:
         rt = self.get(name)

@@ -34,14 +34,15 @@ from cortex_tui.engine.reattach import foreign_note, open_run
 from cortex_tui.engine.reconciler import Reconciler
 from cortex_tui.engine.registry import SessionRegistry
 from cortex_tui.engine.review_desk import ReviewDesk
+from cortex_tui.engine.review_runs import ReviewRuns
 from cortex_tui.engine.routing import ChangeRouter
 from cortex_tui.engine.schedule import plan, settled, timed_out
 from cortex_tui.engine.screen import ScreenChecks
 from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.engine.tasks import TaskSet, describe
-from cortex_tui.engine.triggers import Action, TriggerBook
+from cortex_tui.engine.triggers import TriggerBook
 from cortex_tui.engine.usage import UsageBook, budget_spent, run_usage
-from cortex_tui.errors import CortexError, DiskError
+from cortex_tui.errors import DiskError
 from cortex_tui.layout import LoadedLayout
 from cortex_tui.model.layout import ResolvedSession, SessionSpec
 from cortex_tui.model.state import RunState, SessionRecord, SessionState
@@ -92,7 +93,8 @@ class Supervisor:
         self._by_slug = self.registry.by_slug
         self._get = self.registry.get
         self.overlap = OverlapTracker()
-        self.book = TriggerBook(self.clock, self._emit, self._on_trigger_action, self._mark_dirty)
+        self.book = TriggerBook(self.clock, self._emit, lambda rt, a, k: self.commands.on_trigger(rt, a, k),
+                                self._mark_dirty)
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self.run_budget = BudgetTracker(budget_usd=self.layout.run.budget_usd,
@@ -124,7 +126,7 @@ class Supervisor:
                               overlap=self.overlap, emit=self._emit, run=self.run_id, repo=self.repo,
                               headless=lambda: self.headless, base_commit=lambda: self.state.base_commit,
                               check_screen=self._check_screen_soon, after_spawn=lambda rt: self.router.after_spawn(rt),
-                              on_finished=self._finished, wake=self._wake.set, runtimes=self.rt,
+                              on_finished=lambda rt: self.reviews.finished(rt), wake=self._wake.set, runtimes=self.rt,
                               base_branch=lambda: self.state.base, claim_warm=self.pool.claim_warm)
         self._spawning = self.life.spawning
         self._exiting = self.life.exiting
@@ -150,9 +152,13 @@ class Supervisor:
                                  emit=self._emit, send=self.send, state=lambda: self.state, node_for=self.node_for,
                                  save=lambda: self._save(force=True))
         """Review commands (approve, reject, request_changes, reverify, choose_winner) for every front end."""
+        self.reviews = ReviewRuns(desk=self.review, tasks=self._review_tasks, runtimes=self.rt, emit=self._emit,
+                                  repo=self.repo, state_dir=self.state_dir, state=lambda: self.state,
+                                  enabled=lambda: self.review_enabled)
         self.commands = SessionCommands(get=self._get, node_for=self.node_for, book=self.book, life=self.life,
                                         emit=self._emit, repo=self.repo, run=self.run_id,
-                                        base_commit=lambda: self.state.base_commit, wake=self._wake.set)
+                                        base_commit=lambda: self.state.base_commit, wake=self._wake.set,
+                                        tasks=self._tasks)
 
     # ------------------------------------------------------------------ public API
     def subscribe(self, cb: Callable[[Event], None]) -> Callable[[], None]:
@@ -317,11 +323,6 @@ class Supervisor:
         if ready:
             await asyncio.gather(*(self.life.spawn(rt, restart=rt.rec.attempt > 0) for rt in ready))
 
-    def _finished(self, rt: Runtime) -> None:
-        if self.review_enabled:
-            rt.rec.review_due = True  # saved before verify starts: a crash during verify is re-done on re-attach
-            self._start_review(rt)
-
     # ------------------------------------------------------------------ nodes
     def node_for(self, rec: SessionRecord) -> Node:
         """The node a session runs on (made on first use; no connection is made here)."""
@@ -335,14 +336,7 @@ class Supervisor:
     async def _catch_up(self) -> None:
         """After (re-)attaching: read output and events written while no supervisor watched; re-verify and
         queue sessions that ended while no supervisor saw them through review."""
-        if self.review_enabled:
-            from cortex_tui.review.queue import unreviewed
-
-            try:
-                for name in await asyncio.to_thread(unreviewed, self.repo, self.state_dir, self.state):
-                    self._start_review(self.rt[name])
-            except CortexError as e:
-                self._emit("review_error", None, error=e.message)
+        await self.reviews.catch_up()
         for rt in self.rt.values():
             if rt.rec.attempt > 0:
                 self.ingest.read_log(rt)
@@ -357,14 +351,6 @@ class Supervisor:
 
     def _check_screen_soon(self, rt: Runtime) -> None:
         self.screens.check_soon(rt)
-
-    def _start_review(self, rt: Runtime) -> None:
-        name = f"review:{rt.rec.name}"
-        if not any(t.get_name() == f"cortex-{name}" for t in asyncio.all_tasks()):  # one review per session
-            self._review_tasks.spawn(lambda: self._enqueue_review(rt), name)
-
-    async def _enqueue_review(self, rt: Runtime) -> None:
-        await self.review.enqueue(rt)
 
     # ------------------------------------------------------------------ periodic work
     async def _tick(self) -> None:
@@ -393,16 +379,6 @@ class Supervisor:
         self.ingest.apply_sample(rt, s, now)
         self.journal.stats_dirty = True
 
-    # ------------------------------------------------------------------ state changes
-    def _on_trigger_action(self, rt: Runtime, action: Action, kind: str) -> None:
-        """``on_trigger`` asked for ``action``: run it as a task (it may wait on tmux)."""
-        name = rt.rec.name
-        if action == "pause":
-            self._tasks.spawn(lambda: self.interrupt(name), f"pause:{name}")
-        elif action == "stop":
-            self._tasks.spawn(lambda: self.stop_session(name, reason=f"stopped by trigger {kind}"), f"stop:{name}")
-        else:
-            self._tasks.spawn(lambda: self.restart_session(name), f"recycle:{name}")
-
+    # ------------------------------------------------------------------ helpers
     def _tmux(self, rec: SessionRecord) -> Tmux:
         return self.node_for(rec).tmux
