@@ -134,7 +134,7 @@ def test_the_example_dashboard_and_alert_rules_name_only_series_that_exist() -> 
                   socket="s", created_at=0.0, nodes={"n1": {"reachable": True, "latency_ms": 3}})
     st.sessions["a"] = SessionRecord(name="a", slug="a", agent="sim", branch="b", worktree="/w", cpu_percent=1,
                                      rss_bytes=1, disk_bytes=1, cost_usd=0.1, tokens=TokenUsage(input=1),
-                                     triggers=[TriggerRecord(kind="silence", at=0)])
+                                     triggers=[TriggerRecord(kind="silence", at=1.5, cause_at=1.0)])
     produced = set(parse(exposition(Snapshot(state=st))))
     docs = Path(__file__).parent.parent / "docs" / "monitoring"
     text = (docs / "grafana-dashboard.json").read_text() + (docs / "prometheus-alerts.yml").read_text()
