@@ -1,0 +1,110 @@
+"""Sandbox benchmark (issue #19): what ``sandbox = "bwrap"`` adds to a spawn, against a plain spawn in the same run.
+
+    python benchmarks/sandbox.py [--n 40] [--rounds 3]
+
+* start: one process start, ``/bin/sh -c true`` (the floor) vs the same inside the session's real jail
+  (``backends/sandbox.py`` ``jail_for`` on a real worktree: warn mode, and enforce mode with a 3-glob scope,
+  each with ``network = "none"`` too). This is the bwrap start itself.
+* session: a whole session through the engine (worktree, window, the agent ``true``, its exit seen), plain vs
+  ``sandbox = "bwrap"``: what a user waits for.
+
+Prints p50/p90 in milliseconds and the ratio to the plain floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import isolate, kill_servers, make_repo, pct
+
+from cortex_tui.backends.sandbox import bwrap_argv, jail_for, probe
+from cortex_tui.engine.supervisor import Supervisor
+from cortex_tui.layout import parse_layout
+
+
+def time_starts(argv: list[str], n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        subprocess.run(argv, check=True, stdin=subprocess.DEVNULL)
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def session_time(root: Path, tag: str, sandbox: bool) -> float:
+    repo = make_repo(root / f"repo-{tag}")
+    text = ('[run]\nname = "bench"\n[[session]]\nname = "s"\nagent = "shell"\ncommand = "true"\n'
+            + ('sandbox = "bwrap"\n' if sandbox else ""))
+    path = root / f"layout-{tag}.toml"
+    path.write_text(text)
+    sup = Supervisor(parse_layout(text, path), repo, headless=True)
+    sup.review_enabled = False
+
+    async def main() -> float:
+        t0 = time.perf_counter()
+        await sup.start()
+        await sup.supervise(until_done=True)
+        dt = time.perf_counter() - t0
+        await sup.shutdown()
+        return dt
+
+    dt = asyncio.run(main())
+    rec = sup.state.sessions["s"]
+    if rec.state.value != "finished":
+        raise SystemExit(f"session ended {rec.state.value}: {rec.reason}")
+    sup.tmux.kill_server()
+    return dt
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=40)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    why = probe()
+    if why is not None:
+        raise SystemExit(f"no sandbox here: {why}")
+    root = isolate()
+    try:
+        repo = make_repo(root / "jail-repo")
+        wt = root / "jail-wt"
+        subprocess.run(["git", "-C", str(repo), "worktree", "add", "-q", "-b", "cortex/bench/s", str(wt), "main"],
+                       check=True)
+        sd = root / "session"
+        sd.mkdir()
+        floor_argv = ["/bin/sh", "-c", "true"]
+
+        def jailed(enforce: bool, network: str) -> list[str]:
+            jail = jail_for(worktree=wt, branch="cortex/bench/s", scope=["src/**", "docs/*.md", "f1.txt"],
+                            enforce=enforce, agent="shell", session_dir=sd, env={}, network=network, repo=repo)
+            return bwrap_argv(jail, floor_argv)
+
+        cases = [("plain", floor_argv), ("bwrap", jailed(False, "host")), ("bwrap enforce", jailed(True, "host")),
+                 ("bwrap net=none", jailed(False, "none"))]
+        time_starts(floor_argv, 5)  # warm the page cache
+        print(f"process start ({args.n} each)")
+        print(f"{'case':<16} {'p50 ms':>8} {'p90 ms':>8} {'ratio':>6}")
+        base = pct(time_starts(floor_argv, args.n), 50)
+        for name, argv in cases:
+            ts = time_starts(argv, args.n)
+            print(f"{name:<16} {pct(ts, 50) * 1000:>8.2f} {pct(ts, 90) * 1000:>8.2f} {pct(ts, 50) / base:>6.1f}x")
+        print(f"\nwhole session (spawn to exit seen, {args.rounds} rounds)")
+        plain = [session_time(root, f"p{r}", False) for r in range(args.rounds)]
+        boxed = [session_time(root, f"b{r}", True) for r in range(args.rounds)]
+        p50, b50 = pct(plain, 50), pct(boxed, 50)
+        print(f"{'plain':<16} {p50 * 1000:>8.0f}\n{'bwrap':<16} {b50 * 1000:>8.0f}   ratio {b50 / p50:.2f}x, "
+              f"+{(b50 - p50) * 1000:.0f} ms")
+    finally:
+        kill_servers(root)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
