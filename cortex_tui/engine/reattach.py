@@ -75,25 +75,34 @@ def server_gone_reason() -> str:
     return f"{SERVER_GONE} (its agents were killed); `cortex-tui up` restarts it"
 
 
-def revive(records: Iterable[SessionRecord], depends_on: Mapping[str, list[str]]) -> list[str]:
-    """Sessions that failed because the run's tmux server died start again (pending, their attempts counted),
-    and so do the dependents that were stopped because of them. Returns the names made pending, in order."""
+def revive_plan(records: Iterable[SessionRecord], depends_on: Mapping[str, list[str]]) -> list[tuple[str, str | None]]:
+    """Which sessions start again after the run's tmux server died, with their new reason: those that failed
+    because of it, then the dependents stopped because of them (transitively), in that order."""
     recs = {r.name: r for r in records}
-    out: list[str] = []
-    for r in recs.values():
-        if r.state is SessionState.FAILED and (r.reason or "").startswith(SERVER_GONE):
-            r.state, r.reason, r.restart_at = SessionState.PENDING, f"restarted: {SERVER_GONE}", None
-            out.append(r.name)
+    out: list[tuple[str, str | None]] = [
+        (r.name, f"restarted: {SERVER_GONE}") for r in recs.values()
+        if r.state is SessionState.FAILED and (r.reason or "").startswith(SERVER_GONE)]
+    names = {n for n, _ in out}
     changed = bool(out)
     while changed:  # then their dependents (transitively), stopped by the plan because of them
         changed = False
         for r in recs.values():
-            if r.state is SessionState.STOPPED and (r.reason or "").startswith("dependency ") and any(
-                    d in out for d in depends_on.get(r.name, [])):
-                r.state, r.reason = SessionState.PENDING, None
-                out.append(r.name)
+            if r.name not in names and r.state is SessionState.STOPPED and (r.reason or "").startswith(
+                    "dependency ") and any(d in names for d in depends_on.get(r.name, [])):
+                out.append((r.name, None))
+                names.add(r.name)
                 changed = True
     return out
+
+
+def revive(records: Iterable[SessionRecord], depends_on: Mapping[str, list[str]]) -> list[str]:
+    """Apply :func:`revive_plan` to the records (pending, their attempts counted). Returns the names, in order."""
+    recs = {r.name: r for r in records}
+    plan = revive_plan(recs.values(), depends_on)
+    for name, reason in plan:
+        r = recs[name]
+        r.state, r.reason, r.restart_at = SessionState.PENDING, reason, None
+    return [n for n, _ in plan]
 
 
 HANDOVER_S = 10.0

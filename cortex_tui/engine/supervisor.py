@@ -30,7 +30,7 @@ from cortex_tui.engine.nodes import NodeSet
 from cortex_tui.engine.observers import Observers, Plugin, start_observers
 from cortex_tui.engine.periodic import Periodic
 from cortex_tui.engine.pool import Pool
-from cortex_tui.engine.reattach import foreign_note, open_run
+from cortex_tui.engine.reattach import foreign_note, open_run, revive_plan
 from cortex_tui.engine.reconciler import Reconciler
 from cortex_tui.engine.registry import SessionRegistry
 from cortex_tui.engine.review_desk import ReviewDesk
@@ -280,6 +280,19 @@ class Supervisor:
 
     async def restart_session(self, name: str, *, origin: str = "user") -> None:
         await self.commands.restart(name, origin=origin)
+
+    async def revive_sessions(self, *, origin: str = "user") -> list[str]:
+        """After the run's tmux server died (what ``cortex-tui up`` does): start the server again, then the
+        sessions that failed because of it and their dependents. Returns their names (none: nothing to do)."""
+        plan = revive_plan([rt.rec for rt in self.rt.values()], {n: list(s.depends_on) for n, s in self.specs.items()})
+        if plan:
+            await asyncio.to_thread(self.tmux.ensure_server, self.repo, f"cortex-tui run {self.run_id} · {self.repo}")
+        for name, reason in plan:
+            self.rt[name].restart_at = None
+            self.book.set_state(self.rt[name], SessionState.PENDING, reason)
+        self._emit("action", None, action="revive", detail=", ".join(n for n, _ in plan), origin=origin)
+        self._added()
+        return [n for n, _ in plan]
 
     async def continue_session(self, name: str, *, from_base: bool = False, origin: str = "user") -> str:
         return await self.commands.continue_blocked(name, from_base=from_base, origin=origin)

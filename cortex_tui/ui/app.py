@@ -19,6 +19,7 @@ from cortex_tui.engine.events import Event
 from cortex_tui.model.layout import ResolvedSession, SessionSpec
 from cortex_tui.model.state import SessionRecord
 from cortex_tui.notify.terminal import TerminalNotify
+from cortex_tui.ui import revive
 from cortex_tui.ui.commands import CortexCommands
 from cortex_tui.ui.engine_protocol import AddsSessions, Engine, ReviewCommands, Reviews
 from cortex_tui.ui.gc_tuning import IdleCollector
@@ -54,6 +55,7 @@ class CortexApp(App[None]):
         Binding("question_mark", "help", "Help"),
         Binding("V", "review", "Review"),
         Binding("C", "compare", "Compare"),
+        Binding(revive.KEY, "revive", "Bring back", show=False),
     ]
 
     def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time, start_engine: bool = False,
@@ -61,6 +63,7 @@ class CortexApp(App[None]):
                  judge_top: int = 3, terminal_notify: bool | TerminalNotify = False) -> None:
         super().__init__()
         self._exit_message: str | None = None
+        self._said_server_gone = False
         self.engine = engine
         self.clock = clock
         self.start_engine = start_engine
@@ -240,6 +243,9 @@ class CortexApp(App[None]):
         if ev.kind == "trigger" and ev.data.get("active", True):
             self.trigger_toasts.add(TriggerNote(ev.session or "run", event_summary(ev.kind, ev.data),
                                                 str(ev.data.get("severity", "warning"))))
+        elif revive.server_gone(ev) and not self._said_server_gone:
+            self._said_server_gone = True  # once per loss (the key brings them back)
+            self.notify(revive.HINT, title=self.run_id, severity="error", timeout=30)
         elif ev.kind == "run_done":
             self.notify("every session is done", title=self.run_id, timeout=8)
             if self.best_of:
@@ -317,6 +323,11 @@ class CortexApp(App[None]):
                         markup=False)
             return
         self.attach_returncode = code
+
+    def action_revive(self) -> None:
+        """``U``: the run's tmux server died — start it and the sessions it took down again (as `up` does)."""
+        self._said_server_gone = False
+        self.run_worker(revive.revive(self, self.engine), name="bring back", group="actions", exit_on_error=False)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

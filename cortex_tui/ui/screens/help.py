@@ -18,6 +18,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("q", "quit — agents keep running in tmux"),
         ("V", "review queue: diff, verify, approve / reject / request changes"),
         ("C", "compare best-of variants, pick the winner"),
+        ("U", "bring the sessions back after the run's tmux server died (as `cortex-tui up` does)"),
     )),
     ("Dashboard", (
         ("↑ ↓  j k", "move between sessions"),
