@@ -234,29 +234,28 @@ class Api:
         return web.json_response(entry.contract(), dumps=lambda o: json.dumps(o, default=str))
 
     async def review_decide(self, request: web.Request) -> web.Response:
-        from cortex_tui.review.decisions import approve, reject, request_changes
-
+        """A decision through the engine's review desk (git off the loop, published on the bus)."""
         name = request.match_info["name"]
         decision = request.path.rsplit("/", 1)[1]
         origin = self._origin(request)
         body: dict[str, Any] = await request.json() if request.can_read_body else {}
-        q = self._queue()
+        desk = self.sup.review
         if decision == "approve":
-            entry = (await asyncio.to_thread(approve, q, name, by=origin)).entry
+            done = await desk.approve(name, by=origin)
         elif decision == "reject":
-            entry = (await asyncio.to_thread(reject, q, name, by=origin, reason=str(body.get("reason", "")))).entry
+            done = await desk.reject(name, by=origin, reason=str(body.get("reason", "")))
         else:
             message = body.get("message")
             if not isinstance(message, str) or not message:
                 return error(400, "request-changes needs a JSON body {\"message\": \"…\"}")
-            loop = asyncio.get_running_loop()
 
-            def send(session: str, text: str) -> None:  # runs in the worker thread; the loop stays free
-                asyncio.run_coroutine_threadsafe(self.sup.send(session, text, origin=origin), loop).result(30)
+            async def send(session: str, text: str) -> None:
+                await self.sup.send(session, text, origin=origin)
 
-            entry = await asyncio.to_thread(request_changes, q, name, message, send, by=origin)
+            done = await desk.request_changes(name, message, by=origin, send=send)
         self.sup.note("review_decision", name, {"decision": decision.replace("-", "_"), "origin": origin})
-        return web.json_response(entry.contract(), dumps=lambda o: json.dumps(o, default=str))
+        assert done.entry is not None
+        return web.json_response(done.entry.contract(), dumps=lambda o: json.dumps(o, default=str))
 
     async def bestof(self, request: web.Request) -> web.Response:
         from cortex_tui.bestof.compare import compare_run

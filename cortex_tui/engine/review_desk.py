@@ -187,11 +187,13 @@ class ReviewDesk:
         return Decision(session=session, decision="reject", summary=f"rejected {session}: kept at {res.ref}",
                         entry=res.entry)
 
-    async def request_changes(self, session: str, text: str, *, by: str | None = None) -> Decision:
-        """Send the reviewer's text to the agent (through the engine's send, on this loop)."""
+    async def request_changes(self, session: str, text: str, *, by: str | None = None,
+                              send: Send | None = None) -> Decision:
+        """Send the reviewer's text to the agent (through the engine's send, on this loop; ``send``: another
+        front end's, e.g. the API's, so the action is recorded with its origin)."""
         from cortex_tui.review.decisions import request_changes
 
-        send = self.send
+        send = send or self.send
         if send is None:
             raise StateError(no_sender(session))
         loop = asyncio.get_running_loop()
