@@ -174,3 +174,24 @@ def test_doctor_says_whether_bwrap_can_make_a_sandbox(monkeypatch: pytest.Monkey
     finally:
         sandbox.probe.cache_clear()
     assert not missing.ok and not missing.present and "bubblewrap" in missing.hint
+
+
+@needs_bwrap
+def test_the_sim_agent_works_in_the_sandbox_events_and_commits(git_repo: Path, tmp_path: Path) -> None:
+    sup = make_sup(git_repo, """
+[run]
+name = "ss"
+[[session]]
+name = "a"
+agent = "sim"
+sandbox = "bwrap"
+scope_mode = "enforce"
+scope = ["src/**"]
+script = ["say starting", "write src/alpha.py A = 1", "commit alpha: add src/alpha.py", "tokens 100 20", "say done"]
+""", tmp_path)
+    run_to_end(sup)
+    rec = sup.state.sessions["a"]
+    assert rec.state is SessionState.FINISHED, rec.reason
+    assert git(git_repo, "show", f"{rec.branch}:src/alpha.py").strip() == "A = 1"
+    assert rec.changed_files == ["src/alpha.py"] and not rec.active_triggers()
+    assert rec.tokens is not None and (rec.tokens.input, rec.tokens.output) == (100, 20)  # its events file

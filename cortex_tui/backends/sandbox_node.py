@@ -8,6 +8,7 @@ be made here fails the spawn: the agent never runs without it.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from cortex_tui.agents.base import SpawnContext
@@ -15,6 +16,8 @@ from cortex_tui.backends.local_node import LocalNode
 from cortex_tui.backends.node import NodeContext, SpawnRequest, register
 from cortex_tui.backends.sandbox import INSTALL_HINT, bwrap_argv, jail_for, probe
 from cortex_tui.errors import PrerequisiteError
+
+log = logging.getLogger("cortex_tui.backends")
 
 
 class SandboxNode(LocalNode):
@@ -32,6 +35,8 @@ class SandboxNode(LocalNode):
         jail = jail_for(worktree=Path(req.rec.worktree), branch=req.rec.branch, scope=list(spec.scope),
                         enforce=spec.scope_mode == "enforce", agent=spec.agent, session_dir=ctx.session_dir,
                         env={**env}, network=network, repo=req.repo)
+        if jail.narrow_warning:
+            log.warning("session %s: %s", spec.name, jail.narrow_warning)
         return bwrap_argv(jail, argv)
 
 
