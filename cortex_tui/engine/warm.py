@@ -55,6 +55,7 @@ class WarmSlots:
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.claimed = 0
+        self._scanned = False
 
     def _post(self, session: str | None, **data: object) -> None:
         """An event, made in the engine's loop (this runs in threads)."""
@@ -92,7 +93,11 @@ class WarmSlots:
 
     # ------------------------------------------------------------------ blocking work (threads)
     def scan(self) -> None:
-        """Take up the slots an earlier supervisor left (clean, on their warm branch); drop broken ones."""
+        """Take up the slots an earlier supervisor left (clean, on their warm branch); drop broken ones. Once:
+        after that :attr:`ready` is the truth (a slot being claimed is on disk but no longer ready)."""
+        if self._scanned:
+            return
+        self._scanned = True
         if not self.root.is_dir():
             return
         found = []
@@ -107,7 +112,7 @@ class WarmSlots:
             else:
                 self._drop(d)
         with self._lock:
-            self.ready = found
+            self.ready = [*self.ready, *(d for d in found if d not in self.ready)]
 
     def fill(self) -> None:
         """Refresh slots to the current base, then make new ones up to :attr:`count`."""
