@@ -180,3 +180,24 @@ def test_a_warm_slot_follows_the_base_and_is_reset_to_it_when_taken(git_repo: Pa
     assert "cortex-warm/r/" not in git(git_repo, "branch", "--list")
     assert not warm.claim(SessionRecord(name="u", slug="u", agent="sim", branch="cortex/r/u",
                                         worktree=str(git_repo / ".cortex/worktrees/r/u")), bases[0])  # none left
+
+
+def test_a_pool_only_run_lingers_for_tasks_added_later_then_ends(git_repo: Path, tmp_path: Path) -> None:
+    layout = tmp_path / "service.toml"
+    layout.write_text('[run]\nname = "svc"\n[pool]\nsize = 2\nlinger = "20s"\n[defaults]\nagent = "sim"\n')
+    cli("up", str(layout), "--repo", str(git_repo), "--detach")
+    run_dir = git_repo / "coordination/runs/svc"
+    pid = int((run_dir / "supervisor.lock").read_text())
+    tasks = tmp_path / "t.toml"
+    tasks.write_text("".join(f'[[session]]\nname = "s{i}"\nscript = ["write s{i}.txt {i}", "commit s{i}"]\n'
+                             for i in range(3)))
+    out = json.loads(cli("add", "--repo", str(git_repo), "--file", str(tasks), "--json").stdout)
+    assert [r["queued"] for r in out] == ["supervisor"] * 3  # the idle pool's supervisor was still there
+    wait_until(lambda: {s["state"] for s in status_json(git_repo)["sessions"]} == {"finished"}, timeout=120,
+               what="the added tasks done")
+    # nothing more comes: after the linger the supervisor ends by itself
+    wait_until(lambda: subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0, timeout=120,
+               what="the supervisor ending after its linger")
+    events = [json.loads(x) for x in (run_dir / "events.jsonl").read_text().splitlines()]
+    assert any(e["kind"] == "run_done" for e in events)
+    assert sorted(e["session"] for e in events if e["kind"] == "spawned") == ["s0", "s1", "s2"]

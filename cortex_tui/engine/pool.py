@@ -77,6 +77,7 @@ class Pool:
         self._turn = 0
         self._probes: dict[str, tuple[float, Probe]] = {}
         self._last_status: dict[str, Any] = {}
+        self._idle_since: float | None = None
         pool = layout.pool
         self.warm: WarmSlots | None = None
         if pool is not None and pool.warm:
@@ -97,6 +98,17 @@ class Pool:
         """(A spawn thread.) ``rec`` takes a warm worktree at ``base`` when one is ready."""
         rt = self.runtimes.get(rec.name)
         return self.warm is not None and self.warm.claim(rec, base, list(rt.spec.setup) if rt is not None else None)
+
+    def lingering(self) -> bool:
+        """The queue is empty but ``[pool] linger`` keeps the supervisor up for tasks still to come."""
+        pool = self.layout.pool
+        if pool is None or not pool.linger:
+            return False
+        now = time.monotonic()
+        if self._idle_since is None or any(
+                rt.rec.state.live or rt.rec.state is SessionState.PENDING for rt in self.runtimes.values()):
+            self._idle_since = now
+        return now - self._idle_since < pool.linger
 
     def health(self) -> Mapping[str, Mapping[str, Any]]:
         return self.state().nodes

@@ -181,7 +181,7 @@ class Supervisor:
     def done(self) -> bool:
         if self._spawning or self._exiting or self._tasks:  # a restart/stop/exit in flight is not the end
             return False
-        return settled(self.rt.values())
+        return settled(self.rt.values()) and not self.pool.lingering()
 
     async def start(self) -> None:
         """Take the run's lock, create or re-attach to the run, reconcile with tmux. A second call (a front end

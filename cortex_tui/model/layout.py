@@ -245,6 +245,9 @@ class PoolSpec(_Strict):
     """Where tasks that name no node (and match no route that does) run: a node, a group or ``auto``."""
     local_max_sessions: int | None = Field(default=None, ge=0)
     """At most this many sessions on this machine (``auto`` then spills onto the [[node]]s)."""
+    linger: Duration = 0.0
+    """The supervisor stays up this long after the queue went empty, for tasks still to come (`cortex-tui add`);
+    0: the run ends when its last task does, like any run."""
 
 
 class RouteMatch(_Strict):
