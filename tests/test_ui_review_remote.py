@@ -89,6 +89,8 @@ def test_review_screen_decides_through_the_remote_engine(git_repo: Path, tmp_pat
     # the decisions were the supervisor's desk commands, published on its bus, made by the web origin
     decided = [(e.session, e.data.get("decision")) for e in events if e.kind == "review" and "decision" in e.data]
     assert ("alpha", "approve") in decided and ("beta", "request_changes") in decided
+    actions = [(e.session, e.data.get("action"), e.data.get("origin")) for e in events if e.kind == "action"]
+    assert ("beta", "send", "web") in actions  # the change request was typed in as the web origin's
     q = ReviewQueue.open(sup.repo, sup.state_dir, sup.run_id)
     alpha, beta = q.get("alpha"), q.get("beta")
     assert alpha.status == "approved" and alpha.decisions[-1].by == "web"

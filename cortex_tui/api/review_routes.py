@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from cortex_tui.engine.review_desk import ReviewDesk
+from cortex_tui.engine.review_desk import ReviewDesk, Send
 from cortex_tui.errors import UsageError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -35,7 +35,10 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def add_routes(router: web.UrlDispatcher, desk: ReviewDesk, origin: Callable[[web.Request], str]) -> None:
+def add_routes(router: web.UrlDispatcher, desk: ReviewDesk, origin: Callable[[web.Request], str],
+               send_as: Callable[[str], Send] | None = None) -> None:
+    """``send_as(origin)``: the engine's send recording that origin (a change request typed into the agent)."""
+
     async def entries(request: web.Request) -> web.Response:
         return _json(await desk.entries(refresh=request.query.get("refresh", "0") == "1"))
 
@@ -54,7 +57,7 @@ def add_routes(router: web.UrlDispatcher, desk: ReviewDesk, origin: Callable[[we
         text = body.get("text")
         if not isinstance(text, str) or not text.strip():
             raise UsageError('request-changes needs a JSON body {"text": "…"}')
-        return _json(await desk.request_changes(name, text, by=by))
+        return _json(await desk.request_changes(name, text, by=by, send=send_as(by) if send_as else None))
 
     async def comparison(request: web.Request) -> web.Response:
         return _json(await desk.comparison())

@@ -17,6 +17,7 @@ from aiohttp import web
 from cortex_tui.api import stale
 from cortex_tui.api.openapi import OPENAPI
 from cortex_tui.api.review_routes import add_routes as add_review_desk_routes
+from cortex_tui.engine.review_desk import Send
 from cortex_tui.errors import CortexError, LayoutError, RefusedError, UsageError
 from cortex_tui.model.state import SessionState
 from cortex_tui.store.status import session_dict, status_dict
@@ -99,8 +100,14 @@ class Api:
         for decision in ("approve", "reject", "request-changes"):
             r.add_post(f"/v1/review/{{name}}/{decision}", self.review_decide)
         r.add_get("/v1/bestof", self.bestof)
-        add_review_desk_routes(r, self.sup.review, self._origin)
+        add_review_desk_routes(r, self.sup.review, self._origin, self._send_as)
         return app
+
+    def _send_as(self, origin: str) -> Send:
+        async def send(session: str, text: str) -> None:
+            await self.sup.send(session, text, origin=origin)
+
+        return send
 
     def _origin(self, request: web.Request) -> str:
         o = request.headers.get("X-Cortex-Origin", "api")
@@ -248,11 +255,7 @@ class Api:
             message = body.get("message")
             if not isinstance(message, str) or not message:
                 return error(400, "request-changes needs a JSON body {\"message\": \"…\"}")
-
-            async def send(session: str, text: str) -> None:
-                await self.sup.send(session, text, origin=origin)
-
-            done = await desk.request_changes(name, message, by=origin, send=send)
+            done = await desk.request_changes(name, message, by=origin, send=self._send_as(origin))
         self.sup.note("review_decision", name, {"decision": decision.replace("-", "_"), "origin": origin})
         assert done.entry is not None
         return web.json_response(done.entry.contract(), dumps=lambda o: json.dumps(o, default=str))
