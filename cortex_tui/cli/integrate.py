@@ -17,7 +17,6 @@ import typer
 from cortex_tui.cli._app import app
 from cortex_tui.cli._options import JsonOpt, RepoOpt, RunOpt, StateOpt
 from cortex_tui.cli._runs import open_run
-from cortex_tui.errors import UsageError
 
 
 @app.command()
@@ -34,35 +33,23 @@ def integrate(
     """Do the run's branches work together? Conflict matrix, merge, verify, smallest failing set."""
     from cortex_tui.layout import parse_layout
     from cortex_tui.model.events import Event
-    from cortex_tui.review.integrate import run_gate
-    from cortex_tui.review.integration_entry import save
+    from cortex_tui.review.integration_run import integrate_run
     from cortex_tui.review.queue import ReviewQueue
     from cortex_tui.text import visible
 
     store, state = open_run(repo, state_dir, run_id)
     root = Path(state.repo)
-    if sessions:
-        names = [s.strip() for s in sessions.split(",") if s.strip()]
-        unknown = [n for n in names if n not in state.sessions]
-        if unknown:
-            raise UsageError(f"--sessions: no session {unknown[0]!r} in run {state.run!r}",
-                             f"sessions: {', '.join(state.sessions)}")
-    else:
-        queue = ReviewQueue.open(root, store.state_dir, state.run)
-        waiting = {e.session for e in queue.entries() if e.status in ("pending", "changes_requested")}
-        names = [n for n in state.sessions if n in waiting]  # layout order: dependencies come first
-    if not names:
-        raise UsageError("nothing to integrate: no session given and no review entry awaits a decision",
-                         "pass --sessions a,b,c")
+    queue = ReviewQueue.open(root, store.state_dir, state.run)
+    names = [s.strip() for s in sessions.split(",") if s.strip()] if sessions else None
     cmd = verify
     if cmd is None:
         layout = parse_layout(state.layout_text, Path(state.layout_path))
         cmd = layout.layout.run.verify
-    res = run_gate(root, store.dir, state, names, cmd, timeout)
-    save(store.dir, res)  # the integration entry: `review approve --integration` fast-forwards the base to it
+    res = integrate_run(queue, store.dir, state, names, cmd, timeout=timeout)
+    names = res.order
     store.append_event(Event(ts=time.time(), run=state.run, kind="integration", data={
         "ok": res.ok, "sessions": names, "failing": res.failing_set, "commit": res.commit,
-        "pairs": [p.model_dump() for p in res.pair_conflicts], "left_out": res.left_out}))
+        "pairs": [p.model_dump() for p in res.pair_conflicts], "left_out": res.left_out, "trigger": "manual"}))
     if as_json:
         typer.echo(json.dumps({**res.model_dump(mode="json"), "ok": res.ok}, indent=2))
     else:

@@ -20,11 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from cortex_tui.backends.node import Node
 from cortex_tui.engine.events import Emit, EventBus
+from cortex_tui.engine.integration_desk import IntegrationDesk
 from cortex_tui.engine.node_links import PolledNode, verify_on_node
 from cortex_tui.engine.review_view import BranchDiff, Decision, QueueView
 from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.errors import CortexError, DiskError, StateError
+from cortex_tui.model.layout import RunSpec
 from cortex_tui.model.state import RunState
+from cortex_tui.store.files import RunStore
 
 if TYPE_CHECKING:
     from cortex_tui.bestof.models import Comparison
@@ -47,7 +50,8 @@ class ReviewDesk:
 
     def __init__(self, *, repo: Path, state_dir: Path, run: str, bus: EventBus, emit: Emit, send: Send | None,
                  state: Callable[[], RunState] | None = None, node_for: Callable[[Any], Node] | None = None,
-                 save: Callable[[], None] | None = None) -> None:
+                 save: Callable[[], None] | None = None,
+                 run_spec: Callable[[], RunSpec | None] = lambda: None) -> None:
         self.repo = repo
         self.state_dir = state_dir
         self.run = run
@@ -57,6 +61,10 @@ class ReviewDesk:
         self.state = state
         self.node_for = node_for
         self.save = save
+        self.gate = IntegrationDesk(repo=repo, run_dir=RunStore(state_dir, run).dir, emit=emit,
+                                    state=state or (lambda: self.queue().ctx.state()),
+                                    queue=self.queue, run_spec=run_spec)
+        """The integration entry: ``I`` in the TUI, re-run automatically with ``[run] integrate = "auto"``."""
 
     @classmethod
     def offline(cls, repo: Path, state_dir: Path, run: str, send: Send | None = None) -> ReviewDesk:
@@ -118,6 +126,7 @@ class ReviewDesk:
             "review", rec.name, status=entry.status, conflicts=entry.conflicts,
             verify=None if v is None else {"exit_code": v.exit_code, "duration_s": v.duration_s},
             files=len(entry.files)))
+        self.gate.changed()  # a branch joined the queue, or came back with new commits
         return entry
 
     # -------------------------------------------------------------- reads
@@ -175,6 +184,7 @@ class ReviewDesk:
         summary = f"approved {session}: {res.merge.method} into {base} at {res.merge.commit[:12]}"
         if res.refreshed:
             summary += f" (re-checked {len(res.refreshed)} other)"
+        self.gate.changed()  # the base moved
         return Decision(session=session, decision="approve", summary=summary, entry=res.entry,
                         refreshed=list(res.refreshed))
 
@@ -184,6 +194,7 @@ class ReviewDesk:
 
         res = await asyncio.to_thread(lambda: reject(self.queue(), session, reason=reason, by=by))
         self._published(session, "reject", f"kept at {res.ref}" + (f": {reason}" if reason else ""))
+        self.gate.changed()  # it left the queue
         return Decision(session=session, decision="reject", summary=f"rejected {session}: kept at {res.ref}",
                         entry=res.entry)
 

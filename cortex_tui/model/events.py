@@ -37,6 +37,8 @@ EventKind = Literal[
     "setup", "setup_warning", "network_refused",
     # pools (engine/pool.py, engine/warm.py): where a task was placed, the pool's slots, warm worktrees
     "placed", "pool_scaled", "warm_slot",
+    # the integration entry no longer describes the branches (engine/integration_desk.py)
+    "integration_stale",
 ]
 EVENT_KINDS: frozenset[str] = frozenset(get_args(EventKind))
 EPHEMERAL_KINDS: frozenset[str] = frozenset({"output", "stats"})
@@ -290,6 +292,14 @@ class Integration(Payload):
     failing: list[str] = Field(default_factory=list)
 
 
+class IntegrationStale(Payload):
+    """A member branch moved, a branch joined or left the queue, or the base moved since the gate ran."""
+
+    reasons: list[str]
+    rerun: bool = False
+    """The gate re-runs by itself (``[run] integrate = "auto"``)."""
+
+
 class SupervisorGone(Payload):
     """The mirrored supervisor stopped answering (every session ended, or it was stopped)."""
 
@@ -358,6 +368,7 @@ PAYLOADS: dict[EventKind, type[Payload]] = {
     "handover": Handover, "blocked": Blocked, "stale_base": StaleBase, "integration": Integration,
     "setup": SetupStep, "setup_warning": SetupWarning, "network_refused": NetworkRefused,
     "placed": Placed, "pool_scaled": PoolScaled, "warm_slot": WarmSlot,
+    "integration_stale": IntegrationStale,
 }
 
 

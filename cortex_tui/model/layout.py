@@ -163,6 +163,12 @@ class RunSpec(_Strict):
     """Price table overrides: model -> {input, output, cache_read, cache_write} USD per Mtok."""
     log_max: Size | None = None
     """Session logs keep at most this much on disk (default 50 MB; their head is dropped, offsets stay; 0: never)."""
+    integrate: Literal["manual", "auto"] = "manual"
+    """The integration gate: ``manual`` (``cortex-tui integrate``, ``I`` on the review screen) or ``auto``: it
+    also re-runs by itself (debounced) when a branch joins the review queue or finishes again after a change
+    request, and when the base moves, over every entry awaiting a decision."""
+    integrate_debounce_s: float = Field(default=5.0, ge=0, le=3600)
+    """``integrate = "auto"``: how long the queue must be quiet before the gate re-runs."""
 
     @field_validator("name")
     @classmethod

@@ -67,6 +67,12 @@ class IntegrationResult(BaseModel):
     """The smallest set of branches whose combination fails verify (empty: it passed, or no verify)."""
     steps: list[VerifyStep] = Field(default_factory=list)
     worktree: str = ""
+    heads: dict[str, str] = Field(default_factory=dict)
+    """Each member's branch head the combination was built from (a later head makes the entry stale)."""
+    stale: list[str] = Field(default_factory=list)
+    """Why this result no longer describes the queue (set by the engine when a member or the base moved)."""
+    trigger: str = "manual"
+    """What ran it: ``manual`` (a command, a key) or ``auto`` (a change, ``[run] integrate = "auto"``)."""
 
     @property
     def ok(self) -> bool:
@@ -177,7 +183,7 @@ class Gate:
         pairs, cumulative, left = self.conflicts(tip, order)
         res = IntegrationResult(run=self.run, base=self.base, base_tip=tip, branch=self.branch, order=order,
                                 pair_conflicts=pairs, cumulative_conflicts=cumulative, left_out=left,
-                                verify_command=self.verify, worktree=str(self.worktree))
+                                verify_command=self.verify, worktree=str(self.worktree), heads=dict(self.heads))
         names = [n for n in order if n not in left]
         res.commit = self.combine(tip, names)
         gitb.git(self.repo, "update-ref", f"refs/heads/{self.branch}", res.commit)

@@ -42,6 +42,7 @@ from cortex_tui.ui.present.review import (
 )
 from cortex_tui.ui.screens.confirm import ConfirmScreen
 from cortex_tui.ui.screens.diff_browser import DiffBrowserScreen
+from cortex_tui.ui.screens.integration import integration_line_for, open_integration
 from cortex_tui.ui.screens.text_prompt import TextPromptScreen
 from cortex_tui.ui.terminal import run_suspended
 from cortex_tui.ui.widgets.diff_view import DiffView
@@ -64,6 +65,7 @@ class ReviewScreen(DiffBrowserScreen[DiffFiles]):
         Binding("s", "toggle_squash", "Squash"),
         Binding("exclamation_mark", "shell", "Shell"),
         Binding("ctrl+r", "reload", "Refresh"),
+        Binding("I", "integration", "Integration", show=False),  # in ? help; the key bar is full
     ]
 
     squash: reactive[bool] = reactive(False, init=False)
@@ -83,6 +85,7 @@ class ReviewScreen(DiffBrowserScreen[DiffFiles]):
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         yield Static(id="review-title")
+        yield from integration_line_for(self.app)
         yield KeyedTable(QUEUE_COLUMNS, key_column="session", id="review-queue")
         with Horizontal(id="review-body"):
             with Vertical(id="review-side"):
@@ -248,6 +251,10 @@ class ReviewScreen(DiffBrowserScreen[DiffFiles]):
         if entry is None:
             self.notify("no entry selected", severity="warning", timeout=3, markup=False)
         return entry
+
+    def action_integration(self) -> None:
+        """``I``: the integration entry (run through the engine's review desk)."""
+        open_integration(self.app)
 
     def action_toggle_squash(self) -> None:
         self.squash = not self.squash
