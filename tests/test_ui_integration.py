@@ -14,7 +14,7 @@ from textual.widgets import Static
 from cortex_tui.engine.supervisor import Supervisor
 from cortex_tui.layout import parse_layout
 from cortex_tui.model.state import SessionState
-from cortex_tui.review.integrate import IntegrationResult, PairConflict, VerifyStep
+from cortex_tui.review.integration_models import IntegrationResult, PairConflict, VerifyStep
 from cortex_tui.ui.app import CortexApp
 from cortex_tui.ui.present.format import Palette
 from cortex_tui.ui.present.integration import integration_line, integration_page
@@ -63,7 +63,8 @@ async def test_I_runs_the_gate_and_a_approves_it(git_repo: Path, tmp_path: Path)
         await pilot.press("V")
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen), what="review screen")
         line = app.screen.query_one("#review-integration", IntegrationLine)
-        await until(pilot, lambda: "not run yet" in str(line.render()), what="the queue's integration line")
+        await pilot.pause(0.3)
+        assert not line.display  # hidden until the gate ran once
         await pilot.press("I")
         await until(pilot, lambda: isinstance(app.screen, IntegrationScreen), what="integration screen")
         screen = app.screen
@@ -80,7 +81,7 @@ async def test_I_runs_the_gate_and_a_approves_it(git_repo: Path, tmp_path: Path)
         await until(pilot, lambda: "stale" in page_text(app), 30, "stale shown")
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen), what="back on review")
-        await until(pilot, lambda: "works together" in str(line.render()), what="line shows the verdict")
+        await until(pilot, lambda: line.display and "works together" in str(line.render()), what="the verdict line")
     assert git(git_repo, "ls-tree", "--name-only", "main", "registry/").split() == ["registry/a.txt",
                                                                                    "registry/b.txt"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from cortex_tui.review.integrate import IntegrationResult
+from cortex_tui.review.integration_models import IntegrationResult
 from cortex_tui.text import visible
 from cortex_tui.ui.present.format import Palette
 

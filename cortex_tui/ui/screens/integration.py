@@ -21,7 +21,7 @@ from textual.widgets import Static
 
 from cortex_tui.engine.events import Event
 from cortex_tui.errors import CortexError
-from cortex_tui.review.integrate import IntegrationResult
+from cortex_tui.review.integration_models import IntegrationResult
 from cortex_tui.ui.present import palette_of
 from cortex_tui.ui.present.integration import integration_line, integration_page
 from cortex_tui.ui.screens.confirm import ConfirmScreen
@@ -42,14 +42,16 @@ class IntegrationGate(Protocol):
     async def approve(self) -> Any: ...
 
 
-def gate_of(app: object) -> tuple[IntegrationGate, Subscribe | None] | None:
-    """The running engine's integration desk (and its event subscription), or None (no supervisor here)."""
+def gate_of(desk: object, app: object) -> tuple[IntegrationGate, Subscribe | None] | None:
+    """The review desk's integration gate (else the running engine's) and where its events are published,
+    or None (a desk without one: no gate in this process)."""
     engine = getattr(app, "engine", None)
-    gate = getattr(getattr(engine, "review", None), "gate", None)
-    if gate is None or not callable(getattr(gate, "integrate", None)):
-        return None
-    sub = getattr(engine, "subscribe", None)
-    return gate, sub if callable(sub) else None
+    for gate, bus in ((getattr(desk, "gate", None), getattr(desk, "bus", None)),
+                      (getattr(getattr(engine, "review", None), "gate", None), engine)):
+        if gate is not None and callable(getattr(gate, "integrate", None)):
+            sub = getattr(bus, "subscribe", None)
+            return gate, sub if callable(sub) else None
+    return None
 
 
 class _Follows:
@@ -68,13 +70,15 @@ class _Follows:
 
 
 class IntegrationLine(Static, _Follows):
-    """One line in the review queue: the integration entry's verdict (or that it is stale / never ran)."""
+    """One line in the review queue: the integration entry's verdict (and whether it is stale); hidden until
+    the gate ran once."""
 
     def __init__(self, gate: IntegrationGate, subscribe: Subscribe | None = None, **kw: Any) -> None:
         super().__init__(**kw)
         self.gate = gate
         self.subscribe_to = subscribe
         self.result: IntegrationResult | None = None
+        self.display = False
 
     def on_mount(self) -> None:
         self.follow(self.subscribe_to, self.reload)
@@ -90,6 +94,7 @@ class IntegrationLine(Static, _Follows):
     async def _load(self) -> None:
         self.result = await self.gate.entry()
         self.update(integration_line(self.result, palette_of(self.app)))
+        self.display = self.result is not None
 
 
 class IntegrationScreen(Screen[None], _Follows):
@@ -187,16 +192,16 @@ class IntegrationScreen(Screen[None], _Follows):
         await self._reload()
 
 
-def integration_line_for(app: object) -> Iterator[IntegrationLine]:
-    """The review queue's integration line, when a supervisor runs here (else nothing)."""
-    found = gate_of(app)
+def integration_line_for(desk: object, app: object) -> Iterator[IntegrationLine]:
+    """The review queue's integration line, when the desk has a gate (else nothing)."""
+    found = gate_of(desk, app)
     if found is not None:
         yield IntegrationLine(found[0], found[1], id="review-integration")
 
 
-def open_integration(app: Any) -> None:
+def open_integration(desk: object, app: Any) -> None:
     """Push the integration screen (it runs the gate when it never ran or is stale)."""
-    found = gate_of(app)
+    found = gate_of(desk, app)
     if found is None:
         app.notify("the integration gate needs the running supervisor (`cortex-tui up`); or run "
                    "`cortex-tui integrate`", title="integration", severity="error", timeout=6)

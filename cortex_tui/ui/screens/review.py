@@ -85,7 +85,7 @@ class ReviewScreen(DiffBrowserScreen[DiffFiles]):
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         yield Static(id="review-title")
-        yield from integration_line_for(self.app)
+        yield from integration_line_for(self.desk, self.app)
         yield KeyedTable(QUEUE_COLUMNS, key_column="session", id="review-queue")
         with Horizontal(id="review-body"):
             with Vertical(id="review-side"):
@@ -254,7 +254,7 @@ class ReviewScreen(DiffBrowserScreen[DiffFiles]):
 
     def action_integration(self) -> None:
         """``I``: the integration entry (run through the engine's review desk)."""
-        open_integration(self.app)
+        open_integration(self.desk, self.app)
 
     def action_toggle_squash(self) -> None:
         self.squash = not self.squash
