@@ -248,14 +248,15 @@ def _check_runtime(layout: Layout, i: int, s: SessionSpec, r: ResolvedSession,
     if r.sandbox == "bwrap":
         from cortex_tui.backends.sandbox import INSTALL_HINT, probe
 
-        why = probe(network_none=r.network == "none")
+        why = probe(network_none=r.network != "host")
         if why is not None:
             fail(("session", i, "sandbox") if s.sandbox is not None else ("defaults", "sandbox"),
                  f"session {s.name!r} asks for sandbox = \"bwrap\": {why}", INSTALL_HINT)
     if isinstance(r.network, list):
-        where = ("session", i, "network") if s.network is not None else ("defaults", "network")
-        fail(where, f"session {s.name!r}: a network allowlist is not supported yet (it would run unrestricted)",
-             'use network = "none" (no network) or "host"')
+        for entry in r.network:
+            if not re.match(r"^(\*\.)?[A-Za-z0-9_.\-\[\]:]+$", entry) or entry.startswith(":"):
+                fail(("session", i, "network") if s.network is not None else ("defaults", "network"),
+                     f"network entry {entry!r}: expected host, host:port or *.domain", None)
     if r.network != "host" and r.sandbox == "none":
         fail(("session", i, "network"), f"session {s.name!r}: network = {r.network!r} needs sandbox = \"bwrap\"",
              'add sandbox = "bwrap" (the network policy is enforced by the sandbox)')

@@ -139,15 +139,86 @@ def test_a_sandbox_that_cannot_be_made_is_a_layout_error_never_an_open_run(tmp_p
     assert "bwrap-not-installed-here not found" in e.value.message and e.value.hint and "bubblewrap" in e.value.hint
 
 
-def test_network_without_a_sandbox_and_an_allowlist_are_layout_errors(tmp_path: Path) -> None:
+def test_network_without_a_sandbox_and_a_bad_allowlist_entry_are_layout_errors(tmp_path: Path) -> None:
     base = '[run]\nname = "x"\n[[session]]\nname = "a"\nagent = "shell"\ncommand = "true"\n'
     with pytest.raises(LayoutError) as e:
         parse_layout(base + 'network = "none"\n', tmp_path / "l.toml")
     assert 'needs sandbox = "bwrap"' in e.value.message
     if WHY is None:
         with pytest.raises(LayoutError) as e:
-            parse_layout(base + 'sandbox = "bwrap"\nnetwork = ["api.anthropic.com"]\n', tmp_path / "l.toml")
-        assert "allowlist is not supported yet" in e.value.message
+            parse_layout(base + 'sandbox = "bwrap"\nnetwork = ["api.anthropic.com", "http://x/"]\n', tmp_path / "l.toml")
+        assert ":8: field 'session[0].network'" in e.value.message and "'http://x/'" in e.value.message
+
+
+PROBE = """
+import socket, sys, urllib.request
+port = int(sys.argv[1])
+try:  # plain HTTP through the proxy (absolute-form request)
+    urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
+    print("HTTP-REACHED")
+except Exception as e:
+    print("HTTP-FAILED", type(e).__name__, getattr(e, "code", ""))
+try:  # a CONNECT tunnel, as HTTPS clients use it
+    s = socket.create_connection(("127.0.0.1", 3128), timeout=5)
+    s.sendall(f"CONNECT 127.0.0.1:{port} HTTP/1.1\\r\\n\\r\\n".encode())
+    head = s.recv(200).decode()
+    if " 200 " in head:
+        s.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n")
+        got = b""
+        while len(got) < 12 and (more := s.recv(64)):
+            got += more
+        print("TUNNEL-REACHED" if got.startswith(b"HTTP/1.0 200") else f"TUNNEL-BAD {got[:40]!r}")
+    else:
+        print("TUNNEL-REFUSED", head.split()[1])
+except OSError as e:
+    print("TUNNEL-FAILED", e)
+try:  # around the proxy: nothing
+    socket.create_connection(("127.0.0.1", port), timeout=5)
+    print("DIRECT-REACHED")
+except OSError:
+    print("DIRECT-FAILED")
+"""
+
+
+@needs_bwrap
+def test_an_allowlist_reaches_its_host_through_the_proxy_and_refusals_are_events(git_repo: Path, tmp_path: Path,
+                                                                                 loopback_server: int) -> None:
+    probe_py = git_repo / "netprobe.py"  # in the main checkout: readable inside the sandbox
+    probe_py.write_text(PROBE)
+    sup = make_sup(git_repo, f"""
+[run]
+name = "allow"
+[defaults]
+agent = "shell"
+sandbox = "bwrap"
+[[session]]
+name = "listed"
+network = ["127.0.0.1:{loopback_server}"]
+command = "python3 {probe_py} {loopback_server}"
+[[session]]
+name = "unlisted"
+network = ["api.anthropic.com", "*.example.com"]
+command = "python3 {probe_py} {loopback_server}"
+""", tmp_path)
+    events = run_to_end(sup)
+    said = {n: [ln.strip() for ln in sup.store.log_path(r.slug).read_text().splitlines()]
+            for n, r in sup.state.sessions.items()}
+    assert {"HTTP-REACHED", "TUNNEL-REACHED", "DIRECT-FAILED"} <= set(said["listed"]), said["listed"]
+    assert {"HTTP-FAILED HTTPError 403", "TUNNEL-REFUSED 403", "DIRECT-FAILED"} <= set(said["unlisted"]), said
+    refused = [e for e in events if e.kind == "network_refused"]
+    assert {e.session for e in refused} == {"unlisted"}
+    assert {(e.data["host"], e.data["port"]) for e in refused} == {("127.0.0.1", loopback_server)}
+    assert all(e.payload() for e in refused)
+
+
+def test_allowlist_matching() -> None:
+    from cortex_tui.backends.sandbox_proxy import allowed
+
+    assert allowed(["api.anthropic.com"], "API.anthropic.com", 443)
+    assert allowed(["127.0.0.1:8080"], "127.0.0.1", 8080) and not allowed(["127.0.0.1:8080"], "127.0.0.1", 8081)
+    assert allowed(["*.example.com"], "a.b.example.com", 443) and not allowed(["*.example.com"], "example.com.evil", 443)
+    assert not allowed(["*.example.com"], "evilexample.com", 443)
+    assert not allowed([], "anything", 1)
 
 
 @pytest.mark.parametrize(("line", "path"), [

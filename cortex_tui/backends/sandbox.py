@@ -160,6 +160,17 @@ def bwrap_argv(jail: Jail, argv: list[str], bwrap: str = BWRAP) -> list[str]:
     return out
 
 
+REFUSED_MARK = "── cortex-tui: network refused: "
+"""How the allowlist proxy's refusals appear in the session log (read back into ``network_refused`` events)."""
+_REFUSED = re.compile(r"── cortex-tui: network refused: (.+):(\d+) \(not in the allowlist\)")
+
+
+def refused_target(line: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a refusal line the allowlist proxy wrote into the log."""
+    m = _REFUSED.search(line)
+    return (m.group(1), int(m.group(2))) if m else None
+
+
 _EROFS = "Read-only file system"
 EROFS = _EROFS.encode()
 _PY_EROFS = re.compile(r"Read-only file system: '([^']+)'")

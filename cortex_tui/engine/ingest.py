@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cortex_tui.agents.base import AgentAdapter, AgentSignal
-from cortex_tui.backends.sandbox import EROFS, blocked_path
+from cortex_tui.backends.sandbox import EROFS, REFUSED_MARK, blocked_path, refused_target
 from cortex_tui.engine.clock import Clock
 from cortex_tui.engine.events import EventBus
 from cortex_tui.engine.log_lines import Lines, split_chunk
@@ -34,6 +34,7 @@ from cortex_tui.watch.rules import OverlapTracker, TriggerChange
 from cortex_tui.watch.text import clean_line
 
 log = logging.getLogger("cortex_tui.engine")
+REFUSED = REFUSED_MARK.encode()
 
 MAX_PARTIAL = 65536
 """A line longer than this many bytes without a newline is taken as it is."""
@@ -152,6 +153,10 @@ class Ingest:
         rt.tail.extend(lines)
         for line in got.errors:
             self.book.apply(rt, rt.errors.error(now, line))
+        if rec.sandbox and complete is not None and REFUSED in complete:  # the allowlist proxy's refusals
+            for raw in complete.split(b"\n"):
+                if (target := refused_target(raw.decode("utf-8", "replace"))) is not None:
+                    self.book.emit("network_refused", rec.name, host=target[0], port=target[1])
         if rec.sandbox and complete is not None and EROFS in complete:  # writes the sandbox refused
             for raw in complete.split(b"\n"):
                 if EROFS in raw and (blocked := blocked_path(clean_line(raw.decode("utf-8", "replace")))):
