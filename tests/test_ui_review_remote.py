@@ -96,3 +96,47 @@ def test_review_screen_decides_through_the_remote_engine(git_repo: Path, tmp_pat
     assert alpha.status == "approved" and alpha.decisions[-1].by == "web"
     assert beta.decisions[-1].detail == "write done.txt" and beta.decisions[-1].by == "web"
     assert (git_repo / "done.txt").read_text() == "yes\n"  # merged into the base checkout
+
+
+async def test_compare_screen_picks_the_winner_through_the_api(git_repo: Path, tmp_path: Path) -> None:
+    """The Compare screen on RemoteReviewDesk: the comparison, the variants' diffs and the pick travel over
+    the real API (aiohttp on a unix socket) to a review desk over a prepared best-of run (real worktrees)."""
+    from aiohttp import web
+    from test_ui_review import bestof_fleet, compare_opened
+
+    from cortex_tui.api.client import ApiClient
+    from cortex_tui.api.remote_review import RemoteReviewDesk
+    from cortex_tui.api.server import Api
+    from cortex_tui.bestof.compare import load_comparison
+    from cortex_tui.engine.review_desk import ReviewDesk
+    from cortex_tui.ui.screens.compare import CompareScreen
+
+    fl = bestof_fleet(git_repo)
+    sup = make_sup(git_repo, LAYOUT, tmp_path)
+    sup.review = ReviewDesk.offline(git_repo, fl.state_dir, "bo")  # the API serves this run's desk
+    runner = web.AppRunner(Api(sup, None).app(require_token=False), access_log=None, handle_signals=False)
+    await runner.setup()
+    sock = tmp_path / "api.sock"
+    await web.UnixSite(runner, str(sock)).start()
+    try:
+        async with ApiClient(sock, origin="web") as client:
+            desk = RemoteReviewDesk(lambda: client)
+            app = Host(lambda: CompareScreen(desk, "bo"))
+            async with app.run_test(size=SIZE) as pilot:
+                screen = await compare_opened(pilot)
+                assert screen.table.keys_in_order() == ["variant-3", "variant-1", "variant-2"]
+                assert "+x = 3" in screen.diff_view.source
+                await pilot.press("down", "down")
+                await until(pilot, lambda: screen.current == "variant-2" and "variant-2" in screen.diffs, what="v2")
+                assert "+x = 2" in screen.diff_view.source
+                n = screen.loaded
+                await pilot.press("w")
+                await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
+                await pilot.press("y")
+                await until(pilot, lambda: screen.loaded > n, what="reload")
+                assert screen.table.cell_text("variant-2", "rank") == "3 ★"
+    finally:
+        await runner.cleanup()
+    cmp = load_comparison(git_repo, fl.state_dir, "bo")
+    assert cmp is not None and cmp.winner == "variant-2" and cmp.chosen_by == "web"
+    assert fl.queue().get("variant-2").status == "pending" and fl.queue().get("variant-3").status == "rejected"
