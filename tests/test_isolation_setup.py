@@ -7,13 +7,17 @@ from pathlib import Path
 
 import pytest
 from conftest import git
-from engine_helpers import make_sup, run_to_end
+from engine_helpers import make_sup, run_to_end, wait_for
 
 from cortex_tui.engine.supervisor import Supervisor
 from cortex_tui.errors import LayoutError
 from cortex_tui.layout import parse_layout
 from cortex_tui.model.state import SessionState
 from cortex_tui.review.clean import remove_session_worktree
+from cortex_tui.store.status import session_dict
+from cortex_tui.ui.present.dashboard import row_view
+from cortex_tui.ui.present.format import Palette
+from cortex_tui.ui.present.session import facts_text
 
 
 def _log(sup: Supervisor, slug: str) -> str:
@@ -190,3 +194,35 @@ teardown = ["test -e .git && echo \\"down $PORT $CORTEX_SESSION\\" > {marker}"]
     assert marker.read_text().strip() == f"down {rec.ports[0]} a"  # it ran inside the worktree, with its env
     assert not Path(rec.worktree).exists()
     assert "teardown 1/1" in _log(sup, rec.slug)
+
+
+def test_the_setup_phase_is_shown_while_it_runs(git_repo: Path, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    sup = make_sup(git_repo, f"""
+[run]
+name = "ph"
+[[session]]
+name = "a"
+agent = "shell"
+setup = ["true", "while [ ! -e {gate} ]; do sleep 0.05; done"]
+command = "echo agent-ran"
+""", tmp_path)
+    seen: dict[str, object] = {}
+
+    async def during(s: Supervisor) -> None:
+        rec = s.state.sessions["a"]
+        await wait_for(lambda: rec.phase == "setup" and rec.reason is not None and "setup 2/2" in rec.reason, 20,
+                       "the second setup step running")
+        seen["state"] = rec.state
+        seen["status"] = session_dict(rec)
+        seen["cell"] = row_view(rec, s.specs["a"], None, 0.0, Palette()).cells[1].plain
+        seen["facts"] = facts_text(rec, s.specs["a"], None, 0.0, Palette()).plain
+        gate.touch()
+
+    run_to_end(sup, during=during)
+    assert seen["state"] is SessionState.STARTING
+    status = seen["status"]
+    assert isinstance(status, dict) and status["phase"] == "setup" and "setup 2/2" in status["reason"]
+    assert seen["cell"] == "◌ setup" and "phase setup" in str(seen["facts"])
+    rec = sup.state.sessions["a"]
+    assert rec.state is SessionState.FINISHED and rec.phase is None and rec.reason is None

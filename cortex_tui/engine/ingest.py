@@ -233,7 +233,7 @@ class Ingest:
         if any(t.kind == "out_of_scope" and t.key == key for t in rt.rec.triggers):
             return
         self.book.apply(rt, TriggerChange("out_of_scope", True, {
-            "path": shown, "change": "blocked by sandbox", "evidence": "blocked by sandbox",
+            "path": shown, "change": "write blocked by sandbox:", "evidence": "blocked by sandbox",
             "inside_worktree": full.is_relative_to(wt), "line": line[:300], "scope": list(rt.spec.scope)},
             key=key, severity="error"))
 

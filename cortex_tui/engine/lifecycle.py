@@ -63,7 +63,8 @@ class Lifecycle:
         """Every session of the run (a dependent starts from its dependencies' branches: engine/handover.py)."""
         self.base_branch = base_branch
         """The run's base branch (``start_after = "approved"``: a dependent starts from its tip)."""
-        self.isolation = Isolation(run=run, repo=repo, store=store, emit=emit, runtimes=self.runtimes)
+        self.isolation = Isolation(run=run, repo=repo, store=store, emit=emit, runtimes=self.runtimes,
+                                   on_dirty=book.on_dirty)
         """Ports, env placeholders, include and setup of each spawn (engine/isolation.py)."""
         self.claim_warm = claim_warm
         """A fresh session on this machine takes a warm worktree when one is ready (engine/warm.py)."""
