@@ -143,3 +143,46 @@ def test_the_supervisor_runs_the_gate_when_branches_join_the_queue(git_repo: Pat
     assert ev[0].data["trigger"] == "auto" and ev[0].data["failing"] == ["a", "c"]
     assert ev[0].payload()
     assert any(e.kind == "integration" for e in sup.store.iter_events())  # written to events.jsonl too
+
+
+def _bestof(git_repo: Path) -> Fleet:
+    """Two variants of one task: v1 passes verify (it adds ok.txt), v2 does not."""
+    fl = Fleet(git_repo, run="bo")
+    for name, files in (("v1", {"ok.txt": "yes\n", "src/feature.py": "x = 1\n"}), ("v2", {"src/feature.py": "x = 2\n"})):
+        wt = fl.add(name, verify="test -f ok.txt")
+        for rel, text in files.items():
+            commit_file(wt, rel, text, f"{name}: {rel}")
+        fl.state.sessions[name].exit_code = 0
+        fl.finish(name)
+    return fl
+
+
+def test_best_of_winner_is_checked_through_the_gate(git_repo: Path) -> None:
+    from cortex_tui.bestof.compare import compare_run
+    from cortex_tui.engine.review_desk import ReviewDesk
+
+    fl = _bestof(git_repo)
+    assert compare_run(git_repo, fl.state_dir, "bo").winner == "v1"
+    desk = ReviewDesk.offline(git_repo, fl.state_dir, "bo")
+    seen: list[Event] = []
+    desk.bus.subscribe(seen.append)
+
+    def gate_runs() -> list[Event]:
+        return [e for e in seen if e.kind == "integration"]
+
+    async def main() -> None:
+        await desk.choose_winner("v1", by="t")
+        await wait_for(lambda: gate_runs(), 60, "the winner's integration")
+        # work approved in the run since then touched the same file: the winner no longer fits the base
+        commit_file(git_repo, "src/feature.py", "x = 'approved elsewhere'\n", "other: approved into main")
+        await desk.choose_winner("v1", by="t")
+        await wait_for(lambda: len(gate_runs()) >= 2, 60, "the second integration")
+        await desk.gate.aclose()
+
+    asyncio.run(main())
+    first, second = gate_runs()[:2]
+    assert first.data["trigger"] == "bestof" and first.data["sessions"] == ["v1"] and first.data["ok"] is True
+    assert first.data["verify"] == 0  # the winner's verify ran on the combination
+    assert second.data["ok"] is False and second.data["left_out"] == ["v1"]
+    kept = load(fl.store.dir)
+    assert kept is not None and kept.trigger == "bestof" and kept.cumulative_conflicts == ["src/feature.py"]

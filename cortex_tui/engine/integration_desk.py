@@ -42,6 +42,7 @@ class IntegrationDesk:
         self._check: asyncio.Task[None] | None = None
         self._again = False
         self._timer: asyncio.Task[None] | None = None
+        self._winner: asyncio.Task[None] | None = None
         self.auto_runs = 0
         """Re-runs started by a change (``integrate = "auto"``)."""
 
@@ -155,9 +156,24 @@ class IntegrationDesk:
         except CortexError as e:
             self.emit("review_error", None, error=f"integration: {e.message}")
 
+    def check_winner(self, winner: str | None) -> None:
+        """Best-of: the winner is checked against the base (with every branch already approved in the run
+        merged there) and the other entries awaiting a decision, by the same gate (an ``integration`` event,
+        ``trigger = "bestof"``); it runs in a task, the caller does not wait for its verify."""
+        if winner is None:
+            return
+
+        async def run() -> None:
+            try:
+                await self.integrate(trigger="bestof")
+            except CortexError as e:
+                self.emit("review_error", winner, error=f"integration of the best-of winner: {e.message}")
+
+        self._winner = asyncio.get_running_loop().create_task(run(), name="cortex-integration-winner")
+
     async def aclose(self) -> None:
         """Stop a pending re-run and a check (a gate already running in its thread finishes and is kept)."""
-        for t in (self._timer, self._check):
+        for t in (self._timer, self._check, self._winner):
             if t is not None and not t.done():
                 t.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -170,6 +170,7 @@ class ReviewDesk:
         cmp = await asyncio.to_thread(lambda: compare_run(self.repo, self.state_dir, self.run, top_k=top_k))
         self.bus.publish(self.bus.make("review", cmp.winner, decision="compare",
                                        detail=f"winner {cmp.winner}" if cmp.winner else "no winner"))
+        self.gate.check_winner(cmp.winner)
         return cmp
 
     # -------------------------------------------------------------- the reviewer's decisions
@@ -232,4 +233,5 @@ class ReviewDesk:
 
         cmp = await asyncio.to_thread(choose_winner, self.repo, self.state_dir, self.run, session, by=by)
         self._published(session, "choose_winner", f"{session} wins")
+        self.gate.check_winner(cmp.winner)  # the winner against what the run approved, through the gate
         return cmp

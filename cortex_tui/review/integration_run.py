@@ -36,7 +36,8 @@ def awaiting_names(queue: ReviewQueue, state: RunState) -> list[str]:
 
 def integrate_run(queue: ReviewQueue, run_dir: Path, state: RunState, names: list[str] | None,
                   verify: str | None, *, timeout: float = VERIFY_TIMEOUT_S, trigger: str = "manual") -> IntegrationResult:
-    """The gate over ``names`` (None: :func:`awaiting_names`), its result saved as the integration entry."""
+    """The gate over ``names`` (None: :func:`awaiting_names`), its result saved as the integration entry.
+    ``verify`` None: the command the members share, if they do (else the combination is only merged)."""
     if names is None:
         names = awaiting_names(queue, state)
     unknown = [n for n in names if n not in state.sessions]
@@ -46,6 +47,11 @@ def integrate_run(queue: ReviewQueue, run_dir: Path, state: RunState, names: lis
     if not names:
         raise UsageError("nothing to integrate: no session given and no review entry awaits a decision",
                          "pass --sessions a,b,c")
+    if verify is None:  # no [run] verify: the members' own command, when they share one
+        from cortex_tui.review.context import resolve_spec
+
+        own = {spec.verify if spec else None for spec in (resolve_spec(state, n) for n in names)}
+        verify = own.pop() if len(own) == 1 else None
     res = run_gate(queue.ctx.repo, run_dir, state, names, verify, timeout)
     res.trigger = trigger
     save(run_dir, res)  # the integration entry: `review approve --integration` fast-forwards the base to it
