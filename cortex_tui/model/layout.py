@@ -1,48 +1,36 @@
 """Pydantic models of a layout file (``layouts/*.toml``).
 
 A layout declares one run: ``[run]``, optional ``[defaults]`` applied to every session,
-``[[session]]`` tables and ``[[node]]`` tables. Unknown keys are errors.
+``[[session]]`` tables and ``[[node]]`` tables. Unknown keys are errors. ``[pool]``/``[[route]]`` are in
+:mod:`cortex_tui.model.pool`, ``[[notify]]`` in :mod:`cortex_tui.model.notify`, the shared field types in
+:mod:`cortex_tui.model.fields`; all are importable from here.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cortex_tui.durations import parse_duration, parse_size
-from cortex_tui.model.notify import NotifySpec
-
-AgentKind = Literal["claude-code", "codex", "aider", "gemini", "shell", "sim"]
-TriggerKind = Literal[
-    "silence", "repeated_error", "approval_waiting", "out_of_scope", "overlap", "exited", "budget", "memory"
-]
-TRIGGER_KINDS: tuple[str, ...] = (
-    "silence", "repeated_error", "approval_waiting", "out_of_scope", "overlap", "exited", "budget", "memory",
+from cortex_tui.model.fields import CONTROL_CHARS as _CONTROL
+from cortex_tui.model.fields import (
+    RUN_NAME_RE,
+    TRIGGER_KINDS,
+    AgentKind,
+    Duration,
+    ScopeMode,
+    Size,
+    TriggerAction,
+    TriggerKind,
 )
-TriggerAction = Literal["notify", "pause", "stop", "recycle"]
-ScopeMode = Literal["warn", "enforce"]
+from cortex_tui.model.fields import Strict as _Strict
+from cortex_tui.model.notify import NotifySpec
+from cortex_tui.model.pool import PoolSpec, RouteMatch, RouteSpec
 
-RUN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _duration(v: Any) -> float:
-    return parse_duration(v)
-
-
-def _size(v: Any) -> int:
-    return parse_size(v)
-
-
-Duration = Annotated[float, BeforeValidator(_duration)]
-Size = Annotated[int, BeforeValidator(_size)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+__all__ = ["RUN_NAME_RE", "TRIGGER_KINDS", "AgentKind", "BestOfSpec", "Duration", "Layout", "NodeSpec", "PoolSpec",
+           "ResolvedSession", "RestartPolicy", "RouteMatch", "RouteSpec", "RunSpec", "ScopeMode", "SessionSettings",
+           "SessionSpec", "Size", "TriggerAction", "TriggerKind", "resolve_session"]
 
 class RestartPolicy(_Strict):
     """Restart a failed session with backoff (seed 002)."""
@@ -223,77 +211,6 @@ class BestOfSpec(_Strict):
     models: list[str] | None = None
     weights: dict[str, float] | None = None
     judge: str | None = None
-
-
-class PoolSpec(_Strict):
-    """``[pool]``: queued tasks run in slots (docs/performance.md: Pools).
-
-    ``size`` = a fixed number of slots; or ``min``/``max``: at least ``min`` run while tasks wait, more up to
-    ``max`` while the nodes have headroom (memory above the floor for one more task, load under
-    ``max_load``). ``warm`` worktrees are made ahead at the base so a task starts without the checkout."""
-
-    size: int | None = Field(default=None, ge=1)
-    min: int | None = Field(default=None, ge=1)
-    max: int | None = Field(default=None, ge=1)
-    warm: int = Field(default=0, ge=0, le=64)
-    """Worktrees kept checked out at the base, ready for the next task on this machine."""
-    memory_floor: Size | None = None
-    """No task starts on a node whose available memory would drop below this (plus what one task needs)."""
-    task_memory: Size | None = None
-    """What one task needs when no peer of its agent runs on the node to measure (default: per agent)."""
-    memory_limit: Size | None = None
-    """The RSS this run's sessions on this machine may use in all (a cap below the machine's own memory)."""
-    max_load: float | None = Field(default=None, gt=0)
-    """Above ``min``, no new slot while the node's 1-minute load average per core is above this."""
-    strategy: Literal["least-loaded", "round-robin"] = "least-loaded"
-    """How ``node = "auto"`` picks among nodes with room."""
-    node: str = "local"
-    """Where tasks that name no node (and match no route that does) run: a node, a group or ``auto``."""
-    local_max_sessions: int | None = Field(default=None, ge=0)
-    """At most this many sessions on this machine (``auto`` then spills onto the [[node]]s)."""
-    linger: Duration = 0.0
-    """The supervisor stays up this long after the queue went empty, for tasks still to come (`cortex-tui add`);
-    0: the run ends when its last task does, like any run."""
-
-
-class RouteMatch(_Strict):
-    """What a ``[[route]]`` matches; every given field must match (an empty match takes every task)."""
-
-    labels: list[str] = Field(default_factory=list)
-    """Any one of these labels of the task."""
-    agent: AgentKind | None = None
-    """The task's agent (its own, or the ``[defaults]``'s)."""
-    paths: list[str] = Field(default_factory=list)
-    """Globs: one of the task's scope entries falls under one of them."""
-    name: str | None = None
-    """A glob of the task's name."""
-    prompt: str | None = None
-    """A regular expression searched in the prompt."""
-
-    @field_validator("prompt")
-    @classmethod
-    def _regex(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                re.compile(v)
-            except re.error as e:
-                raise ValueError(f"not a regular expression: {e}") from None
-        return v
-
-
-class RouteSpec(_Strict):
-    """``[[route]]``: tasks that match get this agent / model / node, and share at most ``limit`` slots.
-    The first matching route wins; what a task sets itself wins over the route."""
-
-    name: str | None = None
-    match: RouteMatch = Field(default_factory=RouteMatch)
-    agent: AgentKind | None = None
-    model: str | None = None
-    node: str | None = None
-    """A node, a node group, or ``auto`` (placement by free slots and memory)."""
-    limit: int | None = Field(default=None, ge=1)
-    """At most this many of this route's tasks run at once."""
-    budget_usd: float | None = Field(default=None, ge=0)
 
 
 class Layout(_Strict):
