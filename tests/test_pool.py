@@ -91,19 +91,19 @@ def test_memory_floor_keeps_tasks_queued_and_says_why(git_repo: Path, tmp_path: 
 def test_kill_9_of_a_pool_supervisor_loses_nothing_and_starts_nothing_twice(git_repo: Path, tmp_path: Path) -> None:
     layout = tmp_path / "pool.toml"
     layout.write_text('[run]\nname = "poolk"\n[pool]\nsize = 2\n[defaults]\nagent = "sim"\n'
-                      + sessions(6, '"sleep 1.5", "write f{i}.txt {i}", "commit t{i}"'))
+                      + sessions(6, '"sleep 3", "write f{i}.txt {i}", "commit t{i}"'))
     cli("up", str(layout), "--repo", str(git_repo), "--detach")
     run_dir = git_repo / "coordination/runs/poolk"
 
     def states() -> dict[str, str]:
         return {s["name"]: s["state"] for s in status_json(git_repo)["sessions"]}
 
-    wait_until(lambda: list(states().values()).count("finished") >= 1, timeout=120, what="a first task done")
+    wait_until(lambda: "finished" in states().values(), timeout=120, interval=0.2, what="a first task done")
     pid = int((run_dir / "supervisor.lock").read_text())
     os.kill(pid, signal.SIGKILL)
     wait_until(lambda: subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0, what="dead")
     before = states()
-    assert "pending" in before.values()  # queued tasks were left behind by the dead supervisor
+    assert "pending" in before.values(), before  # queued tasks were left behind by the dead supervisor
     # added while no supervisor ran: waits in the inbox, runs in the pool later
     r = cli("add", "--repo", str(git_repo), "--name", "late", "--agent", "sim", "--prompt", "p", "--labels", "docs",
             "--json")
@@ -118,7 +118,8 @@ def test_kill_9_of_a_pool_supervisor_loses_nothing_and_starts_nothing_twice(git_
     assert q["by_type"] == {"-": {"pending": 0, "running": 0, "done": 6}, "docs": {"pending": 0, "running": 0, "done": 1}}
     events = [json.loads(x) for x in (run_dir / "events.jsonl").read_text().splitlines()]
     spawned = sorted(e["session"] for e in events if e["kind"] == "spawned")
-    assert spawned == sorted([*(f"t{i}" for i in range(6)), "late"])  # each exactly once across both supervisors
+    assert spawned == sorted([*(f"t{i}" for i in range(6)), "late"]), [  # each exactly once across both supervisors
+        (e["kind"], e["session"], e["data"]) for e in events if e["kind"] in ("spawned", "attached", "run_started")]
     for i in range(6):
         assert git(git_repo, "log", "-1", "--format=%s", f"cortex/poolk/t{i}").strip() == f"t{i}"
 
@@ -149,7 +150,8 @@ def test_warm_slots_are_taken_by_tasks_and_refilled(git_repo: Path, tmp_path: Pa
     assert len(ready) >= 2 + len(claimed) - 1  # refilled after the claims
     slots = sorted((git_repo / ".cortex/warm/poolw").glob("w-*"))
     assert len([s for s in slots if s.is_dir()]) == 2  # kept for the next supervisor
-    assert git(git_repo, "branch", "--list", "cortex-warm/poolw/*").count("cortex-warm") == 2
+    branches = git(git_repo, "branch", "--list", "cortex-warm/poolw/*")
+    assert all(f"cortex-warm/poolw/{d.name}" in branches for d in slots if d.is_dir())
 
 
 def test_a_warm_slot_follows_the_base_and_is_reset_to_it_when_taken(git_repo: Path) -> None:
@@ -177,6 +179,8 @@ def test_a_warm_slot_follows_the_base_and_is_reset_to_it_when_taken(git_repo: Pa
     wt = Path(rec.worktree)
     assert git(wt, "rev-parse", "HEAD").strip() == bases[0] and not git(wt, "status", "--porcelain").strip()
     assert not (wt / "new.txt").exists() and not slot.exists()
+    warm.count = 0
+    warm.fill()  # the refill deletes the claimed slot's warm branch
     assert "cortex-warm/r/" not in git(git_repo, "branch", "--list")
     assert not warm.claim(SessionRecord(name="u", slug="u", agent="sim", branch="cortex/r/u",
                                         worktree=str(git_repo / ".cortex/worktrees/r/u")), bases[0])  # none left

@@ -4,8 +4,8 @@ of ``git worktree add`` (0.6–5 s in a 5,000-file repository on slow disks).
 A slot is ``.cortex/warm/<run>/w-<id>`` on branch ``cortex-warm/<run>/w-<id>`` at the run's base. A task
 that starts fresh on this machine (no worktree or branch of its own yet, no dependencies to merge) takes
 one: the slot is reset to the commit the task starts from (``checkout -f -B <task branch> <base>``, then
-``clean``: a slot is never handed out stale), its warm branch is deleted and it is moved to the task's
-worktree path. The pool refills in the background. Slots outlive the supervisor (the next one re-uses
+``clean``: a slot is never handed out stale) and moved to the task's worktree path; its warm branch is
+deleted by the refill. The pool refills in the background. Slots outlive the supervisor (the next one re-uses
 them); no agent ever works in a slot (it is moved out first), so dropping one loses nobody's work.
 """
 
@@ -56,6 +56,8 @@ class WarmSlots:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.claimed = 0
         self._scanned = False
+        self._stale: list[str] = []
+        """Warm branches of claimed slots, deleted by the next :meth:`fill`."""
 
     def _post(self, session: str | None, **data: object) -> None:
         """An event, made in the engine's loop (this runs in threads)."""
@@ -117,6 +119,10 @@ class WarmSlots:
     def fill(self) -> None:
         """Refresh slots to the current base, then make new ones up to :attr:`count`."""
         base = self.base_commit()
+        with self._lock:
+            stale, self._stale = self._stale, []
+        for branch in stale:
+            gitb.git(self.repo, "branch", "-q", "-D", branch, check=False)
         if base != self.at_base:
             with self._lock:  # out of reach of claims while they are reset
                 slots, self.ready = self.ready, []
@@ -163,11 +169,10 @@ class WarmSlots:
                 return False
             slot = self.ready.pop(0)
         t0 = time.perf_counter()
-        moved_base = gitb.rev_parse(slot, "HEAD") != base
+        moved_base = base != self.at_base
         try:
             gitb.git(slot, "checkout", "-q", "-f", "-B", rec.branch, base)  # reset to the current base
             gitb.git(slot, "clean", "-q", "-f", "-d")  # (ignored files stay: what a setup step built)
-            gitb.git(self.repo, "branch", "-q", "-D", self.branch(slot))
             gitb.move_worktree(self.repo, slot, wt)
         except GitError as e:
             log.warning("warm slot %s for %s: %s (starting it cold)", slot, rec.name, e.message)
@@ -176,6 +181,8 @@ class WarmSlots:
                 gitb.git(self.repo, "branch", "-q", "-D", rec.branch, check=False)  # made here, at the base
             self.kick()
             return False
+        with self._lock:
+            self._stale.append(self.branch(slot))  # deleted by the refill, off the task's path
         rec.base_commit = base
         if self.setup and list(setup or []) == self.setup and not moved_base:
             rec.setup_done = True
