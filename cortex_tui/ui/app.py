@@ -19,9 +19,9 @@ from cortex_tui.engine.events import Event
 from cortex_tui.model.layout import ResolvedSession, SessionSpec
 from cortex_tui.model.state import SessionRecord
 from cortex_tui.notify.terminal import TerminalNotify
-from cortex_tui.ui import revive
+from cortex_tui.ui import review_flow, revive
 from cortex_tui.ui.commands import CortexCommands
-from cortex_tui.ui.engine_protocol import AddsSessions, Engine, ReviewCommands, Reviews
+from cortex_tui.ui.engine_protocol import AddsSessions, Engine, ReviewCommands
 from cortex_tui.ui.gc_tuning import IdleCollector
 from cortex_tui.ui.messages import Attach, EngineBatch, EventQueue, OpenSession, SessionAction, ShowScreen
 from cortex_tui.ui.present import Palette, SessionExtras, event_summary, severity_style
@@ -333,14 +333,6 @@ class CortexApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
-    def _desk(self) -> ReviewCommands | None:
-        """The engine's review desk (None, with a notification, for an engine without one)."""
-        engine = self.engine
-        if not isinstance(engine, Reviews):
-            self.notify("this engine has no review queue", severity="warning")
-            return None
-        return engine.review
-
     def action_new_session(self) -> None:
         """``n``: ask for a new session (defaults from the layout) and hand it to the engine's add command."""
         if isinstance(self.screen, NewSessionScreen):
@@ -363,35 +355,23 @@ class CortexApp(App[None]):
         self.notify(f"added {spec.name} ({spec.agent})", title="new session", timeout=3, markup=False)
 
     def action_review(self) -> None:
-        desk = self._desk()
-        if desk is not None and not isinstance(self.screen, ReviewScreen):
-            self.push_screen(ReviewScreen(desk, self.run_id))
+        if (desk := review_flow.desk_of(self, self.engine)) is not None:
+            review_flow.open_review(self, desk, self.run_id)
 
     def compare_variants(self) -> None:
-        """Score and rank a best-of run's variants (the engine's command; the judge may call a model), then
-        show them."""
-        desk = self._desk()
-        if desk is None:
-            return
-        self.notify("all variants ended: comparing them…", title="best-of", timeout=4)
-        self.run_worker(self._compare(desk), name="compare variants", group="compare", exclusive=True,
-                        exit_on_error=False)
+        """Score and rank a best-of run's variants (the engine's command), then show them."""
+        if (desk := review_flow.desk_of(self, self.engine)) is not None:
+            self.notify("all variants ended: comparing them…", title="best-of", timeout=4)
+            self.run_worker(self._compare(desk), name="compare variants", group="compare", exclusive=True,
+                            exit_on_error=False)
 
     async def _compare(self, desk: ReviewCommands) -> None:
-        winner = (await desk.compare(top_k=self.judge_top)).winner
+        await review_flow.compare(self, desk, self.run_id, self.judge_top)
         self.comparisons += 1
-        self.notify(f"winner: {winner}" if winner else "no variant finished and verified", title="best-of",
-                    timeout=8, severity="information" if winner else "warning")
-        for screen in self.screen_stack:
-            if isinstance(screen, CompareScreen):
-                screen.queue_changed()
-                return
-        self.action_compare()
 
     def action_compare(self) -> None:
-        desk = self._desk()
-        if desk is not None and not isinstance(self.screen, CompareScreen):
-            self.push_screen(CompareScreen(desk, self.run_id))
+        if (desk := review_flow.desk_of(self, self.engine)) is not None:
+            review_flow.open_compare(self, desk, self.run_id)
 
 
 def run_tui(supervisor: Engine, *, start: bool = False, bell: bool = False, judge_top: int = 3) -> None:
