@@ -19,6 +19,7 @@ from cortex_tui.engine.watcher import Changes, RunWatcher
 from cortex_tui.errors import CortexError
 from cortex_tui.model.state import SessionRecord
 from cortex_tui.store.files import RunStore
+from cortex_tui.watch import symlinks
 
 
 class ChangeRouter:
@@ -119,6 +120,9 @@ class ChangeRouter:
         base = rt.rec.base_commit or self.base_commit()
         changed, stat = await asyncio.to_thread(self.local.worktree_changes, rt.rec, base, [p for p, _ in items])
         self.ingest.apply_changed(rt, changed)
+        if changed:  # a symlink it made that points outside its worktree: flagged now, not only at its end
+            for esc in await asyncio.to_thread(symlinks.made, Path(rt.rec.worktree), list(changed)):
+                self.ingest.flag_outside(rt, esc.target, via=esc.link, how=esc.how)
         if stat is not None:
             if stat != (rt.rec.diff_added, rt.rec.diff_removed):
                 rt.rec.diff_added, rt.rec.diff_removed = stat

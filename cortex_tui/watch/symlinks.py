@@ -93,21 +93,31 @@ def _written_since(target: str, since: float) -> list[str]:
     return found
 
 
+def made(worktree: Path, changed: Iterable[str]) -> list[Escape]:
+    """Symlinks among (or on the way to) ``changed`` paths that resolve outside ``worktree``: cheap (no git),
+    also used while the session runs, on each batch of changes the watcher reports."""
+    if not worktree.is_dir():
+        return []
+    root = os.path.realpath(worktree)
+    out: list[Escape] = []
+    for link in sorted({link for rel in changed for link in _links_on(worktree, rel)}):
+        target = os.path.realpath(worktree / link)
+        if not _inside(target, root) and all(e.target != target for e in out):
+            out.append(Escape(target, link, "made by the session"))
+    return out
+
+
 def sweep(worktree: Path, changed: Iterable[str], since: float) -> list[Escape]:
     """Writes outside ``worktree`` through its symlinks (see the module doc); blocking, call it in a thread."""
     if not worktree.is_dir():
         return []
     root = os.path.realpath(worktree)
-    out: list[Escape] = []
-    seen: set[str] = set()
-    made = {link for rel in changed for link in _links_on(worktree, rel)}
-    for link in sorted(made):
-        target = os.path.realpath(worktree / link)
-        if not _inside(target, root) and target not in seen:
-            seen.add(target)
-            out.append(Escape(target, link, "made by the session"))
+    changed = list(changed)
+    out = made(worktree, changed)
+    seen = {e.target for e in out}
+    made_links = {e.link for e in out} | {link for rel in changed for link in _links_on(worktree, rel)}
     for link in committed_links(worktree):
-        if link in made or not os.path.islink(worktree / link):
+        if link in made_links or not os.path.islink(worktree / link):
             continue
         target = os.path.realpath(worktree / link)
         if _inside(target, root):
