@@ -64,6 +64,8 @@ def test_routed_tasks_spread_over_a_node_group_and_skip_a_cut_link(sshd: SshServ
     assert all(placed[f"f{i}"]["candidates"] == ["box1", "box2"] for i in range(6))
     assert placed["f4"]["node"] == placed["f5"]["node"] == "box1"  # never onto the cut link
     assert st["here"].node == "local" and "here" not in placed  # not routed: stays on this machine
+    on = {e.session: e.data["node"] for e in events if e.kind == "spawned"}
+    assert on == {**{n: d["node"] for n, d in placed.items()}, "here": "local"}  # the spawned event names it too
     assert max_live_per_node(events, st) <= 1  # max_sessions = 1 on each
     waits = [e.data.get("reason") or "" for e in events if e.kind == "state" and e.data["state"] == "pending"]
     assert any("box1 full (1 sessions)" in w for w in waits)

@@ -101,7 +101,7 @@ class Lifecycle:
             if rec.state is SessionState.STARTING:  # it may already wait on an approval it printed at once
                 self.book.set_state(rt, SessionState.RUNNING, None)
             self.emit("spawned", rec.name, window=rec.window_id, branch=rec.branch, worktree=rec.worktree,
-                       attempt=rec.attempt)
+                       attempt=rec.attempt, node=rec.node)
             self.ingest.read_log(rt)  # whatever it printed while the window was being made
             if rec.state.live and rt.detects_approval:
                 self.check_screen(rt)
