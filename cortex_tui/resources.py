@@ -238,6 +238,33 @@ DISK_S = 30.0
 """Disk use of worktrees (local or on a node) is measured this often: it walks every file."""
 
 
+def disk_usages(roots: list[Path]) -> dict[Path, int | None]:
+    """:func:`disk_usage` of many worktrees with one ``du`` (GNU; C, off the interpreter's lock — walking a
+    5,000-file worktree in Python took the GIL for tens of ms per session); the walk where ``du`` is not GNU's.
+    Counts apparent sizes of files and directories, ``.git`` excluded; ``None`` for a worktree that is gone."""
+    import subprocess
+
+    out: dict[Path, int | None] = {r: None for r in roots}
+    there = [r for r in roots if r.is_dir()]
+    if not there:
+        return out
+    try:
+        res = subprocess.run(["du", "-s", "--apparent-size", "-B1", "--exclude=.git", "--", *map(str, there)],
+                             capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        res = None
+    if res is not None and res.stdout:
+        by_path = {str(r): r for r in there}
+        for line in res.stdout.splitlines():
+            size, _, path = line.partition("\t")
+            if size.isdigit() and path in by_path:
+                out[by_path[path]] = int(size)
+    for r in there:  # not GNU du, or a worktree du could not read
+        if out[r] is None:
+            out[r] = disk_usage(r)
+    return out
+
+
 def disk_usage(root: Path) -> int | None:
     """Bytes used by the files of a worktree (excluding ``.git``), without following symlinks.
 

@@ -23,7 +23,7 @@ from cortex_tui.backends.tmux import Tmux, WindowInfo
 from cortex_tui.errors import CortexError, disk_error
 from cortex_tui.model.state import SessionRecord
 from cortex_tui.private import open_private, private_dir, tighten_files
-from cortex_tui.resources import disk_usage
+from cortex_tui.resources import disk_usages
 from cortex_tui.watch import symlinks
 
 log = logging.getLogger("cortex_tui.backends")
@@ -143,7 +143,8 @@ class LocalNode:
         return None  # the branch is in the repo already
 
     def disk_usage(self, recs: list[SessionRecord]) -> dict[str, int | None]:
-        return {r.slug: disk_usage(Path(r.worktree)) for r in recs}
+        sizes = disk_usages([Path(r.worktree) for r in recs])
+        return {r.slug: sizes[Path(r.worktree)] for r in recs}
 
     def close(self) -> None:
         return None  # the tmux server keeps the agents; nothing to release

@@ -21,6 +21,9 @@ from cortex_tui.model.state import SessionRecord
 from cortex_tui.store.files import RunStore
 from cortex_tui.watch import symlinks
 
+MAX_PATHSPECS = 64
+"""More changed paths than this in one batch are looked up as the whole worktree (one git call, no pathspecs)."""
+
 
 class ChangeRouter:
     """Routes the watcher's batches; the Supervisor gives it what it needs as plain values and callbacks."""
@@ -45,6 +48,7 @@ class ChangeRouter:
         self.on_exit = on_exit
         self.schedule = schedule
         self.save = save
+        self.watcher: RunWatcher | None = None
         self.ok = True
         """False from a watcher failure until its restart has caught up: no silence is judged meanwhile."""
         self.runs = 0
@@ -63,6 +67,8 @@ class ChangeRouter:
 
     async def after_spawn(self, rt: SessionRuntime) -> None:
         early = self.deferred.pop(rt.rec.slug, None)  # files it changed while the window was being made
+        if self.watcher is not None and self.watcher.resume(rt.rec.slug):
+            early = [(".", "modified")]  # its worktree was not watched while being made: look at all of it once
         if early and rt.rec.state.live:
             try:
                 await self.worktree_changed(rt, early)
@@ -75,8 +81,13 @@ class ChangeRouter:
         self.runs += 1
         watcher = RunWatcher(self.store.dir, self.worktrees_root, self.stop, on_batch=self.handle,
                              on_error=lambda e: self.emit("watch_error", None, error=e),
-                             everything=self.everything, on_watching=self._watching)
+                             everything=self.everything, on_watching=self._watching, paused=self._spawning_slug)
+        self.watcher = watcher
         await watcher.run(catch_up=restarted)  # after a failure: what changed meanwhile is looked at once
+
+    def _spawning_slug(self, slug: str) -> bool:
+        rt = self.by_slug.get(slug)
+        return rt is not None and rt.rec.name in self.spawning
 
     def _watching(self) -> None:  # the watch is set up: judging silence is safe again
         self.ok = True
@@ -118,7 +129,10 @@ class ChangeRouter:
 
     async def worktree_changed(self, rt: SessionRuntime, items: list[tuple[str, str]]) -> None:
         base = rt.rec.base_commit or self.base_commit()
-        changed, stat = await asyncio.to_thread(self.local.worktree_changes, rt.rec, base, [p for p, _ in items])
+        paths = sorted({p for p, _ in items})
+        if len(paths) > MAX_PATHSPECS:  # git compares every path against every pathspec: ask for all at once
+            paths = ["."]
+        changed, stat = await asyncio.to_thread(self.local.worktree_changes, rt.rec, base, paths)
         self.ingest.apply_changed(rt, changed)
         if changed:  # a symlink it made that points outside its worktree: flagged now, not only at its end
             for esc in await asyncio.to_thread(symlinks.made, Path(rt.rec.worktree), list(changed)):

@@ -79,7 +79,8 @@ class RunWatcher:
 
     def __init__(self, run_dir: Path, worktrees_root: Path, stop: asyncio.Event, *,
                  on_batch: Callable[[Changes], Awaitable[None]], on_error: Callable[[str], None],
-                 everything: Callable[[], Changes], on_watching: Callable[[], None] = lambda: None) -> None:
+                 everything: Callable[[], Changes], on_watching: Callable[[], None] = lambda: None,
+                 paused: Callable[[str], bool] = lambda slug: False) -> None:
         self.dirs = (run_dir, worktrees_root)
         self.run_dir = str(run_dir) + os.sep
         self.wt_root = str(worktrees_root) + os.sep
@@ -89,6 +90,10 @@ class RunWatcher:
         self.everything = everything
         self.on_watching = on_watching
         """Called once the watch is set up (and a catch-up is done): from now on nothing is missed."""
+        self.paused = paused
+        """A worktree (by slug) appearing while this says True is not watched yet: its checkout (thousands of
+        files in a large repo) is no work for the event loop. :meth:`resume` watches it once it is made."""
+        self._inotify: Any = None
 
     def keep(self, change: Change, path: str) -> bool:
         if path.startswith(self.run_dir):
@@ -98,9 +103,23 @@ class RunWatcher:
         parts = path[len(self.wt_root):].split(os.sep)
         return not any(p in NOISE_DIRS for p in parts[1:]) and not path.endswith(NOISE_SUFFIXES)
 
-    @staticmethod
-    def skip_dir(path: str) -> bool:
-        return os.path.basename(path) in NOISE_DIRS
+    def skip_dir(self, path: str) -> bool:
+        if os.path.basename(path) in NOISE_DIRS:
+            return True
+        if path.startswith(self.wt_root):
+            slug = path[len(self.wt_root):]
+            return os.sep not in slug and self.paused(slug)
+        return False
+
+    def resume(self, slug: str) -> bool:
+        """Watch a worktree skipped while it was being made; True when it was added now (the caller looks at
+        the whole worktree once: what was written before the watch went unseen)."""
+        w = self._inotify
+        path = self.wt_root + slug
+        if w is None or w.fd < 0 or path in w._wds or not os.path.isdir(path):
+            return False
+        w._add_tree(path, report=False)
+        return True
 
     async def run(self, *, catch_up: bool = False) -> None:
         """Watch; with ``catch_up`` (a restart after a failure) everything is looked at once first."""
@@ -114,6 +133,7 @@ class RunWatcher:
             try:
                 if use_inotify:
                     with inotify.InotifyWatcher(paths, self.keep, self.skip_dir) as w:
+                        self._inotify = w
                         catch_up = await self._ready(catch_up)
                         async for raw in w.batches(self.stop):
                             changes = classify(raw, self.run_dir, self.wt_root)

@@ -1,0 +1,178 @@
+"""Large-repo benchmark (#18): N sessions spawned in a repo of F files (default 10 × 5,000, ~60 MB), against
+floors measured in the same run.
+
+    python benchmarks/large_repo.py [--sessions 10] [--files 5000] [--rounds 2]
+
+* floor (parallel): the same N ``git worktree add`` run by hand at once (as cortex-tui does them: the add
+  serialised per repo with ``--no-checkout``, the checkouts in parallel), plus nothing else.
+* floor (sequential): the N adds one after another.
+* cortex-tui: start → every session running (worktree, window, agent), the event loop's worst stall meanwhile
+  (a 10 ms ticker), and ``status --json`` (the real CLI, another process) during the spawn and once settled;
+  its floor: ``python -c pass`` with the same interpreter (process start-up, which no change here can cut).
+* git: ``changed_vs_base`` with every checked-out path as a pathspec vs the whole tree (what the engine does
+  now past 64 paths).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import isolate, kill_servers, pct
+
+from cortex_tui.backends import git as gitb
+from cortex_tui.engine.events import Event
+from cortex_tui.engine.supervisor import Supervisor
+from cortex_tui.layout import parse_layout
+
+
+def big_repo(path: Path, files: int) -> Path:
+    path.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
+    body = "".join(f"def f{j}(x):\n    return x * {j}  # padding padding padding padding padding\n"
+                   for j in range(80))
+    for i in range(files):
+        d = path / "src" / f"pkg{i % 100}" / f"sub{i % 7}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"mod{i}.py").write_text(f"# module {i}\n" + body)
+    subprocess.run(["git", "-C", str(path), "add", "-A"], check=True)
+    subprocess.run(["git", "-C", str(path), "commit", "-q", "-m", "big"], check=True)
+    return path
+
+
+def git(*args: str) -> None:
+    subprocess.run(["git", *args], check=True, capture_output=True)
+
+
+def floor_parallel(repo: Path, n: int, tag: str) -> float:
+    base = repo.parent / f"floor-{tag}"
+    t0 = time.perf_counter()
+    for i in range(n):  # the adds (serialised, no checkout), then the checkouts at once
+        git("-C", str(repo), "worktree", "add", "-q", "--no-checkout", "-b", f"fl-{tag}-{i}", str(base / str(i)))
+    with ThreadPoolExecutor(n) as ex:
+        list(ex.map(lambda i: git("-C", str(base / str(i)), "reset", "-q", "--hard"), range(n)))
+    return time.perf_counter() - t0
+
+
+def floor_sequential(repo: Path, n: int, tag: str) -> float:
+    base = repo.parent / f"floor-seq-{tag}"
+    t0 = time.perf_counter()
+    for i in range(n):
+        git("-C", str(repo), "worktree", "add", "-q", "-b", f"fs-{tag}-{i}", str(base / str(i)))
+    return time.perf_counter() - t0
+
+
+def status_s(repo: Path) -> float:
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "cortex_tui.cli", "status", "--repo", str(repo), "--json"],
+                       capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    dt = time.perf_counter() - t0
+    json.loads(r.stdout)
+    return dt
+
+
+async def cortex(repo: Path, root: Path, n: int, tag: str) -> dict[str, float | list[float]]:
+    text = f'[run]\nname = "big{tag}"\n[defaults]\nagent = "sim"\nsilence_after = "1h"\n' + "".join(
+        f'[[session]]\nname = "s{i}"\nscript = ["listen 600"]\n' for i in range(n))
+    path = root / f"big-{tag}.toml"
+    path.write_text(text)
+    sup = Supervisor(parse_layout(text, path), repo, headless=True)
+    spawned: set[str] = set()
+    done = asyncio.Event()
+
+    def on(ev: Event) -> None:
+        if ev.kind == "spawned" and ev.session:
+            spawned.add(ev.session)
+            if len(spawned) == n:
+                done.set()
+
+    sup.subscribe(on)
+    stalls: list[float] = []
+    stop = asyncio.Event()
+
+    async def ticker() -> None:
+        while not stop.is_set():
+            a = time.perf_counter()
+            await asyncio.sleep(0.01)
+            stalls.append(time.perf_counter() - a - 0.01)
+
+    during: list[float] = []
+
+    async def statuses() -> None:
+        while not done.is_set():
+            during.append(await asyncio.to_thread(status_s, repo))
+
+    t0 = time.perf_counter()
+    tick = asyncio.create_task(ticker())
+    await sup.start()
+    task = asyncio.create_task(sup.supervise(until_done=False))
+    st = asyncio.create_task(statuses())
+    await asyncio.wait_for(done.wait(), 600)
+    wall = time.perf_counter() - t0
+    await st
+    await asyncio.sleep(3)
+    settled = [await asyncio.to_thread(status_s, repo) for _ in range(5)]
+    stop.set()
+    await tick
+    sup.request_stop()
+    await task
+    await sup.shutdown()
+    sup.tmux.kill_server()
+    return {"wall": wall, "stall_max": max(stalls), "stall_p99": pct(stalls, 99), "during": during,
+            "settled": settled}
+
+
+def pathspecs(repo: Path) -> tuple[float, float]:
+    files = subprocess.run(["git", "-C", str(repo), "ls-files"], capture_output=True, text=True).stdout.split()
+    head = gitb.rev_parse(repo, "main") or "main"
+    t0 = time.perf_counter()
+    gitb.changed_vs_base(repo, head, files)
+    t1 = time.perf_counter()
+    gitb.changed_vs_base(repo, head, ["."])
+    return t1 - t0, time.perf_counter() - t1
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sessions", type=int, default=10)
+    ap.add_argument("--files", type=int, default=5000)
+    ap.add_argument("--rounds", type=int, default=2)
+    args = ap.parse_args()
+    root = isolate()
+    try:
+        repo = big_repo(root / "repo", args.files)
+        size = sum(p.stat().st_size for p in (repo / "src").rglob("*.py"))
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        py = time.perf_counter() - t0
+        all_paths, whole = pathspecs(repo)
+        print(f"{args.sessions} sessions, repo of {args.files} files ({size / 1e6:.0f} MB)")
+        print(f"changed_vs_base: {all_paths * 1000:.0f} ms with every path as a pathspec, {whole * 1000:.0f} ms "
+              f"for the whole tree ({all_paths / whole:.1f}×)")
+        for r in range(args.rounds):
+            par = floor_parallel(repo, args.sessions, str(r))
+            seq = floor_sequential(repo, args.sessions, str(r))
+            res = asyncio.run(cortex(repo, root, args.sessions, str(r)))
+            wall = float(res["wall"])  # type: ignore[arg-type]
+            during, settled = list(res["during"]), list(res["settled"])  # type: ignore[call-overload]
+            print(f"round {r + 1}: floor parallel {par:.2f}s, sequential {seq:.2f}s; cortex-tui {wall:.2f}s "
+                  f"({wall / par:.2f}× parallel floor); loop stall max {float(res['stall_max']) * 1000:.0f} ms "
+                  f"(p99 {float(res['stall_p99']) * 1000:.0f} ms)")
+            print(f"  status --json during spawn: p50 {pct(during, 50) * 1000:.0f} ms max "
+                  f"{max(during) * 1000:.0f} ms (n={len(during)}); settled p50 {pct(settled, 50) * 1000:.0f} ms; "
+                  f"python start-up floor {py * 1000:.0f} ms")
+    finally:
+        kill_servers(root)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

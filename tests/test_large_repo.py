@@ -1,0 +1,77 @@
+"""Large repos (#18): ten sessions spawn in a repo of thousands of files; `status --json` stays correct the
+whole time, the checkouts are never taken for the agents' writes, and a write made at once is still seen.
+
+Real git (a 3,000-file repo), real tmux, real sim agents; `status --json` is the real CLI in another process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+from pathlib import Path
+
+from engine_helpers import cli, make_sup, triggers, wait_for
+
+from cortex_tui.engine.events import Event
+
+N = 10
+STATES = {"pending", "starting", "running", "idle", "waiting", "finished", "failed", "stopped", "unknown"}
+
+
+def big_repo(path: Path, files: int = 3000) -> Path:
+    path.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
+    for i in range(files):
+        d = path / "lib" / f"pkg{i % 60}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"mod{i}.py").write_text(f"VALUE = {i}\n" * 20)
+    subprocess.run(["git", "-C", str(path), "add", "-A"], check=True)
+    subprocess.run(["git", "-C", str(path), "commit", "-q", "-m", "big"], check=True)
+    return path
+
+
+def test_status_json_correct_while_ten_sessions_spawn_in_a_large_repo(tmp_path: Path) -> None:
+    repo = big_repo(tmp_path / "big")
+    text = '[run]\nname = "big"\n[defaults]\nagent = "sim"\nsilence_after = "1h"\n' + "".join(
+        f'[[session]]\nname = "s{i}"\nscope = ["lib/pkg{i}/**"]\n'
+        f'script = ["write lib/pkg{i}/new_{i}.py x = 1", "write docs/out_{i}.md oops", "listen 600"]\n'
+        for i in range(N))
+    sup = make_sup(repo, text, tmp_path)
+    seen: list[Event] = []
+    sup.subscribe(seen.append)
+    looks: list[dict[str, object]] = []
+
+    async def main() -> None:
+        await sup.start()
+        task = asyncio.create_task(sup.supervise(until_done=False))
+
+        async def poll_status() -> None:
+            while not all(sup.state.sessions[f"s{i}"].state.value == "running" for i in range(N)) or len(looks) < 3:
+                r = await asyncio.to_thread(cli, "status", "--repo", str(repo), "--json")
+                looks.append(json.loads(r.stdout))
+                await asyncio.sleep(0.05)
+
+        try:
+            await asyncio.wait_for(poll_status(), 180)
+            await wait_for(lambda: len(triggers(seen, "out_of_scope")) >= N, 60, "each session's write out of scope")
+        finally:
+            sup.request_stop()
+            await task
+            await sup.shutdown()
+            sup.tmux.kill_server()
+
+    asyncio.run(main())
+    assert len(looks) >= 3
+    for data in looks:  # every look during the spawn is a whole, valid status
+        sessions = data["sessions"]
+        assert isinstance(sessions, list) and sorted(s["name"] for s in sessions) == sorted(f"s{i}" for i in range(N))
+        assert all(s["state"] in STATES for s in sessions)
+        assert not any(s["state"] == "failed" for s in sessions)
+    assert all(s["state"] == "running" for s in looks[-1]["sessions"])  # type: ignore[union-attr]
+    # the checkout of 3,000 files is no agent's work: only what each agent wrote counts
+    oos = triggers(seen, "out_of_scope")
+    assert sorted(e.data["evidence"]["path"] for e in oos) == sorted(f"docs/out_{i}.md" for i in range(N))
+    for i in range(N):
+        assert sorted(sup.state.sessions[f"s{i}"].changed_files) == sorted([f"lib/pkg{i}/new_{i}.py",
+                                                                            f"docs/out_{i}.md"])
