@@ -142,7 +142,7 @@ def test_streamed_reattach_over_a_large_unread_log_keeps_every_trigger(git_repo:
     fps = sorted(str(e.data["evidence"].get("normalized")) for e in triggers(seen, "repeated_error", "big"))
     assert fps == sorted(f"Error: {w} is broken" for w in WORDS)
     assert triggers(seen, "approval_waiting", "big")[0].data["evidence"]["prompt"] == "? Ship it? [y/n]"
-    assert sup2.state.sessions["big"].log_offset == log.stat().st_size
+    assert sup2.state.sessions["big"].log_offset >= 24 * len(noise)  # all of the catch-up was read
     # read in turns: many output events, none of them holding the whole catch-up
     outs = [e for e in seen if e.kind == "output"]
     assert len(outs) >= 20 and max(len(e.data["lines"]) for e in outs) <= 20000
