@@ -150,6 +150,18 @@ def render(checks: list[Check]) -> tuple[str, int]:
     return "\n".join(lines), (1 if bad_required else 0)
 
 
+def node_bwrap_line(raw: str | None) -> str:
+    """The ``bwrap`` line of ``doctor --node``: ``raw`` is the version line and ``rc=N last-error`` (or None)."""
+    if not raw:
+        return "  bwrap       optional  not found  (sandbox = \"bwrap\"; apt-get install bubblewrap)"
+    version, _, result = raw.partition("\n")
+    rc, _, err = result.strip().removeprefix("rc=").partition(" ")
+    if rc == "0":
+        return f"  bwrap       ok   {version.strip()}  (can make a sandbox there; sessions on ssh nodes cannot use " \
+               "it yet)"
+    return f"  bwrap       optional  {version.strip()} cannot make a sandbox: {err.strip() or 'exit ' + rc}"
+
+
 def check_node(name: str, layout_path: str | None) -> tuple[str, bool]:
     """Reachability, latency, tmux, git and python on a remote node declared in a layout."""
     import time
@@ -193,5 +205,6 @@ def check_node(name: str, layout_path: str | None) -> tuple[str, bool]:
     helper = info.get("cortex_tui")
     lines.append(f"  cortex_tui  {'ok ' if helper else 'optional'}  {helper or 'not installed on the node'}"
                  "  (the sim agent needs it; other agents do not)")
+    lines.append(node_bwrap_line(info.get("bwrap")))
     lines.append(f"  load        {info.get('load') or 'unknown'}")
     return "\n".join(lines), ok

@@ -127,6 +127,9 @@ def test_doctor_node(sshd: SshServer, tmp_path: Path) -> None:
     layout.write_text(f'[run]\nname = "d"\n{node_toml(sshd)}\n[[session]]\nname = "a"\nscript = ["say x"]\n')
     r = cli("doctor", "--node", "box1", "--layout", str(layout), check=False)
     assert "node box1" in r.stdout and "reachable   ok" in r.stdout and "tmux        ok" in r.stdout, r.stdout
+    from cortex_tui.backends.sandbox import probe  # the loopback node is this machine: the same answer
+
+    assert ("bwrap       ok   bubblewrap" in r.stdout) is (probe() is None), r.stdout
     assert r.returncode == 0, r.stdout + r.stderr
     sshd.stop()
     r = cli("doctor", "--node", "box1", "--layout", str(layout), check=False)

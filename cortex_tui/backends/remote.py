@@ -382,7 +382,11 @@ class RemoteNode:
         script = ('tmux -V 2>/dev/null | head -n1; echo "|"; git --version 2>/dev/null; echo "|"; '
                   '"$1" -c "import sys; print(sys.version.split()[0])" 2>/dev/null; echo "|"; '
                   '"$1" -c "import cortex_tui; print(cortex_tui.__file__)" 2>/dev/null; echo "|"; '
-                  'uptime 2>/dev/null; echo "|"')
+                  'uptime 2>/dev/null; echo "|"; '
+                  'if command -v bwrap >/dev/null; then bwrap --version 2>&1 | head -n1; '
+                  'o=$(bwrap --ro-bind / / --dev /dev --proc /proc --unshare-net true 2>&1); r=$?; '
+                  'printf "rc=%s %s\\n" "$r" "$(printf %s "$o" | tail -n1 | tr -d "|")"; fi; echo "|"')
         parts = self.sh(script, self.node.python, check=False).stdout.split("|")
-        vals = [p.strip() or None for p in (parts + [""] * 5)[:5]]
-        return {"tmux": vals[0], "git": vals[1], "python": vals[2], "cortex_tui": vals[3], "load": vals[4]}
+        vals = [p.strip() or None for p in (parts + [""] * 6)[:6]]
+        return {"tmux": vals[0], "git": vals[1], "python": vals[2], "cortex_tui": vals[3], "load": vals[4],
+                "bwrap": vals[5]}
