@@ -1,4 +1,4 @@
-"""The engine's session commands: send, approve, deny, interrupt, stop, restart, continue, attach, screen.
+"""The engine's session commands: send, approve, deny, interrupt, stop, restart, revive, continue, attach, screen.
 
 One path for every front end (TUI, CLI through the API, MCP, headless, ``on_trigger`` actions): each command
 finds the session, talks to its pane through the node the session runs on (in a thread: tmux and ssh block),
@@ -10,7 +10,7 @@ pause/stop/recycle as tasks. The :class:`~cortex_tui.engine.supervisor.Superviso
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from cortex_tui.backends.node import Node
@@ -19,10 +19,12 @@ from cortex_tui.engine import actions
 from cortex_tui.engine.events import Emit
 from cortex_tui.engine.handover import continue_blocked
 from cortex_tui.engine.lifecycle import Lifecycle
+from cortex_tui.engine.reattach import revive_plan
 from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.engine.tasks import TaskSet
 from cortex_tui.engine.triggers import Action, TriggerBook
 from cortex_tui.errors import CortexError
+from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import SessionRecord, SessionState
 
 
@@ -31,7 +33,9 @@ class SessionCommands:
 
     def __init__(self, *, get: Callable[[str], SessionRuntime], node_for: Callable[[SessionRecord], Node],
                  book: TriggerBook, life: Lifecycle, emit: Emit, repo: Path, run: str,
-                 base_commit: Callable[[], str], wake: Callable[[], None], tasks: TaskSet) -> None:
+                 base_commit: Callable[[], str], wake: Callable[[], None], tasks: TaskSet, tmux: Tmux,
+                 runtimes: Mapping[str, SessionRuntime], specs: Mapping[str, ResolvedSession],
+                 on_revived: Callable[[], None]) -> None:
         self.get = get
         """The session's runtime by name (raises a :class:`CortexError` naming the run for an unknown one)."""
         self.node_for = node_for
@@ -43,6 +47,11 @@ class SessionCommands:
         self.base_commit = base_commit
         self.wake = wake
         self.tasks = tasks
+        self.tmux = tmux
+        """The run's own tmux server (on this machine)."""
+        self.runtimes = runtimes
+        self.specs = specs
+        self.on_revived = on_revived
         """Trigger actions in flight (pause/stop/recycle): the run is not done while one runs."""
 
     def on_trigger(self, rt: SessionRuntime, action: Action, kind: str) -> None:
@@ -93,6 +102,20 @@ class SessionCommands:
             await asyncio.to_thread(self.life.stop_sync, rt)
         self.emit("action", name, action="restart", detail="", origin=origin)
         await self.life.spawn(rt, restart=True)
+
+    async def revive(self, *, origin: str = "user") -> list[str]:
+        """After the run's tmux server died (what ``cortex-tui up`` does): start the server again, then the
+        sessions that failed because of it and their dependents. Returns their names (none: nothing to do)."""
+        plan = revive_plan([rt.rec for rt in self.runtimes.values()],
+                           {n: list(s.depends_on) for n, s in self.specs.items()})
+        if plan:
+            await asyncio.to_thread(self.tmux.ensure_server, self.repo, f"cortex-tui run {self.run} · {self.repo}")
+        for name, reason in plan:
+            self.runtimes[name].restart_at = None
+            self.book.set_state(self.runtimes[name], SessionState.PENDING, reason)
+        self.emit("action", None, action="revive", detail=", ".join(n for n, _ in plan), origin=origin)
+        self.on_revived()
+        return [n for n, _ in plan]
 
     async def continue_blocked(self, name: str, *, from_base: bool = False, origin: str = "user") -> str:
         """A ``blocked`` session starts: with the merge resolved in its worktree, or from the base anyway."""

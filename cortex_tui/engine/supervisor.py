@@ -30,7 +30,7 @@ from cortex_tui.engine.nodes import NodeSet
 from cortex_tui.engine.observers import Observers, Plugin, start_observers
 from cortex_tui.engine.periodic import Periodic
 from cortex_tui.engine.pool import Pool
-from cortex_tui.engine.reattach import foreign_note, open_run, revive_plan
+from cortex_tui.engine.reattach import foreign_note, open_run
 from cortex_tui.engine.reconciler import Reconciler
 from cortex_tui.engine.registry import SessionRegistry
 from cortex_tui.engine.review_desk import ReviewDesk
@@ -158,7 +158,8 @@ class Supervisor:
         self.commands = SessionCommands(get=self._get, node_for=self.node_for, book=self.book, life=self.life,
                                         emit=self._emit, repo=self.repo, run=self.run_id,
                                         base_commit=lambda: self.state.base_commit, wake=self._wake.set,
-                                        tasks=self._tasks)
+                                        tasks=self._tasks, tmux=self.tmux, runtimes=self.rt, specs=self.specs,
+                                        on_revived=self._added)
 
     # ------------------------------------------------------------------ public API
     def subscribe(self, cb: Callable[[Event], None]) -> Callable[[], None]:
@@ -283,17 +284,7 @@ class Supervisor:
         await self.commands.restart(name, origin=origin)
 
     async def revive_sessions(self, *, origin: str = "user") -> list[str]:
-        """After the run's tmux server died (what ``cortex-tui up`` does): start the server again, then the
-        sessions that failed because of it and their dependents. Returns their names (none: nothing to do)."""
-        plan = revive_plan([rt.rec for rt in self.rt.values()], {n: list(s.depends_on) for n, s in self.specs.items()})
-        if plan:
-            await asyncio.to_thread(self.tmux.ensure_server, self.repo, f"cortex-tui run {self.run_id} · {self.repo}")
-        for name, reason in plan:
-            self.rt[name].restart_at = None
-            self.book.set_state(self.rt[name], SessionState.PENDING, reason)
-        self._emit("action", None, action="revive", detail=", ".join(n for n, _ in plan), origin=origin)
-        self._added()
-        return [n for n, _ in plan]
+        return await self.commands.revive(origin=origin)
 
     async def continue_session(self, name: str, *, from_base: bool = False, origin: str = "user") -> str:
         return await self.commands.continue_blocked(name, from_base=from_base, origin=origin)
