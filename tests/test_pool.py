@@ -9,11 +9,13 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from conftest import git, wait_until
 from engine_helpers import cli, make_sup, run_to_end, status_json
 
 from cortex_tui.engine.events import Event
+from cortex_tui.model.events import EventKind
 from cortex_tui.model.state import SessionState
 
 LIVE = {s.value for s in SessionState if s.live}
@@ -160,8 +162,11 @@ def test_a_warm_slot_follows_the_base_and_is_reset_to_it_when_taken(git_repo: Pa
 
     bases = [git(git_repo, "rev-parse", "HEAD").strip()]
     seen: list[tuple[str, dict[str, object]]] = []
-    warm = WarmSlots(repo=git_repo, run="r", count=1, base_commit=lambda: bases[-1],
-                     emit=lambda kind, session, **data: seen.append((kind, data)))
+
+    def emit(kind: EventKind, session: str | None, /, **data: Any) -> None:
+        seen.append((kind, data))
+
+    warm = WarmSlots(repo=git_repo, run="r", count=1, base_commit=lambda: bases[-1], emit=emit)
     warm.fill()
     slot = warm.ready[0]
     (git_repo / "new.txt").write_text("moved\n")

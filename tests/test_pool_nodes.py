@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -71,13 +72,13 @@ def test_routed_tasks_spread_over_a_node_group_and_skip_a_cut_link(sshd: SshServ
     assert any("box1 full (1 sessions)" in w for w in waits)
 
 
-def max_live_per_node(events: list[Event], recs: dict[str, object]) -> int:
+def max_live_per_node(events: list[Event], recs: Mapping[str, object]) -> int:
     live = {s.value for s in SessionState if s.live}
     node = {e.session: e.data["node"] for e in events if e.kind == "placed"}
     state: dict[str, str] = {}
     most = 0
     for e in events:
-        if e.kind == "state" and e.session in node:
+        if e.kind == "state" and e.session is not None and e.session in node:
             state[e.session] = e.data["state"]
             per: dict[str, int] = {}
             for name, s in state.items():
