@@ -4,6 +4,7 @@ with its own HOME, workdir and tmux socket dir)."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,48 @@ command = {json.dumps(agent)}
     mirrored = json.loads(local_events.splitlines()[-1])["payload"]["transcript_path"]
     assert "/coordination/runs/rcc/sessions/" in mirrored and "/mirror/" in mirrored
     assert Path(mirrored).read_bytes() == fixture.read_bytes()
+
+
+def test_a_remote_dependent_receives_its_dependencys_work(sshd: SshServer, git_repo: Path, tmp_path: Path) -> None:
+    """#16: alpha runs on the node, its branch comes home; gamma (on the node too) depends on it and starts
+    from alpha's head: the node is pushed that commit, and gamma's verify there finds alpha's file."""
+    text = f"""
+[run]
+name = "remdep"
+[defaults]
+agent = "sim"
+{node_toml(sshd)}
+[[session]]
+name = "alpha"
+node = "box1"
+script = ["write src/alpha.py A = 1", "commit alpha: add src/alpha.py"]
+[[session]]
+name = "beta"
+script = ["write src/beta.py B = 1", "commit beta: add src/beta.py"]
+[[session]]
+name = "gamma"
+node = "box1"
+depends_on = ["alpha", "beta"]
+verify = "test -f src/alpha.py && test -f src/beta.py && echo both-here"
+script = ["write src/gamma.py G = 1", "commit gamma: on top"]
+"""
+    sup = make_sup(git_repo, text, tmp_path)
+    events = run_to_end(sup, timeout=120)
+    st = sup.state.sessions
+    assert {n: r.state.value for n, r in st.items()} == {"alpha": "finished", "beta": "finished",
+                                                          "gamma": "finished"}, {n: r.reason for n, r in st.items()}
+    alpha_head = git(git_repo, "rev-parse", st["alpha"].branch).strip()
+    beta_head = git(git_repo, "rev-parse", st["beta"].branch).strip()
+    assert st["gamma"].handover == {"alpha": alpha_head, "beta": beta_head}
+    assert st["gamma"].worktree.startswith(str(sshd.workdir))  # it ran on the node
+    ho = [e for e in events if e.kind == "handover" and e.session == "gamma"]
+    assert ho and ho[0].data["method"] == "merge" and ho[0].data["merged"] == ["alpha", "beta"]
+    # gamma's branch, fetched home, is built on both dependencies; its verify ran on the node and passed
+    gamma = st["gamma"].branch
+    for dep in (alpha_head, beta_head):
+        assert subprocess.run(["git", "-C", str(git_repo), "merge-base", "--is-ancestor", dep, gamma]).returncode == 0
+    from cortex_tui.review.queue import ReviewQueue
+
+    e = ReviewQueue.open(git_repo, None, "remdep").get("gamma")
+    assert e.verify is not None and e.verify.exit_code == 0 and "both-here" in e.verify.tail
+    assert [c.split(":")[0] for c in e.commits[:1]] == ["gamma"]

@@ -178,10 +178,13 @@ def prepare_spawn(repo: Path, rec: SessionRecord, spec: ResolvedSession, base: s
                   records: Mapping[str, SessionRecord], *, polled: bool, base_branch: str | None = None) -> Prepared:
     """The start of a session's first attempt: its dependencies' work merged in (blocking; raises
     :class:`HandoverBlocked` on a conflict). Sessions without dependencies, later attempts (its base is set),
-    ``--from-base`` and polled nodes (the branches are not on the node) start from ``base``.
-    ``start_after = "approved"``: from the tip of ``base_branch`` (the dependencies were merged there)."""
+    and ``--from-base`` start from ``base``. ``start_after = "approved"``: from the tip of ``base_branch`` (the
+    dependencies were merged there). A session on a polled node (ssh) gets the same start: it is computed
+    here, from the dependencies' branches fetched home, and the node is pushed that commit; a conflict
+    resolved in a local worktree (``continue``) is committed there, and the clean local checkout removed
+    before the branch goes to the node."""
     rec.verify_exit = None  # a new attempt: its verify has not run
-    if not spec.depends_on or rec.base_commit is not None or rec.handover_from_base or polled:
+    if not spec.depends_on or rec.base_commit is not None or rec.handover_from_base:
         return Prepared(base, spec, None)
     deps = []
     for name in spec.depends_on:
@@ -193,12 +196,26 @@ def prepare_spawn(repo: Path, rec: SessionRecord, spec: ResolvedSession, base: s
         h = Handover(tip, "base", merged, _subjects(repo, base, merged))
     else:
         h = hand_over(repo, spec.name, Path(rec.worktree), rec.branch, base, deps)
+    if polled:
+        _release_local_checkout(repo, Path(rec.worktree))
     rec.handover = {d.name: d.head for d in h.merged if d.head}
     rec.blocked_paths = []
     note = preamble(h) if spec.handover_preamble else ""
     if note:
         spec = spec.model_copy(update={"prompt": f"{note}\n\n{spec.prompt}" if spec.prompt else note})
     return Prepared(h.start, spec, h)
+
+
+def _release_local_checkout(repo: Path, worktree: Path) -> None:
+    """A remote dependent's local worktree (made for a conflict, its merge now committed) goes, so its branch
+    is pushed to the node and can be fetched home later. ``git worktree remove`` without force: a worktree
+    with anything uncommitted is refused, never lost."""
+    if (worktree / ".git").exists():
+        try:
+            gitb.git(repo, "worktree", "remove", str(worktree))
+        except GitError as e:
+            raise CortexError(f"{worktree} has changes that are not committed: {e.message}",
+                              "commit or remove them there, then `cortex-tui continue` again") from None
 
 
 def continue_blocked(repo: Path, run: str, rec: SessionRecord, base: str, *, from_base: bool) -> str:

@@ -33,6 +33,8 @@ def dependency_done(dep: SessionRuntime, start_after: str, approved: Collection[
     rec = dep.rec
     if rec.state is not SessionState.FINISHED or rec.exit_code != 0:
         return False
+    if rec.node != "local" and rec.review_due:
+        return False  # a remote dependency's branch is not home yet (it is fetched back when it is queued)
     if start_after == "approved":
         return rec.name in approved
     if verify_gate and dep.spec.verify:
