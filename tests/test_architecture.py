@@ -23,6 +23,14 @@ FRONT_ENDS = {"ui", "cli"}  # the only packages allowed to import Textual
 NOT_YET_ACYCLIC: dict[str, str] = {}
 
 
+MAX_LINES = 400
+"""No module in cortex_tui/ over this many lines: one job each (issue #14)."""
+#: modules allowed over MAX_LINES, each with why; shrink this list, never grow it without a reason
+TOO_LONG_OK: dict[str, str] = {
+    "ui/widgets/grid.py": "one job (the line-cached keyed grid; its docstring says why it is one module)",
+}
+
+
 def _importlinter() -> dict[str, Any]:
     with open(ROOT / "pyproject.toml", "rb") as f:
         cfg: dict[str, Any] = tomllib.load(f)["tool"]["importlinter"]
@@ -88,3 +96,17 @@ print(len(names), ",".join(bad))
     count, _, bad = r.stdout.strip().partition(" ")
     assert int(count) >= 80, f"only {count} modules imported: the walk missed packages"
     assert bad == "", f"importing the core loaded Textual: {bad}"
+
+
+def _line_counts() -> dict[str, int]:
+    pkg = ROOT / "cortex_tui"
+    return {p.relative_to(pkg).as_posix(): len(p.read_bytes().splitlines()) for p in sorted(pkg.rglob("*.py"))}
+
+
+def test_no_module_over_max_lines() -> None:
+    counts = _line_counts()
+    assert len(counts) >= 80, "the walk missed the package"
+    over = {m: n for m, n in counts.items() if n > MAX_LINES and m not in TOO_LONG_OK}
+    assert not over, (f"modules over {MAX_LINES} lines (split them by job, see docs/architecture.md): {over}")
+    stale = sorted(m for m in TOO_LONG_OK if counts.get(m, 0) <= MAX_LINES)
+    assert not stale, f"no longer over {MAX_LINES} lines: drop them from TOO_LONG_OK: {stale}"
