@@ -66,11 +66,11 @@ def tmux_pid(socket: str) -> int:
     return int(out.stdout.strip())
 
 
-def floor(root: Path, script: Path, n: int, rate: float, secs: float) -> tuple[float, float]:
+def floor(root: Path, script: Path, n: int, rate: float, secs: float, tag: str) -> tuple[float, float]:
     """Bare tmux + pipe-pane: (tmux server % of a core, lines/s written) over the flood."""
-    sock = "floor"
-    logs = root / "floor-logs"
-    logs.mkdir(exist_ok=True)
+    sock = f"floor{tag}"
+    logs = root / f"floor-logs-{tag}"
+    logs.mkdir()
     subprocess.run(["tmux", "-L", sock, "-f", "/dev/null", "new-session", "-d", "-s", "f", "-x", "220", "-y", "50"],
                    check=True)
     pid = tmux_pid(sock)
@@ -185,7 +185,7 @@ def main() -> None:
     gate = (screen.QUIET_S, screen.MIN_GAP_S, screen.FLOOD_S)
     try:
         for r in range(args.rounds):
-            f_tmux, f_lines = floor(root, script, args.sessions, args.rate, args.seconds)
+            f_tmux, f_lines = floor(root, script, args.sessions, args.rate, args.seconds, str(r))
             print(f"round {r + 1}: {args.sessions} sessions × {args.rate:g} lines/s for {args.seconds:g}s "
                   f"({f_lines:.0f} lines/s reached the floor's logs)")
             print(f"  floor  bare tmux + pipe-pane: tmux server {f_tmux:5.1f}% of a core, no supervisor")
