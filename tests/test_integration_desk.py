@@ -95,14 +95,21 @@ def test_auto_reruns_when_a_member_changes_and_then_passes(git_repo: Path) -> No
         desk.changed()  # changes close together: debounced into one re-run
         await wait_for(lambda: len(emit.of("integration")) >= 2, 60, "re-run")
         await asyncio.sleep(0.5)  # a second re-run would have started by now (debounce 0.2 s)
+        assert len(emit.of("integration")) == 2
+        # the base moves by hand, outside the engine: the watch sees it, and the gate re-runs on the new tip
+        desk.poll_s = 0.1
+        commit_file(git_repo, "docs/by-hand.md", "a commit on main by hand\n", "main: by hand")
+        await wait_for(lambda: len(emit.of("integration")) >= 3, 60, "re-run after the base moved")
         await desk.aclose()
 
     asyncio.run(main())
     runs = emit.of("integration")
-    assert len(runs) == 2 and runs[1]["ok"] is True and runs[1]["trigger"] == "auto"
+    assert len(runs) == 3 and runs[1]["ok"] is True and runs[1]["trigger"] == "auto"
+    assert any(r.startswith("the base main moved") for r in emit.of("integration_stale")[-1]["reasons"])
     assert emit.of("integration_stale")[0]["rerun"] is True
     kept = load(fl.store.dir)
     assert kept is not None and kept.ok and kept.stale == [] and kept.trigger == "auto"
+    assert kept.base_tip == git(git_repo, "rev-parse", "main").strip()
     assert kept.heads["c"] == git(git_repo, "rev-parse", fl.branch("c")).strip()
 
 

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from cortex_tui.review.queue import ReviewQueue
 
 
+POLL_S = 15.0
+
+
 class IntegrationDesk:
     """The integration gate of one run, driven from the engine's loop."""
 
@@ -43,6 +46,10 @@ class IntegrationDesk:
         self._again = False
         self._timer: asyncio.Task[None] | None = None
         self._winner: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self.poll_s = POLL_S
+        """``integrate = "auto"``: how often the base and the members' branches are looked at for moves made
+        outside the engine (a commit on the base by hand, a push to a branch)."""
         self.auto_runs = 0
         """Re-runs started by a change (``integrate = "auto"``)."""
 
@@ -103,10 +110,18 @@ class IntegrationDesk:
     def changed(self) -> None:
         """Something the entry depends on may have changed: check it (in a task; a check in flight runs once
         more afterwards, so the last change is always seen)."""
+        loop = asyncio.get_running_loop()
+        if self._watch is None and self.auto:  # from now on moves made outside the engine are seen too
+            self._watch = loop.create_task(self._watching(), name="cortex-integration-watch")
         if self._check is not None and not self._check.done():
             self._again = True
             return
-        self._check = asyncio.get_running_loop().create_task(self._checking(), name="cortex-integration-check")
+        self._check = loop.create_task(self._checking(), name="cortex-integration-check")
+
+    async def _watching(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_s)
+            self.changed()
 
     async def _checking(self) -> None:
         while True:
@@ -173,7 +188,7 @@ class IntegrationDesk:
 
     async def aclose(self) -> None:
         """Stop a pending re-run and a check (a gate already running in its thread finishes and is kept)."""
-        for t in (self._timer, self._check, self._winner):
+        for t in (self._watch, self._timer, self._check, self._winner):
             if t is not None and not t.done():
                 t.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
