@@ -218,3 +218,55 @@ script = ["write src/gamma.py G = 1", "commit gamma: on top"]
     e = ReviewQueue.open(git_repo, None, "remdep").get("gamma")
     assert e.verify is not None and e.verify.exit_code == 0 and "both-here" in e.verify.tail
     assert [c.split(":")[0] for c in e.commits[:1]] == ["gamma"]
+
+
+def test_a_remote_dependents_conflict_is_resolved_here_then_runs_on_the_node(sshd: SshServer, git_repo: Path,
+                                                                             tmp_path: Path) -> None:
+    from cortex_tui.model.state import SessionState
+
+    text = f"""
+[run]
+name = "remconf"
+[defaults]
+agent = "sim"
+{node_toml(sshd)}
+[[session]]
+name = "left"
+script = ["write src/app.py left", "commit left"]
+[[session]]
+name = "right"
+script = ["write src/app.py right", "commit right"]
+[[session]]
+name = "join"
+node = "box1"
+depends_on = ["left", "right"]
+verify = "grep -qx both src/app.py"
+script = ["say joined on the node"]
+"""
+    sup = make_sup(git_repo, text, tmp_path)
+
+    async def main() -> None:
+        await sup.start()
+        task = asyncio.create_task(sup.supervise(until_done=False))
+        rec = sup.state.sessions["join"]
+        await wait_for(lambda: rec.state is SessionState.BLOCKED, 60, "join blocked")
+        local = Path(rec.worktree)
+        assert rec.blocked_paths == ["src/app.py"] and "<<<<<<<" in (local / "src" / "app.py").read_text()
+        (local / "src" / "app.py").write_text("both\n")  # resolved here, where the human is
+        git(local, "add", "src/app.py")
+        await sup.continue_session("join")
+        await wait_for(lambda: rec.state is SessionState.FINISHED and not rec.review_due, 90, "join finished")
+        sup.request_stop()
+        await asyncio.wait_for(task, 30)
+        await sup.shutdown()
+        assert not local.exists()  # the clean local checkout went before the branch was pushed to the node
+
+    asyncio.run(main())
+    j = sup.state.sessions["join"]
+    assert j.worktree.startswith(str(sshd.workdir))
+    parents = git(git_repo, "log", "-1", "--format=%P", j.base_commit or "").split()
+    assert parents == [git(git_repo, "rev-parse", f"cortex/remconf/{n}").strip() for n in ("left", "right")]
+    from cortex_tui.review.queue import ReviewQueue
+
+    e = ReviewQueue.open(git_repo, None, "remconf").get("join")
+    assert e.verify is not None and e.verify.exit_code == 0  # on the node, with the merge resolved here
