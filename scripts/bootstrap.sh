@@ -152,6 +152,7 @@ if [ "$DEV" = 1 ] && [ "${CORTEX_SKIP_AGENT_CLIS:-0}" != 1 ]; then
   # The real agent CLIs the conformance suite drives (tests/conformance/), pinned to the tested versions in
   # cortex_tui/data/agent_clis.json, installed into .cortex-dev/ — never `npm install -g`, never the system Python:
   #   .cortex-dev/npm/          npm --prefix install of the Node CLIs (claude, codex, gemini, opencode)
+  #   .cortex-dev/opencode-config/  @opencode-ai/plugin for OpenCode's config dir (linked into test HOMEs)
   #   .cortex-dev/aider-venv/   aider-chat in its own venv (its dependency pins clash with ours)
   #   .cortex-dev/bin/          one symlink per CLI; tests/conftest.py puts it first on PATH
   # A CLI that fails to install is named here; its conformance tests then skip, printing the reason.
@@ -178,6 +179,15 @@ for k,v in json.load(open("cortex_tui/data/agent_clis.json")).items():
     for bin in "${bins[@]}"; do
       if [ -e "$DEVDIR/npm/node_modules/.bin/$bin" ]; then ln -sfn "../npm/node_modules/.bin/$bin" "$DEVDIR/bin/$bin"; got+=("$bin"); fi
     done
+    # OpenCode installs @opencode-ai/plugin (same version) into every config dir it starts with (a 30-60 s npm
+    # fetch per fresh HOME): the conformance driver links this copy into each test HOME instead.
+    oc="$("$VPY" -c 'import json; print(json.load(open("cortex_tui/data/agent_clis.json"))["opencode"]["tested"][0])')"
+    if [ ! -e "$DEVDIR/opencode-config/node_modules/@opencode-ai/plugin/package.json" ] \
+        || ! grep -qF "\"$oc\"" "$DEVDIR/opencode-config/node_modules/@opencode-ai/plugin/package.json"; then
+      timeout 600 npm install --prefix "$DEVDIR/opencode-config" --no-audit --no-fund --loglevel=error \
+        --fetch-retries=2 --fetch-timeout=120000 "@opencode-ai/plugin@$oc" >/dev/null \
+        || say "npm install of @opencode-ai/plugin failed: OpenCode's tests start slower (it fetches it itself)"
+    fi
   else
     say "npm not found: the Claude Code, Codex, Gemini CLI and OpenCode tests will skip (apt-get install npm)"
   fi

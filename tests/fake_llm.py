@@ -81,6 +81,10 @@ class ScriptedLLM:
     """Answer once the script is used up (so an unexpected extra request never hangs the agent)."""
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     billed: list[Billed] = field(default_factory=list)
+    keep_alive: bool = False
+    """Stream SSE bodies chunked on a kept-alive connection (as the real services do) instead of ending each
+    by closing the connection: clients that pool connections (OpenCode's bun fetch) may send the next request
+    on a connection the server is closing and then wait forever."""
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -113,6 +117,13 @@ class ScriptedLLM:
                 with fake._lock:
                     fake.requests.append((self.path, body))
                 fake.handle_post(self, body)
+                if getattr(self, "sse_chunked", False):  # end of the chunked SSE body; the connection stays open
+                    self.sse_chunked = False
+                    try:
+                        self.wfile.write(b"0\r\n\r\n")
+                        self.wfile.flush()
+                    except (BrokenPipeError, ConnectionResetError):
+                        self.close_connection = True
 
             def do_GET(self) -> None:
                 with fake._lock:
@@ -209,10 +220,15 @@ def send_json(h: BaseHTTPRequestHandler, status: int, obj: dict[str, Any] | list
     h.wfile.write(data)
 
 
-def start_sse(h: BaseHTTPRequestHandler) -> None:
+def start_sse(h: BaseHTTPRequestHandler, keep_alive: bool = False) -> None:
     h.send_response(200)
     h.send_header("Content-Type", "text/event-stream")
     h.send_header("Cache-Control", "no-cache")
+    if keep_alive:
+        h.send_header("Transfer-Encoding", "chunked")
+        h.end_headers()
+        h.sse_chunked = True  # type: ignore[attr-defined]
+        return
     h.send_header("Connection", "close")
     h.end_headers()
     h.close_connection = True
@@ -221,8 +237,11 @@ def start_sse(h: BaseHTTPRequestHandler) -> None:
 def sse(h: BaseHTTPRequestHandler, data: dict[str, Any] | str, event: str | None = None) -> None:
     payload = data if isinstance(data, str) else json.dumps(data)
     head = f"event: {event}\n" if event else ""
+    frame = f"{head}data: {payload}\n\n".encode()
+    if getattr(h, "sse_chunked", False):
+        frame = f"{len(frame):x}\r\n".encode() + frame + b"\r\n"
     try:
-        h.wfile.write(f"{head}data: {payload}\n\n".encode())
+        h.wfile.write(frame)
         h.wfile.flush()
     except (BrokenPipeError, ConnectionResetError):
         pass

@@ -144,7 +144,7 @@ class FakeChat(ScriptedLLM):
             send_json(h, 200, {"id": cid, "object": "chat.completion", "created": int(time.time()), "model": model,
                                "choices": [{"index": 0, "message": msg, "finish_reason": finish}], "usage": usage})
             return
-        start_sse(h)
+        start_sse(h, self.keep_alive)
 
         def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
             return {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()), "model": model,

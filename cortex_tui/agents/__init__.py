@@ -13,6 +13,7 @@ _MODULES = {
     "codex": "cortex_tui.agents.codex",
     "aider": "cortex_tui.agents.aider",
     "gemini": "cortex_tui.agents.gemini",
+    "opencode": "cortex_tui.agents.opencode",
 }
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from cortex_tui.durations import parse_duration, parse_size
 
-AgentKind = Literal["claude-code", "codex", "aider", "gemini", "shell", "sim"]
+AgentKind = Literal["claude-code", "codex", "aider", "gemini", "opencode", "shell", "sim"]
 TriggerKind = Literal[
     "silence", "repeated_error", "approval_waiting", "out_of_scope", "overlap", "exited", "budget", "memory"
 ]

@@ -35,6 +35,8 @@ class Driver:
     """The usage scenario runs headless (the agent cannot be driven interactively yet)."""
     reports_cache: bool = True
     """The agent's own records split cached input out (else only the input total is compared)."""
+    start_s: float = 0.0
+    """Extra seconds the CLI may take to reach its first model request (added to the first wait)."""
 
     def available(self) -> str | None:
         """None when the CLI is installed at a tested version, else why not (the skip reason)."""
@@ -82,6 +84,9 @@ def base_env(home: Path) -> dict[str, str]:
     return {"HOME": str(home), "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TERM": "xterm-256color",
             "LANG": "C.UTF-8", "NO_UPDATE_NOTIFIER": "1"}
 
+
+DEV_DIR = Path(os.environ.get("CORTEX_DEV_DIR") or Path(__file__).resolve().parents[2] / ".cortex-dev")
+"""Where scripts/bootstrap.sh --dev installed the agent CLIs (as tests/conftest.py finds it)."""
 
 API_KEY = "sk-cortex-test-0123456789abcdef"
 
@@ -204,6 +209,58 @@ class GeminiDriver(Driver):
         return Step.call("write_file", {"file_path": path, "content": content}, **kw)
 
 
+@dataclass
+class OpenCodeDriver(Driver):
+    """OpenCode: an OpenAI-compatible provider ``fake`` (``@ai-sdk/openai-compatible``, ``baseURL`` at the Chat
+    Completions fake) in the test HOME's ``~/.config/opencode/opencode.json``; models.dev is not fetched.
+    The adapter adds its plugin through ``OPENCODE_CONFIG_CONTENT``."""
+
+    def fake(self, script: list[Step]) -> ScriptedLLM:
+        return OpenCodeFake(script, model_id=self.model.split("/", 1)[1], keep_alive=True)
+
+    def env(self, home: Path, worktree: Path, api: ScriptedLLM) -> dict[str, str]:
+        cfg = home / ".config" / "opencode"
+        cfg.mkdir(parents=True, exist_ok=True)
+        model = self.model.split("/", 1)[1]
+        seed = DEV_DIR / "opencode-config"  # scripts/bootstrap.sh --dev: @opencode-ai/plugin, pinned
+        if (seed / "node_modules").is_dir():  # else OpenCode npm-installs it into this fresh HOME (30-60 s)
+            (cfg / "node_modules").symlink_to(seed / "node_modules")
+            ver = json.loads((seed / "node_modules" / "@opencode-ai" / "plugin" / "package.json").read_text())["version"]
+            (cfg / "package.json").write_text(json.dumps({"dependencies": {"@opencode-ai/plugin": ver}}))
+            shutil.copy(seed / "package-lock.json", cfg / "package-lock.json")
+        (cfg / "opencode.json").write_text(json.dumps({
+            "provider": {"fake": {"npm": "@ai-sdk/openai-compatible", "name": "Fake",
+                                  "options": {"baseURL": f"{api.url}/v1", "apiKey": API_KEY},
+                                  "models": {model: {"name": "Fake Coder"}}}},
+            "share": "disabled", "autoupdate": False}), encoding="utf-8")
+        return {**base_env(home), "OPENCODE_DISABLE_MODELS_FETCH": "1"}
+
+    def layout_extra(self) -> dict[str, Any]:
+        return {"permission_mode": "ask"}
+
+    def auto_mode(self) -> str | None:
+        return "allow"
+
+    def shell(self, cmd: str, *, ask: bool = True, **kw: Any) -> Step:
+        return Step.call("bash", {"command": cmd, "description": f"Run {cmd}"}, **kw)
+
+    def write(self, path: str, content: str, **kw: Any) -> Step:
+        return Step.call("write", {"filePath": path, "content": content}, **kw)
+
+
+class OpenCodeFake(FakeChat):
+    """OpenCode also asks the model for a session title (a request without tools): answered aside."""
+
+    def take(self, body: dict[str, Any]) -> Step:
+        if not body.get("tools"):
+            return Step.say("Conformance task", input_tokens=0, output_tokens=0)
+        return super().take(body)
+
+    def bill(self, model: str, step: Step) -> None:
+        if step.input_tokens or step.output_tokens:
+            super().bill(model, step)
+
+
 _ALL = ("approve", "deny", "repeated_error", "silence", "out_of_scope_scope", "out_of_scope_worktree", "usage",
         "exit_finished", "exit_failed")
 
@@ -223,8 +280,7 @@ _AIDER_INTERACTIVE = ("aider 0.86.2 cannot start an interactive session on its p
 
 DRIVERS: dict[str, Driver] = {
     "gemini": GeminiDriver("gemini", "gemini-2.5-pro"),
-    "opencode": NotYetDriver("opencode", "fake-coder", why="no OpenCode adapter and driver yet (OpenAI-compatible "
-                             "provider in opencode.json against FakeChat; plugin events); issue #15"),
+    "opencode": OpenCodeDriver("opencode", "fake/fake-coder", start_s=60.0),  # 20-50 s to boot on a loaded 2-core box
     "aider": AiderDriver("aider", "openai/fake-coder", usage_headless=True, reports_cache=False, unsupported={
         s: _AIDER_INTERACTIVE for s in ("approve", "deny", "repeated_error", "silence", "out_of_scope_scope",
                                         "out_of_scope_worktree")} | {

@@ -71,7 +71,7 @@ def supervise(d: Driver, repo: Path, tmp_path: Path, script: list[Step], *, prom
             if during is not None:
                 await during(s, api)
 
-        events = run_to_end(sup, timeout=timeout, during=body)
+        events = run_to_end(sup, timeout=timeout + d.start_s, during=body)
     return events, sup, api
 
 
@@ -126,7 +126,7 @@ def test_approve(agent: str, git_repo: Path, tmp_path: Path) -> None:
     seen: dict[str, Any] = {}
 
     async def during(sup: Supervisor, api: ScriptedLLM) -> None:
-        await expect(sup, lambda: state(sup) == "waiting", 60, f"{agent}: waiting for approval")
+        await expect(sup, lambda: state(sup) == "waiting", 60 + d.start_s, f"{agent}: waiting for approval")
         seen["prompt"] = sup.state.sessions[NAME].reason
         assert not (wt / "made.txt").exists()
         await answer(sup, True)
@@ -149,7 +149,7 @@ def test_deny(agent: str, git_repo: Path, tmp_path: Path) -> None:
     wt = worktree_of(git_repo)
 
     async def during(sup: Supervisor, api: ScriptedLLM) -> None:
-        await expect(sup, lambda: state(sup) == "waiting", 60, f"{agent}: waiting for approval")
+        await expect(sup, lambda: state(sup) == "waiting", 60 + d.start_s, f"{agent}: waiting for approval")
         await answer(sup, False)
         await expect(sup, lambda: state(sup) == "idle", 20, f"{agent}: idle after deny (state {state(sup)})")
         await finish(sup)
@@ -169,7 +169,7 @@ def test_repeated_error(agent: str, git_repo: Path, tmp_path: Path) -> None:
 
     async def during(sup: Supervisor, api: ScriptedLLM) -> None:
         sup.subscribe(seen.append)
-        await expect(sup, lambda: triggers(seen, "repeated_error", NAME), 60, f"{agent}: repeated_error")
+        await expect(sup, lambda: triggers(seen, "repeated_error", NAME), 60 + d.start_s, f"{agent}: repeated_error")
         await finish(sup)
 
     script = [d.shell(cmd, ask=False), d.shell(cmd, ask=False), d.shell(cmd, ask=False), d.say("It keeps failing.")]
@@ -190,7 +190,7 @@ def test_silence(agent: str, git_repo: Path, tmp_path: Path) -> None:
 
     async def during(sup: Supervisor, api: ScriptedLLM) -> None:
         sup.subscribe(seen.append)
-        await expect(sup, lambda: api.hung_at is not None, 60, f"{agent}: the hung request")
+        await expect(sup, lambda: api.hung_at is not None, 60 + d.start_s, f"{agent}: the hung request")
         def fired() -> list[Event]:
             return [e for e in triggers(seen, "silence", NAME) if e.ts >= (api.hung_at or 0.0)]
 
@@ -227,7 +227,7 @@ def test_out_of_scope(agent: str, where: str, git_repo: Path, tmp_path: Path) ->
 
     async def during(sup: Supervisor, api: ScriptedLLM) -> None:
         sup.subscribe(seen.append)
-        await expect(sup, flagged, 60, f"{agent}: out_of_scope {want}")
+        await expect(sup, flagged, 60 + d.start_s, f"{agent}: out_of_scope {want}")
         await finish(sup)
 
     session: dict[str, Any] = {"scope": ["src/**"]}
@@ -246,7 +246,7 @@ def test_usage(agent: str, git_repo: Path, tmp_path: Path) -> None:
     d = _driver(agent, "usage")
 
     async def during(sup: Supervisor, api: ScriptedLLM) -> None:
-        await expect(sup, lambda: state(sup) == "idle", 60, f"{agent}: idle after the turn")
+        await expect(sup, lambda: state(sup) == "idle", 60 + d.start_s, f"{agent}: idle after the turn")
         rec = sup.state.sessions[NAME]
         want = api.totals()
         await expect(sup, lambda: rec.tokens is not None and rec.tokens.total == want["input"] + want["output"], 15,
