@@ -184,14 +184,16 @@ name = "a"
 agent = "shell"
 ports = 1
 command = "true"
-teardown = ["test -e .git && echo \\"down $PORT $CORTEX_SESSION\\" > {marker}"]
+env = {{ DB_URL = "db-{{port}}-{{session}}", LABEL = "from-layout" }}
+teardown = ["test -e .git && echo \\"down $PORT $CORTEX_SESSION $DB_URL $LABEL\\" > {marker}"]
 """, tmp_path)
     run_to_end(sup)
     rec = sup.state.sessions["a"]
     assert rec.state is SessionState.FINISHED and rec.teardown
     removed = remove_session_worktree(git_repo, sup.state, rec, sup.store, reason="test")  # clean's one path
     assert removed.teardown is None
-    assert marker.read_text().strip() == f"down {rec.ports[0]} a"  # it ran inside the worktree, with its env
+    port = rec.ports[0]  # it ran inside the worktree, with the env setup gets (the layout's env rendered too)
+    assert marker.read_text().strip() == f"down {port} a db-{port}-a from-layout"
     assert not Path(rec.worktree).exists()
     assert "teardown 1/1" in _log(sup, rec.slug)
 

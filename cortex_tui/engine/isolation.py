@@ -60,6 +60,7 @@ class Isolation:
         except OSError as e:
             raise CortexError(f"cannot reserve {spec.ports} TCP port(s): {e}", "free some ports or lower ports =") from e
         rec.teardown = list(spec.teardown)
+        rec.teardown_env = dict(spec.env) if spec.teardown else {}  # teardown gets the env setup got
         env = session_env(spec.env, ports=rec.ports, session=spec.name, worktree=rec.worktree, run=self.run)
         return spec.model_copy(update={"env": env})
 

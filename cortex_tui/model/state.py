@@ -142,6 +142,9 @@ class SessionRecord(BaseModel):
     """TCP ports reserved for it (``ports = N``), kept for its life."""
     teardown: list[str] = Field(default_factory=list)
     """Its ``teardown`` steps, run by ``clean`` before the worktree is removed."""
+    teardown_env: dict[str, str] = Field(default_factory=dict)
+    """The layout's ``env`` of the session (placeholders unrendered), kept for ``teardown`` (which runs from
+    ``clean``, without the layout) only when it has teardown steps."""
     sandbox: str | None = None
     """The sandbox it runs in (``bwrap``), None: none."""
     serving: list[int] = Field(default_factory=list)

@@ -250,8 +250,9 @@ def remove_session_worktree(repo: Path, state: RunState, rec: SessionRecord, sto
 
 
 def _teardown(state: RunState, rec: SessionRecord, store: RunStore, wt: Path) -> str | None:
-    """Run the session's ``teardown`` steps in its worktree (output into its log); the failure, if any."""
-    env = session_env({}, ports=rec.ports, session=rec.name, worktree=str(wt), run=state.run)
+    """Run the session's ``teardown`` steps in its worktree (output into its log), with the env its ``setup``
+    had (the layout's ``env`` rendered, ports, ``CORTEX_*``); the failure, if any."""
+    env = session_env(rec.teardown_env, ports=rec.ports, session=rec.name, worktree=str(wt), run=state.run)
     env.update({"CORTEX_RUN": state.run, "CORTEX_SESSION": rec.name, "CORTEX_WORKTREE": str(wt)})
     results = run_steps("teardown", rec.teardown, cwd=wt, env=env, log=store.log_path(rec.slug))
     for r in results:
