@@ -101,3 +101,46 @@ def test_the_page_names_conflicts_and_the_failing_set_and_escapes_agent_text() -
     assert "a + c fail together" in page and "FAILED test_x" in page and "c has new commits" in page
     assert "stale: c has new commits" in integration_line(res, pal).plain
     assert "not run yet" in integration_line(None, pal).plain
+
+
+async def test_the_integration_screen_through_the_api(git_repo: Path, tmp_path: Path) -> None:
+    """The same screen on RemoteReviewDesk.gate: the gate runs, is read and approved over the real local API
+    (aiohttp on a unix socket) by the supervisor's desk."""
+    from aiohttp import web
+    from test_review_support import Fleet, commit_file
+    from test_ui_review import Host
+
+    from cortex_tui.api.client import ApiClient
+    from cortex_tui.api.remote_review import RemoteReviewDesk
+    from cortex_tui.api.server import Api
+    from cortex_tui.engine.review_desk import ReviewDesk
+
+    fl = Fleet(git_repo, run="remgate")
+    for name, word in (("a", "parse"), ("b", "render")):
+        commit_file(fl.add(name, verify="true"), f"registry/{name}.txt", f"{word}\n", f"{name}: {word}")
+        fl.finish(name)
+    sup = Supervisor(parse_layout(LAYOUT, tmp_path / "l.toml"), git_repo)
+    sup.review = ReviewDesk.offline(git_repo, fl.state_dir, "remgate")  # the API serves this run's desk
+    runner = web.AppRunner(Api(sup, None).app(require_token=False), access_log=None, handle_signals=False)
+    await runner.setup()
+    sock = tmp_path / "api.sock"
+    await web.UnixSite(runner, str(sock)).start()
+    try:
+        async with ApiClient(sock, origin="web") as client:
+            desk = RemoteReviewDesk(lambda: client)
+            app = Host(lambda: IntegrationScreen(desk.gate))
+            async with app.run_test(size=(120, 40)) as pilot:
+                await until(pilot, lambda: isinstance(app.screen, IntegrationScreen), what="screen")
+                screen = app.screen
+                assert isinstance(screen, IntegrationScreen)
+                await until(pilot, lambda: screen.result is not None and not screen.running, 60, "gate over the API")
+                assert screen.result is not None and screen.result.ok and screen.result.order == ["a", "b"]
+                commit = screen.result.commit
+                await pilot.press("a")
+                await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
+                await pilot.press("y")
+                await until(pilot, lambda: git(git_repo, "rev-parse", "main").strip() == commit, 30, "approved")
+            assert await desk.gate.entry() is not None
+    finally:
+        await runner.cleanup()
+    assert git(git_repo, "for-each-ref", "--format=%(refname)", "refs/cortex/remgate/backup/").strip()

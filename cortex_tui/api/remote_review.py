@@ -11,6 +11,27 @@ from urllib.parse import quote
 from cortex_tui.api.client import ApiClient
 from cortex_tui.bestof.models import Comparison
 from cortex_tui.engine.review_view import BranchDiff, Decision, QueueView
+from cortex_tui.review.integration_entry import Approved
+from cortex_tui.review.integration_models import IntegrationResult
+
+
+class RemoteIntegrationGate:
+    """The supervisor's integration gate (``ReviewDesk.gate``) over its local API."""
+
+    def __init__(self, client: Callable[[], ApiClient]) -> None:
+        self._client = client
+
+    async def integrate(self, sessions: list[str] | None = None, verify: str | None = None, *,
+                        trigger: str = "manual") -> IntegrationResult:
+        data = await self._client().post("/v1/integration", {"sessions": sessions, "verify": verify})
+        return IntegrationResult.model_validate(data)
+
+    async def entry(self) -> IntegrationResult | None:
+        data = await self._client().get("/v1/integration")
+        return None if data is None else IntegrationResult.model_validate(data)
+
+    async def approve(self) -> Approved:
+        return Approved(**(await self._client().post("/v1/integration/approve", None)))
 
 
 class RemoteReviewDesk:
@@ -21,6 +42,8 @@ class RemoteReviewDesk:
 
     def __init__(self, client: Callable[[], ApiClient]) -> None:
         self._client = client
+        self.gate = RemoteIntegrationGate(client)
+        """The integration entry (``I`` on the review screen), run by the supervisor."""
 
     async def _get(self, path: str, **params: str) -> Any:
         return await self._client().get(path, **params)

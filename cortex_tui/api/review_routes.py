@@ -8,6 +8,7 @@ models (:mod:`cortex_tui.engine.review_view`, a best-of ``Comparison``) as JSON.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
@@ -71,6 +72,22 @@ def add_routes(router: web.UrlDispatcher, desk: ReviewDesk, origin: Callable[[we
     async def winner(request: web.Request) -> web.Response:
         return _json(await desk.choose_winner(request.match_info["name"], by=origin(request)))
 
+    async def integration(request: web.Request) -> web.Response:
+        return _json(await desk.gate.entry())
+
+    async def integrate(request: web.Request) -> web.Response:
+        body = await _body(request)
+        sessions, verify = body.get("sessions"), body.get("verify")
+        if sessions is not None and (not isinstance(sessions, list) or not all(isinstance(x, str) for x in sessions)):
+            raise UsageError("sessions is a list of session names")
+        if verify is not None and not isinstance(verify, str):
+            raise UsageError("verify is a command line")
+        return _json(await desk.gate.integrate(sessions, verify))
+
+    async def approve_integration(request: web.Request) -> web.Response:
+        done = await desk.gate.approve()
+        return web.json_response(asdict(done))
+
     router.add_get("/v1/review-desk", entries)
     router.add_get("/v1/review-desk/{name}/diff", diff)
     for d in DECISIONS:
@@ -78,6 +95,9 @@ def add_routes(router: web.UrlDispatcher, desk: ReviewDesk, origin: Callable[[we
     router.add_get("/v1/bestof/comparison", comparison)
     router.add_post("/v1/bestof/compare", compare)
     router.add_post("/v1/bestof/{name}/winner", winner)
+    router.add_get("/v1/integration", integration)
+    router.add_post("/v1/integration", integrate)
+    router.add_post("/v1/integration/approve", approve_integration)
 
 
 def _post(summary: str, body: dict[str, Any] | None = None, *, named: bool = True) -> dict[str, Any]:
@@ -110,4 +130,12 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/v1/bestof/compare": _post("Score, rank (and judge) the variants; select the winner",
                                 {"top_k": {"type": "integer", "minimum": 1}}, named=False),
     "/v1/bestof/{name}/winner": _post("Make this variant the winner (the others are kept and rejected)"),
+    "/v1/integration": {
+        "get": {"summary": "The run's integration entry (integration.json), null before the gate ran",
+                "responses": {"200": OK, "400": ERR}},
+        **_post("Run the integration gate (default: every entry awaiting a decision); the result is kept",
+                {"sessions": {"type": "array", "items": {"type": "string"}}, "verify": {"type": "string"}},
+                named=False)},
+    "/v1/integration/approve": _post("Fast-forward the base to the kept, passing integration (backup ref first)",
+                                     named=False),
 }
