@@ -210,3 +210,19 @@ def test_a_pool_only_run_lingers_for_tasks_added_later_then_ends(git_repo: Path,
     events = [json.loads(x) for x in (run_dir / "events.jsonl").read_text().splitlines()]
     assert any(e["kind"] == "run_done" for e in events)
     assert sorted(e["session"] for e in events if e["kind"] == "spawned") == ["s0", "s1", "s2"]
+
+
+def test_a_route_limit_is_a_pool_of_its_own_inside_the_pool(git_repo: Path, tmp_path: Path) -> None:
+    text = ('[run]\nname = "poolr"\n[pool]\nsize = 4\n[defaults]\nagent = "sim"\n'
+            '[[route]]\nname = "docs"\nmatch = { labels = ["docs"] }\nlimit = 1\n'
+            + "".join(f'[[session]]\nname = "d{i}"\nlabels = ["docs"]\nscript = ["sleep 0.5", "write d{i}.txt x", '
+                      f'"commit d{i}"]\n' for i in range(3))
+            + sessions(3, '"sleep 0.5", "write f{i}.txt {i}", "commit t{i}"'))
+    sup = make_sup(git_repo, text, tmp_path)
+    events = run_to_end(sup, timeout=240)
+    assert {rt.rec.state for rt in sup.rt.values()} == {SessionState.FINISHED}
+    docs = [e for e in events if e.session and e.session.startswith("d")]
+    assert most_live(docs) == 1  # never two docs tasks at once
+    assert most_live(events) >= 2  # while the others used the rest of the pool
+    assert any(e.data.get("reason") == "waiting: route 'docs' runs 1 at once" for e in docs if e.kind == "state")
+    assert all(sup.rt[f"d{i}"].spec.route == 0 for i in range(3)) and sup.rt["t0"].spec.route is None

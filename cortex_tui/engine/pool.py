@@ -64,6 +64,7 @@ class Pool:
         self.layout = layout
         self.spawning = spawning
         """Sessions whose spawn is under way (still ``pending`` until it starts): they hold a slot."""
+        self._pass = asyncio.Lock()
         self.nodes = nodes
         self.runtimes = runtimes
         self.book = book
@@ -121,9 +122,16 @@ class Pool:
             n.max_sessions is not None or n.memory_floor is not None or n.memory_limit is not None for n in lay.node)
 
     async def admit(self, ready: list[SessionRuntime]) -> list[SessionRuntime]:
-        """The sessions of ``ready`` (in queue order) that start now; the others wait with their reason."""
+        """The sessions of ``ready`` (in queue order) that start now; the others wait with their reason.
+        One pass at a time: a pass that waits on a remote probe must not admit what another pass admitted
+        meanwhile (the caller marks them spawning right after this returns)."""
         if not self.active and all(concrete(self.layout, rt.rec.node) for rt in ready):
             return ready
+        async with self._pass:
+            busy = self.spawning()
+            return await self._admit([rt for rt in ready if rt.rec.name not in busy])
+
+    async def _admit(self, ready: list[SessionRuntime]) -> list[SessionRuntime]:
         rts = list(self.runtimes.values())
         busy = self.spawning()
         live = [rt for rt in rts if rt.rec.state.live or rt.rec.name in busy]
