@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -228,3 +229,52 @@ command = "echo agent-ran"
     assert seen["cell"] == "◌ setup" and "phase setup" in str(seen["facts"])
     rec = sup.state.sessions["a"]
     assert rec.state is SessionState.FINISHED and rec.phase is None and rec.reason is None
+
+
+def test_a_hanging_setup_step_is_killed_at_setup_timeout_and_fails_the_session(git_repo: Path,
+                                                                               tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    sup = make_sup(git_repo, f"""
+[run]
+name = "st"
+[[session]]
+name = "a"
+agent = "shell"
+setup_timeout = "3s"
+setup = ["sleep 600 & echo $! > {pid_file}; echo HANGING; sleep 600", "echo never > never.txt"]
+command = "touch agent-started"
+""", tmp_path)
+    events = run_to_end(sup, timeout=120)
+    rec = sup.state.sessions["a"]
+    assert rec.state is SessionState.FAILED and rec.phase is None
+    assert rec.reason is not None and "setup step 1/2" in rec.reason and "longer than 3s (setup_timeout)" in rec.reason
+    wt = Path(rec.worktree)
+    assert not (wt / "agent-started").exists() and not (wt / "never.txt").exists()
+    log = _log(sup, rec.slug)
+    assert "HANGING" in log and "killed: the setup took longer than 3s" in log
+    steps = [e for e in events if e.kind == "setup" and e.session == "a"]
+    assert len(steps) == 1 and steps[0].data["timed_out"] == 3.0 and steps[0].data["exit_code"] != 0
+    # the step's whole process group went, its background child too (not only the shell)
+    child = int(pid_file.read_text())
+
+    def gone() -> bool:
+        try:
+            stat = Path(f"/proc/{child}/stat").read_text()
+        except FileNotFoundError:
+            return True
+        return stat.rsplit(")", 1)[1].split()[0] == "Z"
+    for _ in range(200):
+        if gone():
+            break
+        time.sleep(0.05)
+    assert gone(), f"setup's background child {child} survived the timeout"
+
+
+def test_setup_timeout_is_a_duration_with_a_default(tmp_path: Path) -> None:
+    base = '[run]\nname = "x"\n[[session]]\nname = "a"\nagent = "shell"\ncommand = "true"\n'
+    assert parse_layout(base, tmp_path / "l.toml").sessions[0].setup_timeout == 600.0
+    assert parse_layout(base + 'setup_timeout = "90s"\n', tmp_path / "l.toml").sessions[0].setup_timeout == 90.0
+    for bad in ('"soon"', '0'):
+        with pytest.raises(LayoutError) as e:
+            parse_layout(base + f'setup_timeout = {bad}\n', tmp_path / "l.toml")
+        assert f"{tmp_path / 'l.toml'}:7: field 'session[0].setup_timeout'" in e.value.message, e.value.message

@@ -2,7 +2,9 @@
 
 Steps are the layout's own shell commands (written by the user, not by an agent): each runs with
 ``/bin/sh -c`` in the worktree, one after another, its output appended to the session's log under a
-``── cortex-tui: setup 1/2 · <step>`` header. The first step that fails ends the sequence.
+``── cortex-tui: setup 1/2 · <step>`` header. The first step that fails ends the sequence, and so does the
+phase's time limit: each step runs in its own process group, killed whole (TERM, then KILL) when the limit
+passes.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping
@@ -30,39 +33,78 @@ class StepResult:
     step: str
     exit_code: int
     duration_s: float
+    timed_out: float | None = None
+    """The phase's time limit (seconds) when this step was killed for passing it; None: it ended by itself."""
+
+
+DEFAULT_TIMEOUT_S = 600.0
+"""A phase's time limit when the layout gives none (``setup_timeout``)."""
+KILL_GRACE_S = 5.0
+"""Between TERM and KILL of a step's process group past the limit."""
 
 
 def run_steps(phase: str, steps: list[str], *, cwd: Path, env: Mapping[str, str], log: Path,
-              on_step: Callable[[int, str], None] | None = None) -> list[StepResult]:
+              on_step: Callable[[int, str], None] | None = None,
+              timeout: float = DEFAULT_TIMEOUT_S) -> list[StepResult]:
     """Run ``steps`` in ``cwd``; stop at the first that fails (its result is the last one returned).
 
     ``env`` is added to this process's environment. ``on_step(index, step)`` is called before each step.
+    ``timeout`` bounds all the steps together: past it the running step's process group is killed and its
+    result has ``timed_out`` set (a non-zero ``exit_code``).
     """
     results: list[StepResult] = []
     full_env = {**os.environ, **env}
+    deadline = time.monotonic() + timeout
     for i, step in enumerate(steps, 1):
         if on_step is not None:
             on_step(i, step)
         header = f"\n── cortex-tui: {phase} {i}/{len(steps)} · {step[:200]}\n"
+        timed_out: float | None = None
         try:
             with open_private(log) as f:
                 f.write(header.encode())
                 f.flush()
                 t0 = time.monotonic()
-                proc = subprocess.run(["/bin/sh", "-c", step], cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
-                                      stdout=f, stderr=subprocess.STDOUT, check=False)
+                proc = subprocess.Popen(["/bin/sh", "-c", step], cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
+                                        stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+                try:
+                    code = proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    timed_out = timeout
+                    code = _kill_group(proc)
                 took = time.monotonic() - t0
-                if proc.returncode != 0:
-                    f.write(f"── cortex-tui: {phase} {i}/{len(steps)} exited {proc.returncode}\n".encode())
+                if timed_out is not None:
+                    f.write(f"── cortex-tui: {phase} {i}/{len(steps)} killed: the {phase} took longer than "
+                            f"{timeout:g}s ({phase}_timeout)\n".encode())
+                elif code != 0:
+                    f.write(f"── cortex-tui: {phase} {i}/{len(steps)} exited {code}\n".encode())
         except OSError as e:
             raise disk_error(log, e, f"writing the {phase} output") from e
-        results.append(StepResult(phase, i, len(steps), step, proc.returncode, round(took, 3)))
-        if proc.returncode != 0:
+        code = code if code != 0 or timed_out is None else -int(signal.SIGKILL)
+        results.append(StepResult(phase, i, len(steps), step, code, round(took, 3), timed_out))
+        if code != 0:
             break
     return results
 
 
+def _kill_group(proc: subprocess.Popen[bytes]) -> int:
+    """TERM the step's whole process group, KILL it after :data:`KILL_GRACE_S`; the step's exit code."""
+    for sig, grace in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass  # the group is gone already
+        try:
+            return proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            continue
+    return proc.wait()
+
+
 def describe_failure(r: StepResult) -> str:
+    if r.timed_out is not None:
+        return (f"{r.phase} step {r.index}/{r.total} {shlex.quote(r.step[:120])} was killed: the {r.phase} "
+                f"took longer than {r.timed_out:g}s ({r.phase}_timeout)")
     return f"{r.phase} step {r.index}/{r.total} {shlex.quote(r.step[:120])} exited {r.exit_code}"
 
 

@@ -94,13 +94,13 @@ class Isolation:
                 self.loop.call_soon_threadsafe(self.on_dirty)
         try:
             results = run_steps("setup", spec.setup, cwd=wt, env=env, log=self.store.log_path(rec.slug),
-                                on_step=on_step)
+                                on_step=on_step, timeout=spec.setup_timeout)
         finally:
             rec.phase = None
             rec.reason = None
         for r in results:
             self._post("setup", rec.name, phase=r.phase, index=r.index, total=r.total, step=r.step,
-                       exit_code=r.exit_code, duration_s=r.duration_s)
+                       exit_code=r.exit_code, duration_s=r.duration_s, timed_out=r.timed_out)
         if results and results[-1].exit_code != 0:
             raise CortexError(describe_failure(results[-1]),
                               f"its output is in {self.store.log_path(rec.slug)}; the agent was not started")

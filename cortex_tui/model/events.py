@@ -315,6 +315,8 @@ class SetupStep(Payload):
     step: str
     exit_code: int
     duration_s: float
+    timed_out: float | None = None
+    """The phase's time limit (``setup_timeout``) when the step was killed for passing it."""
 
 
 class SetupWarning(Payload):

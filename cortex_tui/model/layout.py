@@ -80,6 +80,9 @@ class SessionSettings(_Strict):
     """Run the agent in a bubblewrap sandbox: read-only filesystem but what the session may write."""
     network: Literal["host", "none"] | list[str] | None = None
     """The sandbox's network: the host's, none, or only these hosts (through the supervisor's proxy)."""
+    setup_timeout: Duration | None = Field(default=None, gt=0)
+    """How long its ``setup`` steps may take together (default 10 min): past it the running step's process
+    group is killed and the session fails."""
 
     @field_validator("env")
     @classmethod
@@ -280,6 +283,7 @@ class ResolvedSession(BaseModel):
     ports: int = 0
     sandbox: Literal["none", "bwrap"] = "none"
     network: str | list[str] = "host"
+    setup_timeout: float = 600.0
     labels: list[str] = Field(default_factory=list)
     route: int | None = None
     """Index of the ``[[route]]`` that matched it (None: none did)."""
@@ -338,6 +342,7 @@ def resolve_session(layout: Layout, spec: SessionSpec) -> ResolvedSession:
         ports=pick("ports", 0),
         sandbox=pick("sandbox", "none"),
         network=pick("network", "host"),
+        setup_timeout=pick("setup_timeout", 600.0),
         labels=list(spec.labels),
         route=route,
     )
