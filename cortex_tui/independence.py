@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from cortex_tui.layout import LoadedLayout
 from cortex_tui.scope import in_scope, scope_matcher
@@ -205,11 +205,12 @@ def _chars_meet(x: _Tok, y: _Tok) -> bool:
     return bool(pos - neg)
 
 
-def _segments_meet(a: str, b: str) -> bool:
-    """Can one path segment match both segment patterns?"""
-    if a == b:
-        return True
-    ta, tb = _seg_tokens(a), _seg_tokens(b)
+T = TypeVar("T")
+
+
+def _patterns_meet(a: Sequence[T], b: Sequence[T], star: Callable[[T], bool], meet: Callable[[T, T], bool]) -> bool:
+    """Can one sequence match both token patterns? A ``star`` token matches any run (none included) of the
+    other's; ``meet(x, y)``: tokens ``x`` and ``y`` can match one same item. A search over pairs of positions."""
     seen: set[tuple[int, int]] = set()
     stack = [(0, 0)]
     while stack:
@@ -217,17 +218,25 @@ def _segments_meet(a: str, b: str) -> bool:
         if (i, j) in seen:
             continue
         seen.add((i, j))
-        if i == len(ta) and j == len(tb):
+        if i == len(a) and j == len(b):
             return True
-        if i < len(ta) and ta[i] is None:
+        sa, sb = i < len(a) and star(a[i]), j < len(b) and star(b[j])
+        if sa:
             stack.append((i + 1, j))
-        if j < len(tb) and tb[j] is None:
+        if sb:
             stack.append((i, j + 1))
-        if i < len(ta) and j < len(tb) and _chars_meet(ta[i], tb[j]):
-            ni, nj = (i if ta[i] is None else i + 1), (j if tb[j] is None else j + 1)
+        if i < len(a) and j < len(b) and meet(a[i], b[j]):
+            ni, nj = (i if sa else i + 1), (j if sb else j + 1)
             if (ni, nj) != (i, j):
                 stack.append((ni, nj))
     return False
+
+
+def _segments_meet(a: str, b: str) -> bool:
+    """Can one path segment match both segment patterns?"""
+    if a == b:
+        return True
+    return _patterns_meet(_seg_tokens(a), _seg_tokens(b), lambda t: t is None, _chars_meet)
 
 
 def _path_segments(pattern: str) -> list[str]:
@@ -244,27 +253,8 @@ def _path_segments(pattern: str) -> list[str]:
 
 def globs_intersect(a: str, b: str) -> bool:
     """True when some repo-relative path matches both scope globs (exact on the glob syntax)."""
-    sa, sb = _path_segments(a), _path_segments(b)
-    seen: set[tuple[int, int]] = set()
-    stack = [(0, 0)]
-    while stack:
-        i, j = stack.pop()
-        if (i, j) in seen:
-            continue
-        seen.add((i, j))
-        if i == len(sa) and j == len(sb):
-            return True
-        xa = sa[i] if i < len(sa) else None
-        xb = sb[j] if j < len(sb) else None
-        if xa == "**":
-            stack.append((i + 1, j))
-        if xb == "**":
-            stack.append((i, j + 1))
-        if xa is not None and xb is not None and (xa == "**" or xb == "**" or _segments_meet(xa, xb)):
-            ni, nj = (i if xa == "**" else i + 1), (j if xb == "**" else j + 1)
-            if (ni, nj) != (i, j):
-                stack.append((ni, nj))
-    return False
+    return _patterns_meet(_path_segments(a), _path_segments(b), lambda s: s == "**",
+                          lambda x, y: x == "**" or y == "**" or _segments_meet(x, y))
 
 
 # ----------------------------------------------------------------------------------------------- the test
