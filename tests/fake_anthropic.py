@@ -18,10 +18,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from fake_llm import ScriptedLLM, chunks, send_json, sse, start_sse
+from fake_llm import LoopbackServer, ScriptedLLM, chunks, send_json, sse, start_sse
 
 DEFAULT_MODEL = "claude-sonnet-4-5-20250929"
 
@@ -69,7 +69,7 @@ class Served:
 
 
 @dataclass
-class FakeAnthropic:
+class FakeAnthropic(LoopbackServer):
     script: list[Reply]
     fallback_text: str = "Done."
     """Answer when the script is exhausted (so unexpected extra requests never hang the CLI)."""
@@ -80,58 +80,17 @@ class FakeAnthropic:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._next = 0
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    # -- lifecycle -------------------------------------------------------------------------------------
-    def start(self) -> FakeAnthropic:
-        fake = self
+    def on_post(self, h: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
+        self._handle(h, body)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def on_get(self, h: BaseHTTPRequestHandler) -> None:
+        self._send_json(h, 404, {"type": "error", "error": {"type": "not_found_error", "message": h.path}})
 
-            def log_message(self, format: str, *args: Any) -> None:  # quiet
-                pass
-
-            def do_POST(self) -> None:
-                n = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(n) if n else b""
-                try:
-                    body = json.loads(raw or b"{}")
-                except ValueError:
-                    body = {}
-                fake._handle(self, body)
-
-            def do_GET(self) -> None:
-                fake._send_json(self, 404, {"type": "error", "error": {"type": "not_found_error",
-                                                                       "message": self.path}})
-
-            def do_HEAD(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-
-    def __enter__(self) -> FakeAnthropic:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+    def on_head(self, h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Length", "0")
+        h.end_headers()
 
     # -- accounting helpers for tests ------------------------------------------------------------------
     def totals(self) -> dict[str, int]:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 HANG_LIMIT_S = 180.0
 """A hung request is answered with an error after this long at the latest (tests never leave it open)."""
@@ -74,29 +74,14 @@ class Billed:
     cached_tokens: int
 
 
-@dataclass
-class ScriptedLLM:
-    script: list[Step]
-    fallback: Step = field(default_factory=lambda: Step.say("Done.", input_tokens=50, output_tokens=5))
-    """Answer once the script is used up (so an unexpected extra request never hangs the agent)."""
-    requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    billed: list[Billed] = field(default_factory=list)
-    keep_alive: bool = False
-    """Stream SSE bodies chunked on a kept-alive connection (as the real services do) instead of ending each
-    by closing the connection: clients that pool connections (OpenCode's bun fetch) may send the next request
-    on a connection the server is closing and then wait forever."""
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 (a free port) handing each request to :meth:`on_post` (the JSON
+    body parsed; ``{}`` when it is not a JSON object), :meth:`on_get` or :meth:`on_head`; a context manager.
+    A POST answered with a chunked SSE body (:func:`start_sse` ``keep_alive``) is ended here."""
 
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self._next = 0
-        self._released = threading.Event()
-        self._httpd: ThreadingHTTPServer | None = None
-        self.hung_at: float | None = None
-        """time.time() when a hang step started (the moment the API went silent)."""
-        self.answered_at: list[float] = []
+    _httpd: ThreadingHTTPServer | None = None
 
-    # -- lifecycle -------------------------------------------------------------------------------------
-    def start(self) -> ScriptedLLM:
+    def start(self) -> Self:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -112,11 +97,7 @@ class ScriptedLLM:
                     body = json.loads(raw or b"{}")
                 except ValueError:
                     body = {}
-                if not isinstance(body, dict):
-                    body = {}
-                with fake._lock:
-                    fake.requests.append((self.path, body))
-                fake.handle_post(self, body)
+                fake.on_post(self, body if isinstance(body, dict) else {})
                 if getattr(self, "sse_chunked", False):  # end of the chunked SSE body; the connection stays open
                     self.sse_chunked = False
                     try:
@@ -126,9 +107,10 @@ class ScriptedLLM:
                         self.close_connection = True
 
             def do_GET(self) -> None:
-                with fake._lock:
-                    fake.requests.append((self.path, {}))
-                fake.handle_get(self)
+                fake.on_get(self)
+
+            def do_HEAD(self) -> None:
+                fake.on_head(self)
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
@@ -136,12 +118,11 @@ class ScriptedLLM:
         return self
 
     def stop(self) -> None:
-        self._released.set()
         if self._httpd:
             self._httpd.shutdown()
             self._httpd.server_close()
 
-    def __enter__(self) -> ScriptedLLM:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -155,6 +136,50 @@ class ScriptedLLM:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def on_post(self, h: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def on_get(self, h: BaseHTTPRequestHandler) -> None:
+        send_json(h, 404, {"error": {"message": f"no such path {h.path}", "type": "not_found"}})
+
+    def on_head(self, h: BaseHTTPRequestHandler) -> None:
+        h.send_error(501, f"Unsupported method ({h.command!r})")  # what BaseHTTPRequestHandler answers
+
+
+@dataclass
+class ScriptedLLM(LoopbackServer):
+    script: list[Step]
+    fallback: Step = field(default_factory=lambda: Step.say("Done.", input_tokens=50, output_tokens=5))
+    """Answer once the script is used up (so an unexpected extra request never hangs the agent)."""
+    requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    billed: list[Billed] = field(default_factory=list)
+    keep_alive: bool = False
+    """Stream SSE bodies chunked on a kept-alive connection (as the real services do) instead of ending each
+    by closing the connection: clients that pool connections (OpenCode's bun fetch) may send the next request
+    on a connection the server is closing and then wait forever."""
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next = 0
+        self._released = threading.Event()
+        self.hung_at: float | None = None
+        """time.time() when a hang step started (the moment the API went silent)."""
+        self.answered_at: list[float] = []
+
+    def stop(self) -> None:
+        self._released.set()
+        super().stop()
+
+    def on_post(self, h: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
+        with self._lock:
+            self.requests.append((h.path, body))
+        self.handle_post(h, body)
+
+    def on_get(self, h: BaseHTTPRequestHandler) -> None:
+        with self._lock:
+            self.requests.append((h.path, {}))
+        self.handle_get(h)
 
     def release(self) -> None:
         """End every hang: hung requests are answered (with a 500) and later hangs do not block."""
