@@ -74,3 +74,54 @@ async def test_one_key_brings_the_sessions_back_after_the_tmux_server_died(git_r
         await pilot.press("q")
     for name in ("done", "slow", "after"):
         assert git(git_repo, "log", "--format=%s", f"main..cortex/rev/{name}").split("\n")[0] == f"{name} work"
+
+
+
+async def test_the_browser_view_brings_them_back_through_the_api(git_repo: Path, tmp_path: Path) -> None:
+    """The same key in a view mirroring a supervisor that serves its API (RemoteEngine, POST /v1/revive)."""
+    import asyncio
+    import json
+
+    from cortex_tui.api.remote_engine import RemoteEngine
+    from cortex_tui.api.server import ApiServer, find_socket
+    from cortex_tui.ui.revive import RevivesSessions
+
+    gate = tmp_path / "gate"
+    text = SERVER.replace("GATE", str(gate))
+    path = tmp_path / "rev.toml"
+    path.write_text(text)
+    sup = Supervisor(parse_layout(text, path), git_repo)
+    sup.plugins.append(ApiServer(sup))
+
+    def states() -> dict[str, str]:
+        return {n: r.state.value for n, r in sup.state.sessions.items()}
+
+    async def wait(pred: object, what: str, timeout: float = 60.0) -> None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if pred():  # type: ignore[operator]
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}: {states()}")
+
+    await sup.start()
+    task = asyncio.create_task(sup.supervise(until_done=False))  # as under a TUI: it supervises on
+    engine = RemoteEngine(find_socket(sup.store.dir))
+    try:
+        await wait(lambda: states() == {"done": "finished", "slow": "running", "after": "pending"}, "slow running")
+        await engine.start()
+        assert isinstance(engine, RevivesSessions)
+        assert await engine.revive_sessions() == []  # the server is fine: nothing to bring back
+        Tmux(sup.state.socket).kill_server()
+        await wait(lambda: states()["slow"] == "failed" and states()["after"] == "stopped", "the loss noticed")
+        gate.touch()
+        assert await engine.revive_sessions() == ["slow", "after"]
+        await wait(lambda: states() == dict.fromkeys(["done", "slow", "after"], "finished"), "all finished", 90)
+    finally:
+        await engine.shutdown()
+        sup.request_stop()
+        await task
+        await sup.shutdown()
+    events = [json.loads(x) for x in sup.store.events_path.read_text().splitlines()]
+    assert [(e["data"]["detail"], e["data"]["origin"]) for e in events
+            if e["kind"] == "action" and e["data"]["action"] == "revive"] == [("", "web"), ("slow, after", "web")]

@@ -78,6 +78,10 @@ OPENAPI: dict[str, Any] = {
                                "scope": {"type": "array", "items": {"type": "string"}},
                                "depends_on": {"type": "array", "items": {"type": "string"}}}}}}},
             "responses": {"201": _OK, "400": _ERR, "409": {**_ERR, "description": "the name is taken"}}}},
+        "/v1/revive": {"post": {
+            "summary": "After the run's tmux server died: start it again, then the sessions that failed because it "
+                       "went away and their dependents (what `cortex-tui up` does); answers their names",
+            "responses": {"200": _OK}}},
         "/v1/review": {"get": {"summary": "The review queue (the shape of `review list --json`)",
                                "responses": {"200": _OK}}},
         "/v1/review/{name}": {"get": {"summary": "One review entry", "parameters": _NAME,

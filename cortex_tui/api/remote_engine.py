@@ -129,6 +129,11 @@ class RemoteEngine:
     async def restart_session(self, name: str) -> None:
         await self._post(f"/v1/sessions/{name}/restart")
 
+    async def revive_sessions(self) -> list[str]:
+        data = await self._api().post("/v1/revive")
+        await self._refresh()
+        return [str(n) for n in (data or {}).get("sessions", [])]
+
     def attach_argv(self, name: str) -> list[str]:
         raise CortexError("attaching to a session's terminal is not possible from this view",
                           f"from a terminal: cortex-tui attach {name} --repo {self.state.repo}")

@@ -95,6 +95,7 @@ class Api:
         for action in ("approve", "deny", "send", "interrupt", "stop", "restart", "continue", "continue-from-base"):
             r.add_post(f"/v1/sessions/{{name}}/{action}", self.action)
         r.add_post("/v1/tasks", self.add_task)
+        r.add_post("/v1/revive", self.revive)
         r.add_get("/v1/review", self.review_list)
         r.add_get("/v1/review/{name}", self.review_show)
         for decision in ("approve", "reject", "request-changes"):
@@ -210,6 +211,11 @@ class Api:
             await self.sup.continue_session(name, from_base=action == "continue-from-base", origin=origin)
         return web.json_response({"ok": True, "session": name, "action": action,
                                   "state": self.sup.rt[name].rec.state.value})
+
+    async def revive(self, request: web.Request) -> web.Response:
+        """The run's tmux server died: bring its sessions back (``U`` in a TUI on this API)."""
+        names = await self.sup.revive_sessions(origin=self._origin(request))
+        return web.json_response({"ok": True, "sessions": names})
 
     async def add_task(self, request: web.Request) -> web.Response:
         """A ``[[session]]`` table (JSON) added to the live run; ``name`` may be left out."""
