@@ -138,7 +138,9 @@ def test_streamed_reattach_over_a_large_unread_log_keeps_every_trigger(git_repo:
     seen: list[Event] = []
     sup2.subscribe(seen.append)
     asyncio.run(supervise_until(sup2, lambda: len(triggers(seen, "repeated_error", "big")) >= len(WORDS)
-                                and triggers(seen, "approval_waiting", "big"), "every trigger", timeout=120))
+                                and triggers(seen, "approval_waiting", "big")
+                                and sup2.state.sessions["big"].log_offset >= 24 * len(noise),
+                                "every trigger, the catch-up read to its end", timeout=120))
     fps = sorted(str(e.data["evidence"].get("normalized")) for e in triggers(seen, "repeated_error", "big"))
     assert fps == sorted(f"Error: {w} is broken" for w in WORDS)
     assert triggers(seen, "approval_waiting", "big")[0].data["evidence"]["prompt"] == "? Ship it? [y/n]"

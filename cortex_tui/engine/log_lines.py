@@ -14,7 +14,6 @@ line) and whether anything came at all. :func:`split_chunk` gives exactly those:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from cortex_tui.agents.base import DEFAULT_ERROR_RE, AgentAdapter
@@ -24,11 +23,12 @@ SKIM_MIN = 64 << 10
 """Chunks at least this big (bytes) are skimmed when they can be."""
 TAIL_LINES = 200
 """Lines kept as the session's tail (and published as output) from a skimmed chunk."""
-_TAIL_BYTES = 256 << 10
+_TAIL_BYTES = 12 << 10
 
-_CONTROL = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]")
-"""Bytes that make a terminal show a line differently from its text (clean_line strips or acts on them)."""
-_ERROR_WORDS = re.compile(rb"Error|Exception|Traceback|error|fatal:|FAILED|panic:|ERROR")
+_NOT_CONTROL = bytes(b for b in range(256) if not (b < 0x20 and b not in (0x09, 0x0A)) and b != 0x7F)
+"""Deleting these leaves the bytes that make a terminal show a line differently from its text (clean_line
+strips or acts on them: escapes, carriage returns, other controls)."""
+_WORDS = (b"Error", b"Exception", b"Traceback", b"error", b"fatal:", b"FAILED", b"panic:", b"ERROR")
 """Every match of DEFAULT_ERROR_RE contains one of these (``Error\\b``, ``…Error``, ``error:``, ``error[E1]:``…)."""
 
 
@@ -51,25 +51,31 @@ def _clean(raw: bytes) -> str:
 
 def split_chunk(adapter: AgentAdapter, chunk: bytes) -> Lines:
     """``chunk``: complete lines joined by ``\\n`` (no trailing newline)."""
-    if len(chunk) < SKIM_MIN or not _default_errors(adapter) or _CONTROL.search(chunk):
+    if len(chunk) < SKIM_MIN or not _default_errors(adapter) or chunk.translate(None, _NOT_CONTROL):
         return every_line(adapter, chunk.split(b"\n"))
+    spans: dict[int, int] = {}  # line start -> end, for lines holding one of the words (bytes.find: C speed)
+    for word in _WORDS:
+        i = chunk.find(word)
+        while i >= 0:
+            start = chunk.rfind(b"\n", 0, i) + 1
+            end = chunk.find(b"\n", i)
+            end = len(chunk) if end < 0 else end
+            spans[start] = end
+            i = chunk.find(word, end)
     errors: list[str] = []
-    last_end = -1
-    for m in _ERROR_WORDS.finditer(chunk):
-        if m.start() < last_end:  # another word on a line already looked at
-            continue
-        start = chunk.rfind(b"\n", 0, m.start()) + 1
-        end = chunk.find(b"\n", m.end())
-        end = len(chunk) if end < 0 else end
-        last_end = end
-        line = _clean(chunk[start:end])
+    for start in sorted(spans):
+        line = _clean(chunk[start:spans[start]])
         if adapter.is_error(line):
             errors.append(line)
-    cut = max(0, len(chunk) - _TAIL_BYTES)
-    if cut:
-        cut = chunk.find(b"\n", cut) + 1 or len(chunk)
-    lines = [ln for ln in (_clean(raw) for raw in chunk[cut:].split(b"\n")) if ln.strip()]
-    return Lines(lines[-TAIL_LINES:], errors, skimmed=True)
+    span = _TAIL_BYTES
+    while True:  # the last TAIL_LINES non-empty lines: a few KB usually, more when lines are blank
+        cut = max(0, len(chunk) - span)
+        if cut:
+            cut = chunk.find(b"\n", cut) + 1 or len(chunk)
+        lines = [ln for ln in (_clean(raw) for raw in chunk[cut:].split(b"\n")) if ln.strip()]
+        if len(lines) >= TAIL_LINES or cut == 0:
+            return Lines(lines[-TAIL_LINES:], errors, skimmed=True)
+        span *= 4
 
 
 def every_line(adapter: AgentAdapter, raws: list[bytes]) -> Lines:

@@ -1,0 +1,87 @@
+"""Log ingestion cost (#18): CPU per MB of output turned into rule inputs, skimmed vs line by line, and the
+longest single turn of a streamed catch-up — both paths measured in the same run.
+
+    python benchmarks/ingest.py [--mb 50] [--rounds 3]
+
+* line by line (the floor: what every chunk cost before, and what chunks with escape sequences still cost):
+  ``every_line`` over the chunk's lines — decode, clean, error test per line;
+* skimmed: ``split_chunk`` as the engine calls it (1 MB chunks, ``Ingest.CHUNK``), on plain build-log output
+  with one error line per ~1,000;
+* a TUI agent's output (escape sequences on every line): ``split_chunk`` falls back to line by line.
+
+Reported: ms of CPU per MB (process time), the longest 1 MB turn, and the peak RSS growth of the process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cortex_tui.agents import get_adapter
+from cortex_tui.engine.ingest import CHUNK
+from cortex_tui.engine.log_lines import every_line, split_chunk
+
+
+def corpus(mb: int, ansi: bool) -> list[bytes]:
+    """``mb`` MB in chunks of ``Ingest.CHUNK`` bytes of complete lines."""
+    out = []
+    i = 0
+    for _ in range(mb * (1 << 20) // CHUNK):
+        lines = []
+        size = 0
+        while size < CHUNK - 200:
+            i += 1
+            if i % 1000 == 0:
+                line = f"Error: step {i % 7} failed".encode()
+            elif ansi:
+                line = f"\x1b[2K\x1b[32m✓\x1b[0m compiling module_{i:07d}.py \x1b[2m(ok)\x1b[0m".encode()
+            else:
+                line = f"12:00:01 compiling module_{i:07d}.py ... ok".encode()
+            lines.append(line)
+            size += len(line) + 1
+        out.append(b"\n".join(lines))
+    return out
+
+
+def run(chunks: list[bytes], fn: str) -> tuple[float, float, int]:
+    adapter = get_adapter("shell")
+    worst = 0.0
+    errors = 0
+    c0 = time.process_time()
+    for ch in chunks:
+        t = time.process_time()
+        got = split_chunk(adapter, ch) if fn == "skim" else every_line(adapter, ch.split(b"\n"))
+        errors += len(got.errors)
+        worst = max(worst, time.process_time() - t)
+    mb = sum(map(len, chunks)) / 1e6
+    return (time.process_time() - c0) * 1000 / mb, worst * 1000, errors
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mb", type=int, default=50)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    plain, ansi = corpus(args.mb, False), corpus(args.mb, True)
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"{args.mb} MB plain build output and {args.mb} MB of TUI output (corpus: {(rss1 - rss0) / 1024:.0f} MB)")
+    for r in range(args.rounds):
+        floor, fworst, fe = run(plain, "every")
+        skim, sworst, se = run(plain, "skim")
+        tui, tworst, _ = run(ansi, "skim")
+        assert fe == se, (fe, se)  # the skim finds every error line the floor finds
+        print(f"round {r + 1}: line by line {floor:6.1f} ms/MB (worst turn {fworst:5.1f} ms) | skimmed "
+              f"{skim:5.1f} ms/MB (worst {sworst:4.1f} ms) = {floor / skim:4.1f}× cheaper, same {se} errors | "
+              f"TUI output {tui:6.1f} ms/MB (worst {tworst:5.1f} ms, line by line)")
+    rss2 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"peak RSS growth while ingesting: {(rss2 - rss1) / 1024:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
