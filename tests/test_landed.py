@@ -109,6 +109,10 @@ def test_clean_removes_a_squash_merged_worktree_without_backup_and_keeps_unmerge
     assert fl.queue().refresh()  # the base moved: the queue sees a landed, b did not
     entries = {e.session: e for e in fl.queue().entries()}
     assert entries["a"].landed == "squash" and entries["b"].landed is None
+    from cortex_tui.review.render import list_line, show_text
+
+    assert "already in the base (squash-merged)" in list_line(entries["a"]) and "already" not in list_line(entries["b"])
+    assert "landed    already in the base (squash-merged)" in show_text(entries["a"])
     for n in ("a", "b"):
         fl.set_state(n, SessionState.FINISHED, finished_at=time.time() - 7 * 3600)
     rep = clean(fl.repo, fl.state_dir, older_than_s=6 * 3600)

@@ -6,6 +6,9 @@ from cortex_tui.durations import format_duration
 from cortex_tui.review.models import QueueEntry
 from cortex_tui.text import visible
 
+LANDED = {"content": "its changes are there", "rebase": "rebased or cherry-picked", "squash": "squash-merged"}
+"""How an entry's work reached the base without ancestry (:attr:`QueueEntry.landed`), in words."""
+
 
 def verify_label(e: QueueEntry, *, with_duration: bool = True) -> str:
     """What verify said about an entry: "passed in 1.2s", "failed (exit 1)", "not verified yet", …"""
@@ -28,6 +31,8 @@ def list_line(e: QueueEntry) -> str:
         flags.append(f"{len(e.conflicts)} conflict(s)")
     if e.out_of_scope:
         flags.append(f"{len(e.out_of_scope)} out of scope")
+    if e.landed:
+        flags.append(f"already in the base ({LANDED[e.landed]})")
     return (f"{visible(e.session):<24} {e.status:<18} {len(e.commits):>3} commit(s) {len(e.files):>3} file(s) "
             f"+{added}/-{removed}  {verify_label(e)}" + (f"  [{', '.join(flags)}]" if flags else ""))
 
@@ -40,6 +45,8 @@ def show_text(e: QueueEntry) -> str:
     if e.cost_usd is not None or e.tokens is not None:
         tok = e.tokens.total if e.tokens else 0
         lines.append(f"usage     {tok} tokens" + (f", ${e.cost_usd:.2f}" if e.cost_usd is not None else ""))
+    if e.landed:
+        lines.append(f"landed    already in the base ({LANDED[e.landed]}): approving it merges nothing")
     if e.conflicts:
         lines.append("conflicts " + ", ".join(v(c) for c in e.conflicts))
     lines.append(f"commits   ({len(e.commits)})")
