@@ -78,6 +78,11 @@ class AgentAdapter:
     """What counts as progress for silence detection: new output, or new structured events only."""
     exposes_usage: bool = False
     """False = usage is unknown (reported as null, never 0)."""
+    detached: tuple[str, ...] = ()
+    """Command-line fragments of processes the agent starts detached from its own tree (a daemon in a
+    session of its own, re-parented to init) that must not outlive it: when the session's tree has ended
+    (exit or stop), the local node ends those whose environment carries this session's own
+    ``CORTEX_EVENTS_FILE`` — never anyone else's."""
     ui_processes: frozenset[str] = frozenset()
     """Process names of the agent itself (``/proc/<pid>/comm``). When set, silence detection counts only
     the CPU of the commands it runs, not its own: an agent that animates a spinner while its API hangs

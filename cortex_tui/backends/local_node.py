@@ -18,7 +18,7 @@ from cortex_tui.backends.node import (
     SpawnRequest,
     register,
 )
-from cortex_tui.backends.procs import capture_tree, kill_procs, tree_running, wait_real
+from cortex_tui.backends.procs import capture_tree, kill_procs, procs_with_env, tree_running, wait_real
 from cortex_tui.backends.tmux import Tmux, WindowInfo
 from cortex_tui.errors import CortexError, disk_error
 from cortex_tui.model.state import SessionRecord
@@ -107,6 +107,16 @@ class LocalNode:
         if not wait_real(lambda: _read_code(paths.exit) is not None or (bool(tree) and not tree_running(tree)),
                          timeout=STOP_GRACE_S):
             kill_procs(tree)
+        self.cleanup(rec, adapter, paths)
+
+    def cleanup(self, rec: SessionRecord, adapter: AgentAdapter, paths: SessionPaths) -> None:
+        """What the agent left running outside its process tree (e.g. Codex's app-server daemon)."""
+        procs = list(dict.fromkeys(p for frag in adapter.detached
+                                   for p in procs_with_env("CORTEX_EVENTS_FILE", str(paths.events), cmd_has=frag)))
+        if procs:
+            log.info("%s: ending %d process(es) its agent left running: %s", rec.name, len(procs),
+                     [p.pid for p in procs])
+            kill_procs(procs, grace=1.0)
 
     def send_keys(self, pane_id: str, keys: list[KeyInput]) -> None:
         self.tmux.send_keys(pane_id, keys)

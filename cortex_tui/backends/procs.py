@@ -84,6 +84,34 @@ def kill_tree(pid: int | None, grace: float = 2.0) -> None:
     kill_procs(capture_tree(pid), grace)
 
 
+def procs_with_env(key: str, value: str, *, cmd_has: str = "") -> list[psutil.Process]:
+    """Processes of this user whose environment has ``key=value`` (and whose command line contains
+    ``cmd_has``): what a session started, even when it detached itself (setsid, re-parented to init). The
+    marker must be unique to the session (e.g. its events file's path), so no one else's process matches."""
+    import psutil
+
+    want = f"{key}={value}".encode()
+    uid = os.getuid()
+    out: list[psutil.Process] = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if entry.stat().st_uid != uid:
+                continue
+            with open(f"/proc/{entry.name}/environ", "rb") as fh:
+                env = fh.read().split(b"\0")
+            if want not in env:
+                continue
+            p = psutil.Process(int(entry.name))
+            if cmd_has and cmd_has not in " ".join(p.cmdline()):
+                continue
+            out.append(p)
+        except (OSError, psutil.Error):  # gone meanwhile, or not ours to read
+            continue
+    return out
+
+
 def wait_real(done: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
     """Block (in a worker thread) until ``done()`` or ``timeout`` *real* seconds passed; returns ``done()``.
 

@@ -169,6 +169,9 @@ class Lifecycle:
             self.emit("watch_error", rec.name, error=e.message)
         finally:
             self.exiting.discard(rec.name)
+        cleanup = getattr(self.nodes.get_for(rec), "cleanup", None)  # local nodes: daemons the agent detached
+        if cleanup is not None:
+            await asyncio.to_thread(cleanup, rec, rt.adapter, self.paths(rec))
         rec.cpu_percent = None  # nothing runs any more: no stale CPU/RSS on the dashboard
         rec.rss_bytes = None
         rec.serving = []

@@ -96,6 +96,10 @@ class CodexDriver(Driver):
     """Codex: a custom model provider (``wire_api = "responses"``) in ``$CODEX_HOME/config.toml``; the
     worktree is pre-trusted there (else Codex starts at its "Trust this folder?" dialog)."""
 
+    daemon: bool = False
+    """Let Codex start its app-server daemon (tests/conformance/test_codex_daemon.py); off elsewhere, so a
+    scenario's failure never leaves one behind."""
+
     def fake(self, script: list[Step]) -> ScriptedLLM:
         return CodexFake(script)
 
@@ -106,7 +110,7 @@ class CodexDriver(Driver):
             f'model = "{self.model}"\nmodel_provider = "fake"\n'
             f'[model_providers.fake]\nname = "fake"\nbase_url = "{api.url}/v1"\nenv_key = "FAKE_OPENAI_KEY"\n'
             f'wire_api = "responses"\nrequest_max_retries = 0\nstream_max_retries = 0\n'
-            f'[features]\ndaemon_auto_start = false\n'  # else an app-server daemon outlives the session
+            + ('' if self.daemon else '[features]\ndaemon_auto_start = false\n') +
             f'[projects."{worktree}"]\ntrust_level = "trusted"\n', encoding="utf-8")
         tmp = home / "tmp"  # Codex refuses to set up its sandbox helper under the system temp dir (/tmp)
         tmp.mkdir(exist_ok=True)

@@ -1,0 +1,56 @@
+"""The real Codex CLI starts an app-server daemon in a session of its own that outlives its TUI: when Codex
+exits (the user quits it with Ctrl-C), the daemon is re-parented to init and kept running — the session's
+end must end it too (and only the daemon this session started)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import time
+from pathlib import Path
+
+import pytest
+from drivers import DRIVERS, CodexDriver
+from test_conformance import NAME, expect, state, supervise
+
+from cortex_tui.backends.procs import procs_with_env
+from cortex_tui.engine.supervisor import Supervisor
+
+pytestmark = pytest.mark.conformance
+
+
+def _daemons(events_file: Path) -> list[int]:
+    return [p.pid for p in procs_with_env("CORTEX_EVENTS_FILE", str(events_file), cmd_has="app-server")]
+
+
+def test_codex_exit_ends_its_app_server_daemon(git_repo: Path, tmp_path: Path) -> None:
+    base = DRIVERS["codex"]
+    assert isinstance(base, CodexDriver)
+    why = base.available()
+    if why:
+        pytest.skip(why)
+    d = dataclasses.replace(base, daemon=True)
+    seen: dict[str, list[int]] = {}
+
+    async def during(sup: Supervisor, api: object) -> None:
+        events = sup.store.events_file(sup.state.sessions[NAME].slug)
+        await expect(sup, lambda: state(sup) == "idle", 90, "codex: idle after the turn")
+        await expect(sup, lambda: _daemons(events), 30, "codex: its app-server daemon running")
+        seen["before"] = _daemons(events)
+        rec = sup.state.sessions[NAME]
+        assert rec.pane_id
+        for _ in range(2):  # Codex quits on a second Ctrl-C
+            sup.tmux.send_keys(rec.pane_id, [("key", "C-c")])
+            await asyncio.sleep(0.5)
+        await expect(sup, lambda: state(sup) in ("finished", "failed", "stopped"), 30, "codex: exited")
+        seen["after"] = _daemons(events)
+
+    supervise(d, git_repo, tmp_path, [d.say("Hello.")], during=during)
+    assert seen["before"], "Codex started no app-server daemon (precondition of this test)"
+    leftover = [p for p in seen["before"] if os.path.exists(f"/proc/{p}")]
+    deadline = time.monotonic() + 10
+    while leftover and time.monotonic() < deadline:
+        time.sleep(0.1)
+        leftover = [p for p in leftover if os.path.exists(f"/proc/{p}")]
+    assert seen["after"] == [] and not leftover, f"daemon(s) outlived the session: {seen} {leftover}"
