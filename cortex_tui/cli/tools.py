@@ -15,8 +15,20 @@ from cortex_tui.cli._checks import StrictOpt
 def doctor(
     node: Annotated[str | None, typer.Option(help="Also check a remote node of --layout.")] = None,
     layout: Annotated[Path | None, typer.Option(help="Layout declaring --node.")] = None,
+    agent: Annotated[str | None, typer.Option("--agent", help="With --probe: the agent kind to probe.")] = None,
+    probe: Annotated[bool, typer.Option("--probe", help="Start --agent's CLI briefly against its configured "
+                                        "endpoint: version, auth, endpoint reachable, one short headless turn.")] = False,
+    model: Annotated[str | None, typer.Option("--model", help="With --probe: the model the turn asks for.")] = None,
 ) -> None:
-    """Check python, tmux, git, ssh; say what to install."""
+    """Check python, tmux, git, ssh; say what to install. ``--agent X --probe`` tries agent X for real."""
+    if probe or agent:
+        if not (probe and agent):
+            raise typer.BadParameter("--agent and --probe go together: `cortex-tui doctor --agent codex --probe`")
+        from cortex_tui.probe import probe as run_probe
+
+        report = run_probe(agent, model=model)
+        typer.echo(report.render())
+        raise typer.Exit(0 if report.ok else 1)
     from cortex_tui.doctor import render, run_checks
 
     text, code = render(run_checks())
