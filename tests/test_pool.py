@@ -226,3 +226,28 @@ def test_a_route_limit_is_a_pool_of_its_own_inside_the_pool(git_repo: Path, tmp_
     assert most_live(events) >= 2  # while the others used the rest of the pool
     assert any(e.data.get("reason") == "waiting: route 'docs' runs 1 at once" for e in docs if e.kind == "state")
     assert all(sup.rt[f"d{i}"].spec.route == 0 for i in range(3)) and sup.rt["t0"].spec.route is None
+
+
+def test_the_next_supervisor_reuses_warm_slots_and_drops_ones_it_cannot_trust(git_repo: Path) -> None:
+    from cortex_tui.engine.warm import WarmSlots
+
+    base = git(git_repo, "rev-parse", "HEAD").strip()
+
+    def ignore(kind: EventKind, session: str | None, /, **data: Any) -> None:
+        return None
+
+    def slots(setup: list[str]) -> WarmSlots:
+        return WarmSlots(repo=git_repo, run="r", count=3, base_commit=lambda: base, setup=setup, emit=ignore)
+
+    first = slots(["echo ok > .ok"])
+    first.fill()
+    a, b, c = first.ready
+    (b / "README.md").write_text("changed in place\n")  # a tracked change: not the base any more
+    git(a, "checkout", "-q", "-b", "elsewhere")  # not on its warm branch (a claim cut off half-way)
+    again = slots(["echo ok > .ok"])
+    again.scan()
+    assert again.ready == [c]
+    assert not a.exists() and not b.exists()
+    other = slots(["echo other > .ok"])  # the setup changed: a slot made with the old one is not ready
+    other.scan()
+    assert other.ready == [] and not c.exists()
