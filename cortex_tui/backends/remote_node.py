@@ -3,6 +3,7 @@ files are polled back (:mod:`cortex_tui.backends.remote_poll`)."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -12,6 +13,7 @@ from cortex_tui.backends.node import STOP_GRACE_S, FinalLook, NodeContext, Sessi
 from cortex_tui.backends.procs import wait_real
 from cortex_tui.backends.remote import RemoteNode
 from cortex_tui.backends.remote_poll import PollResult, poll_node
+from cortex_tui.backends.remote_stream import watcher_argv
 from cortex_tui.backends.ssh import SshTransport
 from cortex_tui.backends.tmux import Tmux, WindowInfo
 from cortex_tui.errors import CortexError, disk_error
@@ -143,6 +145,19 @@ class SshNode:
 
     def run_verify(self, slug: str, command: str) -> tuple[int, bool, str, bytes]:
         return self.ready().run_verify(slug, command)
+
+    def open_stream(self) -> subprocess.Popen[bytes]:
+        """The node's watcher (:mod:`cortex_tui.backends.remote_stream`) over the master: records on its
+        stdout, the watch set on its stdin; it exits when its stdin closes (here, or the link drops)."""
+        rn = self.ready()
+        rn.transport.connect()
+        return subprocess.Popen(rn.transport.remote_argv(watcher_argv(rn.node.python)), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    def stream_paths(self, rec: SessionRecord) -> tuple[str, str, str]:
+        rn = self.ready()
+        return (str(rn.log_path(rec.slug)), str(rn.session_dir(rec.slug) / "events.jsonl"),
+                str(rn.exit_file(rec.slug)))
 
     def close(self) -> None:
         self.remote.transport.close()

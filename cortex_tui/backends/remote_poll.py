@@ -43,6 +43,10 @@ class PollResult:
     changed: dict[str, str]
     files: dict[str, bytes] = field(default_factory=dict)
     """New bytes of mirrored files (remote path -> bytes), e.g. Claude Code transcripts."""
+    log_at: int = -1
+    """The log offset ``log`` starts at (-1: the record's offset when applied)."""
+    events_at: int = -1
+    """Likewise for ``events``."""
 
 
 
@@ -73,9 +77,10 @@ def poll_node(rn: RemoteNode, recs: list[SessionRecord], base: str,
               limit: int = 4 << 20) -> tuple[dict[str, PollResult], str]:
     """One ssh round trip for every given session of ``rn`` (plus the node's process table)."""
     args: list[str] = [str(limit)]
-    for r in recs:
-        args += [str(rn.log_path(r.slug)), str(r.remote_log_offset), str(rn.session_dir(r.slug) / "events.jsonl"),
-                 str(r.remote_events_offset), str(rn.exit_file(r.slug)), r.worktree, r.base_commit or base]
+    at = [(r.remote_log_offset, r.remote_events_offset) for r in recs]  # the node's stream may move them meanwhile
+    for r, (lo, eo) in zip(recs, at, strict=True):
+        args += [str(rn.log_path(r.slug)), str(lo), str(rn.session_dir(r.slug) / "events.jsonl"),
+                 str(eo), str(rn.exit_file(r.slug)), r.worktree, r.base_commit or base]
     args.append("--")  # then (file, offset) pairs of mirrored files, in the order of recs
     for r in recs:
         for path, off in r.remote_files.items():
@@ -93,6 +98,7 @@ def poll_node(rn: RemoteNode, recs: list[SessionRecord], base: str,
             events=base64.b64decode(ev_b) if ev_b else b"",
             exit_code=int(code_s) if code_s.lstrip("-").isdigit() else None,
             changed=parse_changed(base64.b64decode(ch_b)) if ch_b else {},
+            log_at=at[i][0], events_at=at[i][1],
         )
     ps_b = lines[4 * len(recs)]
     k = 4 * len(recs) + 1

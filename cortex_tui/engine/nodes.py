@@ -24,6 +24,7 @@ from cortex_tui.engine.node_links import (
     SessionPoll,
     SessionSample,
 )
+from cortex_tui.engine.node_stream import NodeStreams
 from cortex_tui.engine.sampling import SamplePacer
 from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.engine.triggers import TriggerBook
@@ -60,6 +61,8 @@ class NodeSet:
         self.on_sample = on_sample
         self.on_dirty = on_dirty
         self.links = NodeLinks(clock)
+        self.streams = NodeStreams(clock=clock, local_paths=lambda rec: session_paths(store, rec), on_dirty=on_dirty)
+        """Each polled node's watcher: output, events and exit codes as they happen (the poll catches up)."""
         self.pacer = SamplePacer()
         self._nodes: dict[str, Node] = {LOCAL: self.local}
         self._lock = threading.Lock()
@@ -97,6 +100,7 @@ class NodeSet:
             return True
 
     def close(self) -> None:
+        self.streams.close()
         for node in list(self._nodes.values()):
             try:
                 node.close()
@@ -142,7 +146,8 @@ class NodeSet:
         for u in updates:
             if isinstance(u, SessionPoll):
                 rt = by_name[u.name]
-                mirror(rt.rec, session_paths(self.store, rt.rec), u.result)
+                self.streams.stats_for(rt.rec.node).poll_log_bytes += mirror(
+                    rt.rec, session_paths(self.store, rt.rec), u.result)
                 new = {p: k for p, k in u.result.changed.items() if p not in rt.rec.changed_files}
                 if new:
                     self.ingest.apply_changed(rt, new)
@@ -154,6 +159,11 @@ class NodeSet:
                     by_name[name].rec.disk_bytes = size
             else:
                 self._link_changed(u, [by_name[r.name] for r in groups[u.node][1]])
+                if isinstance(u, LinkDown):
+                    self.streams.stop(u.node)
+        for u in updates:  # once the poll's catch-up is applied: the watchers go on from there
+            if isinstance(u, LinkUp):
+                self.streams.sync(u.node, groups[u.node][0], [by_name[r.name] for r in groups[u.node][1]])
 
     def _link_changed(self, u: LinkDown | LinkUp, rts: list[SessionRuntime]) -> None:
         if isinstance(u, LinkUp):

@@ -60,3 +60,5 @@ class Periodic:
         state = self.state()
         await self.nodes.poll(live, state.base_commit)
         state.nodes = self.nodes.links.health()
+        for name, h in state.nodes.items():
+            h["stream"] = self.nodes.streams.stats_for(name).info()
