@@ -245,12 +245,13 @@ def test_live_supervisor_hands_over_without_duplicates(git_repo: Path, tmp_path:
     cli("up", str(layout), "--repo", str(git_repo), "--detach")
     lock = git_repo / "coordination/runs/hand/supervisor.lock"
     daemon = int(lock.read_text())
-    wait_until(lambda: status_json(git_repo)["sessions"][1]["state"] == "running", what="slow-1 running")
+    # generous waits: under a loaded machine (8 engineers' tests on 2 cores) a daemon's start took over 20 s
+    wait_until(lambda: status_json(git_repo)["sessions"][1]["state"] == "running", timeout=60, what="slow-1 running")
     # a second supervisor on the same run asks the live one to hand over (SIGUSR1), then finishes the run
     r = cli("run", str(layout), "--repo", str(git_repo), "--headless", check=False, timeout=90)
     assert r.returncode == 0, r.stderr
     wait_until(lambda: subprocess.run(["kill", "-0", str(daemon)], capture_output=True).returncode != 0,
-               what="old supervisor exited")
+               timeout=60, what="old supervisor exited")
     log = (git_repo / "coordination/runs/hand/supervisor.log").read_text()
     assert "Traceback" not in log
     st = status_json(git_repo)
