@@ -3,6 +3,7 @@ sandbox at all (the reason is printed); every assertion is about what the kernel
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import threading
 import uuid
@@ -11,10 +12,11 @@ from pathlib import Path
 
 import pytest
 from conftest import git
-from engine_helpers import make_sup, run_to_end, triggers
+from engine_helpers import make_sup, run_to_end, triggers, wait_for
 
 from cortex_tui.backends import sandbox
 from cortex_tui.backends.sandbox import blocked_path, probe
+from cortex_tui.engine.supervisor import Supervisor
 from cortex_tui.errors import LayoutError
 from cortex_tui.layout import parse_layout
 from cortex_tui.model.state import SessionState
@@ -266,3 +268,36 @@ script = ["say starting", "write src/alpha.py A = 1", "commit alpha: add src/alp
     assert git(git_repo, "show", f"{rec.branch}:src/alpha.py").strip() == "A = 1"
     assert rec.changed_files == ["src/alpha.py"] and not rec.active_triggers()
     assert rec.tokens is not None and (rec.tokens.input, rec.tokens.output) == (100, 20)  # its events file
+
+
+@needs_bwrap
+def test_a_sandboxed_window_is_the_runs_own_and_survives_a_reconcile(git_repo: Path, tmp_path: Path) -> None:
+    """Regression: the sandbox node made its own Tmux without the run's id, so its windows had no
+    @cortex_instance and the first periodic reconcile failed a live session as "tmux window vanished"."""
+    gate = git_repo / "gate"  # the main checkout is seen from inside (read-only); tmp_path is behind its /tmp
+    sup = make_sup(git_repo, f"""
+[run]
+name = "sr"
+[[session]]
+name = "a"
+agent = "shell"
+sandbox = "bwrap"
+command = "while [ ! -e {gate} ]; do sleep 0.05; done; echo released"
+""", tmp_path)
+    seen: dict[str, object] = {}
+
+    async def during(s: Supervisor) -> None:
+        rec = s.state.sessions["a"]
+        await wait_for(lambda: rec.state is SessionState.RUNNING and rec.window_id is not None, 30, "running")
+        windows = await asyncio.to_thread(s.tmux.list_windows)
+        seen["instances"] = [w.instance for w in windows if w.tag == "a"]
+        await s.reconciler.run(windows)
+        seen["after"] = (rec.state, rec.reason)
+        gate.touch()
+
+    run_to_end(sup, during=during)
+    assert seen["instances"] == [sup.state.instance] and sup.state.instance
+    assert seen["after"] == (SessionState.RUNNING, None)
+    rec = sup.state.sessions["a"]
+    assert rec.state is SessionState.FINISHED, rec.reason
+    assert "released" in sup.store.log_path(rec.slug).read_text()

@@ -45,7 +45,7 @@ class LocalNode:
     def __init__(self, ctx: NodeContext, tmux: Tmux | None = None) -> None:
         self.name = LOCAL
         self.ctx = ctx
-        self._tmux = tmux or Tmux(ctx.socket)
+        self._tmux = tmux or ctx.tmux or Tmux(ctx.socket)
 
     @property
     def tmux(self) -> Tmux:

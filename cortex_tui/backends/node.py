@@ -85,6 +85,9 @@ class NodeContext:
     repo: Path
     spec: NodeSpec | None
     """``[[node]]`` of the layout (None for this machine)."""
+    tmux: Tmux | None = None
+    """This machine's tmux, shared by the nodes on it (the sandbox node's windows carry the run's
+    ``@cortex_instance`` like the local node's, or the reconcile would not count them as the run's)."""
 
 
 class Node(Protocol):

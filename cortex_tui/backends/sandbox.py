@@ -76,10 +76,31 @@ class Jail:
 
 
 def _expand(p: str, env: dict[str, str]) -> Path | None:
+    """``p`` for the agent: ``~`` is the HOME of its env (the layout may give it one), ``$X`` its env's X."""
     if p.startswith("$"):
         v = env.get(p[1:]) or os.environ.get(p[1:])
         return Path(v) if v else None
+    if p.startswith("~/"):
+        return Path(env.get("HOME") or os.path.expanduser("~")) / p[2:]
     return Path(os.path.expanduser(p))
+
+
+def agent_state_paths(agent: str, env: dict[str, str]) -> list[Path]:
+    """The agent's own config/state paths to bind writable: its directories (made, mode 0700, when missing:
+    an agent's first run in the sandbox could not create them) and its state files that exist."""
+    out: list[Path] = []
+    for p in AGENT_STATE.get(agent, ()):
+        d = _expand(p, env)
+        if d is None:
+            continue
+        if not d.exists() and not d.suffix:  # a directory (the files are *.json)
+            try:
+                d.mkdir(mode=0o700, parents=True)
+            except OSError:
+                continue  # not ours to make (a read-only HOME...): it stays read-only in the sandbox
+        if d.exists():
+            out.append(d)
+    return out
 
 
 def git_write_paths(worktree: Path, branch: str) -> list[Path]:
@@ -133,10 +154,7 @@ def jail_for(*, worktree: Path, branch: str, scope: list[str], enforce: bool, ag
     else:
         paths = [worktree]
     paths += git_write_paths(worktree, branch)
-    for p in AGENT_STATE.get(agent, ()):
-        d = _expand(p, env)
-        if d is not None and d.exists():
-            paths.append(d)
+    paths += agent_state_paths(agent, env)
     paths.append(session_dir)
     home = Path(env.get("HOME") or os.path.expanduser("~"))
     tmp = Path("/tmp")

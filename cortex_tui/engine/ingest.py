@@ -33,6 +33,11 @@ from cortex_tui.watch.outside import outside_worktree, written_path
 from cortex_tui.watch.rules import OverlapTracker, TriggerChange
 from cortex_tui.watch.text import clean_line
 
+_CURSOR_MOVE = re.compile(rb"\x1b\[\d*[CG]")
+"""Cursor-forward / to-column sequences (CSI n C, CSI n G)."""
+_CURSOR_DOWN = re.compile(rb"\x1b\[\d*B")
+"""Cursor-down (CSI n B): a TUI's next line."""
+
 log = logging.getLogger("cortex_tui.engine")
 REFUSED = REFUSED_MARK.encode()
 
@@ -157,8 +162,9 @@ class Ingest:
             for raw in complete.split(b"\n"):
                 if (target := refused_target(raw.decode("utf-8", "replace"))) is not None:
                     self.book.emit("network_refused", rec.name, host=target[0], port=target[1])
-        if rec.sandbox and complete is not None and EROFS in complete:  # writes the sandbox refused
-            for raw in complete.split(b"\n"):
+        if rec.sandbox and complete is not None and b"Read-only" in complete:  # writes the sandbox refused
+            # a full-screen TUI (Claude Code) draws spaces as cursor moves: read those as spaces
+            for raw in _CURSOR_DOWN.sub(b"\n", _CURSOR_MOVE.sub(b" ", complete)).split(b"\n"):
                 if EROFS in raw and (blocked := blocked_path(clean_line(raw.decode("utf-8", "replace")))):
                     self._sandbox_blocked(rt, blocked, clean_line(raw.decode("utf-8", "replace")))
         rec.last_output_at = now

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from cortex_tui.backends.local_node import LocalNode
 from cortex_tui.backends.node import LOCAL, Node, NodeContext, SessionPaths, make_node
@@ -87,7 +88,8 @@ class NodeSet:
                 key = f"{LOCAL}+{rec.sandbox}"
                 node = self._nodes.get(key)
                 if node is None:
-                    node = self._nodes[key] = make_node(self.local_ctx, kind=rec.sandbox)
+                    ctx = replace(self.local_ctx, tmux=self.local.tmux)  # the same server and run id
+                    node = self._nodes[key] = make_node(ctx, kind=rec.sandbox)
                 return node
         return self.get(rec.node)
 
