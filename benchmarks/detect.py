@@ -1,0 +1,126 @@
+"""Detection latency per agent: how fast cortex-tui's state lands after the provider fake sends a tool call
+(→ waiting) or ends a turn (→ idle), beside the moment the agent's own screen showed it, measured in the
+same run, on the real agent CLIs (the conformance drivers, tests/conformance/drivers.py).
+
+    python benchmarks/detect.py [--agents claude-code,codex,gemini,opencode] [--samples 2]
+
+Per sample, one supervised session (real tmux, git worktree) runs the script "shell command (approval) →
+'Made it.'":
+
+* ``api``: the fake finished sending the response (its last SSE byte; ``ScriptedLLM.answered_at``);
+* ``screen`` (the floor): a 20 ms capture-pane poll of the benchmark's own sees the dialog drawn / the
+  answer text shown — when the agent's screen changed;
+* ``state``: the supervisor published ``waiting`` / ``idle`` (event timestamp).
+
+It prints api→screen, api→state and screen→state (p50 over the samples; negative screen→state: the state
+landed before the screen showed it — a structured signal beat the redraw). Silence: the hang scenario's
+``fired − hung − silence_after`` is printed by ``pytest -m conformance -k silence -s``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "conformance"))
+import conftest  # noqa: F401,E402  (puts the pinned agent CLIs in .cortex-dev/bin first on PATH)
+from _common import isolate, kill_servers, make_repo  # noqa: E402
+from drivers import DRIVERS  # noqa: E402
+from test_conformance import NAME, answer, expect, finish, state, supervise  # noqa: E402
+
+from cortex_tui.agents import get_adapter  # noqa: E402
+from cortex_tui.engine.events import Event  # noqa: E402
+from cortex_tui.engine.supervisor import Supervisor  # noqa: E402
+
+POLL_S = 0.02
+
+
+def one(agent: str, root: Path, i: int) -> dict[str, float]:
+    d = DRIVERS[agent]
+    repo = make_repo(root / f"{agent}-{i}" / "repo")
+    tmp = root / f"{agent}-{i}"
+    adapter = get_adapter(agent)
+    got: dict[str, float] = {}
+    seen: list[Event] = []
+
+    async def during(sup: Supervisor, api: object) -> None:
+        sup.subscribe(seen.append)
+        stop = asyncio.Event()
+
+        async def watch() -> None:
+            while not stop.is_set():
+                try:
+                    text = await sup.screen(NAME, escapes=False, lines=80)
+                except Exception:  # the window is not there yet / any more: nothing to see this round
+                    text = ""
+                now = time.time()
+                lines = text.splitlines()
+                if "dialog" not in got and adapter.find_approval(lines) is not None:
+                    got["dialog"] = now
+                if "answer" not in got and "dialog" in got and "Made it." in text:
+                    got["answer"] = now
+                await asyncio.sleep(POLL_S)
+
+        w = asyncio.create_task(watch())
+        await expect(sup, lambda: state(sup) == "waiting", 60 + d.start_s, f"{agent}: waiting")
+        await expect(sup, lambda: "dialog" in got, 10, f"{agent}: the dialog on the screen")
+        await answer(sup, True)
+        await expect(sup, lambda: state(sup) == "idle", 30, f"{agent}: idle")
+        await expect(sup, lambda: "answer" in got, 10, f"{agent}: the answer on the screen")
+        stop.set()
+        await w
+        answered = getattr(api, "answered_at", [])
+        got["api_tool"], got["api_done"] = answered[0], answered[-1]
+        await finish(sup)
+
+    supervise(d, repo, tmp, [d.shell("echo hi > made.txt"), d.say("Made it.")], during=during)
+    waiting = next(e.ts for e in seen if e.kind == "state" and e.data.get("state") == "waiting")
+    idle = next(e.ts for e in seen if e.kind == "state" and e.data.get("state") == "idle" and e.ts > waiting)
+    return {"wait_screen": got["dialog"] - got["api_tool"], "wait_state": waiting - got["api_tool"],
+            "idle_screen": got["answer"] - got["api_done"], "idle_state": idle - got["api_done"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--agents", default="claude-code,codex,gemini,opencode")
+    ap.add_argument("--samples", type=int, default=2)
+    args = ap.parse_args()
+    root = isolate()
+    print(f"detection latency, {args.samples} sample(s) per agent (ms; p50; floor = the agent's own screen)")
+    print(f"{'agent':<12} {'api→screen':>11} {'api→waiting':>12} {'screen→waiting':>15}   "
+          f"{'api→screen':>11} {'api→idle':>9} {'screen→idle':>12}")
+    try:
+        for agent in args.agents.split(","):
+            why = DRIVERS[agent].available()
+            if why or "approve" in DRIVERS[agent].unsupported:
+                print(f"{agent:<12} skipped: {why or DRIVERS[agent].unsupported['approve']}")
+                continue
+            runs = []
+            for i in range(args.samples):
+                try:
+                    runs.append(one(agent, Path(tempfile.mkdtemp(dir=root)), i))
+                except AssertionError as e:
+                    print(f"{agent:<12} sample {i} failed: {str(e).splitlines()[0]}")
+            if not runs:
+                continue
+
+            def p50(k: str, rs: list[dict[str, float]] = runs) -> float:
+                return statistics.median(r[k] for r in rs) * 1000
+
+            print(f"{agent:<12} {p50('wait_screen'):>11.0f} {p50('wait_state'):>12.0f} "
+                  f"{p50('wait_state') - p50('wait_screen'):>15.0f}   {p50('idle_screen'):>11.0f} "
+                  f"{p50('idle_state'):>9.0f} {p50('idle_state') - p50('idle_screen'):>12.0f}   n={len(runs)}")
+    finally:
+        kill_servers(root)
+
+
+if __name__ == "__main__":
+    main()
