@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import git
 from engine_helpers import make_sup, run_to_end, wait_for
+from sshd import SshServer
 
 from cortex_tui.engine.supervisor import Supervisor
 from cortex_tui.errors import LayoutError
@@ -278,3 +279,36 @@ def test_setup_timeout_is_a_duration_with_a_default(tmp_path: Path) -> None:
         with pytest.raises(LayoutError) as e:
             parse_layout(base + f'setup_timeout = {bad}\n', tmp_path / "l.toml")
         assert f"{tmp_path / 'l.toml'}:7: field 'session[0].setup_timeout'" in e.value.message, e.value.message
+
+
+@pytest.mark.ssh
+def test_worktree_placeholder_on_an_ssh_node_is_the_nodes_worktree(sshd: SshServer, git_repo: Path,
+                                                                    tmp_path: Path) -> None:
+    """Regression: ``{worktree}`` was rendered before the node chose its worktree: the local path."""
+    kw = sshd.node_kwargs()
+    sup = make_sup(git_repo, f"""
+[run]
+name = "rw"
+[[node]]
+name = "box1"
+host = "{kw["host"]}"
+port = {kw["port"]}
+user = "{kw["user"]}"
+identity = "{kw["identity"]}"
+workdir = "{kw["workdir"]}"
+python = "{kw["python"]}"
+ssh_options = ["UserKnownHostsFile={sshd.known_hosts}"]
+[[session]]
+name = "far"
+agent = "shell"
+node = "box1"
+env = {{ APP_DATA = "{{worktree}}/data", NAME = "{{session}}-{{run}}" }}
+command = "echo \\"DATA=$APP_DATA NAME=$NAME\\"; test \\"$APP_DATA\\" = \\"$(pwd)/data\\" && echo SAME-AS-PWD"
+""", tmp_path)
+    run_to_end(sup, timeout=90)
+    rec = sup.state.sessions["far"]
+    assert rec.state is SessionState.FINISHED, rec.reason
+    assert rec.worktree.startswith(str(sshd.workdir)), rec.worktree  # the node's worktree, not the local one
+    log = _log(sup, rec.slug)
+    assert f"DATA={rec.worktree}/data NAME=far-rw" in log and "SAME-AS-PWD" in log, log[-2000:]
+    assert "\x00" not in log

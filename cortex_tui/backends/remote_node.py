@@ -14,6 +14,7 @@ from cortex_tui.backends.procs import wait_real
 from cortex_tui.backends.remote import RemoteNode
 from cortex_tui.backends.remote_poll import PollResult, poll_node
 from cortex_tui.backends.remote_stream import watcher_argv
+from cortex_tui.backends.session_env import fill_worktree
 from cortex_tui.backends.ssh import SshTransport
 from cortex_tui.backends.tmux import Tmux, WindowInfo
 from cortex_tui.errors import CortexError, disk_error
@@ -96,7 +97,7 @@ class SshNode:
         argv = adapter.command(spec, ctx)
         if argv and argv[0] == sys.executable:
             argv = [rn.node.python, *argv[1:]]
-        env = {**spec.env, **adapter.env(spec, ctx), "CORTEX_RUN": req.run, "CORTEX_SESSION": spec.name,
+        env = {**fill_worktree(spec.env, str(wt)), **adapter.env(spec, ctx), "CORTEX_RUN": req.run, "CORTEX_SESSION": spec.name,
                "CORTEX_EVENTS_FILE": str(ctx.events_file), "CORTEX_WORKTREE": str(wt), "LANG": "C.UTF-8"}
         spawned = rn.spawn(name=spec.name, slug=rec.slug, argv=argv, env=env, cwd=wt, tag=spec.name, header="")
         rec.remote_log_offset = spawned.log_offset

@@ -16,6 +16,14 @@ import threading
 from collections.abc import Iterable, Mapping
 
 PORT_RANGE = (20000, 32000)
+WORKTREE_LATER = "\x00cortex-worktree\x00"
+"""What ``{worktree}`` renders to for a session whose node decides its worktree at spawn (an ssh node): the
+node puts its path in with :func:`fill_worktree`. A NUL never comes from a layout's env (no env value holds one)."""
+
+
+def fill_worktree(env: Mapping[str, str], worktree: str) -> dict[str, str]:
+    """``env`` with the node's worktree path where ``{worktree}`` was rendered as :data:`WORKTREE_LATER`."""
+    return {k: v.replace(WORKTREE_LATER, worktree) for k, v in env.items()}
 """Ports are picked here: below Linux's ephemeral range (32768+), so outgoing connections do not take them."""
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")

@@ -15,7 +15,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from cortex_tui.backends.session_env import PortBook, session_env
+from cortex_tui.backends.node import LOCAL
+from cortex_tui.backends.session_env import WORKTREE_LATER, PortBook, session_env
 from cortex_tui.backends.steps import describe_failure, include_files, run_steps
 from cortex_tui.engine.events import Emit, EventKind
 from cortex_tui.engine.session import SessionRuntime
@@ -61,7 +62,9 @@ class Isolation:
             raise CortexError(f"cannot reserve {spec.ports} TCP port(s): {e}", "free some ports or lower ports =") from e
         rec.teardown = list(spec.teardown)
         rec.teardown_env = dict(spec.env) if spec.teardown else {}  # teardown gets the env setup got
-        env = session_env(spec.env, ports=rec.ports, session=spec.name, worktree=rec.worktree, run=self.run)
+        # on an ssh node the worktree is the node's, known at spawn (backends/remote_node.py fills it in)
+        worktree = rec.worktree if spec.node == LOCAL else WORKTREE_LATER
+        env = session_env(spec.env, ports=rec.ports, session=spec.name, worktree=worktree, run=self.run)
         return spec.model_copy(update={"env": env})
 
     def preparer(self, rt: SessionRuntime, spec: ResolvedSession) -> Callable[[Path], None] | None:
