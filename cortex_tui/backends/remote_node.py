@@ -12,12 +12,12 @@ from cortex_tui.agents.base import AgentAdapter, KeyInput, SpawnContext
 from cortex_tui.backends.node import STOP_GRACE_S, FinalLook, NodeContext, SessionPaths, SpawnRequest, register
 from cortex_tui.backends.procs import wait_real
 from cortex_tui.backends.remote import RemoteNode
-from cortex_tui.backends.remote_poll import PollResult, poll_node
+from cortex_tui.backends.remote_poll import PollResult, final_changes, poll_node
 from cortex_tui.backends.remote_stream import watcher_argv
 from cortex_tui.backends.session_env import fill_worktree
 from cortex_tui.backends.ssh import SshTransport
 from cortex_tui.backends.tmux import Tmux, WindowInfo
-from cortex_tui.errors import CortexError, disk_error
+from cortex_tui.errors import CortexError, GitError, SshError, disk_error
 from cortex_tui.model.layout import NodeSpec
 from cortex_tui.model.state import SessionRecord
 from cortex_tui.private import open_private, private_dir, tighten_files
@@ -128,7 +128,16 @@ class SshNode:
         return self.ready().attach_argv(window_id)
 
     def final_look(self, rec: SessionRecord, base: str) -> FinalLook | None:
-        return None  # the worktree is on the node: its changes came with the polls, its branch comes later
+        """Head and changed files on the node (one round trip; the diff size comes with the branch, later):
+        the node's stream may bring the exit before a poll saw the session's last writes."""
+        try:
+            got = final_changes(self.ready(), rec, base)
+        except SshError as e:  # link down at the exit: the poll's view is all there is
+            raise GitError(e.message) from e
+        if got is None:
+            return None
+        head, changed = got
+        return FinalLook(head=head or rec.head_commit, diff=None, changed=changed)
 
     def fetch_back(self, repo: Path, rec: SessionRecord) -> str | None:
         return self.ready().fetch_branch(repo, rec.branch)

@@ -14,6 +14,17 @@ from cortex_tui.model.state import SessionRecord
 if TYPE_CHECKING:
     from cortex_tui.backends.remote import RemoteNode
 
+PROCS_SCRIPT = r'''
+if [ -r /proc/self/stat ]; then
+  { echo "proc $(getconf CLK_TCK 2>/dev/null || echo 100) $(getconf PAGESIZE 2>/dev/null || echo 4096)"
+    grep -asH '' /proc/[0-9]*/stat; } | base64 | tr -d '\n'
+else
+  ps -eo pid=,ppid=,rss=,times= 2>/dev/null | base64 | tr -d '\n'
+fi; echo
+'''
+"""The node's process table, base64: Linux ``/proc/<pid>/stat`` (CPU in clock ticks, sub-second), else
+``ps times=`` (whole seconds). One ``grep -H`` reads every stat file, each line prefixed by its path."""
+
 # args: LIMIT, then per session 7 values: log log_off events events_off exitfile worktree base
 POLL_SCRIPT = r'''
 limit=$1; shift
@@ -27,13 +38,13 @@ while [ $# -ge 7 ] && [ "$1" != "--" ]; do
       git -C "$wt" ls-files --others --exclude-standard -z 2>/dev/null; } | base64 | tr -d '\n'
   fi; echo
 done
-ps -eo pid=,ppid=,rss=,times= 2>/dev/null | base64 | tr -d '\n'; echo
+__PROCS__
 [ "$1" = "--" ] && shift
 while [ $# -ge 2 ]; do
   f=$1; o=$2; shift 2
   if [ -f "$f" ]; then tail -c +$((o+1)) "$f" | head -c "$limit" | base64 | tr -d '\n'; fi; echo
 done
-'''
+'''.replace("__PROCS__", PROCS_SCRIPT)
 
 @dataclass
 class PollResult:
@@ -60,7 +71,9 @@ def parse_changed(blob: bytes) -> dict[str, str]:
 
 
 def parse_ps(text: str) -> tuple[dict[int, list[int]], dict[int, tuple[float, int]]]:
-    """``ps -eo pid=,ppid=,rss=,times=`` → (children by parent, pid -> (cpu seconds, rss bytes))."""
+    """The node's process table (:data:`PROCS_SCRIPT`) → (children by parent, pid -> (cpu seconds, rss bytes))."""
+    if text.startswith("proc "):
+        return parse_proc(text)
     children: dict[int, list[int]] = {}
     info: dict[int, tuple[float, int]] = {}
     for line in text.splitlines():
@@ -109,3 +122,56 @@ def poll_node(rn: RemoteNode, recs: list[SessionRecord], base: str,
             if blob:
                 out[r.name].files[path] = base64.b64decode(blob)
     return out, base64.b64decode(ps_b).decode(errors="replace") if ps_b else ""
+
+
+def parse_proc(text: str) -> tuple[dict[int, list[int]], dict[int, tuple[float, int]]]:
+    """``proc <CLK_TCK> <PAGESIZE>`` then ``/proc/<pid>/stat:<its line>`` lines.
+
+    The command name is agent-controlled (it may hold spaces, parentheses, even a newline): the fields are
+    split after the LAST ``)``, the pid must match its directory, and the pieces of a line cut by a newline
+    in the name are skipped rather than guessed at.
+    """
+    head, _, body = text.partition("\n")
+    parts = head.split()
+    tick = int(parts[1]) if len(parts) == 3 and parts[1].isdigit() and int(parts[1]) > 0 else 100
+    page = int(parts[2]) if len(parts) == 3 and parts[2].isdigit() else 4096
+    children: dict[int, list[int]] = {}
+    info: dict[int, tuple[float, int]] = {}
+    for line in body.split("\n"):
+        path, _, stat = line.partition(":")
+        d = path.removeprefix("/proc/").removesuffix("/stat")
+        close = stat.rfind(")")
+        if not d.isdigit() or close < 0 or not stat.startswith(f"{d} ("):
+            continue
+        f = stat[close + 2:].split()
+        if len(f) < 22 or not all(f[k].isdigit() for k in (1, 11, 12, 21)):
+            continue
+        pid, ppid = int(d), int(f[1])
+        children.setdefault(ppid, []).append(pid)
+        info[pid] = ((int(f[11]) + int(f[12])) / tick, int(f[21]) * page)
+    return children, info
+
+
+_FINAL = r'''
+wt=$1; base=$2
+[ -d "$wt" ] || exit 3
+git -C "$wt" rev-parse HEAD 2>/dev/null || echo
+{ git -C "$wt" diff --no-renames --name-status -z "$base" 2>/dev/null; printf '\001';
+  git -C "$wt" ls-files --others --exclude-standard -z 2>/dev/null; } | base64 | tr -d '\n'; echo
+'''
+
+
+def final_changes(rn: RemoteNode, rec: SessionRecord, base: str) -> tuple[str | None, dict[str, str]] | None:
+    """An ended session's head and changed files on its node, in one round trip (the stream may bring its exit
+    before a poll saw its last writes). None when its worktree is gone."""
+    res = rn.transport.run_bytes(["/bin/sh", "-c", _FINAL, "cortex", rec.worktree, rec.base_commit or base],
+                                 timeout=60)
+    if res.returncode == 3:
+        return None
+    lines = res.stdout.split(b"\n")
+    if res.returncode != 0 or len(lines) < 2:
+        raise SshError(f"node {rn.node.name}: final look at {rec.slug} failed: "
+                       f"{res.stderr.decode(errors='replace').strip()}")
+    head = lines[0].decode(errors="replace").strip()
+    return (head if len(head) >= 40 and all(c in "0123456789abcdef" for c in head) else None,
+            parse_changed(base64.b64decode(lines[1])) if lines[1] else {})
