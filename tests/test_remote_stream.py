@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -68,8 +70,9 @@ command = {json.dumps(agent)}
 
 
 @pytest.mark.ssh
-def test_watcher_killed_poll_catches_up_once_and_hostile_bytes_arrive_literally(
-        sshd: SshServer, git_repo: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("cut", ["watcher", "master"])
+def test_cut_stream_poll_catches_up_once_and_hostile_bytes_arrive_literally(
+        sshd: SshServer, git_repo: Path, tmp_path: Path, cut: str) -> None:
     hostile = r'\033]0;pwn\007\033[2J"}\n{"id":"x","at":0,"data":"AAAA"}\n\377\376\001 $(touch /tmp/nope) `id`\r\n'
     agent = (f"printf '{hostile}'; "
              'i=0; while [ $i -lt 30 ]; do i=$((i+1)); echo "tick $i"; sleep 0.25; done; '
@@ -92,7 +95,13 @@ command = {json.dumps(agent)}
         proc = sup.nodes.streams.process("box1")
         assert proc is not None
         before = dataclasses.replace(_stream(sup))
-        proc.kill()  # cut the stream only: the link stays up, the poll catches up until the watcher is back
+        if cut == "watcher":
+            proc.kill()  # cut the stream only: the link stays up, the poll catches up until the watcher is back
+        else:  # kill the ControlMaster: the watcher's channel dies with it; the next poll reconnects
+            transport = sup.nodes.get("box1").remote.transport  # type: ignore[attr-defined]
+            pid = transport.master_pid()
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
         await wait_for(lambda: _stream(sup).starts > before.starts and _stream(sup).up, 60, "the watcher restarted")
         seen["poll_before"] = before.poll_log_bytes
         seen["poll_after_restart"] = _stream(sup).poll_log_bytes
