@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conformance.drivers import DRIVERS
+from drivers import DRIVERS
 from fake_gemini import FakeGemini
 from fake_llm import Step
 
