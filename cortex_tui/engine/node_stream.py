@@ -20,7 +20,16 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from cortex_tui.backends.node import SessionPaths
-from cortex_tui.backends.remote_stream import BadRecord, DataRecord, ExitRecord, Hello, Record, parse_record, watch_line
+from cortex_tui.backends.remote_stream import (
+    MAX_LINE,
+    BadRecord,
+    DataRecord,
+    ExitRecord,
+    Hello,
+    Record,
+    parse_record,
+    watch_line,
+)
 from cortex_tui.engine.clock import Clock
 from cortex_tui.engine.mirror import append_events, append_log
 from cortex_tui.engine.session import SessionRuntime
@@ -139,7 +148,8 @@ class NodeStreams:
                 assert proc.stdin is not None and proc.stdout is not None
                 proc.stdin.write(watch_line(items))
                 proc.stdin.flush()
-                for line in iter(proc.stdout.readline, b""):
+                out = proc.stdout
+                for line in iter(lambda: out.readline(MAX_LINE + 1024), b""):  # bounded: refused past that
                     loop.call_soon_threadsafe(self._apply, node, parse_record(line))
             except BadRecord as e:
                 err = f"bad record: {e}"
