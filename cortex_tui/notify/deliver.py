@@ -21,6 +21,25 @@ Report = Callable[[EventKind, dict[str, Any]], None]
 _TYPES = {"info": "info", "warning": "warning", "attention": "warning", "error": "failure"}
 
 
+def unavailable_reason(url: str) -> str | None:
+    """Why apprise refuses a URL whose scheme it knows but cannot use on this machine (a desktop backend with no
+    D-Bus library or session, say), with what would make it work; None for a scheme it does not know at all."""
+    import apprise
+
+    scheme = url.split("://", 1)[0].lower()
+    details = apprise.Apprise().details(show_requirements=True, show_disabled=True)
+    for schema in details.get("schemas", []):
+        protocols = [*(schema.get("protocols") or ()), *(schema.get("secure_protocols") or ())]
+        if scheme not in protocols or schema.get("enabled", True):
+            continue
+        req = schema.get("requirements") or {}
+        need = " ".join(x for x in [str(req.get("details") or "").strip(),
+                                     ", ".join(f"pip install {p}" for p in req.get("packages_required") or [])] if x)
+        return (f"apprise's {schema.get('service_name', scheme)} backend ({scheme}://) is not available on this "
+                f"machine{': ' + need if need else ''}")
+    return None
+
+
 def send_apprise(url: str, msg: Message, timeout: float) -> str | None:
     """Deliver one message; None when it went out, else the reason it did not (never raises)."""
     import apprise
@@ -31,7 +50,7 @@ def send_apprise(url: str, msg: Message, timeout: float) -> str | None:
         try:
             ap = apprise.Apprise()
             if not ap.add(url):
-                result["error"] = f"apprise does not understand the URL {redact_url(url)}"
+                result["error"] = unavailable_reason(url) or f"apprise does not understand the URL {redact_url(url)}"
                 return
             with apprise.LogCapture(level=logging.WARNING) as logs:  # type: ignore[no-untyped-call]
                 ok = ap.notify(title=msg.title, body=msg.body, notify_type=_TYPES.get(msg.severity, "info"))
