@@ -57,6 +57,22 @@ def test_recorded_denied_turn(tmp_path: Path) -> None:
     assert "error" not in kinds  # "The user rejected permission …" is a deny, not a repeated error
     assert kinds.index("busy") < kinds.index("waiting") < kinds.index("idle")
     assert kinds[-1] in ("idle", "usage")
+    # between the ask and the reply nothing is "busy" (it would end the waiting state: two triggers, one dialog)
+    asked, replied = kinds.index("waiting"), [s.text for s in sigs].index("permission reject")
+    assert "busy" not in kinds[asked + 1:replied]
+
+
+def test_tool_updates_while_asked_do_not_end_waiting(tmp_path: Path) -> None:
+    a, _ = _adapter(tmp_path)
+    a.interpret_event({"source": "opencode", "event": "permission.asked", "payload": {"id": "per_1", "permission": "bash",
+                                                                                     "metadata": {"command": "ls"}}})
+    running = {"source": "opencode", "event": "message.part.updated", "payload": {"part": {
+        "type": "tool", "tool": "bash", "callID": "c1", "state": {"status": "running", "input": {"command": "ls"}}}}}
+    status = {"source": "opencode", "event": "session.status", "payload": {"status": {"type": "busy"}}}
+    assert [s.kind for s in a.interpret_event(running) + a.interpret_event(status)] == ["progress", "progress"]
+    a.interpret_event({"source": "opencode", "event": "permission.replied", "payload": {"requestID": "per_1",
+                                                                                       "reply": "once"}})
+    assert [s.kind for s in a.interpret_event(status)] == ["busy"]
 
 
 def test_usage_is_a_running_total_per_message(tmp_path: Path) -> None:

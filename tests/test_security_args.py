@@ -28,7 +28,7 @@ def test_sessions_named_like_flags_run(git_repo: Path, tmp_path: Path) -> None:
         assert f"session {n}\n" in log.replace("\r", ""), log
 
 
-@pytest.mark.parametrize("agent", ["claude-code", "codex", "aider", "gemini"])
+@pytest.mark.parametrize("agent", ["claude-code", "codex", "aider", "gemini", "opencode"])
 def test_model_is_one_argument(agent: str, tmp_path: Path) -> None:
     s = make_session(agent=agent, prompt="go", model="-oops")
     argv = get_adapter(agent).command(s, make_ctx(tmp_path, tmp_path))

@@ -76,6 +76,9 @@ class OpenCodeAdapter(AgentAdapter):
     _usage: dict[str, tuple[str, TokenUsage, float]] = field(default_factory=dict, repr=False, compare=False)
     """assistant message id -> (model, usage, cost) at its latest update."""
     _failed: set[str] = field(default_factory=set, repr=False, compare=False)
+    _asked: set[str] = field(default_factory=set, repr=False, compare=False)
+    """permission requests asked and not replied yet: meanwhile other events are progress, never ``busy``
+    (a ``busy`` ends the waiting state, and the dialog would be raised twice)."""
     _root: str = ""
 
     def command(self, session: ResolvedSession, ctx: SpawnContext) -> list[str]:
@@ -148,6 +151,12 @@ class OpenCodeAdapter(AgentAdapter):
 
     # ------------------------------------------------------------------ events
     def interpret_event(self, event: dict[str, Any]) -> list[AgentSignal]:
+        sigs = self._interpret(event)
+        if self._asked:
+            sigs = [AgentSignal("progress", text=s.text) if s.kind == "busy" else s for s in sigs]
+        return sigs
+
+    def _interpret(self, event: dict[str, Any]) -> list[AgentSignal]:
         if event.get("source") != "opencode":
             return self._from_stdout(event)
         kind = event.get("event")
@@ -164,8 +173,10 @@ class OpenCodeAdapter(AgentAdapter):
         if kind == "session.idle":
             return [AgentSignal("idle", text="session idle")]
         if kind == "permission.asked":
+            self._asked.add(str(p.get("id")))
             return [AgentSignal("waiting", text=_describe_permission(p))]
         if kind == "permission.replied":
+            self._asked.discard(str(p.get("requestID") or p.get("id")))
             return [AgentSignal("busy", text=f"permission {p.get('reply') or p.get('response') or 'answered'}")]
         if kind == "session.error":
             err = p.get("error")
