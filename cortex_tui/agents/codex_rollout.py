@@ -23,11 +23,12 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from cortex_tui.agents.base import AgentSignal
+from cortex_tui.agents.jsonl_tail import JsonlTail
 from cortex_tui.model.state import TokenUsage
 
 FIND_EVERY_S = 1.0
@@ -89,16 +90,10 @@ def _command_signals(item: dict[str, Any]) -> list[AgentSignal]:
 
 
 @dataclass
-class RolloutTail:
+class RolloutTail(JsonlTail):
     """Finds the rollout of the session started in ``cwd`` (after ``since``) and reads it incrementally."""
 
-    home: Path
-    cwd: str
-    since: float
-    path: Path | None = None
-    offset: int = 0
-    _partial: bytes = b""
-    _last_find: float = field(default=float("-inf"))
+    marker: ClassVar[bytes] = b'"event_msg"'
 
     def _find(self) -> Path | None:
         now = time.monotonic()
@@ -128,32 +123,8 @@ class RolloutTail:
                 return f
         return None
 
-    def read(self) -> list[AgentSignal]:
-        if self.path is None:
-            self.path = self._find()
-            if self.path is None:
-                return []
-        try:
-            with open(self.path, "rb") as fh:
-                fh.seek(self.offset)
-                data = fh.read()
-        except OSError:
-            return []
-        if not data:
-            return []
-        self.offset += len(data)
-        *lines, self._partial = (self._partial + data).split(b"\n")
-        out: list[AgentSignal] = []
-        for raw in lines:
-            if b'"event_msg"' not in raw:
-                continue
-            try:
-                obj = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(obj, dict):
-                out.extend(signals_of(obj))
-        return out
+    def signals_of(self, obj: dict[str, Any]) -> list[AgentSignal]:
+        return signals_of(obj)
 
     def checkpoint(self) -> dict[str, Any]:
         return {"path": str(self.path) if self.path else None, "offset": self.offset - len(self._partial)}

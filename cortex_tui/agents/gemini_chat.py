@@ -23,7 +23,6 @@ The turn's end and approval requests are not recorded there: the screen shows th
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from cortex_tui.agents.base import AgentSignal
+from cortex_tui.agents.jsonl_tail import JsonlTail
 from cortex_tui.model.state import TokenUsage
 
 FIND_EVERY_S = 1.0
@@ -87,16 +87,9 @@ def _result_text(call: dict[str, Any]) -> str:
 
 
 @dataclass
-class ChatTail:
+class ChatTail(JsonlTail):
     """Finds the chat file of the session started in ``cwd`` (after ``since``) and reads it incrementally."""
 
-    home: Path
-    cwd: str
-    since: float
-    path: Path | None = None
-    offset: int = 0
-    _partial: bytes = b""
-    _last_find: float = field(default=float("-inf"))
     _tokens: dict[str, tuple[str, TokenUsage]] = field(default_factory=dict)
     """message id -> (model, usage): a rewritten message replaces its earlier figure."""
     _calls_seen: set[str] = field(default_factory=set)
@@ -133,31 +126,6 @@ class ChatTail:
             if cands:
                 return max(cands)[1]
         return None
-
-    def read(self) -> list[AgentSignal]:
-        if self.path is None:
-            self.path = self._find()
-            if self.path is None:
-                return []
-        try:
-            with open(self.path, "rb") as fh:
-                fh.seek(self.offset)
-                data = fh.read()
-        except OSError:
-            return []
-        if not data:
-            return []
-        self.offset += len(data)
-        *lines, self._partial = (self._partial + data).split(b"\n")
-        out: list[AgentSignal] = []
-        for raw in lines:
-            try:
-                obj = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(obj, dict):
-                out.extend(self.signals_of(obj))
-        return out
 
     def signals_of(self, msg: dict[str, Any]) -> list[AgentSignal]:
         kind = msg.get("type")
