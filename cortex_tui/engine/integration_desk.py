@@ -45,6 +45,9 @@ class IntegrationDesk:
         self._check: asyncio.Task[None] | None = None
         self._again = False
         self._timer: asyncio.Task[None] | None = None
+        self._integrating = False
+        """An automatic re-run is past its debounce and integrating: a later change never cancels it (it looks
+        again when it ends — ``integrate`` calls :meth:`changed`)."""
         self._winner: asyncio.Task[None] | None = None
         self._watch: asyncio.Task[None] | None = None
         self.poll_s = POLL_S
@@ -154,10 +157,13 @@ class IntegrationDesk:
         auto = self.auto
         if reasons and new:
             self.emit("integration_stale", None, reasons=reasons, rerun=auto and bool(awaiting))
-        if auto and awaiting and (reasons or (res is None and len(awaiting) >= 2)):
-            self._debounce()
+        pending = self._timer is not None and not self._timer.done()
+        if auto and awaiting and (reasons or (res is None and len(awaiting) >= 2)) and (new or not pending):
+            self._debounce()  # a look that finds nothing new never restarts the wait (polls would starve it)
 
     def _debounce(self) -> None:
+        if self._integrating:
+            return
         if self._timer is not None and not self._timer.done():
             self._timer.cancel()
         self._timer = asyncio.get_running_loop().create_task(self._rerun(), name="cortex-integration-rerun")
@@ -166,10 +172,13 @@ class IntegrationDesk:
         spec = self._spec()
         await asyncio.sleep(spec.integrate_debounce_s if spec else 0.0)
         self.auto_runs += 1
+        self._integrating = True
         try:
             await self.integrate(trigger="auto")
         except CortexError as e:
             self.emit("review_error", None, error=f"integration: {e.message}")
+        finally:
+            self._integrating = False
 
     def check_winner(self, winner: str | None) -> None:
         """Best-of: the winner is checked against the base (with every branch already approved in the run
