@@ -1,13 +1,22 @@
 """Spawn benchmark: time for cortex-tui to bring N sessions to "running" vs the raw floor measured in
-the same run (``git worktree add`` + ``tmux new-window`` by hand, sequentially). Prints the ratio.
+the same run. Prints the ratio.
 
     python benchmarks/spawn.py [--rounds 3]
+
+The floor is the same work done by hand, sequentially: ``git worktree add`` of a new branch, the same
+script file, and ``tmux new-window`` in the worktree running *the same agent* cortex-tui starts (the bundled
+Python sim agent, same argv and environment, same ``sleep 60`` script) — not a bare ``sleep 60``, whose
+window costs nothing to start while every cortex-tui window starts a Python interpreter on the same two
+cores. What is left over is cortex-tui's own cost: its start (lock, state, tmux server), the exit-code
+wrapper, window options and ``pipe-pane`` of each window, and the events it publishes.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -20,19 +29,32 @@ from _common import isolate, kill_servers, make_repo, pct
 from cortex_tui.engine.events import Event
 from cortex_tui.engine.supervisor import Supervisor
 from cortex_tui.layout import parse_layout
+from cortex_tui.selfpath import child_pythonpath
 
 
 def floor(root: Path, n: int, tag: str) -> float:
     repo = make_repo(root / f"floor-{tag}")
     sock = f"floor-{tag}"
     subprocess.run(["tmux", "-L", sock, "-f", "/dev/null", "new-session", "-d", "-s", "f"], check=True)
+    env = {"CORTEX_MODEL": "sim-1", "PYTHONPATH": child_pythonpath(None)}  # what SimAdapter.env gives
     t0 = time.perf_counter()
     for i in range(n):
         wt = repo / ".wt" / f"s{i}"
         subprocess.run(["git", "-C", str(repo), "worktree", "add", "-q", "-b", f"b{i}", str(wt), "main"], check=True)
-        subprocess.run(["tmux", "-L", sock, "new-window", "-t", "f:", "-c", str(wt), "sleep 60"], check=True)
+        sdir = root / f"floor-{tag}-sessions" / f"s{i}"
+        sdir.mkdir(parents=True)
+        script = sdir / "script.json"
+        script.write_text(json.dumps(["sleep 60"]), encoding="utf-8")
+        argv = [sys.executable, "-m", "cortex_tui.agents.sim", "--script-file", str(script), f"--name=s{i}"]
+        subprocess.run(["tmux", "-L", sock, "new-window", "-t", "f:", "-c", str(wt),
+                        *(a for k, v in env.items() for a in ("-e", f"{k}={v}")), shlex.join(argv)], check=True)
     dt = time.perf_counter() - t0
+    time.sleep(2.0)  # not timed: every agent must have started and still run (a window closes when it exits)
+    panes = subprocess.run(["tmux", "-L", sock, "list-panes", "-a", "-F", "#{pane_current_command}"],
+                           capture_output=True, text=True, check=True).stdout.split()
     subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
+    if len(panes) != n + 1:
+        raise SystemExit(f"floor: {n + 1 - len(panes)} of {n} hand-started sim agents exited: {panes}")
     return dt
 
 
