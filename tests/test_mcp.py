@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from conftest import wait_until
+from conftest import git, wait_until
 from engine_helpers import cli, status_json
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
@@ -90,5 +90,65 @@ def test_destructive_tools_can_be_turned_off(git_repo: Path, tmp_path: Path) -> 
 
         got = asyncio.run(names())
         assert "approve" in got and "stop_session" not in got and "review_decide" not in got
+    finally:
+        cli("down", "--repo", str(git_repo), check=False)
+
+
+GATE = """
+[run]
+name = "gate"
+verify = "test -z \\"$(cat registry/*.txt 2>/dev/null | sort | uniq -d)\\""
+[defaults]
+agent = "sim"
+[[session]]
+name = "a"
+script = ["write registry/a.txt parse", "commit a: register parse"]
+[[session]]
+name = "b"
+script = ["write registry/b.txt render", "commit b: register render"]
+[[session]]
+name = "c"
+script = ["write registry/c.txt parse", "commit c: register parse too"]
+[[session]]
+name = "keeper"
+script = ["say keeps the run supervised", "sleep 300"]
+"""
+
+
+def test_a_lead_agent_runs_the_integration_gate_and_lands_only_a_passing_combination(git_repo: Path,
+                                                                                      tmp_path: Path) -> None:
+    layout = tmp_path / "gate.toml"
+    layout.write_text(GATE)
+    old = git(git_repo, "rev-parse", "main").strip()
+    cli("up", str(layout), "--repo", str(git_repo), "--detach")
+    try:
+        wait_until(lambda: all(s["state"] == "finished" for s in status_json(git_repo)["sessions"]
+                               if s["name"] != "keeper"), timeout=90, what="a, b and c finished")
+
+        async def lead() -> tuple[dict[str, Any], str, dict[str, Any], dict[str, Any]]:
+            async with stdio_client(params(git_repo)) as (read, write), ClientSession(read, write) as s:
+                await s.initialize()
+                tools = {t.name: t for t in (await s.list_tools()).tools}
+                assert tools["integration"].annotations is not None
+                assert tools["integration"].annotations.read_only_hint is True
+                assert tools["integration_approve"].annotations is not None
+                assert tools["integration_approve"].annotations.destructive_hint is True
+                none = await s.call_tool("integration", {})
+                assert not none.is_error and text_of(none) in ("", "null"), text_of(none)
+                bad = json.loads(text_of(await s.call_tool("integrate", {})))
+                refused = await s.call_tool("integration_approve", {})
+                assert refused.is_error
+                good = json.loads(text_of(await s.call_tool("integrate", {"sessions": ["a", "b"]})))
+                kept = json.loads(text_of(await s.call_tool("integration", {})))
+                done = await s.call_tool("integration_approve", {})
+                assert not done.is_error, text_of(done)
+                return bad, text_of(refused), good, kept
+
+        bad, refused, good, kept = asyncio.run(lead())
+        assert bad["ok"] is False and bad["failing_set"] == ["a", "c"], bad  # each passed alone; a + c do not
+        assert "did not pass" in refused
+        assert good["ok"] is True and good["order"] == ["a", "b"] and kept["commit"] == good["commit"]
+        assert git(git_repo, "rev-parse", "main").strip() == good["commit"] != old
+        assert (git_repo / "registry" / "a.txt").is_file() and not (git_repo / "registry" / "c.txt").exists()
     finally:
         cli("down", "--repo", str(git_repo), check=False)

@@ -20,7 +20,7 @@ READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_h
 ACT = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
 DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False,
                               open_world_hint=False)
-DESTRUCTIVE_TOOLS = ("stop_session", "review_decide")
+DESTRUCTIVE_TOOLS = ("stop_session", "review_decide", "integration_approve")
 
 
 def needs_attention(s: dict[str, Any]) -> list[str]:
@@ -118,7 +118,32 @@ def build_server(socket: Path, *, destructive: bool = True) -> MCPServer:
         entries: list[dict[str, Any]] = await call("GET", "/v1/review")
         return entries
 
+    @mcp.tool(annotations=READ)
+    async def integration() -> dict[str, Any] | None:
+        """The run's integration entry (the gate's last result): members merged in order, branches left out
+        (conflicting), conflicting pairs, the verify verdict, the smallest failing set, and why it is stale."""
+        entry: dict[str, Any] | None = await call("GET", "/v1/integration")
+        return entry
+
+    @mcp.tool(annotations=ACT)
+    async def integrate(sessions: list[str] | None = None, verify: str = "") -> dict[str, Any]:
+        """Run the integration gate: merge the finished branches (default: every entry awaiting a decision) in a
+        scratch worktree, run verify on the combination, find the failing set. The base is not touched."""
+        body: dict[str, Any] = {}
+        if sessions:
+            body["sessions"] = sessions
+        if verify:
+            body["verify"] = verify
+        result: dict[str, Any] = await call("POST", "/v1/integration", body)
+        return result
+
     if destructive:
+        @mcp.tool(annotations=DESTRUCTIVE)
+        async def integration_approve() -> dict[str, Any]:
+            """Move the base to the kept, passing integration (a backup ref is kept first)."""
+            result: dict[str, Any] = await call("POST", "/v1/integration/approve")
+            return result
+
         @mcp.tool(annotations=DESTRUCTIVE)
         async def stop_session(session: str) -> dict[str, Any]:
             """Stop the session's agent (its worktree and branch stay)."""

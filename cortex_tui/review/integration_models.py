@@ -3,7 +3,7 @@ read by every front end (the TUI through the engine's review desk) and by :mod:`
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 
 class PairConflict(BaseModel):
@@ -50,6 +50,8 @@ class IntegrationResult(BaseModel):
     trigger: str = "manual"
     """What ran it: ``manual`` (a command, a key) or ``auto`` (a change, ``[run] integrate = "auto"``)."""
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def ok(self) -> bool:
+        """No conflict, nothing left out, and verify (if any) passed: served in every JSON form."""
         return not self.pair_conflicts and not self.left_out and (self.verify is None or self.verify.exit_code == 0)
