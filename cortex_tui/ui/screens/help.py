@@ -48,8 +48,14 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("s", "squash on / off for approve"),
         ("!", "a shell in the session's worktree"),
         ("w", "compare: make the selected variant the winner"),
+        ("I", "the integration gate: every finished branch merged together and verified"),
         ("[ ]", "previous / next hunk"),
         ("ctrl+r", "reload from disk"),
+        ("esc", "back"),
+    )),
+    ("Integration gate (I on the review queue)", (
+        ("r", "re-run the gate (merge, conflict matrix, verify the combination)"),
+        ("a", "approve: move the base to the passing combination (asks y/n; backup ref first)"),
         ("esc", "back"),
     )),
 )
