@@ -1,4 +1,5 @@
-"""``cortex-tui down``: stop every session and the run's tmux server; worktrees and branches stay."""
+"""``cortex-tui down``: stop every session and the run's tmux server; worktrees and branches stay. Warm slots
+(``[pool] warm``) go: they hold no work (backends/warm_slots.py)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import logging
 import os
 import signal
 import time
+from pathlib import Path
 
 from cortex_tui.agents import get_adapter
 from cortex_tui.backends.node import LOCAL
 from cortex_tui.backends.tmux import Tmux
+from cortex_tui.backends.warm_slots import sweep_local
 from cortex_tui.engine import actions
 from cortex_tui.errors import CortexError
 from cortex_tui.model.events import Event
@@ -47,6 +50,13 @@ def take_down(store: RunStore, state: RunState) -> list[str]:
                                      data={"state": "stopped", "prev": prev.value, "reason": rec.reason}))
             out.append(f"stopped {rec.name} (worktree {rec.worktree}, branch {rec.branch} kept)")
     tmux.kill_server()
+    if store.lock_holder():
+        out.append("warm slots kept: the supervisor has not exited yet (`cortex-tui clean` removes them later)")
+    else:
+        try:
+            out += sweep_local(Path(state.repo), state.run, state.base).lines()
+        except CortexError as e:  # the repository moved or broke: the run is down all the same
+            out.append(f"warm slots not removed: {e.message}")
     state.supervisor_pid = None
     store.save(state)
     atomic_write(store.state_dir / "status.md", render_status_md(state))

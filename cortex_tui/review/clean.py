@@ -17,6 +17,7 @@ from pathlib import Path
 from cortex_tui.backends.git import git, repo_root, rev_parse
 from cortex_tui.backends.session_env import session_env
 from cortex_tui.backends.steps import describe_failure, run_steps
+from cortex_tui.backends.warm_slots import WarmSweep, sweep_local
 from cortex_tui.durations import format_duration
 from cortex_tui.errors import CortexError, RefusedError
 from cortex_tui.model.events import Event
@@ -72,6 +73,8 @@ class CleanReport:
     removed: list[Removed] = field(default_factory=list)
     kept: list[Kept] = field(default_factory=list)
     windows: list[WindowRef] = field(default_factory=list)
+    warm: WarmSweep = field(default_factory=WarmSweep)
+    """Warm slots (``[pool] warm``) of runs no supervisor holds: they hold no work and always go."""
 
     @property
     def backed_up(self) -> list[str]:
@@ -96,6 +99,7 @@ class CleanReport:
                 lines.append(f"    uncommitted files saved: {shown}")
         for k in self.kept:
             lines.append(f"kept: {v(k.run)}/{v(k.session)}  {v(k.path)}  ({v(k.reason)})")
+        lines += self.warm.lines()
         if not lines:
             lines.append("nothing to clean")
         n_b = len(self.backed_up)
@@ -130,13 +134,15 @@ def clean(repo: Path, state_dir: Path | None = None, *, older_than_s: float = DE
     repo = repo_root(Path(repo).resolve())
     sd = Path(state_dir).resolve() if state_dir else default_state_dir(repo)
     now = time.time() if now is None else now
-    report = CleanReport(dry_run=dry_run)
+    report = CleanReport(dry_run=dry_run, warm=WarmSweep(dry_run=dry_run))
     candidates: list[_Candidate] = []
     for run_id in [run] if run else list_runs(sd):
         store = RunStore(sd, run_id)
         state = store.load()
         if state is None:
             continue
+        if not store.lock_holder():  # a live supervisor keeps its slots filled (and hands them out)
+            report.warm.extend(sweep_local(repo, state.run, state.base, dry_run=dry_run))
         reviews = RunContext.open(repo, sd, run_id).reviews.load()  # a lost review.json is rebuilt first
         for rec in state.sessions.values():
             try:
