@@ -1,7 +1,8 @@
 """The real Claude Code CLI in the bubblewrap sandbox (issue #19), offline against the loopback Messages API
 (tests/fake_anthropic.py): its approval dialog still becomes approval_waiting, the approved command writes and
-commits from the worktree, usage still reaches the engine, and Claude's own state (``~/.claude.json``, rewritten
-through a temp file in HOME) stays writable while the rest of HOME does not."""
+commits from the worktree, usage still reaches the engine, and Claude's own state stays writable while the rest of
+HOME does not: its atomic rewrite of ``.claude.json`` (a temp file next to it, then a rename) lands in the session's
+own ``CLAUDE_CONFIG_DIR`` (seeded from the user's), and the user's ``~/.claude.json`` is never written."""
 
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ def test_claude_code_in_the_sandbox_approves_commits_and_reports_usage(git_repo:
     cfg = json.loads((home / ".claude.json").read_text())
     cfg["fullscreenUpsellSeenCount"] = 3  # its one-off tip dialog would take the approval's keys
     (home / ".claude.json").write_text(json.dumps(cfg))
+    (home / ".claude").mkdir()
+    (home / ".claude" / "CLAUDE.md").write_text("The user's own memory file.\n")
+    users_json = (home / ".claude.json").read_bytes()
     stray = home / "stray-write"
     cmd = (f"echo hi > made.txt && git add made.txt && git commit -qm made-in-sandbox && echo COMMITTED; "
            f"echo x > {stray} || echo HOME-REFUSED")
@@ -73,6 +77,15 @@ env = {{ {env_toml} }}
         events = run_to_end(sup, timeout=180, during=during)
     rec = sup.state.sessions["coder"]
     assert rec.sandbox == "bwrap"
+    # Claude rewrote its config (an interactive start counts itself) in the session's state dir, seeded from the
+    # user's; the user's file is untouched, and the user's config directory is what Claude reads and writes
+    state = sup.store.session_dir(rec.slug) / "claude-config"
+    assert (home / ".claude.json").read_bytes() == users_json
+    written = json.loads((state / ".claude.json").read_text())
+    assert written["numStartups"] > cfg["numStartups"], written.get("numStartups")
+    assert written["projects"][str(worktree)]["hasTrustDialogAccepted"] is True  # the seed: the user's answers
+    assert (state / "CLAUDE.md").resolve() == (home / ".claude" / "CLAUDE.md").resolve()
+    assert list((home / ".claude" / "projects").glob("*/*.jsonl")), "the transcript is in the user's ~/.claude"
     assert len(triggers(events, "approval_waiting", "coder")) == 1
     assert git(git_repo, "show", f"{rec.branch}:made.txt") == "hi\n"
     assert "made-in-sandbox" in git(git_repo, "log", "-1", "--format=%s", rec.branch)

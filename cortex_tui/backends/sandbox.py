@@ -27,7 +27,7 @@ BWRAP = "bwrap"
 INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap)"
 
 AGENT_STATE: dict[str, tuple[str, ...]] = {
-    "claude-code": ("~/.claude", "~/.claude.json", "$CLAUDE_CONFIG_DIR"),
+    "claude-code": ("~/.claude",),  # its ~/.claude.json: a per-session copy (backends/sandbox_state.py)
     "codex": ("$CODEX_HOME", "~/.codex"),
     "gemini": ("$GEMINI_CLI_HOME", "~/.gemini"),
     "aider": ("~/.aider",),

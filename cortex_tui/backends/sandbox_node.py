@@ -18,6 +18,7 @@ from cortex_tui.backends.local_node import LocalNode
 from cortex_tui.backends.node import NodeContext, SpawnRequest, register
 from cortex_tui.backends.sandbox import INSTALL_HINT, REFUSED_MARK, bwrap_argv, jail_for, probe
 from cortex_tui.backends.sandbox_proxy import PROXY_PORT, AllowProxy
+from cortex_tui.backends.sandbox_state import prepare_state
 from cortex_tui.errors import PrerequisiteError
 from cortex_tui.private import open_private
 
@@ -38,9 +39,11 @@ class SandboxNode(LocalNode):
         problem = probe(network_none=spec.network != "host")
         if problem is not None:
             raise PrerequisiteError(f"session {spec.name!r} asks for sandbox = \"bwrap\": {problem}", INSTALL_HINT)
+        state = prepare_state(spec.agent, ctx.session_dir, env)  # e.g. Claude's CLAUDE_CONFIG_DIR
         jail = jail_for(worktree=Path(req.rec.worktree), branch=req.rec.branch, scope=list(spec.scope),
                         enforce=spec.scope_mode == "enforce", agent=spec.agent, session_dir=ctx.session_dir,
                         env={**env}, network="none" if allowlist is not None else str(spec.network), repo=req.repo)
+        jail = replace(jail, writable=tuple(dict.fromkeys((*jail.writable, *state))))
         if jail.narrow_warning:
             log.warning("session %s: %s", spec.name, jail.narrow_warning)
         if allowlist is not None:  # no network but the supervisor's proxy (backends/sandbox_proxy.py)
