@@ -87,3 +87,28 @@ def test_serving_lists_only_the_trees_own_listening_sockets() -> None:
         conn.close()
         lst.close()
     assert port not in serving({os.getpid(): [os.getpid()]})[os.getpid()]
+
+
+def test_the_netlink_listening_table_matches_procs_for_ipv4_and_ipv6() -> None:
+    """The listening table comes from sock_diag (listening sockets only); /proc/net/tcp* says the same."""
+    from cortex_tui.backends.served import _diag_listening, listening_inodes, proc_listening_inodes
+
+    socks = [socket.socket(socket.AF_INET), socket.socket(socket.AF_INET6)]
+    try:
+        socks[0].bind(("127.0.0.1", 0))
+        socks[1].bind(("::1", 0))
+        for s in socks:
+            s.listen()
+        conn = socket.create_connection(("127.0.0.1", socks[0].getsockname()[1]))
+        socks.append(conn)
+        proc = proc_listening_inodes()
+        got = {**_diag_listening(socket.AF_INET), **_diag_listening(socket.AF_INET6)}  # not the /proc fallback
+        ports = set(got.values())
+        assert socks[0].getsockname()[1] in ports and socks[1].getsockname()[1] in ports
+        assert conn.getsockname()[1] not in ports  # connected, not listening
+        mine = {i for i, p in proc.items() if p in {socks[0].getsockname()[1], socks[1].getsockname()[1]}}
+        assert mine and all(got.get(i) == proc[i] for i in mine)
+        assert listening_inodes().keys() >= mine
+    finally:
+        for s in socks:
+            s.close()

@@ -22,6 +22,7 @@ from cortex_tui.backends.sandbox import EROFS, REFUSED_MARK, blocked_path, refus
 from cortex_tui.engine.clock import Clock
 from cortex_tui.engine.events import EventBus
 from cortex_tui.engine.log_lines import Lines, split_chunk
+from cortex_tui.engine.sampling import worth_saving
 from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.engine.triggers import TriggerBook
 from cortex_tui.engine.usage import UsageBook
@@ -293,10 +294,12 @@ class Ingest:
             self.book.progress(rt)
         self.on_dirty()
 
-    def apply_sample(self, rt: SessionRuntime, s: TreeSample, now: float) -> None:
-        """CPU/RSS of a session's process tree (local /proc scan or the node's `ps`)."""
+    def apply_sample(self, rt: SessionRuntime, s: TreeSample, now: float) -> bool:
+        """CPU/RSS of a session's process tree (local /proc scan or the node's `ps`). Returns whether what the
+        record shows changed enough to be worth a save (:func:`~cortex_tui.engine.sampling.worth_saving`)."""
         if rt.rec.state.terminal:  # a sample taken while it still ran arrives after its end: not shown as 0
-            return
+            return False
+        before = (rt.rec.cpu_percent, rt.rec.rss_bytes, rt.rec.serving)
         rt.rec.rss_bytes = s.rss_bytes
         rt.rec.serving = list(s.serving)
         if s.cpu_percent is not None:
@@ -309,3 +312,4 @@ class Ingest:
             self.book.apply(rt, rt.memory.value(s.rss_bytes, processes=s.processes))
         self.bus.publish(self.bus.make("stats", rt.rec.name, cpu_percent=rt.rec.cpu_percent,
                                        rss_bytes=rt.rec.rss_bytes, disk_bytes=rt.rec.disk_bytes))
+        return worth_saving(before, (rt.rec.cpu_percent, rt.rec.rss_bytes, rt.rec.serving))

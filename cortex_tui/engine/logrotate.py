@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from cortex_tui.model.state import RunState, SessionRecord
-from cortex_tui.store.logs import LOG_MAX, rotate
+from cortex_tui.store.logs import LOG_MAX, LogIndex, read_index, rotate
 
 CHECK_S = 5.0
 """Log sizes are looked at this often (one stat per live session)."""
@@ -25,6 +25,8 @@ class LogRotator:
         self._checked = float("-inf")
         self._broken = False
         self.rotations = 0
+        self._index: dict[Path, LogIndex] = {}
+        """Each log's index as this rotator last read or wrote it (only the run's supervisor rotates)."""
 
     def after_save(self, state: RunState) -> None:
         self.saved(state.sessions.values())
@@ -42,8 +44,15 @@ class LogRotator:
                 continue
             path = self.log_path(rec.slug)
             try:
-                if rotate(path, rec.log_offset, self.log_max) is not None:
+                idx = self._index.get(path)
+                if idx is not None and rec.log_offset <= idx.start:
+                    continue  # nothing read past the kept head since: nothing may be dropped
+                new = rotate(path, rec.log_offset, self.log_max, idx)
+                if new is not None:
                     self.rotations += 1
+                    self._index[path] = new
+                elif idx is None and path.exists():
+                    self._index[path] = read_index(path)
             except OSError as e:
                 if e.errno in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
                     self._broken = True

@@ -9,7 +9,7 @@ the normal pace (a build that started since the last sample is never taken for s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from cortex_tui.engine.session import SessionRuntime
 
@@ -17,6 +17,28 @@ QUIET_AFTER_S = 10.0
 """No output for this long (and idle CPU): the session is quiet."""
 QUIET_SAMPLE_S = 10.0
 """A quiet session's tree is sampled this often."""
+CPU_STEP = 1.0
+"""A sample whose CPU % moved less than this (and whose RSS moved less than :data:`RSS_STEP`) is not saved."""
+RSS_STEP = 0.02
+"""... a relative RSS change, and at least :data:`RSS_MIN_STEP` bytes."""
+RSS_MIN_STEP = 1 << 20
+
+Shown = tuple[float | None, int | None, Sequence[int]]
+"""What a sample sets on a record: CPU %, RSS bytes, ports served."""
+
+
+def worth_saving(before: Shown, after: Shown) -> bool:
+    """Whether a sample changed the record enough to rewrite state.json for it: CPU by a point, RSS by 2 %
+    (1 MiB at least), a port opened or closed, a value appearing or going. An idle fleet's samples are
+    0.0 % again and the same RSS — saving them rewrote (and fsynced) state.json and status.md every
+    ``STATS_SAVE_S`` for nothing; the values are kept in memory (status over the API, the TUI) and go to disk
+    with the next save."""
+    (c0, r0, p0), (c1, r1, p1) = before, after
+    if list(p0) != list(p1) or (c0 is None) != (c1 is None) or (r0 is None) != (r1 is None):
+        return True
+    if c0 is not None and c1 is not None and abs(c1 - c0) >= CPU_STEP:
+        return True
+    return r0 is not None and r1 is not None and abs(r1 - r0) >= max(RSS_MIN_STEP, RSS_STEP * r0)
 
 
 class SamplePacer:

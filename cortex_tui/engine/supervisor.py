@@ -381,8 +381,8 @@ class Supervisor:
 
     def apply_sample(self, rt: Runtime, s: TreeSample, now: float) -> None:
         """CPU/RSS of a session's process tree (local /proc scan or the node's `ps`)."""
-        self.ingest.apply_sample(rt, s, now)
-        self.journal.stats_dirty = True
+        if self.ingest.apply_sample(rt, s, now):
+            self.journal.stats_dirty = True
 
     # ------------------------------------------------------------------ helpers
     def _tmux(self, rec: SessionRecord) -> Tmux:

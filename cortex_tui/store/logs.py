@@ -88,14 +88,17 @@ def _punch(fd: int, length: int) -> None:
         raise OSError(e, os.strerror(e))
 
 
-def rotate(path: Path, consumed: int, log_max: int) -> LogIndex | None:
+def rotate(path: Path, consumed: int, log_max: int, index: LogIndex | None = None) -> LogIndex | None:
     """Drop the head of ``path`` when more than ``log_max`` bytes of it are kept: everything before
-    ``min(consumed, size - log_max // 2)`` (block-aligned). Returns the new index, or None (nothing to do)."""
+    ``min(consumed, size - log_max // 2)`` (block-aligned). Returns the new index, or None (nothing to do).
+    ``index``: the log's index as last read or written by the caller (read from disk when None)."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
         return None
-    idx = read_index(path)
+    if st.st_size <= log_max:  # nothing kept beyond log_max whatever the index says
+        return None
+    idx = read_index(path) if index is None else index
     if st.st_size - idx.start <= log_max:
         return None
     block = st.st_blksize or 4096

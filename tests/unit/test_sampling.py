@@ -73,3 +73,16 @@ def test_quiet_sessions_are_sampled_less_often_but_fresh_before_silence() -> Non
     pacer.sampled(rts.values(), now)
     q.rec.last_output_at = now + 1
     assert q in pacer.due(rts.values(), now + 2)
+
+
+def test_only_a_sample_that_changes_what_is_shown_is_worth_a_save() -> None:
+    from cortex_tui.engine.sampling import Shown, worth_saving
+
+    idle: Shown = (0.0, 50 << 20, [])
+    assert not worth_saving(idle, (0.0, 50 << 20, []))  # an idle fleet's next sample: nothing to write
+    assert not worth_saving(idle, (0.4, (50 << 20) + 4096, []))  # noise
+    assert worth_saving(idle, (12.5, 50 << 20, []))  # it started working
+    assert worth_saving((12.5, 50 << 20, []), idle)  # it stopped
+    assert worth_saving(idle, (0.0, 80 << 20, []))  # it grew
+    assert worth_saving(idle, (0.0, 50 << 20, [8080]))  # it serves a port now
+    assert worth_saving((None, None, []), idle)  # its first sample
