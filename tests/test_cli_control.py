@@ -108,6 +108,25 @@ def test_stop_without_a_supervisor_and_restart_starts_one(git_repo: Path, tmp_pa
     cli("down", "--repo", str(git_repo), check=False)
 
 
+def test_stop_and_restart_with_a_supervisor_that_serves_no_api_say_so_and_touch_nothing(git_repo: Path,
+                                                                                          tmp_path: Path) -> None:
+    layout = tmp_path / "noapi.toml"
+    layout.write_text('[run]\nname = "noapi"\n[defaults]\nagent = "sim"\n[[session]]\nname = "s"\n'
+                      'script = ["say up", "sleep 120"]\n')
+    cli("up", str(layout), "--repo", str(git_repo), "--detach", "--api-port", "-1")
+    try:
+        wait_until(lambda: _state(git_repo, "s") == "running", timeout=30, what="s running")
+        pid = status_json(git_repo)["supervisor"]["pid"]
+        for what in ("stop", "restart"):
+            r = cli(what, "s", "--repo", str(git_repo), check=False)
+            assert r.returncode != 0, r.stdout
+            assert f"(pid {pid}) serves no API" in r.stderr and "--api-port -1" in r.stderr, r.stderr
+            assert "is a supervisor running?" not in r.stderr
+        assert _state(git_repo, "s") == "running"
+    finally:
+        cli("down", "--repo", str(git_repo), check=False)
+
+
 def test_down_with_several_live_runs_lists_them_and_all_stops_them(git_repo: Path, tmp_path: Path) -> None:
     for name in ("one", "two"):
         layout = tmp_path / f"{name}.toml"

@@ -122,7 +122,16 @@ def api_call(store: RunStore, session: str, action: str, timeout: float = 60.0,
 
     from cortex_tui.api.server import find_socket
 
-    path = find_socket(store.dir)
+    try:
+        path = find_socket(store.dir)
+    except CortexError:
+        pid = store.lock_holder()
+        if pid is None:
+            raise
+        raise CortexError(f"the supervisor holding this run (pid {pid}) serves no API, so `{action}` cannot reach "
+                          "it (it was started with --api-port -1, or an engine embedded in another program)",
+                          "act from that supervisor's own TUI, or quit it (`cortex-tui down` keeps the agents "
+                          "running) and run the command again") from None
 
     class _Unix(http.client.HTTPConnection):
         def connect(self) -> None:
