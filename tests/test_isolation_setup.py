@@ -165,15 +165,18 @@ def test_an_unknown_placeholder_is_a_layout_error_with_its_line(tmp_path: Path, 
     assert f"{tmp_path / 'l.toml'}:8: field 'session[0].env'" in e.value.message and needle in e.value.message
 
 
-def test_include_outside_the_repo_and_setup_on_an_ssh_node_are_layout_errors(tmp_path: Path) -> None:
+def test_include_outside_the_repo_is_a_layout_error_and_setup_on_an_ssh_node_is_not(tmp_path: Path) -> None:
     with pytest.raises(LayoutError) as e:
         parse_layout('[run]\nname = "x"\n[defaults]\ninclude = ["../x"]\n[[session]]\nname = "a"\n'
                      'agent = "shell"\ncommand = "true"\n', tmp_path / "l.toml")
     assert ":4: field 'defaults.include'" in e.value.message
-    with pytest.raises(LayoutError) as e:
-        parse_layout('[run]\nname = "x"\n[[node]]\nname = "n"\nhost = "h"\n[[session]]\nname = "a"\n'
-                     'agent = "shell"\ncommand = "true"\nnode = "n"\nsetup = ["true"]\n', tmp_path / "l.toml")
-    assert "setup is supported on this machine only" in e.value.message
+    remote = ('[run]\nname = "x"\n[[node]]\nname = "n"\nhost = "h"\n[[session]]\nname = "a"\n'
+              'agent = "shell"\ncommand = "true"\nnode = "n"\n')
+    layout = parse_layout(remote + 'setup = ["true"]\ninclude = [".env"]\nsandbox = "bwrap"\n', tmp_path / "l.toml")
+    assert layout.sessions[0].setup == ["true"]  # run on the node (tests/test_isolation_remote.py)
+    with pytest.raises(LayoutError) as e:  # the allowlist's proxy lives in the supervisor: this machine only
+        parse_layout(remote + 'sandbox = "bwrap"\nnetwork = ["example.com"]\n', tmp_path / "l.toml")
+    assert ":12: field 'session[0].network'" in e.value.message and "this machine only" in e.value.message
 
 
 def test_teardown_runs_before_clean_removes_the_worktree(git_repo: Path, tmp_path: Path) -> None:

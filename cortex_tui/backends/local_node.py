@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 
 from cortex_tui.agents.base import AgentAdapter, KeyInput, SpawnContext
@@ -19,6 +20,7 @@ from cortex_tui.backends.node import (
     register,
 )
 from cortex_tui.backends.procs import capture_tree, kill_procs, procs_with_env, tree_running, wait_real
+from cortex_tui.backends.steps import Included, StepResult, include_files, run_steps
 from cortex_tui.backends.tmux import Tmux, WindowInfo
 from cortex_tui.errors import CortexError, disk_error
 from cortex_tui.model.state import SessionRecord
@@ -35,6 +37,23 @@ def _read_code(path: Path) -> int | None:
     except FileNotFoundError:
         return None
     return int(raw) if raw.lstrip("-").isdigit() else None
+
+
+class LocalWorkspace:
+    """A worktree on this machine (:class:`~cortex_tui.backends.node.Workspace`)."""
+
+    node = LOCAL
+
+    def __init__(self, worktree: Path) -> None:
+        self.worktree = worktree
+        self.path = str(worktree)
+
+    def include(self, paths: list[str], *, repo: Path, mode: str) -> list[Included]:
+        return include_files(paths, repo=repo, worktree=self.worktree, mode=mode)
+
+    def run_steps(self, phase: str, steps: list[str], *, env: dict[str, str], log: Path,
+                  on_step: Callable[[int, str], None] | None, timeout: float) -> list[StepResult]:
+        return run_steps(phase, steps, cwd=self.worktree, env=env, log=log, on_step=on_step, timeout=timeout)
 
 
 class LocalNode:
@@ -60,7 +79,7 @@ class LocalNode:
         elif rec.base_commit is None:
             rec.base_commit = req.base_commit
         if req.prepare is not None:
-            req.prepare(wt)
+            req.prepare(LocalWorkspace(wt))
         ctx = SpawnContext(run=req.run, repo=req.repo, worktree=wt, session_dir=req.paths.session_dir,
                            events_file=req.paths.events, headless=req.headless)
         private_dir(ctx.session_dir)
@@ -70,7 +89,8 @@ class LocalNode:
         req.paths.exit.unlink(missing_ok=True)
         env = {**spec.env, **adapter.env(spec, ctx), "CORTEX_RUN": req.run, "CORTEX_SESSION": spec.name,
                "CORTEX_EVENTS_FILE": str(ctx.events_file), "CORTEX_WORKTREE": str(wt)}
-        wrapped = ["/bin/sh", "-c", WRAPPER, "cortex-agent", str(req.paths.exit), *self.wrap(argv, req, ctx, env)]
+        inner = req.wrap(argv, ctx, env) if req.wrap is not None else argv
+        wrapped = ["/bin/sh", "-c", WRAPPER, "cortex-agent", str(req.paths.exit), *inner]
         try:  # before the attempt is counted: a full disk is no attempt of the session
             with open_private(req.paths.log) as f:
                 f.write(f"\n── cortex-tui: attempt {rec.attempt + 1} · {req.stamp} · {shlex.join(argv)[:200]}\n"
@@ -89,11 +109,6 @@ class LocalNode:
         win = self.tmux.new_window(name=spec.name, cwd=wt, argv=wrapped, env=env, log_path=req.paths.log,
                                    tag=spec.name, run=req.run)
         rec.window_id, rec.pane_id, rec.pane_pid = win.window_id, win.pane_id, win.pane_pid
-
-    def wrap(self, argv: list[str], req: SpawnRequest, ctx: SpawnContext, env: dict[str, str]) -> list[str]:
-        """The agent's command line as this node runs it (a sandbox node prefixes its jail; ``env`` may be
-        added to)."""
-        return argv
 
     def stop(self, rec: SessionRecord, adapter: AgentAdapter, paths: SessionPaths) -> None:
         # this attempt's pane and processes, taken now: a restart during the grace below puts a new agent's

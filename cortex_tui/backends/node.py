@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from cortex_tui.agents.base import AgentAdapter, KeyInput
+from cortex_tui.agents.base import AgentAdapter, KeyInput, SpawnContext
+from cortex_tui.backends.steps import Included, StepResult
 from cortex_tui.backends.tmux import Tmux, WindowInfo
 from cortex_tui.errors import CortexError
 from cortex_tui.model.layout import NodeSpec, ResolvedSession
@@ -61,9 +62,33 @@ class SpawnRequest:
     paths: SessionPaths
     stamp: str
     """Local time for the attempt header in the log (``HH:MM:SS``)."""
-    prepare: Callable[[Path], None] | None = None
-    """Called with the worktree once it exists, before the agent's files and window (``include``, ``setup``:
-    ``engine/isolation.py``); what it raises fails the spawn and the agent never starts."""
+    prepare: Callable[[Workspace], None] | None = None
+    """Called with the new worktree (as the node sees it) once it exists, before the agent's files and window
+    (``include``, ``setup``: ``engine/isolation.py``); what it raises fails the spawn and the agent never starts."""
+    wrap: AgentWrap | None = None
+    """The agent's command line as it runs on the node (``env`` may be added to): a node that wraps the one placing
+    the session sets it, e.g. the sandbox (``backends/sandbox_node.py``)."""
+
+
+AgentWrap = Callable[[list[str], SpawnContext, dict[str, str]], list[str]]
+"""``(argv, ctx as the node sees it, env) -> argv``: how a wrapping node changes the agent's command line."""
+
+
+class Workspace(Protocol):
+    """A session's new worktree on the node that placed it: where ``include`` and ``setup`` happen."""
+
+    node: str
+    path: str
+    """The worktree as the node sees it."""
+
+    def include(self, paths: list[str], *, repo: Path, mode: str) -> list[Included]:
+        """Bring git-ignored files of a main checkout into the worktree (``repo``: this machine's checkout)."""
+        ...
+
+    def run_steps(self, phase: str, steps: list[str], *, env: dict[str, str], log: Path,
+                  on_step: Callable[[int, str], None] | None, timeout: float) -> list[StepResult]:
+        """Run the layout's steps in the worktree, their output appended to ``log`` (this machine's)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -88,6 +113,8 @@ class NodeContext:
     tmux: Tmux | None = None
     """This machine's tmux, shared by the nodes on it (the sandbox node's windows carry the run's
     ``@cortex_instance`` like the local node's, or the reconcile would not count them as the run's)."""
+    inner: Node | None = None
+    """For a node kind that wraps another (the sandbox): the node that places its sessions (None: this machine)."""
 
 
 class Node(Protocol):

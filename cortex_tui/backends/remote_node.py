@@ -6,13 +6,14 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from cortex_tui.agents.base import AgentAdapter, KeyInput, SpawnContext
 from cortex_tui.backends.node import STOP_GRACE_S, FinalLook, NodeContext, SessionPaths, SpawnRequest, register
 from cortex_tui.backends.procs import wait_real
 from cortex_tui.backends.remote import RemoteNode
 from cortex_tui.backends.remote_poll import PollResult, final_changes, poll_node
+from cortex_tui.backends.remote_steps import NodeWorkspace
 from cortex_tui.backends.remote_stream import watcher_argv
 from cortex_tui.backends.session_env import fill_worktree
 from cortex_tui.backends.ssh import SshTransport
@@ -61,8 +62,14 @@ class SshNode:
 
     def spawn(self, req: SpawnRequest) -> None:
         rec = req.rec
-        if req.prepare is not None:  # the layout check refuses it too: never silently skipped
-            raise CortexError(f"node {self.name}: setup/include are supported on this machine only (not yet on ssh nodes)")
+        rn = self.ready()
+        with self.spawn_lock:
+            rec.base_commit = rec.base_commit or req.base_commit
+            wt = rn.prepare_worktree(req.repo, rec.branch, rec.base_commit, rec.slug)
+            rec.worktree = str(wt)
+        if req.prepare is not None:  # include, setup: in the node's worktree, before the attempt's header (as on
+            # this machine) and outside the lock: a long setup does not hold the node's other spawns
+            req.prepare(NodeWorkspace(rn, wt, self.ctx.spec.checkout if self.ctx.spec else None))
         try:  # before the attempt is counted: a full disk is no attempt of the session
             req.paths.exit.unlink(missing_ok=True)
             with open_private(req.paths.log) as f:
@@ -74,15 +81,11 @@ class SshNode:
         rec.attempt += 1
         rec.log_offset = req.paths.log.stat().st_size
         with self.spawn_lock:
-            rec.window_id, rec.pane_id, rec.remote_pid = self._spawn_locked(req)
+            rec.window_id, rec.pane_id, rec.remote_pid = self._spawn_locked(req, rn, wt)
         rec.pane_pid = None  # never a local pid: nothing local may be signalled or sampled by it
 
-    def _spawn_locked(self, req: SpawnRequest) -> tuple[str, str, int | None]:
+    def _spawn_locked(self, req: SpawnRequest, rn: RemoteNode, wt: PurePosixPath) -> tuple[str, str, int | None]:
         rec, spec, adapter = req.rec, req.spec, req.adapter
-        rn = self.ready()
-        rec.base_commit = rec.base_commit or req.base_commit
-        wt = rn.prepare_worktree(req.repo, rec.branch, rec.base_commit, rec.slug)
-        rec.worktree = str(wt)
         local = SpawnContext(run=req.run, repo=req.repo, worktree=Path(rec.worktree),
                              session_dir=req.paths.session_dir, events_file=req.paths.events, headless=req.headless)
         private_dir(local.session_dir)
@@ -99,6 +102,8 @@ class SshNode:
             argv = [rn.node.python, *argv[1:]]
         env = {**fill_worktree(spec.env, str(wt)), **adapter.env(spec, ctx), "CORTEX_RUN": req.run, "CORTEX_SESSION": spec.name,
                "CORTEX_EVENTS_FILE": str(ctx.events_file), "CORTEX_WORKTREE": str(wt), "LANG": "C.UTF-8"}
+        if req.wrap is not None:  # a node wrapping this one (the sandbox): its command line, made for the node
+            argv = req.wrap(argv, ctx, env)
         spawned = rn.spawn(name=spec.name, slug=rec.slug, argv=argv, env=env, cwd=wt, tag=spec.name, header="")
         rec.remote_log_offset = spawned.log_offset
         rec.remote_events_offset = 0

@@ -208,3 +208,31 @@ def blocked_path(line: str) -> str | None:
     token = head.rsplit(": ", 1)[-1].split()[-1] if head.rsplit(": ", 1)[-1].split() else ""
     token = token.strip("'\"‘’`")
     return token or None
+
+
+def launch(args: list[str]) -> None:
+    """Run on an ssh node as ``python -S sandbox.py PARAMS -- ARGV...`` (``backends/sandbox_remote.py``): the
+    jail from the node's own filesystem and env, then exec bwrap. This module stays stdlib-only for that."""
+    import json
+    import sys
+
+    p = json.loads(args[0])
+    argv = args[args.index("--") + 1:]
+    env = dict(os.environ)
+    jail = jail_for(worktree=Path(p["worktree"]), branch=p["branch"], scope=list(p["scope"]), enforce=p["enforce"],
+                    agent=p["agent"], session_dir=Path(p["session_dir"]), env=env, network=p["network"],
+                    repo=Path(p["repo"]))
+    if jail.narrow_warning:
+        print(f"── cortex-tui: sandbox: {jail.narrow_warning}", file=sys.stderr)
+    out = bwrap_argv(jail, argv)
+    try:
+        os.execvp(out[0], out)
+    except OSError as e:
+        print(f"── cortex-tui: sandbox: cannot run {out[0]}: {e}", file=sys.stderr)
+        sys.exit(127)
+
+
+if __name__ == "__main__":
+    import sys
+
+    launch(sys.argv[1:])

@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from cortex_tui.backends.node import LOCAL
-from cortex_tui.backends.session_env import WORKTREE_LATER, PortBook, session_env
-from cortex_tui.backends.steps import describe_failure, include_files, run_steps
+from cortex_tui.backends.node import LOCAL, Workspace
+from cortex_tui.backends.session_env import WORKTREE_LATER, PortBook, fill_worktree, session_env
+from cortex_tui.backends.steps import describe_failure
 from cortex_tui.engine.events import Emit, EventKind
 from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.errors import CortexError
@@ -67,37 +67,38 @@ class Isolation:
         env = session_env(spec.env, ports=rec.ports, session=spec.name, worktree=worktree, run=self.run)
         return spec.model_copy(update={"env": env})
 
-    def preparer(self, rt: SessionRuntime, spec: ResolvedSession) -> Callable[[Path], None] | None:
+    def preparer(self, rt: SessionRuntime, spec: ResolvedSession) -> Callable[[Workspace], None] | None:
         """What the node runs in the new worktree before the agent (None: nothing to do)."""
         if not spec.include and (not spec.setup or rt.rec.setup_done):
             return None
 
-        def prepare(wt: Path) -> None:
-            self._include(rt, spec, wt)
+        def prepare(ws: Workspace) -> None:
+            self._include(rt, spec, ws)
             if spec.setup and not rt.rec.setup_done:
-                self._setup(rt, spec, wt)
+                self._setup(rt, spec, ws)
         return prepare
 
-    def _include(self, rt: SessionRuntime, spec: ResolvedSession, wt: Path) -> None:
+    def _include(self, rt: SessionRuntime, spec: ResolvedSession, ws: Workspace) -> None:
         if not spec.include:
             return
-        for inc in include_files(spec.include, repo=self.repo, worktree=wt, mode=spec.include_mode):
+        for inc in ws.include(spec.include, repo=self.repo, mode=spec.include_mode):
             if inc.problem is not None and not (rt.rec.attempt > 0 and inc.problem.startswith("already")):
                 log.warning("session %s: include %s: %s", rt.rec.name, inc.path, inc.problem)
                 self._post("setup_warning", rt.rec.name, message=f"include {inc.path}: {inc.problem}", path=inc.path)
 
-    def _setup(self, rt: SessionRuntime, spec: ResolvedSession, wt: Path) -> None:
+    def _setup(self, rt: SessionRuntime, spec: ResolvedSession, ws: Workspace) -> None:
         rec = rt.rec
         rec.phase = "setup"
-        env = {**spec.env, "CORTEX_RUN": self.run, "CORTEX_SESSION": spec.name, "CORTEX_WORKTREE": str(wt)}
+        env = {**fill_worktree(spec.env, ws.path), "CORTEX_RUN": self.run, "CORTEX_SESSION": spec.name,
+               "CORTEX_WORKTREE": ws.path}
 
         def on_step(i: int, step: str) -> None:
             rec.reason = f"setup {i}/{len(spec.setup)}: {step[:80]}"
             if self.loop is not None and self.on_dirty is not None:
                 self.loop.call_soon_threadsafe(self.on_dirty)
         try:
-            results = run_steps("setup", spec.setup, cwd=wt, env=env, log=self.store.log_path(rec.slug),
-                                on_step=on_step, timeout=spec.setup_timeout)
+            results = ws.run_steps("setup", spec.setup, env=env, log=self.store.log_path(rec.slug),
+                                   on_step=on_step, timeout=spec.setup_timeout)
         finally:
             rec.phase = None
             rec.reason = None

@@ -83,15 +83,16 @@ class NodeSet:
             return node
 
     def get_for(self, rec: SessionRecord) -> Node:
-        if rec.sandbox and rec.node == LOCAL:  # this machine, the agent in a sandbox (backends/sandbox_node.py)
-            with self._lock:
-                key = f"{LOCAL}+{rec.sandbox}"
-                node = self._nodes.get(key)
-                if node is None:
-                    ctx = replace(self.local_ctx, tmux=self.local.tmux)  # the same server and run id
-                    node = self._nodes[key] = make_node(ctx, kind=rec.sandbox)
-                return node
-        return self.get(rec.node)
+        inner = self.get(rec.node)
+        if not rec.sandbox:
+            return inner
+        with self._lock:  # the sandbox wraps the node that places the session (backends/sandbox_node.py)
+            key = f"{rec.node}+{rec.sandbox}"
+            node = self._nodes.get(key)
+            if node is None:
+                ctx = replace(self.local_ctx, tmux=self.local.tmux, spec=self.node_spec(rec.node), inner=inner)
+                node = self._nodes[key] = make_node(ctx, kind=rec.sandbox)
+            return node
 
     def polled(self, rec: SessionRecord) -> bool:
         """Whether the session is observed by polls (not this machine's watcher). A node that is no longer

@@ -194,6 +194,9 @@ class NodeSpec(_Strict):
     """No task starts on the node while its available memory is below this (overrides ``[pool]``'s)."""
     group: str | None = None
     """A node group: ``node = "<group>"`` (a task's or a route's) places on one of its nodes."""
+    checkout: str | None = None
+    """A checkout of the repo on the node: ``include`` brings its git-ignored files from there (what it lacks, or
+    everything without it, is copied from this machine's checkout; docs/isolation.md)."""
 
     @field_validator("name")
     @classmethod

@@ -1,0 +1,85 @@
+"""The bubblewrap sandbox on an ssh node (docs/isolation.md, "On ssh nodes").
+
+The jail is the same as on this machine (:func:`cortex_tui.backends.sandbox.jail_for`), but it must be computed
+from the *node's* filesystem: its worktree's ``.git`` file, the bare repo's object store and ref directories,
+the agent's state directories under the node's ``HOME``. So :mod:`cortex_tui.backends.sandbox` itself (stdlib
+only) is uploaded once per node and run there as the agent's command, by the node's python with ``-S`` (no
+site-packages: it never needs cortex-tui installed on the node). It computes the jail and execs bwrap; the
+node's exit wrapper stays outside, as on this machine.
+
+Whether the node's bwrap can make a sandbox is checked once per node (one round trip running a real one); a
+node without it fails the spawn with its name and what to install, before anything is made there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+
+from cortex_tui.agents.base import SpawnContext
+from cortex_tui.backends import sandbox
+from cortex_tui.backends.node import SpawnRequest
+from cortex_tui.backends.remote import RemoteNode
+from cortex_tui.errors import CortexError, PrerequisiteError
+from cortex_tui.model.layout import ResolvedSession
+
+_PROBE = ('command -v bwrap >/dev/null 2>&1 || { echo missing; exit 0; }; '
+          'o=$(bwrap --die-with-parent --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp $1 true 2>&1) && '
+          '{ echo ok; exit 0; }; printf "fail %s\\n" "$(printf %s "$o" | tail -n1)"')
+"""Can the node's bwrap make a sandbox (``$1``: ``--unshare-net`` or empty)? ``ok``, ``missing`` or ``fail <why>``."""
+
+
+def install_hint(node: str) -> str:
+    return (f"install bubblewrap on node {node} (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install "
+            f"bubblewrap) and check it with `cortex-tui doctor --node {node} --layout FILE`")
+
+
+class NodeJail:
+    """One ssh node's sandboxes: the check, the uploaded launcher, each agent's command line."""
+
+    def __init__(self, ready: Callable[[], RemoteNode], node: str) -> None:
+        self.ready = ready
+        self.node = node
+        self._lock = threading.Lock()
+        self._checked: dict[bool, str | None] = {}
+        """Why the node cannot make a sandbox, by ``--unshare-net`` (None: it can)."""
+        self._launcher: PurePosixPath | None = None
+
+    def check(self, spec: ResolvedSession) -> None:
+        """Raise unless the node can run ``spec``'s sandbox (one round trip per node and network mode)."""
+        if isinstance(spec.network, list):
+            raise CortexError(f"session {spec.name!r} on node {self.node}: a network allowlist works on this "
+                              "machine only (its proxy runs in the supervisor)", 'use network = "none" or "host"')
+        cut = spec.network != "host"
+        with self._lock:
+            if cut not in self._checked:
+                out = self.ready().sh(_PROBE, "--unshare-net" if cut else "", check=False).stdout.strip()
+                why = None if out == "ok" else "bwrap not found on PATH" if out == "missing" else \
+                    f"bwrap cannot make a sandbox there: {out.removeprefix('fail ').strip() or 'no output'}"
+                self._checked[cut] = why
+            why = self._checked[cut]
+        if why is not None:
+            raise PrerequisiteError(f"session {spec.name!r} asks for sandbox = \"bwrap\" on node {self.node}: {why}",
+                                    install_hint(self.node))
+
+    def launcher(self, rn: RemoteNode) -> PurePosixPath:
+        """The sandbox module on the node (uploaded once; named by its content, so a new version is a new file)."""
+        with self._lock:
+            if self._launcher is None:
+                source = Path(sandbox.__file__).read_bytes()
+                path = rn.workdir / "lib" / f"cortex-sandbox-{hashlib.sha256(source).hexdigest()[:16]}.py"
+                rn.put_file(path, source)
+                self._launcher = path
+            return self._launcher
+
+    def wrap(self, argv: list[str], req: SpawnRequest, ctx: SpawnContext) -> list[str]:
+        """``argv`` run by the launcher on the node: it makes the jail there and execs bwrap."""
+        rn = self.ready()
+        spec = req.spec
+        params = {"worktree": str(ctx.worktree), "branch": req.rec.branch, "scope": list(spec.scope),
+                  "enforce": spec.scope_mode == "enforce", "agent": spec.agent,
+                  "session_dir": str(ctx.session_dir), "network": str(spec.network), "repo": str(rn.workdir)}
+        return [rn.node.python, "-S", str(self.launcher(rn)), json.dumps(params), "--", *argv]
