@@ -17,9 +17,11 @@ from engine_helpers import make_sup, run_to_end, triggers, wait_for
 from sshd import SshServer
 from test_remote_engine import node_toml
 
+from cortex_tui.backends.remote_poll import parse_changed
 from cortex_tui.backends.remote_stream import (
     MAX_LINE,
     BadRecord,
+    ChangedRecord,
     DataRecord,
     ExitRecord,
     Hello,
@@ -67,6 +69,36 @@ command = {json.dumps(agent)}
     log = _local_log(git_repo, "strm", sup, "far")
     assert all(log.count(f"Error: boom {i}".encode()) == 1 for i in range(1, 6)), log
     assert sup.state.nodes["box1"]["stream"]["log_bytes"] > 0  # status shows it too
+
+
+@pytest.mark.ssh
+def test_out_of_scope_edit_on_a_node_arrives_via_the_stream(sshd: SshServer, git_repo: Path,
+                                                            tmp_path: Path) -> None:
+    """Worktree changes on a node come over the watcher too (not only with the 1 s poll): each of five edits
+    outside the scope raises out_of_scope exactly once, whichever of stream and poll saw it first, and the
+    stream brought at least one of them (five in a row lost to the poll would be the poll alone)."""
+    agent = ('sleep 2; mkdir -p docs src; for i in 1 2 3 4 5; do echo "w $i" > docs/w$i.md; sleep 0.4; done; '
+             'echo ok > src/in.py; sleep 1.5')
+    text = f"""
+[run]
+name = "wts"
+{node_toml(sshd)}
+[[session]]
+name = "far"
+agent = "shell"
+node = "box1"
+scope = ["src/**"]
+command = {json.dumps(agent)}
+"""
+    sup = make_sup(git_repo, text, tmp_path)
+    events = run_to_end(sup, timeout=90)
+    rec = sup.state.sessions["far"]
+    assert rec.exit_code == 0, rec.reason
+    oos = sorted(e.data["evidence"]["path"] for e in triggers(events, "out_of_scope", "far"))
+    assert oos == [f"docs/w{i}.md" for i in range(1, 6)], oos
+    st = _stream(sup)
+    assert st.changes >= 1, st  # the code before streamed worktree changes has only the poll
+    assert sup.state.nodes["box1"]["stream"]["changes"] == st.changes
 
 
 @pytest.mark.ssh
@@ -131,8 +163,8 @@ def test_watcher_protocol_on_real_files(tmp_path: Path) -> None:
     proc = subprocess.Popen(watcher_argv(sys.executable), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert proc.stdin is not None and proc.stdout is not None
     try:
-        proc.stdin.write(watch_line([("s.1:log", str(logf), 5, "bytes"), ("s.1:events", str(evf), 0, "lines"),
-                                     ("s.1:exit", str(exf), 0, "exit")]))
+        proc.stdin.write(watch_line([("s.1:log", str(logf), 5, "bytes", ""), ("s.1:events", str(evf), 0, "lines", ""),
+                                     ("s.1:exit", str(exf), 0, "exit", "")]))
         proc.stdin.flush()
         recs = [parse_record(proc.stdout.readline())]
         assert isinstance(recs[0], Hello)
@@ -182,3 +214,67 @@ def test_records_parse() -> None:
     assert isinstance(r, DataRecord) and r.payload() == b"\x1b]0;"
     e = parse_record(b'{"id":"s.1:exit","exit":"x; rm -rf /","log_at":0}')
     assert isinstance(e, ExitRecord) and e.code is None
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(cwd), *args], check=True, capture_output=True, text=True).stdout
+
+
+@pytest.mark.parametrize("inotify", [True, False], ids=["inotify", "walk"])
+def test_watcher_streams_worktree_changes(tmp_path: Path, inotify: bool) -> None:
+    """A watched worktree (as on a node): what differs from the base when the watch begins, then each touched
+    path that differs comes in a changed record — new files, edits, deletions, a new directory's files, hostile
+    names — and nothing for ignored files or the checkout itself. Both ways of watching: inotify, and the mtime walk of a node without it."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    (repo / "keep.txt").write_text("k\n")
+    (repo / "gone.txt").write_text("g\n")
+    (repo / ".gitignore").write_text("*.log\n")
+    _git(repo, "add", "-A")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@x.invalid", "commit", "-qm", "init")
+    base = _git(repo, "rev-parse", "HEAD").strip()
+    wt = tmp_path / "wt"
+    _git(repo, "worktree", "add", "-q", "-b", "s", str(wt), "main")
+    proc = subprocess.Popen(watcher_argv(sys.executable, inotify=inotify), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    seen: dict[str, str] = {}
+    recs: list[object] = []
+
+    def until(want: dict[str, str]) -> None:
+        for _ in range(50):  # records, not time: a watcher that says nothing fails on pytest's timeout
+            if all(seen.get(p) == k for p, k in want.items()):
+                return
+            r = parse_record(proc.stdout.readline())  # type: ignore[union-attr]
+            recs.append(r)
+            if isinstance(r, ChangedRecord):
+                assert r.id == "s.1:tree"
+                seen.update(parse_changed(r.payload()))
+        raise AssertionError(f"not seen in 50 records: {want} (have {seen}, {recs})")
+
+    try:
+        (wt / "early.md").write_text("before the watch\n")
+        proc.stdin.write(watch_line([("s.1:tree", str(wt), 0, "tree", base)]))
+        proc.stdin.flush()
+        assert isinstance(parse_record(proc.stdout.readline()), Hello)
+        until({"early.md": "added"})  # the first look at the whole tree, once the watch is up
+        hostile = ':(glob)*\n"$(touch nope)".py'
+        (wt / "build.log").write_text("ignored\n")
+        (wt / "out.md").write_text("outside\n")
+        until({"out.md": "added"})
+        (wt / "keep.txt").write_text("changed\n")
+        (wt / "gone.txt").unlink()
+        until({"keep.txt": "modified", "gone.txt": "deleted"})
+        (wt / "pkg" / "deep").mkdir(parents=True)
+        (wt / "pkg" / "deep" / "mod.py").write_text("x = 1\n")
+        (wt / hostile).write_text("h\n")
+        until({"pkg/deep/mod.py": "added", hostile: "added"})
+        (wt / "pkg" / "deep" / "two.py").write_text("y = 2\n")  # in a directory made after the watch began
+        until({"pkg/deep/two.py": "added"})
+        assert "build.log" not in seen and not (wt / "nope").exists() and not Path("nope").exists()
+        assert set(seen) == {"early.md", "out.md", "keep.txt", "gone.txt", "pkg/deep/mod.py", hostile,
+                             "pkg/deep/two.py"}
+    finally:
+        proc.stdin.close()
+        assert proc.wait(timeout=10) == 0

@@ -1,12 +1,14 @@
 """Streams from polled nodes: one long-lived watcher per node (:mod:`cortex_tui.backends.remote_stream`) over
-the ssh master, so a node's output, agent events and exit codes land here as they happen instead of with
-the next poll.
+the ssh master, so a node's output, agent events, exit codes and worktree changes land here as they happen
+instead of with the next poll.
 
 Records are read in a thread per node and applied on the event loop, into the same local mirror files
 the poll writes (:mod:`cortex_tui.engine.mirror`), by byte offset: whatever the poll or the stream brings,
 only bytes that continue a session's offset are written, so after a link cut the poll catches up exactly
-once and the restarted watcher goes on from the offsets then reached. The poll stays (every second: link
-health, the node's process table, changed files, transcripts) and is the catch-up for everything else.
+once and the restarted watcher goes on from the offsets then reached. A worktree's changed files (paths
+that differ from the session's base, as the node's git says) are applied like the poll's: only paths not
+known yet. The poll stays (every second: link health, the node's process table, changed files, transcripts)
+and is the catch-up for everything else.
 """
 
 from __future__ import annotations
@@ -20,13 +22,16 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from cortex_tui.backends.node import SessionPaths
+from cortex_tui.backends.remote_poll import parse_changed
 from cortex_tui.backends.remote_stream import (
     MAX_LINE,
     BadRecord,
+    ChangedRecord,
     DataRecord,
     ExitRecord,
     Hello,
     Record,
+    WatchItem,
     parse_record,
     watch_line,
 )
@@ -69,6 +74,8 @@ class StreamStats:
     """Log bytes the stream wrote into the local mirrors."""
     event_bytes: int = 0
     exits: int = 0
+    changes: int = 0
+    """Worktree records that brought paths not known yet (applied as the poll's changed files are)."""
     skipped: int = 0
     """Records already applied (by the poll) or beyond a gap (left to the poll)."""
     poll_log_bytes: int = 0
@@ -86,7 +93,7 @@ class StreamStats:
 class _Watcher:
     proc: subprocess.Popen[bytes] | None = None
     thread: threading.Thread | None = None
-    sent: list[tuple[str, str, int, str]] = field(default_factory=list)
+    sent: list[WatchItem] = field(default_factory=list)
     ended: bool = False
     ended_at: float = float("-inf")
 
@@ -95,10 +102,13 @@ class NodeStreams:
     """Watchers of polled nodes, and applying their records."""
 
     def __init__(self, *, clock: Clock, local_paths: Callable[[SessionRecord], SessionPaths],
-                 on_dirty: Callable[[], None]) -> None:
+                 on_dirty: Callable[[], None],
+                 on_changed: Callable[[SessionRuntime, dict[str, str]], None] | None = None) -> None:
         self.clock = clock
         self.local_paths = local_paths
         self.on_dirty = on_dirty
+        self.on_changed = on_changed
+        """Changed files of a session's worktree (path -> kind), only paths it had not changed before."""
         self.stats: dict[str, StreamStats] = {}
         self._w: dict[str, _Watcher] = {}
         self._ids: dict[str, dict[str, tuple[SessionRuntime, str]]] = {}
@@ -106,12 +116,13 @@ class NodeStreams:
     def stats_for(self, node: str) -> StreamStats:
         return self.stats.setdefault(node, StreamStats())
 
-    def sync(self, node: str, target: object, rts: list[SessionRuntime]) -> None:
-        """After a good poll of ``node``: make sure its watcher runs and watches ``rts``."""
+    def sync(self, node: str, target: object, rts: list[SessionRuntime], base: str = "") -> None:
+        """After a good poll of ``node``: make sure its watcher runs and watches ``rts`` (their worktrees
+        against their base commit, else ``base``)."""
         if not isinstance(target, StreamingNode) or self.stats_for(node).silent_ends >= GIVE_UP:
             return
         ids: dict[str, tuple[SessionRuntime, str]] = {}
-        items: list[tuple[str, str, int, str]] = []
+        items: list[WatchItem] = []
         for rt in rts:
             r = rt.rec
             key = f"{r.slug}.{r.attempt}"  # a restart's offsets start afresh: a new watch
@@ -119,7 +130,11 @@ class NodeStreams:
             for kind, path, off, mode in (("log", lg, r.remote_log_offset, "bytes"),
                                           ("events", ev, r.remote_events_offset, "lines"), ("exit", ex, 0, "exit")):
                 ids[f"{key}:{kind}"] = (rt, kind)
-                items.append((f"{key}:{kind}", path, off, mode))
+                items.append((f"{key}:{kind}", path, off, mode, ""))
+            wt_base = r.base_commit or base
+            if self.on_changed is not None and r.worktree and wt_base:
+                ids[f"{key}:tree"] = (rt, "tree")
+                items.append((f"{key}:tree", r.worktree, 0, "tree", wt_base))
         self._ids[node] = ids
         w = self._w.get(node)
         if w is not None and w.ended:
@@ -135,7 +150,8 @@ class NodeStreams:
         if {i[0] for i in items} != {i[0] for i in w.sent}:
             self._send(node, w, items)
 
-    def _start(self, node: str, w: _Watcher, opener: Callable[[], subprocess.Popen[bytes]], items: list[tuple[str, str, int, str]]) -> None:
+    def _start(self, node: str, w: _Watcher, opener: Callable[[], subprocess.Popen[bytes]],
+               items: list[WatchItem]) -> None:
         loop = asyncio.get_running_loop()
         st = self.stats_for(node)
         st.starts += 1
@@ -166,7 +182,7 @@ class NodeStreams:
         w.thread = threading.Thread(target=run, name=f"node-stream-{node}", daemon=True)
         w.thread.start()
 
-    def _send(self, node: str, w: _Watcher, items: list[tuple[str, str, int, str]]) -> None:
+    def _send(self, node: str, w: _Watcher, items: list[WatchItem]) -> None:
         w.sent = items
         proc = w.proc
         if proc is None or proc.stdin is None:
@@ -223,6 +239,14 @@ class NodeStreams:
                 return
             atomic_write(paths.exit, f"{code}\n")
             st.exits += 1
+        elif isinstance(rec, ChangedRecord):
+            changed = parse_changed(rec.payload()) if kind == "tree" and rt.rec.state.live else {}
+            new = {p: k for p, k in changed.items() if p not in rt.rec.changed_files}
+            if not new or self.on_changed is None:
+                st.skipped += 1
+                return
+            st.changes += 1
+            self.on_changed(rt, new)
         self.on_dirty()
 
     def process(self, node: str) -> subprocess.Popen[bytes] | None:

@@ -62,8 +62,10 @@ class NodeSet:
         self.on_sample = on_sample
         self.on_dirty = on_dirty
         self.links = NodeLinks(clock)
-        self.streams = NodeStreams(clock=clock, local_paths=lambda rec: session_paths(store, rec), on_dirty=on_dirty)
-        """Each polled node's watcher: output, events and exit codes as they happen (the poll catches up)."""
+        self.streams = NodeStreams(clock=clock, local_paths=lambda rec: session_paths(store, rec), on_dirty=on_dirty,
+                                   on_changed=ingest.apply_changed)
+        """Each polled node's watcher: output, events, exit codes and worktree changes as they happen (the poll
+        catches up)."""
         self.pacer = SamplePacer()
         self._nodes: dict[str, Node] = {LOCAL: self.local}
         self._lock = threading.Lock()
@@ -166,7 +168,7 @@ class NodeSet:
                     self.streams.stop(u.node)
         for u in updates:  # once the poll's catch-up is applied: the watchers go on from there
             if isinstance(u, LinkUp):
-                self.streams.sync(u.node, groups[u.node][0], [by_name[r.name] for r in groups[u.node][1]])
+                self.streams.sync(u.node, groups[u.node][0], [by_name[r.name] for r in groups[u.node][1]], base)
 
     def _link_changed(self, u: LinkDown | LinkUp, rts: list[SessionRuntime]) -> None:
         if isinstance(u, LinkUp):
