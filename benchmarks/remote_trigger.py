@@ -1,11 +1,13 @@
-"""Remote trigger latency (#18): a line on a loopback ssh node → the trigger event, beside the same on this
-machine and one ssh round trip over the same master, all measured in the same run.
+"""Remote trigger latency (#18): a line on a loopback ssh node → the trigger event, and a file written outside
+the scope in the node's worktree → ``out_of_scope``, each beside the same on this machine and one ssh round
+trip over the same master, all measured in the same run.
 
     python benchmarks/remote_trigger.py [--samples 40] [--no-poll-phase]
 
 Cause: the benchmark appends an error line to the session's log where pipe-pane writes it (on the node:
 the node's log file; locally: the run's log), with ``error_repeats = 1``; latency until the engine publishes
-the ``repeated_error`` trigger. Phases: the node's watcher streaming (the default), then the poll alone
+the ``repeated_error`` trigger. Then it writes ``docs/oos-<n>.md`` into each session's worktree (``scope =
+["src/**"]``); latency until ``out_of_scope`` for that path. Phases: the node's watcher streaming (the default), then the poll alone
 (the watcher disabled: what the engine did before streaming). Floor: ``ssh -O``-multiplexed ``true`` round
 trips (:meth:`SshTransport.ping`). Goal: remote p50 <= one round trip + 50 ms.
 """
@@ -36,8 +38,8 @@ def layout(sshd: SshServer, run: str) -> str:
             f'[[node]]\nname = "box1"\nhost = "{kw["host"]}"\nport = {kw["port"]}\nuser = "{kw["user"]}"\n'
             f'identity = "{kw["identity"]}"\nworkdir = "{kw["workdir"]}"\npython = "{kw["python"]}"\n'
             f'ssh_options = ["UserKnownHostsFile={sshd.known_hosts}"]\n'
-            '[[session]]\nname = "far"\nnode = "box1"\ncommand = "sleep 600"\n'
-            '[[session]]\nname = "near"\ncommand = "sleep 600"\n')
+            '[[session]]\nname = "far"\nnode = "box1"\ncommand = "sleep 600"\nscope = ["src/**"]\n'
+            '[[session]]\nname = "near"\ncommand = "sleep 600"\nscope = ["src/**"]\n')
 
 
 async def measure(sup: Supervisor, sshd: SshServer, run: str, samples: int) -> dict[str, list[float]]:
@@ -45,9 +47,10 @@ async def measure(sup: Supervisor, sshd: SshServer, run: str, samples: int) -> d
     loop = asyncio.get_running_loop()
 
     def on(ev: Event) -> None:
-        if ev.kind == "trigger" and ev.session and ev.data.get("kind") == "repeated_error":
+        if ev.kind == "trigger" and ev.session and ev.data.get("kind") in ("repeated_error", "out_of_scope"):
+            what = str(ev.data.get("key")) + str(ev.data.get("evidence", {}).get("path"))
             for (name, tag), fut in waiting.items():
-                if name == ev.session and tag in str(ev.data.get("key")) and not fut.done():
+                if name == ev.session and tag in what and not fut.done():
                     fut.set_result(time.perf_counter())
 
     sup.subscribe(on)
@@ -72,6 +75,19 @@ async def measure(sup: Supervisor, sshd: SshServer, run: str, samples: int) -> d
                 f.write(f"Error: {tag}\n".encode())
             out[name].append(await asyncio.wait_for(fut, 30) - t0)
             await asyncio.sleep(0.05 + (i % 7) * 0.03)  # not in step with the 1 s poll
+    trees = {name: Path(sup.state.sessions[name].worktree) for name in ("far", "near")}
+    for name in trees:
+        out[f"{name}_oos"] = []
+    for i in range(samples):
+        for name, wt in trees.items():
+            tag = f"docs/oos-{run}-{i}.md"
+            fut = loop.create_future()
+            waiting[(name, tag)] = fut
+            t0 = time.perf_counter()
+            (wt / "docs").mkdir(exist_ok=True)
+            (wt / tag).write_text("outside the scope\n")
+            out[f"{name}_oos"].append(await asyncio.wait_for(fut, 30) - t0)
+            await asyncio.sleep(0.05 + (i % 7) * 0.03)
     transport = sup.nodes.get("box1").remote.transport  # type: ignore[attr-defined]
     rtt: list[float] = []
     for _ in range(samples):
@@ -80,6 +96,7 @@ async def measure(sup: Supervisor, sshd: SshServer, run: str, samples: int) -> d
             rtt.append(ms / 1000)
     out["rtt"] = rtt
     out["stream_log_bytes"] = [float(sup.nodes.streams.stats_for("box1").log_bytes)]
+    out["stream_changes"] = [float(sup.nodes.streams.stats_for("box1").changes)]
     sup.request_stop()
     await task
     await sup.shutdown()
@@ -107,6 +124,12 @@ def report(name: str, r: dict[str, list[float]]) -> None:
     print(f"[{name}] remote p50 beyond one round trip: {(pct(far, 50) - pct(rtt, 50)) * 1000:.1f} ms "
           f"(goal <= 50 ms); remote/local p50 {pct(far, 50) / pct(near, 50):.1f}x; "
           f"log bytes via the stream {int(r['stream_log_bytes'][0])}")
+    far, near = r["far_oos"], r["near_oos"]
+    print(f"[{name}] remote out_of_scope: {summary(far)}  max {max(far) * 1000:7.1f} ms")
+    print(f"[{name}] local out_of_scope : {summary(near)}  max {max(near) * 1000:7.1f} ms")
+    print(f"[{name}] remote out_of_scope p50 beyond one round trip: {(pct(far, 50) - pct(rtt, 50)) * 1000:.1f} ms; "
+          f"remote/local p50 {pct(far, 50) / pct(near, 50):.1f}x; worktree records via the stream "
+          f"{int(r['stream_changes'][0])}")
 
 
 def main() -> None:
