@@ -157,8 +157,8 @@ def node_bwrap_line(raw: str | None) -> str:
     version, _, result = raw.partition("\n")
     rc, _, err = result.strip().removeprefix("rc=").partition(" ")
     if rc == "0":
-        return f"  bwrap       ok   {version.strip()}  (can make a sandbox there; sessions on ssh nodes cannot use " \
-               "it yet)"
+        return f"  bwrap       ok   {version.strip()}  (can make a sandbox there: sandbox = \"bwrap\" sessions on it " \
+               "run in one)"
     return f"  bwrap       optional  {version.strip()} cannot make a sandbox: {err.strip() or 'exit ' + rc}"
 
 

@@ -303,5 +303,6 @@ command = "echo PLAIN-RAN"
     boxed, plain = sup.state.sessions["boxed"], sup.state.sessions["plain"]
     assert boxed.state is SessionState.FAILED and boxed.window_id is None
     assert boxed.reason is not None and "on node box1: bwrap not found" in boxed.reason, boxed.reason
+    assert "install bubblewrap on node box1 (Debian/Ubuntu: apt-get install bubblewrap" in boxed.reason
     assert not (Path(boxed.worktree) / "agent-started").exists()
     assert plain.state is SessionState.FINISHED and "PLAIN-RAN" in _log(sup, plain.slug)

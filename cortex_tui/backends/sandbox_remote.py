@@ -62,8 +62,9 @@ class NodeJail:
                 self._checked[cut] = why
             why = self._checked[cut]
         if why is not None:
-            raise PrerequisiteError(f"session {spec.name!r} asks for sandbox = \"bwrap\" on node {self.node}: {why}",
-                                    install_hint(self.node))
+            raise PrerequisiteError(f"session {spec.name!r} asks for sandbox = \"bwrap\" on node {self.node}: {why}; "
+                                    f"{install_hint(self.node)}", "or run the session without sandbox, or on a node "
+                                    "that has bubblewrap")
 
     def launcher(self, rn: RemoteNode) -> PurePosixPath:
         """The sandbox module on the node (uploaded once; named by its content, so a new version is a new file)."""
