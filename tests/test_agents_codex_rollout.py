@@ -44,7 +44,7 @@ def test_rollout_signals_from_the_real_cli() -> None:
 def test_rollout_tail_finds_the_session_by_its_cwd_and_reads_incrementally(tmp_path: Path) -> None:
     src = lines("rollout-repeated-error.jsonl")
     cwd = str(src[0]["payload"]["cwd"])  # type: ignore[index]
-    day = tmp_path / "sessions" / "2026" / "12" / "01"
+    day = tmp_path / "sessions" / time.strftime("%Y/%m/%d")  # Codex files a rollout under the day it began
     day.mkdir(parents=True)
     other = dict(src[0], payload={**src[0]["payload"], "cwd": "/somewhere/else"})  # type: ignore[dict-item]
     (day / "rollout-2026-12-01T00-00-00-other.jsonl").write_text(json.dumps(other) + "\n")
@@ -52,6 +52,9 @@ def test_rollout_tail_finds_the_session_by_its_cwd_and_reads_incrementally(tmp_p
     text = "".join(json.dumps(o) + "\n" for o in src)
     cut = text.index('"task_complete"')
     path.write_text(text[:cut])
+    old = tmp_path / "sessions" / "2020" / "01" / "01"  # an old day's directory is never looked through
+    old.mkdir(parents=True)
+    (old / "rollout-2020-01-01T00-00-00-mine.jsonl").write_text(json.dumps(src[0]) + "\n")  # newest, same cwd
     tail = RolloutTail(tmp_path, cwd, time.time())
     first = tail.read()
     assert tail.path == path
@@ -73,13 +76,15 @@ def test_codex_adapter_polls_its_rollout(tmp_path: Path) -> None:
     assert isinstance(a, CodexAdapter) and a.progress == "events" and a.exposes_usage and a.ui_processes
     a.prepare(spec, ctx)
     assert a.poll_usage() == []  # no session file yet: nothing, not zero usage
-    day = tmp_path / "ch" / "sessions" / "2026" / "12" / "01"
+    day = tmp_path / "ch" / "sessions" / time.strftime("%Y/%m/%d")
     day.mkdir(parents=True)
     src = lines("rollout-repeated-error.jsonl")
     src[0]["payload"]["cwd"] = str(wt)  # type: ignore[index]
     (day / "rollout-x.jsonl").write_text("".join(json.dumps(o) + "\n" for o in src))
-    time.sleep(1.1)  # the session file is looked for at most once a second
+    assert a.finding() and a.watch_files() == []
+    time.sleep(0.6)  # the session file is looked for at most every 0.5 s
     assert [s.kind for s in a.poll_usage()].count("error") == 3
+    assert not a.finding() and a.watch_files() == [day / "rollout-x.jsonl"]  # read on change from now on
     b = get_adapter("codex")
     assert isinstance(b, CodexAdapter)
     b.restore_usage_checkpoint(json.loads(json.dumps(a.usage_checkpoint())))

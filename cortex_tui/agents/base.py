@@ -150,6 +150,22 @@ class AgentAdapter:
     def restore_usage_checkpoint(self, data: dict[str, Any]) -> None:
         """Undo :meth:`usage_checkpoint` in a fresh adapter (after re-attaching)."""
 
+    def watch_files(self) -> list[Path]:
+        """The agent's own session files ``poll_usage`` reads (once found): the engine watches them and
+        reads them as soon as they are written (else only on its sample tick)."""
+        return []
+
+    def look_at_screen(self) -> bool:
+        """Asked after ``poll_usage``: True when what the agent just recorded means its screen tells something
+        now (Gemini: its chat recorded the end of a turn, and only the screen shows it back at its input box).
+        The engine then looks at once instead of waiting for the output to go quiet."""
+        return False
+
+    def finding(self) -> bool:
+        """True while the adapter still looks for its session file (``poll_usage`` is then called on every
+        engine tick, not only on the sample tick: the first turn may end soon after the file appears)."""
+        return False
+
     def interpret_event(self, event: dict[str, Any]) -> list[AgentSignal]:
         """Signals carried by one decoded line of the session's events file (unknown lines: none).
 

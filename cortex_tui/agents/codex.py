@@ -87,6 +87,12 @@ class CodexAdapter(NumberedDialogAdapter):
         """What Codex appended to its session file: turn state and the thread's usage totals."""
         return self._rollout.read() if self._rollout is not None else []
 
+    def watch_files(self) -> list[Path]:
+        return [self._rollout.path] if self._rollout is not None and self._rollout.path is not None else []
+
+    def finding(self) -> bool:
+        return self._rollout is not None and self._rollout.path is None
+
     def usage_checkpoint(self) -> dict[str, Any]:
         if self._rollout is None:
             return {}

@@ -31,7 +31,8 @@ from cortex_tui.agents.base import AgentSignal
 from cortex_tui.agents.jsonl_tail import JsonlTail
 from cortex_tui.model.state import TokenUsage
 
-FIND_EVERY_S = 1.0
+FIND_EVERY_S = 0.5
+"""Looking for the rollout (a glob of the day's directory) at most this often, until it is found."""
 
 
 def codex_home(env: dict[str, str]) -> Path:
@@ -89,6 +90,19 @@ def _command_signals(item: dict[str, Any]) -> list[AgentSignal]:
     return [AgentSignal("error", text=text[:500])]
 
 
+def day_dirs(base: Path, since: float) -> list[Path]:
+    """``sessions/YYYY/MM/DD`` directories a rollout begun after ``since`` can be in (local or UTC dates, from
+    ``since`` to now): never a glob over every day's rollouts."""
+    days = set()
+    for t in (since - 5, time.time()):
+        for st in (time.localtime(t), time.gmtime(t)):
+            days.add(time.strftime("%Y/%m/%d", st))
+    if since <= 0:  # restored from a checkpoint without a start time: today and yesterday
+        for st in (time.localtime(time.time() - 86400), time.gmtime(time.time() - 86400)):
+            days.add(time.strftime("%Y/%m/%d", st))
+    return [base / d for d in sorted(days) if (base / d).is_dir()]
+
+
 @dataclass
 class RolloutTail(JsonlTail):
     """Finds the rollout of the session started in ``cwd`` (after ``since``) and reads it incrementally."""
@@ -104,7 +118,7 @@ class RolloutTail(JsonlTail):
         if not base.is_dir():
             return None
         cands = []
-        for f in base.glob("*/*/*/rollout-*.jsonl"):
+        for f in (f for d in day_dirs(base, self.since) for f in d.glob("rollout-*.jsonl")):
             try:
                 st = f.stat()
             except OSError:

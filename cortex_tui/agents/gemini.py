@@ -101,6 +101,8 @@ class GeminiAdapter(NumberedDialogAdapter):
     _chat: ChatTail | None = field(default=None, repr=False, compare=False)
     _screen_idle_at: float | None = field(default=None, repr=False, compare=False)
     """When the latest screen check showed the input box with no spinner or dialog (None: it did not)."""
+    _looked_for: float | None = field(default=None, repr=False, compare=False)
+    """The turn end (``answered_at``) a screen look was last asked for."""
 
     def prepare(self, session: ResolvedSession, ctx: SpawnContext) -> None:
         self._chat = ChatTail(gemini_home(dict(session.env)), str(ctx.worktree), time.time())
@@ -115,6 +117,20 @@ class GeminiAdapter(NumberedDialogAdapter):
         if sigs and done is not None and self._screen_idle_at is not None and self._screen_idle_at >= done:
             sigs.append(AgentSignal("idle", text="turn ended"))
         return sigs
+
+    def look_at_screen(self) -> bool:
+        """Once per turn end the chat recorded: is the input box back (idle)? Only the screen shows it."""
+        done = self._chat.answered_at if self._chat is not None else None
+        if done is None or done == self._looked_for:
+            return False
+        self._looked_for = done
+        return True
+
+    def watch_files(self) -> list[Path]:
+        return [self._chat.path] if self._chat is not None and self._chat.path is not None else []
+
+    def finding(self) -> bool:
+        return self._chat is not None and self._chat.path is None
 
     def usage_checkpoint(self) -> dict[str, Any]:
         if self._chat is None:

@@ -34,7 +34,8 @@ from cortex_tui.agents.base import AgentSignal
 from cortex_tui.agents.jsonl_tail import JsonlTail
 from cortex_tui.model.state import TokenUsage
 
-FIND_EVERY_S = 1.0
+FIND_EVERY_S = 0.5
+"""Looking for the chat file at most this often, until it is found."""
 WRITE_TOOLS = ("write_file", "replace")
 
 
@@ -96,12 +97,30 @@ class ChatTail(JsonlTail):
     answered_at: float | None = None
     """When the model's latest message ended its turn (text, or only refused/failed tools), as the chat
     records it (epoch seconds); None while a prompt or tool result waits for the model."""
+    _project: Path | None = None
+    """The project directory whose ``.project_root`` is ``cwd``, once seen (not looked up again)."""
 
     def _find(self) -> Path | None:
         now = time.monotonic()
         if now - self._last_find < FIND_EVERY_S:
             return None
         self._last_find = now
+        proj = self._project or self._find_project()
+        if proj is not None:
+            self._project = proj
+            cands = []
+            for f in (proj / "chats").glob("session-*.jsonl"):
+                try:
+                    mtime = f.stat().st_mtime
+                except OSError:
+                    continue
+                if mtime >= self.since - 5:
+                    cands.append((mtime, f))
+            if cands:
+                return max(cands)[1]
+        return None
+
+    def _find_project(self) -> Path | None:
         base = self.home / ".gemini" / "tmp"
         want = os.path.realpath(self.cwd)
         try:
@@ -113,18 +132,8 @@ class ChatTail(JsonlTail):
                 root = (proj / ".project_root").read_text(encoding="utf-8").strip()
             except OSError:
                 continue
-            if os.path.realpath(root) != want:
-                continue
-            cands = []
-            for f in (proj / "chats").glob("session-*.jsonl"):
-                try:
-                    mtime = f.stat().st_mtime
-                except OSError:
-                    continue
-                if mtime >= self.since - 5:
-                    cands.append((mtime, f))
-            if cands:
-                return max(cands)[1]
+            if os.path.realpath(root) == want:
+                return proj
         return None
 
     def signals_of(self, msg: dict[str, Any]) -> list[AgentSignal]:

@@ -115,6 +115,8 @@ class Ingest:
         self._draining: set[str] = set()
         """Sessions whose log has more to read (a continuation is scheduled on the loop)."""
         self._output_saved = float("-inf")
+        self.watch_agent_file: Callable[[SessionRuntime, Path], None] = lambda rt, path: None
+        """Set by the change router: an adapter's own session file is read on change from then on."""
 
     def read_log(self, rt: SessionRuntime) -> None:
         """New bytes of the session's terminal log: output lines, error rule, progress, prompt check.
@@ -262,7 +264,9 @@ class Ingest:
             self.book.set_state(rt, SessionState.RUNNING, None)
         elif sig.kind == "idle" and rec.state is SessionState.RUNNING:
             self.book.set_state(rt, SessionState.IDLE, None)
-        if sig.kind in ("busy", "idle", "finished") and rt.approval.prompt is not None and sig.text != "waiting":
+        if sig.kind == "busy" and rt.approval.prompt is not None and rt.approval.by_screen:
+            self.saw_output(rt, True)  # a dialog only the screen showed: the screen says whether it is gone
+        elif sig.kind in ("busy", "idle", "finished") and rt.approval.prompt is not None and sig.text != "waiting":
             self.book.apply(rt, rt.approval.structured_end())
             if sig.kind == "idle" and rec.state is SessionState.RUNNING:
                 self.book.set_state(rt, SessionState.IDLE, None)
@@ -273,6 +277,10 @@ class Ingest:
         if poll is None:
             return
         sigs = poll()
+        for path in rt.adapter.watch_files():
+            self.watch_agent_file(rt, path)
+        if sigs and rt.rec.state.live and rt.adapter.look_at_screen():
+            self.saw_output(rt, True)
         if sigs:  # what the agent appended to its own records is progress (as an events-file line is)
             self.book.progress(rt)
         for sig in sigs:

@@ -4,7 +4,8 @@ Every :data:`REMOTE_POLL_S` while a session runs on a polled node, one round tri
 (:meth:`NodeSet.poll`: output, events, exit codes, changed files, link health); every :data:`SAMPLE_S`
 while any session is live, CPU/RSS of this machine's trees (quiet ones less often:
 :mod:`cortex_tui.engine.sampling`), their worktrees' disk use every :data:`~cortex_tui.resources.DISK_S`,
-and usage the adapters read from transcripts.
+and usage the adapters read from transcripts (every tick while an adapter still looks for its session file;
+once found, the run's watcher reads it on change).
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ class Periodic:
             await self.nodes.sample_watched(live, self.sampler, disk=disk)
             for rt in live:
                 self.ingest.poll_usage(rt)
+        else:  # an adapter still looking for its session file looks every tick (read on change once found)
+            for rt in live:
+                if rt.adapter.finding():
+                    self.ingest.poll_usage(rt)
 
     async def poll_nodes(self) -> None:
         live = [rt for rt in self.runtimes.values() if rt.rec.state.live and rt.rec.name not in self.spawning]

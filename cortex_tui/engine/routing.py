@@ -54,6 +54,18 @@ class ChangeRouter:
         self.runs = 0
         self.deferred: dict[str, list[tuple[str, str]]] = {}
         """Worktree changes seen while their session was being spawned (slug -> items), looked at after."""
+        self.agent_files: dict[str, str] = {}
+        """Agents' own session files (path -> slug) watched across watcher restarts."""
+        ingest.watch_agent_file = self.watch_agent_file
+
+    def watch_agent_file(self, rt: SessionRuntime, path: Path) -> None:
+        """Read ``path`` (the agent's own session file, found by its adapter) as soon as it is written."""
+        key = str(path)
+        if self.agent_files.get(key) == rt.rec.slug:
+            return
+        self.agent_files[key] = rt.rec.slug
+        if self.watcher is not None:
+            self.watcher.watch_agent_file(key, rt.rec.slug)
 
     def exit_file(self, rec: SessionRecord) -> Path:
         return self.store.exit_dir / f"{rec.slug}.code"
@@ -81,7 +93,8 @@ class ChangeRouter:
         self.runs += 1
         watcher = RunWatcher(self.store.dir, self.worktrees_root, self.stop, on_batch=self.handle,
                              on_error=lambda e: self.emit("watch_error", None, error=e),
-                             everything=self.everything, on_watching=self._watching, paused=self._spawning_slug)
+                             everything=self.everything, on_watching=self._watching, paused=self._spawning_slug,
+                             agent_files=self.agent_files)
         self.watcher = watcher
         await watcher.run(catch_up=restarted)  # after a failure: what changed meanwhile is looked at once
 
@@ -110,6 +123,12 @@ class ChangeRouter:
         for slug in changes.events:
             if (rt := self.by_slug.get(slug)) is not None:
                 self.ingest.read_agent_events(rt)
+        for slug in changes.agent_files:
+            if (rt := self.by_slug.get(slug)) is not None and rt.rec.state.live:
+                self.ingest.poll_usage(rt)
+            elif self.watcher is not None:  # its session ended: no need to watch its agent's files any more
+                for path in [p for p, s in self.agent_files.items() if s == slug]:
+                    self.watcher.forget_agent_file(path)
         for slug, items in changes.worktrees.items():
             if (rt := self.by_slug.get(slug)) is None:
                 continue

@@ -1,4 +1,5 @@
-"""Watching a run's files: its logs, exit files and agent events, and every session's worktree.
+"""Watching a run's files: its logs, exit files and agent events, every session's worktree, and the agents'
+own session files (Codex's rollout, Gemini's chat file) that live outside the run.
 
 :class:`RunWatcher` runs inotify (or watchfiles where inotify is missing or out of watches), drops noise
 (``.git``, caches, editor swap files) and hands over each batch as typed :class:`Changes` by session slug.
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,15 +36,18 @@ class Changes:
     events: set[str] = field(default_factory=set)
     worktrees: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     """slug -> [(path relative to the worktree, "added" | "modified" | "deleted")]."""
+    agent_files: set[str] = field(default_factory=set)
+    """Sessions whose agent wrote its own session file (:meth:`RunWatcher.watch_agent_file`)."""
 
     def __bool__(self) -> bool:
-        return bool(self.logs or self.exits or self.events or self.worktrees)
+        return bool(self.logs or self.exits or self.events or self.worktrees or self.agent_files)
 
     def merge(self, other: Changes) -> Changes:
         wt = {k: list(v) for k, v in self.worktrees.items()}
         for slug, items in other.worktrees.items():
             wt.setdefault(slug, []).extend(items)
-        return Changes(self.logs | other.logs, self.exits | other.exits, self.events | other.events, wt)
+        return Changes(self.logs | other.logs, self.exits | other.exits, self.events | other.events, wt,
+                       self.agent_files | other.agent_files)
 
     @classmethod
     def everything(cls, slugs: Iterable[str]) -> Changes:
@@ -52,14 +56,18 @@ class Changes:
         return cls(logs=set(s), exits=set(s), events=set(s), worktrees={slug: [(".", "modified")] for slug in s})
 
 
-def classify(raw: Iterable[tuple[Any, str]], run_dir: str, wt_root: str) -> Changes:
-    """``(watchfiles.Change, path)`` pairs → :class:`Changes` (``run_dir``/``wt_root`` end with ``os.sep``)."""
+def classify(raw: Iterable[tuple[Any, str]], run_dir: str, wt_root: str,
+             agent_files: Mapping[str, str] | None = None) -> Changes:
+    """``(watchfiles.Change, path)`` pairs → :class:`Changes` (``run_dir``/``wt_root`` end with ``os.sep``;
+    ``agent_files``: an agent's own session file -> its session's slug)."""
     from watchfiles import Change
 
     kinds = {Change.added: "added", Change.modified: "modified", Change.deleted: "deleted"}
     out = Changes()
     for change, path in raw:
-        if path.startswith(run_dir):
+        if agent_files and path in agent_files:
+            out.agent_files.add(agent_files[path])
+        elif path.startswith(run_dir):
             name = os.path.basename(path)
             if path.endswith(".log"):
                 out.logs.add(name[:-4])
@@ -80,7 +88,8 @@ class RunWatcher:
     def __init__(self, run_dir: Path, worktrees_root: Path, stop: asyncio.Event, *,
                  on_batch: Callable[[Changes], Awaitable[None]], on_error: Callable[[str], None],
                  everything: Callable[[], Changes], on_watching: Callable[[], None] = lambda: None,
-                 paused: Callable[[str], bool] = lambda slug: False) -> None:
+                 paused: Callable[[str], bool] = lambda slug: False,
+                 agent_files: dict[str, str] | None = None) -> None:
         self.dirs = (run_dir, worktrees_root)
         self.run_dir = str(run_dir) + os.sep
         self.wt_root = str(worktrees_root) + os.sep
@@ -93,9 +102,32 @@ class RunWatcher:
         self.paused = paused
         """A worktree (by slug) appearing while this says True is not watched yet: its checkout (thousands of
         files in a large repo) is no work for the event loop. :meth:`resume` watches it once it is made."""
+        self.agent_files: dict[str, str] = {} if agent_files is None else agent_files
+        """An agent's own session file (absolute path) -> its session's slug: written, it is read at once
+        (with inotify; the sample tick reads it otherwise). Its directory is watched, not recursively."""
         self._inotify: Any = None
 
+    def watch_agent_file(self, path: str, slug: str) -> None:
+        """Report writes to ``path`` (an agent's session file outside the run) as ``agent_files`` changes."""
+        self.agent_files[path] = slug
+        self._watch_dir(os.path.dirname(path))
+
+    def forget_agent_file(self, path: str) -> None:
+        self.agent_files.pop(path, None)
+        d = os.path.dirname(path)
+        w = self._inotify
+        if (w is not None and w.fd >= 0 and not d.startswith((self.run_dir, self.wt_root))
+                and not any(os.path.dirname(p) == d for p in self.agent_files)):
+            w._forget_tree(d)
+
+    def _watch_dir(self, d: str) -> None:
+        w = self._inotify
+        if w is not None and w.fd >= 0 and d not in w._wds and not d.startswith((self.run_dir, self.wt_root)):
+            w._add_dir(d)
+
     def keep(self, change: Change, path: str) -> bool:
+        if path in self.agent_files:
+            return True
         if path.startswith(self.run_dir):
             return path.endswith((".log", ".code", "events.jsonl"))
         if not path.startswith(self.wt_root):
@@ -104,6 +136,8 @@ class RunWatcher:
         return not any(p in NOISE_DIRS for p in parts[1:]) and not path.endswith(NOISE_SUFFIXES)
 
     def skip_dir(self, path: str) -> bool:
+        if not path.startswith((self.run_dir, self.wt_root)):
+            return True  # below an agent file's directory: only that directory itself is watched
         if os.path.basename(path) in NOISE_DIRS:
             return True
         if path.startswith(self.wt_root):
@@ -134,9 +168,11 @@ class RunWatcher:
                 if use_inotify:
                     with inotify.InotifyWatcher(paths, self.keep, self.skip_dir) as w:
                         self._inotify = w
+                        for path in list(self.agent_files):
+                            self._watch_dir(os.path.dirname(path))
                         catch_up = await self._ready(catch_up)
                         async for raw in w.batches(self.stop):
-                            changes = classify(raw, self.run_dir, self.wt_root)
+                            changes = classify(raw, self.run_dir, self.wt_root, self.agent_files)
                             if w.overflowed:  # the kernel dropped events: look at everything once
                                 w.overflowed = False
                                 changes = changes.merge(self.everything())

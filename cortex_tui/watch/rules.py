@@ -131,10 +131,15 @@ class ApprovalRule:
     prompt: str | None = None
     structured_pending: bool = False
     """Raised by a structured signal and not yet seen on the screen."""
+    by_screen: bool = False
+    """Raised by a screen check (no structured signal announced it): the screen says when it is gone; an
+    agent's record of work read meanwhile may predate the dialog (a chat file read late), so it only asks
+    for a look (see :meth:`cortex_tui.engine.ingest.Ingest.on_signal`)."""
 
     def screen(self, prompt: str | None) -> TriggerChange | None:
         if prompt and self.prompt is None:
             self.prompt = prompt
+            self.by_screen = True
             return TriggerChange("approval_waiting", True, {"prompt": prompt}, severity="attention")
         if prompt and self.structured_pending:
             self.structured_pending = False  # the dialog is drawn: its going away ends the waiting
@@ -148,6 +153,7 @@ class ApprovalRule:
         if self.prompt is not None:
             return None
         self.structured_pending = True
+        self.by_screen = False
         self.prompt = prompt
         return TriggerChange("approval_waiting", True, {"prompt": prompt}, severity="attention")
 
