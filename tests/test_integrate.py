@@ -9,11 +9,9 @@ from pathlib import Path
 
 from conftest import git
 from engine_helpers import cli
+from registry_runs import VERIFY, registry_layout
 
 from cortex_tui.review.integrate import Gate
-
-VERIFY = "test -z \"$(cat registry/*.txt 2>/dev/null | sort | uniq -d)\""
-"""Each registry file registers a name; a name registered twice is the bug no single branch has."""
 
 
 def _branch(repo: Path, name: str, files: dict[str, str]) -> None:
@@ -68,22 +66,7 @@ def test_a_passing_combination(git_repo: Path, tmp_path: Path) -> None:
     assert res.ok and res.failing_set == [] and len(res.steps) == 1
 
 
-RUN = """
-[run]
-name = "gate"
-verify = "test -z \\"$(cat registry/*.txt 2>/dev/null | sort | uniq -d)\\""
-[defaults]
-agent = "sim"
-[[session]]
-name = "a"
-script = ["write registry/a.txt parse", "commit a: register parse"]
-[[session]]
-name = "b"
-script = ["write registry/b.txt render", "commit b: register render"]
-[[session]]
-name = "c"
-script = ["write registry/c.txt parse", "commit c: register parse too"]
-"""
+RUN = registry_layout("gate")
 
 
 def test_cli_integrate_after_a_headless_run_names_the_pair(git_repo: Path, tmp_path: Path) -> None:

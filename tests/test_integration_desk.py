@@ -10,14 +10,13 @@ from typing import Any
 
 from conftest import git
 from engine_helpers import make_sup, wait_for
+from registry_runs import VERIFY, registry_layout
 from test_review_support import Fleet, commit_file
 
 from cortex_tui.engine.events import Event
 from cortex_tui.engine.integration_desk import IntegrationDesk
 from cortex_tui.model.layout import RunSpec
 from cortex_tui.review.integration_entry import load
-
-VERIFY = "test -z \"$(cat registry/*.txt 2>/dev/null | sort | uniq -d)\""
 
 
 class Events:
@@ -113,21 +112,7 @@ def test_auto_reruns_when_a_member_changes_and_then_passes(git_repo: Path) -> No
     assert kept.heads["c"] == git(git_repo, "rev-parse", fl.branch("c")).strip()
 
 
-AUTO = """
-[run]
-name = "auto"
-verify = "test -z \\"$(cat registry/*.txt 2>/dev/null | sort | uniq -d)\\""
-integrate = "auto"
-integrate_debounce_s = 0.2
-[defaults]
-agent = "sim"
-[[session]]
-name = "a"
-script = ["write registry/a.txt parse", "commit a: register parse"]
-[[session]]
-name = "c"
-script = ["write registry/c.txt parse", "commit c: register parse too"]
-"""
+AUTO = registry_layout("auto", "ac", run_extra='integrate = "auto"\nintegrate_debounce_s = 0.2\n')
 
 
 def test_the_supervisor_runs_the_gate_when_branches_join_the_queue(git_repo: Path, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from conftest import git, wait_until
 from engine_helpers import cli, status_json
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
+from registry_runs import registry_layout
 
 LAYOUT = """
 [run]
@@ -94,25 +95,7 @@ def test_destructive_tools_can_be_turned_off(git_repo: Path, tmp_path: Path) -> 
         cli("down", "--repo", str(git_repo), check=False)
 
 
-GATE = """
-[run]
-name = "gate"
-verify = "test -z \\"$(cat registry/*.txt 2>/dev/null | sort | uniq -d)\\""
-[defaults]
-agent = "sim"
-[[session]]
-name = "a"
-script = ["write registry/a.txt parse", "commit a: register parse"]
-[[session]]
-name = "b"
-script = ["write registry/b.txt render", "commit b: register render"]
-[[session]]
-name = "c"
-script = ["write registry/c.txt parse", "commit c: register parse too"]
-[[session]]
-name = "keeper"
-script = ["say keeps the run supervised", "sleep 300"]
-"""
+GATE = registry_layout("gate", tail='[[session]]\nname = "keeper"\nscript = ["say keeps the run supervised", "sleep 300"]\n')
 
 
 def test_a_lead_agent_runs_the_integration_gate_and_lands_only_a_passing_combination(git_repo: Path,

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from conftest import git
+from registry_runs import registry_layout
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -22,19 +23,7 @@ from cortex_tui.ui.screens.confirm import ConfirmScreen
 from cortex_tui.ui.screens.integration import IntegrationLine, IntegrationScreen
 from cortex_tui.ui.screens.review import ReviewScreen
 
-LAYOUT = """
-[run]
-name = "uigate"
-verify = "test -z \\"$(cat registry/*.txt 2>/dev/null | sort | uniq -d)\\""
-[defaults]
-agent = "sim"
-[[session]]
-name = "a"
-script = ["write registry/a.txt parse", "commit a: register parse"]
-[[session]]
-name = "b"
-script = ["write registry/b.txt render", "commit b: register render"]
-"""
+LAYOUT = registry_layout("uigate", "ab")
 
 
 async def until(pilot: Pilot[None], pred: Callable[[], object], timeout: float = 60.0, what: str = "") -> None:
