@@ -65,3 +65,28 @@ async def wait_for(pred: Callable[[], object], timeout: float = 20.0, what: str 
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+REVIVE_LAYOUT = """
+[run]
+name = "RUN"
+[[session]]
+name = "done"
+agent = "sim"
+script = ["write a.txt a", "commit done work"]
+[[session]]
+name = "slow"
+agent = "shell"
+command = "while [ ! -f GATE ]; do sleep 0.2; done; echo s > s.txt; git add -A && git commit -qm 'slow work'"
+[[session]]
+name = "after"
+agent = "sim"
+depends_on = ["slow"]
+script = ["write b.txt b", "commit after work"]
+"""
+
+
+def revive_layout(run: str, gate: Path) -> str:
+    """A run for tmux-server-death tests: ``done`` finishes at once, ``slow`` waits for the file ``gate`` to
+    exist, ``after`` depends on ``slow`` (so a dead server leaves one finished, one failed, one pending)."""
+    return REVIVE_LAYOUT.replace("RUN", run).replace("GATE", str(gate))

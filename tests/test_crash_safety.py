@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 from conftest import wait_until
-from engine_helpers import cli, status_json
+from engine_helpers import cli, revive_layout, status_json
 
 
 def _kill9(pid: int) -> None:
@@ -202,25 +202,6 @@ def test_corrupt_review_json_is_kept_aside_and_rebuilt_no_traceback(git_repo: Pa
     assert "Traceback" not in r.stderr
 
 
-SERVER = """
-[run]
-name = "srv"
-[[session]]
-name = "done"
-agent = "sim"
-script = ["write a.txt a", "commit done work"]
-[[session]]
-name = "slow"
-agent = "shell"
-command = "while [ ! -f GATE ]; do sleep 0.2; done; echo s > s.txt; git add -A && git commit -qm 'slow work'"
-[[session]]
-name = "after"
-agent = "sim"
-depends_on = ["slow"]
-script = ["write b.txt b", "commit after work"]
-"""
-
-
 def test_tmux_server_gone_is_said_and_up_restarts_the_failed_then_their_dependents(git_repo: Path,
                                                                                     tmp_path: Path) -> None:
     from conftest import git
@@ -229,7 +210,7 @@ def test_tmux_server_gone_is_said_and_up_restarts_the_failed_then_their_dependen
 
     gate = tmp_path / "gate"
     layout = tmp_path / "srv.toml"
-    layout.write_text(SERVER.replace("GATE", str(gate)))
+    layout.write_text(revive_layout("srv", gate))
     cli("up", str(layout), "--repo", str(git_repo), "--detach")
 
     def states() -> dict[str, str]:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from conftest import git
+from engine_helpers import revive_layout
 from textual.pilot import Pilot
 
 from cortex_tui.backends.tmux import Tmux
@@ -18,24 +19,6 @@ from cortex_tui.layout import parse_layout
 from cortex_tui.model.state import SessionState
 from cortex_tui.ui.app import CortexApp
 from cortex_tui.ui.revive import HINT
-
-SERVER = """
-[run]
-name = "rev"
-[[session]]
-name = "done"
-agent = "sim"
-script = ["write a.txt a", "commit done work"]
-[[session]]
-name = "slow"
-agent = "shell"
-command = "while [ ! -f GATE ]; do sleep 0.2; done; echo s > s.txt; git add -A && git commit -qm 'slow work'"
-[[session]]
-name = "after"
-agent = "sim"
-depends_on = ["slow"]
-script = ["write b.txt b", "commit after work"]
-"""
 
 
 async def until(pilot: Pilot[None], pred: object, timeout: float = 60.0, what: str = "") -> None:
@@ -49,7 +32,7 @@ async def until(pilot: Pilot[None], pred: object, timeout: float = 60.0, what: s
 
 async def test_one_key_brings_the_sessions_back_after_the_tmux_server_died(git_repo: Path, tmp_path: Path) -> None:
     gate = tmp_path / "gate"
-    text = SERVER.replace("GATE", str(gate))
+    text = revive_layout("rev", gate)
     path = tmp_path / "rev.toml"
     path.write_text(text)
     sup = Supervisor(parse_layout(text, path), git_repo)
@@ -87,7 +70,7 @@ async def test_the_browser_view_brings_them_back_through_the_api(git_repo: Path,
     from cortex_tui.ui.revive import RevivesSessions
 
     gate = tmp_path / "gate"
-    text = SERVER.replace("GATE", str(gate))
+    text = revive_layout("rev", gate)
     path = tmp_path / "rev.toml"
     path.write_text(text)
     sup = Supervisor(parse_layout(text, path), git_repo)
