@@ -306,3 +306,44 @@ command = "echo PLAIN-RAN"
     assert "install bubblewrap on node box1 (Debian/Ubuntu: apt-get install bubblewrap" in boxed.reason
     assert not (Path(boxed.worktree) / "agent-started").exists()
     assert plain.state is SessionState.FINISHED and "PLAIN-RAN" in _log(sup, plain.slug)
+
+
+@needs_bwrap
+def test_sim_agent_events_and_a_linked_include_work_in_the_sandbox_on_a_node(sshd: SshServer, git_repo: Path,
+                                                                              tmp_path: Path) -> None:
+    (git_repo / ".gitignore").write_text("shared.cfg\n")
+    git(git_repo, "add", ".gitignore")
+    git(git_repo, "commit", "-qm", "ignore")
+    checkout = tmp_path / "node-checkout"  # under /tmp: the sandbox's private /tmp must bind it back
+    git(tmp_path, "clone", "-q", str(git_repo), str(checkout))
+    (checkout / "shared.cfg").write_text("LINKED-CONTENT\n")
+    sup = make_sup(git_repo, f"""
+[run]
+name = "rl"
+{node_toml(sshd, f'checkout = "{checkout}"' + chr(10))}
+[defaults]
+sandbox = "bwrap"
+[[session]]
+name = "sim"
+agent = "sim"
+node = "box1"
+scope_mode = "enforce"
+scope = ["src/**"]
+script = ["say starting", "write src/alpha.py A = 1", "commit alpha: add src/alpha.py", "tokens 100 20", "say done"]
+[[session]]
+name = "linked"
+agent = "shell"
+node = "box1"
+include = ["shared.cfg"]
+include_mode = "link"
+command = "cat shared.cfg"
+""", tmp_path)
+    events = run_to_end(sup, timeout=120)
+    sim, linked = sup.state.sessions["sim"], sup.state.sessions["linked"]
+    assert sim.state is SessionState.FINISHED and linked.state is SessionState.FINISHED, (sim.reason, linked.reason)
+    assert git(git_repo, "show", f"{sim.branch}:src/alpha.py").strip() == "A = 1"
+    assert sim.changed_files == ["src/alpha.py"] and not sim.active_triggers()
+    assert sim.tokens is not None and (sim.tokens.input, sim.tokens.output) == (100, 20)  # its events file, there
+    assert (Path(linked.worktree) / "shared.cfg").is_symlink()
+    assert "LINKED-CONTENT" in _log(sup, linked.slug)  # the link's target is readable inside the sandbox
+    assert not [e for e in events if e.kind == "setup_warning"]

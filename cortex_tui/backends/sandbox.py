@@ -222,6 +222,10 @@ def launch(args: list[str]) -> None:
     jail = jail_for(worktree=Path(p["worktree"]), branch=p["branch"], scope=list(p["scope"]), enforce=p["enforce"],
                     agent=p["agent"], session_dir=Path(p["session_dir"]), env=env, network=p["network"],
                     repo=Path(p["repo"]))
+    tmp = Path("/tmp")
+    extra = [q for q in (Path(os.path.expanduser(x)) for x in p.get("readable", ())) if q.is_relative_to(tmp) and q != tmp]
+    jail = Jail(jail.worktree, jail.writable, tuple(dict.fromkeys((*jail.readable_tmp, *extra))), jail.network,
+                jail.narrow_warning)  # e.g. the node's checkout, where linked includes point
     if jail.narrow_warning:
         print(f"── cortex-tui: sandbox: {jail.narrow_warning}", file=sys.stderr)
     out = bwrap_argv(jail, argv)

@@ -44,7 +44,8 @@ class SandboxNode:
         self._proxies: dict[str, AllowProxy] = {}
         """Network allowlist proxies by session (kept across its attempts, closed with the node)."""
         ready = getattr(inner, "ready", None)  # an ssh node: the jail is made there
-        self._remote = NodeJail(ready, inner.name) if ready is not None else None
+        self._remote = NodeJail(ready, inner.name, ctx.spec.checkout if ctx.spec else None) \
+            if ready is not None else None
 
     @property
     def tmux(self) -> Tmux:

@@ -40,9 +40,11 @@ def install_hint(node: str) -> str:
 class NodeJail:
     """One ssh node's sandboxes: the check, the uploaded launcher, each agent's command line."""
 
-    def __init__(self, ready: Callable[[], RemoteNode], node: str) -> None:
+    def __init__(self, ready: Callable[[], RemoteNode], node: str, checkout: str | None = None) -> None:
         self.ready = ready
         self.node = node
+        self.checkout = checkout
+        """The node's ``[[node]] checkout``: readable in the sandbox (linked includes point there)."""
         self._lock = threading.Lock()
         self._checked: dict[bool, str | None] = {}
         """Why the node cannot make a sandbox, by ``--unshare-net`` (None: it can)."""
@@ -82,5 +84,6 @@ class NodeJail:
         spec = req.spec
         params = {"worktree": str(ctx.worktree), "branch": req.rec.branch, "scope": list(spec.scope),
                   "enforce": spec.scope_mode == "enforce", "agent": spec.agent,
-                  "session_dir": str(ctx.session_dir), "network": str(spec.network), "repo": str(rn.workdir)}
+                  "session_dir": str(ctx.session_dir), "network": str(spec.network), "repo": str(rn.workdir),
+                  "readable": [c for c in (self.checkout,) if c]}
         return [rn.node.python, "-S", str(self.launcher(rn)), json.dumps(params), "--", *argv]
