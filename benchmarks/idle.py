@@ -1,10 +1,12 @@
 """Idle supervisor cost (#18): CPU of the real engine (real tmux, real git) watching N quiet sim sessions,
 beside its floor measured in the same run.
 
-    python benchmarks/idle.py [--sessions 100] [--seconds 30] [--rounds 2] [--profile out.prof]
+    python benchmarks/idle.py [--sessions 100] [--seconds 30] [--rounds 2] [--settle 75] [--profile out.prof]
 
 * supervisor: this process (the engine, headless, reviews off) and its finished children — ``git``, ``tmux``
-  calls — over ``--seconds`` once every session has spawned and settled (first samples, first quiet period);
+  calls — over ``--seconds`` once every session has spawned and ``--settle`` seconds passed (the fleet is
+  quiet: sampled every 10 s after 10 s without output, every 30 s after 60 s; ``--settle 15`` measures the
+  first quiet minute);
 * floor: a bare Python process that wakes on the engine's tick (``TICK_S``) and does nothing, over the same
   seconds — what any supervisor with a half-second tick costs on this machine at this moment (wake-up
   accounting inflates on an oversubscribed machine; the ratio is what compares across loads);
@@ -53,7 +55,8 @@ def floor_pct(seconds: float) -> float:
     return float(r.stdout.strip()) / seconds * 100
 
 
-async def measure(sup: Supervisor, n: int, seconds: float, prof: cProfile.Profile | None) -> tuple[float, float]:
+async def measure(sup: Supervisor, n: int, seconds: float, settle: float,
+                  prof: cProfile.Profile | None) -> tuple[float, float]:
     spawned: set[str] = set()
     ready = asyncio.Event()
 
@@ -67,7 +70,7 @@ async def measure(sup: Supervisor, n: int, seconds: float, prof: cProfile.Profil
     await sup.start()
     task = asyncio.create_task(sup.supervise(until_done=False))
     await asyncio.wait_for(ready.wait(), 900)
-    await asyncio.sleep(15.0)  # settle: first samples, sessions become quiet (QUIET_AFTER_S)
+    await asyncio.sleep(settle)  # settle: first samples, sessions become quiet (QUIET_AFTER_S and longer)
     pid = await asyncio.to_thread(tmux_pid, sup.tmux.socket)
     c0, s0, t0 = self_cpu(), proc_cpu(pid), time.perf_counter()
     th0, ch0 = threads_cpu(), os.times()
@@ -143,6 +146,8 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=100)
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--settle", type=float, default=75.0,
+                    help="seconds after the last spawn before measuring (quiet after 10 s, long quiet after 60 s)")
     ap.add_argument("--profile", type=Path, default=None, help="write a cProfile of the first round here")
     args = ap.parse_args()
     root = isolate()
@@ -152,7 +157,7 @@ def main() -> None:
         for r in range(args.rounds):
             prof = cProfile.Profile() if args.profile and r == 0 else None
             sup = make_sup(root, f"r{r}", args.sessions)
-            sup_pct, tmux_pct = asyncio.run(measure(sup, args.sessions, args.seconds, prof))
+            sup_pct, tmux_pct = asyncio.run(measure(sup, args.sessions, args.seconds, args.settle, prof))
             fl = floor_pct(args.seconds)
             print(f"round {r + 1}: supervisor {sup_pct:.2f}% of a core (goal ≤ 0.5 %), tmux server "
                   f"{tmux_pct:.2f}%, floor {fl:.3f}% → {sup_pct / max(fl, 1e-3):.0f}× the floor, "

@@ -182,6 +182,10 @@ def tree_totals(root: int, children: dict[int, list[int]], info: dict[int, tuple
     return cpu, rss, n
 
 
+PRUNE_EVERY = 30
+"""Every this many samples, roots no longer asked for are checked for having ended."""
+
+
 class ProcessSampler:
     """Samples many process trees with a single ``process_iter`` scan.
 
@@ -192,6 +196,7 @@ class ProcessSampler:
     def __init__(self) -> None:
         self._prev: dict[int, tuple[float, float]] = {}  # root pid -> (wall time, cpu seconds)
         self._prev_work: dict[int, float] = {}  # root pid -> cpu seconds outside the agent's own processes
+        self._calls = 0
 
     def sample(self, roots: list[int], ui: dict[int, frozenset[str]] | None = None) -> dict[int, TreeSample]:
         """``ui``: per root, the process names of the agent itself (its UI): their CPU is left out of
@@ -228,8 +233,12 @@ class ProcessSampler:
             out[root] = TreeSample(cpu_percent=pct, rss_bytes=rss, processes=n, work_cpu_percent=work_pct)
         ports = serving(trees)
         out = {root: replace(s, serving=tuple(ports.get(root, ()))) for root, s in out.items()}
-        for gone in [r for r in self._prev if r not in info and not os.path.exists(f"/proc/{r}")]:
-            del self._prev[gone]  # ended (a root not sampled this time keeps its previous sample)
+        self._calls += 1
+        # ended roots are forgotten: those asked for this time and not found, and every PRUNE_EVERY calls any
+        # other (a root not sampled this time — a quiet session — keeps its previous sample)
+        stale = self._prev if self._calls % PRUNE_EVERY == 0 else roots
+        for gone in [r for r in stale if r not in info and not os.path.exists(f"/proc/{r}")]:
+            self._prev.pop(gone, None)
             self._prev_work.pop(gone, None)
         return out
 

@@ -254,12 +254,20 @@ class Tmux:
                           self.instance or "")
 
     def list_windows(self) -> list[WindowInfo]:
-        if not self.alive():
-            return []
+        """Every pane of the host session; empty when the server or its host session is gone (one tmux call:
+        ``list-panes`` fails then, as ``has-session`` would — the reconcile runs this every few seconds)."""
         fmt = _SEP.join("#{" + f + "}" for f in ("window_id", "pane_id", "pane_pid", "pane_dead",
                                                   "pane_dead_status", "@cortex_session", "window_name",
                                                   "@cortex_instance"))
-        out = self.run("list-panes", "-s", "-t", f"={HOST_SESSION}", "-F", fmt, check=False)
+        try:
+            r = self._exec([*self.base_argv(), "list-panes", "-s", "-t", f"={HOST_SESSION}", "-F", fmt], 10.0)
+        except FileNotFoundError:
+            raise TmuxError("tmux is not installed", "run `cortex-tui doctor` for install instructions") from None
+        except subprocess.TimeoutExpired:
+            raise TmuxError("tmux list-panes timed out after 10.0s") from None
+        if r.returncode != 0:
+            return []
+        out = r.stdout
         wins: list[WindowInfo] = []
         seen: set[str] = set()
         for line in out.splitlines():

@@ -1,5 +1,6 @@
 """How often each session's process tree is sampled: busy or nearly-silent sessions every tick of the
-sampler (``SAMPLE_S`` in :mod:`cortex_tui.engine.periodic`), quiet ones every :data:`QUIET_SAMPLE_S`.
+sampler (``SAMPLE_S`` in :mod:`cortex_tui.engine.periodic`), quiet ones every :data:`QUIET_SAMPLE_S`, long
+quiet ones every :data:`LONG_QUIET_SAMPLE_S`.
 
 A quiet session (no output for :data:`QUIET_AFTER_S`, its last sample below its silence CPU threshold) is
 what most of an idle fleet is; sampling it every 2 s measured nothing new. The silence rule still gets a fresh
@@ -17,6 +18,10 @@ QUIET_AFTER_S = 10.0
 """No output for this long (and idle CPU): the session is quiet."""
 QUIET_SAMPLE_S = 10.0
 """A quiet session's tree is sampled this often."""
+LONG_QUIET_AFTER_S = 60.0
+"""No output for this long (and idle CPU): the session is long quiet..."""
+LONG_QUIET_SAMPLE_S = 30.0
+"""... and its tree is sampled this often (its output, or a silence deadline near, brings the pace back)."""
 CPU_STEP = 1.0
 """A sample whose CPU % moved less than this (and whose RSS moved less than :data:`RSS_STEP`) is not saved."""
 RSS_STEP = 0.02
@@ -47,21 +52,25 @@ class SamplePacer:
     def __init__(self) -> None:
         self._last: dict[str, float] = {}
 
-    def quiet(self, rt: SessionRuntime, now: float) -> bool:
+    def interval(self, rt: SessionRuntime, now: float) -> float | None:
+        """How often the session's tree is sampled while it stays as it is: :data:`QUIET_SAMPLE_S` when
+        quiet, :data:`LONG_QUIET_SAMPLE_S` when quiet for :data:`LONG_QUIET_AFTER_S`; None: every pass."""
         sil = rt.silence
         if sil.last_cpu is None or sil.last_cpu >= sil.cpu_threshold:
-            return False
+            return None
         last_output = rt.rec.last_output_at or rt.rec.started_at or now
         if now - last_output < QUIET_AFTER_S:
-            return False
+            return None
+        every = LONG_QUIET_SAMPLE_S if now - last_output >= LONG_QUIET_AFTER_S else QUIET_SAMPLE_S
         deadline = max(sil.last_progress, sil.last_busy) + sil.after
-        return sil.active or now + QUIET_SAMPLE_S < deadline
+        return every if sil.active or now + every < deadline else None
 
     def due(self, rts: Iterable[SessionRuntime], now: float) -> list[SessionRuntime]:
         out = []
         for rt in rts:
             last = self._last.get(rt.rec.name)
-            if last is None or not self.quiet(rt, now) or now - last >= QUIET_SAMPLE_S:
+            every = None if last is None else self.interval(rt, now)
+            if last is None or every is None or now - last >= every:
                 out.append(rt)
         return out
 

@@ -28,12 +28,16 @@ class SessionState(StrEnum):
 
     @property
     def terminal(self) -> bool:
-        return self in (SessionState.FINISHED, SessionState.FAILED, SessionState.STOPPED)
+        return self in _TERMINAL
 
     @property
     def live(self) -> bool:
-        return self in (SessionState.STARTING, SessionState.RUNNING, SessionState.WAITING, SessionState.IDLE,
-                        SessionState.UNKNOWN)
+        return self in _LIVE
+
+
+_TERMINAL = frozenset((SessionState.FINISHED, SessionState.FAILED, SessionState.STOPPED))
+_LIVE = frozenset((SessionState.STARTING, SessionState.RUNNING, SessionState.WAITING, SessionState.IDLE,
+                   SessionState.UNKNOWN))
 
 
 class TriggerRecord(BaseModel):

@@ -86,3 +86,24 @@ def test_only_a_sample_that_changes_what_is_shown_is_worth_a_save() -> None:
     assert worth_saving(idle, (0.0, 80 << 20, []))  # it grew
     assert worth_saving(idle, (0.0, 50 << 20, [8080]))  # it serves a port now
     assert worth_saving((None, None, []), idle)  # its first sample
+
+
+def test_long_quiet_sessions_are_sampled_less_often_still_until_output_or_a_near_deadline() -> None:
+    from cortex_tui.engine.sampling import LONG_QUIET_AFTER_S, LONG_QUIET_SAMPLE_S
+
+    clock = FakeClock()
+    rts = runtimes('[[session]]\nname = "q"\nsilence_after = "10m"\nscript = ["sleep 1"]\n', clock)
+    q = rts["q"]
+    pacer = SamplePacer()
+    now = clock.time()
+    q.rec.last_output_at = q.silence.last_progress = now - LONG_QUIET_AFTER_S - 1
+    q.silence.cpu(now, 0.0)
+    pacer.sampled([q], now)
+    assert pacer.due([q], now + QUIET_SAMPLE_S) == []  # long quiet: not at the quiet pace...
+    assert pacer.due([q], now + LONG_QUIET_SAMPLE_S) == [q]  # ...at the long-quiet one
+    q.rec.last_output_at = now + 1  # output: every pass again
+    assert pacer.due([q], now + 2) == [q]
+    q.rec.last_output_at = now - LONG_QUIET_AFTER_S - 1
+    deadline = q.silence.last_progress + 600
+    pacer.sampled([q], deadline - LONG_QUIET_SAMPLE_S)
+    assert pacer.due([q], deadline - LONG_QUIET_SAMPLE_S + 2) == [q]  # its silence deadline is near
