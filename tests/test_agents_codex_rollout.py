@@ -65,6 +65,22 @@ def test_rollout_tail_finds_the_session_by_its_cwd_and_reads_incrementally(tmp_p
     assert tail.read() == []
 
 
+def test_a_patch_outside_the_worktree_names_the_resolved_path() -> None:
+    """The model ran ``apply_patch <<'EOF' … *** Add File: /abs/outside.txt`` through exec_command: Codex applied
+    it itself and recorded a FileChange naming the path (rollout-patch-outside.jsonl, recorded from 0.171.0)."""
+    src = lines("rollout-patch-outside.jsonl")
+    cwd = str(src[0]["payload"]["cwd"])  # type: ignore[index]
+    sigs = [s for obj in src for s in signals_of(obj, cwd)]
+    outside = [s.text for s in sigs if s.kind == "outside"]
+    assert outside == [os.path.join(os.path.dirname(cwd), "outside.txt")]
+    assert "busy" in [s.kind for s in sigs] and "blocked" not in [s.kind for s in sigs]
+    # a relative path that climbs out is resolved; one inside the worktree is no signal; a refused one is blocked
+    item = {"type": "FileChange", "status": "failed",
+            "changes": {"../up.txt": {"type": "add"}, "src/in.py": {"type": "update"}}}
+    got = signals_of({"type": "event_msg", "payload": {"type": "item_completed", "item": item}}, "/w/wt")
+    assert [(s.kind, s.text) for s in got if s.kind != "busy"] == [("blocked", "/w/up.txt")]
+
+
 def test_codex_adapter_polls_its_rollout(tmp_path: Path) -> None:
     layout = Layout.model_validate({"run": {"name": "t"}, "session": [
         {"name": "s", "agent": "codex", "env": {"CODEX_HOME": str(tmp_path / "ch")}}]})

@@ -12,7 +12,11 @@ Codex (tested 0.171.0) appends one JSON object a line to
 * ``turn_aborted`` — the turn was interrupted (idle);
 * ``item_completed`` with a ``CommandExecution`` item — a command ran (``status``, ``exit_code``,
   ``aggregated_output``): a failed one is an ``error`` signal for the repeated-error rule (Codex's TUI
-  redraws its output in place, so the pane log holds no clean error lines).
+  redraws its output in place, so the pane log holds no clean error lines);
+* ``item_completed`` with a ``FileChange`` item — a patch Codex applied itself (its ``apply_patch``, which
+  it also intercepts when the model runs ``apply_patch <<'EOF' …`` through its shell tool): ``changes``
+  maps each path (absolute, or relative to the session's directory) to what was done; a path outside the
+  worktree is ``outside`` (``status: completed``) or ``blocked`` (not applied).
 
 Approval requests are not recorded there (the screen shows them). Codex's thread-title request is not
 counted in ``total_token_usage`` either (a known gap of its own accounting, see docs/agents.md).
@@ -55,8 +59,9 @@ def usage_of(total: dict[str, Any]) -> TokenUsage:
                       cache_write=_int(total.get("cache_write_input_tokens")))
 
 
-def signals_of(obj: dict[str, Any]) -> list[AgentSignal]:
-    """Signals carried by one rollout line (none for lines that say nothing about state or usage)."""
+def signals_of(obj: dict[str, Any], cwd: str | None = None) -> list[AgentSignal]:
+    """Signals carried by one rollout line (none for lines that say nothing about state or usage); ``cwd``:
+    the directory the session was started in (its worktree), against which patched paths are judged."""
     if obj.get("type") != "event_msg" or not isinstance(obj.get("payload"), dict):
         return []
     p = obj["payload"]
@@ -75,7 +80,27 @@ def signals_of(obj: dict[str, Any]) -> list[AgentSignal]:
         return [AgentSignal("idle", text=f"turn aborted ({p.get('reason') or '?'})")]
     if kind == "item_completed" and isinstance(p.get("item"), dict) and p["item"].get("type") == "CommandExecution":
         return _command_signals(p["item"])
+    if kind == "item_completed" and isinstance(p.get("item"), dict) and p["item"].get("type") == "FileChange":
+        return _patch_signals(p["item"], cwd)
     return []
+
+
+def _patch_signals(item: dict[str, Any], cwd: str | None) -> list[AgentSignal]:
+    """A patch Codex applied itself (``apply_patch``, also when the model runs it as a shell command): its
+    ``changes`` name the paths; one outside the worktree is ``outside`` (applied) or ``blocked`` (not)."""
+    out = [AgentSignal("busy", text="patch applied")]
+    changes = item.get("changes")
+    if cwd is None or not isinstance(changes, dict):
+        return out
+    base = os.path.realpath(cwd)
+    applied = item.get("status") == "completed"
+    for raw in changes:
+        if not isinstance(raw, str) or not raw:
+            continue
+        full = os.path.realpath(os.path.join(base, raw))
+        if full != base and not full.startswith(base.rstrip(os.sep) + os.sep):
+            out.append(AgentSignal("outside" if applied else "blocked", text=full))
+    return out
 
 
 def _command_signals(item: dict[str, Any]) -> list[AgentSignal]:
@@ -138,7 +163,7 @@ class RolloutTail(JsonlTail):
         return None
 
     def signals_of(self, obj: dict[str, Any]) -> list[AgentSignal]:
-        return signals_of(obj)
+        return signals_of(obj, self.cwd)
 
     def checkpoint(self) -> dict[str, Any]:
         return {"path": str(self.path) if self.path else None, "offset": self.offset - len(self._partial)}

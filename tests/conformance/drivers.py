@@ -126,8 +126,11 @@ class CodexDriver(Driver):
         return Step.call("exec_command", args, **kw)
 
     def write(self, path: str, content: str, **kw: Any) -> Step:
-        body = json.dumps(content)[1:-1].replace("'", "'\\''")
-        return self.shell(f"printf '{body}' > {path}", ask=False, **kw)
+        """An ``apply_patch`` the model runs through the shell tool, as Codex's models do: Codex intercepts
+        it, applies the patch itself and records a ``FileChange`` with the paths in its session file."""
+        lines = "".join(f"+{ln}\n" for ln in content.splitlines())
+        patch = f"*** Begin Patch\n*** Add File: {path}\n{lines}*** End Patch\n"
+        return Step.call("exec_command", {"cmd": f"apply_patch <<'EOF'\n{patch}EOF\n"}, **kw)
 
 
 class CodexFake(FakeResponses):
@@ -291,7 +294,5 @@ DRIVERS: dict[str, Driver] = {
         "exit_failed": "aider 0.86.2 exits 0 after API errors in --message mode (it prints the error; "
                        "repeated_error fires on the retries): there is no failing exit to observe"}),
     "claude-code": ClaudeDriver("claude-code", MODEL),
-    "codex": CodexDriver("codex", "gpt-5-codex", unsupported={
-        "out_of_scope_worktree": "Codex edits files only through shell commands (no apply_patch tool in 0.171.0) "
-                                 "and records no written paths; the watcher sees only the worktree"}),
+    "codex": CodexDriver("codex", "gpt-5-codex"),
 }
