@@ -113,6 +113,13 @@ def build_server(socket: Path, *, destructive: bool = True) -> MCPServer:
         return result
 
     @mcp.tool(annotations=READ)
+    async def queue() -> dict[str, Any]:
+        """The task queue: pending tasks and why each waits (a free slot, a route's limit, a node's memory…),
+        running, done, counts per label (type), the pool's size/min/max and its warm slots."""
+        result: dict[str, Any] = await call("GET", "/v1/queue")
+        return result
+
+    @mcp.tool(annotations=READ)
     async def review_list() -> list[dict[str, Any]]:
         """The review queue: finished branches with verify result, conflicts, files and commits."""
         entries: list[dict[str, Any]] = await call("GET", "/v1/review")

@@ -69,6 +69,9 @@ OPENAPI: dict[str, Any] = {
         "/v1/sessions/{name}/continue": _action("Start a blocked session with its merge resolved in its worktree"),
         "/v1/sessions/{name}/continue-from-base": _action("Start a blocked session from the base, without its "
                                                           "dependencies' work"),
+        "/v1/queue": {"get": {"summary": "The task queue: pending (with why each waits), running, done, per label; "
+                                         "the pool's limits and warm slots (the shape of `cortex-tui queue --json`)",
+                              "responses": {"200": _OK}}},
         "/v1/tasks": {"post": {
             "summary": "Add a task (a [[session]] table as JSON; name optional) to the live run",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {

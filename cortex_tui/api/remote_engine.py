@@ -15,6 +15,7 @@ import aiohttp
 from cortex_tui.api.client import ApiClient
 from cortex_tui.api.remote_review import RemoteReviewDesk
 from cortex_tui.engine.events import Event, EventBus
+from cortex_tui.engine.queue_view import TaskQueue
 from cortex_tui.errors import CortexError
 from cortex_tui.layout import parse_layout
 from cortex_tui.model.layout import Layout, ResolvedSession, resolve_session
@@ -133,6 +134,10 @@ class RemoteEngine:
         data = await self._api().post("/v1/revive")
         await self._refresh()
         return [str(n) for n in (data or {}).get("sessions", [])]
+
+    async def queue(self) -> TaskQueue:
+        """The supervisor's task queue (``GET /v1/queue``)."""
+        return TaskQueue.model_validate(await self._api().get("/v1/queue"))
 
     def attach_argv(self, name: str) -> list[str]:
         raise CortexError("attaching to a session's terminal is not possible from this view",

@@ -95,6 +95,7 @@ class Api:
         for action in ("approve", "deny", "send", "interrupt", "stop", "restart", "continue", "continue-from-base"):
             r.add_post(f"/v1/sessions/{{name}}/{action}", self.action)
         r.add_post("/v1/tasks", self.add_task)
+        r.add_get("/v1/queue", self.queue)
         r.add_post("/v1/revive", self.revive)
         r.add_get("/v1/review", self.review_list)
         r.add_get("/v1/review/{name}", self.review_show)
@@ -228,6 +229,11 @@ class Api:
         rec = await self.sup.add_session(parse_spec(body), origin=self._origin(request))
         return web.json_response({"ok": True, "session": rec.name, "state": rec.state.value, "branch": rec.branch},
                                  status=201)
+
+    async def queue(self, request: web.Request) -> web.Response:
+        """The task queue (the shape of ``cortex-tui queue --json``: engine/queue_view.py)."""
+        q = await self.sup.queue()
+        return web.Response(text=q.model_dump_json(), content_type="application/json")
 
     # ---------------------------------------------------------------- review
     def _queue(self) -> Any:

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import sys
 
-from cortex_tui.cli import tools, run, demo, control, handover, integrate, inspect, observe, serve, session, intake, review, bestof, plan, shell
+from cortex_tui.cli import tools, run, demo, control, handover, integrate, inspect, observe, serve, session, intake, queue, review, bestof, plan, shell
 from cortex_tui.cli._app import DEBUG, app
 from cortex_tui.cli._options import echo_error
 from cortex_tui.errors import CortexError, disk_error
 
-__all__ = ["app", "bestof", "control", "demo", "handover", "inspect", "intake", "integrate", "main", "observe", "plan", "review", "run", "serve",
+__all__ = ["app", "bestof", "control", "demo", "handover", "inspect", "intake", "integrate", "main", "observe", "plan", "queue", "review", "run", "serve",
            "session", "shell", "tools"]
 
 

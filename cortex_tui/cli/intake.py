@@ -1,4 +1,4 @@
-"""Tasks into a live run: ``add`` (one task, or a tasks file) and ``queue`` (what is pending, running, done)."""
+"""Tasks into a live run: ``add`` (one task, or a tasks file); ``queue`` is in cli/queue.py."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import json
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -14,10 +14,6 @@ from cortex_tui.cli._app import app
 from cortex_tui.cli._options import JsonOpt, RepoOpt, RunOpt, StateOpt
 from cortex_tui.cli._runs import layout_of, open_run
 from cortex_tui.errors import CortexError, LayoutError, UsageError
-
-if TYPE_CHECKING:
-    from cortex_tui.model.layout import SessionSpec
-    from cortex_tui.model.state import RunState
 
 
 def _split(v: str | None) -> list[str]:
@@ -161,58 +157,3 @@ async def _post(sock: Path, body: dict[str, Any]) -> dict[str, Any] | None:
                 raise
             return None
         return data
-
-
-@app.command()
-def queue(repo: RepoOpt = Path("."), state_dir: StateOpt = None, run_id: RunOpt = None, as_json: JsonOpt = False) -> None:
-    """The run's tasks by phase: pending (incl. the inbox), running, done."""
-    from cortex_tui.engine.intake import read_inbox
-    from cortex_tui.text import visible
-
-    store, state = open_run(repo, state_dir, run_id)
-    inbox, _ = read_inbox(store.dir)
-    phases: dict[str, list[str]] = {"pending": [], "running": [], "done": []}
-    waiting: dict[str, str] = {}
-    for rec in state.sessions.values():
-        phase = "done" if rec.state.terminal else "pending" if rec.state.value == "pending" else "running"
-        phases[phase].append(rec.name)
-        if phase == "pending" and rec.reason:
-            waiting[rec.name] = rec.reason
-    phases["pending"] += [s.name for s in inbox]
-    for s in inbox:
-        waiting[s.name] = "in the inbox: the next supervisor takes it"
-    data = {"run": state.run, **{k: {"count": len(v), "sessions": v} for k, v in phases.items()},
-            "inbox": [s.name for s in inbox], "waiting": waiting, "pool": state.pool,
-            "by_type": _by_type(state, inbox)}
-    if as_json:
-        typer.echo(json.dumps(data))
-        return
-    for k in ("pending", "running", "done"):
-        typer.echo(f"{k:<8} {len(phases[k]):>3}  {visible(', '.join(phases[k]))}")
-    if state.pool.get("slots") is not None:
-        typer.echo(f"pool     {state.pool.get('running', 0)}/{state.pool['slots']} slots in use"
-                   + (f", {state.pool['warm']['ready']} warm" if state.pool.get("warm") else ""))
-    for name, why in waiting.items():
-        typer.echo(f"  {visible(name)}: {visible(why)}")
-
-
-def _by_type(state: RunState, inbox: list[SessionSpec]) -> dict[str, dict[str, int]]:
-    """Counts per phase for each label (a task's type; "-" for none), from the added tables and the inbox."""
-    labels: dict[str, list[str]] = {}
-    for raw in state.added:
-        if isinstance(raw, dict) and isinstance(raw.get("name"), str):
-            labels[raw["name"]] = [str(x) for x in raw.get("labels") or []]
-    for spec in inbox:
-        labels[spec.name] = list(spec.labels)
-    try:
-        for s in layout_of(state).layout.session:
-            labels.setdefault(s.name, list(s.labels))
-    except CortexError:
-        pass  # a layout that no longer parses: its sessions count as "-"
-    out: dict[str, dict[str, int]] = {}
-    names = {**{n: r.state for n, r in state.sessions.items()}, **{s.name: None for s in inbox}}
-    for name, st in names.items():
-        phase = "pending" if st is None or st.value == "pending" else "done" if st.terminal else "running"
-        for label in labels.get(name) or ["-"]:
-            out.setdefault(label, {"pending": 0, "running": 0, "done": 0})[phase] += 1
-    return out

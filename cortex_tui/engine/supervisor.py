@@ -30,6 +30,7 @@ from cortex_tui.engine.nodes import NodeSet
 from cortex_tui.engine.observers import Observers, Plugin, start_observers
 from cortex_tui.engine.periodic import Periodic
 from cortex_tui.engine.pool import Pool
+from cortex_tui.engine.queue_view import TaskQueue, build_queue
 from cortex_tui.engine.reattach import foreign_note, open_run
 from cortex_tui.engine.reconciler import Reconciler
 from cortex_tui.engine.registry import SessionRegistry
@@ -288,6 +289,10 @@ class Supervisor:
 
     async def continue_session(self, name: str, *, from_base: bool = False, origin: str = "user") -> str:
         return await self.commands.continue_blocked(name, from_base=from_base, origin=origin)
+
+    async def queue(self) -> TaskQueue:
+        """The task queue (engine/queue_view.py): what ``cortex-tui queue``, the API and the TUI's ``Q`` show."""
+        return build_queue(self.state, self.layout, intake.read_inbox(self.store.dir)[0])
 
     def attach_argv(self, name: str) -> list[str]:
         return self.commands.attach_argv(name)

@@ -74,6 +74,8 @@ def entries(host: PaletteHost) -> list[tuple[str, Callable[[], object], str]]:
     out.append(("New session", partial(post, ShowScreen("new-session")), "Name, agent, prompt and scope"))
     out.append(("Review queue", partial(post, ShowScreen("review")),
                 "Approve, reject or request changes on finished branches"))
+    out.append(("Task queue", partial(post, ShowScreen("queue")),
+                "Pending (and why each waits), running, done, per type; the pool and its warm slots"))
     out.append(("Compare variants", partial(post, ShowScreen("compare")), "Best-of: score table, diffs, pick the winner"))
     out.append(("Keys", partial(post, ShowScreen("help")), "Show every key binding"))
     return out

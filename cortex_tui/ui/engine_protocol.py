@@ -11,6 +11,7 @@ from typing import Protocol, runtime_checkable
 
 from cortex_tui.bestof.models import Comparison
 from cortex_tui.engine.events import Event
+from cortex_tui.engine.queue_view import TaskQueue
 from cortex_tui.engine.review_view import BranchDiff, Decision, QueueView
 from cortex_tui.model.layout import Layout, ResolvedSession, SessionSpec
 from cortex_tui.model.state import RunState
@@ -66,6 +67,13 @@ class AddsSessions(Protocol):
     """An engine that can add a session to its live run (``n`` in the TUI, ``cortex-tui add``)."""
 
     async def add_session(self, spec: SessionSpec) -> None: ...
+
+
+@runtime_checkable
+class Queues(Protocol):
+    """An engine that answers the run's task queue (the Supervisor; the remote engine through ``/v1/queue``)."""
+
+    async def queue(self) -> TaskQueue: ...
 
 
 class ReviewCommands(Protocol):

@@ -18,6 +18,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("q", "quit — agents keep running in tmux"),
         ("V", "review queue: diff, verify, approve / reject / request changes"),
         ("C", "compare best-of variants, pick the winner"),
+        ("Q", "task queue: pending (and why each waits), running, done, per type; the pool and its warm slots"),
         ("U", "bring the sessions back after the run's tmux server died (as `cortex-tui up` does)"),
     )),
     ("Dashboard", (
@@ -39,6 +40,11 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("t", "attach to its tmux window, with your ~/.tmux.conf (detach: prefix d, C-b d by default)"),
         ("m", "type a message to the agent (session view)"),
         ("esc", "back to the dashboard"),
+    )),
+    ("Task queue (Q)", (
+        ("enter", "open the selected task's session"),
+        ("ctrl+r", "reload now (it also follows the engine's events)"),
+        ("esc", "back"),
     )),
     ("Review queue (V) and best-of compare (C)", (
         ("a", "approve: merge the branch into the base (asks y/n)"),
