@@ -1,4 +1,4 @@
-"""aider adapter: command lines, start file, (Y)es/(N)o prompts, the cost report line."""
+"""aider adapter: command lines, the typed prompt, (Y)es/(N)o prompts, recorded screens, the cost report line."""
 
 from __future__ import annotations
 
@@ -19,10 +19,15 @@ def test_command_lines_and_start_file(tmp_path: Path, monkeypatch: pytest.Monkey
     ctx = make_ctx(tmp_path, tmp_path)
     a.prepare(s, ctx)
     argv = a.command(s, ctx)
-    assert argv == ["aider", "--no-check-update", "--no-gitignore", "--no-analytics", "--analytics-log",
-                    str(ctx.events_file), "--model=anthropic/claude-sonnet-4-5",
-                    "--load", str(ctx.session_dir / "aider-start.txt")]
-    assert (ctx.session_dir / "aider-start.txt").read_text() == "/code add tests for the parser\n"
+    assert argv == ["aider", "--no-check-update", "--no-gitignore", "--no-show-release-notes", "--no-analytics",
+                    "--analytics-log", str(ctx.events_file),
+                    "--chat-history-file", str(ctx.session_dir / "aider.chat.history.md"),
+                    "--input-history-file", str(ctx.session_dir / "aider.input.history"),
+                    "--model=anthropic/claude-sonnet-4-5"]  # the prompt is typed (test_prompt_is_typed_…)
+    yes = a.command(make_session(agent="aider", prompt="x", permission_mode="yes-always"), ctx)
+    assert "--yes-always" in yes
+    with pytest.raises(ValueError, match="permission_mode 'auto' for aider"):
+        a.command(make_session(agent="aider", prompt="x", permission_mode="auto"), ctx)
     head = a.command(s, make_ctx(tmp_path, tmp_path, headless=True))
     assert head[-5:] == ["--yes-always", "--no-pretty", "--no-stream", "--message-file",
                          str(ctx.session_dir / "prompt.txt")]
@@ -74,3 +79,70 @@ def test_aider_analytics_log_usage() -> None:
             ledger.apply(s.model, s.usage, total=s.total)
     assert (ledger.usage.input, ledger.usage.output) == (1234, 56)  # what the fake API billed (--no-stream)
     assert a.interpret_event({"event": "launched", "properties": {}}) == []
+
+
+FIX = Path(__file__).parent / "fixtures" / "agents" / "aider" / "0.86.2"
+
+
+def _screen(name: str) -> list[str]:
+    return (FIX / name).read_text().splitlines()
+
+
+def test_recorded_screens_ready_waiting_idle() -> None:
+    """aider 0.86.2's own screens: its input prompt (ready / idle), its questions with their subjects."""
+    a = get_adapter("aider")
+    assert a.input_ready(_screen("screen-ready.txt")) and a.screen_idle(_screen("screen-denied.txt"))
+    for busy in ("screen-run-shell.txt", "screen-create-file.txt", "screen-hang-1.txt", "screen-hang-2.txt"):
+        assert not a.input_ready(_screen(busy)) and not a.screen_idle(_screen(busy)), busy
+    shell = a.find_approval(_screen("screen-run-shell.txt"))
+    assert shell is not None
+    assert shell.text == "echo hi > made.txt\nRun shell command? (Y)es/(N)o/(D)on't ask again [Yes]:"
+    new = a.find_approval(_screen("screen-create-file.txt"))
+    assert new is not None and new.text == "src/new.txt\nCreate new file? (Y)es/(N)o [Yes]:"
+    for none in ("screen-ready.txt", "screen-denied.txt", "screen-hang-1.txt", "screen-outside.txt"):
+        assert a.find_approval(_screen(none)) is None, none
+    assert _screen("screen-hang-1.txt") != _screen("screen-hang-2.txt")  # the spinner moved
+
+
+def test_prompt_is_typed_literally_as_one_paste(tmp_path: Path) -> None:
+    """Interactive: no prompt on the command line; the engine types it (one bracketed paste, then Enter).
+    Hostile text cannot end the paste early, run an aider command or reach a shell."""
+    a = get_adapter("aider")
+    s = make_session(agent="aider", prompt="fix it\n\tthen test")
+    assert a.typed_prompt(s, headless=False) == "fix it\n\tthen test"
+    assert a.typed_prompt(s, headless=True) is None  # headless: --message-file
+    assert a.typed_prompt(make_session(agent="aider", prompt=""), headless=False) is None
+    for cmd in ("/run rm -rf ~", "!rm -rf ~", "{"):
+        assert a.typed_prompt(make_session(agent="aider", prompt=cmd), headless=False) == " " + cmd
+    keys = a.message_keys("a\r\nb\x1b[201~\r/run touch pwned\x07 $(id)")
+    assert keys == [("literal", "\x1b[200~a\nb[201~\n/run touch pwned $(id)\x1b[201~"), ("key", "Enter")]
+
+
+def test_chat_history_refusal_outside_worktree(tmp_path: Path) -> None:
+    """aider refuses an edit outside its git root and records it in its chat history: that attempt is an
+    ``outside`` signal with the resolved path (once; an edit inside the worktree is none)."""
+    from cortex_tui.agents.aider_history import HistoryTail, refused_path
+
+    hist = tmp_path / "h.md"
+    text = (FIX / "chat-history-outside.md").read_text()
+    hist.write_text(text[: len(text) // 3])
+    tail = HistoryTail(hist, "/tmp/aexp/repo")
+    first = tail.read()
+    hist.write_text(text)
+    rest = tail.read()
+    outside = [s for s in first + rest if s.kind == "outside"]
+    assert [s.text for s in outside] == ["/tmp/aexp/elsewhere.txt"]
+    assert tail.read() == []
+    again = HistoryTail.restore(tail.checkpoint())
+    assert again is not None and again.read() == []
+    assert refused_path("> '/tmp/x/it''s' is not in the subpath of '/r'") is None
+    assert refused_path("> \"/tmp/it's\" is not in the subpath of '/r' OR one path is relative") == "/tmp/it's"
+    assert HistoryTail(hist, "/tmp/aexp").read() == []  # inside that root: not outside
+
+
+def test_offline_downloads_and_traceback_headers_are_not_task_errors() -> None:
+    a = get_adapter("aider")
+    line = next(ln for ln in _screen("screen-run-shell.txt") if ln.startswith("HTTPSConnectionPool"))
+    assert not a.is_error(line)
+    assert not a.is_error("Traceback (most recent call last):")
+    assert a.is_error('ValueError: conformance boom')

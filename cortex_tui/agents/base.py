@@ -74,8 +74,9 @@ class AgentAdapter:
     kind: str = "shell"
     approval_patterns: list[re.Pattern[str]] = field(default_factory=list)
     error_pattern: re.Pattern[str] = DEFAULT_ERROR_RE
-    progress: Literal["output", "events"] = "output"
-    """What counts as progress for silence detection: new output, or new structured events only."""
+    progress: Literal["output", "lines", "events"] = "output"
+    """What counts as progress for silence detection: new output, new complete output lines (a spinner that
+    redraws one line with ``\\r`` is not progress), or new structured events only."""
     exposes_usage: bool = False
     """False = usage is unknown (reported as null, never 0)."""
     detached: tuple[str, ...] = ()
@@ -113,6 +114,16 @@ class AgentAdapter:
             if pat.search(last):
                 return ApprovalPrompt(text=last.strip())
         return None
+
+    def typed_prompt(self, session: ResolvedSession, headless: bool) -> str | None:
+        """The text the engine types into the agent's input once :meth:`input_ready` (engine/typed_prompt.py),
+        for CLIs that cannot start an interactive session on a prompt from their command line; None (the
+        default): the prompt is on the command line, or there is none."""
+        return None
+
+    def input_ready(self, screen_lines: list[str]) -> bool:
+        """True when the screen shows the agent at its input, ready for typed text (see :meth:`typed_prompt`)."""
+        return False
 
     def screen_idle(self, screen_lines: list[str]) -> bool:
         """True when the screen shows the agent at its input prompt with no turn running (for agents whose

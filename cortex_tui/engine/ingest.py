@@ -171,7 +171,7 @@ class Ingest:
                 if EROFS in raw and (blocked := blocked_path(clean_line(raw.decode("utf-8", "replace")))):
                     self._sandbox_blocked(rt, blocked, clean_line(raw.decode("utf-8", "replace")))
         rec.last_output_at = now
-        if rt.adapter.progress == "output":
+        if rt.adapter.progress == "output" or (rt.adapter.progress == "lines" and lines):
             self.book.progress(rt, lines[-1] if lines else None)
         if lines:
             self.bus.publish(self.bus.make("output", rec.name, lines=lines))
@@ -298,7 +298,7 @@ class Ingest:
             if rt.rec.state.live and not self.best_of:
                 for name, change in self.overlap.change(rt.rec.name, path):
                     self.book.apply(self.runtimes[name], change)
-        if rt.adapter.progress == "output":
+        if rt.adapter.progress in ("output", "lines"):
             self.book.progress(rt)
         self.on_dirty()
 

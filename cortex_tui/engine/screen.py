@@ -54,8 +54,11 @@ class _Gate:
 
 
 class ScreenChecks:
-    def __init__(self, tasks: TaskSet, tmux_for: Callable[[SessionRecord], Tmux], book: TriggerBook) -> None:
+    def __init__(self, tasks: TaskSet, tmux_for: Callable[[SessionRecord], Tmux], book: TriggerBook,
+                 on_lines: Callable[[SessionRuntime, list[str]], bool] | None = None) -> None:
         self.tasks = tasks
+        self.on_lines = on_lines
+        """Sees every capture first (typed prompts); True: the screen is not read as idle this time."""
         self.tmux_for = tmux_for
         self.book = book
         self._gates: dict[str, _Gate] = {}
@@ -123,10 +126,11 @@ class ScreenChecks:
                     log.info("screen check of %s: %s", rec.name, e.message)
                     return
                 lines = screen.splitlines()
+                busy = self.on_lines(rt, lines) if self.on_lines is not None else False
                 prompt = rt.adapter.find_approval(lines)
                 # caused by the output that drew it (when the log was last written), not by this look
                 self.book.apply(rt, rt.approval.screen(prompt.text if prompt else None), cause_at=rt.output_written_at)
-                if prompt is None and rec.state is SessionState.RUNNING and rt.adapter.screen_idle(lines):
+                if prompt is None and not busy and rec.state is SessionState.RUNNING and rt.adapter.screen_idle(lines):
                     self.book.set_state(rt, SessionState.IDLE, None)  # e.g. back at its prompt after a deny
                 if not rt.screen_again:
                     self._arm(rt, g, loop)  # output that came during the capture is looked at in its turn

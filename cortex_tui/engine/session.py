@@ -91,6 +91,7 @@ class SessionRuntime:
         rec.finished_at = None
         rec.exit_code = None
         rec.last_progress_at = now
+        rec.prompt_typed_at = None  # a typed prompt (engine/typed_prompt.py) is typed again in the new attempt
         self.exit_seen = False
         self.silence = SilenceRule(spec.silence_after, spec.silence_cpu_percent, last_progress=now)
         self.approval = ApprovalRule()

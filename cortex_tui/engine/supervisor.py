@@ -42,6 +42,7 @@ from cortex_tui.engine.screen import ScreenChecks
 from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.engine.tasks import TaskSet, describe
 from cortex_tui.engine.triggers import TriggerBook
+from cortex_tui.engine.typed_prompt import TypedPrompts
 from cortex_tui.engine.usage import UsageBook, budget_spent, run_usage
 from cortex_tui.errors import DiskError
 from cortex_tui.layout import LoadedLayout
@@ -147,7 +148,9 @@ class Supervisor:
                                      read_exit=self.router.read_exit)
         self.periodic = Periodic(nodes=self.nodes, ingest=self.ingest, runtimes=self.rt, spawning=self._spawning,
                                  state=lambda: self.state, on_error=self._engine_error)
-        self.screens = ScreenChecks(self._bg, self._tmux, self.book)
+        self.typed = TypedPrompts(tasks=self._bg, clock=self.clock, headless=lambda: self.headless,
+                                  send=lambda n, t: self.send(n, t, origin="prompt"), look_again=self._check_screen_soon)
+        self.screens = ScreenChecks(self._bg, self._tmux, self.book, on_lines=self.typed.on_screen)
         self.review_enabled = True
         self.review = ReviewDesk(repo=self.repo, state_dir=self.state_dir, run=self.run_id, bus=self.bus,
                                  emit=self._emit, send=self.send, state=lambda: self.state, node_for=self.node_for,

@@ -153,6 +153,9 @@ class SessionRecord(BaseModel):
     """The sandbox it runs in (``bwrap``), None: none."""
     serving: list[int] = Field(default_factory=list)
     """TCP ports its process tree listens on (sampled with its CPU)."""
+    prompt_typed_at: float | None = None
+    """When its prompt was typed into the agent's own input (adapters that take it so: engine/typed_prompt.py);
+    None: not yet in this attempt (or the agent takes it on its command line)."""
 
     def active_triggers(self) -> list[TriggerRecord]:
         return [t for t in self.triggers if t.active]

@@ -73,6 +73,19 @@ class Driver:
     def write(self, path: str, content: str, **kw: Any) -> Step:
         raise NotImplementedError
 
+    def failing(self, cmd: str, **kw: Any) -> Step:
+        """A reply after which the agent runs the failing ``cmd`` by itself (repeated_error)."""
+        return self.shell(cmd, ask=False, **kw)
+
+    def repeat_session(self, cmd: str) -> dict[str, Any]:
+        """Session keys of the repeated_error scenario (the failing ``cmd`` runs without asking)."""
+        mode = self.auto_mode()
+        return {"permission_mode": mode} if mode else {}
+
+    def fail_session(self) -> dict[str, Any] | None:
+        """Session keys for exit_failed when API errors do not make the CLI exit non-zero (None: they do)."""
+        return None
+
 
 @functools.cache
 def _installed(kind: str, path: str) -> InstalledCli:
@@ -175,7 +188,13 @@ class ClaudeDriver(Driver):
 @dataclass
 class AiderDriver(Driver):
     """Aider through litellm's OpenAI provider: ``OPENAI_API_BASE`` at the Chat Completions fake, model
-    ``openai/<id>``; its edits are text (``--edit-format whole``), its shell commands ```bash blocks."""
+    ``openai/<id>``, interactive and pretty (its "Waiting for" spinner runs while the API is silent). Its edits
+    are SEARCH/REPLACE blocks (``--edit-format diff``; an empty SEARCH creates the file), its shell commands
+    ```bash blocks it asks to run. It never runs a shell command unasked (``--yes-always`` declines them), so
+    the same failing command three times is its own test loop: ``--auto-test --test-cmd CMD`` runs CMD after
+    every edit and sends the failure back to the model (three reflections)."""
+
+    ARGS = ("--no-show-model-warnings", "--no-auto-commits", "--edit-format", "diff")
 
     def fake(self, script: list[Step]) -> ScriptedLLM:
         return FakeChat(script)
@@ -184,8 +203,27 @@ class AiderDriver(Driver):
         return {**base_env(home), "OPENAI_API_KEY": API_KEY, "OPENAI_API_BASE": f"{api.url}/v1"}
 
     def layout_extra(self) -> dict[str, Any]:
-        return {"extra_args": ["--no-show-model-warnings", "--no-auto-commits", "--edit-format", "whole",
-                               "--no-pretty"]}
+        return {"extra_args": list(self.ARGS)}
+
+    def auto_mode(self) -> str | None:
+        return "yes-always"
+
+    def repeat_session(self, cmd: str) -> dict[str, Any]:
+        return {"permission_mode": "yes-always", "extra_args": [*self.ARGS, "--auto-test", "--test-cmd", cmd]}
+
+    def failing(self, cmd: str, **kw: Any) -> Step:
+        return self.write("src/attempt.py", "x = 1\n", **kw)  # an edit: aider runs its --test-cmd after it
+
+    def fail_session(self) -> dict[str, Any] | None:
+        # API errors never end aider non-zero (it reports them; --message then exits 0): its failing exits are
+        # its own start checks — here an edit format this version does not know (argparse: exit 2)
+        return {"extra_args": [*self.ARGS[:-2], "--edit-format", "no-such-format"]}
+
+    def shell(self, cmd: str, *, ask: bool = True, **kw: Any) -> Step:
+        return Step.say(f"I will run it.\n\n```bash\n{cmd}\n```\n", **kw)
+
+    def write(self, path: str, content: str, **kw: Any) -> Step:
+        return Step.say(f"Editing it.\n\n{path}\n```\n<<<<<<< SEARCH\n=======\n{content}>>>>>>> REPLACE\n```\n", **kw)
 
 
 @dataclass
@@ -282,17 +320,10 @@ class NotYetDriver(Driver):
         return f"{self.kind}: not done — {self.why}"
 
 
-_AIDER_INTERACTIVE = ("aider 0.86.2 cannot start an interactive session on its prompt (--load refuses /code: "
-                      "'only supported in interactive mode'); only headless runs are driven so far")
-
 DRIVERS: dict[str, Driver] = {
     "gemini": GeminiDriver("gemini", "gemini-2.5-pro"),
     "opencode": OpenCodeDriver("opencode", "fake/fake-coder", start_s=60.0),  # 20-50 s to boot on a loaded 2-core box
-    "aider": AiderDriver("aider", "openai/fake-coder", usage_headless=True, reports_cache=False, unsupported={
-        s: _AIDER_INTERACTIVE for s in ("approve", "deny", "repeated_error", "silence", "out_of_scope_scope",
-                                        "out_of_scope_worktree")} | {
-        "exit_failed": "aider 0.86.2 exits 0 after API errors in --message mode (it prints the error; "
-                       "repeated_error fires on the retries): there is no failing exit to observe"}),
+    "aider": AiderDriver("aider", "openai/fake-coder", usage_headless=True, reports_cache=False, start_s=30.0),
     "claude-code": ClaudeDriver("claude-code", MODEL),
     "codex": CodexDriver("codex", "gpt-5-codex"),
 }

@@ -172,9 +172,8 @@ def test_repeated_error(agent: str, git_repo: Path, tmp_path: Path) -> None:
         await expect(sup, lambda: triggers(seen, "repeated_error", NAME), 60 + d.start_s, f"{agent}: repeated_error")
         await finish(sup)
 
-    script = [d.shell(cmd, ask=False), d.shell(cmd, ask=False), d.shell(cmd, ask=False), d.say("It keeps failing.")]
-    events, sup, _ = supervise(d, git_repo, tmp_path, script, during=during,
-                               session={"permission_mode": d.auto_mode()} if d.auto_mode() else None)
+    script = [d.failing(cmd), d.failing(cmd), d.failing(cmd), d.say("It keeps failing.")]
+    events, sup, _ = supervise(d, git_repo, tmp_path, script, during=during, session=d.repeat_session(cmd))
     rep = triggers(events, "repeated_error", NAME)
     assert rep, dump(sup, events)
     assert "boom" in json.dumps(rep[0].data["evidence"])
@@ -279,7 +278,8 @@ def test_exit(agent: str, outcome: str, git_repo: Path, tmp_path: Path) -> None:
     d = _driver(agent, f"exit_{outcome}")
     script = [d.say("Nothing to do.")] if outcome == "finished" else [Step.error(500)] * 8
     t0 = time.time()
-    events, sup, _ = supervise(d, git_repo, tmp_path, script, headless=True, timeout=120)
+    events, sup, _ = supervise(d, git_repo, tmp_path, script, headless=True, timeout=120,
+                               session=d.fail_session() if outcome == "failed" else None)
     rec = sup.state.sessions[NAME]
     assert rec.state.value == outcome, dump(sup, events)
     assert rec.exit_code is not None and (rec.exit_code == 0) == (outcome == "finished"), rec.exit_code
