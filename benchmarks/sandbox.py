@@ -1,12 +1,16 @@
 """Sandbox benchmark (issue #19): what ``sandbox = "bwrap"`` adds to a spawn, against a plain spawn in the same run.
 
-    python benchmarks/sandbox.py [--n 40] [--rounds 3]
+    python benchmarks/sandbox.py [--n 40] [--rounds 3] [--node]
 
 * start: one process start, ``/bin/sh -c true`` (the floor) vs the same inside the session's real jail
   (``backends/sandbox.py`` ``jail_for`` on a real worktree: warn mode, and enforce mode with a 3-glob scope,
   each with ``network = "none"`` too). This is the bwrap start itself.
+* node launcher: the same start through what an ssh node runs (``python -S`` of ``backends/sandbox.py``, which
+  computes the jail from the node's filesystem and execs bwrap; ``backends/sandbox_remote.py``), here on this
+  machine so only the launcher's own cost is added.
 * session: a whole session through the engine (worktree, window, the agent ``true``, its exit seen), plain vs
-  ``sandbox = "bwrap"``: what a user waits for.
+  ``sandbox = "bwrap"``: what a user waits for; with ``--node`` also on a loopback sshd node (the first sandboxed
+  spawn there includes the once-per-node bwrap check and the launcher's upload).
 
 Prints p50/p90 in milliseconds and the ratio to the plain floor.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import shutil
 import subprocess
 import sys
@@ -22,8 +27,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from _common import isolate, kill_servers, make_repo, pct
+from sshd import SshServer
 
+from cortex_tui.backends import sandbox
 from cortex_tui.backends.sandbox import bwrap_argv, jail_for, probe
 from cortex_tui.engine.supervisor import Supervisor
 from cortex_tui.layout import parse_layout
@@ -38,10 +46,17 @@ def time_starts(argv: list[str], n: int) -> list[float]:
     return out
 
 
-def session_time(root: Path, tag: str, sandbox: bool) -> float:
+def node_toml(sshd: SshServer) -> str:
+    kw = sshd.node_kwargs()
+    return (f'[[node]]\nname = "box1"\nhost = "{kw["host"]}"\nport = {kw["port"]}\nuser = "{kw["user"]}"\n'
+            f'identity = "{kw["identity"]}"\nworkdir = "{kw["workdir"]}"\npython = "{kw["python"]}"\n'
+            f'ssh_options = ["UserKnownHostsFile={sshd.known_hosts}"]\n')
+
+
+def session_time(root: Path, tag: str, boxed: bool, node: SshServer | None = None) -> float:
     repo = make_repo(root / f"repo-{tag}")
-    text = ('[run]\nname = "bench"\n[[session]]\nname = "s"\nagent = "shell"\ncommand = "true"\n'
-            + ('sandbox = "bwrap"\n' if sandbox else ""))
+    text = (f'[run]\nname = "bench{tag}"\n{node_toml(node) if node else ""}[[session]]\nname = "s"\nagent = "shell"\n'
+            'command = "true"\n' + ('sandbox = "bwrap"\n' if boxed else "") + ('node = "box1"\n' if node else ""))
     path = root / f"layout-{tag}.toml"
     path.write_text(text)
     sup = Supervisor(parse_layout(text, path), repo, headless=True)
@@ -67,6 +82,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=40)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--node", action="store_true", help="also whole sessions on a loopback sshd node")
     args = ap.parse_args()
     why = probe()
     if why is not None:
@@ -86,8 +102,11 @@ def main() -> None:
                             enforce=enforce, agent="shell", session_dir=sd, env={}, network=network, repo=repo)
             return bwrap_argv(jail, floor_argv)
 
+        params = {"worktree": str(wt), "branch": "cortex/bench/s", "scope": [], "enforce": False, "agent": "shell",
+                  "session_dir": str(sd), "network": "host", "repo": str(repo)}
+        launcher = [sys.executable, "-S", sandbox.__file__, json.dumps(params), "--", *floor_argv]
         cases = [("plain", floor_argv), ("bwrap", jailed(False, "host")), ("bwrap enforce", jailed(True, "host")),
-                 ("bwrap net=none", jailed(False, "none"))]
+                 ("bwrap net=none", jailed(False, "none")), ("node launcher", launcher)]
         time_starts(floor_argv, 5)  # warm the page cache
         print(f"process start ({args.n} each)")
         print(f"{'case':<16} {'p50 ms':>8} {'p90 ms':>8} {'ratio':>6}")
@@ -101,9 +120,30 @@ def main() -> None:
         p50, b50 = pct(plain, 50), pct(boxed, 50)
         print(f"{'plain':<16} {p50 * 1000:>8.0f}\n{'bwrap':<16} {b50 * 1000:>8.0f}   ratio {b50 / p50:.2f}x, "
               f"+{(b50 - p50) * 1000:.0f} ms")
+        if args.node:
+            node_rounds(root, args.rounds)
     finally:
         kill_servers(root)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def node_rounds(root: Path, rounds: int) -> None:
+    sshd = SshServer(root / "node")
+    sshd.start()
+    try:
+        print(f"\nwhole session on a loopback ssh node ({rounds} rounds; each its own supervisor: the first sandboxed"
+              " spawn on a node checks its bwrap and uploads the launcher)")
+        session_time(root, "nw", False, sshd)  # warm-up: the node's tmux server, git's first push
+        plain: list[float] = []
+        boxed: list[float] = []
+        for r in range(rounds):  # interleaved: the load of the shared machine hits both alike
+            plain.append(session_time(root, f"np{r}", False, sshd))
+            boxed.append(session_time(root, f"nb{r}", True, sshd))
+        p50, b50 = pct(plain, 50), pct(boxed, 50)
+        print(f"{'plain':<16} {p50 * 1000:>8.0f}\n{'bwrap':<16} {b50 * 1000:>8.0f}   ratio {b50 / p50:.2f}x, "
+              f"+{(b50 - p50) * 1000:.0f} ms")
+    finally:
+        sshd.close()
 
 
 if __name__ == "__main__":
