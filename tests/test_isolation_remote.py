@@ -293,6 +293,12 @@ node = "box1"
 sandbox = "bwrap"
 command = "touch agent-started"
 [[session]]
+name = "boxed2"
+node = "box1"
+sandbox = "bwrap"
+network = "none"
+command = "touch agent-started"
+[[session]]
 name = "plain"
 node = "box1"
 command = "echo PLAIN-RAN"
@@ -305,6 +311,9 @@ command = "echo PLAIN-RAN"
     assert boxed.reason is not None and "on node box1: bwrap not found" in boxed.reason, boxed.reason
     assert "install bubblewrap on node box1 (Debian/Ubuntu: apt-get install bubblewrap" in boxed.reason
     assert not (Path(boxed.worktree) / "agent-started").exists()
+    boxed2 = sup.state.sessions["boxed2"]  # network = "none" too: never run open
+    assert boxed2.state is SessionState.FAILED and boxed2.window_id is None
+    assert boxed2.reason is not None and "on node box1: bwrap not found" in boxed2.reason, boxed2.reason
     assert plain.state is SessionState.FINISHED and "PLAIN-RAN" in _log(sup, plain.slug)
 
 
