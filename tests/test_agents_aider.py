@@ -116,6 +116,10 @@ def test_prompt_is_typed_literally_as_one_paste(tmp_path: Path) -> None:
         assert a.typed_prompt(make_session(agent="aider", prompt=cmd), headless=False) == " " + cmd
     keys = a.message_keys("a\r\nb\x1b[201~\r/run touch pwned\x07 $(id)")
     assert keys == [("literal", "\x1b[200~a\nb[201~\n/run touch pwned $(id)\x1b[201~"), ("key", "Enter")]
+    big = "é" * 9000  # 18 KB of UTF-8: one tmux command would be refused ("command too long")
+    parts = a.message_keys(big)
+    assert parts[-1] == ("key", "Enter") and all(k == "literal" and len(v.encode()) <= 8000 for k, v in parts[:-1])
+    assert "".join(v for _, v in parts[:-1]) == "\x1b[200~" + big + "\x1b[201~"
 
 
 def test_chat_history_refusal_outside_worktree(tmp_path: Path) -> None:

@@ -65,6 +65,9 @@ _SUBJECT_STOP = re.compile(r"^(?:Tokens: |```|Applied edit to |Running )|\(Y\)es
 MAX_SUBJECT = 6
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 PASTE_START, PASTE_END = "\x1b[200~", "\x1b[201~"
+LITERAL_CHARS = 2000
+"""A paste is typed in pieces of at most this many characters (tmux refuses a command over ~16 KB: "command too
+long"; 2000 characters are at most 8 KB of UTF-8)."""
 _HOUSEKEEPING = re.compile(r"raw\.githubusercontent\.com.*model_prices_and_context_window\.json|openrouter\.ai/api/v1/models")
 """aider's own model-metadata downloads: offline, each start (and each model lookup) prints the failure, e.g.
 ``HTTPSConnectionPool(host='raw.githubusercontent.com', …) … NameResolutionError(…)`` — not an error of the task."""
@@ -142,7 +145,9 @@ class AiderAdapter(AgentAdapter):
     def message_keys(self, text: str) -> list[KeyInput]:
         """One bracketed paste (newlines and tabs are text, not Enter or completion), then Enter."""
         clean = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-        return [("literal", PASTE_START + clean + PASTE_END), ("key", "Enter")]
+        paste = PASTE_START + clean + PASTE_END
+        keys: list[KeyInput] = [("literal", paste[i:i + LITERAL_CHARS]) for i in range(0, len(paste), LITERAL_CHARS)]
+        return [*keys, ("key", "Enter")]
 
     def is_error(self, line: str) -> bool:
         """The error rule's lines, less aider's own offline downloads and a bare Python traceback header (the
