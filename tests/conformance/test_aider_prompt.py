@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from drivers import DRIVERS
 from fake_llm import ScriptedLLM
-from test_conformance import NAME, expect, finish, state, supervise, worktree_of
+from test_conformance import expect, finish, state, supervise, worktree_of
 
 from cortex_tui.engine.supervisor import Supervisor
 
@@ -29,7 +29,7 @@ def test_hostile_long_prompt_arrives_literally(git_repo: Path, tmp_path: Path) -
         await expect(sup, lambda: state(sup) == "idle", 30, "aider: idle after the turn")
         await finish(sup)
 
-    events, sup, api = supervise(d, git_repo, tmp_path, [d.say("Read it.")], prompt=body, during=during)
+    events, _, api = supervise(d, git_repo, tmp_path, [d.say("Read it.")], prompt=body, during=during)
     users = [m for m in api.model_requests()[0]["messages"] if m.get("role") == "user"]
     got = str(users[-1]["content"])
     assert got.lstrip(" ").startswith(body), got[:200]  # one leading space keeps "/run" from being aider's command
