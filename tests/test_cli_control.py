@@ -81,6 +81,32 @@ def test_stop_restart_logs_through_the_background_supervisor(live_run: Path) -> 
     assert "stopped supervisor" in r.stdout and "stopped talker" in r.stdout
 
 
+def test_attach_takes_the_window_from_the_live_supervisor_not_a_lagging_state_file(live_run: Path,
+                                                                                    tmp_path: Path) -> None:
+    """state.json is saved behind the engine (up to 0.25 s, and not at all for a quiet session): `attach` asks the
+    live supervisor which window the session has. Here the saved window id is wrong on purpose."""
+    from cortex_tui.backends.tmux import socket_name
+
+    repo = live_run
+    state_file = repo / "coordination/runs/ctl/state.json"
+    data = json.loads(state_file.read_text())
+    real = data["sessions"]["sleeper"]["window_id"]
+    data["sessions"]["sleeper"]["window_id"] = "@999"
+    state_file.write_text(json.dumps(data))
+    inner = ["tmux", "-L", socket_name("ctl", repo / "coordination")]
+    outer = ["tmux", "-S", str(tmp_path / "outer.sock"), "-f", "/dev/null"]
+    subprocess.run([*outer, "new-session", "-d", "-x", "120", "-y", "32",
+                    f"{sys.executable} -m cortex_tui.cli attach sleeper --repo {repo}; sleep 60"], check=True)
+    try:
+        def attached() -> list[str]:
+            r = subprocess.run([*inner, "list-clients", "-F", "#{window_id}"], capture_output=True, text=True)
+            return r.stdout.split()
+
+        wait_until(lambda: attached() == [real], timeout=30, what="a client attached to the sleeper's real window")
+    finally:
+        subprocess.run([*outer, "kill-server"], capture_output=True)
+
+
 def test_logs_follow_ends_when_the_session_ends(git_repo: Path, tmp_path: Path) -> None:
     layout = tmp_path / "f.toml"
     layout.write_text('[run]\nname = "fol"\n[defaults]\nagent = "sim"\n[[session]]\nname = "short"\n'

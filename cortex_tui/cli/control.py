@@ -116,9 +116,17 @@ def live_api(store: RunStore) -> Path | None:
 def api_call(store: RunStore, session: str, action: str, timeout: float = 60.0,
              body: dict[str, Any] | None = None) -> dict[str, Any]:
     """POST ``/v1/sessions/{session}/{action}`` to the run's supervisor over its API socket (0600)."""
+    from urllib.parse import quote
+
+    return api_request(store, "POST", f"/v1/sessions/{quote(session, safe='')}/{action}", action, timeout,
+                       body or {})
+
+
+def api_request(store: RunStore, method: str, url: str, action: str, timeout: float = 60.0,
+                body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``method url`` on the run's supervisor over its API socket (0600); ``action`` names it in errors."""
     import http.client
     import socket
-    from urllib.parse import quote
 
     from cortex_tui.api.server import find_socket
 
@@ -142,8 +150,7 @@ def api_call(store: RunStore, session: str, action: str, timeout: float = 60.0,
 
     conn = _Unix("cortex", timeout=timeout)
     try:
-        conn.request("POST", f"/v1/sessions/{quote(session, safe='')}/{action}",
-                     body=json.dumps(body or {}).encode(),
+        conn.request(method, url, body=None if body is None else json.dumps(body).encode(),
                      headers={"Content-Type": "application/json", "X-Cortex-Origin": "cli"})
         resp = conn.getresponse()
         raw = resp.read()

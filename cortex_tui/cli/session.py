@@ -23,16 +23,23 @@ if TYPE_CHECKING:
 @app.command()
 def attach(session: SessionArg, repo: RepoOpt = Path("."), state_dir: StateOpt = None, run_id: RunOpt = None) -> None:
     """Attach this terminal to a session's tmux window (detach with the tmux prefix + d)."""
-    from cortex_tui.backends.tmux import Tmux
+    from urllib.parse import quote
 
-    _, state = open_run(repo, state_dir, run_id)
+    from cortex_tui.backends.tmux import Tmux
+    from cortex_tui.cli.control import api_request, live_api
+
+    store, state = open_run(repo, state_dir, run_id)
     rec = record(state, session)
-    if not rec.window_id:
-        raise CortexError(f"session {session!r} has no window (state: {rec.state.value})")
-    if rec.node != "local":
-        argv = remote_node(state, rec.node).attach_argv(rec.window_id)
+    window, node, now = rec.window_id, rec.node, rec.state.value
+    if live_api(store) is not None:  # the live supervisor knows the window now (state.json may lag a restart)
+        live = api_request(store, "GET", f"/v1/sessions/{quote(session, safe='')}", "attach", 10.0)
+        window, node, now = live.get("window") or None, str(live.get("node") or node), str(live.get("state", now))
+    if not window:
+        raise CortexError(f"session {session!r} has no window (state: {now})")
+    if node != "local":
+        argv = remote_node(state, node).attach_argv(window)
     else:
-        argv = Tmux(state.socket).attach_argv(rec.window_id)
+        argv = Tmux(state.socket).attach_argv(window)
     env = {k: v for k, v in os.environ.items() if k != "TMUX"}
     os.execvpe(argv[0], argv, env)
 
