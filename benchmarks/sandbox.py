@@ -104,7 +104,7 @@ def main() -> None:
 
         params = {"worktree": str(wt), "branch": "cortex/bench/s", "scope": [], "enforce": False, "agent": "shell",
                   "session_dir": str(sd), "network": "host", "repo": str(repo)}
-        launcher = [sys.executable, "-S", sandbox.__file__, json.dumps(params), "--", *floor_argv]
+        launcher = [sys.executable, "-I", "-S", sandbox.__file__, json.dumps(params), "--", *floor_argv]
         cases = [("plain", floor_argv), ("bwrap", jailed(False, "host")), ("bwrap enforce", jailed(True, "host")),
                  ("bwrap net=none", jailed(False, "none")), ("node launcher", launcher)]
         time_starts(floor_argv, 5)  # warm the page cache

@@ -3,7 +3,7 @@
 :class:`NodeWorkspace` is the node's :class:`~cortex_tui.backends.node.Workspace`. Everything runs over the node's
 ControlMaster:
 
-- a **setup step** runs on the node under a small runner (the node's python, ``-S``: stdlib only) that starts it
+- a **setup step** runs on the node under a small runner (the node's python, ``-I -S``: stdlib only) that starts it
   with ``/bin/sh -c`` in the worktree in a process group of its own, streams its output back (appended to the
   session's log *here*, as it comes), and at the phase's time limit TERMs the group, then KILLs it
   :data:`~cortex_tui.backends.steps.KILL_GRACE_S` later. The runner also ends the group when its stdin closes
@@ -150,7 +150,7 @@ class NodeWorkspace:
         """Run one step on the node; its output to the file descriptor ``out``. ``(exit code, timed out)``."""
         t = self.rn.transport
         t.connect()
-        argv = t.remote_argv([self.rn.node.python, "-S", "-c", STEP_PY, self.path, step, f"{left:.3f}",
+        argv = t.remote_argv([self.rn.node.python, "-I", "-S", "-c", STEP_PY, self.path, step, f"{left:.3f}",
                               f"{KILL_GRACE_S:g}"])
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.PIPE)
         assert proc.stdin is not None and proc.stderr is not None
@@ -179,7 +179,7 @@ class NodeWorkspace:
 
     # include ---------------------------------------------------------------------------------
     def include(self, paths: list[str], *, repo: Path, mode: str) -> list[Included]:
-        r = self.rn.transport.run([self.rn.node.python, "-S", "-c", INCLUDE_PY, self.checkout or "", self.path, mode,
+        r = self.rn.transport.run([self.rn.node.python, "-I", "-S", "-c", INCLUDE_PY, self.checkout or "", self.path, mode,
                                    *paths], timeout=600)
         try:
             items = json.loads(r.stdout.strip().splitlines()[-1])

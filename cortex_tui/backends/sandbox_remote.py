@@ -3,7 +3,7 @@
 The jail is the same as on this machine (:func:`cortex_tui.backends.sandbox.jail_for`), but it must be computed
 from the *node's* filesystem: its worktree's ``.git`` file, the bare repo's object store and ref directories,
 the agent's state directories under the node's ``HOME``. So :mod:`cortex_tui.backends.sandbox` itself (stdlib
-only) is uploaded once per node and run there as the agent's command, by the node's python with ``-S`` (no
+only) is uploaded once per node and run there as the agent's command, by the node's python with ``-I -S`` (no
 site-packages: it never needs cortex-tui installed on the node). It computes the jail and execs bwrap; the
 node's exit wrapper stays outside, as on this machine.
 
@@ -86,4 +86,4 @@ class NodeJail:
                   "enforce": spec.scope_mode == "enforce", "agent": spec.agent,
                   "session_dir": str(ctx.session_dir), "network": str(spec.network), "repo": str(rn.workdir),
                   "readable": [c for c in (self.checkout,) if c]}
-        return [rn.node.python, "-S", str(self.launcher(rn)), json.dumps(params), "--", *argv]
+        return [rn.node.python, "-I", "-S", str(self.launcher(rn)), json.dumps(params), "--", *argv]

@@ -3,7 +3,9 @@
 
 :class:`Isolation` is used by :class:`~cortex_tui.engine.lifecycle.Lifecycle` in its spawn thread:
 :meth:`Isolation.runtime_spec` fills the session's ports and env placeholders, :meth:`Isolation.preparer` gives
-the node the callback it runs once the worktree exists (include, then setup). Events and state changes are
+the node the callback it runs once the worktree exists (include, then setup), with the node's
+:class:`~cortex_tui.backends.node.Workspace`: this machine's worktree, or an ssh node's (the steps then run there,
+``backends/remote_steps.py``). Events and state changes are
 handed to the loop (``call_soon_threadsafe``), never made from the thread.
 """
 
