@@ -62,6 +62,21 @@ def test_recorded_denied_turn(tmp_path: Path) -> None:
     assert "busy" not in kinds[asked + 1:replied]
 
 
+def test_recorded_approved_turn_is_idle_at_the_models_last_step(tmp_path: Path) -> None:
+    """The turn ends at the step-finish whose reason is not tool-calls — not 1-2 s later at session.idle — and
+    OpenCode's own busy after it (its diff summary) does not flip the session back to running."""
+    a, _ = _adapter(tmp_path)
+    seq: list[tuple[str, str | None]] = []
+    for ln in (FIX / "events-approved.jsonl").read_text().splitlines():
+        ev = json.loads(ln)
+        seq += [(s.kind, ev.get("event")) for s in a.interpret_event(ev) if s.kind in ("busy", "idle", "waiting")]
+    kinds = [k for k, _ in seq]
+    first_idle = kinds.index("idle")
+    assert seq[first_idle][1] == "message.part.updated"  # the model's last step, before session.idle
+    assert "busy" not in kinds[first_idle:]
+    assert kinds.index("waiting") < kinds.index("busy", kinds.index("waiting")) < first_idle
+
+
 def test_tool_updates_while_asked_do_not_end_waiting(tmp_path: Path) -> None:
     a, _ = _adapter(tmp_path)
     a.interpret_event({"source": "opencode", "event": "permission.asked", "payload": {"id": "per_1", "permission": "bash",

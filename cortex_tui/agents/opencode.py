@@ -9,7 +9,9 @@ Structured signals: a plugin of ours (``cortex_tui/data/opencode_plugin.js``), l
 ``OPENCODE_CONFIG_CONTENT`` (merged over the user's own configuration, which is never written), appends
 OpenCode's bus events to the session's events file (``source: "opencode"``):
 
-* ``session.status`` ``busy`` / ``session.idle`` → busy / idle;
+* ``session.status`` ``busy`` / ``session.idle`` → busy / idle; a ``step-finish`` part whose reason is not
+  ``tool-calls`` (the model ended its turn) → idle at once (``session.idle`` follows 1-2 s later, after
+  OpenCode's own diff summary; its ``busy`` meanwhile is progress, not a new turn);
 * ``permission.asked`` → waiting (the permission and its patterns/command as evidence),
   ``permission.replied`` → the dialog is gone;
 * ``message.updated`` of an assistant message → its ``tokens`` (``input`` excludes ``cache.read``) and
@@ -79,6 +81,11 @@ class OpenCodeAdapter(AgentAdapter):
     _asked: set[str] = field(default_factory=set, repr=False, compare=False)
     """permission requests asked and not replied yet: meanwhile other events are progress, never ``busy``
     (a ``busy`` ends the waiting state, and the dialog would be raised twice)."""
+    _turn_over: bool = field(default=False, repr=False, compare=False)
+    """The model ended its turn (a ``step-finish`` whose reason is not ``tool-calls``): OpenCode's own work
+    after it (its diff summary, a ``busy`` status before ``session.idle``) is progress, not a new turn; a new
+    message (the next prompt, another assistant step) ends this."""
+    _messages: set[str] = field(default_factory=set, repr=False, compare=False)
     _root: str = ""
 
     def command(self, session: ResolvedSession, ctx: SpawnContext) -> list[str]:
@@ -152,7 +159,7 @@ class OpenCodeAdapter(AgentAdapter):
     # ------------------------------------------------------------------ events
     def interpret_event(self, event: dict[str, Any]) -> list[AgentSignal]:
         sigs = self._interpret(event)
-        if self._asked:
+        if self._asked or self._turn_over:
             sigs = [AgentSignal("progress", text=s.text) if s.kind == "busy" else s for s in sigs]
         return sigs
 
@@ -190,6 +197,9 @@ class OpenCodeAdapter(AgentAdapter):
         return []
 
     def _message(self, info: object) -> list[AgentSignal]:
+        if isinstance(info, dict) and isinstance(info.get("id"), str) and info["id"] not in self._messages:
+            self._messages.add(info["id"])
+            self._turn_over = False  # a new prompt or another step of the model: a turn runs
         if not isinstance(info, dict) or info.get("role") != "assistant" or not isinstance(info.get("id"), str):
             return []
         tokens = info.get("tokens")
@@ -208,6 +218,12 @@ class OpenCodeAdapter(AgentAdapter):
         return [AgentSignal("usage", usage=u, model=m or None, total=True, cost_usd=c or None) for m, (u, c) in per.items()]
 
     def _part(self, part: object) -> list[AgentSignal]:
+        if isinstance(part, dict) and part.get("type") == "step-finish":
+            reason = part.get("reason")
+            if reason in ("tool-calls", "tool_calls") or self._asked:  # it goes on with the tools' results
+                return [AgentSignal("progress", text=f"step finished ({reason})")]
+            self._turn_over = True  # the turn's end, ~1-2 s before OpenCode's session.idle
+            return [AgentSignal("idle", text=f"turn ended ({reason})")]
         if not isinstance(part, dict) or part.get("type") != "tool":
             return []
         st = part.get("state") if isinstance(part.get("state"), dict) else {}
