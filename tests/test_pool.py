@@ -26,13 +26,29 @@ def sessions(n: int, steps: str) -> str:
 
 
 def most_live(events: list[Event]) -> int:
-    """The most sessions live at once, replayed from the state events (emitted as each state changes)."""
+    """The most sessions holding a slot at once, replayed from the events by time: a session holds one from
+    the state event that makes it live until its exit was seen (``finished``'s ``exited_at``: the final look
+    after it holds none) or a state event that ends it."""
     state: dict[str, str] = {}
-    most = 0
+    since: dict[str, float] = {}
+    spans: list[tuple[float, float]] = []
     for e in events:
-        if e.kind == "state" and e.session:
+        if not e.session:
+            continue
+        if e.kind == "state":
+            was, now = state.get(e.session) in LIVE, e.data["state"] in LIVE
             state[e.session] = e.data["state"]
-            most = max(most, sum(1 for s in state.values() if s in LIVE))
+            if now and not was:
+                since[e.session] = e.ts
+            elif was and not now and e.session in since:
+                spans.append((since.pop(e.session), e.ts))
+        elif e.kind == "finished" and e.session in since and e.data.get("exited_at") is not None:
+            spans.append((since.pop(e.session), float(e.data["exited_at"])))
+    spans += [(t, float("inf")) for t in since.values()]
+    most = live = 0
+    for _, step in sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans]):  # an end before a start
+        live += step
+        most = max(most, live)
     return most
 
 
@@ -51,6 +67,25 @@ def test_a_pool_of_3_runs_10_tasks_3_at_a_time_each_once(git_repo: Path, tmp_pat
     scaled = [e.data for e in events if e.kind == "pool_scaled"]
     assert scaled and scaled[0]["slots"] == 3
     assert sup.state.pool["slots"] == 3
+
+
+def test_an_exit_frees_its_slot_at_once_the_next_task_starts_during_its_final_look(git_repo: Path,
+                                                                                   tmp_path: Path) -> None:
+    text = '[run]\nname = "poolgap"\n[pool]\nsize = 1\n[defaults]\nagent = "sim"\n' + sessions(
+        3, '"write f{i}.txt {i}", "commit t{i}"')
+    sup = make_sup(git_repo, text, tmp_path)
+    events = run_to_end(sup, timeout=240)
+    assert {rt.rec.state for rt in sup.rt.values()} == {SessionState.FINISHED}
+    at = {(e.kind, e.session, e.data.get("state")): i for i, e in enumerate(events)}
+    for prev, nxt in (("t0", "t1"), ("t1", "t2")):
+        # the slot's next task was admitted when the exit was seen, not after the exited one's git work
+        # (head, diff, sweep) and review: its start comes before that session's `finished`
+        assert at[("state", nxt, "starting")] < at[("finished", prev, None)], [
+            (e.kind, e.session, e.data.get("state")) for e in events if e.kind in ("state", "finished")]
+    assert most_live(events) == 1  # and never two agents in the one slot
+    for i in range(3):  # each one's end was looked at all the same
+        rec = sup.rt[f"t{i}"].rec
+        assert rec.head_commit == git(git_repo, "rev-parse", rec.branch).strip() and rec.diff_added == 1
 
 
 def test_pool_min_max_grows_with_the_queue_and_never_above_max(git_repo: Path, tmp_path: Path) -> None:
@@ -154,6 +189,82 @@ def test_warm_slots_are_taken_by_tasks_and_refilled(git_repo: Path, tmp_path: Pa
     assert len([s for s in slots if s.is_dir()]) == 2  # kept for the next supervisor
     branches = git(git_repo, "branch", "--list", "cortex-warm/poolw/*")
     assert all(f"cortex-warm/poolw/{d.name}" in branches for d in slots if d.is_dir())
+
+
+def test_a_warm_task_starts_its_agent_in_the_idle_window_made_ahead_for_its_slot(git_repo: Path,
+                                                                                 tmp_path: Path) -> None:
+    import asyncio
+
+    text = ('[run]\nname = "poolwin"\n[pool]\nsize = 1\nwarm = 1\n[defaults]\nagent = "sim"\n'
+            + sessions(3, '"say hello from t{i}", "write f{i}.txt {i}", "commit t{i}"'))
+    sup = make_sup(git_repo, text, tmp_path)
+    events: list[Event] = []
+    sup.subscribe(events.append)
+    ahead: list[tuple[str, str]] = []
+
+    async def main() -> None:
+        await sup.start()
+        warm = sup.pool.warm
+        assert warm is not None
+        await asyncio.to_thread(warm.scan)
+        await asyncio.to_thread(warm.fill)  # the slot and its window, before any task runs
+        ahead.extend((w.window_id, w.warm) for w in sup.tmux.list_windows() if w.warm)
+        await asyncio.wait_for(sup.supervise(until_done=True), 240)
+        await sup.shutdown()
+
+    asyncio.run(main())
+    assert {rt.rec.state for rt in sup.rt.values()} == {SessionState.FINISHED}
+    assert len(ahead) == 1 and ahead[0][1].startswith("w-")  # an idle window, named by its slot's option
+    claimed = [e for e in events if e.kind == "warm_slot" and e.data["action"] == "claimed"]
+    assert [e.session for e in claimed][:1] == ["t0"] and claimed[0].data["slot"] == ahead[0][1]
+    assert sup.rt["t0"].rec.window_id == ahead[0][0]  # t0's agent ran in the window made ahead, not a new one
+    assert all(e.data["window"] for e in claimed)  # so did every task that took a slot
+    wins = {w.window_id: w for w in sup.tmux.list_windows()}
+    for e in claimed:
+        rec = sup.rt[e.session or ""].rec
+        w = wins[rec.window_id or ""]
+        assert (w.tag, w.warm, w.instance, w.name) == (rec.name, "", sup.state.instance, rec.name)
+        assert w.dead and w.dead_status == 0
+        log = (sup.store.log_path(rec.slug)).read_text()
+        assert f"hello from {rec.name}" in log  # its output was piped to its log from the start
+    idle = [w for w in wins.values() if w.warm]  # the refill made the next slot its window too
+    assert len(idle) == 1 and not idle[0].dead and (git_repo / ".cortex/warm/poolwin" / idle[0].warm).is_dir()
+    sup.tmux.kill_server()
+
+
+def test_the_next_supervisor_takes_up_idle_windows_of_its_slots_and_closes_the_others(git_repo: Path) -> None:
+    from cortex_tui.backends.tmux import Tmux
+    from cortex_tui.engine.warm import WarmSlots
+
+    base = git(git_repo, "rev-parse", "HEAD").strip()
+    tmux = Tmux("warmwin")
+    tmux.ensure_server(git_repo, "test")
+    tmux.instance = "run-1"
+
+    def ignore(kind: EventKind, session: str | None, /, **data: Any) -> None:
+        return None
+
+    def slots() -> WarmSlots:
+        return WarmSlots(repo=git_repo, run="r", count=2, base_commit=lambda: base, emit=ignore, tmux=tmux)
+
+    try:
+        first = slots()
+        first.fill()
+        a, b = first.ready
+        made = {first.windows[a.name].window_id, first.windows[b.name].window_id}
+        assert {w.window_id for w in tmux.list_windows() if w.warm} == made
+        stray = tmux.warm_window(slot="w-gone", cwd=git_repo, run="r")  # a slot no longer on disk
+        git(a, "checkout", "-q", "-b", "elsewhere")  # a slot that cannot be trusted any more
+        again = slots()
+        again.scan()
+        assert again.ready == [b]
+        assert {k: w.window_id for k, w in again.windows.items()} == {b.name: first.windows[b.name].window_id}
+        left = {w.window_id for w in tmux.list_windows() if w.warm}
+        assert left == {first.windows[b.name].window_id} and stray.window_id not in left  # the others closed
+        again.fill()  # back to two: the new slot gets its window
+        assert len(again.ready) == 2 and set(again.windows) == {d.name for d in again.ready}
+    finally:
+        tmux.kill_server()
 
 
 def test_a_warm_slot_follows_the_base_and_is_reset_to_it_when_taken(git_repo: Path) -> None:

@@ -73,16 +73,32 @@ def test_routed_tasks_spread_over_a_node_group_and_skip_a_cut_link(sshd: SshServ
 
 
 def max_live_per_node(events: list[Event], recs: Mapping[str, object]) -> int:
+    """The most sessions holding a slot on one node at once, replayed by time: from the state event that makes
+    a session live until its exit was seen (``finished``'s ``exited_at``) or a state event that ends it."""
     live = {s.value for s in SessionState if s.live}
     node = {e.session: e.data["node"] for e in events if e.kind == "placed"}
     state: dict[str, str] = {}
-    most = 0
+    since: dict[str, float] = {}
+    marks: dict[str, list[tuple[float, int]]] = {}
     for e in events:
-        if e.kind == "state" and e.session is not None and e.session in node:
+        if e.session is None or e.session not in node:
+            continue
+        at = marks.setdefault(node[e.session], [])
+        if e.kind == "state":
+            was, now = state.get(e.session) in live, e.data["state"] in live
             state[e.session] = e.data["state"]
-            per: dict[str, int] = {}
-            for name, s in state.items():
-                if s in live:
-                    per[node[name]] = per.get(node[name], 0) + 1
-            most = max([most, *per.values()])
+            if now and not was:
+                since[e.session] = e.ts
+            elif was and not now and e.session in since:
+                at += [(since.pop(e.session), 1), (e.ts, -1)]
+        elif e.kind == "finished" and e.session in since and e.data.get("exited_at") is not None:
+            at += [(since.pop(e.session), 1), (float(e.data["exited_at"]), -1)]
+    for name, t in since.items():
+        marks[node[name]].append((t, 1))
+    most = 0
+    for at in marks.values():
+        n = 0
+        for _, step in sorted(at):  # an end before a start at the same moment
+            n += step
+            most = max(most, n)
     return most

@@ -138,6 +138,18 @@ def add_worktree(repo: Path, path: Path, branch: str, base_commit: str) -> None:
         raise
 
 
+def take_worktree(repo: Path, src: Path, dst: Path, old_branch: str, new_branch: str) -> None:
+    """A warm slot becomes a session's worktree: its branch renamed (``git branch -m``, which refuses a
+    ``new_branch`` that exists), then the worktree moved to ``dst``. Under :func:`move_worktree`'s lock: two
+    renames at once in one repository collide on git's one temporary reflog name (``logs/refs/.tmp-renamed-log``)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with _WORKTREE_LOCKS_GUARD:
+        lock = _WORKTREE_LOCKS.setdefault(str(repo.resolve()), threading.Lock())
+    with lock:
+        git(src, "branch", "-m", old_branch, new_branch)
+        git(repo, "worktree", "move", str(src), str(dst))
+
+
 def move_worktree(repo: Path, src: Path, dst: Path) -> None:
     """``git worktree move`` (a warm slot becoming a session's worktree), under the same per-repository lock
     as :func:`add_worktree` (both rewrite ``.git/worktrees/<name>/``)."""

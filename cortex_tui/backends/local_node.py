@@ -106,8 +106,17 @@ class LocalNode:
             for old in self.tmux.list_windows():
                 if old.tag == rec.name and old.instance == (self.tmux.instance or ""):  # never another run's
                     self.tmux.kill_window(old.window_id)
-        win = self.tmux.new_window(name=spec.name, cwd=wt, argv=wrapped, env=env, log_path=req.paths.log,
-                                   tag=spec.name, run=req.run)
+        win = None
+        if req.window is not None:  # a warm slot's idle window: the agent starts in it (one tmux command)
+            try:
+                win = self.tmux.respawn_window(req.window, name=spec.name, cwd=wt, argv=wrapped, env=env,
+                                               log_path=req.paths.log, tag=spec.name, run=req.run)
+            except CortexError as e:  # the window is gone (killed by hand?): a new one, as without a slot
+                log.info("%s: the warm window %s is gone (%s); making a new one", rec.name, req.window.window_id,
+                         e.message)
+        if win is None:
+            win = self.tmux.new_window(name=spec.name, cwd=wt, argv=wrapped, env=env, log_path=req.paths.log,
+                                       tag=spec.name, run=req.run)
         rec.window_id, rec.pane_id, rec.pane_pid = win.window_id, win.pane_id, win.pane_pid
 
     def stop(self, rec: SessionRecord, adapter: AgentAdapter, paths: SessionPaths) -> None:

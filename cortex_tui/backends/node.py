@@ -68,6 +68,9 @@ class SpawnRequest:
     wrap: AgentWrap | None = None
     """The agent's command line as it runs on the node (``env`` may be added to): a node that wraps the one placing
     the session sets it, e.g. the sandbox (``backends/sandbox_node.py``)."""
+    window: WindowInfo | None = None
+    """An idle window made ahead for this session (a warm slot's, engine/warm.py): the agent starts in it
+    (``Tmux.respawn_window``) instead of a new window; a node that cannot use it makes its own."""
 
 
 AgentWrap = Callable[[list[str], SpawnContext, dict[str, str]], list[str]]

@@ -27,7 +27,8 @@ from cortex_tui.agents.base import KeyInput
 from cortex_tui.errors import TmuxError
 
 HOST_SESSION = "cortex"
-_FIELDS = ("window_id", "pane_id", "pane_pid", "pane_dead", "pane_dead_status", "tag", "window_name", "instance")
+_FIELDS = ("window_id", "pane_id", "pane_pid", "pane_dead", "pane_dead_status", "tag", "window_name", "instance",
+           "warm")
 _SEP = "\x1f"
 
 
@@ -131,6 +132,8 @@ class WindowInfo:
     name: str
     instance: str = ""
     """The ``@cortex_instance`` option: the id of the run that made the window ('' when none was set)."""
+    warm: str = ""
+    """The ``@cortex_warm`` option: the warm slot this idle window waits for (engine/warm.py; '' for others)."""
 
 
 Runner = Callable[[list[str], float], "subprocess.CompletedProcess[str]"]
@@ -253,12 +256,61 @@ class Tmux:
         return WindowInfo(wid, pid_, int(ppid) if ppid.isdigit() else None, False, None, tag, name,
                           self.instance or "")
 
+    def warm_window(self, *, slot: str, cwd: Path, run: str) -> WindowInfo:
+        """An idle window for a warm slot (engine/warm.py): made ahead, in the background, so a task that takes
+        the slot starts its agent with :meth:`respawn_window` (one tmux command) instead of a new window."""
+        idle = ["/bin/sh", "-c", "exec tail -f /dev/null"]
+        name = f"~{slot}"
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", slot):
+            raise TmuxError(f"warm slot name {slot!r} is not [A-Za-z0-9_.-]+")
+        # -d: the window a person attached looks at stays; so the options name the new window (by its name)
+        target = f"={HOST_SESSION}:={name}"
+        args: list[str] = ["new-window", "-d", "-t", f"={HOST_SESSION}:", "-P", "-F",
+                           "#{window_id} #{pane_id} #{pane_pid}", "-n", name, "-c", fmt_literal(str(cwd)), *idle,
+                           ";", "set-option", "-w", "-t", target, "@cortex_warm", slot,
+                           ";", "set-option", "-w", "-t", target, "@cortex_run", tmux_arg(run),
+                           *([";", "set-option", "-w", "-t", target, "@cortex_instance", tmux_arg(self.instance)]
+                             if self.instance else [])]
+        return self._window(self.run(*args), name, "", warm=slot)
+
+    def respawn_window(self, win: WindowInfo, *, name: str, cwd: Path, argv: list[str], env: dict[str, str],
+                       log_path: Path, tag: str, run: str, env_file: Path | None = None) -> WindowInfo:
+        """:meth:`new_window`'s result in an idle window made ahead (:meth:`warm_window`), in one tmux command:
+        its output piped to ``log_path`` first (from the first byte), then named and tagged as the session's,
+        then ``argv`` started in place of the idle process. Raises TmuxError when the window is gone."""
+        if self.runner is None:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+        if env:
+            ef = str(env_file or log_path.with_name(f".{log_path.name}.env"))
+            self.writer(ef, env_script(env))
+            argv = ["/bin/sh", "-c", ENV_LOADER, "cortex-env", ef, *argv]
+        pane, wid = win.pane_id, win.window_id
+        args: list[str] = ["pipe-pane", "-t", pane, tmux_arg(pipe_command(str(log_path))),
+                           ";", "set-option", "-w", "-t", wid, "@cortex_session", tmux_arg(tag),
+                           ";", "set-option", "-w", "-t", wid, "@cortex_run", tmux_arg(run),
+                           *([";", "set-option", "-w", "-t", wid, "@cortex_instance", tmux_arg(self.instance)]
+                             if self.instance else []),
+                           ";", "set-option", "-w", "-t", wid, "-u", "@cortex_warm",
+                           ";", "rename-window", "-t", wid, window_name(name),
+                           ";", "respawn-pane", "-k", "-t", pane, "-c", fmt_literal(str(cwd)),
+                           *[tmux_arg(a) for a in argv],
+                           ";", "display-message", "-p", "-t", pane, "#{window_id} #{pane_id} #{pane_pid}"]
+        return self._window(self.run(*args), name, tag)
+
+    def _window(self, printed: str, name: str, tag: str, warm: str = "") -> WindowInfo:
+        out = printed.strip().splitlines()
+        if not out:
+            raise TmuxError(f"tmux made no window for {name!r}")
+        wid, pid_, ppid = out[-1].split(" ")
+        return WindowInfo(wid, pid_, int(ppid) if ppid.isdigit() else None, False, None, tag, name,
+                          self.instance or "", warm)
+
     def list_windows(self) -> list[WindowInfo]:
         """Every pane of the host session; empty when the server or its host session is gone (one tmux call:
         ``list-panes`` fails then, as ``has-session`` would — the reconcile runs this every few seconds)."""
         fmt = _SEP.join("#{" + f + "}" for f in ("window_id", "pane_id", "pane_pid", "pane_dead",
                                                   "pane_dead_status", "@cortex_session", "window_name",
-                                                  "@cortex_instance"))
+                                                  "@cortex_instance", "@cortex_warm"))
         try:
             r = self._exec([*self.base_argv(), "list-panes", "-s", "-t", f"={HOST_SESSION}", "-F", fmt], 10.0)
         except FileNotFoundError:
@@ -280,7 +332,7 @@ class Tmux:
                 pane_pid=int(parts[2]) if parts[2].isdigit() else None,
                 dead=parts[3] == "1",
                 dead_status=int(parts[4]) if parts[4].lstrip("-").isdigit() else None,
-                tag=parts[5], name=parts[6], instance=parts[7],
+                tag=parts[5], name=parts[6], instance=parts[7], warm=parts[8],
             ))
         return wins
 

@@ -22,6 +22,7 @@ from cortex_tui.engine.nodes import NodeSet, session_paths
 from cortex_tui.engine.schedule import restart_delay
 from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.engine.triggers import TriggerBook
+from cortex_tui.engine.warm import Claimed
 from cortex_tui.errors import CortexError, DiskError, GitError
 from cortex_tui.model.state import SessionRecord, SessionState
 from cortex_tui.store.files import RunStore
@@ -40,7 +41,8 @@ class Lifecycle:
                  on_finished: Callable[[SessionRuntime], None], wake: Callable[[], None],
                  runtimes: Mapping[str, SessionRuntime] | None = None,
                  base_branch: Callable[[], str] | None = None,
-                 claim_warm: Callable[[SessionRecord, str], bool] | None = None) -> None:
+                 claim_warm: Callable[[SessionRecord, str], Claimed | None] | None = None,
+                 released: Callable[[], None] = lambda: None) -> None:
         self.clock = clock
         self.book = book
         self.ingest = ingest
@@ -68,6 +70,9 @@ class Lifecycle:
         """Ports, env placeholders, include and setup of each spawn (engine/isolation.py)."""
         self.claim_warm = claim_warm
         """A fresh session on this machine takes a warm worktree when one is ready (engine/warm.py)."""
+        self.released = released
+        """Called when an exit is seen, before its final look (git work in a thread): its agent is gone, so
+        its pool slot is free (engine/pool.py) and a scheduling pass runs meanwhile."""
         self.spawning: set[str] = set()
         self.exiting: set[str] = set()
         """Sessions whose exit is being looked at (git work in a thread)."""
@@ -133,17 +138,19 @@ class Lifecycle:
         start = prepare_spawn(self.repo, rt.rec, rt.spec, self.base_commit(),
                               {n: r.rec for n, r in self.runtimes.items()}, polled=node.polled,
                               base_branch=self.base_branch() if self.base_branch else None)
+        claimed: Claimed | None = None
         if start.handover is not None and start.handover.merged:
             h = start.handover
             self.emit("handover", rt.rec.name, method=h.method, start=h.start, merged=[d.name for d in h.merged],
                       subjects=h.subjects)
         elif self.claim_warm is not None and not node.polled and start.handover is None:
-            self.claim_warm(rt.rec, start.base)
+            claimed = self.claim_warm(rt.rec, start.base)
         spec = self.isolation.runtime_spec(rt, start.spec)
         node.spawn(SpawnRequest(
             spec=spec, rec=rt.rec, adapter=rt.adapter, run=self.run, repo=self.repo,
             base_commit=start.base, headless=self.headless(), restart=restart, paths=self.paths(rt.rec),
-            stamp=local_hms(self.clock), prepare=self.isolation.preparer(rt, spec)))
+            stamp=local_hms(self.clock), prepare=self.isolation.preparer(rt, spec),
+            window=claimed.window if claimed is not None else None))
 
     def stop_sync(self, rt: SessionRuntime) -> None:
         attempt = rt.rec.attempt
@@ -160,15 +167,22 @@ class Lifecycle:
         if rec.name in self.exiting:  # its git work is in flight (the watcher and the tick both saw the exit)
             return
         rt.exit_seen = True
-        final: FinalLook | None = None
         self.exiting.add(rec.name)
+        seen = self.clock.time()
+        self.released()  # its agent is gone: its slot is free now, not after the git work below (engine/pool.py)
+        try:
+            await self._ended(rt, code, seen)
+        finally:
+            self.exiting.discard(rec.name)
+
+    async def _ended(self, rt: SessionRuntime, code: int, seen: float) -> None:
+        rec = rt.rec
+        final: FinalLook | None = None
         try:  # head, diff size and a last sweep of its worktree (a polled node's came with its polls)
             final = await asyncio.to_thread(self.nodes.get_for(rec).final_look, rec,
                                             rec.base_commit or self.base_commit())
         except GitError as e:  # e.g. its worktree was removed by hand: the exit still counts
             self.emit("watch_error", rec.name, error=e.message)
-        finally:
-            self.exiting.discard(rec.name)
         cleanup = getattr(self.nodes.get_for(rec), "cleanup", None)  # local nodes: daemons the agent detached
         if cleanup is not None:
             await asyncio.to_thread(cleanup, rec, rt.adapter, self.paths(rec))
@@ -192,9 +206,9 @@ class Lifecycle:
             rt.silence.active = False
             self.book.clear(rt, "silence", "", {"reason": "session ended"})
         if rec.state is SessionState.STOPPED:
-            self.emit("finished", rec.name, exit_code=code, stopped=True)
+            self.emit("finished", rec.name, exit_code=code, stopped=True, exited_at=seen)
             return
-        self.emit("finished", rec.name, exit_code=code)
+        self.emit("finished", rec.name, exit_code=code, exited_at=seen)
         if code == 0:
             self.book.set_state(rt, SessionState.FINISHED, None)
             await self._mark_stale(rt)

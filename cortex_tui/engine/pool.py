@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from cortex_tui.backends.node import LOCAL
+from cortex_tui.backends.tmux import Tmux
 from cortex_tui.engine.events import Emit
 from cortex_tui.engine.nodes import NodeSet
 from cortex_tui.engine.placement import PROBE_SCRIPT, NodeRoom, Probe, cap, choose, parse_probe, probe_local
 from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.engine.tasks import TaskSet
 from cortex_tui.engine.triggers import TriggerBook
-from cortex_tui.engine.warm import WarmSlots
+from cortex_tui.engine.warm import Claimed, WarmSlots
 from cortex_tui.errors import CortexError
 from cortex_tui.model.layout import Layout
 from cortex_tui.model.routes import node_targets
@@ -60,10 +61,13 @@ class Pool:
 
     def __init__(self, *, layout: Layout, nodes: NodeSet, runtimes: Mapping[str, SessionRuntime], book: TriggerBook,
                  emit: Emit, save: Callable[[], None], dirty: Callable[[], None], state: Callable[[], RunState],
-                 repo: Path, spawning: Callable[[], Collection[str]] = frozenset) -> None:
+                 repo: Path, spawning: Callable[[], Collection[str]] = frozenset, tmux: Tmux | None = None,
+                 exiting: Callable[[], Collection[str]] = frozenset) -> None:
         self.layout = layout
         self.spawning = spawning
         """Sessions whose spawn is under way (still ``pending`` until it starts): they hold a slot."""
+        self.exiting = exiting
+        """Sessions whose agent exited and whose end is being looked at (git work): their slot is free."""
         self._pass = asyncio.Lock()
         self.nodes = nodes
         self.runtimes = runtimes
@@ -87,7 +91,7 @@ class Pool:
             if any("{" in v for v in env.values()):  # placeholders are per session (ports, names): not ahead
                 setup = []
             self.warm = WarmSlots(repo=repo, run=layout.run.name, count=pool.warm, setup=setup, env=env,
-                                  base_commit=lambda: self.state().base_commit, emit=emit)
+                                  base_commit=lambda: self.state().base_commit, emit=emit, tmux=tmux)
 
     def start(self, tasks: TaskSet, stop: asyncio.Event) -> None:
         """Background work while supervising: keeping the warm slots filled."""
@@ -95,10 +99,12 @@ class Pool:
         if warm is not None:
             tasks.spawn(lambda: warm.keep_filled(stop), "warm", restart=True)
 
-    def claim_warm(self, rec: SessionRecord, base: str) -> bool:
-        """(A spawn thread.) ``rec`` takes a warm worktree at ``base`` when one is ready."""
+    def claim_warm(self, rec: SessionRecord, base: str) -> Claimed | None:
+        """(A spawn thread.) ``rec`` takes a warm worktree at ``base`` (and its idle window) when one is ready."""
         rt = self.runtimes.get(rec.name)
-        return self.warm is not None and self.warm.claim(rec, base, list(rt.spec.setup) if rt is not None else None)
+        if self.warm is None:
+            return None
+        return self.warm.claim(rec, base, list(rt.spec.setup) if rt is not None else None)
 
     def lingering(self) -> bool:
         """The queue is empty but ``[pool] linger`` keeps the supervisor up for tasks still to come."""
@@ -133,8 +139,8 @@ class Pool:
 
     async def _admit(self, ready: list[SessionRuntime]) -> list[SessionRuntime]:
         rts = list(self.runtimes.values())
-        busy = self.spawning()
-        live = [rt for rt in rts if rt.rec.state.live or rt.rec.name in busy]
+        busy, gone = self.spawning(), self.exiting()
+        live = [rt for rt in rts if (rt.rec.state.live and rt.rec.name not in gone) or rt.rec.name in busy]
         waiting = sum(1 for rt in rts if rt.rec.state is SessionState.PENDING and rt.rec.name not in busy)
         slots, why = target_slots(self.layout, len(live), waiting)
         if slots != self.slots:

@@ -46,6 +46,8 @@ class Reconciler:
         codes = {rec.name: self.read_exit(rec) for rec in watched}
         # only windows this run made (their @cortex_instance is the run's id): never an earlier run's
         for d in reconcile(watched, listing, codes, initial=initial, instance=self.tmux.instance or ""):
+            if d.name in self.spawning:  # started meanwhile (a pass while an exit before it was looked at)
+                continue
             rt = self.runtimes[d.name]
             rec = rt.rec
             if d.action == "pending":

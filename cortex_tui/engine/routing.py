@@ -136,12 +136,15 @@ class ChangeRouter:
                 self.deferred.setdefault(slug, []).extend(items)
             else:
                 await self.worktree_changed(rt, items)
+        ended = []
         for slug in changes.exits:
             if (rt := self.by_slug.get(slug)) is not None and rt.rec.name not in self.spawning:
                 code = self.read_exit(rt.rec)
                 if code is not None and rt.rec.state.live:
                     await self.ingest.drain_log(rt)
-                    await self.on_exit(rt, code)
+                    ended.append(self.on_exit(rt, code))
+        if ended:  # side by side: each one's final look (git, in a thread) waits for none of the others
+            await asyncio.gather(*ended)
         if changes.exits:
             await self.schedule()
         self.save()

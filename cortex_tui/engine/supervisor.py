@@ -40,7 +40,7 @@ from cortex_tui.engine.routing import ChangeRouter
 from cortex_tui.engine.schedule import plan, settled, timed_out
 from cortex_tui.engine.screen import ScreenChecks
 from cortex_tui.engine.session import SessionRuntime
-from cortex_tui.engine.tasks import TaskSet, describe
+from cortex_tui.engine.tasks import Coalesced, TaskSet, describe
 from cortex_tui.engine.triggers import TriggerBook
 from cortex_tui.engine.typed_prompt import TypedPrompts
 from cortex_tui.engine.usage import UsageBook, budget_spent, run_usage
@@ -122,14 +122,16 @@ class Supervisor:
         self.local = self.nodes.local
         self.pool = Pool(layout=self.layout, nodes=self.nodes, runtimes=self.rt, book=self.book, emit=self._emit,
                          save=lambda: self._save(force=True), dirty=self._mark_dirty, state=lambda: self.state,
-                         repo=self.repo, spawning=lambda: self._spawning)
+                         repo=self.repo, spawning=lambda: self._spawning, tmux=self.tmux,
+                         exiting=lambda: self._exiting)
         """``[pool]``/``[[route]]``: which ready sessions start now and where; warm worktrees (engine/pool.py)."""
         self.life = Lifecycle(clock=self.clock, book=self.book, ingest=self.ingest, nodes=self.nodes, store=self.store,
                               overlap=self.overlap, emit=self._emit, run=self.run_id, repo=self.repo,
                               headless=lambda: self.headless, base_commit=lambda: self.state.base_commit,
                               check_screen=self._check_screen_soon, after_spawn=lambda rt: self.router.after_spawn(rt),
                               on_finished=lambda rt: self.reviews.finished(rt), wake=self._wake.set, runtimes=self.rt,
-                              base_branch=lambda: self.state.base, claim_warm=self.pool.claim_warm)
+                              base_branch=lambda: self.state.base, claim_warm=self.pool.claim_warm,
+                              released=self._released)
         self._spawning = self.life.spawning
         self._exiting = self.life.exiting
         self._tasks = TaskSet(self._engine_error)
@@ -137,6 +139,8 @@ class Supervisor:
         self._review_tasks = TaskSet(self._engine_error)
         self._bg = TaskSet(self._engine_error)
         """The file watcher and screen checks."""
+        self._pass = Coalesced(self._schedule, self._bg, "schedule")
+        """A scheduling pass as soon as an exit frees a slot (the tick's pass is up to TICK_S away)."""
         self._done_announced = False
         self.router = ChangeRouter(store=self.store, worktrees_root=self.worktrees_root, stop=self._stop,
                                    ingest=self.ingest, local=self.local, bus=self.bus, emit=self._emit,
@@ -316,6 +320,10 @@ class Supervisor:
         """Add a session (a ``[[session]]`` table) to the live run; persisted before this returns, started as
         the run's limits and its dependencies allow."""
         return self.registry.add(spec, origin=origin)
+
+    def _released(self) -> None:
+        if self._started:  # (exits found by start()'s reconcile: supervise() begins with a pass of its own)
+            self._pass.soon()
 
     def _added(self) -> None:
         self._done_announced = False

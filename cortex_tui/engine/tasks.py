@@ -47,6 +47,31 @@ async def supervised(coro_factory: Callable[[], Awaitable[None]], name: str, on_
         failures += 1
 
 
+class Coalesced:
+    """``fn`` run as a task of ``tasks`` when asked; asked again while it runs, it runs once more after (any
+    number of asks meanwhile make one more run)."""
+
+    def __init__(self, fn: Callable[[], Awaitable[None]], tasks: TaskSet, name: str) -> None:
+        self.fn = fn
+        self.tasks = tasks
+        self.name = name
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+
+    def soon(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._again = True
+            return
+        self._task = self.tasks.spawn(self._run, self.name)
+
+    async def _run(self) -> None:
+        while True:
+            self._again = False
+            await self.fn()
+            if not self._again:
+                return
+
+
 class TaskSet:
     """The engine's background tasks: each runs :func:`supervised`; the set knows what is in flight."""
 

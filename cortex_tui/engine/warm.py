@@ -1,12 +1,17 @@
-"""Warm slots (``[pool] warm = N``): worktrees checked out ahead of time, so a task starts without the cost
-of ``git worktree add`` (0.6–5 s in a 5,000-file repository on slow disks).
+"""Warm slots (``[pool] warm = N``): worktrees checked out ahead of time, each with an idle tmux window, so a
+task starts without the cost of ``git worktree add`` (0.6–5 s in a 5,000-file repository on slow disks) or
+of a new window.
 
-A slot is ``.cortex/warm/<run>/w-<id>`` on branch ``cortex-warm/<run>/w-<id>`` at the run's base. A task
-that starts fresh on this machine (no worktree or branch of its own yet, no dependencies to merge) takes
-one: the slot is reset to the commit the task starts from (``checkout -f -B <task branch> <base>``, then
-``clean``: a slot is never handed out stale) and moved to the task's worktree path; its warm branch is
-deleted by the refill. The pool refills in the background. Slots outlive the supervisor (the next one re-uses
-them); no agent ever works in a slot (it is moved out first), so dropping one loses nobody's work.
+A slot is ``.cortex/warm/<run>/w-<id>`` on branch ``cortex-warm/<run>/w-<id>`` at the run's base, made
+clean in the background (checked out, ``setup`` run, ``git clean``) with a window whose pane idles there
+(``@cortex_warm`` names the slot). A task that starts fresh on this machine (no worktree of its own yet, no
+dependencies to merge) takes one: when the slot is at the commit the task starts from, the pick-up is the
+branch rename (``git branch -m``) and the move to the task's worktree path (``git worktree move``), then one
+tmux command that starts the agent in the slot's window (``Tmux.respawn_window``). A slot at another commit
+(the base moved since the refill looked) is reset first (``checkout -f -B``, ``clean``): a slot is never
+handed out stale. The pool refills in the background. Slots outlive the supervisor (the next one re-uses
+them and their windows); no agent ever works in a slot (it is moved out first), so dropping one loses
+nobody's work.
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from cortex_tui.backends import git as gitb
 from cortex_tui.backends.steps import describe_failure, run_steps
+from cortex_tui.backends.tmux import Tmux, WindowInfo
 from cortex_tui.engine.events import Emit
-from cortex_tui.errors import GitError
+from cortex_tui.errors import GitError, TmuxError
 from cortex_tui.model.state import SessionRecord
 
 log = logging.getLogger("cortex_tui.engine")
@@ -32,12 +39,26 @@ REFILL_S = 2.0
 """How often the refill looks again when nothing woke it (the base may have moved)."""
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """A warm slot a task took: its worktree is the task's now; ``window`` (when the slot had one) is the idle
+    window its agent starts in."""
+
+    slot: str
+    window: WindowInfo | None
+
+
 class WarmSlots:
     """The run's warm worktrees; :meth:`claim` runs in a spawn thread, :meth:`keep_filled` in the loop."""
 
     def __init__(self, *, repo: Path, run: str, count: int, base_commit: Callable[[], str], emit: Emit,
-                 root: Path | None = None, setup: list[str] | None = None, env: dict[str, str] | None = None) -> None:
+                 root: Path | None = None, setup: list[str] | None = None, env: dict[str, str] | None = None,
+                 tmux: Tmux | None = None) -> None:
         self.repo = repo
+        self.tmux = tmux
+        """The run's tmux server: each ready slot gets an idle window there (None: worktrees only)."""
+        self.windows: dict[str, WindowInfo] = {}
+        """Slot name -> its idle window."""
         self.setup = list(setup or [])
         """``[defaults] setup``, run in each slot ahead of time: a task with the same setup skips it."""
         self.env = dict(env or {})
@@ -95,12 +116,14 @@ class WarmSlots:
 
     # ------------------------------------------------------------------ blocking work (threads)
     def scan(self) -> None:
-        """Take up the slots an earlier supervisor left (clean, on their warm branch); drop broken ones. Once:
-        after that :attr:`ready` is the truth (a slot being claimed is on disk but no longer ready)."""
+        """Take up the slots an earlier supervisor left (clean, on their warm branch) and their idle windows; drop
+        broken ones. Once: after that :attr:`ready` is the truth (a slot being claimed is on disk but no longer
+        ready)."""
         if self._scanned:
             return
         self._scanned = True
         if not self.root.is_dir():
+            self._adopt_windows([])
             return
         found = []
         for d in sorted(self.root.iterdir()):
@@ -113,8 +136,47 @@ class WarmSlots:
                 found.append(d)
             else:
                 self._drop(d)
+        self._adopt_windows(found)
         with self._lock:
             self.ready = [*self.ready, *(d for d in found if d not in self.ready)]
+
+    def _adopt_windows(self, slots: list[Path]) -> None:
+        """The idle windows of ``slots`` found again (this run's, still idle); other warm windows are closed."""
+        if self.tmux is None:
+            return
+        names = {d.name for d in slots}
+        for w in self.tmux.list_windows():
+            if not w.warm:
+                continue
+            if w.warm in names and not w.dead and w.instance == (self.tmux.instance or "") \
+                    and w.warm not in self.windows:
+                self.windows[w.warm] = w
+            else:
+                self.tmux.kill_window(w.window_id)
+
+    def _clean(self, slot: Path) -> None:
+        """What the checkout or setup left that is not ignored goes (ignored files stay: what a setup built)."""
+        gitb.git(slot, "clean", "-q", "-f", "-d")
+
+    def _window(self, slot: Path, *, listed: bool = False) -> None:
+        """Give ``slot`` its idle window (when it has none and there is a tmux server to make it in). ``listed``:
+        the slot is in :attr:`ready` already, so a claim may take it meanwhile (then the new window goes)."""
+        if self.tmux is None:
+            return
+        with self._lock:
+            if slot.name in self.windows:
+                return
+        try:
+            win = self.tmux.warm_window(slot=slot.name, cwd=slot, run=self.run)
+        except TmuxError as e:  # no server (yet) or it refused: the slot is still a warm worktree
+            log.info("warm slot %s: no idle window: %s", slot.name, e.message)
+            return
+        with self._lock:
+            keep = not listed or slot in self.ready
+            if keep:
+                self.windows[slot.name] = win
+        if not keep:
+            self.tmux.kill_window(win.window_id)
 
     def fill(self) -> None:
         """Refresh slots to the current base, then make new ones up to :attr:`count`."""
@@ -132,14 +194,21 @@ class WarmSlots:
                     if gitb.rev_parse(slot, "HEAD") != base:
                         gitb.git(slot, "reset", "-q", "--hard", base)
                         self._run_setup(slot)  # the new base may need it again (dependencies changed)
+                        self._clean(slot)
                         self._post(None, action="refreshed", slot=slot.name, ms=_ms(t0))
                 except (GitError, _SetupFailed) as e:
                     log.warning("warm slot %s: %s", slot, getattr(e, "message", str(e)))
                     self._drop(slot)
                     continue
+                self._window(slot)
                 with self._lock:
                     self.ready.append(slot)
             self.at_base = base
+        else:
+            with self._lock:
+                slots = list(self.ready)
+            for slot in slots:  # a server not up when the slot was made: its window is made now
+                self._window(slot, listed=True)
         while self.broken is None:
             with self._lock:
                 if len(self.ready) >= self.count:
@@ -149,52 +218,85 @@ class WarmSlots:
             gitb.add_worktree(self.repo, slot, self.branch(slot), base)
             try:
                 self._run_setup(slot)
+                self._clean(slot)
             except _SetupFailed as e:
                 log.warning("warm slots: %s", e)
                 self._drop(slot)
                 return
+            except GitError as e:
+                log.warning("warm slot %s: %s", slot, e.message)
+                self._drop(slot)
+                return
+            self._window(slot)
             with self._lock:
                 self.ready.append(slot)
             self._post(None, action="ready", slot=slot.name, ms=_ms(t0))
 
-    def claim(self, rec: SessionRecord, base: str, setup: list[str] | None = None) -> bool:
-        """Give ``rec`` a warm slot reset to ``base`` as its worktree; False: none ready (or it has a worktree
-        or branch of its own already), the spawn makes one the cold way. A session whose ``setup`` is the
-        slot's has it done already."""
+    def claim(self, rec: SessionRecord, base: str, setup: list[str] | None = None) -> Claimed | None:
+        """Give ``rec`` a warm slot at ``base`` as its worktree (and the slot's idle window); None: none ready
+        (or it has a worktree or branch of its own already), the spawn makes one the cold way. A session whose
+        ``setup`` is the slot's has it done already.
+
+        A slot at ``base`` (what the refill last made it) is taken with a branch rename and a move: the refill
+        made it clean and nothing works in a slot. One at another commit is reset to ``base`` first."""
         wt = Path(rec.worktree)
-        if wt.exists() or gitb.branch_exists(self.repo, rec.branch):
-            return False
+        if wt.exists():
+            return None
         with self._lock:
             if not self.ready:
-                return False
+                return None
             slot = self.ready.pop(0)
+            window = self.windows.pop(slot.name, None)
         t0 = time.perf_counter()
         moved_base = base != self.at_base
         try:
-            gitb.git(slot, "checkout", "-q", "-f", "-B", rec.branch, base)  # reset to the current base
-            gitb.git(slot, "clean", "-q", "-f", "-d")  # (ignored files stay: what a setup step built)
-            gitb.move_worktree(self.repo, slot, wt)
+            if moved_base:
+                if gitb.branch_exists(self.repo, rec.branch):
+                    self._give_back(slot, window)
+                    return None
+                gitb.git(slot, "checkout", "-q", "-f", "-B", rec.branch, base)  # reset to the commit it starts at
+                self._clean(slot)
+                with self._lock:
+                    self._stale.append(self.branch(slot))  # deleted by the refill, off the task's path
+                gitb.move_worktree(self.repo, slot, wt)
+            else:
+                try:  # the rename refuses a branch that exists: then the slot stays as it was
+                    gitb.take_worktree(self.repo, slot, wt, self.branch(slot), rec.branch)
+                except GitError:
+                    if not wt.exists() and gitb.branch_exists(self.repo, rec.branch) \
+                            and gitb.branch_exists(self.repo, self.branch(slot)):  # not renamed: as it was
+                        self._give_back(slot, window)
+                        return None
+                    raise
         except GitError as e:
             log.warning("warm slot %s for %s: %s (starting it cold)", slot, rec.name, e.message)
-            self._drop(slot)
+            self._drop(slot, window)
             if gitb.branch_exists(self.repo, rec.branch) and not wt.exists():
                 gitb.git(self.repo, "branch", "-q", "-D", rec.branch, check=False)  # made here, at the base
             self.kick()
-            return False
-        with self._lock:
-            self._stale.append(self.branch(slot))  # deleted by the refill, off the task's path
+            return None
         rec.base_commit = base
         if self.setup and list(setup or []) == self.setup and not moved_base:
             rec.setup_done = True
         self._marker(slot).unlink(missing_ok=True)
         self.claimed += 1
-        self._post(rec.name, action="claimed", slot=slot.name, ms=_ms(t0))
+        self._post(rec.name, action="claimed", slot=slot.name, ms=_ms(t0), window=window is not None)
         self.kick()
-        return True
+        return Claimed(slot.name, window)
 
-    def _drop(self, slot: Path) -> None:
+    def _give_back(self, slot: Path, window: WindowInfo | None) -> None:
+        with self._lock:
+            self.ready.insert(0, slot)
+            if window is not None:
+                self.windows[slot.name] = window
+
+    def _drop(self, slot: Path, window: WindowInfo | None = None) -> None:
         """Remove a slot that cannot be used. No agent ever worked in one (a task's slot is moved out of
         :attr:`root` before its agent starts), so what is in it is the pool's own: a checkout and setup output."""
+        with self._lock:
+            window = window or self.windows.pop(slot.name, None)
+        if window is not None and self.tmux is not None:
+            self.tmux.kill_window(window.window_id)
         gitb.git(self.repo, "worktree", "remove", "--force", str(slot), check=False)
         gitb.git(self.repo, "branch", "-q", "-D", self.branch(slot), check=False)
         self._marker(slot).unlink(missing_ok=True)
@@ -223,7 +325,7 @@ class WarmSlots:
     def status(self) -> dict[str, object]:
         with self._lock:
             return {"ready": len(self.ready), "wanted": self.count, "claimed": self.claimed, "base": self.at_base,
-                    "broken": self.broken}
+                    "broken": self.broken, "windows": len(self.windows)}
 
 
 class _SetupFailed(Exception):

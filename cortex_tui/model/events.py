@@ -116,6 +116,8 @@ class Spawned(Payload):
 class Finished(Payload):
     exit_code: int | None
     stopped: bool = False
+    exited_at: float | None = None
+    """When the exit was seen (before the final look): from then on the session held no pool slot."""
 
 
 class Action(Payload):

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from cortex_tui.engine.tasks import TaskSet, describe, supervised
+from cortex_tui.engine.tasks import Coalesced, TaskSet, describe, supervised
 
 
 async def test_a_failing_task_is_reported_and_restarted() -> None:
@@ -45,3 +45,27 @@ async def test_cancel_is_not_a_failure() -> None:
     assert t.cancelled() and errors == []
     with pytest.raises(asyncio.CancelledError):
         await t
+
+
+async def test_asks_while_a_coalesced_run_is_in_flight_make_one_more_run() -> None:
+    runs: list[int] = []
+    gate = asyncio.Event()
+
+    async def work() -> None:
+        runs.append(len(runs))
+        if len(runs) == 1:
+            await gate.wait()
+
+    tasks = TaskSet(lambda n, e: None)
+    c = Coalesced(work, tasks, "pass")
+    c.soon()
+    await asyncio.sleep(0)
+    assert runs == [0]
+    for _ in range(3):  # three asks while the first run waits
+        c.soon()
+    gate.set()
+    await tasks.wait()
+    assert runs == [0, 1]  # one more run for all three
+    c.soon()
+    await tasks.wait()
+    assert runs == [0, 1, 2]  # a later ask: a run of its own
