@@ -127,8 +127,11 @@ def test_memory_floor_keeps_tasks_queued_and_says_why(git_repo: Path, tmp_path: 
 
 def test_kill_9_of_a_pool_supervisor_loses_nothing_and_starts_nothing_twice(git_repo: Path, tmp_path: Path) -> None:
     layout = tmp_path / "pool.toml"
-    layout.write_text('[run]\nname = "poolk"\n[pool]\nsize = 2\n[defaults]\nagent = "sim"\n'
-                      + sessions(6, '"sleep 3", "write f{i}.txt {i}", "commit t{i}"'))
+    # the first two are short, the rest long: when the first is seen done (status is a CLI call, slow under
+    # load) the next two run for a while yet and the last two are still queued
+    layout.write_text('[run]\nname = "poolk"\n[pool]\nsize = 2\n[defaults]\nagent = "sim"\n' + "".join(
+        f'[[session]]\nname = "t{i}"\nscript = ["sleep {1 if i < 2 else 8}", "write f{i}.txt {i}", "commit t{i}"]\n'
+        for i in range(6)))
     cli("up", str(layout), "--repo", str(git_repo), "--detach")
     run_dir = git_repo / "coordination/runs/poolk"
 
