@@ -21,7 +21,6 @@ from cortex_tui.engine import intake
 from cortex_tui.engine.clock import Clock, SystemClock
 from cortex_tui.engine.commands import SessionCommands
 from cortex_tui.engine.events import Event, EventBus, EventKind
-from cortex_tui.engine.handover import approved_for
 from cortex_tui.engine.ingest import Ingest
 from cortex_tui.engine.journal import Journal
 from cortex_tui.engine.lifecycle import Lifecycle
@@ -30,6 +29,7 @@ from cortex_tui.engine.nodes import NodeSet
 from cortex_tui.engine.observers import Observers, Plugin, start_observers
 from cortex_tui.engine.periodic import Periodic
 from cortex_tui.engine.pool import Pool
+from cortex_tui.engine.pool_pass import SchedulingPass
 from cortex_tui.engine.queue_view import TaskQueue, build_queue
 from cortex_tui.engine.reattach import foreign_note, open_run
 from cortex_tui.engine.reconciler import Reconciler
@@ -37,10 +37,10 @@ from cortex_tui.engine.registry import SessionRegistry
 from cortex_tui.engine.review_desk import ReviewDesk
 from cortex_tui.engine.review_runs import ReviewRuns
 from cortex_tui.engine.routing import ChangeRouter
-from cortex_tui.engine.schedule import plan, settled, timed_out
+from cortex_tui.engine.schedule import settled, timed_out
 from cortex_tui.engine.screen import ScreenChecks
 from cortex_tui.engine.session import SessionRuntime
-from cortex_tui.engine.tasks import Coalesced, TaskSet, describe
+from cortex_tui.engine.tasks import TaskSet, describe
 from cortex_tui.engine.triggers import TriggerBook
 from cortex_tui.engine.typed_prompt import TypedPrompts
 from cortex_tui.engine.usage import UsageBook, budget_spent, run_usage
@@ -131,7 +131,7 @@ class Supervisor:
                               check_screen=self._check_screen_soon, after_spawn=lambda rt: self.router.after_spawn(rt),
                               on_finished=lambda rt: self.reviews.finished(rt), wake=self._wake.set, runtimes=self.rt,
                               base_branch=lambda: self.state.base, claim_warm=self.pool.claim_warm,
-                              released=self._released)
+                              released=lambda: self.passes.soon())
         self._spawning = self.life.spawning
         self._exiting = self.life.exiting
         self._tasks = TaskSet(self._engine_error)
@@ -139,8 +139,12 @@ class Supervisor:
         self._review_tasks = TaskSet(self._engine_error)
         self._bg = TaskSet(self._engine_error)
         """The file watcher and screen checks."""
-        self._pass = Coalesced(self._schedule, self._bg, "schedule")
-        """A scheduling pass as soon as an exit frees a slot (the tick's pass is up to TICK_S away)."""
+        self.passes = SchedulingPass(runtimes=self.rt, pool=self.pool, life=self.life, book=self.book, clock=self.clock,
+                                     tasks=self._bg, max_parallel=lambda: self.layout.run.max_parallel,
+                                     budget_spent=lambda: self.run_budget_exceeded,
+                                     review_enabled=lambda: self.review_enabled, review_queue=lambda: self.review.queue(),
+                                     base=lambda: self.state.base, started=lambda: self._started)
+        """Scheduling passes: each tick, after exits, and as soon as an exit frees a slot (engine/pool_pass.py)."""
         self._done_announced = False
         self.router = ChangeRouter(store=self.store, worktrees_root=self.worktrees_root, stop=self._stop,
                                    ingest=self.ingest, local=self.local, bus=self.bus, emit=self._emit,
@@ -321,28 +325,12 @@ class Supervisor:
         the run's limits and its dependencies allow."""
         return self.registry.add(spec, origin=origin)
 
-    def _released(self) -> None:
-        if self._started:  # (exits found by start()'s reconcile: supervise() begins with a pass of its own)
-            self._pass.soon()
-
     def _added(self) -> None:
         self._done_announced = False
         self._wake.set()
 
     async def _schedule(self) -> None:
-        approved = (await approved_for(self.rt.values(), self.review.queue, self.state.base)
-                    if self.review_enabled else set())
-        p = plan(self.rt.values(), now=self.clock.time(), limit=self.layout.run.max_parallel,
-                 spawning=self._spawning, budget_spent=self.run_budget_exceeded, approved=approved,
-                 verify_gate=self.review_enabled)
-        for name, reason in p.stop:
-            self.book.set_state(self.rt[name], SessionState.STOPPED, reason)
-        ready = await self.pool.admit([self.rt[name] for name in p.spawn])
-        for rt in ready:
-            rt.restart_at = None
-            self._spawning.add(rt.rec.name)  # its dependents wait for it from now on, not once its task runs
-        if ready:
-            await asyncio.gather(*(self.life.spawn(rt, restart=rt.rec.attempt > 0) for rt in ready))
+        await self.passes.run()
 
     # ------------------------------------------------------------------ nodes
     def node_for(self, rec: SessionRecord) -> Node:
