@@ -21,7 +21,7 @@ from cortex_tui.model.state import SessionRecord
 from cortex_tui.notify.terminal import TerminalNotify
 from cortex_tui.ui import review_flow, revive
 from cortex_tui.ui.commands import CortexCommands
-from cortex_tui.ui.engine_protocol import AddsSessions, Engine, Queues, ReviewCommands
+from cortex_tui.ui.engine_protocol import AddsSessions, Engine, ReviewCommands
 from cortex_tui.ui.gc_tuning import IdleCollector
 from cortex_tui.ui.messages import Attach, EngineBatch, EventQueue, OpenSession, SessionAction, ShowScreen
 from cortex_tui.ui.present import Palette, SessionExtras, event_summary, severity_style
@@ -30,7 +30,7 @@ from cortex_tui.ui.screens.compare import CompareScreen
 from cortex_tui.ui.screens.dashboard import DashboardScreen
 from cortex_tui.ui.screens.help import HelpScreen
 from cortex_tui.ui.screens.new_session import NewSessionScreen
-from cortex_tui.ui.screens.queue import QueueScreen
+from cortex_tui.ui.screens.queue import open_queue, queue_changed
 from cortex_tui.ui.screens.review import ReviewScreen
 from cortex_tui.ui.screens.session import SessionScreen
 from cortex_tui.ui.terminal import run_suspended
@@ -238,9 +238,7 @@ class CortexApp(App[None]):
             if isinstance(screen, SessionScreen):
                 screen.refresh_info()
                 screen.request_capture()
-        for screen in self.screen_stack:
-            if isinstance(screen, QueueScreen):
-                screen.queue_changed()
+        queue_changed(self.screen_stack)
         if ev.kind in REVIEW_EVENTS:
             for screen in self.screen_stack:
                 if isinstance(screen, ReviewScreen | CompareScreen):
@@ -341,12 +339,7 @@ class CortexApp(App[None]):
 
     def action_queue(self) -> None:
         """``Q``: the task queue (pending and why, running, done, per type; the pool and its warm slots)."""
-        if isinstance(self.screen, QueueScreen):
-            return
-        if not isinstance(self.engine, Queues):
-            self.notify("this engine has no task queue to show", title="queue", severity="error", timeout=6)
-            return
-        self.push_screen(QueueScreen(self.engine))
+        open_queue(self, self.engine)
 
     def action_new_session(self) -> None:
         """``n``: ask for a new session (defaults from the layout) and hand it to the engine's add command."""

@@ -9,11 +9,12 @@ numbers, which change without an event.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
@@ -179,3 +180,20 @@ class QueueScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.dismiss()
+
+
+def open_queue(app: App[Any], engine: object) -> None:
+    """``Q`` (the app's binding): push the queue view on ``engine``, or say it has no queue."""
+    if isinstance(app.screen, QueueScreen):
+        return
+    if not isinstance(engine, Queues):
+        app.notify("this engine has no task queue to show", title="queue", severity="error", timeout=6)
+        return
+    app.push_screen(QueueScreen(engine))
+
+
+def queue_changed(screens: Iterable[Screen[Any]]) -> None:
+    """An engine event: every open queue view reloads."""
+    for screen in screens:
+        if isinstance(screen, QueueScreen):
+            screen.queue_changed()
