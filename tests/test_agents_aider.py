@@ -150,3 +150,14 @@ def test_offline_downloads_and_traceback_headers_are_not_task_errors() -> None:
     assert not a.is_error(line)
     assert not a.is_error("Traceback (most recent call last):")
     assert a.is_error('ValueError: conformance boom')
+
+
+def test_repo_map_cache_is_not_the_sessions_work() -> None:
+    """aider writes its repo-map cache into the worktree: not a change of the session (no out_of_scope)."""
+    from cortex_tui.scope import in_scope
+
+    own = list(get_adapter("aider").own_files)
+    for p in (".aider.tags.cache.v4/cache.db", ".aider.tags.cache.v4/cache.db-wal"):
+        assert in_scope(p, own)
+    for p in ("notes.txt", "src/.aider.tags.cache.v4/cache.db", ".aider.conf.yml"):
+        assert not in_scope(p, own)

@@ -213,4 +213,6 @@ def _count(v: object) -> int:
 
 
 def make() -> AgentAdapter:
-    return AiderAdapter(kind="aider", approval_patterns=[CONFIRM_RE], progress="lines", exposes_usage=True)
+    # its repo-map cache is written into the git root whatever the options (aider 0.86.2: .aider.tags.cache.v4/)
+    return AiderAdapter(kind="aider", approval_patterns=[CONFIRM_RE], progress="lines", exposes_usage=True,
+                        own_files=(".aider.tags.cache.v*/**",))

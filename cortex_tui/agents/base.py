@@ -84,6 +84,9 @@ class AgentAdapter:
     session of its own, re-parented to init) that must not outlive it: when the session's tree has ended
     (exit or stop), the local node ends those whose environment carries this session's own
     ``CORTEX_EVENTS_FILE`` — never anyone else's."""
+    own_files: tuple[str, ...] = ()
+    """Globs (relative to the worktree) of files the agent writes there for itself — caches, not its work: they
+    are not changes of the session (no scope check, no overlap, not in its changed files), like its ``ignore``."""
     ui_processes: frozenset[str] = frozenset()
     """Process names of the agent itself (``/proc/<pid>/comm``). When set, silence detection counts only
     the CPU of the commands it runs, not its own: an agent that animates a spinner while its API hangs

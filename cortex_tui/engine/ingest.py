@@ -289,8 +289,9 @@ class Ingest:
     def apply_changed(self, rt: SessionRuntime, changed: dict[str, str]) -> None:
         """Files that differ from the base (path -> added/modified/deleted): scope, overlap, progress."""
         # pathspecs of new directories cover the files inside them (inotify may miss those)
+        ignore = [*rt.spec.ignore, *rt.adapter.own_files]
         for path, real in sorted(changed.items()):
-            if rt.spec.ignore and in_scope(path, rt.spec.ignore):
+            if ignore and in_scope(path, ignore):
                 continue
             if path not in rt.rec.changed_files:
                 rt.rec.changed_files.append(path)

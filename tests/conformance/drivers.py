@@ -37,6 +37,9 @@ class Driver:
     """The agent's own records split cached input out (else only the input total is compared)."""
     start_s: float = 0.0
     """Extra seconds the CLI may take to reach its first model request (added to the first wait)."""
+    only_written_flagged: bool = False
+    """out_of_scope names the written path only (no file the agent writes for itself; Claude Code's atomic-write
+    temp file ``<path>.tmp.<pid>.<hash>`` is flagged too)."""
 
     def available(self) -> str | None:
         """None when the CLI is installed at a tested version, else why not (the skip reason)."""
@@ -323,7 +326,8 @@ class NotYetDriver(Driver):
 DRIVERS: dict[str, Driver] = {
     "gemini": GeminiDriver("gemini", "gemini-2.5-pro"),
     "opencode": OpenCodeDriver("opencode", "fake/fake-coder", start_s=60.0),  # 20-50 s to boot on a loaded 2-core box
-    "aider": AiderDriver("aider", "openai/fake-coder", usage_headless=True, reports_cache=False, start_s=30.0),
+    "aider": AiderDriver("aider", "openai/fake-coder", usage_headless=True, reports_cache=False, start_s=30.0,
+                         only_written_flagged=True),
     "claude-code": ClaudeDriver("claude-code", MODEL),
     "codex": CodexDriver("codex", "gpt-5-codex"),
 }

@@ -244,6 +244,8 @@ def test_out_of_scope(agent: str, where: str, git_repo: Path, tmp_path: Path) ->
     oos = triggers(events, "out_of_scope", NAME)
     assert oos, dump(sup, events)
     assert any(o.data["evidence"]["path"] == want for o in oos), [o.data["evidence"] for o in oos]
+    if d.only_written_flagged:  # nothing the agent keeps for itself in the worktree (aider's repo-map cache)
+        assert {o.data["evidence"]["path"] for o in oos} == {want}, [o.data["evidence"] for o in oos]
 
 
 @pytest.mark.parametrize("agent", AGENTS)
