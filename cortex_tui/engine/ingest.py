@@ -23,6 +23,7 @@ from cortex_tui.engine.clock import Clock
 from cortex_tui.engine.events import EventBus
 from cortex_tui.engine.log_lines import Lines, split_chunk
 from cortex_tui.engine.sampling import worth_saving
+from cortex_tui.engine.sandbox_writes import flag_blocked
 from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.engine.triggers import TriggerBook
 from cortex_tui.engine.usage import UsageBook
@@ -165,11 +166,12 @@ class Ingest:
             for raw in complete.split(b"\n"):
                 if (target := refused_target(raw.decode("utf-8", "replace"))) is not None:
                     self.book.emit("network_refused", rec.name, host=target[0], port=target[1])
-        if rec.sandbox and complete is not None and b"Read-only" in complete:  # writes the sandbox refused
-            # a full-screen TUI (Claude Code) draws spaces as cursor moves: read those as spaces
-            for raw in _CURSOR_DOWN.sub(b"\n", _CURSOR_MOVE.sub(b" ", complete)).split(b"\n"):
+        if rec.sandbox and b"Read-only" in buf:  # writes the sandbox refused, the unfinished line's too: a
+            # full-screen TUI (OpenCode) may write no newline for minutes; a path is flagged once, however often
+            # it is seen. It draws spaces as cursor moves (Claude Code): those are read as spaces
+            for raw in _CURSOR_DOWN.sub(b"\n", _CURSOR_MOVE.sub(b" ", buf)).split(b"\n"):
                 if EROFS in raw and (blocked := blocked_path(clean_line(raw.decode("utf-8", "replace")))):
-                    self._sandbox_blocked(rt, blocked, clean_line(raw.decode("utf-8", "replace")))
+                    flag_blocked(self.book, rt, blocked, clean_line(raw.decode("utf-8", "replace")))
         rec.last_output_at = now
         if rt.adapter.progress == "output" or (rt.adapter.progress == "lines" and lines):
             self.book.progress(rt, lines[-1] if lines else None)
@@ -231,19 +233,6 @@ class Ingest:
             return
         self.book.apply(rt, TriggerChange("out_of_scope", True, {
             "path": target, "change": "outside worktree", **extra, "scope": list(rt.spec.scope)},
-            key=key, severity="error"))
-
-    def _sandbox_blocked(self, rt: SessionRuntime, path: str, line: str) -> None:
-        """A write the sandbox refused (EROFS in the agent's output): out_of_scope, once per path."""
-        wt = Path(rt.rec.worktree)
-        full = Path(path) if Path(path).is_absolute() else wt / path
-        shown = str(full.relative_to(wt)) if full.is_relative_to(wt) else str(full)
-        key = f"sandbox:{shown}"
-        if any(t.kind == "out_of_scope" and t.key == key for t in rt.rec.triggers):
-            return
-        self.book.apply(rt, TriggerChange("out_of_scope", True, {
-            "path": shown, "change": "write blocked by sandbox:", "evidence": "blocked by sandbox",
-            "inside_worktree": full.is_relative_to(wt), "line": line[:300], "scope": list(rt.spec.scope)},
             key=key, severity="error"))
 
     def on_signal(self, rt: SessionRuntime, sig: AgentSignal) -> None:

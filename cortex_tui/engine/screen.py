@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cortex_tui.backends.tmux import Tmux
+from cortex_tui.engine.sandbox_writes import screen_blocked
 from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.engine.tasks import TaskSet
 from cortex_tui.engine.triggers import TriggerBook
@@ -127,6 +128,7 @@ class ScreenChecks:
                     return
                 lines = screen.splitlines()
                 busy = self.on_lines(rt, lines) if self.on_lines is not None else False
+                screen_blocked(self.book, rt, lines)  # a sandboxed session's refused writes (engine/sandbox_writes.py)
                 prompt = rt.adapter.find_approval(lines)
                 # caused by the output that drew it (when the log was last written), not by this look
                 self.book.apply(rt, rt.approval.screen(prompt.text if prompt else None), cause_at=rt.output_written_at)

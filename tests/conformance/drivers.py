@@ -174,7 +174,8 @@ class ClaudeDriver(Driver):
     def env(self, home: Path, worktree: Path, api: ScriptedLLM) -> dict[str, str]:
         prepare_home(home, worktree)
         cfg = json.loads((home / ".claude.json").read_text())
-        (home / ".claude.json").write_text(json.dumps({**cfg, "bypassPermissionsModeAccepted": True}))
+        (home / ".claude.json").write_text(json.dumps({**cfg, "bypassPermissionsModeAccepted": True,
+                                                       "fullscreenUpsellSeenCount": 3}))  # a one-off tip dialog
         return {k: v for k, v in claude_env(home, api.url).items() if k != "CLAUDE_CODE_MAX_RETRIES"} | {
             "CLAUDE_CODE_MAX_RETRIES": "0"}
 

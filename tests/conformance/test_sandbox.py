@@ -1,6 +1,8 @@
 """The real agent CLIs in the bubblewrap sandbox (issue #19), driven like the conformance scenarios against
 their loopback fakes: the approval still reaches the engine, the approved command writes and commits from the
-worktree, and the turn's usage still comes back from the agent's own records (its state dir is writable)."""
+worktree, the turn's usage still comes back from the agent's own records (its state dirs are writable), and a
+write outside the worktree by that same shell command fails with EROFS and raises out_of_scope "blocked by
+sandbox" (HOME is read-only but for the agent's own state)."""
 
 from __future__ import annotations
 
@@ -11,26 +13,35 @@ import pytest
 from conftest import git
 from engine_helpers import triggers
 from fake_llm import ScriptedLLM
-from test_conformance import NAME, _driver, answer, expect, finish, state, supervise, worktree_of
+from test_conformance import NAME, _driver, answer, dump, expect, finish, state, supervise, worktree_of
 
 from cortex_tui.backends.sandbox import probe
 from cortex_tui.engine.supervisor import Supervisor
 
 WHY = probe()
-pytestmark = pytest.mark.skipif(WHY is not None, reason=f"no bubblewrap sandbox here: {WHY}")
+pytestmark = [pytest.mark.conformance,
+              pytest.mark.skipif(WHY is not None, reason=f"no bubblewrap sandbox here: {WHY}")]
+
+SANDBOXED = ["claude-code", "codex", "gemini", "opencode", "aider"]
 
 
-@pytest.mark.parametrize("agent", ["codex"])
-def test_approve_commit_and_usage_in_the_sandbox(agent: str, git_repo: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("agent", SANDBOXED)
+def test_approve_commit_usage_and_a_blocked_write_in_the_sandbox(agent: str, git_repo: Path, tmp_path: Path) -> None:
     d = _driver(agent, "approve")
     wt = worktree_of(git_repo)
+    stray = tmp_path / "agent-home" / "stray-write"  # the agent's HOME (supervise makes it): read-only inside
     seen: dict[str, Any] = {}
+
+    def blocked(sup: Supervisor) -> list[str]:
+        return [t.evidence.get("path", "") for t in sup.state.sessions[NAME].triggers
+                if t.kind == "out_of_scope" and t.evidence.get("evidence") == "blocked by sandbox"]
 
     async def during(sup: Supervisor, api: ScriptedLLM) -> None:
         await expect(sup, lambda: state(sup) == "waiting", 60 + d.start_s, f"{agent}: waiting for approval")
         assert not (wt / "made.txt").exists()
         await answer(sup, True)
         await expect(sup, lambda: (wt / "made.txt").exists(), 30, f"{agent}: the approved command ran")
+        await expect(sup, lambda: str(stray) in blocked(sup), 30, f"{agent}: the stray write raised out_of_scope")
         await expect(sup, lambda: state(sup) == "idle", 30, f"{agent}: idle after the turn")
         rec = sup.state.sessions[NAME]
         want = api.totals()
@@ -39,12 +50,17 @@ def test_approve_commit_and_usage_in_the_sandbox(agent: str, git_repo: Path, tmp
         seen["tokens"] = rec.tokens
         await finish(sup)
 
-    cmd = "echo hi > made.txt && git add made.txt && git commit -qm made-in-sandbox && echo COMMITTED"
+    cmd = (f"echo x > {stray} || echo REFUSED; "
+           "echo hi > made.txt && git add made.txt && git commit -qm made-in-sandbox && echo COMMITTED")
     events, sup, _ = supervise(d, git_repo, tmp_path, [d.shell(cmd), d.say("Made it.")],
                                session={"sandbox": "bwrap"}, during=during)
     rec = sup.state.sessions[NAME]
     assert rec.sandbox == "bwrap"
-    assert len(triggers(events, "approval_waiting", NAME)) == 1
+    assert len(triggers(events, "approval_waiting", NAME)) == 1, dump(sup, events)
     assert git(git_repo, "show", f"{rec.branch}:made.txt") == "hi\n"
     assert git(git_repo, "log", "-1", "--format=%s", rec.branch).strip() == "made-in-sandbox"
     assert seen["tokens"] is not None
+    assert not stray.exists()
+    oos = [t for t in triggers(events, "out_of_scope", NAME) if t.data["evidence"].get("path") == str(stray)]
+    assert oos and oos[0].data["evidence"]["evidence"] == "blocked by sandbox", oos
+
