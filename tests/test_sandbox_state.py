@@ -72,7 +72,7 @@ agent = "shell"
 sandbox = "bwrap"
 command = "sh {draw}"
 """, tmp_path)
-    seen: dict[str, object] = {}
+    seen: dict[str, list[dict[str, object]]] = {}
 
     async def during(s: Supervisor) -> None:
         rec = s.state.sessions["a"]
@@ -87,8 +87,8 @@ command = "sh {draw}"
     run_to_end(sup, timeout=90, during=during)
     log = sup.store.log_path(sup.state.sessions["a"].slug).read_bytes()
     assert f"{target}: Read-only".encode() not in log  # never whole in the log
-    assert [e["path"] for e in seen["evidence"]] == [str(target)]  # type: ignore[index]
-    assert seen["evidence"][0]["evidence"] == "blocked by sandbox"  # type: ignore[index]
+    assert [e["path"] for e in seen["evidence"]] == [str(target)]
+    assert seen["evidence"][0]["evidence"] == "blocked by sandbox"
 
 
 def test_claude_state_copies_the_users_config_and_links_the_rest(tmp_path: Path) -> None:
