@@ -356,3 +356,48 @@ command = "cat shared.cfg"
     assert (Path(linked.worktree) / "shared.cfg").is_symlink()
     assert "LINKED-CONTENT" in _log(sup, linked.slug)  # the link's target is readable inside the sandbox
     assert not [e for e in events if e.kind == "setup_warning"]
+
+
+REWRITE_PY = """
+import json, os
+d = os.environ["CLAUDE_CONFIG_DIR"]
+p = os.path.join(d, ".claude.json")
+j = json.load(open(p))
+j["n"] = 2
+with open(p + ".tmp", "w") as f:  # Claude's own way: a temp file beside it, then a rename
+    f.write(json.dumps(j))
+os.replace(p + ".tmp", p)
+print("REWROTE", json.dumps(j, sort_keys=True), "IN", d)
+open(os.path.join(os.environ["HOME"], ".claude", "projects", "t.jsonl"), "w").write("{}")
+print("PROJECTS-OK")
+"""
+
+
+@needs_bwrap
+def test_claude_code_gets_its_own_config_dir_in_a_nodes_sandbox(sshd: SshServer, git_repo: Path,
+                                                                 tmp_path: Path) -> None:
+    """Claude Code's atomic rewrite of its .claude.json works in the node's read-only HOME: a per-session
+    CLAUDE_CONFIG_DIR made *on the node* (backends/sandbox_state.py, run there by the launcher)."""
+    home = sshd.remote_home
+    (home / ".claude.json").write_text('{"seen": 1}')
+    (home / ".claude").mkdir()
+    (home / "rewrite.py").write_text(REWRITE_PY)  # HOME is readable in the sandbox (tmp_path's /tmp is not)
+    sup = make_sup(git_repo, f"""
+[run]
+name = "rc"
+{node_toml(sshd)}
+[[session]]
+name = "claude"
+agent = "claude-code"
+node = "box1"
+sandbox = "bwrap"
+command = "python3 $HOME/rewrite.py"
+""", tmp_path)
+    run_to_end(sup, timeout=90)
+    rec = sup.state.sessions["claude"]
+    assert rec.state is SessionState.FINISHED, (rec.reason, _log(sup, rec.slug)[-2000:])
+    own = sshd.workdir / "runs" / "rc" / "sessions" / rec.slug / "claude-config"
+    assert f'REWROTE {{"n": 2, "seen": 1}} IN {own}' in _log(sup, rec.slug)
+    assert "PROJECTS-OK" in _log(sup, rec.slug)  # transcripts go to the node's ~/.claude/projects, as usual
+    assert (home / ".claude.json").read_text() == '{"seen": 1}'  # the node user's own file is never written
+    assert (home / ".claude" / "projects" / "t.jsonl").exists()

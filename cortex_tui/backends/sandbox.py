@@ -222,6 +222,17 @@ def launch(args: list[str]) -> None:
     jail = jail_for(worktree=Path(p["worktree"]), branch=p["branch"], scope=list(p["scope"]), enforce=p["enforce"],
                     agent=p["agent"], session_dir=Path(p["session_dir"]), env=env, network=p["network"],
                     repo=Path(p["repo"]))
+    state = p.get("state")  # the agent's own state (backends/sandbox_state.py, uploaded beside this file)
+    if state:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("cortex_sandbox_state", state)
+        assert spec is not None and spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        extra_w = mod.prepare_state(p["agent"], Path(p["session_dir"]), env)  # e.g. CLAUDE_CONFIG_DIR in env
+        jail = Jail(jail.worktree, tuple(dict.fromkeys((*jail.writable, *extra_w))), jail.readable_tmp,
+                    jail.network, jail.narrow_warning)
     tmp = Path("/tmp")
     extra = [q for q in (Path(os.path.expanduser(x)) for x in p.get("readable", ())) if q.is_relative_to(tmp) and q != tmp]
     jail = Jail(jail.worktree, jail.writable, tuple(dict.fromkeys((*jail.readable_tmp, *extra))), jail.network,
@@ -230,7 +241,7 @@ def launch(args: list[str]) -> None:
         print(f"── cortex-tui: sandbox: {jail.narrow_warning}", file=sys.stderr)
     out = bwrap_argv(jail, argv)
     try:
-        os.execvp(out[0], out)
+        os.execvpe(out[0], out, env)
     except OSError as e:
         print(f"── cortex-tui: sandbox: cannot run {out[0]}: {e}", file=sys.stderr)
         sys.exit(127)

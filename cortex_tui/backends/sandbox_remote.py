@@ -4,8 +4,9 @@ The jail is the same as on this machine (:func:`cortex_tui.backends.sandbox.jail
 from the *node's* filesystem: its worktree's ``.git`` file, the bare repo's object store and ref directories,
 the agent's state directories under the node's ``HOME``. So :mod:`cortex_tui.backends.sandbox` itself (stdlib
 only) is uploaded once per node and run there as the agent's command, by the node's python with ``-I -S`` (no
-site-packages: it never needs cortex-tui installed on the node). It computes the jail and execs bwrap; the
-node's exit wrapper stays outside, as on this machine.
+site-packages: it never needs cortex-tui installed on the node), with :mod:`cortex_tui.backends.sandbox_state`
+beside it (the agent's own state, e.g. Claude's per-session ``CLAUDE_CONFIG_DIR``, made from the node's HOME). It
+computes the jail and execs bwrap; the node's exit wrapper stays outside, as on this machine.
 
 Whether the node's bwrap can make a sandbox is checked once per node (one round trip running a real one); a
 node without it fails the spawn with its name and what to install, before anything is made there.
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from cortex_tui.agents.base import SpawnContext
-from cortex_tui.backends import sandbox
+from cortex_tui.backends import sandbox, sandbox_state
 from cortex_tui.backends.node import SpawnRequest
 from cortex_tui.backends.remote import RemoteNode
 from cortex_tui.errors import CortexError, PrerequisiteError
@@ -48,7 +49,7 @@ class NodeJail:
         self._lock = threading.Lock()
         self._checked: dict[bool, str | None] = {}
         """Why the node cannot make a sandbox, by ``--unshare-net`` (None: it can)."""
-        self._launcher: PurePosixPath | None = None
+        self._launcher: tuple[PurePosixPath, PurePosixPath] | None = None
 
     def check(self, spec: ResolvedSession) -> None:
         """Raise unless the node can run ``spec``'s sandbox (one round trip per node and network mode)."""
@@ -68,14 +69,18 @@ class NodeJail:
                                     f"{install_hint(self.node)}", "or run the session without sandbox, or on a node "
                                     "that has bubblewrap")
 
-    def launcher(self, rn: RemoteNode) -> PurePosixPath:
-        """The sandbox module on the node (uploaded once; named by its content, so a new version is a new file)."""
+    def launcher(self, rn: RemoteNode) -> tuple[PurePosixPath, PurePosixPath]:
+        """The sandbox module and the agent-state one on the node (uploaded once; named by their content, so a new
+        version is a new file)."""
         with self._lock:
             if self._launcher is None:
-                source = Path(sandbox.__file__).read_bytes()
-                path = rn.workdir / "lib" / f"cortex-sandbox-{hashlib.sha256(source).hexdigest()[:16]}.py"
-                rn.put_file(path, source)
-                self._launcher = path
+                paths = []
+                for name, mod in (("sandbox", sandbox), ("sandbox-state", sandbox_state)):
+                    source = Path(str(mod.__file__)).read_bytes()
+                    path = rn.workdir / "lib" / f"cortex-{name}-{hashlib.sha256(source).hexdigest()[:16]}.py"
+                    rn.put_file(path, source)
+                    paths.append(path)
+                self._launcher = (paths[0], paths[1])
             return self._launcher
 
     def wrap(self, argv: list[str], req: SpawnRequest, ctx: SpawnContext) -> list[str]:
@@ -86,4 +91,6 @@ class NodeJail:
                   "enforce": spec.scope_mode == "enforce", "agent": spec.agent,
                   "session_dir": str(ctx.session_dir), "network": str(spec.network), "repo": str(rn.workdir),
                   "readable": [c for c in (self.checkout,) if c]}
-        return [rn.node.python, "-I", "-S", str(self.launcher(rn)), json.dumps(params), "--", *argv]
+        launcher, state = self.launcher(rn)
+        params["state"] = str(state)
+        return [rn.node.python, "-I", "-S", str(launcher), json.dumps(params), "--", *argv]

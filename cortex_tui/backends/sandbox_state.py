@@ -21,7 +21,8 @@ import os
 import shutil
 from pathlib import Path
 
-from cortex_tui.private import FILE_MODE, private_dir
+FILE_MODE = 0o600
+"""This module stays stdlib-only: an ssh node's sandbox launcher runs it there (``backends/sandbox_remote.py``)."""
 
 log = logging.getLogger("cortex_tui.backends")
 
@@ -41,7 +42,7 @@ def claude_state(session_dir: Path, env: dict[str, str]) -> list[Path]:
     own = session_dir / CLAUDE_STATE
     source_dir = Path(given) if given else _home(env) / ".claude"
     source_json = source_dir / CLAUDE_JSON if given else _home(env) / CLAUDE_JSON
-    private_dir(own)
+    own.mkdir(mode=0o700, parents=True, exist_ok=True)
     target = own / CLAUDE_JSON
     if not target.exists() and source_json.is_file():
         tmp = own / f"{CLAUDE_JSON}.seed"
