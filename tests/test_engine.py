@@ -181,8 +181,9 @@ def test_kill9_supervisor_then_reattach(git_repo: Path, tmp_path: Path) -> None:
         ["quick", "slow-1", "slow-2", "later"], "finished")
     for s, subject in [("quick", "quick"), ("slow-1", "slow one"), ("slow-2", "slow two"), ("later", "later")]:
         assert git(git_repo, "log", "-1", "--format=%s", f"cortex/crash/{s}").strip() == subject
-    spawned = [ln for ln in (state_dir / "runs/crash/events.jsonl").read_text().splitlines() if '"spawned"' in ln]
-    assert len(spawned) == 4
+    events = (state_dir / "runs/crash/events.jsonl").read_text().splitlines()
+    spawned = [ln for ln in events if '"spawned"' in ln]
+    assert len(spawned) == 4, "\n".join(ln[:300] for ln in events if '"kind": "log"' not in ln)
 
 
 def long_run_detached(repo: Path, tmp_path: Path, run: str) -> Path:

@@ -27,6 +27,9 @@ from cortex_tui.errors import CortexError
 from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import SessionRecord, SessionState
 
+ANSWER_LOOK_S = 0.5
+"""How long approve/deny look for a prompt on the screen of a session the engine does not see waiting."""
+
 
 class SessionCommands:
     """What a person (or a trigger) can do to one session of the run."""
@@ -76,7 +79,9 @@ class SessionCommands:
     async def answer(self, name: str, yes: bool, *, origin: str = "user") -> None:
         """Approve (``yes``) or deny the approval prompt on the session's screen."""
         rt, tmux = self._pane(name)
-        prompt = await asyncio.to_thread(actions.answer, tmux, rt.rec, yes, rt.adapter)
+        # the engine's state is live (not a state file behind it): a session it does not see waiting gets one
+        # short look at the screen (a prompt drawn a moment ago), not the CLI's 3 s of looking
+        prompt = await asyncio.to_thread(actions.answer, tmux, rt.rec, yes, rt.adapter, ANSWER_LOOK_S)
         self.emit("action", name, action="approve" if yes else "deny", detail=prompt.text, origin=origin)
 
     async def interrupt(self, name: str, *, origin: str = "user") -> None:
