@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -187,3 +188,60 @@ def test_headless_result_061_shape() -> None:
     sig = a.interpret_event(ev)
     assert [(s.kind, s.model) for s in sig] == [("usage", "gemini-2.5-pro"), ("finished", None)]
     assert sig[0].usage == TokenUsage(input=1134, cache_read=200, output=76)
+
+
+def _user_home(tmp_path: Path) -> Path:
+    home = tmp_path / "user"
+    gem = home / ".gemini"
+    (gem / "tmp").mkdir(parents=True)
+    (gem / "settings.json").write_text('{\n  // the user\'s own comment\n  "security": {"auth": {"selectedType": '
+                                       '"gemini-api-key"}},\n  "hooks": {"AfterAgent": [{"matcher": "*", "hooks": '
+                                       '[{"type": "command", "command": "notify-me"}]}]}\n}\n')
+    (gem / "oauth_creds.json").write_text("{}")
+    return home
+
+
+def test_hooks_come_from_a_home_of_its_own_mirroring_the_users(tmp_path: Path) -> None:
+    """GEMINI_CLI_HOME = the session's own home: the user's settings with our hooks added to theirs, every
+    other entry of their ~/.gemini linked; the user's files untouched; opt-out and ssh nodes keep theirs."""
+    home = _user_home(tmp_path)
+    before = (home / ".gemini" / "settings.json").read_bytes()
+    a = get_adapter("gemini")
+    s = make_session(agent="gemini", prompt="go", env={"HOME": str(home)})
+    ctx = make_ctx(tmp_path, tmp_path / "wt")
+    a.prepare(s, ctx)
+    own = ctx.session_dir / "gemini-home"
+    assert a.env(s, ctx)["GEMINI_CLI_HOME"] == str(own)
+    mine = own / ".gemini"
+    assert (mine / "oauth_creds.json").resolve() == (home / ".gemini" / "oauth_creds.json").resolve()
+    assert (mine / "tmp").is_symlink() and (mine / "tmp").resolve() == (home / ".gemini" / "tmp").resolve()
+    cfg = json.loads((mine / "settings.json").read_text())
+    assert cfg["security"]["auth"]["selectedType"] == "gemini-api-key"
+    after = [h["command"] for d in cfg["hooks"]["AfterAgent"] for h in d["hooks"]]
+    assert after[0] == "notify-me" and str(ctx.events_file) in after[1]  # theirs first, then ours
+    assert set(cfg["hooks"]) >= {"BeforeAgent", "AfterAgent", "Notification", "AfterTool"}
+    assert (home / ".gemini" / "settings.json").read_bytes() == before
+    remote = make_ctx(tmp_path / "node", tmp_path / "wt")  # prepared here, run on a node: its links are not there
+    assert "GEMINI_CLI_HOME" not in a.env(s, remote)
+    b = get_adapter("gemini")
+    off = make_session(agent="gemini", prompt="go", env={"HOME": str(home), "CORTEX_GEMINI_HOOKS": "0"})
+    b.prepare(off, make_ctx(tmp_path / "off", tmp_path / "wt"))
+    assert "GEMINI_CLI_HOME" not in b.env(off, make_ctx(tmp_path / "off", tmp_path / "wt"))
+
+
+def test_hook_commands_write_what_the_adapter_reads(tmp_path: Path) -> None:
+    """Each hook's shell command, fed what Gemini CLI 0.61.0 sent it (events-hooks.jsonl, recorded from a turn
+    with an approved shell command), appends a line the adapter reads: busy, waiting (the command), busy, idle."""
+    from cortex_tui.agents.gemini_hooks import hook_command
+
+    events = tmp_path / "events.jsonl"
+    recorded = [json.loads(ln) for ln in (FIX / "events-hooks.jsonl").read_text().splitlines()]
+    tricky = {"hook_event_name": "AfterTool", "tool_name": "run_shell_command", "out": "it's 100% done\n\"ok\" \\ $HOME"}
+    for ev, payload in [*((r["event"], r["payload"]) for r in recorded), ("AfterTool", tricky)]:
+        subprocess.run(["/bin/sh", "-c", hook_command(ev, events)], input=json.dumps(payload).encode(), check=True)
+    got = [json.loads(ln) for ln in events.read_text().splitlines()]
+    assert [g["payload"] for g in got] == [r["payload"] for r in recorded] + [tricky]
+    a = get_adapter("gemini")
+    sigs = [s for g in got[:4] for s in a.interpret_event(g)]
+    assert [s.kind for s in sigs] == ["busy", "waiting", "busy", "idle"]
+    assert "echo hi > made.txt" in (sigs[1].text or "")

@@ -10,13 +10,18 @@ Approval dialogs sit in a box: ``Allow execution of [Shell]?`` (0.61; older: ``A
 ``2. Allow for this session``, ``3. No, suggest changes (esc)``; answered by number (or Esc to refuse),
 never a blind Enter. The lines above the question (the tool and its command) are part of the evidence.
 
-Structured signals: Gemini's own chat file (:mod:`cortex_tui.agents.gemini_chat`), found by the worktree
-it was started in and tailed by :meth:`GeminiAdapter.poll_usage`: prompts and tool results → busy, each
-model response's ``tokens`` → usage (running totals per model), failed tool calls → the repeated-error
-rule, ``write_file``/``replace`` outside the worktree → out_of_scope. The turn's end is not recorded
-there: the screen is idle when the input box shows its placeholder and no spinner (``esc to cancel``)
-or dialog is drawn. Progress for silence detection is the chat file only (``progress = "events"``): the
-spinner animates while the API hangs, and the CLI's own node processes do not count as work.
+Structured signals: Gemini's hooks (:mod:`cortex_tui.agents.gemini_hooks`, through a home of the
+session's own, ``GEMINI_CLI_HOME``): ``BeforeAgent``/``AfterTool`` → busy, ``Notification``
+(``ToolPermission``) → waiting with the command as evidence, ``AfterAgent`` → idle; and Gemini's chat file
+(:mod:`cortex_tui.agents.gemini_chat`; every hook names it, else it is found by the worktree it was started
+in), read on change by :meth:`GeminiAdapter.poll_usage`: prompts and tool results → busy, each model
+response's ``tokens`` → usage (running totals per model), failed tool calls → the repeated-error rule,
+``write_file``/``replace`` outside the worktree → out_of_scope. Without hooks (``CORTEX_GEMINI_HOOKS=0``,
+or a settings file that cannot be read) the turn's end comes from the chat file and the screen: idle when
+the input box shows its placeholder and no spinner (``esc to cancel``) or dialog is drawn after the chat
+recorded the model's answer. Progress for silence detection is structured records only
+(``progress = "events"``): the spinner animates while the API hangs, and the CLI's own node processes do
+not count as work.
 Headless, the ``result`` line of ``stream-json`` carries the per-model token statistics.
 """
 
@@ -32,6 +37,7 @@ from typing import Any
 from cortex_tui.agents.base import AgentAdapter, AgentSignal, ApprovalPrompt, SpawnContext
 from cortex_tui.agents.dialogs import NumberedDialogAdapter, clean, find_numbered_dialog
 from cortex_tui.agents.gemini_chat import ChatTail, gemini_home
+from cortex_tui.agents.gemini_hooks import SOURCE, hook_signals, hooks_wanted, prepare_home
 from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import TokenUsage
 
@@ -101,11 +107,21 @@ class GeminiAdapter(NumberedDialogAdapter):
     _chat: ChatTail | None = field(default=None, repr=False, compare=False)
     _screen_idle_at: float | None = field(default=None, repr=False, compare=False)
     """When the latest screen check showed the input box with no spinner or dialog (None: it did not)."""
+    _home: Path | None = field(default=None, repr=False, compare=False)
+    """The session's own Gemini home with our hooks (:mod:`cortex_tui.agents.gemini_hooks`), once prepared."""
+    _prepared_in: Path | None = field(default=None, repr=False, compare=False)
+    _asked: bool = field(default=False, repr=False, compare=False)
+    """A ToolPermission notification came and no later hook (the tool ran, the turn ended) yet."""
     _looked_for: float | None = field(default=None, repr=False, compare=False)
     """The turn end (``answered_at``) a screen look was last asked for."""
 
     def prepare(self, session: ResolvedSession, ctx: SpawnContext) -> None:
-        self._chat = ChatTail(gemini_home(dict(session.env)), str(ctx.worktree), time.time())
+        home = gemini_home(dict(session.env))
+        self._home = None
+        if hooks_wanted(dict(session.env)):
+            self._home = prepare_home(home, ctx.session_dir / "gemini-home", ctx.events_file)
+            self._prepared_in = ctx.session_dir
+        self._chat = ChatTail(self._home or home, str(ctx.worktree), time.time())
 
     def poll_usage(self) -> list[AgentSignal]:
         """What Gemini appended to its chat file: busy, usage totals, failed tools, outside writes; idle once
@@ -113,10 +129,22 @@ class GeminiAdapter(NumberedDialogAdapter):
         if self._chat is None:
             return []
         sigs = self._chat.read()
+        if self._asked:  # a dialog its hook announced: the chat's older records must not end the waiting
+            sigs = [AgentSignal("progress", text=x.text) if x.kind == "busy" else x for x in sigs]
         done = self._chat.answered_at
         if sigs and done is not None and self._screen_idle_at is not None and self._screen_idle_at >= done:
             sigs.append(AgentSignal("idle", text="turn ended"))
         return sigs
+
+    def _chat_from_hook(self, payload: object) -> None:
+        """Every hook names the chat file (``transcript_path``): no need to look for it — when it is one of
+        this session's home (anything else is not read)."""
+        raw = payload.get("transcript_path") if isinstance(payload, dict) else None
+        if self._chat is None or self._chat.path is not None or not isinstance(raw, str):
+            return
+        base = os.path.realpath(self._chat.home / ".gemini" / "tmp") + os.sep
+        if os.path.realpath(raw).startswith(base) and raw.endswith(".jsonl"):
+            self._chat.path = Path(raw)
 
     def look_at_screen(self) -> bool:
         """Once per turn end the chat recorded: is the input box back (idle)? Only the screen shows it."""
@@ -149,9 +177,10 @@ class GeminiAdapter(NumberedDialogAdapter):
         """The session's own worktree is trusted (``GEMINI_CLI_TRUST_WORKSPACE=true``), so it starts at its
         prompt instead of the folder-trust dialog, without writing the user's trustedFolders.json. A
         session ``env`` that sets the variable itself (e.g. ``"false"``) keeps its value."""
-        if "GEMINI_CLI_TRUST_WORKSPACE" in session.env:
-            return {}
-        return {"GEMINI_CLI_TRUST_WORKSPACE": "true"}
+        env = {} if "GEMINI_CLI_TRUST_WORKSPACE" in session.env else {"GEMINI_CLI_TRUST_WORKSPACE": "true"}
+        if self._home is not None and self._prepared_in == ctx.session_dir:  # not on a node: its links are here
+            env["GEMINI_CLI_HOME"] = str(self._home)
+        return env
 
     def find_approval(self, screen_lines: list[str]) -> ApprovalPrompt | None:
         return find_numbered_dialog(screen_lines, self.approval_patterns, before=6)
@@ -183,7 +212,12 @@ class GeminiAdapter(NumberedDialogAdapter):
         return argv
 
     def interpret_event(self, event: dict[str, Any]) -> list[AgentSignal]:
-        """Signals from a headless stream-json line."""
+        """Signals from a hook line (``source: gemini``) or a headless stream-json line."""
+        if event.get("source") == SOURCE:
+            self._chat_from_hook(event.get("payload"))
+            sigs = hook_signals(event)
+            self._asked = any(x.kind == "waiting" for x in sigs) or (self._asked and sigs[0].kind not in ("busy", "idle"))
+            return sigs
         kind = event.get("type")
         if kind == "result":
             sigs = [AgentSignal("usage", usage=u, model=m, total=True) for m, u in usage_from_result(event)]
