@@ -37,7 +37,7 @@ async def _typer(clock: FakeClock, headless: bool = False) -> tuple[TypedPrompts
         sent.append((name, text))
 
     t = TypedPrompts(tasks=tasks, clock=clock, headless=lambda: headless, send=send,
-                     look_again=lambda rt: looked.append(rt.rec.name))
+                     look_again=lambda rt: looked.append(rt.rec.name), save=lambda: looked.append("saved"))
     return t, sent, looked, tasks
 
 
@@ -54,7 +54,7 @@ async def test_typed_once_when_the_input_prompt_shows() -> None:
     clock.advance(GRACE_S + 0.1)
     assert t.on_screen(rt, READY) is False  # back at its prompt after the turn: idle, and never typed again
     await asyncio.sleep(GRACE_S + 0.2)
-    assert sent == [("s", "fix the parser\nand test it")] and looked == ["s"]
+    assert sent == [("s", "fix the parser\nand test it")] and looked == ["saved", "s"]  # saved before typing
     rt.reset_for_attempt(clock.time())  # a restart: the new attempt gets its prompt again
     assert t.on_screen(rt, READY) is True
     await asyncio.sleep(0.01)

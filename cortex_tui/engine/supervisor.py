@@ -157,7 +157,8 @@ class Supervisor:
         self.periodic = Periodic(nodes=self.nodes, ingest=self.ingest, runtimes=self.rt, spawning=self._spawning,
                                  state=lambda: self.state, on_error=self._engine_error)
         self.typed = TypedPrompts(tasks=self._bg, clock=self.clock, headless=lambda: self.headless,
-                                  send=lambda n, t: self.send(n, t, origin="prompt"), look_again=self._check_screen_soon)
+                                  send=lambda n, t: self.send(n, t, origin="prompt"), look_again=self._check_screen_soon,
+                                  save=lambda: self._save(force=True))
         self.screens = ScreenChecks(self._bg, self._tmux, self.book, on_lines=self.typed.on_screen)
         self.review_enabled = True
         self.review = ReviewDesk(repo=self.repo, state_dir=self.state_dir, run=self.run_id, bus=self.bus,

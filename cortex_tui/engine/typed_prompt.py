@@ -4,7 +4,8 @@ Some CLIs cannot start an interactive session on a prompt from their command lin
 does the one task and exits, ``--load`` refuses ``/code``). For those the engine starts the agent bare, and once a
 screen check shows its input prompt ready (:meth:`AgentAdapter.input_ready`) it types the session's prompt through
 the ordinary send path (the adapter's ``message_keys``: tmux ``send-keys -l``, never a shell) — exactly once per
-attempt: the record's ``prompt_typed_at`` survives a supervisor restart, and a new attempt clears it.
+attempt: the record's ``prompt_typed_at`` is saved before the first key is sent and survives a supervisor restart;
+a new attempt clears it.
 
 Right after typing, the screen may still show the bare input prompt for a moment (the keys are on their way):
 for :data:`GRACE_S` that is not read as "idle", and the screen is looked at again afterwards.
@@ -25,8 +26,12 @@ GRACE_S = 1.5
 
 class TypedPrompts:
     def __init__(self, *, tasks: TaskSet, clock: Clock, headless: Callable[[], bool],
-                 send: Callable[[str, str], Awaitable[None]], look_again: Callable[[SessionRuntime], None]) -> None:
+                 send: Callable[[str, str], Awaitable[None]], look_again: Callable[[SessionRuntime], None],
+                 save: Callable[[], None]) -> None:
         self.tasks = tasks
+        self.save = save
+        """Writes the run's state: ``prompt_typed_at`` is on disk before a key is sent (a supervisor that crashes
+        right after typing never types it again when it re-attaches)."""
         self.clock = clock
         self.headless = headless
         self.send = send
@@ -45,6 +50,7 @@ class TypedPrompts:
         if not rt.adapter.input_ready(lines):
             return False
         rec.prompt_typed_at = now
+        self.save()
         name = rec.name
 
         async def deliver() -> None:
