@@ -13,6 +13,7 @@ A sandbox that cannot be made fails the spawn: the agent never runs without it.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from dataclasses import replace
@@ -21,14 +22,13 @@ from pathlib import Path
 from cortex_tui.agents.base import AgentAdapter, KeyInput, SpawnContext
 from cortex_tui.backends.local_node import LocalNode
 from cortex_tui.backends.node import FinalLook, Node, NodeContext, SessionPaths, SpawnRequest, register
-from cortex_tui.backends.sandbox import INSTALL_HINT, REFUSED_MARK, bwrap_argv, jail_for, probe
-from cortex_tui.backends.sandbox_proxy import PROXY_PORT, AllowProxy
+from cortex_tui.backends.sandbox import INSTALL_HINT, bwrap_argv, jail_for, probe
+from cortex_tui.backends.sandbox_proxy import PROXY_PORT, SOCKET, socket_dir
 from cortex_tui.backends.sandbox_remote import NodeJail
 from cortex_tui.backends.sandbox_state import prepare_state
 from cortex_tui.backends.tmux import Tmux, WindowInfo
 from cortex_tui.errors import CortexError, PrerequisiteError
 from cortex_tui.model.state import SessionRecord
-from cortex_tui.private import open_private
 
 log = logging.getLogger("cortex_tui.backends")
 
@@ -41,8 +41,6 @@ class SandboxNode:
         self.inner = inner
         self.name = inner.name
         self.polled = inner.polled
-        self._proxies: dict[str, AllowProxy] = {}
-        """Network allowlist proxies by session (kept across its attempts, closed with the node)."""
         ready = getattr(inner, "ready", None)  # an ssh node: the jail is made there
         self._remote = NodeJail(ready, inner.name, ctx.spec.checkout if ctx.spec else None) \
             if ready is not None else None
@@ -76,32 +74,20 @@ class SandboxNode:
         jail = replace(jail, writable=tuple(dict.fromkeys((*jail.writable, *state))))
         if jail.narrow_warning:
             log.warning("session %s: %s", spec.name, jail.narrow_warning)
-        if allowlist is not None:  # no network but the supervisor's proxy (backends/sandbox_proxy.py)
-            proxy = self._proxy(spec.name, allowlist, req.paths.log)
-            jail = replace(jail, readable_tmp=(*jail.readable_tmp, proxy.dir))
-            url = f"http://127.0.0.1:{PROXY_PORT}"
-            for k in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "ALL_PROXY", "all_proxy"):
-                env[k] = url
-            env["NO_PROXY"] = env["no_proxy"] = ""
-            argv = [sys.executable, "-m", "cortex_tui.backends.sandbox_fwd", str(proxy.path), str(PROXY_PORT), "--",
-                    *argv]
-        return bwrap_argv(jail, argv)
-
-    def _proxy(self, name: str, allowlist: list[str], log_path: Path) -> AllowProxy:
-        proxy = self._proxies.get(name)
-        if proxy is not None and proxy.entries == allowlist:
-            return proxy
-        if proxy is not None:
-            proxy.close()
-
-        def refused(host: str, port: int) -> None:  # into the session's log: the engine makes the event
-            try:
-                with open_private(log_path) as f:
-                    f.write(f"\n{REFUSED_MARK}{host}:{port} (not in the allowlist)\n".encode())
-            except OSError as e:
-                log.warning("session %s: network refused %s:%s (log not writable: %s)", name, host, port, e)
-        proxy = self._proxies[name] = AllowProxy(allowlist, refused)
-        return proxy
+        if allowlist is None:
+            return bwrap_argv(jail, argv)
+        # no network but the session's own proxy, outside the sandbox, the parent of bwrap in the agent's pane:
+        # it lives as long as the agent, whatever happens to the supervisor (backends/sandbox_proxy.py)
+        where = socket_dir()
+        jail = replace(jail, readable_tmp=(*jail.readable_tmp, where))
+        url = f"http://127.0.0.1:{PROXY_PORT}"
+        for k in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "ALL_PROXY", "all_proxy"):
+            env[k] = url
+        env["NO_PROXY"] = env["no_proxy"] = ""
+        inside = [sys.executable, "-I", "-m", "cortex_tui.backends.sandbox_fwd", str(where / SOCKET), str(PROXY_PORT),
+                  "--", *argv]
+        return [sys.executable, "-I", "-m", "cortex_tui.backends.sandbox_proxy", str(where), str(req.paths.log),
+                json.dumps(allowlist), "--", *bwrap_argv(jail, inside)]
 
     # the rest is the inner node's ----------------------------------------------------------
     def stop(self, rec: SessionRecord, adapter: AgentAdapter, paths: SessionPaths) -> None:
@@ -134,10 +120,9 @@ class SandboxNode:
         return self.inner.disk_usage(recs)
 
     def close(self) -> None:
-        """The proxies; the inner node is closed by whoever made it (it serves unsandboxed sessions too)."""
-        for proxy in self._proxies.values():
-            proxy.close()
-        self._proxies.clear()
+        """Nothing of its own (each allowlist proxy goes with its agent); the inner node is closed by whoever made
+        it (it serves unsandboxed sessions too)."""
+        return None
 
 
 def _make(ctx: NodeContext) -> SandboxNode:

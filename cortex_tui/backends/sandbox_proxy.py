@@ -1,29 +1,54 @@
 """``network = ["host", "host:port", "*.domain", …]``: the only way out of a sandbox without a network.
 
-The sandbox has a network namespace of its own (``--unshare-net``: nothing outside is reachable). The
-supervisor runs one :class:`AllowProxy` per session on a unix socket, bound read-only into the sandbox;
-inside, :mod:`cortex_tui.backends.sandbox_fwd` listens on ``127.0.0.1:PROXY_PORT`` and forwards each
-connection to it. The agent gets ``HTTPS_PROXY``/``HTTP_PROXY`` pointing there: ``CONNECT host:port`` (HTTPS)
-and absolute-form HTTP requests to an allowed host are relayed; anything else gets ``403`` and is reported
-(``on_refused``). An agent that ignores the proxy variables reaches nothing at all.
+The sandbox has a network namespace of its own (``--unshare-net``: nothing outside is reachable). One
+:class:`AllowProxy` per session attempt listens on a unix socket, bound read-only into the sandbox; inside,
+:mod:`cortex_tui.backends.sandbox_fwd` listens on ``127.0.0.1:PROXY_PORT`` and forwards each connection to it.
+The agent gets ``HTTPS_PROXY``/``HTTP_PROXY`` pointing there: ``CONNECT host:port`` (HTTPS) and absolute-form
+HTTP requests to an allowed host are relayed; anything else gets ``403`` and is reported (``on_refused``). An
+agent that ignores the proxy variables reaches nothing at all.
+
+The proxy is not the supervisor's: it runs in the agent's own tmux pane, *outside* the sandbox, as the parent
+of bwrap (:func:`main`)::
+
+    python -I -m cortex_tui.backends.sandbox_proxy DIR LOG ENTRIES_JSON -- BWRAP_ARGV...
+
+so it lives exactly as long as the agent — through a supervisor's crash or restart (which fail closed when
+it lived in the supervisor) — and goes with the agent's process tree. Its refusals are lines in the session's
+log (:data:`~cortex_tui.backends.sandbox.REFUSED_MARK`), which whichever supervisor reads the log (a re-attached
+one too) turns into ``network_refused`` events.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import os
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from urllib.parse import urlsplit
+
+from cortex_tui.backends.sandbox import REFUSED_MARK
+from cortex_tui.private import open_private
 
 log = logging.getLogger("cortex_tui.backends")
 
 PROXY_PORT = 3128
 """Where the forwarder listens inside the sandbox (its own network namespace: no collision possible)."""
 HEAD_MAX = 65536
+SOCKET = "s"
+"""The proxy's socket in its directory (short: unix socket paths are limited to ~107 bytes)."""
+
+
+def socket_dir() -> Path:
+    """A new directory for one attempt's proxy socket (made by the supervisor: bound into the sandbox before the
+    proxy runs; the proxy removes it when it ends)."""
+    return Path(tempfile.mkdtemp(prefix="cortex-net-"))
 
 
 def allowed(entries: list[str], host: str, port: int) -> bool:
@@ -67,12 +92,12 @@ def _pipe(a: socket.socket, b: socket.socket) -> None:
 class AllowProxy:
     """An HTTP(S) proxy on a unix socket that only reaches ``entries``."""
 
-    def __init__(self, entries: list[str], on_refused: Callable[[str, int], None]) -> None:
+    def __init__(self, entries: list[str], on_refused: Callable[[str, int], None], where: Path | None = None) -> None:
         self.entries = list(entries)
         self.on_refused = on_refused
-        self.dir = Path(tempfile.mkdtemp(prefix="cortex-net-"))  # short: unix socket paths are limited
-        os.chmod(self.dir, 0o755)
-        self.path = self.dir / "s"
+        self.dir = where or socket_dir()
+        self.path = self.dir / SOCKET
+        self.path.unlink(missing_ok=True)  # an earlier attempt's, left by a kill
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._sock.bind(str(self.path))
         self._sock.listen(64)
@@ -152,3 +177,41 @@ class AllowProxy:
                          + b"\r\nConnection: close\r\n\r\n" + body)
         finally:
             conn.close()
+
+
+def _refusals_into(log_path: Path) -> Callable[[str, int], None]:
+    def refused(host: str, port: int) -> None:  # into the session's log: the engine makes the event
+        try:
+            with open_private(log_path) as f:
+                f.write(f"\n{REFUSED_MARK}{host}:{port} (not in the allowlist)\n".encode())
+        except OSError as e:
+            print(f"cortex-tui: network refused {host}:{port} (the log is not writable: {e})", file=sys.stderr)
+    return refused
+
+
+def main(argv: list[str]) -> int:
+    """Serve the allowlist on ``DIR/s`` while ``ARGV`` (bwrap) runs as the child; exit with its code. SIGINT
+    is left to the child (the pane's Ctrl-C reaches the whole foreground group); SIGTERM and SIGHUP are passed
+    on to it."""
+    if len(argv) < 5 or argv[3] != "--":
+        print("usage: sandbox_proxy DIR LOG ENTRIES_JSON -- ARGV...", file=sys.stderr)
+        return 2
+    where, log_path, entries, cmd = Path(argv[0]), Path(argv[1]), json.loads(argv[2]), argv[4:]
+    where.mkdir(mode=0o700, exist_ok=True)
+    proxy = AllowProxy([str(e) for e in entries], _refusals_into(log_path), where)
+    try:
+        child = subprocess.Popen(cmd)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # after the start: an ignored signal would be inherited
+
+        def forward(sig: int, _frame: FrameType | None) -> None:
+            child.send_signal(sig)
+        signal.signal(signal.SIGTERM, forward)
+        signal.signal(signal.SIGHUP, forward)
+        code = child.wait()
+    finally:
+        proxy.close()
+    return 128 - code if code < 0 else code  # killed by a signal: as a shell says it
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
