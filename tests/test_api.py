@@ -17,7 +17,7 @@ from cortex_tui.api.openapi import OPENAPI
 from cortex_tui.api.server import Api, ApiServer, events_from
 from cortex_tui.engine.supervisor import Supervisor
 from cortex_tui.model.state import SessionState
-from cortex_tui.store.status import status_dict
+from cortex_tui.store.status import add_review, status_dict
 
 LAYOUT = """
 [run]
@@ -64,7 +64,7 @@ def test_every_endpoint_against_a_live_run(git_repo: Path, tmp_path: Path) -> No
         assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
         async with unix(server.unix_path) as c:
             got = await (await c.get("/v1/status")).json()
-            want = json.loads(json.dumps(status_dict(s.state, supervisor_alive=True), default=str))
+            want = json.loads(json.dumps(add_review(status_dict(s.state, supervisor_alive=True), {}), default=str))
             assert got.keys() == want.keys()
             assert [x["name"] for x in got["sessions"]] == [x["name"] for x in want["sessions"]]
             assert got["sessions"][0].keys() == want["sessions"][0].keys()

@@ -20,7 +20,7 @@ from cortex_tui.api.review_routes import add_routes as add_review_desk_routes
 from cortex_tui.engine.review_desk import Send
 from cortex_tui.errors import CortexError, LayoutError, RefusedError, UsageError
 from cortex_tui.model.state import SessionState
-from cortex_tui.store.status import session_dict, status_dict
+from cortex_tui.store.status import add_review, session_dict, status_dict
 
 if TYPE_CHECKING:
     from cortex_tui.engine.events import Event
@@ -128,8 +128,15 @@ class Api:
         return web.json_response(OPENAPI)
 
     async def status(self, request: web.Request) -> web.Response:
-        return web.json_response(status_dict(self.sup.state, self._budgets(), supervisor_alive=True),
-                                 dumps=lambda o: json.dumps(o, default=str))
+        """The shape of ``status --json`` (which answers from here when a supervisor serves the run)."""
+        from cortex_tui.review.store import ReviewStore
+
+        data = status_dict(self.sup.state, self._budgets(), supervisor_alive=True)
+        try:
+            entries = (await asyncio.to_thread(ReviewStore(self.sup.store.dir, self.sup.run_id).load)).entries
+        except CortexError:  # an unreadable queue: no verdicts shown (as `status` reading the files shows)
+            entries = {}
+        return web.json_response(add_review(data, entries), dumps=lambda o: json.dumps(o, default=str))
 
     async def full_state(self, request: web.Request) -> web.Response:
         """The whole run state (the model of state.json), for clients that mirror it (the browser TUI)."""

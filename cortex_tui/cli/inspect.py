@@ -11,8 +11,7 @@ import typer
 
 from cortex_tui.cli._app import app
 from cortex_tui.cli._options import JsonOpt, RepoOpt, RunOpt, StateOpt
-from cortex_tui.cli._runs import layout_of, open_run
-from cortex_tui.errors import CortexError
+from cortex_tui.cli._runs import open_run
 from cortex_tui.text import visible, visible_data
 
 
@@ -25,8 +24,12 @@ def status(
     tmux: Annotated[bool, typer.Option("--tmux", help="One short segment for tmux's status-right (e.g. ⚠2 ▶5).")] = False,
 ) -> None:
     """Show the sessions of a run (state, branch, triggers)."""
-    from cortex_tui.store.status import STATE_GLYPH, status_dict
+    from cortex_tui.cli.status_fast import from_files, status_data
+    from cortex_tui.store.status import STATE_GLYPH
 
+    if as_json and not tmux:  # usually answered before this CLI loads (cli/status_fast.py); the same data
+        typer.echo(json.dumps(status_data(repo, state_dir, run_id), indent=2, default=str))
+        return
     store, state = open_run(repo, state_dir, run_id)
     if tmux:
         from cortex_tui.cli.observe import tmux_segment
@@ -34,16 +37,7 @@ def status(
         typer.echo(f"cortex {tmux_segment(state)}".replace("#", "##"))  # a tmux format: no # expansion
         return
     holder = store.lock_holder()
-    try:
-        layout = layout_of(state)
-        budgets = {s.name: (s.budget_usd, s.budget_tokens) for s in layout.sessions}
-    except CortexError:
-        budgets = {}
-    data = status_dict(state, budgets, supervisor_alive=holder is not None)
-    _add_review(data, Path(state.repo), store.state_dir, state.run)
-    if as_json:
-        typer.echo(json.dumps(data, indent=2, default=str))
-        return
+    data = from_files(store, state, holder)
     sup = f"supervisor pid {holder}" if holder else "no supervisor running (state as last seen)"
     typer.echo(f"run {state.run} · base {state.base} · {sup}")
     for s in data["sessions"]:
@@ -51,20 +45,6 @@ def status(
         typer.echo(f"  {STATE_GLYPH.get(s['state'], ' ')} {visible(s['name']):<20} {s['state']:<9} "
                    f"{visible(s['branch']):<32} "
                    f"exit={'' if s['exit_code'] is None else s['exit_code']:<4} {_verify_word(s['verify']):<10} {trig}")
-
-
-def _add_review(data: dict[str, Any], repo: Path, state_dir: Path, run: str) -> None:
-    """Each session's verify result and review status (from the review queue, where the verdicts live)."""
-    from cortex_tui.review.queue import ReviewQueue
-
-    try:
-        entries = {e.session: e for e in ReviewQueue.open(repo, state_dir, run).entries()}
-    except CortexError:
-        entries = {}
-    for s in data["sessions"]:
-        e = entries.get(s["name"])
-        s["verify"] = e.verify.model_dump() if e is not None and e.verify is not None else None
-        s["review_status"] = e.status if e is not None else None
 
 
 def _verify_word(v: dict[str, Any] | None) -> str:

@@ -69,6 +69,7 @@ class SessionRuntime:
             ledger=UsageLedger(by_model=dict(rec.usage_by_model), reported_cost=dict(rec.reported_cost)),
         )
         rt.adapter.restore_usage_checkpoint(rec.adapter_state)
+        rec.budget_usd, rec.budget_tokens = spec.budget_usd, spec.budget_tokens  # status reads them here
         if rec.tokens is not None:  # re-attach: thresholds already crossed stay crossed (their triggers exist)
             rt.budget.set_totals(rec.tokens.total, rec.cost_usd, now, cost_known=rec.cost_usd is not None)
         # triggers that were active stay known to their rules so they do not fire twice

@@ -156,6 +156,10 @@ class SessionRecord(BaseModel):
     prompt_typed_at: float | None = None
     """When its prompt was typed into the agent's own input (adapters that take it so: engine/typed_prompt.py);
     None: not yet in this attempt (or the agent takes it on its command line)."""
+    budget_usd: float | None = None
+    """Its resolved ``budget_usd`` (the engine copies it from the layout or the added task), so that
+    ``status`` reads budgets without parsing the layout. Absent from state files of older versions."""
+    budget_tokens: int | None = None
 
     def active_triggers(self) -> list[TriggerRecord]:
         return [t for t in self.triggers if t.active]

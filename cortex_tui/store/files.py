@@ -6,18 +6,19 @@ import contextlib
 import fcntl
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING
 
 from cortex_tui.errors import StateError, disk_error
-from cortex_tui.model.events import Event, parse_event
-from cortex_tui.model.state import RunState
 from cortex_tui.private import private_dir
 from cortex_tui.store.append import append_line
+
+if TYPE_CHECKING:  # the models (pydantic) are imported when a file is parsed: finding a run, its lock and its
+    # API socket (`status --json` answered by the live supervisor) never needs them
+    from cortex_tui.model.events import Event
+    from cortex_tui.model.state import RunState
 
 
 @contextlib.contextmanager
@@ -36,6 +37,8 @@ def atomic_write(path: Path, data: str) -> None:
 
 
 def _atomic_write(path: Path, data: str) -> None:
+    import tempfile  # not at the top: reading a run (`status --json`) never needs it
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -93,6 +96,10 @@ class RunStore:
 
     # state ---------------------------------------------------------------
     def load(self) -> RunState | None:
+        from pydantic import ValidationError
+
+        from cortex_tui.model.state import RunState
+
         try:
             text = self.state_path.read_bytes().decode("utf-8", errors="replace")
         except FileNotFoundError:
@@ -121,6 +128,8 @@ class RunStore:
     def read_events(self, offset: int = 0) -> tuple[list[Event], int]:
         """Events from byte ``offset``; returns (events, new offset). Half-written last lines wait; lines that are
         not an event (cut off by a crash, an unknown kind) are skipped and counted in ``bad_event_lines``."""
+        from cortex_tui.model.events import parse_event
+
         try:
             with open(self.events_path, "rb") as f:
                 f.seek(offset)

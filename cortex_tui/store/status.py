@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from cortex_tui.durations import format_duration
 from cortex_tui.model.state import RunState, SessionRecord
@@ -60,6 +61,7 @@ def session_dict(rec: SessionRecord, budget_usd: float | None = None, budget_tok
 
 def status_dict(state: RunState, budgets: dict[str, tuple[float | None, int | None]] | None = None,
                 supervisor_alive: bool | None = None, nodes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """``budgets``: per session (usd, tokens) where the record's own (the resolved spec's) are not to be used."""
     budgets = budgets or {}
     return {
         "run": state.run,
@@ -69,9 +71,29 @@ def status_dict(state: RunState, budgets: dict[str, tuple[float | None, int | No
         "socket": state.socket,
         "updated_at": state.updated_at,
         "supervisor": {"pid": state.supervisor_pid, "alive": supervisor_alive},
-        "sessions": [session_dict(r, *budgets.get(r.name, (None, None))) for r in state.sessions.values()],
+        "sessions": [session_dict(r, *budgets.get(r.name, (r.budget_usd, r.budget_tokens)))
+                     for r in state.sessions.values()],
         "nodes": nodes if nodes is not None else list(state.nodes.values()),
     }
+
+
+class ReviewEntry(Protocol):
+    """What ``status`` shows of a review queue entry (``review.models.QueueEntry``)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def verify(self) -> Any: ...
+
+
+def add_review(data: dict[str, Any], entries: Mapping[str, ReviewEntry]) -> dict[str, Any]:
+    """Each session of :func:`status_dict`'s ``data`` gets its verify result and review status (from the
+    review queue, where the verdicts live: ``entries`` by session name)."""
+    for s in data["sessions"]:
+        e = entries.get(s["name"])
+        s["verify"] = e.verify.model_dump() if e is not None and e.verify is not None else None
+        s["review_status"] = e.status if e is not None else None
+    return data
 
 
 def _cell(s: str) -> str:

@@ -1,0 +1,111 @@
+"""`cortex-tui status --json` latency (#18), beside its floor measured in the same run: ``python -c pass``
+(the interpreter's start-up — what any command costs before it does anything).
+
+    python benchmarks/status.py [--sessions 100] [--samples 15]
+
+* live: N sim sessions running under a supervisor that serves its API (answered from the API socket);
+* files: the same run once its supervisor is gone (state.json and review.json read);
+* full CLI: the same command through the whole command line (``--debug status --json``: the path every
+  ``status --json`` took before, typer and every model imported) — for comparison.
+
+Each call is a new process (``python -m cortex_tui.cli …``), as a script or a tmux status line runs it.
+Reported: p50 / max wall time per call and p50 minus the floor's p50 (what status itself costs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import isolate, kill_servers, make_repo, pct
+
+from cortex_tui.api.server import ApiServer
+from cortex_tui.engine.events import Event
+from cortex_tui.engine.supervisor import Supervisor
+from cortex_tui.layout import parse_layout
+
+
+def timed(argv: list[str]) -> float:
+    t0 = time.perf_counter()
+    r = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    dt = time.perf_counter() - t0
+    assert r.returncode == 0, r.stderr
+    return dt
+
+
+def series(repo: Path, samples: int) -> dict[str, list[float]]:
+    """Floor, status --json and the full CLI, interleaved (the machine's load moves all three alike)."""
+    out: dict[str, list[float]] = {"floor": [], "status": [], "full": []}
+    cmd = [sys.executable, "-m", "cortex_tui.cli"]
+    for _ in range(samples):
+        out["floor"].append(timed([sys.executable, "-c", "pass"]))
+        out["status"].append(timed([*cmd, "status", "--repo", str(repo), "--json"]))
+        out["full"].append(timed([*cmd, "--debug", "status", "--repo", str(repo), "--json"]))
+    return out
+
+
+def report(label: str, res: dict[str, list[float]]) -> None:
+    fl = pct(res["floor"], 50)
+    for key, name in (("status", "status --json"), ("full", "full CLI")):
+        xs = res[key]
+        print(f"{label:<6} {name:<14} p50 {pct(xs, 50) * 1000:6.0f} ms  max {max(xs) * 1000:6.0f} ms  "
+              f"→ {(pct(xs, 50) - fl) * 1000:5.0f} ms over the floor ({pct(xs, 50) / fl:4.1f}×)")
+    print(f"{label:<6} {'floor':<14} p50 {fl * 1000:6.0f} ms  (python -c pass)")
+
+
+async def live(sup: Supervisor, n: int, samples: int) -> dict[str, list[float]]:
+    spawned: set[str] = set()
+    ready = asyncio.Event()
+
+    def on(ev: Event) -> None:
+        if ev.kind == "spawned" and ev.session:
+            spawned.add(ev.session)
+            if len(spawned) == n:
+                ready.set()
+
+    sup.subscribe(on)
+    sup.plugins.append(ApiServer(sup))
+    await sup.start()
+    task = asyncio.create_task(sup.supervise(until_done=False))
+    await asyncio.wait_for(ready.wait(), 900)
+    await asyncio.sleep(3.0)
+    res = await asyncio.to_thread(series, sup.repo, samples)
+    for name in list(sup.rt):
+        await sup.stop_session(name)
+    sup.request_stop()
+    await task
+    await sup.shutdown()
+    sup.tmux.kill_server()
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sessions", type=int, default=100)
+    ap.add_argument("--samples", type=int, default=15)
+    args = ap.parse_args()
+    root = isolate()
+    try:
+        repo = make_repo(root / "repo")
+        text = '[run]\nname = "status"\n[defaults]\nagent = "sim"\nsilence_after = "1h"\nbudget_usd = 5\n' + "".join(
+            f'[[session]]\nname = "s{i:03d}"\nscript = ["listen 3600"]\n' for i in range(args.sessions))
+        path = root / "status.toml"
+        path.write_text(text)
+        sup = Supervisor(parse_layout(text, path), repo, headless=True)
+        sup.review_enabled = False
+        print(f"{args.sessions} sim sessions, {args.samples} calls of each kind, interleaved")
+        report("live", asyncio.run(live(sup, args.sessions, args.samples)))
+        report("files", series(repo, args.samples))
+    finally:
+        kill_servers(root)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

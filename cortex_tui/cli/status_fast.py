@@ -1,0 +1,169 @@
+"""``cortex-tui status --json`` without loading the command line: what a script or a tmux status line polls.
+
+The CLI's imports (typer inspecting every command, ~70 pydantic models, the layout, the review library, aiohttp)
+cost several times what status reads. :func:`run_fast` answers a plain ``status --json [--repo R]
+[--state-dir D] [--run ID]`` before any of that is imported (``cli/__init__.py`` calls it first); anything
+else — other options, ``--help``, an error to explain — goes to the full CLI, which prints the same data
+(:func:`status_data`) and the same errors.
+
+Where the data comes from:
+
+* a live supervisor serving the run's API socket: ``GET /v1/status`` (its in-memory state, the freshest;
+  stdlib socket and json only — no pydantic at all);
+* otherwise (no supervisor, no API, an API too slow to answer): ``state.json`` read with the state model and
+  ``review.json`` with the review models — not the layout (budgets are kept in each session's record; a state
+  file of an older version without them has its layout parsed) and not the review library.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+_OPTS = {"--repo": "repo", "--state-dir": "state_dir", "--run": "run"}
+API_TIMEOUT_S = 1.0
+"""A supervisor whose loop does not answer within this (a stall) is read from its files instead."""
+
+
+def parse(argv: list[str]) -> dict[str, str] | None:
+    """The options of a plain ``status --json`` command line; None for anything else."""
+    if not argv or argv[0] != "status":
+        return None
+    got: dict[str, str] = {}
+    as_json = False
+    i = 1
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if arg == "--json" and not as_json:
+            as_json = True
+            continue
+        name, eq, value = arg.partition("=")
+        if name not in _OPTS or _OPTS[name] in got:
+            return None
+        if not eq:
+            if i >= len(argv):
+                return None
+            value = argv[i]
+            i += 1
+        got[_OPTS[name]] = value
+    return got if as_json else None
+
+
+def run_fast(argv: list[str]) -> bool:
+    """Answer ``argv`` if it is a plain ``status --json``; False: the full CLI must (it also prints errors)."""
+    from cortex_tui.errors import CortexError
+
+    opts = parse(argv)
+    if opts is None:
+        return False
+    try:
+        data = status_data(Path(opts.get("repo", ".")), Path(opts["state_dir"]) if "state_dir" in opts else None,
+                           opts.get("run"))
+    except (CortexError, OSError):  # the full CLI says what went wrong, as it always did
+        return False
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    return True
+
+
+def repo_root(path: Path) -> Path:
+    """:func:`cortex_tui.backends.git.repo_root` without running git for the common case: the first parent
+    holding a ``.git`` directory. A linked worktree or submodule (``.git`` is a file), or git told where to
+    look by the environment, asks git."""
+    if not any(k in os.environ for k in ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR")):
+        p = path.resolve()
+        for d in (p, *p.parents):
+            dot = d / ".git"
+            if dot.is_dir() and (dot / "HEAD").exists():
+                return d
+            if dot.exists():
+                break
+    from cortex_tui.backends.git import repo_root as git_root
+
+    return git_root(path.resolve())
+
+
+def status_data(repo: Path, state_dir: Path | None, run: str | None) -> dict[str, Any]:
+    """What ``status --json`` prints (the live supervisor's answer, else the run's files)."""
+    from cortex_tui.errors import StateError
+    from cortex_tui.store.files import RunStore, list_runs
+
+    sd = (state_dir or repo_root(repo) / "coordination").resolve()
+    runs = list_runs(sd)
+    if run is None:
+        if not runs:
+            raise StateError(f"no runs under {sd}", "start one with `cortex-tui up LAYOUT --repo PATH`")
+        run = runs[-1]
+    store = RunStore(sd, run)
+    holder = store.lock_holder()
+    if holder is not None and store.state_path.exists():
+        live = from_api(store.dir)
+        if live is not None:
+            return live
+    state = store.load()
+    if state is None:
+        raise StateError(f"no run {run!r} under {sd}", f"known runs: {', '.join(runs) or 'none'}")
+    return from_files(store, state, holder)
+
+
+def from_api(run_dir: Path) -> dict[str, Any] | None:
+    """``GET /v1/status`` on the run's API socket; None when there is none, it does not answer in time, or it
+    answers in an older shape (no review fields)."""
+    pointer = run_dir / "api.sock.path"
+    try:
+        path = pointer.read_text().strip() if pointer.exists() else str(run_dir / "api.sock")
+    except OSError:
+        return None
+    if not os.path.exists(path):
+        return None
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(API_TIMEOUT_S)
+            s.connect(path)
+            s.sendall(b"GET /v1/status HTTP/1.0\r\nHost: cortex\r\nX-Cortex-Origin: cli\r\n\r\n")
+            chunks = []
+            while chunk := s.recv(1 << 16):
+                chunks.append(chunk)
+    except OSError:  # refused (a stale socket), timed out (a stalled loop): the files
+        return None
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].split()
+    if len(status_line) < 2 or status_line[1] != b"200" or b"chunked" in head.lower():
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    sessions = data.get("sessions") if isinstance(data, dict) else None
+    if not isinstance(sessions, list) or not all(isinstance(s, dict) and "review_status" in s for s in sessions):
+        return None
+    return dict(data)
+
+
+def from_files(store: Any, state: Any, holder: int | None) -> dict[str, Any]:
+    """:func:`status_data` from ``state.json`` and ``review.json`` (``store``: the run's RunStore)."""
+    from cortex_tui.errors import CortexError
+    from cortex_tui.store.status import add_review, status_dict
+
+    budgets: dict[str, tuple[float | None, int | None]] = {}
+    if any("budget_usd" not in r.model_fields_set for r in state.sessions.values()):  # an older state file
+        from cortex_tui.cli._runs import layout_of
+
+        try:
+            budgets = {s.name: (s.budget_usd, s.budget_tokens) for s in layout_of(state).sessions}
+        except CortexError:
+            budgets = {}
+    data = status_dict(state, budgets, supervisor_alive=holder is not None)
+    entries: dict[str, Any] = {}
+    if (store.dir / "review.json").exists():  # no queue yet: nothing to read (nor its models to build)
+        from cortex_tui.review.store import ReviewStore
+
+        try:
+            entries = dict(ReviewStore(store.dir, state.run).load().entries)
+        except CortexError:  # an unreadable queue: no verdicts shown
+            entries = {}
+    return add_review(data, entries)
