@@ -9,6 +9,7 @@ from pathlib import Path
 from conftest import git, wait_until
 from engine_helpers import cli, make_sup, run_to_end
 
+from cortex_tui.backends.tmux import Tmux
 from cortex_tui.backends.warm_slots import local_root, sweep_local
 from cortex_tui.model.state import SessionState
 
@@ -68,6 +69,8 @@ def test_clean_removes_warm_slots_of_an_ended_run_and_keeps_unmerged_work(git_re
     assert len(slots(git_repo, "wclean")) == 2  # kept for the next supervisor, until clean
     wt = Path(sup.rt["worker"].rec.worktree)
 
+    tmux = Tmux(sup.tmux.socket)
+    idle = {w.window_id for w in tmux.list_windows() if w.warm} if tmux.alive() else set()
     dry = cli("clean", "--repo", str(git_repo), "--older-than", "0s", "--dry-run")
     assert dry.stdout.count("would remove warm slot local:w-") == 2, dry.stdout
     assert len(slots(git_repo, "wclean")) == 2
@@ -75,6 +78,8 @@ def test_clean_removes_warm_slots_of_an_ended_run_and_keeps_unmerged_work(git_re
     assert r.stdout.count("removed warm slot local:w-") == 2, r.stdout
     assert "kept: wclean/worker" in r.stdout  # awaiting review: its worktree stays
     assert slots(git_repo, "wclean") == [] and warm_branches(git_repo) == []
+    assert r.stdout.count("closed the idle window") == len(idle), (idle, r.stdout)
+    assert not (tmux.alive() and any(w.warm for w in tmux.list_windows()))  # their idle windows went too
     assert_work_kept(git_repo, wt, "cortex/wclean/worker")
 
 

@@ -49,24 +49,28 @@ class WarmSweep:
     """Warm branches deleted (each slot's own, and ones whose slot was already gone)."""
     errors: list[str] = field(default_factory=list)
     """Nodes that could not be reached (their slots stay until the next clean)."""
+    windows: list[str] = field(default_factory=list)
+    """The removed slots' idle tmux windows that were closed."""
 
     def extend(self, other: WarmSweep) -> None:
         self.removed += other.removed
         self.kept += other.kept
         self.branches += other.branches
         self.errors += other.errors
+        self.windows += other.windows
 
     def lines(self) -> list[str]:
         """For a terminal (a branch name in a reason may be anyone's: made visible)."""
         verb = "would remove" if self.dry_run else "removed"
         out = [f"{verb} warm slot {r.where}:{r.slot} ({r.path})" for r in self.removed]
         out += [f"kept warm slot {k.where}:{k.slot} ({k.path}): {k.reason}" for k in self.kept]
+        out += [f"{'would close' if self.dry_run else 'closed'} the idle window {w} of a warm slot" for w in self.windows]
         out += [f"warm slots: {e}" for e in self.errors]
         return [visible(x) for x in out]
 
     def to_dict(self) -> dict[str, object]:
         return {"removed": [vars(r) for r in self.removed], "kept": [vars(k) for k in self.kept],
-                "branches": self.branches, "errors": self.errors}
+                "branches": self.branches, "errors": self.errors, "windows": self.windows}
 
 
 def _refusal(slot: Path, run: str, tip: str | None) -> str | None:
@@ -86,11 +90,15 @@ def _refusal(slot: Path, run: str, tip: str | None) -> str | None:
     return None
 
 
+def base_tip(repo: Path, base: str) -> str | None:
+    return rev_parse(repo, f"refs/heads/{base}") or rev_parse(repo, base)
+
+
 def sweep_local(repo: Path, run: str, base: str, *, dry_run: bool = False) -> WarmSweep:
     """Remove the run's warm slots on this machine and their branches (see the module doc for what is kept)."""
     out = WarmSweep(dry_run=dry_run)
     root = local_root(repo, run)
-    tip = rev_parse(repo, f"refs/heads/{base}") or rev_parse(repo, base)
+    tip = base_tip(repo, base)
     registered = {w.path.resolve(): w for w in list_worktrees(repo)}
     in_use = {w.branch for w in registered.values() if w.branch}
     slots = {p for p in registered if p.parent == root.resolve() and p.name.startswith("w-")}
@@ -136,6 +144,13 @@ def sweep_local(repo: Path, run: str, base: str, *, dry_run: bool = False) -> Wa
         for marker in root.glob("w-*.setup.*"):  # a slot's setup record, its slot gone
             if not (root / marker.name.split(".", 1)[0]).exists():
                 marker.unlink(missing_ok=True)
+        for logf in root.glob("nodes/*/w-*.setup.log"):  # this machine's copy of node slots' setup output
+            logf.unlink()
+        for d in [*sorted(root.glob("nodes/*"), reverse=True), root / "nodes"]:
+            try:
+                d.rmdir()
+            except OSError:
+                pass  # not empty, or not there
         for d in (root, root.parent):
             try:
                 d.rmdir()  # only when nothing is left in it

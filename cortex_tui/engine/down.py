@@ -11,8 +11,8 @@ from pathlib import Path
 
 from cortex_tui.agents import get_adapter
 from cortex_tui.backends.node import LOCAL
+from cortex_tui.backends.remote_warm import sweep_run
 from cortex_tui.backends.tmux import Tmux
-from cortex_tui.backends.warm_slots import sweep_local
 from cortex_tui.engine import actions
 from cortex_tui.errors import CortexError
 from cortex_tui.model.events import Event
@@ -54,7 +54,7 @@ def take_down(store: RunStore, state: RunState) -> list[str]:
         out.append("warm slots kept: the supervisor has not exited yet (`cortex-tui clean` removes them later)")
     else:
         try:
-            out += sweep_local(Path(state.repo), state.run, state.base).lines()
+            out += sweep_run(Path(state.repo), state).lines()
         except CortexError as e:  # the repository moved or broke: the run is down all the same
             out.append(f"warm slots not removed: {e.message}")
     state.supervisor_pid = None

@@ -69,7 +69,7 @@ class Lifecycle:
                                    on_dirty=book.on_dirty)
         """Ports, env placeholders, include and setup of each spawn (engine/isolation.py)."""
         self.claim_warm = claim_warm
-        """A fresh session on this machine takes a warm worktree when one is ready (engine/warm.py)."""
+        """A fresh session takes a warm worktree when one is ready (engine/warm.py, engine/remote_warm.py)."""
         self.released = released
         """Called when an exit is seen, before its final look (git work in a thread): its agent is gone, so
         its pool slot is free (engine/pool.py) and a scheduling pass runs meanwhile."""
@@ -143,7 +143,7 @@ class Lifecycle:
             h = start.handover
             self.emit("handover", rt.rec.name, method=h.method, start=h.start, merged=[d.name for d in h.merged],
                       subjects=h.subjects)
-        elif self.claim_warm is not None and not node.polled and start.handover is None:
+        elif self.claim_warm is not None and start.handover is None:  # on this machine or an ssh node
             claimed = self.claim_warm(rt.rec, start.base)
         spec = self.isolation.runtime_spec(rt, start.spec)
         node.spawn(SpawnRequest(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from cortex_tui.backends.tmux import Tmux
 from cortex_tui.engine.events import Emit
 from cortex_tui.engine.nodes import NodeSet
 from cortex_tui.engine.placement import PROBE_SCRIPT, NodeRoom, Probe, cap, choose, parse_probe, probe_local
+from cortex_tui.engine.remote_warm import node_slots
 from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.engine.tasks import TaskSet
 from cortex_tui.engine.triggers import TriggerBook
@@ -92,19 +94,25 @@ class Pool:
                 setup = []
             self.warm = WarmSlots(repo=repo, run=layout.run.name, count=pool.warm, setup=setup, env=env,
                                   base_commit=lambda: self.state().base_commit, emit=emit, tmux=tmux)
+        self.node_warm = node_slots(layout, nodes, repo, lambda: self.state().base_commit, emit)
+        """Warm slots on the ssh nodes (engine/remote_warm.py)."""
 
     def start(self, tasks: TaskSet, stop: asyncio.Event) -> None:
         """Background work while supervising: keeping the warm slots filled."""
         warm = self.warm
         if warm is not None:
             tasks.spawn(lambda: warm.keep_filled(stop), "warm", restart=True)
+        for name, nw in self.node_warm.items():
+            tasks.spawn(partial(nw.keep_filled, stop), f"warm on {name}", restart=True)
 
     def claim_warm(self, rec: SessionRecord, base: str) -> Claimed | None:
         """(A spawn thread.) ``rec`` takes a warm worktree at ``base`` (and its idle window) when one is ready."""
         rt = self.runtimes.get(rec.name)
-        if self.warm is None:
-            return None
-        return self.warm.claim(rec, base, list(rt.spec.setup) if rt is not None else None)
+        setup = list(rt.spec.setup) if rt is not None else None
+        if rec.node != LOCAL:
+            nw = self.node_warm.get(rec.node)
+            return nw.claim(rec, base, setup) if nw is not None else None
+        return self.warm.claim(rec, base, setup) if self.warm is not None else None
 
     def lingering(self) -> bool:
         """The queue is empty but ``[pool] linger`` keeps the supervisor up for tasks still to come."""
@@ -275,8 +283,9 @@ class Pool:
             "nodes": {n: {"live": r.live, "max_sessions": r.max_sessions, "available": r.available,
                           "floor": r.floor, "up": r.up} for n, r in rooms.items()},
         }
-        if self.warm is not None:
-            data["warm"] = self.warm.status()
+        if self.warm is not None or self.node_warm:
+            data["warm"] = {**(self.warm.status() if self.warm is not None else {"ready": 0, "wanted": 0}),
+                            "nodes": {n: w.status() for n, w in self.node_warm.items()}}
         st = self.state()
         st.pool = data  # shown by status/queue; saved with the next change (numbers alone do not force a save)
         key = {k: data.get(k) for k in ("slots", "running", "queued")}

@@ -197,6 +197,8 @@ class NodeSpec(_Strict):
     checkout: str | None = None
     """A checkout of the repo on the node: ``include`` brings its git-ignored files from there (what it lacks, or
     everything without it, is copied from this machine's checkout; docs/isolation.md)."""
+    warm: int | None = Field(default=None, ge=0, le=64)
+    """Warm slots kept on this node for a pool's tasks (default: ``[pool] warm``; engine/remote_warm.py)."""
 
     @field_validator("name")
     @classmethod

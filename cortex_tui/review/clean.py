@@ -15,9 +15,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from cortex_tui.backends.git import git, repo_root, rev_parse
+from cortex_tui.backends.remote_warm import sweep_run
 from cortex_tui.backends.session_env import session_env
 from cortex_tui.backends.steps import describe_failure, run_steps
-from cortex_tui.backends.warm_slots import WarmSweep, sweep_local
+from cortex_tui.backends.warm_slots import WarmSweep
 from cortex_tui.durations import format_duration
 from cortex_tui.errors import CortexError, RefusedError
 from cortex_tui.model.events import Event
@@ -142,7 +143,7 @@ def clean(repo: Path, state_dir: Path | None = None, *, older_than_s: float = DE
         if state is None:
             continue
         if not store.lock_holder():  # a live supervisor keeps its slots filled (and hands them out)
-            report.warm.extend(sweep_local(repo, state.run, state.base, dry_run=dry_run))
+            report.warm.extend(sweep_run(repo, state, dry_run=dry_run))
         reviews = RunContext.open(repo, sd, run_id).reviews.load()  # a lost review.json is rebuilt first
         for rec in state.sessions.values():
             try:
