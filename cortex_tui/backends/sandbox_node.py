@@ -50,15 +50,12 @@ class SandboxNode:
         return self.inner.tmux
 
     def spawn(self, req: SpawnRequest) -> None:
-        if self._remote is not None:
-            self._remote.check(req.spec)  # once per node: a node without bwrap fails before anything is made
-            self.inner.spawn(replace(req, wrap=lambda argv, ctx, env: self._remote_wrap(argv, req, ctx, env)))
+        remote = self._remote
+        if remote is not None:
+            remote.check(req.spec)  # once per node: a node without bwrap fails before anything is made
+            self.inner.spawn(replace(req, wrap=lambda argv, ctx, env: remote.wrap(argv, req, ctx)))
             return
         self.inner.spawn(replace(req, wrap=lambda argv, ctx, env: self.wrap(argv, req, ctx, env)))
-
-    def _remote_wrap(self, argv: list[str], req: SpawnRequest, ctx: SpawnContext, env: dict[str, str]) -> list[str]:
-        assert self._remote is not None
-        return self._remote.wrap(argv, req, ctx)
 
     def wrap(self, argv: list[str], req: SpawnRequest, ctx: SpawnContext, env: dict[str, str]) -> list[str]:
         """The agent's command line in a jail made on this machine."""
