@@ -4,14 +4,22 @@ aider command, 20 KB of it — and nothing of it runs."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import wait_until
 from drivers import DRIVERS
+from engine_helpers import cli, run_to_end, status_json
 from fake_llm import ScriptedLLM
-from test_conformance import expect, finish, state, supervise, worktree_of
+from test_conformance import NAME, RUN, _toml, expect, finish, state, supervise, worktree_of
 
 from cortex_tui.engine.supervisor import Supervisor
+from cortex_tui.layout import parse_layout
 
 pytestmark = pytest.mark.conformance
 
@@ -36,3 +44,40 @@ def test_hostile_long_prompt_arrives_literally(git_repo: Path, tmp_path: Path) -
     assert not any((wt / f"pwned{i}").exists() for i in range(1, 5))
     sends = [e for e in events if e.kind == "action" and e.data.get("action") == "send"]
     assert len(sends) == 1 and sends[0].data["origin"] == "prompt"
+
+
+def test_prompt_typed_once_across_a_supervisor_crash(git_repo: Path, tmp_path: Path) -> None:
+    """kill -9 of the supervisor after it typed the prompt: the re-attaching supervisor (interactive) finds the
+    real aider at its prompt, idle — and never types the prompt a second time."""
+    d = DRIVERS["aider"]
+    why = d.available()
+    if why:
+        pytest.skip(why)
+    home = tmp_path / "agent-home"
+    home.mkdir()
+    with d.fake([d.say("Read it.")]) as api:
+        env = d.env(home, worktree_of(git_repo), api)
+        keys = {"name": NAME, "agent": d.kind, "model": d.model, "prompt": "say hello once", **d.layout_extra(),
+                "env": {k: v for k, v in env.items() if k != "PATH"}}
+        text = f'[run]\nname = "{RUN}"\n[[session]]\n' + "".join(f"{k} = {_toml(v)}\n" for k, v in keys.items())
+        layout = tmp_path / "layout.toml"
+        layout.write_text(text)
+        cli("up", str(layout), "--repo", str(git_repo), "--detach")
+        run_dir = git_repo / "coordination" / "runs" / RUN
+        wait_until(lambda: api.model_requests(), timeout=90 + d.start_s, what="the typed prompt reached the model")
+        wait_until(lambda: status_json(git_repo)["sessions"][0]["state"] == "idle", timeout=60, what="idle")
+        pid = int((run_dir / "supervisor.lock").read_text())
+        os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0, what="dead")
+        sup = Supervisor(parse_layout(text, layout), git_repo)
+
+        async def during(s: Supervisor) -> None:
+            await expect(s, lambda: s.state.sessions[NAME].state.value == "idle", 30, "idle after re-attach")
+            await asyncio.sleep(4)  # screen checks of the re-attached session see aider at its prompt
+            await finish(s)
+
+        events = run_to_end(sup, timeout=90, during=during)
+    assert len(api.model_requests()) == 1
+    assert not [e for e in events if e.kind == "action" and e.data.get("action") == "send"]
+    journal = [json.loads(ln) for ln in (run_dir / "events.jsonl").read_text().splitlines() if ln.strip()]
+    assert len([e for e in journal if e["kind"] == "action" and e["data"].get("action") == "send"]) == 1
