@@ -130,3 +130,14 @@ def test_a_task_placed_on_a_node_takes_a_warm_slot_there_and_down_removes_them(s
     assert "removed warm slot box1:w-" in r.stdout, r.stdout
     assert not root.exists()
     assert all(Path(sup.rt[f"t{i}"].rec.worktree).is_dir() for i in range(3))  # the sessions' worktrees stay
+
+
+def test_clean_on_a_node_that_cannot_be_reached_says_so_and_keeps_going(sshd: SshServer, git_repo: Path) -> None:
+    from cortex_tui.layout import parse_layout
+
+    text = '[run]\nname = "r"\n[pool]\nsize = 1\nwarm = 1\n' + node_toml("box1", sshd)
+    layout = parse_layout(text, git_repo / "l.toml").layout
+    sshd.stop()  # the link is down
+    out = rw.sweep_nodes(git_repo, layout, "r", "cortex-r-down", head(git_repo))
+    assert out.removed == [] and len(out.errors) == 1 and out.errors[0].startswith("node box1: "), out
+    assert "warm slots: node box1: " in "\n".join(out.lines())

@@ -190,3 +190,16 @@ def test_queue_is_the_same_through_the_cli_the_api_mcp_and_the_remote_engine(git
         assert api["pool"]["slots"] == 1
     finally:
         cli("down", "--repo", str(git_repo), check=False)
+
+
+def test_the_pool_line_names_each_nodes_warm_slots_and_a_link_down() -> None:
+    from cortex_tui.engine.queue_view import PoolLimits
+    from cortex_tui.ui.present import Palette
+    from cortex_tui.ui.screens.queue import pool_text
+
+    q = TaskQueue(run="r", limits=PoolLimits(min=2, max=6, warm=2),
+                  pool={"slots": 4, "running": 3, "warm": {"ready": 2, "wanted": 2, "nodes": {
+                      "box1": {"ready": 1, "wanted": 3}, "box2": {"ready": 0, "wanted": 2, "error": "link\x1b[2J down"}}}})
+    line = str(pool_text(q, Palette()))
+    assert "min 2 · max 6 · 3/4 slots in use" in line
+    assert "warm 2/2 here, 1/3 on box1, 0/2 on box2 (link\\x1b[2J down)" in line  # an escape is shown, not run

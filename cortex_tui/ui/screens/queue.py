@@ -54,6 +54,8 @@ def pool_text(q: TaskQueue, pal: Palette) -> Text:
             t.append(f"{warm.get('ready', 0)}/{lim.warm} here", style=pal.success if warm.get("ready") else "")
             for node, w in sorted((warm.get("nodes") or {}).items()):
                 t.append(f", {w.get('ready', 0)}/{w.get('wanted', lim.warm)} on {visible(node)}")
+                if w.get("error") or w.get("broken"):  # a link down, a setup that fails there
+                    t.append(f" ({visible(str(w.get('broken') or w.get('error')))[:60]})", style=pal.error)
             if warm.get("broken"):
                 t.append(f" (stopped: {visible(str(warm['broken']))})", style=pal.error)
     return t
