@@ -176,6 +176,8 @@ command = "cat shared.cfg"
 
 def test_without_a_node_checkout_include_copies_from_this_machine_quietly(sshd: SshServer, git_repo: Path,
                                                                           tmp_path: Path) -> None:
+    """No ``checkout`` on the node: copied from here without a warning; a ``checkout`` that is not there: copied
+    from here too, and the warning says the node's checkout is missing."""
     (git_repo / ".gitignore").write_text(".env\n")
     git(git_repo, "add", ".gitignore")
     git(git_repo, "commit", "-qm", "ignore")
@@ -184,18 +186,37 @@ def test_without_a_node_checkout_include_copies_from_this_machine_quietly(sshd: 
 [run]
 name = "rq"
 {node_toml(sshd)}
+[[node]]
+name = "box2"
+host = "{sshd.host}"
+port = {sshd.port}
+user = "{sshd.user}"
+identity = "{sshd.client_key}"
+workdir = "{sshd.workdir}-2"
+python = "{sshd.node_kwargs()["python"]}"
+ssh_options = ["UserKnownHostsFile={sshd.known_hosts}"]
+checkout = "{tmp_path / "no-such-checkout"}"
 [[session]]
 name = "a"
 agent = "shell"
 node = "box1"
 include = [".env"]
 command = "cat .env"
+[[session]]
+name = "b"
+agent = "shell"
+node = "box2"
+include = [".env"]
+command = "cat .env"
 """, tmp_path)
     events = run_to_end(sup, timeout=90)
-    rec = sup.state.sessions["a"]
-    assert rec.state is SessionState.FINISHED, rec.reason
-    assert (Path(rec.worktree) / ".env").read_text() == "SECRET=1\n"
-    assert [e for e in events if e.kind == "setup_warning"] == []
+    for name in ("a", "b"):
+        rec = sup.state.sessions[name]
+        assert rec.state is SessionState.FINISHED, rec.reason
+        assert (Path(rec.worktree) / ".env").read_text() == "SECRET=1\n"
+    warned = [(e.session, e.data["message"]) for e in events if e.kind == "setup_warning"]
+    assert len(warned) == 1 and warned[0][0] == "b", warned
+    assert f"not in node box2's checkout ({tmp_path / 'no-such-checkout'}: not a directory there)" in warned[0][1]
 
 
 @pytest.fixture

@@ -75,6 +75,7 @@ INCLUDE_PY = r'''
 import json, os, shutil, sys
 checkout, wt, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 checkout = os.path.expanduser(checkout) if checkout else ""
+missing = bool(checkout) and not os.path.isdir(checkout)
 root = os.path.realpath(checkout) if checkout else ""
 out = []
 for rel in sys.argv[4:]:
@@ -84,7 +85,7 @@ for rel in sys.argv[4:]:
         continue
     src = os.path.join(checkout, rel) if checkout else ""
     if not src or not os.path.lexists(src):
-        out.append({"path": rel, "upload": True})
+        out.append({"path": rel, "upload": True, "no_checkout": missing})
         continue
     real = os.path.realpath(src)
     if real != root and not real.startswith(root + os.sep):
@@ -188,13 +189,15 @@ class NodeWorkspace:
                 from None
         out: dict[str, Included] = {}
         upload: list[str] = []
+        no_checkout = False
         for it in items:
             rel = str(it["path"])
             if it.get("upload"):
                 upload.append(rel)
+                no_checkout = no_checkout or bool(it.get("no_checkout"))
             else:
                 out[rel] = Included(rel, mode, it.get("problem"))
-        out.update(self._upload(upload, repo, mode))
+        out.update(self._upload(upload, repo, mode, no_checkout))
         brought = [p for p, i in out.items() if i.problem is None or i.problem.startswith("copied")]
         ignored = self._ignored(brought)
         for p in brought:
@@ -203,12 +206,13 @@ class NodeWorkspace:
                                   "(add it to .gitignore; a pattern with a trailing slash does not match a link)")
         return [out[p] for p in paths if p in out]
 
-    def _upload(self, rels: list[str], repo: Path, mode: str) -> dict[str, Included]:
+    def _upload(self, rels: list[str], repo: Path, mode: str, no_checkout: bool = False) -> dict[str, Included]:
         """Copy ``rels`` from this machine's checkout into the node's worktree (one tar stream)."""
         out: dict[str, Included] = {}
         root = repo.resolve()
         send: list[str] = []
-        where = f"node {self.node}'s checkout ({self.checkout})" if self.checkout else None
+        where = f"node {self.node}'s checkout ({self.checkout}{': not a directory there' * no_checkout})" \
+            if self.checkout else None
         for rel in rels:
             src = repo / rel
             if not os.path.lexists(src):
