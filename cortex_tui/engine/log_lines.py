@@ -32,6 +32,17 @@ _WORDS = (b"Error", b"Exception", b"Traceback", b"error", b"fatal:", b"FAILED", 
 """Every match of DEFAULT_ERROR_RE contains one of these (``Error\\b``, ``…Error``, ``error:``, ``error[E1]:``…)."""
 
 
+try:
+    import ahocorasick_rs
+
+    _SCAN: ahocorasick_rs.BytesAhoCorasick | None = ahocorasick_rs.BytesAhoCorasick(
+        list(_WORDS), matchkind=ahocorasick_rs.MatchKind.LeftmostFirst)
+    """Leftmost-first, non-overlapping: a word's occurrence is either reported or inside a reported one —
+    on the same line (no word holds a newline), so every line holding a word is found."""
+except ImportError:  # a platform without its wheel: one bytes.find pass per word
+    _SCAN = None
+
+
 @dataclass
 class Lines:
     lines: list[str]
@@ -53,15 +64,13 @@ def split_chunk(adapter: AgentAdapter, chunk: bytes) -> Lines:
     """``chunk``: complete lines joined by ``\\n`` (no trailing newline)."""
     if len(chunk) < SKIM_MIN or not _default_errors(adapter) or chunk.translate(None, _NOT_CONTROL):
         return every_line(adapter, chunk.split(b"\n"))
-    spans: dict[int, int] = {}  # line start -> end, for lines holding one of the words (bytes.find: C speed)
-    for word in _WORDS:
-        i = chunk.find(word)
-        while i >= 0:
-            start = chunk.rfind(b"\n", 0, i) + 1
-            end = chunk.find(b"\n", i)
-            end = len(chunk) if end < 0 else end
-            spans[start] = end
-            i = chunk.find(word, end)
+    spans: dict[int, int] = {}  # line start -> end, for lines holding one of the words
+    for i in _word_starts(chunk):
+        start = chunk.rfind(b"\n", 0, i) + 1
+        if start in spans:
+            continue
+        end = chunk.find(b"\n", i)
+        spans[start] = len(chunk) if end < 0 else end
     errors: list[str] = []
     for start in sorted(spans):
         line = _clean(chunk[start:spans[start]])
@@ -72,10 +81,28 @@ def split_chunk(adapter: AgentAdapter, chunk: bytes) -> Lines:
         cut = max(0, len(chunk) - span)
         if cut:
             cut = chunk.find(b"\n", cut) + 1 or len(chunk)
-        lines = [ln for ln in (_clean(raw) for raw in chunk[cut:].split(b"\n")) if ln.strip()]
+        # no control bytes in this chunk: a line shows as its own text (clean_line is rstrip here), and a
+        # UTF-8 sequence never holds a newline byte, so the tail is decoded once, not line by line
+        lines = [ln for ln in (raw.rstrip() for raw in chunk[cut:].decode("utf-8", errors="replace").split("\n"))
+                 if ln]
         if len(lines) >= TAIL_LINES or cut == 0:
             return Lines(lines[-TAIL_LINES:], errors, skimmed=True)
         span *= 4
+
+
+def _word_starts(chunk: bytes) -> list[int]:
+    """Where one of :data:`_WORDS` starts in ``chunk`` (at least one per line holding any): one pass of an
+    Aho-Corasick automaton (ahocorasick-rs, SIMD-prefiltered: ~0.2 ms/MB), else one ``bytes.find`` pass per
+    word (~0.5 ms/MB each)."""
+    if _SCAN is not None:
+        return [start for _, start, _ in _SCAN.find_matches_as_indexes(chunk)]
+    out: list[int] = []
+    for word in _WORDS:
+        i = chunk.find(word)
+        while i >= 0:
+            out.append(i)
+            i = chunk.find(word, i + len(word))
+    return out
 
 
 def every_line(adapter: AgentAdapter, raws: list[bytes]) -> Lines:

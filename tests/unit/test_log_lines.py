@@ -49,3 +49,25 @@ def test_control_bytes_take_the_line_by_line_path() -> None:
 def test_small_chunks_are_read_line_by_line() -> None:
     got = split_chunk(get_adapter("shell"), b"one\nError: two\n\nthree")
     assert not got.skimmed and got.lines == ["one", "Error: two", "three"] and got.errors == ["Error: two"]
+
+
+def test_the_one_pass_scan_and_the_per_word_scan_find_the_same_lines() -> None:
+    """ahocorasick-rs when installed, bytes.find per word where its wheel is missing: the same result."""
+    import pytest
+
+    from cortex_tui.engine import log_lines
+
+    assert log_lines._SCAN is not None  # the dependency is installed here: the fast scan is the one measured
+    adapter = get_adapter("shell")
+    chunk = corpus(3, 20000) + "\nrésumé ÉError: é\n".encode() + b"ErrorError: twice\nFAILEDFAILED"
+    fast = split_chunk(adapter, chunk)
+    mp = pytest.MonkeyPatch()
+    mp.setattr(log_lines, "_SCAN", None)
+    try:
+        by_find = split_chunk(adapter, chunk)
+    finally:
+        mp.undo()
+    slow = every_line(adapter, chunk.split(b"\n"))
+    assert fast.skimmed and by_find.skimmed
+    assert fast.errors == by_find.errors == slow.errors
+    assert fast.lines == by_find.lines == slow.lines[-TAIL_LINES:]
