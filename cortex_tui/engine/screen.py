@@ -8,6 +8,10 @@ gave 581 captures/s). A prompt that waits does not scroll: so the screen is look
   while a prompt is shown (the output may be its answer),
 * at least every :data:`FLOOD_S` while output never pauses (an agent that animates next to its prompt),
 
+except for adapters whose prompts the log itself shows (:func:`~cortex_tui.engine.session.prompts_in_log`:
+the base rules, a prompt is the last line): their screen is looked at only on a hint or while a prompt is
+shown, never because output paused (100 sim sessions printing a line a second took 100 captures/s),
+
 and never more often than once per :data:`MIN_GAP_S` per session, with one capture in flight per session
 (again if asked meanwhile). Structured signals (hooks) set approvals without looking at the screen at all.
 """
@@ -69,13 +73,16 @@ class ScreenChecks:
     def saw_output(self, rt: SessionRuntime, hint: bool) -> None:
         """New output of ``rt``: look at its screen when that can tell something (see the module doc).
         ``hint``: the new output matches the adapter's prompt patterns."""
+        urgent = hint or rt.approval.prompt is not None
+        if not urgent and rt.prompts_in_log:  # the log's tail said what the screen would: nothing to look for
+            return
         loop = asyncio.get_running_loop()
         now = loop.time()
         g = self._gates.setdefault(rt.rec.name, _Gate())
         g.last_output = now
         if g.unseen_since is None:
             g.unseen_since = now
-        if hint or rt.approval.prompt is not None:
+        if urgent:
             g.urgent = True
         self._arm(rt, g, loop)
 

@@ -107,7 +107,23 @@ class SessionRuntime:
         """Whether looking at the screen can find an approval prompt for this adapter."""
         return detects_approval(self.adapter)
 
+    @property
+    def prompts_in_log(self) -> bool:
+        """Whether the log's new lines show every prompt its screen could (see :func:`prompts_in_log`)."""
+        return prompts_in_log(self.adapter)
+
 
 def detects_approval(adapter: AgentAdapter) -> bool:
     """Whether looking at the screen can find an approval prompt for this adapter."""
     return bool(adapter.approval_patterns) or type(adapter).find_approval is not AgentAdapter.find_approval
+
+
+def prompts_in_log(adapter: AgentAdapter) -> bool:
+    """Whether the log's new lines show whatever a look at this adapter's screen could find: it keeps the base
+    rules (a prompt = the screen's last non-empty line matching ``approval_patterns``; no idle or input screen),
+    and the new lines and the unfinished last one are matched against the same patterns as they arrive
+    (:func:`cortex_tui.engine.ingest.prompt_hint`). Then output that does not look like a prompt needs no look
+    at the screen when it goes quiet — a fleet of such agents printing a line a second otherwise costs a
+    ``capture-pane`` per session per second."""
+    t = type(adapter)
+    return all(getattr(t, m) is getattr(AgentAdapter, m) for m in ("find_approval", "screen_idle", "input_ready"))

@@ -88,6 +88,9 @@ class UsageBook:
     def check_run_budget(self, now: float) -> None:
         """``[run]`` budget: a warning event at 80 %; past 100 % every live session gets a ``budget`` trigger
         (so its ``on_trigger.budget`` action applies) and no pending session starts any more."""
+        b = self.run_budget
+        if b.budget_tokens is None and b.budget_usd is None:  # no run budget: nothing to check (the sum over
+            return  # every session per usage report cost 100 sessions 10k additions/s)
         tokens, usd = self.run_totals()
         for ev in self.run_budget.set_totals(tokens, usd, now, cost_known=usd is not None):
             data = _evidence(ev)
