@@ -204,6 +204,9 @@ class AiderDriver(Driver):
         return FakeChat(script)
 
     def env(self, home: Path, worktree: Path, api: ScriptedLLM) -> dict[str, str]:
+        # a git identity, as a user has one: without it aider writes a placeholder into the repo's shared
+        # .git/config at start (which the sandbox refuses: aider then dies of EROFS)
+        (home / ".gitconfig").write_text("[user]\n\tname = cortex-test\n\temail = test@cortex.invalid\n")
         return {**base_env(home), "OPENAI_API_KEY": API_KEY, "OPENAI_API_BASE": f"{api.url}/v1"}
 
     def layout_extra(self) -> dict[str, Any]:

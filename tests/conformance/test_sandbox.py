@@ -42,7 +42,11 @@ def test_approve_commit_usage_and_a_blocked_write_in_the_sandbox(agent: str, git
         await answer(sup, True)
         await expect(sup, lambda: (wt / "made.txt").exists(), 30, f"{agent}: the approved command ran")
         await expect(sup, lambda: str(stray) in blocked(sup), 30, f"{agent}: the stray write raised out_of_scope")
-        await expect(sup, lambda: state(sup) == "idle", 30, f"{agent}: idle after the turn")
+        await expect(sup, lambda: state(sup) in ("idle", "waiting"), 30, f"{agent}: idle after the turn")
+        if state(sup) == "waiting":  # aider asks to add a command's output to the chat (when it printed any)
+            seen["follow_up"] = sup.state.sessions[NAME].reason
+            await answer(sup, False)
+            await expect(sup, lambda: state(sup) == "idle", 30, f"{agent}: idle after the turn")
         rec = sup.state.sessions[NAME]
         want = api.totals()
         await expect(sup, lambda: rec.tokens is not None and rec.tokens.total == want["input"] + want["output"], 20,
@@ -52,11 +56,16 @@ def test_approve_commit_usage_and_a_blocked_write_in_the_sandbox(agent: str, git
 
     cmd = (f"echo x > {stray} || echo REFUSED; "
            "echo hi > made.txt && git add made.txt && git commit -qm made-in-sandbox && echo COMMITTED")
-    events, sup, _ = supervise(d, git_repo, tmp_path, [d.shell(cmd), d.say("Made it.")],
-                               session={"sandbox": "bwrap"}, during=during)
+    session: dict[str, Any] = {"sandbox": "bwrap"}
+    if d.usage_headless:  # aider: the API's own figures only for non-streamed replies (agents/aider.py)
+        session["extra_args"] = [*d.layout_extra().get("extra_args", []), "--no-stream"]
+    events, sup, _ = supervise(d, git_repo, tmp_path, [d.shell(cmd), d.say("Made it.")], session=session,
+                               during=during)
     rec = sup.state.sessions[NAME]
     assert rec.sandbox == "bwrap"
-    assert len(triggers(events, "approval_waiting", NAME)) == 1, dump(sup, events)
+    ap = triggers(events, "approval_waiting", NAME)
+    assert len(ap) == 1 + ("follow_up" in seen), dump(sup, events)
+    assert "made.txt" in ap[0].data["evidence"]["prompt"]
     assert git(git_repo, "show", f"{rec.branch}:made.txt") == "hi\n"
     assert git(git_repo, "log", "-1", "--format=%s", rec.branch).strip() == "made-in-sandbox"
     assert seen["tokens"] is not None
