@@ -8,12 +8,14 @@ supervising through ``on_fatal`` — the sessions keep running in tmux, the next
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from cortex_tui.engine.clock import Clock
+from cortex_tui.engine.event_sync import EventSync
 from cortex_tui.engine.events import EPHEMERAL_KINDS, EventBus, EventKind
 from cortex_tui.errors import DiskError
 from cortex_tui.model.state import RunState
@@ -49,6 +51,8 @@ class Journal:
         """Why supervision stopped early: the run's files could not be written."""
         self.after_save: Callable[[RunState], None] | None = None
         """Called after each successful save (log rotation: the saved offsets are durable now)."""
+        self.sync = EventSync(store.events_path, self.disk_failed)
+        """events.jsonl's fsync, off the loop (each append is one write on the loop: engine/event_sync.py)."""
 
     def mark_dirty(self) -> None:
         self.dirty = True
@@ -57,9 +61,16 @@ class Journal:
         ev = self.bus.make(kind, session, **data)
         if kind not in EPHEMERAL_KINDS:
             try:
-                self.store.append_event(ev)
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None  # (no loop: synced in place)
+            try:
+                self.store.append_event(ev, fsync=loop is None)
             except DiskError as e:
                 self.disk_failed(e)
+            else:
+                if loop is not None:
+                    self.sync.request(loop)
         self.bus.publish(ev)
 
     def disk_failed(self, e: DiskError) -> None:

@@ -271,6 +271,7 @@ class Supervisor:
         """Release the lock; sessions keep running in tmux (remote ones in the node's tmux)."""
         await self.review.gate.aclose()
         self._save(force=True)
+        await asyncio.to_thread(self.journal.sync.close)  # events.jsonl's last appends synced (engine/event_sync.py)
         if self._observers is not None:  # pending notifications go out (bounded) before the lock is released
             await self._observers.close()
             self._observers = None

@@ -119,11 +119,12 @@ class RunStore:
         atomic_write(self.state_path, state.model_dump_json(indent=1))
 
     # events --------------------------------------------------------------
-    def append_event(self, event: Event) -> None:
+    def append_event(self, event: Event, *, fsync: bool = True) -> None:
+        """Append ``event`` (``fsync=False``: the caller syncs the file later, e.g. engine/event_sync.py)."""
         line = json.dumps(event.model_dump(), separators=(",", ":"), default=str) + "\n"
         with io_at(self.events_path, "appending an event"):
             self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            append_line(self.events_path, line.encode("utf-8"), 0o600, fsync=True)
+            append_line(self.events_path, line.encode("utf-8"), 0o600, fsync=fsync)
 
     def read_events(self, offset: int = 0) -> tuple[list[Event], int]:
         """Events from byte ``offset``; returns (events, new offset). Half-written last lines wait; lines that are
