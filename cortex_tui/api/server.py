@@ -157,11 +157,7 @@ class Api:
 
     async def events_end(self, request: web.Request) -> web.Response:
         """The byte offset where the next event will start: ``since`` for a client that wants only new events."""
-        try:
-            size = self.sup.store.events_path.stat().st_size
-        except FileNotFoundError:
-            size = 0
-        return web.json_response({"offset": size})
+        return web.json_response({"offset": self.sup.store.events_end()})
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         """Server-Sent Events from events.jsonl; the id is the byte offset after the event, so a client that
@@ -177,7 +173,9 @@ class Api:
             for end, ev in evs:
                 payload = json.dumps(ev, default=str)
                 await resp.write(f"id: {end}\nevent: {ev.get('kind', 'event')}\ndata: {payload}\n\n".encode())
-            offset = new
+            moved, offset = new != offset, new
+            if moved:  # more may wait (a rotated segment read to its end, or past the read limit)
+                continue
             if not follow:
                 break
             try:
@@ -288,14 +286,12 @@ class Api:
 
 
 def events_from(path: Path, offset: int, limit: int = 8 << 20) -> tuple[list[tuple[int, dict[str, Any]]], int]:
-    """Complete event lines after byte ``offset`` (at most ``limit`` bytes), each with the offset just past it;
+    """Complete event lines after byte ``offset`` of the run's event stream (``path``: its events.jsonl; at most
+    ``limit`` bytes, from one of its rotated parts: ``store/events.py``), each with the offset just past it;
     a line that is not JSON is skipped (it still moves the offset), a half-written last line waits."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            data = f.read(limit)
-    except FileNotFoundError:
-        return [], offset
+    from cortex_tui.store import events
+
+    data, offset = events.read(path.parent, offset, limit)
     out: list[tuple[int, dict[str, Any]]] = []
     pos = 0
     while (nl := data.find(b"\n", pos)) >= 0:

@@ -156,7 +156,7 @@ def start_daemon(layout: Path, repo: Path, state_dir: Path, store: RunStore, ext
     """
     store.ensure()
     log_path = store.dir / "supervisor.log"
-    since = store.events_path.stat().st_size if store.events_path.exists() else 0
+    since = store.events_end()
     argv = [sys.executable, "-m", "cortex_tui.cli", "_supervise", str(layout.resolve()), "--repo", str(repo.resolve()),
             "--state-dir", str(state_dir), "--log", str(log_path), *(extra or [])]
     env = {**os.environ, "PYTHONPATH": child_pythonpath()}

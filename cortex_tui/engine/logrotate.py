@@ -1,4 +1,5 @@
-"""Rotating the run's session logs after each save of its state (see :mod:`cortex_tui.store.logs`)."""
+"""Rotating the run's session logs (see :mod:`cortex_tui.store.logs`) and its ``events.jsonl``
+(:mod:`cortex_tui.store.events`, at the same ``log_max``) after each save of its state."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from cortex_tui.model.state import RunState, SessionRecord
+from cortex_tui.store import events
 from cortex_tui.store.logs import LOG_MAX, LogIndex, read_index, rotate
 
 CHECK_S = 5.0
@@ -18,8 +20,10 @@ class LogRotator:
     """Called after each save of the run's state: rotates the logs that grew past ``log_max``."""
 
     def __init__(self, log_path: Callable[[str], Path], log_max: int | None,
-                 on_error: Callable[[str], None]) -> None:
+                 on_error: Callable[[str], None], *, events_dir: Path | None = None) -> None:
         self.log_path = log_path
+        self.events_dir = events_dir
+        """The run's directory: its events.jsonl rotates into segments past ``log_max`` too."""
         self.log_max = LOG_MAX if log_max is None else log_max
         self.on_error = on_error
         self._checked = float("-inf")
@@ -33,12 +37,20 @@ class LogRotator:
 
     def saved(self, records: Iterable[SessionRecord]) -> None:
         """``records`` as they were just saved (their ``log_offset`` is durable)."""
-        if self._broken or self.log_max <= 0:
+        if self.log_max <= 0:
             return
         now = time.monotonic()
         if now - self._checked < CHECK_S:
             return
         self._checked = now
+        if self.events_dir is not None:  # a rename: any filesystem can
+            try:
+                if events.rotate(self.events_dir, self.log_max) is not None:
+                    self.rotations += 1
+            except OSError as e:
+                self.on_error(f"rotating {self.events_dir / events.LIVE}: {e.strerror or e}")
+        if self._broken:
+            return
         for rec in records:
             if rec.attempt == 0:
                 continue

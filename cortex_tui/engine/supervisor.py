@@ -86,7 +86,8 @@ class Supervisor:
         self._emit = self.journal.emit
         self._save = self.journal.save
         self.journal.after_save = LogRotator(self.store.log_path, self.layout.run.log_max,
-                                             lambda e: self._emit("watch_error", None, error=e)).after_save
+                                             lambda e: self._emit("watch_error", None, error=e),
+                                             events_dir=self.store.dir).after_save
         self._mark_dirty = self.journal.mark_dirty
         self.registry = SessionRegistry(clock=self.clock, layout=self.layout, specs=self.specs, store=self.store,
                                         worktrees_root=self.worktrees_root, state=lambda: self.state,

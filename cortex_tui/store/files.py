@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from cortex_tui.errors import StateError, disk_error
 from cortex_tui.private import private_dir
-from cortex_tui.store.append import append_line
+from cortex_tui.store import events
 
 if TYPE_CHECKING:  # the models (pydantic) are imported when a file is parsed: finding a run, its lock and its
     # API socket (`status --json` answered by the live supervisor) never needs them
@@ -124,32 +124,32 @@ class RunStore:
         line = json.dumps(event.model_dump(), separators=(",", ":"), default=str) + "\n"
         with io_at(self.events_path, "appending an event"):
             self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            append_line(self.events_path, line.encode("utf-8"), 0o600, fsync=fsync)
+            events.append(self.dir, line.encode("utf-8"), fsync=fsync)
+
+    def events_end(self) -> int:
+        """The offset the next event will start at (events.jsonl rotates: ``store/events.py``)."""
+        return events.end_offset(self.dir)
 
     def read_events(self, offset: int = 0) -> tuple[list[Event], int]:
         """Events from byte ``offset``; returns (events, new offset). Half-written last lines wait; lines that are
         not an event (cut off by a crash, an unknown kind) are skipped and counted in ``bad_event_lines``."""
         from cortex_tui.model.events import parse_event
 
-        try:
-            with open(self.events_path, "rb") as f:
-                f.seek(offset)
-                data = f.read()
-        except FileNotFoundError:
-            return [], offset
         out: list[Event] = []
-        end = data.rfind(b"\n")
-        if end < 0:
-            return [], offset
-        for raw in data[: end + 1].splitlines():
-            if not raw.strip():
-                continue
-            ev = parse_event(raw)
-            if ev is not None:
-                out.append(ev)
-            else:  # e.g. the cut-off line of a crash mid-write: skipped, counted
-                self.bad_event_lines += 1
-        return out, offset + end + 1
+        while True:  # part by part (the rotated segments, then the live file)
+            data, at = events.read(self.dir, offset)
+            end = data.rfind(b"\n")
+            if end < 0:
+                return out, max(offset, at) if not data else offset
+            for raw in data[: end + 1].splitlines():
+                if not raw.strip():
+                    continue
+                ev = parse_event(raw)
+                if ev is not None:
+                    out.append(ev)
+                else:  # e.g. the cut-off line of a crash mid-write: skipped, counted
+                    self.bad_event_lines += 1
+            offset = at + end + 1
 
     def iter_events(self) -> Iterator[Event]:
         events, _ = self.read_events(0)
