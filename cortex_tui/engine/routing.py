@@ -15,6 +15,7 @@ from cortex_tui.backends.local_node import LocalNode
 from cortex_tui.engine.events import EventBus
 from cortex_tui.engine.ingest import Ingest
 from cortex_tui.engine.session import SessionRuntime
+from cortex_tui.engine.tasks import TaskSet
 from cortex_tui.engine.watcher import Changes, RunWatcher
 from cortex_tui.errors import CortexError
 from cortex_tui.model.state import SessionRecord
@@ -33,7 +34,7 @@ class ChangeRouter:
                  by_slug: dict[str, SessionRuntime], spawning: set[str],
                  watched: Callable[[], list[SessionRuntime]], base_commit: Callable[[], str],
                  on_exit: Callable[[SessionRuntime, int], Awaitable[None]],
-                 schedule: Callable[[], Awaitable[None]], save: Callable[[], None]) -> None:
+                 schedule: Callable[[], None], save: Callable[[], None], tasks: TaskSet) -> None:
         self.store = store
         self.worktrees_root = worktrees_root
         self.stop = stop
@@ -47,6 +48,9 @@ class ChangeRouter:
         self.base_commit = base_commit
         self.on_exit = on_exit
         self.schedule = schedule
+        """A scheduling pass soon (engine/pool_pass.py): never awaited here, the next batch waits on no spawn."""
+        self.tasks = tasks
+        """Where each exit is handled (its final look is git work): the next batch waits on none of them."""
         self.save = save
         self.watcher: RunWatcher | None = None
         self.ok = True
@@ -136,18 +140,24 @@ class ChangeRouter:
                 self.deferred.setdefault(slug, []).extend(items)
             else:
                 await self.worktree_changed(rt, items)
-        ended = []
         for slug in changes.exits:
             if (rt := self.by_slug.get(slug)) is not None and rt.rec.name not in self.spawning:
                 code = self.read_exit(rt.rec)
                 if code is not None and rt.rec.state.live:
                     await self.ingest.drain_log(rt)
-                    ended.append(self.on_exit(rt, code))
-        if ended:  # side by side: each one's final look (git, in a thread) waits for none of the others
-            await asyncio.gather(*ended)
+                    self._exit_soon(rt, code)
         if changes.exits:
-            await self.schedule()
+            self.schedule()
         self.save()
+
+    def _exit_soon(self, rt: SessionRuntime, code: int) -> None:
+        """The exit handled in a task of its own (its slot is freed as that task begins: engine/lifecycle.py)."""
+        async def ended() -> None:
+            try:
+                await self.on_exit(rt, code)
+            except CortexError as e:  # e.g. a git call failed on a half-deleted worktree
+                self.emit("watch_error", rt.rec.name, error=e.message)
+        self.tasks.spawn(ended, f"exit:{rt.rec.name}")
 
     async def worktree_changed(self, rt: SessionRuntime, items: list[tuple[str, str]]) -> None:
         base = rt.rec.base_commit or self.base_commit()

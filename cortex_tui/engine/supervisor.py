@@ -151,7 +151,7 @@ class Supervisor:
                                    ingest=self.ingest, local=self.local, bus=self.bus, emit=self._emit,
                                    by_slug=self._by_slug, spawning=self._spawning, watched=self._watched,
                                    base_commit=lambda: self.state.base_commit, on_exit=self.life.on_exit,
-                                   schedule=self._schedule, save=self._save)
+                                   schedule=self.passes.soon, save=self._save, tasks=self._tasks)
         self.reconciler = Reconciler(clock=self.clock, book=self.book, life=self.life, tmux=self.tmux,
                                      runtimes=self.rt, watched=self._watched, spawning=self._spawning,
                                      read_exit=self.router.read_exit)
