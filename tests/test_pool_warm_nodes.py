@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 from conftest import git
-from engine_helpers import cli, make_sup, run_to_end
+from engine_helpers import cli, make_sup, run_to_end, wait_for
 from sshd import SshServer
 from test_pool_nodes import node_toml
 
 from cortex_tui.backends import remote_warm as rw
 from cortex_tui.backends.remote_node import make_remote_node
 from cortex_tui.engine.remote_warm import NodeWarm
+from cortex_tui.engine.supervisor import Supervisor
 from cortex_tui.model.layout import NodeSpec
 from cortex_tui.model.state import SessionRecord, SessionState
 
@@ -106,14 +107,23 @@ def test_a_task_placed_on_a_node_takes_a_warm_slot_there_and_down_removes_them(s
     base = ignore_built(git_repo)
     text = ('[run]\nname = "nwarm"\n[pool]\nsize = 1\nwarm = 1\nnode = "box1"\n[defaults]\nagent = "sim"\n'
             f'setup = {SETUP!r}\n'.replace("'", '"') + node_toml("box1", sshd)
-            + "".join(f'[[session]]\nname = "t{i}"\nscript = ["sleep 1", "write f{i}.txt {i}", "commit t{i}"]\n'
-                      for i in range(3)))
+            + "".join(f'[[session]]\nname = "t{i}"\nscript = ["ask Go on?", "write f{i}.txt {i}", "commit t{i}"]\n'
+                      for i in range(2)))
     sup = make_sup(git_repo, text, tmp_path)
-    events = run_to_end(sup, timeout=240)
+
+    async def during(s: Supervisor) -> None:  # t0 holds the pool's one slot until box1 has a warm slot ready
+        nw = s.pool.node_warm["box1"]
+        await wait_for(lambda: s.rt["t0"].rec.state is SessionState.WAITING and nw.status()["ready"] == 1,
+                       timeout=90, what="t0 asks and box1 has a warm slot")
+        await s.approve("t0")
+        await wait_for(lambda: s.rt["t1"].rec.state is SessionState.WAITING, timeout=90, what="t1 asks")
+        await s.approve("t1")
+
+    events = run_to_end(sup, timeout=150, during=during)
     assert {n: rt.rec.state for n, rt in sup.rt.items()} == dict.fromkeys(sup.rt, SessionState.FINISHED)
     warm = [e for e in events if e.kind == "warm_slot" and e.data["action"] == "claimed"]
     claimed = [e.session for e in warm]
-    assert claimed and all(e.data.get("node") == "box1" for e in warm)  # t0 may start before the first slot is ready
+    assert "t1" in claimed and all(e.data.get("node") == "box1" for e in warm)  # t0 may start before it is ready
     setups = {e.session for e in events if e.kind == "setup"}
     for name in claimed:
         rec = sup.rt[name or ""].rec
@@ -129,7 +139,7 @@ def test_a_task_placed_on_a_node_takes_a_warm_slot_there_and_down_removes_them(s
     r = cli("down", "--repo", str(git_repo))
     assert "removed warm slot box1:w-" in r.stdout, r.stdout
     assert not root.exists()
-    assert all(Path(sup.rt[f"t{i}"].rec.worktree).is_dir() for i in range(3))  # the sessions' worktrees stay
+    assert all(Path(sup.rt[f"t{i}"].rec.worktree).is_dir() for i in range(2))  # the sessions' worktrees stay
 
 
 def test_clean_on_a_node_that_cannot_be_reached_says_so_and_keeps_going(sshd: SshServer, git_repo: Path) -> None:
