@@ -245,3 +245,31 @@ def test_hook_commands_write_what_the_adapter_reads(tmp_path: Path) -> None:
     sigs = [s for g in got[:4] for s in a.interpret_event(g)]
     assert [s.kind for s in sigs] == ["busy", "waiting", "busy", "idle"]
     assert "echo hi > made.txt" in (sigs[1].text or "")
+
+
+def test_with_hooks_the_chat_file_never_moves_the_state(tmp_path: Path) -> None:
+    """Hook lines and chat records arrive in separate watcher batches, in either order: once its hooks are heard
+    from, a chat record read after AfterAgent (the tool result, the prompt) is progress, not busy — no
+    idle → running → idle flap, no waiting ended by a record older than the dialog."""
+    home = _user_home(tmp_path)
+    wt = tmp_path / "wt"
+    wt.mkdir()
+    a = get_adapter("gemini")
+    assert isinstance(a, GeminiAdapter)
+    s = make_session(agent="gemini", prompt="go", env={"HOME": str(home)})
+    a.prepare(s, make_ctx(tmp_path, wt))
+    proj = home / ".gemini" / "tmp" / "wt"
+    (proj / "chats").mkdir(parents=True)
+    (proj / ".project_root").write_text(str(wt))
+    chat = proj / "chats" / "session-1.jsonl"
+    chat.write_text((FIX / "chat-approved.jsonl").read_text())
+    hooks = [json.loads(ln) for ln in (FIX / "events-hooks.jsonl").read_text().splitlines()]
+    for h in hooks:  # every hook names the chat file: point it at this one (through the session's own home)
+        h["payload"]["transcript_path"] = str(tmp_path / "session" / "gemini-home" / ".gemini" / "tmp" / "wt" /
+                                              "chats" / "session-1.jsonl")
+    kinds = [x.kind for h in hooks for x in a.interpret_event(h)]
+    assert kinds == ["busy", "waiting", "busy", "idle"]
+    late = a.poll_usage()  # the whole turn's chat records, read after the AfterAgent line
+    assert late and "busy" not in [x.kind for x in late] and "idle" not in [x.kind for x in late]
+    assert [x for x in late if x.kind == "usage"]  # usage still comes from the chat file
+    assert not a.look_at_screen()

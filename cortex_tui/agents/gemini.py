@@ -110,8 +110,8 @@ class GeminiAdapter(NumberedDialogAdapter):
     _home: Path | None = field(default=None, repr=False, compare=False)
     """The session's own Gemini home with our hooks (:mod:`cortex_tui.agents.gemini_hooks`), once prepared."""
     _prepared_in: Path | None = field(default=None, repr=False, compare=False)
-    _asked: bool = field(default=False, repr=False, compare=False)
-    """A ToolPermission notification came and no later hook (the tool ran, the turn ended) yet."""
+    _hooked: bool = field(default=False, repr=False, compare=False)
+    """Its hooks have been heard from: state comes from them, the chat file gives usage/errors/writes only."""
     _looked_for: float | None = field(default=None, repr=False, compare=False)
     """The turn end (``answered_at``) a screen look was last asked for."""
 
@@ -129,8 +129,9 @@ class GeminiAdapter(NumberedDialogAdapter):
         if self._chat is None:
             return []
         sigs = self._chat.read()
-        if self._asked:  # a dialog its hook announced: the chat's older records must not end the waiting
-            sigs = [AgentSignal("progress", text=x.text) if x.kind == "busy" else x for x in sigs]
+        if self._hooked:  # its hooks say busy/idle/waiting: the chat file, read in its own batches (before or
+            # after a hook line), only adds usage, errors and writes — never a state a hook already moved past
+            return [AgentSignal("progress", text=x.text) if x.kind == "busy" else x for x in sigs]
         done = self._chat.answered_at
         if sigs and done is not None and self._screen_idle_at is not None and self._screen_idle_at >= done:
             sigs.append(AgentSignal("idle", text="turn ended"))
@@ -147,9 +148,10 @@ class GeminiAdapter(NumberedDialogAdapter):
             self._chat.path = Path(raw)
 
     def look_at_screen(self) -> bool:
-        """Once per turn end the chat recorded: is the input box back (idle)? Only the screen shows it."""
+        """Once per turn end the chat recorded: is the input box back (idle)? Only the screen shows it (without
+        hooks: with them, ``AfterAgent`` says so)."""
         done = self._chat.answered_at if self._chat is not None else None
-        if done is None or done == self._looked_for:
+        if self._hooked or done is None or done == self._looked_for:
             return False
         self._looked_for = done
         return True
@@ -215,9 +217,8 @@ class GeminiAdapter(NumberedDialogAdapter):
         """Signals from a hook line (``source: gemini``) or a headless stream-json line."""
         if event.get("source") == SOURCE:
             self._chat_from_hook(event.get("payload"))
-            sigs = hook_signals(event)
-            self._asked = any(x.kind == "waiting" for x in sigs) or (self._asked and sigs[0].kind not in ("busy", "idle"))
-            return sigs
+            self._hooked = True
+            return hook_signals(event)
         kind = event.get("type")
         if kind == "result":
             sigs = [AgentSignal("usage", usage=u, model=m, total=True) for m, u in usage_from_result(event)]
