@@ -7,8 +7,9 @@ The floor is the same work done by hand, sequentially: ``git worktree add`` of a
 script file, and ``tmux new-window`` in the worktree running *the same agent* cortex-tui starts (the bundled
 Python sim agent, same argv and environment, same ``sleep 60`` script) — not a bare ``sleep 60``, whose
 window costs nothing to start while every cortex-tui window starts a Python interpreter on the same two
-cores. What is left over is cortex-tui's own cost: its start (lock, state, tmux server), the exit-code
-wrapper, window options and ``pipe-pane`` of each window, and the events it publishes.
+cores — and, on both sides, the start of the tmux server. What is left over is cortex-tui's own cost: its
+start (lock, state), the exit-code wrapper, window options and ``pipe-pane`` of each window, and the events it
+publishes.
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ from cortex_tui.selfpath import child_pythonpath
 def floor(root: Path, n: int, tag: str) -> float:
     repo = make_repo(root / f"floor-{tag}")
     sock = f"floor-{tag}"
-    subprocess.run(["tmux", "-L", sock, "-f", "/dev/null", "new-session", "-d", "-s", "f"], check=True)
     env = {"CORTEX_MODEL": "sim-1", "PYTHONPATH": child_pythonpath(None)}  # what SimAdapter.env gives
-    t0 = time.perf_counter()
+    t0 = time.perf_counter()  # the tmux server's start is timed on both sides (cortex-tui's start() makes its own)
+    subprocess.run(["tmux", "-L", sock, "-f", "/dev/null", "new-session", "-d", "-s", "f"], check=True)
     for i in range(n):
         wt = repo / ".wt" / f"s{i}"
         subprocess.run(["git", "-C", str(repo), "worktree", "add", "-q", "-b", f"b{i}", str(wt), "main"], check=True)

@@ -7,6 +7,8 @@ warning never acts). The run past ``[run] budget_*`` gives every live session a 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -17,6 +19,10 @@ from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.engine.triggers import TriggerBook
 from cortex_tui.model.state import SessionRecord, TokenUsage
 from cortex_tui.watch.rules import TriggerChange
+
+USAGE_SAVE_S = 1.0
+"""Usage reports alone mark the state dirty at most this often (100 sessions reporting every second made a
+whole-state save 4 times a second); the last report is marked within this. Budget triggers save at once."""
 
 
 def run_usage(records: Iterable[SessionRecord]) -> tuple[int, float | None]:
@@ -58,6 +64,8 @@ class UsageBook:
         self.prices = prices
         self.run_budget = run_budget
         self.on_dirty = on_dirty
+        self._dirtied = float("-inf")
+        self._dirty_timer: asyncio.TimerHandle | None = None
 
     def add(self, rt: SessionRuntime, usage: TokenUsage, model: str | None, *, total: bool = False,
             cost: float | None = None) -> None:
@@ -80,6 +88,24 @@ class UsageBook:
                                                   severity="error"))
         self.bus.publish(self.bus.make("stats", rec.name, tokens=rec.tokens.as_dict(), cost_usd=rec.cost_usd))
         self.check_run_budget(now)
+        self._dirty_soon()
+
+    def _dirty_soon(self) -> None:
+        """Mark the state dirty now, or once :data:`USAGE_SAVE_S` after the last time (real time: disk pace)."""
+        if self._dirty_timer is not None:
+            return
+        wait = self._dirtied + USAGE_SAVE_S - time.monotonic()
+        if wait > 0:
+            try:
+                self._dirty_timer = asyncio.get_running_loop().call_later(wait, self._dirty_now)
+                return
+            except RuntimeError:  # no loop (a synchronous caller): at once
+                pass
+        self._dirty_now()
+
+    def _dirty_now(self) -> None:
+        self._dirty_timer = None
+        self._dirtied = time.monotonic()
         self.on_dirty()
 
     def run_totals(self) -> tuple[int, float | None]:
