@@ -166,7 +166,8 @@ class Ingest:
             for raw in complete.split(b"\n"):
                 if (target := refused_target(raw.decode("utf-8", "replace"))) is not None:
                     self.book.emit("network_refused", rec.name, host=target[0], port=target[1])
-        if rec.sandbox and b"Read-only" in buf:  # writes the sandbox refused, the unfinished line's too: a
+        refused = bool(rec.sandbox) and b"Read-only" in buf
+        if refused:  # writes the sandbox refused, the unfinished line's too: a
             # full-screen TUI (OpenCode) may write no newline for minutes; a path is flagged once, however often
             # it is seen. It draws spaces as cursor moves (Claude Code): those are read as spaces
             for raw in _CURSOR_DOWN.sub(b"\n", _CURSOR_MOVE.sub(b" ", buf)).split(b"\n"):
@@ -177,8 +178,8 @@ class Ingest:
             self.book.progress(rt, lines[-1] if lines else None)
         if lines:
             self.bus.publish(self.bus.make("output", rec.name, lines=lines))
-        if rec.state.live and rt.detects_approval:
-            self.saw_output(rt, prompt_hint(rt.adapter, lines, rt.partial))
+        if rec.state.live and rt.detects_approval:  # a refused write asks for a look too (engine/sandbox_writes.py)
+            self.saw_output(rt, prompt_hint(rt.adapter, lines, rt.partial) or refused)
         mono = time.monotonic()  # real time: this paces disk writes
         if mono - self._output_saved >= OUTPUT_SAVE_S:  # output alone is saved (offsets) at this pace
             self._output_saved = mono
