@@ -183,6 +183,7 @@ def test_warm_slots_are_taken_by_tasks_and_refilled(git_repo: Path, tmp_path: Pa
         wt = Path(rec.worktree)
         assert (wt / ".built").read_text() == "built\n"  # the slot's setup, done ahead
         assert git(wt, "rev-parse", "--abbrev-ref", "HEAD").strip() == rec.branch
+        assert f"worktree {wt}\n" in git(git_repo, "worktree", "list", "--porcelain")  # git knows where it is now
         assert git(git_repo, "rev-parse", f"{rec.branch}~1").strip() == base  # its one commit, on the base
     setups = [e.session for e in events if e.kind == "setup"]
     assert not set(setups) & set(claimed)  # a warm task's setup did not run again
@@ -190,6 +191,9 @@ def test_warm_slots_are_taken_by_tasks_and_refilled(git_repo: Path, tmp_path: Pa
     assert len(ready) >= 2 + len(claimed) - 1  # refilled after the claims
     slots = sorted((git_repo / ".cortex/warm/poolw").glob("w-*"))
     assert len([s for s in slots if s.is_dir()]) == 2  # kept for the next supervisor
+    git(git_repo, "worktree", "prune")  # a moved slot's admin dir points at its new place: prune keeps it
+    for name in claimed:
+        assert git(Path(sup.rt[name or ""].rec.worktree), "status", "--porcelain") == ""
     branches = git(git_repo, "branch", "--list", "cortex-warm/poolw/*")
     assert all(f"cortex-warm/poolw/{d.name}" in branches for d in slots if d.is_dir())
 

@@ -6,6 +6,7 @@ Plain ``git`` subprocesses with argv lists. Every failure becomes a :class:`GitE
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import subprocess
 import threading
@@ -147,7 +148,39 @@ def take_worktree(repo: Path, src: Path, dst: Path, old_branch: str, new_branch:
         lock = _WORKTREE_LOCKS.setdefault(str(repo.resolve()), threading.Lock())
     with lock:
         git(src, "branch", "-m", old_branch, new_branch)
-        git(repo, "worktree", "move", str(src), str(dst))
+        if not _move_plain(src, dst):
+            git(repo, "worktree", "move", str(src), str(dst))
+
+
+def _move_plain(src: Path, dst: Path) -> bool:
+    """What ``git worktree move`` does for a worktree whose links are absolute paths, without a git process: the
+    directory renamed, then its admin dir's ``gitdir`` pointed at the new place. False (nothing done) when the
+    links are not plain absolute ones (relative links, a locked worktree...): then git moves it."""
+    try:
+        link = (src / ".git").read_text()
+    except OSError:
+        return False
+    if not link.startswith("gitdir: /") or link.count("\n") != 1:
+        return False
+    admin = Path(link[len("gitdir: "):].strip())
+    try:
+        back = (admin / "gitdir").read_text()
+    except OSError:
+        return False
+    if back.strip() != str(src / ".git") or (admin / "locked").exists() or dst.exists():
+        return False
+    try:
+        os.rename(src, dst)
+    except OSError:
+        return False
+    tmp = admin / "gitdir.tmp"
+    try:
+        tmp.write_text(f"{dst / '.git'}\n")
+        os.replace(tmp, admin / "gitdir")
+    except OSError:
+        os.rename(dst, src)  # as it was: git tries (and says what is wrong)
+        return False
+    return True
 
 
 def move_worktree(repo: Path, src: Path, dst: Path) -> None:
