@@ -70,7 +70,7 @@ def test_a_chat_record_read_after_the_dialog_does_not_raise_it_twice(tmp_path: P
             if rt.adapter.watch_files():
                 break
             await asyncio.sleep(0.05)
-        assert rt.adapter.watch_files() == [chat]
+        assert [p.resolve() for p in rt.adapter.watch_files()] == [chat.resolve()]
         assert rt.rec.state is SessionState.WAITING, "a record older than the dialog ended the waiting"
         assert looks == ["g"]  # it asked for a look at the screen instead
         _screen(rt, rec, "screen-dialog.txt")  # the next look: still the same dialog
