@@ -8,6 +8,8 @@
 * node launcher: the same start through what an ssh node runs (``python -S`` of ``backends/sandbox.py``, which
   computes the jail from the node's filesystem and execs bwrap; ``backends/sandbox_remote.py``), here on this
   machine so only the launcher's own cost is added.
+* net allowlist: the same start with ``network = [...]``: the session's proxy (a python process outside the
+  sandbox, ``backends/sandbox_proxy.py``), bwrap, and the forwarder inside (another python process).
 * session: a whole session through the engine (worktree, window, the agent ``true``, its exit seen), plain vs
   ``sandbox = "bwrap"``: what a user waits for; with ``--node`` also on a loopback sshd node (the first sandboxed
   spawn there includes the once-per-node bwrap check and the launcher's upload).
@@ -24,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -33,6 +36,7 @@ from sshd import SshServer
 
 from cortex_tui.backends import sandbox
 from cortex_tui.backends.sandbox import bwrap_argv, jail_for, probe
+from cortex_tui.backends.sandbox_proxy import PROXY_PORT, SOCKET, socket_dir
 from cortex_tui.engine.supervisor import Supervisor
 from cortex_tui.layout import parse_layout
 
@@ -78,6 +82,19 @@ def session_time(root: Path, tag: str, boxed: bool, node: SshServer | None = Non
     return dt
 
 
+def allowlisted(wt: Path, repo: Path, sd: Path, argv: list[str], log: Path) -> list[str]:
+    """What ``network = [...]`` runs (backends/sandbox_node.py): the session's proxy outside, bwrap, the
+    forwarder inside, then ``argv``."""
+    where = socket_dir()  # the proxy removes it when it ends and makes it again (each start here)
+    jail = jail_for(worktree=wt, branch="cortex/bench/s", scope=[], enforce=False, agent="shell", session_dir=sd,
+                    env={}, network="none", repo=repo)
+    jail = replace(jail, readable_tmp=(*jail.readable_tmp, where))
+    inside = [sys.executable, "-I", "-m", "cortex_tui.backends.sandbox_fwd", str(where / SOCKET), str(PROXY_PORT),
+              "--", *argv]
+    return [sys.executable, "-I", "-m", "cortex_tui.backends.sandbox_proxy", str(where), str(log),
+            json.dumps(["api.anthropic.com"]), "--", *bwrap_argv(jail, inside)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=40)
@@ -106,7 +123,8 @@ def main() -> None:
                   "session_dir": str(sd), "network": "host", "repo": str(repo)}
         launcher = [sys.executable, "-I", "-S", sandbox.__file__, json.dumps(params), "--", *floor_argv]
         cases = [("plain", floor_argv), ("bwrap", jailed(False, "host")), ("bwrap enforce", jailed(True, "host")),
-                 ("bwrap net=none", jailed(False, "none")), ("node launcher", launcher)]
+                 ("bwrap net=none", jailed(False, "none")), ("node launcher", launcher),
+                 ("net allowlist", allowlisted(wt, repo, sd, floor_argv, root / "bench.log"))]
         time_starts(floor_argv, 5)  # warm the page cache
         print(f"process start ({args.n} each)")
         print(f"{'case':<16} {'p50 ms':>8} {'p90 ms':>8} {'ratio':>6}")
