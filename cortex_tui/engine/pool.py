@@ -93,7 +93,8 @@ class Pool:
             if any("{" in v for v in env.values()):  # placeholders are per session (ports, names): not ahead
                 setup = []
             self.warm = WarmSlots(repo=repo, run=layout.run.name, count=pool.warm, setup=setup, env=env,
-                                  base_commit=lambda: self.state().base_commit, emit=emit, tmux=tmux)
+                                  base_commit=lambda: self.state().base_commit, emit=emit, tmux=tmux,
+                                  busy=lambda: bool(self.spawning()))
         self.node_warm = node_slots(layout, nodes, repo, lambda: self.state().base_commit, emit)
         """Warm slots on the ssh nodes (engine/remote_warm.py)."""
 

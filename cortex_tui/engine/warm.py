@@ -53,8 +53,10 @@ class WarmSlots:
 
     def __init__(self, *, repo: Path, run: str, count: int, base_commit: Callable[[], str], emit: Emit,
                  root: Path | None = None, setup: list[str] | None = None, env: dict[str, str] | None = None,
-                 tmux: Tmux | None = None) -> None:
+                 tmux: Tmux | None = None, busy: Callable[[], bool] = lambda: False) -> None:
         self.repo = repo
+        self.busy = busy
+        """Whether spawns are under way: the refill (a checkout per slot) waits for them, up to REFILL_S."""
         self.tmux = tmux
         """The run's tmux server: each ready slot gets an idle window there (None: worktrees only)."""
         self.windows: dict[str, WindowInfo] = {}
@@ -315,6 +317,9 @@ class WarmSlots:
         self._wake = asyncio.Event()
         await asyncio.to_thread(self.scan)
         while not stop.is_set():
+            held = time.monotonic() + REFILL_S
+            while self.busy() and time.monotonic() < held and not stop.is_set():  # a burst of pick-ups first
+                await asyncio.sleep(0.05)
             await asyncio.to_thread(self.fill)
             self._wake.clear()
             try:
