@@ -85,7 +85,11 @@ class Lifecycle:
             self.book.set_state(rt, SessionState.STARTING, None)
             rt.reset_for_attempt(self.clock.time())
             self.isolation.loop = asyncio.get_running_loop()
-            await asyncio.to_thread(self.spawn_sync, rt, restart)
+            pool = self.nodes.spawn_pool(rec)  # an ssh node's spawns queue in threads of their own
+            if pool is None:
+                await asyncio.to_thread(self.spawn_sync, rt, restart)
+            else:
+                await asyncio.get_running_loop().run_in_executor(pool, self.spawn_sync, rt, restart)
         except DiskError:  # the run's own files cannot be written: not the session's failure (it is retried
             rec.state = SessionState.PENDING  # by the next supervisor); the supervisor stops with exit 4
             raise
