@@ -16,6 +16,7 @@ from fake_llm import ScriptedLLM
 from test_conformance import NAME, _driver, answer, dump, expect, finish, state, supervise, worktree_of
 
 from cortex_tui.backends.sandbox import probe
+from cortex_tui.engine.events import Event
 from cortex_tui.engine.supervisor import Supervisor
 
 WHY = probe()
@@ -37,7 +38,13 @@ def test_approve_commit_usage_and_a_blocked_write_in_the_sandbox(agent: str, git
         return [t.evidence.get("path", "") for t in sup.state.sessions[NAME].triggers
                 if t.kind == "out_of_scope" and t.evidence.get("evidence") == "blocked by sandbox"]
 
+    live: list[Event] = []
+
+    def asked() -> int:  # approvals raised so far
+        return len(triggers(live, "approval_waiting", NAME))
+
     async def during(sup: Supervisor, api: ScriptedLLM) -> None:
+        sup.subscribe(live.append)
         # twice the boot allowance of the plain scenarios: OpenCode took 70 s to boot in the sandbox next to
         # another real CLI at load 28 (its project snapshot), and more before its first request
         await expect(sup, lambda: state(sup) == "waiting", 60 + 2 * d.start_s, f"{agent}: waiting for approval")
@@ -45,8 +52,9 @@ def test_approve_commit_usage_and_a_blocked_write_in_the_sandbox(agent: str, git
         await answer(sup, True)
         await expect(sup, lambda: (wt / "made.txt").exists(), 30, f"{agent}: the approved command ran")
         await expect(sup, lambda: str(stray) in blocked(sup), 30, f"{agent}: the stray write raised out_of_scope")
-        await expect(sup, lambda: state(sup) in ("idle", "waiting"), 30, f"{agent}: idle after the turn")
-        if state(sup) == "waiting":  # aider asks to add a command's output to the chat (when it printed any)
+        await expect(sup, lambda: state(sup) == "idle" or (asked() > 1 and state(sup) == "waiting"), 30,
+                     f"{agent}: idle after the turn")
+        if asked() > 1:  # aider asks to add a command's output to the chat (when it printed any)
             seen["follow_up"] = sup.state.sessions[NAME].reason
             await answer(sup, False)
             await expect(sup, lambda: state(sup) == "idle", 30, f"{agent}: idle after the turn")
