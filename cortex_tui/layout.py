@@ -238,10 +238,6 @@ def _check_runtime(layout: Layout, i: int, s: SessionSpec, r: ResolvedSession,
         if not inc or p.is_absolute() or ".." in p.parts or inc.startswith("~"):
             where = ("session", i, "include") if s.include is not None else ("defaults", "include")
             fail(where, f"include {inc!r} must be a path relative to the repo, without '..'", None)
-    if r.node != "local" and isinstance(r.network, list):
-        fail(("session", i, "network") if s.network is not None else ("defaults", "network"),
-             f"session {s.name!r} on node {r.node!r}: a network allowlist works on this machine only (its proxy "
-             "runs in the supervisor)", 'use network = "none" or "host" there')
     # an ssh node's bwrap is checked there, once per node, at the first sandboxed spawn (backends/sandbox_remote.py)
     if r.sandbox == "bwrap" and r.node in ("local", AUTO):
         from cortex_tui.backends.sandbox import INSTALL_HINT, probe

@@ -320,6 +320,12 @@ sandbox = "bwrap"
 network = "none"
 command = "touch agent-started"
 [[session]]
+name = "listed"
+node = "box1"
+sandbox = "bwrap"
+network = ["example.com"]
+command = "touch agent-started"
+[[session]]
 name = "plain"
 node = "box1"
 command = "echo PLAIN-RAN"
@@ -335,6 +341,10 @@ command = "echo PLAIN-RAN"
     boxed2 = sup.state.sessions["boxed2"]  # network = "none" too: never run open
     assert boxed2.state is SessionState.FAILED and boxed2.window_id is None
     assert boxed2.reason is not None and "on node box1: bwrap not found" in boxed2.reason, boxed2.reason
+    listed = sup.state.sessions["listed"]  # an allowlist needs the node's bwrap as "none" does: never run open
+    assert listed.state is SessionState.FAILED and listed.window_id is None
+    assert listed.reason is not None and "on node box1: bwrap not found" in listed.reason, listed.reason
+    assert not (Path(listed.worktree) / "agent-started").exists()
     assert plain.state is SessionState.FINISHED and "PLAIN-RAN" in _log(sup, plain.slug)
 
 

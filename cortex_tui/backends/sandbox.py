@@ -237,6 +237,17 @@ def launch(args: list[str]) -> None:
     extra = [q for q in (Path(os.path.expanduser(x)) for x in p.get("readable", ())) if q.is_relative_to(tmp) and q != tmp]
     jail = Jail(jail.worktree, jail.writable, tuple(dict.fromkeys((*jail.readable_tmp, *extra))), jail.network,
                 jail.narrow_warning)  # e.g. the node's checkout, where linked includes point
+    allow = p.get("allow")  # a network allowlist: the proxy (this process's parent, outside) serves allow["dir"]
+    if allow:
+        where = Path(allow["dir"])
+        jail = Jail(jail.worktree, jail.writable, tuple(dict.fromkeys((*jail.readable_tmp, where))), "none",
+                    jail.narrow_warning)
+        url = f"http://127.0.0.1:{allow['port']}"
+        for k in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "ALL_PROXY", "all_proxy"):
+            env[k] = url
+        env["NO_PROXY"] = env["no_proxy"] = ""
+        argv = [sys.executable, "-I", "-S", allow["fwd"], str(where / allow["socket"]), str(allow["port"]), "--",
+                *argv]  # inside: 127.0.0.1:port forwarded to the proxy's socket (backends/sandbox_fwd.py)
     if jail.narrow_warning:
         print(f"── cortex-tui: sandbox: {jail.narrow_warning}", file=sys.stderr)
     out = bwrap_argv(jail, argv)

@@ -14,14 +14,18 @@ of bwrap (:func:`main`)::
 
 so it lives exactly as long as the agent — through a supervisor's crash or restart (which fail closed when
 it lived in the supervisor) — and goes with the agent's process tree. Its refusals are lines in the session's
-log (:data:`~cortex_tui.backends.sandbox.REFUSED_MARK`), which whichever supervisor reads the log (a re-attached
-one too) turns into ``network_refused`` events.
+log (:data:`REFUSED_MARK`), which whichever supervisor reads the log (a re-attached one too) turns into
+``network_refused`` events.
+
+On an ssh node the same file is uploaded beside the sandbox launcher and run by the node's ``python -I -S``
+(:mod:`cortex_tui.backends.sandbox_remote`), so it is **stdlib only**: it imports nothing of cortex-tui.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -33,9 +37,6 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
 
-from cortex_tui.backends.sandbox import REFUSED_MARK
-from cortex_tui.private import open_private
-
 log = logging.getLogger("cortex_tui.backends")
 
 PROXY_PORT = 3128
@@ -43,6 +44,9 @@ PROXY_PORT = 3128
 HEAD_MAX = 65536
 SOCKET = "s"
 """The proxy's socket in its directory (short: unix socket paths are limited to ~107 bytes)."""
+REFUSED_MARK = "── cortex-tui: network refused: "
+"""The start of a refusal line in the session log: :data:`cortex_tui.backends.sandbox.REFUSED_MARK` (that module is
+uploaded alone to nodes, this one too: each keeps its copy, tests/test_sandbox_proxy_remote.py checks they match)."""
 
 
 def socket_dir() -> Path:
@@ -182,8 +186,11 @@ class AllowProxy:
 def _refusals_into(log_path: Path) -> Callable[[str, int], None]:
     def refused(host: str, port: int) -> None:  # into the session's log: the engine makes the event
         try:
-            with open_private(log_path) as f:
-                f.write(f"\n{REFUSED_MARK}{host}:{port} (not in the allowlist)\n".encode())
+            fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, f"\n{REFUSED_MARK}{host}:{port} (not in the allowlist)\n".encode())
+            finally:
+                os.close(fd)
         except OSError as e:
             print(f"cortex-tui: network refused {host}:{port} (the log is not writable: {e})", file=sys.stderr)
     return refused
@@ -197,7 +204,16 @@ def main(argv: list[str]) -> int:
         print("usage: sandbox_proxy DIR LOG ENTRIES_JSON -- ARGV...", file=sys.stderr)
         return 2
     where, log_path, entries, cmd = Path(argv[0]), Path(argv[1]), json.loads(argv[2]), argv[4:]
-    where.mkdir(mode=0o700, exist_ok=True)
+    try:
+        where.mkdir(mode=0o700, exist_ok=True)  # this machine's is made by the supervisor, a node's here
+        st = os.lstat(where)
+    except OSError as e:
+        print(f"── cortex-tui: sandbox: cannot make the allowlist proxy's directory {where}: {e}", file=sys.stderr)
+        return 126
+    if not os.path.isdir(where) or os.path.islink(where) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        print(f"── cortex-tui: sandbox: {where} is not a private directory of this user: refusing to serve the "
+              "allowlist there", file=sys.stderr)
+        return 126
     proxy = AllowProxy([str(e) for e in entries], _refusals_into(log_path), where)
     try:
         child = subprocess.Popen(cmd)
