@@ -1,10 +1,16 @@
 """Pool benchmark: 100 short sim tasks through ``[pool] size = 10`` and ``20`` (wall time vs the ideal, parallel
-efficiency) and the pick-up time of a task from a warm slot vs cold, each against a floor measured in the same
-run.
+efficiency, the gap between two agents in one slot) and the pick-up time of a task from a warm slot vs cold,
+each against a floor measured in the same run.
 
 * Throughput: the ideal is ``ceil(100 / size) * task_s`` (every slot busy all the time, zero overhead). The
   floor runs the same 100 sim agent processes through a plain thread pool of the same size (no tmux, no git,
-  no supervisor): what this machine gives at best. Efficiency = ideal / wall.
+  no supervisor): what this machine gives at best. Efficiency = agent time / (size * wall), where an agent's
+  time runs from its ``spawned`` event to its exit record (the wrapper writes it as the agent exits): the
+  time after an exit that the supervisor spends looking at the session counts as lost, not as busy.
+  (``spawned -> finished`` is printed beside it: the measure used before, which counted that look as busy.)
+* Slot gap: from one agent's exit record to the next agent's ``spawned`` in the slot it freed (the k-th exit
+  frees the slot of the (size+k)-th spawn), split into exit seen (watcher), admitted (the next task's
+  ``starting``) and picked up (``spawned``).
 * Pick-up: from ``starting`` to ``spawned`` (worktree, agent files, tmux window) for tasks queued behind a
   pool of 1, in a repository of ``--files`` files, with ``warm = 2`` vs ``warm = 0``; floor: a bare
   ``git worktree add`` in the same repository.
@@ -84,7 +90,7 @@ def floor_pool(root: Path, tag: str, *, tasks: int, size: int, script: list[str]
 
 
 def agent_time(events: list[Event]) -> float:
-    """Seconds the agents ran (``spawned`` to ``finished``), summed over the tasks."""
+    """Seconds from ``spawned`` to ``finished`` (the measure used before), summed over the tasks."""
     spawned: dict[str, float] = {}
     total = 0.0
     for e in events:
@@ -95,11 +101,43 @@ def agent_time(events: list[Event]) -> float:
     return total
 
 
+def timeline(events: list[Event], sup: Supervisor) -> dict[str, dict[str, float]]:
+    """Per task: ``starting``, ``spawned``, ``seen`` (its exit seen), ``exit`` (its exit record's mtime)."""
+    out: dict[str, dict[str, float]] = {}
+    for e in events:
+        if not e.session:
+            continue
+        d = out.setdefault(e.session, {})
+        if e.kind == "state" and e.data.get("state") == "starting":
+            d.setdefault("starting", e.ts)
+        elif e.kind == "spawned":
+            d["spawned"] = e.ts
+        elif e.kind == "finished":
+            d["seen"] = float(e.data.get("exited_at") or e.ts)  # (before exited_at existed: the finished event)
+    for name, d in out.items():
+        d["exit"] = (sup.store.exit_dir / f"{sup.rt[name].rec.slug}.code").stat().st_mtime
+    return out
+
+
+def slot_gaps(tl: dict[str, dict[str, float]], size: int) -> dict[str, list[float]]:
+    """The k-th exit frees the slot the (size+k)-th spawn takes: the gap and its parts, in seconds."""
+    exits = sorted(tl.values(), key=lambda d: d["exit"])
+    nexts = sorted(tl.values(), key=lambda d: d["starting"])[size:]
+    out: dict[str, list[float]] = {"gap": [], "seen": [], "admitted": [], "picked up": []}
+    for prev, nxt in zip(exits, nexts, strict=False):
+        out["gap"].append(nxt["spawned"] - prev["exit"])
+        out["seen"].append(prev["seen"] - prev["exit"])
+        out["admitted"].append(nxt["starting"] - prev["seen"])
+        out["picked up"].append(nxt["spawned"] - nxt["starting"])
+    return out
+
+
 def pickups(events: list[Event]) -> tuple[list[float], list[float]]:
     """Seconds from ``starting`` to ``spawned`` per task: (from a warm slot, cold)."""
     started: dict[str, float] = {}
     warm_names = {e.session for e in events if e.kind == "warm_slot" and e.data.get("action") == "claimed"}
-    warm, cold = [], []
+    warm: list[float] = []
+    cold: list[float] = []
     for e in events:
         if e.kind == "state" and e.data.get("state") == "starting" and e.session:
             started[e.session] = e.ts
@@ -135,19 +173,20 @@ def main() -> None:
     script = [f"sleep {args.task_s:g}", "write out.txt done", "commit done"]
     try:
         print(f"throughput: {args.tasks} sim tasks of {args.task_s:g} s (sleep, write, commit)")
-        print("ideal = ceil(tasks/size) * task_s; efficiency = agent busy time / (size * wall): how full the "
-              "slots were kept")
+        print("ideal = ceil(tasks/size) * task_s; efficiency = agent time (spawned -> exit record) / (size * wall)")
         print(f"{'size':>4} {'ideal':>7} {'floor':>7} {'cortex':>7} {'floor eff':>9} {'cortex eff':>10} "
-              f"{'ideal/wall':>10} {'warm/cold pick-up p50':>24}")
+              f"{'(to finished)':>13} {'ideal/wall':>10}   slot gap p50 / p90 (exit seen + admitted + picked up, p50)")
         for size in (int(x) for x in args.sizes.split(",")):
             ideal = math.ceil(args.tasks / size) * args.task_s
             fl, fl_busy = floor_pool(root, f"{size}", tasks=args.tasks, size=size, script=script)
-            wall, events, _ = run_pool(root, f"p{size}", tasks=args.tasks, size=size, warm=size, script=script)
-            warm, cold = pickups(events)
-            eff = agent_time(events) / (size * wall)
-            print(f"{size:>4} {ideal:>6.1f}s {fl:>6.1f}s {wall:>6.1f}s {fl_busy / (size * fl):>9.1%} {eff:>10.1%} "
-                  f"{ideal / wall:>10.1%} {pct(warm, 50) * 1000:>8.1f} / {pct(cold, 50) * 1000:.1f} ms"
-                  f" ({len(warm)} warm, {len(cold)} cold)")
+            wall, events, sup = run_pool(root, f"p{size}", tasks=args.tasks, size=size, warm=size, script=script)
+            tl = timeline(events, sup)
+            busy = sum(d["exit"] - d["spawned"] for d in tl.values())
+            g = slot_gaps(tl, size)
+            parts = " + ".join(f"{pct(g[k], 50) * 1000:.0f}" for k in ("seen", "admitted", "picked up"))
+            print(f"{size:>4} {ideal:>6.1f}s {fl:>6.1f}s {wall:>6.1f}s {fl_busy / (size * fl):>9.1%} "
+                  f"{busy / (size * wall):>10.1%} {agent_time(events) / (size * wall):>13.1%} {ideal / wall:>10.1%}   "
+                  f"{pct(g['gap'], 50) * 1000:.0f} / {pct(g['gap'], 90) * 1000:.0f} ms ({parts} ms)")
         print(f"\npick-up in a {args.files}-file repository ({args.pickups} tasks queued behind a pool of 1)")
         short = ["write out.txt done", "commit done"]
         results = {}
@@ -155,17 +194,17 @@ def main() -> None:
             _, events, _ = run_pool(root, f"pick{warm_n}", tasks=args.pickups, size=1, warm=warm_n, script=short,
                                     files=args.files)
             results[warm_n] = pickups(events)
-        fl = worktree_floor(root, args.files, args.pickups)
+        wfl = worktree_floor(root, args.files, args.pickups)
         cold = results[0][1]
         warm = results[2][0]
-        print(f"  floor (git worktree add by hand): p50 {ms(pct(fl, 50))}")
+        print(f"  floor (git worktree add by hand): p50 {ms(pct(wfl, 50))}")
         print(f"  cold  (warm = 0):                 p50 {ms(pct(cold, 50))}  p90 {ms(pct(cold, 90))}  n={len(cold)}")
         print(f"  warm  (warm = 2):                 p50 {ms(pct(warm, 50))}  p90 {ms(pct(warm, 90))}  n={len(warm)}"
               f"  ({len(results[2][1])} of its tasks started cold)")
         if warm and cold:
             print(f"  warm saves {(pct(cold, 50) - pct(warm, 50)) * 1000:.0f} ms per task "
                   f"({pct(cold, 50) / pct(warm, 50):.1f}x faster pick-up); "
-                  f"warm beyond the floor-free part: {pct(warm, 50) / pct(fl, 50):.2f}x a worktree add")
+                  f"warm beyond the floor-free part: {pct(warm, 50) / pct(wfl, 50):.2f}x a worktree add")
     finally:
         kill_servers(root)
         shutil.rmtree(root, ignore_errors=True)
