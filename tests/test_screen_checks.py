@@ -1,6 +1,6 @@
 """Screen checks at fleet scale (#18): an agent whose prompts the log itself shows (the base rules: a prompt is
-the last line) is not captured each time its output pauses — only when the new output looks like a prompt —
-and its prompt is still found. Real tmux, real sim agent, the engine's own capture counter."""
+the last line) is not captured each time its output pauses — when the new output looks like a prompt, and as a safety
+net backing off from once per 5 s — and its prompt is still found. Real tmux, real sim agent, the engine's own capture counter."""
 
 from __future__ import annotations
 
@@ -36,8 +36,8 @@ script = [{lines}, "ask Deploy now?", "say after", "commit done"]
     rec = sup.state.sessions["talker"]
     assert rec.state.value == "finished", rec.reason
     assert triggers(events, "approval_waiting", "talker"), [e.data for e in events if e.kind == "trigger"]
-    # before: a look per pause (≥ 10 by the prompt); now: the prompt's own look(s) only
-    assert seen["captures_at_prompt"] <= 3, seen
+    # a look per pause was ≥ 10 by the prompt; now the prompt's own look(s) and the backed-off safety net's
+    assert seen["captures_at_prompt"] <= 4, seen
 
 
 def test_adapters_with_screen_rules_of_their_own_still_look_when_output_pauses() -> None:

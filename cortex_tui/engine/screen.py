@@ -9,8 +9,10 @@ gave 581 captures/s). A prompt that waits does not scroll: so the screen is look
 * at least every :data:`FLOOD_S` while output never pauses (an agent that animates next to its prompt),
 
 except for adapters whose prompts the log itself shows (:func:`~cortex_tui.engine.session.prompts_in_log`:
-the base rules, a prompt is the last line): their screen is looked at only on a hint or while a prompt is
-shown, never because output paused (100 sim sessions printing a line a second took 100 captures/s),
+the base rules, a prompt is the last line): the log's tail finds their prompts, so a pause is looked at only
+as a safety net — for a prompt drawn with cursor moves the tail does not show — at most once per
+:data:`QUIET_BACKOFF_S`, doubling up to :data:`QUIET_BACKOFF_MAX_S` while those looks find nothing (100 sim
+sessions printing a line a second took 100 captures/s with a look per pause; this costs ~3/s),
 
 and never more often than once per :data:`MIN_GAP_S` per session, with one capture in flight per session
 (again if asked meanwhile). Structured signals (hooks) set approvals without looking at the screen at all.
@@ -40,6 +42,10 @@ MIN_GAP_S = 0.25
 """At most one capture per session this often (the rate cap)."""
 FLOOD_S = 2.0
 """Output that never pauses is still looked at this often."""
+QUIET_BACKOFF_S = 5.0
+"""A base-rules adapter's pauses are looked at no more often than this at first (then doubling)..."""
+QUIET_BACKOFF_MAX_S = 30.0
+"""... up to this, while those looks find no prompt."""
 
 
 @dataclass
@@ -50,11 +56,21 @@ class _Gate:
     urgent: bool = False
     last_capture: float = float("-inf")
     timer: asyncio.TimerHandle | None = None
+    next_quiet: float = float("-inf")
+    """A base-rules adapter's pause is not looked at before this (the safety-net backoff)."""
+    quiet_gap: float = QUIET_BACKOFF_S
+    backoff: bool = False
+    """The session's adapter keeps the base rules (its pauses are looked at only as the backed-off net)."""
 
     def due(self) -> float | None:
         if self.unseen_since is None:
             return None
-        want = self.last_output if self.urgent else min(self.last_output + QUIET_S, self.unseen_since + FLOOD_S)
+        if self.urgent:
+            want = self.last_output
+        else:
+            want = min(self.last_output + QUIET_S, self.unseen_since + FLOOD_S)
+            if self.backoff:
+                want = max(want, self.next_quiet)
         return max(want, self.last_capture + MIN_GAP_S)
 
 
@@ -74,11 +90,10 @@ class ScreenChecks:
         """New output of ``rt``: look at its screen when that can tell something (see the module doc).
         ``hint``: the new output matches the adapter's prompt patterns."""
         urgent = hint or rt.approval.prompt is not None
-        if not urgent and rt.prompts_in_log:  # the log's tail said what the screen would: nothing to look for
-            return
         loop = asyncio.get_running_loop()
         now = loop.time()
         g = self._gates.setdefault(rt.rec.name, _Gate())
+        g.backoff = rt.prompts_in_log  # the log's tail says what the screen would: a pause waits for next_quiet
         g.last_output = now
         if g.unseen_since is None:
             g.unseen_since = now
@@ -137,6 +152,9 @@ class ScreenChecks:
                 busy = self.on_lines(rt, lines) if self.on_lines is not None else False
                 screen_blocked(self.book, rt, lines)  # a sandboxed session's refused writes (engine/sandbox_writes.py)
                 prompt = rt.adapter.find_approval(lines)
+                if rt.prompts_in_log:  # the safety net backs off while it finds nothing
+                    g.quiet_gap = QUIET_BACKOFF_S if prompt else min(g.quiet_gap * 2, QUIET_BACKOFF_MAX_S)
+                    g.next_quiet = loop.time() + (0.0 if prompt else g.quiet_gap)
                 # caused by the output that drew it (when the log was last written), not by this look
                 self.book.apply(rt, rt.approval.screen(prompt.text if prompt else None), cause_at=rt.output_written_at)
                 if prompt is None and not busy and rec.state is SessionState.RUNNING and rt.adapter.screen_idle(lines):
