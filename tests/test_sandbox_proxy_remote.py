@@ -6,6 +6,8 @@ importable there); its refusals reach the supervisor through the node's log as `
 from __future__ import annotations
 
 import http.server
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,3 +101,28 @@ command = "python3 netprobe.py {allowed} {other}; echo PROXY=$HTTPS_PROXY"
     assert "CORTEX-NOT-IMPORTABLE" in said
     uploaded = sorted(p.name.rsplit("-", 1)[0] for p in (sshd.workdir / "lib").glob("*.py"))
     assert uploaded == ["cortex-sandbox", "cortex-sandbox-fwd", "cortex-sandbox-proxy", "cortex-sandbox-state"]
+
+
+def test_the_proxy_runs_alone_with_python_S_and_refuses_a_directory_not_private_to_it(tmp_path: Path) -> None:
+    # a copy outside the package, as on a node: no cortex-tui importable (-I -S)
+    copy = tmp_path / "lib" / "cortex-sandbox-proxy-x.py"
+    copy.parent.mkdir()
+    copy.write_bytes(Path(str(sandbox_proxy.__file__)).read_bytes())
+    log = tmp_path / "s.log"
+
+    def run(where: Path, *cmd: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-I", "-S", str(copy), str(where), str(log), '["example.com"]', "--",
+                               *cmd], capture_output=True, text=True, timeout=60)
+
+    fresh = tmp_path / "net-fresh"
+    ok = run(fresh, sys.executable, "-I", "-S", "-c",
+             f"import os, stat, sys; m = os.stat({str(fresh / sandbox_proxy.SOCKET)!r}).st_mode; "
+             "sys.exit(0 if stat.S_ISSOCK(m) else 9)")
+    assert ok.returncode == 0, ok.stderr  # the socket served while the child ran, the directory gone after it
+    assert not fresh.exists()
+    shared = tmp_path / "net-shared"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    bad = run(shared, "touch", str(tmp_path / "child-ran"))
+    assert bad.returncode == 126 and "is not a private directory of this user" in bad.stderr, bad.stderr
+    assert not (tmp_path / "child-ran").exists()  # the agent never runs without its proxy
