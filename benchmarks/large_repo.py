@@ -24,6 +24,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypedDict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import isolate, kill_servers, pct
@@ -79,7 +80,15 @@ def status_s(repo: Path) -> float:
     return dt
 
 
-async def cortex(repo: Path, root: Path, n: int, tag: str) -> dict[str, float | list[float]]:
+class Spawned(TypedDict):
+    wall: float
+    stall_max: float
+    stall_p99: float
+    during: list[float]
+    settled: list[float]
+
+
+async def cortex(repo: Path, root: Path, n: int, tag: str) -> Spawned:
     text = f'[run]\nname = "big{tag}"\n[defaults]\nagent = "sim"\nsilence_after = "1h"\n' + "".join(
         f'[[session]]\nname = "s{i}"\nscript = ["listen 600"]\n' for i in range(n))
     path = root / f"big-{tag}.toml"
@@ -161,11 +170,11 @@ def main() -> None:
             par = floor_parallel(repo, args.sessions, str(r))
             seq = floor_sequential(repo, args.sessions, str(r))
             res = asyncio.run(cortex(repo, root, args.sessions, str(r)))
-            wall = float(res["wall"])  # type: ignore[arg-type]
-            during, settled = list(res["during"]), list(res["settled"])  # type: ignore[call-overload]
+            wall = res["wall"]
+            during, settled = res["during"], res["settled"]
             print(f"round {r + 1}: floor parallel {par:.2f}s, sequential {seq:.2f}s; cortex-tui {wall:.2f}s "
-                  f"({wall / par:.2f}× parallel floor); loop stall max {float(res['stall_max']) * 1000:.0f} ms "
-                  f"(p99 {float(res['stall_p99']) * 1000:.0f} ms)")
+                  f"({wall / par:.2f}× parallel floor); loop stall max {res['stall_max'] * 1000:.0f} ms "
+                  f"(p99 {res['stall_p99'] * 1000:.0f} ms)")
             print(f"  status --json during spawn: p50 {pct(during, 50) * 1000:.0f} ms max "
                   f"{max(during) * 1000:.0f} ms (n={len(during)}); settled p50 {pct(settled, 50) * 1000:.0f} ms; "
                   f"python start-up floor {py * 1000:.0f} ms")

@@ -72,8 +72,12 @@ def test_contracts_cover_every_package() -> None:
 
 
 def test_mypy_strict_clean() -> None:
-    r = subprocess.run([_tool("mypy"), "--strict", "cortex_tui", "tests"], cwd=ROOT, capture_output=True, text=True,
-                       timeout=600)
+    import os
+
+    # benchmarks too (detect.py drives the conformance drivers: tests/conformance on the path)
+    env = {**os.environ, "MYPYPATH": str(ROOT / "tests" / "conformance")}
+    r = subprocess.run([_tool("mypy"), "--strict", "cortex_tui", "tests", "benchmarks"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=600, env=env)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-1000:]
 
 
