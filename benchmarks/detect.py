@@ -39,6 +39,7 @@ from test_conformance import NAME, answer, expect, finish, state, supervise  # n
 from cortex_tui.agents import get_adapter  # noqa: E402
 from cortex_tui.engine.events import Event  # noqa: E402
 from cortex_tui.engine.supervisor import Supervisor  # noqa: E402
+from cortex_tui.errors import CortexError  # noqa: E402
 
 POLL_S = 0.02
 
@@ -59,7 +60,7 @@ def one(agent: str, root: Path, i: int) -> dict[str, float]:
             while not stop.is_set():
                 try:
                     text = await sup.screen(NAME, escapes=False, lines=80)
-                except Exception:  # the window is not there yet / any more: nothing to see this round
+                except CortexError:  # the window is not there yet / any more: nothing to see this round
                     text = ""
                 now = time.time()
                 lines = text.splitlines()

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
 from cortex_tui.engine.supervisor import Supervisor
+from cortex_tui.errors import CortexError
 from cortex_tui.store.files import atomic_write
 from cortex_tui.store.status import status_dict
+
+log = logging.getLogger("cortex_tui.headless")
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -24,11 +28,12 @@ def budgets_of(sup: Supervisor) -> dict[str, tuple[float | None, int | None]]:
 
 def review_of(sup: Supervisor) -> dict[str, Any]:
     """Review-queue entries by session (verify result, conflicts, diff files)."""
-    try:
-        from cortex_tui.review.queue import ReviewQueue
+    from cortex_tui.review.queue import ReviewQueue
 
+    try:
         return {e.session: e for e in ReviewQueue.open(sup.repo, sup.state_dir, sup.run_id).entries()}
-    except Exception:
+    except (CortexError, OSError, ValueError) as e:  # an unreadable queue: the report says so, it still gets written
+        log.warning("report: the review queue could not be read: %s", getattr(e, "message", e))
         return {}
 
 
