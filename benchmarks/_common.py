@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import statistics
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cortex_tui.engine.events import Event
+    from cortex_tui.engine.supervisor import Supervisor
 
 
 def isolate() -> Path:
@@ -50,3 +56,18 @@ def kill_servers(root: Path) -> None:
     for sock in (root / "tmux").glob("**/*"):
         if sock.is_socket():
             subprocess.run(["tmux", "-S", str(sock), "kill-server"], capture_output=True)
+
+
+def all_spawned(sup: Supervisor, n: int) -> asyncio.Event:
+    """An event set once ``n`` distinct sessions of ``sup`` have been spawned (subscribe before ``start()``)."""
+    spawned: set[str] = set()
+    ready = asyncio.Event()
+
+    def on(ev: Event) -> None:
+        if ev.kind == "spawned" and ev.session:
+            spawned.add(ev.session)
+            if len(spawned) >= n:
+                ready.set()
+
+    sup.subscribe(on)
+    return ready

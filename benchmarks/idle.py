@@ -29,9 +29,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import isolate, kill_servers, make_repo
+from _common import all_spawned, isolate, kill_servers, make_repo
 
-from cortex_tui.engine.events import Event
 from cortex_tui.engine.supervisor import TICK_S, Supervisor
 from cortex_tui.layout import parse_layout
 
@@ -57,16 +56,7 @@ def floor_pct(seconds: float) -> float:
 
 async def measure(sup: Supervisor, n: int, seconds: float, settle: float,
                   prof: cProfile.Profile | None) -> tuple[float, float]:
-    spawned: set[str] = set()
-    ready = asyncio.Event()
-
-    def on(ev: Event) -> None:
-        if ev.kind == "spawned" and ev.session:
-            spawned.add(ev.session)
-            if len(spawned) == n:
-                ready.set()
-
-    sup.subscribe(on)
+    ready = all_spawned(sup, n)
     await sup.start()
     task = asyncio.create_task(sup.supervise(until_done=False))
     await asyncio.wait_for(ready.wait(), 900)

@@ -40,7 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from _common import isolate, kill_servers, make_repo, pct
+from _common import all_spawned, isolate, kill_servers, make_repo, pct
 from sshd import SshServer
 from sshd import missing_reason as sshd_missing
 
@@ -156,16 +156,7 @@ def import_floor() -> float:
 
 
 async def idle(sup: Supervisor, n: int, idle_s: float, status_samples: int) -> dict[str, float | list[float]]:
-    spawned: set[str] = set()
-    ready = asyncio.Event()
-
-    def on(ev: Event) -> None:
-        if ev.kind == "spawned" and ev.session:
-            spawned.add(ev.session)
-            if len(spawned) == n:
-                ready.set()
-
-    sup.subscribe(on)
+    ready = all_spawned(sup, n)
     await sup.start()
     task = asyncio.create_task(sup.supervise(until_done=False))
     await asyncio.wait_for(ready.wait(), 600)

@@ -23,10 +23,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import isolate, kill_servers, make_repo, pct
+from _common import all_spawned, isolate, kill_servers, make_repo, pct
 
 from cortex_tui.api.server import ApiServer
-from cortex_tui.engine.events import Event
 from cortex_tui.engine.supervisor import Supervisor
 from cortex_tui.layout import parse_layout
 
@@ -60,16 +59,7 @@ def report(label: str, res: dict[str, list[float]]) -> None:
 
 
 async def live(sup: Supervisor, n: int, samples: int) -> dict[str, list[float]]:
-    spawned: set[str] = set()
-    ready = asyncio.Event()
-
-    def on(ev: Event) -> None:
-        if ev.kind == "spawned" and ev.session:
-            spawned.add(ev.session)
-            if len(spawned) == n:
-                ready.set()
-
-    sup.subscribe(on)
+    ready = all_spawned(sup, n)
     sup.plugins.append(ApiServer(sup))
     await sup.start()
     task = asyncio.create_task(sup.supervise(until_done=False))
