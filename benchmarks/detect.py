@@ -2,7 +2,7 @@
 (→ waiting) or ends a turn (→ idle), beside the moment the agent's own screen showed it, measured in the
 same run, on the real agent CLIs (the conformance drivers, tests/conformance/drivers.py).
 
-    python benchmarks/detect.py [--agents claude-code,codex,gemini,opencode] [--samples 2]
+    python benchmarks/detect.py [--agents claude-code,codex,gemini,opencode,aider] [--samples 2]
 
 Per sample, one supervised session (real tmux, git worktree) runs the script "shell command (approval) →
 'Made it.'":
@@ -74,6 +74,12 @@ def one(agent: str, root: Path, i: int) -> dict[str, float]:
         await expect(sup, lambda: state(sup) == "waiting", 60 + d.start_s, f"{agent}: waiting")
         await expect(sup, lambda: "dialog" in got, 10, f"{agent}: the dialog on the screen")
         await answer(sup, True)
+        if follow_up:  # aider: "Add command output to the chat?" — yes sends the output back: the second request
+            asked = len([e for e in seen if e.kind == "trigger" and e.data.get("kind") == "approval_waiting"])
+            await expect(sup, lambda: len([e for e in seen if e.kind == "trigger"
+                                           and e.data.get("kind") == "approval_waiting"]) > asked
+                         and state(sup) == "waiting", 30, f"{agent}: asked to add the output")
+            await answer(sup, True)
         await expect(sup, lambda: state(sup) == "idle", 30, f"{agent}: idle")
         await expect(sup, lambda: "answer" in got, 10, f"{agent}: the answer on the screen")
         stop.set()
@@ -82,7 +88,11 @@ def one(agent: str, root: Path, i: int) -> dict[str, float]:
         got["api_tool"], got["api_done"] = answered[0], answered[-1]
         await finish(sup)
 
-    supervise(d, repo, tmp, [d.shell("echo hi > made.txt"), d.say("Made it.")], during=during)
+    # aider makes a second model request only when a command's output goes back to the chat (it prints some)
+    follow_up = agent == "aider"
+    cmd = "echo hi > made.txt && echo made" if follow_up else "echo hi > made.txt"
+    session = {"extra_args": [*d.layout_extra().get("extra_args", []), "--no-stream"]} if d.usage_headless else None
+    supervise(d, repo, tmp, [d.shell(cmd), d.say("Made it.")], during=during, session=session)
     waiting = next(e.ts for e in seen if e.kind == "state" and e.data.get("state") == "waiting")
     idle = next(e.ts for e in seen if e.kind == "state" and e.data.get("state") == "idle" and e.ts > waiting)
     return {"wait_screen": got["dialog"] - got["api_tool"], "wait_state": waiting - got["api_tool"],
@@ -91,7 +101,7 @@ def one(agent: str, root: Path, i: int) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--agents", default="claude-code,codex,gemini,opencode")
+    ap.add_argument("--agents", default="claude-code,codex,gemini,opencode,aider")
     ap.add_argument("--samples", type=int, default=2)
     args = ap.parse_args()
     root = isolate()

@@ -104,14 +104,12 @@ def test_kill9_during_restart_backoff_keeps_the_restart(git_repo: Path, tmp_path
     cli("up", str(layout), "--repo", str(git_repo), "--detach")
     pid = _daemon_pid(git_repo, "rb")
 
-    def backing_off() -> bool:
-        s = status_json(git_repo)["sessions"][0]
-        return s["state"] == "failed" and "restart 1/2" in (s["reason"] or "")
+    def backing_off() -> bool:  # as saved: `status --json` asks the live supervisor, ahead of state.json
+        s = json.loads((git_repo / "coordination/runs/rb/state.json").read_text())["sessions"]["flaky"]
+        return s["state"] == "failed" and "restart 1/2" in (s["reason"] or "") and s["restart_at"] is not None
 
-    wait_until(backing_off, timeout=30, what="flaky failed and waits to restart")
+    wait_until(backing_off, timeout=30, what="flaky failed and its restart persisted (not only in memory)")
     _kill9(pid)
-    state = json.loads((git_repo / "coordination/runs/rb/state.json").read_text())
-    assert state["sessions"]["flaky"]["restart_at"] is not None  # persisted, not only in memory
     r = cli("run", str(layout), "--repo", str(git_repo), "--headless", check=False, timeout=90)
     assert r.returncode == 0, r.stderr
     final = {s["name"]: s for s in status_json(git_repo)["sessions"]}

@@ -192,8 +192,13 @@ class Tmux:
         if self.alive():
             return
         placeholder = ["/bin/sh", "-c", 'printf "%s\\n" "$1"; exec tail -f /dev/null', "cortex", banner]
-        self.run("-f", "/dev/null", "new-session", "-d", "-s", HOST_SESSION, "-x", "220", "-y", "50",
-                 "-n", "_cortex", "-c", fmt_literal(str(cwd)), *[tmux_arg(a) for a in placeholder])
+        try:
+            self.run("-f", "/dev/null", "new-session", "-d", "-s", HOST_SESSION, "-x", "220", "-y", "50",
+                     "-n", "_cortex", "-c", fmt_literal(str(cwd)), *[tmux_arg(a) for a in placeholder])
+        except TmuxError as e:  # started meanwhile by a concurrent spawn (two nodes on one host): it is up
+            if "duplicate session" not in e.message or not self.alive():
+                raise
+            return
         self.make_socket_private()
         for opt in DEFAULT_OPTIONS:
             self.run("set-option", "-g", *opt, check=False)

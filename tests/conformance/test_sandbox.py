@@ -6,6 +6,7 @@ sandbox" (HOME is read-only but for the agent's own state)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ pytestmark = [pytest.mark.conformance,
               pytest.mark.skipif(WHY is not None, reason=f"no bubblewrap sandbox here: {WHY}")]
 
 SANDBOXED = ["claude-code", "codex", "gemini", "opencode", "aider"]
+FOLLOW_UP = "Add command output to the chat?"
+"""Aider's question after a command that printed (agents/aider.py)."""
 
 
 @pytest.mark.timeout(480)  # a real CLI's boot under load (see the first wait) is more than the default 180 s
@@ -52,9 +55,17 @@ def test_approve_commit_usage_and_a_blocked_write_in_the_sandbox(agent: str, git
         await answer(sup, True)
         await expect(sup, lambda: (wt / "made.txt").exists(), 30, f"{agent}: the approved command ran")
         await expect(sup, lambda: str(stray) in blocked(sup), 30, f"{agent}: the stray write raised out_of_scope")
-        await expect(sup, lambda: state(sup) == "idle" or (asked() > 1 and state(sup) == "waiting"), 30,
-                     f"{agent}: idle after the turn")
-        if asked() > 1:  # aider asks to add a command's output to the chat (when it printed any)
+        follow_up = False
+        for _ in range(300):  # idle, or aider's follow-up question (to add a command's output to the chat)
+            if state(sup) == "idle":
+                break
+            if state(sup) == "waiting" and (asked() > 1 or FOLLOW_UP in await sup.screen(NAME, escapes=False,
+                                                                                         lines=20)):
+                follow_up = True  # one trigger or two: a look between the dialogs may not have come
+                break
+            await asyncio.sleep(0.1)
+        await expect(sup, lambda: state(sup) == "idle" or follow_up, 1, f"{agent}: idle after the turn")
+        if follow_up:
             seen["follow_up"] = sup.state.sessions[NAME].reason
             await answer(sup, False)
             await expect(sup, lambda: state(sup) == "idle", 30, f"{agent}: idle after the turn")
@@ -75,7 +86,7 @@ def test_approve_commit_usage_and_a_blocked_write_in_the_sandbox(agent: str, git
     rec = sup.state.sessions[NAME]
     assert rec.sandbox == "bwrap"
     ap = triggers(events, "approval_waiting", NAME)
-    assert len(ap) == 1 + ("follow_up" in seen), dump(sup, events)
+    assert len(ap) in ((1, 2) if "follow_up" in seen else (1,)), dump(sup, events)
     assert "made.txt" in ap[0].data["evidence"]["prompt"]
     assert git(git_repo, "show", f"{rec.branch}:made.txt") == "hi\n"
     assert git(git_repo, "log", "-1", "--format=%s", rec.branch).strip() == "made-in-sandbox"

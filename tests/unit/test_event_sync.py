@@ -34,6 +34,8 @@ def test_events_are_appended_on_the_loop_and_synced_by_another_thread(tmp_path: 
 
     async def main() -> None:
         loop_thread = threading.current_thread().name
+        # an earlier test of this worker may have left its (daemon) sync thread: only this journal's counts
+        earlier = {t for t in threading.enumerate() if t.name == "cortex-event-sync"}
         for i in range(20):
             journal.emit("session_added", f"s{i}", origin="user")
         assert len(store.events_path.read_text().splitlines()) == 20  # each one written before emit returned
@@ -47,7 +49,7 @@ def test_events_are_appended_on_the_loop_and_synced_by_another_thread(tmp_path: 
         journal.emit("session_added", "last", origin="user")
         await asyncio.to_thread(journal.sync.close)
         assert len(synced) > n  # closing synced the last one
-        assert not any(t.name == "cortex-event-sync" for t in threading.enumerate())
+        assert not [t for t in threading.enumerate() if t.name == "cortex-event-sync" and t not in earlier]
 
     asyncio.run(main())
     assert len(store.events_path.read_text().splitlines()) == 21
