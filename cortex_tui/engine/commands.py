@@ -82,6 +82,9 @@ class SessionCommands:
         # the engine's state is live (not a state file behind it): a session it does not see waiting gets one
         # short look at the screen (a prompt drawn a moment ago), not the CLI's 3 s of looking
         prompt = await asyncio.to_thread(actions.answer, tmux, rt.rec, yes, rt.adapter, ANSWER_LOOK_S)
+        # the answer's own look saw the dialog drawn: a waiting a hook announced now ends when a later look no
+        # longer shows it (it waited for the engine's own look, which a quick answer can beat: stuck waiting)
+        rt.approval.structured_pending = False
         self.emit("action", name, action="approve" if yes else "deny", detail=prompt.text, origin=origin)
 
     async def interrupt(self, name: str, *, origin: str = "user") -> None:
