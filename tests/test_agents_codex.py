@@ -1,14 +1,23 @@
-"""codex adapter: command lines, approval dialogs (screens as the Codex TUI draws them), exec --json usage."""
+"""codex adapter: command lines, approval dialogs (screens as the Codex TUI draws them), exec --json usage,
+its PermissionRequest hook (trust hash and payload as recorded from the real CLI 0.171.0)."""
 
 from __future__ import annotations
 
+import json
+import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
 from claude_harness import make_ctx, make_session
 
 from cortex_tui.agents import get_adapter
+from cortex_tui.agents.codex import CodexAdapter
+from cortex_tui.agents.codex_hooks import COMMAND, hook_args, trusted_hash
+from cortex_tui.agents.codex_rollout import RolloutTail
 from cortex_tui.model.state import TokenUsage
+
+FIXTURES = Path(__file__).parent / "fixtures" / "agents" / "codex" / "0.171.0"
 
 EXEC_DIALOG = """
 • Running pnpm test
@@ -42,10 +51,77 @@ def test_command_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CORTEX_CODEX_BIN", raising=False)
     a = get_adapter("codex")
     s = make_session(agent="codex", prompt="fix it", model="gpt-5-codex", permission_mode="on-request")
+    monkeypatch.delenv("CORTEX_CODEX_HOOKS", raising=False)
     assert a.command(s, make_ctx(tmp_path, tmp_path)) == [
-        "codex", "--ask-for-approval", "on-request", "--model=gpt-5-codex", "--", "fix it"]
+        "codex", "--ask-for-approval", "on-request", *hook_args(), "--model=gpt-5-codex", "--", "fix it"]
     assert a.command(s, make_ctx(tmp_path, tmp_path, headless=True)) == [
         "codex", "exec", "--json", "--sandbox", "workspace-write", "--model=gpt-5-codex", "--", "fix it"]
+    off = make_session(agent="codex", prompt="fix it", permission_mode="on-request", env={"CORTEX_CODEX_HOOKS": "0"})
+    assert a.command(off, make_ctx(tmp_path, tmp_path)) == ["codex", "--ask-for-approval", "on-request", "--", "fix it"]
+
+
+def test_hook_trust_hash_is_the_one_codex_itself_wrote() -> None:
+    """Codex 0.171.0 wrote these hashes into config.toml when a human trusted the hooks: ours must agree, or
+    Codex would start at its "Hooks need review" dialog."""
+    rec = json.loads((FIXTURES / "hook-trust.json").read_text())
+    assert len(rec["hooks"]) == 3
+    for h in rec["hooks"]:
+        assert trusted_hash(h["event_key"], h["command"]) == h["trusted_hash"], h["event_key"]
+    assert trusted_hash("permission_request", COMMAND) != rec["hooks"][0]["trusted_hash"]  # the command is hashed
+
+
+def test_hook_args_trust_only_our_own_hook_and_name_the_hash_of_its_command() -> None:
+    args = hook_args()
+    assert args[0::2] == ["-c", "-c"]
+    assert args[1].startswith("hooks.PermissionRequest=") and json.dumps(COMMAND) in args[1]
+    key = '"/<session-flags>/config.toml:permission_request:0:0"'
+    assert args[3] == f'hooks.state={{{key}={{trusted_hash="{trusted_hash("permission_request", COMMAND)}"}}}}'
+
+
+def test_hook_command_appends_the_payload_as_one_events_line(tmp_path: Path) -> None:
+    """The hook's own shell command, run as Codex runs it (payload on stdin, the session's events file in
+    its environment): one line the adapter reads as waiting, the command as evidence."""
+    events = tmp_path / "events.jsonl"
+    payload = (FIXTURES / "hook-permission-request.jsonl").read_text().splitlines()[0]
+    stdin = json.dumps(json.loads(payload)["payload"])
+    subprocess.run(["/bin/sh", "-c", COMMAND], input=stdin, text=True, check=True,
+                   env={"CORTEX_EVENTS_FILE": str(events), "PATH": "/usr/bin:/bin"})
+    line = json.loads(events.read_text())
+    assert line == json.loads(payload)
+    sigs = get_adapter("codex").interpret_event(line)
+    assert [s.kind for s in sigs] == ["waiting"]
+    assert sigs[0].text == "Codex asks to run: $ echo hi > made.txt — Run echo hi > made.txt?"
+
+
+def test_hook_command_keeps_hostile_payload_text_data(tmp_path: Path) -> None:
+    """A command the model chose (quotes, $(…), a newline) is data in the line, never run by the hook."""
+    events = tmp_path / "events.jsonl"
+    evil = {"tool_name": "Bash", "tool_input": {"command": "x'; touch pwned; echo \"$(touch pwned2)\"\nls"}}
+    subprocess.run(["/bin/sh", "-c", COMMAND], input=json.dumps(evil), text=True, check=True, cwd=tmp_path,
+                   env={"CORTEX_EVENTS_FILE": str(events), "PATH": "/usr/bin:/bin"})
+    assert not (tmp_path / "pwned").exists() and not (tmp_path / "pwned2").exists()
+    assert json.loads(events.read_text())["payload"] == evil
+    assert shlex.split(COMMAND)[0] == "printf"
+
+
+def test_rollout_busy_recorded_before_the_hook_does_not_end_its_waiting(tmp_path: Path) -> None:
+    """The turn's task_started, read after the PermissionRequest line (the rollout is found late on the
+    first turn), is progress only; a command that ran after it is busy again."""
+    a = get_adapter("codex")
+    assert isinstance(a, CodexAdapter)
+    roll = tmp_path / "rollout.jsonl"
+    early = {"timestamp": "2026-12-02T13:15:49.100Z", "type": "event_msg", "payload": {"type": "task_started"}}
+    late = {"timestamp": "2099-01-01T00:00:00.000Z", "type": "event_msg",
+            "payload": {"type": "item_completed", "item": {"type": "CommandExecution", "status": "completed",
+                                                           "exit_code": 0}}}
+    roll.write_text(json.dumps(early) + "\n")
+    a._rollout = RolloutTail(tmp_path, str(tmp_path), 0.0, path=roll)
+    line = json.loads((FIXTURES / "hook-permission-request.jsonl").read_text())
+    assert [s.kind for s in a.interpret_event(line)] == ["waiting"]
+    assert [s.kind for s in a.poll_usage()] == ["progress"]
+    with roll.open("a") as fh:
+        fh.write(json.dumps(late) + "\n")
+    assert [s.kind for s in a.poll_usage()] == ["busy"]
 
 
 def test_exec_dialog_found_and_answered_by_shortcut() -> None:

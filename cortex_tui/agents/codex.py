@@ -6,10 +6,12 @@ passed as ``--ask-for-approval``: untrusted, on-failure, on-request or never), o
 (``thread.started``, ``turn.started``, ``item.*``, ``turn.completed`` with ``usage``, ``turn.failed``,
 ``error``). ``CORTEX_CODEX_BIN`` overrides the binary.
 
-Structured signals: Codex's own session file (the "rollout", :mod:`cortex_tui.agents.codex_rollout`),
+Structured signals: Codex's ``PermissionRequest`` hook (:mod:`cortex_tui.agents.codex_hooks`, given on the
+interactive command line with its trust; off with ``CORTEX_CODEX_HOOKS=0`` in the session env) → waiting,
+with the command and the model's justification as evidence, before the dialog is drawn; Codex's own session file (the "rollout", :mod:`cortex_tui.agents.codex_rollout`),
 found by the worktree it was started in and tailed by :meth:`CodexAdapter.poll_usage`: ``task_started`` →
 busy, ``task_complete``/``turn_aborted`` → idle, ``token_count`` → the thread's usage totals (input
-*including* cached input, output). Approval dialogs are only on the screen. The headless JSONL
+*including* cached input, output). The screen's approval dialogs stay the fallback (and give the choices). The headless JSONL
 (``turn.completed.usage``) maps the same way when fed to :meth:`CodexAdapter.interpret_event`.
 
 Approval dialogs ("Would you like to run the following command?", "… make the following edits?",
@@ -30,6 +32,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cortex_tui.agents.base import AgentAdapter, AgentSignal, ApprovalPrompt, KeyInput, SpawnContext
+from cortex_tui.agents.codex_hooks import SOURCE, hook_args, hook_signals, hooks_wanted
 from cortex_tui.agents.codex_rollout import RolloutTail, codex_home
 from cortex_tui.agents.dialogs import NumberedDialogAdapter, choice_number, choices
 from cortex_tui.model.layout import ResolvedSession
@@ -116,6 +119,8 @@ class CodexAdapter(NumberedDialogAdapter):
             argv = [binary]
             if session.permission_mode:
                 argv += ["--ask-for-approval", session.permission_mode]
+            if hooks_wanted(dict(session.env)):
+                argv += hook_args()
         if session.model:
             argv += [f"--model={session.model}"]  # one token: a model "-x" is not read as a flag
         argv += list(session.extra_args)
@@ -134,7 +139,12 @@ class CodexAdapter(NumberedDialogAdapter):
         return [("literal", num)] if num else [("key", "Escape")]
 
     def interpret_event(self, event: dict[str, Any]) -> list[AgentSignal]:
-        """Signals from a ``codex exec --json`` line."""
+        """Signals from a hook line (``source: codex``) or a ``codex exec --json`` line."""
+        if event.get("source") == SOURCE:
+            sigs = hook_signals(event)
+            if self._rollout is not None and any(s.kind == "waiting" for s in sigs):
+                self._rollout.quiet_before = time.time()
+            return sigs
         kind = event.get("type")
         if kind == "turn.completed":
             usage = usage_from_exec_line(event)

@@ -18,7 +18,8 @@ Codex (tested 0.171.0) appends one JSON object a line to
   maps each path (absolute, or relative to the session's directory) to what was done; a path outside the
   worktree is ``outside`` (``status: completed``) or ``blocked`` (not applied).
 
-Approval requests are not recorded there (the screen shows them). Codex's thread-title request is not
+Approval requests are not recorded there (the ``PermissionRequest`` hook and the screen show them,
+:mod:`cortex_tui.agents.codex_hooks`). Codex's thread-title request is not
 counted in ``total_token_usage`` either (a known gap of its own accounting, see docs/agents.md).
 """
 
@@ -28,6 +29,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -115,6 +117,17 @@ def _command_signals(item: dict[str, Any]) -> list[AgentSignal]:
     return [AgentSignal("error", text=text[:500])]
 
 
+def line_time(obj: dict[str, Any]) -> float | None:
+    """When Codex wrote a rollout line (its ``timestamp``, ISO 8601 UTC), epoch seconds; None if unreadable."""
+    raw = obj.get("timestamp")
+    if not isinstance(raw, str):
+        return None
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
 def day_dirs(base: Path, since: float) -> list[Path]:
     """``sessions/YYYY/MM/DD`` directories a rollout begun after ``since`` can be in (local or UTC dates, from
     ``since`` to now): never a glob over every day's rollouts."""
@@ -162,8 +175,16 @@ class RolloutTail(JsonlTail):
                 return f
         return None
 
+    quiet_before: float = 0.0
+    """Busy lines Codex recorded before this time (epoch s) are only progress: a ``PermissionRequest`` hook
+    was heard then, and the rollout (read in other watcher batches, or first found after the hook's line)
+    may still hold the turn's ``task_started`` — which must not end a waiting the hook just raised."""
+
     def signals_of(self, obj: dict[str, Any]) -> list[AgentSignal]:
-        return signals_of(obj, self.cwd)
+        sigs = signals_of(obj, self.cwd)
+        if self.quiet_before and sigs and (at := line_time(obj)) is not None and at < self.quiet_before:
+            return [AgentSignal("progress", text=s.text) if s.kind == "busy" else s for s in sigs]
+        return sigs
 
     def checkpoint(self) -> dict[str, Any]:
         return {"path": str(self.path) if self.path else None, "offset": self.offset - len(self._partial)}

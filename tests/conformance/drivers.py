@@ -115,6 +115,9 @@ class CodexDriver(Driver):
     daemon: bool = False
     """Let Codex start its app-server daemon (tests/conformance/test_codex_daemon.py); off elsewhere, so a
     scenario's failure never leaves one behind."""
+    hooks: bool = True
+    """The adapter's PermissionRequest hook (off: ``CORTEX_CODEX_HOOKS=0``, waiting from the screen only —
+    and Codex 0.171.0 starts its daemon only then)."""
 
     def fake(self, script: list[Step]) -> ScriptedLLM:
         return CodexFake(script)
@@ -130,7 +133,8 @@ class CodexDriver(Driver):
             f'[projects."{worktree}"]\ntrust_level = "trusted"\n', encoding="utf-8")
         tmp = home / "tmp"  # Codex refuses to set up its sandbox helper under the system temp dir (/tmp)
         tmp.mkdir(exist_ok=True)
-        return {**base_env(home), "CODEX_HOME": str(codex_home), "FAKE_OPENAI_KEY": API_KEY, "TMPDIR": str(tmp)}
+        env = {**base_env(home), "CODEX_HOME": str(codex_home), "FAKE_OPENAI_KEY": API_KEY, "TMPDIR": str(tmp)}
+        return env if self.hooks else {**env, "CORTEX_CODEX_HOOKS": "0"}
 
     def layout_extra(self) -> dict[str, Any]:
         return {"permission_mode": "on-request"}

@@ -1,6 +1,10 @@
 """The real Codex CLI starts an app-server daemon in a session of its own that outlives its TUI: when Codex
 exits (the user quits it with Ctrl-C), the daemon is re-parented to init and kept running — the session's
-end must end it too (and only the daemon this session started)."""
+end must end it too (and only the daemon this session started).
+
+Codex 0.171.0 starts that daemon only when no hook is given on its command line: the adapter's
+PermissionRequest hook (the default) runs it in process, so the daemon case runs with the hook off
+(``CORTEX_CODEX_HOOKS=0``, as a user may choose) and the hooked case checks that no daemon appears."""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ from pathlib import Path
 
 import pytest
 from drivers import DRIVERS, CodexDriver
-from test_conformance import NAME, expect, state, supervise
+from engine_helpers import triggers
+from test_conformance import NAME, answer, expect, finish, state, supervise
 
 from cortex_tui.backends.procs import procs_with_env
 from cortex_tui.engine.supervisor import Supervisor
@@ -30,7 +35,7 @@ def test_codex_exit_ends_its_app_server_daemon(git_repo: Path, tmp_path: Path) -
     why = base.available()
     if why:
         pytest.skip(why)
-    d = dataclasses.replace(base, daemon=True)
+    d = dataclasses.replace(base, daemon=True, hooks=False)
     seen: dict[str, list[int]] = {}
 
     async def during(sup: Supervisor, api: object) -> None:
@@ -54,3 +59,32 @@ def test_codex_exit_ends_its_app_server_daemon(git_repo: Path, tmp_path: Path) -
         time.sleep(0.1)
         leftover = [p for p in leftover if os.path.exists(f"/proc/{p}")]
     assert seen["after"] == [] and not leftover, f"daemon(s) outlived the session: {seen} {leftover}"
+
+
+def test_codex_waiting_comes_from_its_permission_request_hook(git_repo: Path, tmp_path: Path) -> None:
+    """With the daemon allowed and the adapter's hook on: waiting is the hook's (the command and the model's
+    justification as evidence), one trigger for the dialog; Codex runs in process (no daemon to outlive it)."""
+    base = DRIVERS["codex"]
+    assert isinstance(base, CodexDriver)
+    why = base.available()
+    if why:
+        pytest.skip(why)
+    d = dataclasses.replace(base, daemon=True)
+    seen: dict[str, list[int]] = {}
+
+    async def during(sup: Supervisor, api: object) -> None:
+        events = sup.store.events_file(sup.state.sessions[NAME].slug)
+        await expect(sup, lambda: state(sup) == "waiting", 90, "codex: waiting for approval")
+        seen["hook_lines"] = [1] if events.exists() and b'"PermissionRequest"' in events.read_bytes() else []
+        await answer(sup, True)
+        await expect(sup, lambda: state(sup) == "idle", 30, "codex: idle after the turn")
+        seen["daemons"] = _daemons(events)
+        await finish(sup)
+
+    events, _, _ = supervise(d, git_repo, tmp_path, [d.shell("echo hi > made.txt"), d.say("Made it.")],
+                             during=during)
+    assert seen["hook_lines"], "no PermissionRequest line in the events file"
+    ap = triggers(events, "approval_waiting", NAME)
+    assert len(ap) == 1, [e.data for e in ap]
+    assert ap[0].data["evidence"]["prompt"] == "Codex asks to run: $ echo hi > made.txt — Run echo hi > made.txt?"
+    assert seen["daemons"] == []
