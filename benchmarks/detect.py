@@ -12,8 +12,14 @@ Per sample, one supervised session (real tmux, git worktree) runs the script "sh
   answer text shown — when the agent's screen changed;
 * ``state``: the supervisor published ``waiting`` / ``idle`` (event timestamp).
 
+Aider makes no second model request after an approved command ("Add command output to the chat?", then its
+input prompt): its sample answers both questions, then sends a second message that the fake answers with
+"Made it." — the idle columns are that turn's (its cost line, then its input prompt).
+
 It prints api→screen, api→state and screen→state (p50 over the samples; negative screen→state: the state
-landed before the screen showed it — a structured signal beat the redraw). Silence: the hang scenario's
+landed before the screen showed it — a structured signal beat the redraw), and sig→waiting: the state's lag
+behind the last write to the session's events file before it (the hook/plugin line of the dialog). For an
+agent whose input prompt the adapter knows (aider), also the input prompt's return to the screen → idle. Silence: the hang scenario's
 ``fired − hung − silence_after`` is printed by ``pytest -m conformance -k silence -s``.
 """
 
@@ -42,6 +48,9 @@ from cortex_tui.engine.supervisor import Supervisor  # noqa: E402
 from cortex_tui.errors import CortexError  # noqa: E402
 
 POLL_S = 0.02
+HOOKED = ("claude-code", "codex", "gemini", "opencode")
+"""Agents whose waiting comes from a line in the session's events file (a hook, a plugin): ``sig→waiting`` is the
+state's lag behind that file's last write before the state landed."""
 
 
 def one(agent: str, root: Path, i: int) -> dict[str, float]:
@@ -50,6 +59,7 @@ def one(agent: str, root: Path, i: int) -> dict[str, float]:
     tmp = root / f"{agent}-{i}"
     adapter = get_adapter(agent)
     got: dict[str, float] = {}
+    asked: list[str] = []
     seen: list[Event] = []
 
     async def during(sup: Supervisor, api: object) -> None:
@@ -64,22 +74,37 @@ def one(agent: str, root: Path, i: int) -> dict[str, float]:
                     text = ""
                 now = time.time()
                 lines = text.splitlines()
-                if "dialog" not in got and adapter.find_approval(lines) is not None:
+                found = adapter.find_approval(lines)
+                if "dialog" not in got and found is not None:
                     got["dialog"] = now
+                    asked.append(found.text)
+                elif found is not None and "answered" in got and "second" not in got and found.text != asked[0]:
+                    got["second"] = now  # aider's follow-up question (the same trigger may stay raised)
                 if "answer" not in got and "dialog" in got and "Made it." in text:
                     got["answer"] = now
+                if "answer" in got and "ready" not in got and adapter.input_ready(lines):
+                    got["ready"] = now  # aider: back at its input prompt (drawn after its cost line)
                 await asyncio.sleep(POLL_S)
 
         w = asyncio.create_task(watch())
         await expect(sup, lambda: state(sup) == "waiting", 60 + d.start_s, f"{agent}: waiting")
         await expect(sup, lambda: "dialog" in got, 10, f"{agent}: the dialog on the screen")
+        events = sup.store.events_file(sup.state.sessions[NAME].slug)
+        if agent in HOOKED and events.exists():  # its last write: the structured signal of the dialog
+            got["signal"] = events.stat().st_mtime
         await answer(sup, True)
-        if follow_up:  # aider: "Add command output to the chat?" — yes sends the output back: the second request
-            asked = len([e for e in seen if e.kind == "trigger" and e.data.get("kind") == "approval_waiting"])
-            await expect(sup, lambda: len([e for e in seen if e.kind == "trigger"
-                                           and e.data.get("kind") == "approval_waiting"]) > asked
-                         and state(sup) == "waiting", 30, f"{agent}: asked to add the output")
+        got["answered"] = time.time()
+        if follow_up:  # aider: "Add command output to the chat?" (the engine may keep one approval_waiting over
+            # both questions: the screen is what tells); yes adds it and aider is back at its input — no request
+            await expect(sup, lambda: "second" in got and state(sup) == "waiting", 30,
+                         f"{agent}: asked to add the output")
             await answer(sup, True)
+            await expect(sup, lambda: state(sup) == "idle", 30, f"{agent}: idle after the command")
+            # the turn that ends with a model reply (its cost line, then its input prompt): a second message
+            got["sent"] = time.time()
+            await sup.send(NAME, "Say it is done.")
+            await expect(sup, lambda: any(e.kind == "state" and e.data.get("state") == "running"
+                                          and e.ts >= got["sent"] for e in seen), 30, f"{agent}: running again")
         await expect(sup, lambda: state(sup) == "idle", 30, f"{agent}: idle")
         await expect(sup, lambda: "answer" in got, 10, f"{agent}: the answer on the screen")
         stop.set()
@@ -88,25 +113,33 @@ def one(agent: str, root: Path, i: int) -> dict[str, float]:
         got["api_tool"], got["api_done"] = answered[0], answered[-1]
         await finish(sup)
 
-    # aider makes a second model request only when a command's output goes back to the chat (it prints some)
+    # aider makes no second model request after an approved command (it asks whether to add the output, then is
+    # back at its input): its reply-ending turn is a second message, answered with text
     follow_up = agent == "aider"
     cmd = "echo hi > made.txt && echo made" if follow_up else "echo hi > made.txt"
     session = {"extra_args": [*d.layout_extra().get("extra_args", []), "--no-stream"]} if d.usage_headless else None
     supervise(d, repo, tmp, [d.shell(cmd), d.say("Made it.")], during=during, session=session)
     waiting = next(e.ts for e in seen if e.kind == "state" and e.data.get("state") == "waiting")
-    idle = next(e.ts for e in seen if e.kind == "state" and e.data.get("state") == "idle" and e.ts > waiting)
-    return {"wait_screen": got["dialog"] - got["api_tool"], "wait_state": waiting - got["api_tool"],
-            "idle_screen": got["answer"] - got["api_done"], "idle_state": idle - got["api_done"]}
+    after = got.get("sent", waiting)
+    idle = next(e.ts for e in seen if e.kind == "state" and e.data.get("state") == "idle" and e.ts > after)
+    out = {"wait_screen": got["dialog"] - got["api_tool"], "wait_state": waiting - got["api_tool"],
+           "idle_screen": got["answer"] - got["api_done"], "idle_state": idle - got["api_done"]}
+    if "ready" in got:
+        out["idle_ready"] = idle - got["ready"]
+    if "signal" in got and got["signal"] <= waiting:
+        out["wait_signal"] = waiting - got["signal"]
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--agents", default="claude-code,codex,gemini,opencode,aider")
     ap.add_argument("--samples", type=int, default=2)
+    ap.add_argument("--verbose", action="store_true", help="print the whole failure (the screen) of a failed sample")
     args = ap.parse_args()
     root = isolate()
     print(f"detection latency, {args.samples} sample(s) per agent (ms; p50; floor = the agent's own screen)")
-    print(f"{'agent':<12} {'api→screen':>11} {'api→waiting':>12} {'screen→waiting':>15}   "
+    print(f"{'agent':<12} {'api→screen':>11} {'api→waiting':>12} {'screen→waiting':>15} {'sig→waiting':>12}   "
           f"{'api→screen':>11} {'api→idle':>9} {'screen→idle':>12}")
     try:
         for agent in args.agents.split(","):
@@ -119,16 +152,21 @@ def main() -> None:
                 try:
                     runs.append(one(agent, Path(tempfile.mkdtemp(dir=root)), i))
                 except AssertionError as e:
-                    print(f"{agent:<12} sample {i} failed: {str(e).splitlines()[0]}")
+                    print(f"{agent:<12} sample {i} failed: {str(e) if args.verbose else str(e).splitlines()[0]}")
             if not runs:
                 continue
 
             def p50(k: str, rs: list[dict[str, float]] = runs) -> float:
                 return statistics.median(r[k] for r in rs) * 1000
 
+            sig = [r for r in runs if "wait_signal" in r]
+            sig_s = f"{p50('wait_signal', sig):.0f}" if sig else "-"
             print(f"{agent:<12} {p50('wait_screen'):>11.0f} {p50('wait_state'):>12.0f} "
-                  f"{p50('wait_state') - p50('wait_screen'):>15.0f}   {p50('idle_screen'):>11.0f} "
+                  f"{p50('wait_state') - p50('wait_screen'):>15.0f} {sig_s:>12}   {p50('idle_screen'):>11.0f} "
                   f"{p50('idle_state'):>9.0f} {p50('idle_state') - p50('idle_screen'):>12.0f}   n={len(runs)}")
+            ready = [r for r in runs if "idle_ready" in r]
+            if ready:  # the turn's end as the agent draws it: its input prompt back on the screen
+                print(f"{'':<12} input prompt on the screen → idle: {p50('idle_ready', ready):.0f} ms (p50)")
     finally:
         kill_servers(root)
 

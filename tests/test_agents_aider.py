@@ -161,3 +161,32 @@ def test_repo_map_cache_is_not_the_sessions_work() -> None:
         assert in_scope(p, own)
     for p in ("notes.txt", "src/.aider.tags.cache.v4/cache.db", ".aider.conf.yml"):
         assert not in_scope(p, own)
+
+
+def test_turn_end_from_its_own_output_the_prompt_after_the_cost_line() -> None:
+    """The recorded pane log of a turn, cut into lines as the engine does: idle once, at the input prompt drawn
+    after the reply's cost line — not at the prompt it showed at start (before the prompt was typed)."""
+    from cortex_tui.engine.log_lines import split_chunk
+
+    a = get_adapter("aider")
+    raw = (FIX / "pane-turn.log").read_bytes()
+    lines = split_chunk(a, raw[:raw.rfind(b"\n")]).lines
+    first_prompt = next(i for i, ln in enumerate(lines) if ln.strip() == "diff>")
+    assert a.output_signals(lines[:first_prompt + 1]) == []
+    sigs = a.output_signals(lines[first_prompt + 1:])
+    assert [s.kind for s in sigs] == ["idle"]
+    assert a.output_signals(["diff>"]) == []  # a redraw of the prompt is no second turn end
+
+
+def test_turn_end_after_its_questions_and_none_while_a_new_request_runs() -> None:
+    a = get_adapter("aider")
+    asked = ["Tokens: 100 sent, 20 received.", "echo hi > made.txt",
+             "Run shell command? (Y)es/(N)o/(D)on't ask again [Yes]: y", "Running echo hi > made.txt"]
+    assert a.output_signals(asked) == []
+    assert [s.kind for s in a.output_signals(["Added 2 lines of output to the chat.", "diff>"])] == ["idle"]
+    assert a.output_signals(["Tokens: 1.2k sent, 56 received. Cost: $0.01 message, $0.02 session."]) == []
+    a.interpret_event({"event": "message_send_starting", "properties": {}})  # it asks the model again
+    assert a.output_signals(["diff>"]) == []
+    # a bare ">" is its prompt only under its rule (a command's output may print one)
+    assert a.output_signals(["Tokens: 100 sent, 20 received.", "Running echo '>'", ">"]) == []
+    assert [s.kind for s in a.output_signals(["─" * 40, "> "])] == ["idle"]

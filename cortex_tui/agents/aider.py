@@ -24,8 +24,11 @@ without that guard (a user's ``/add x.py`` is a command).
 Approval prompts are one-line questions ending in ``(Y)es/(N)o [Yes]:`` (sometimes with ``/(A)ll/(S)kip all``
 or ``/(D)on't ask again``), printed below their subject (the command to run, the file to create or add); the
 evidence is the subject and the question. The default is Yes, so answers are always typed: ``y``/``n`` + Enter.
-The turn's end is the screen back at aider's input prompt (aider records nothing structured when it waits for
-input). Progress for silence detection is new complete output lines: aider's "Waiting for <model>" spinner
+The turn's end is aider back at its input prompt; it records nothing structured then, but its own output says
+so: every model reply ends with its ``Tokens: … sent, … received.`` line, and the next line that is its input
+prompt alone (``diff>``; after any question it asked) is the turn's end — ``idle`` from the output stream
+(:meth:`AiderAdapter.output_signals`), without waiting for the output to go quiet and a screen look. A screen
+check showing the input prompt stays the fallback (a denied command, a turn with no reply). Progress for silence detection is new complete output lines: aider's "Waiting for <model>" spinner
 redraws one line with ``\r`` and is not progress.
 
 Usage: aider's own analytics log (``--analytics-log``, written locally even with ``--no-analytics``) is
@@ -63,6 +66,8 @@ INPUT_RE = re.compile(r"^(?:[\w-]+(?: multi)?|multi)?> ?$")
 _SUBJECT_STOP = re.compile(r"^(?:Tokens: |```|Applied edit to |Running )|\(Y\)es/\(N\)o")
 """Lines above a question that are not its subject (the cost line, a fence, an earlier question)."""
 MAX_SUBJECT = 6
+_RULE = re.compile(r"^─{20,}$")
+"""The horizontal rule aider (pretty) draws above its input prompt."""
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 PASTE_START, PASTE_END = "\x1b[200~", "\x1b[201~"
 LITERAL_CHARS = 2000
@@ -97,6 +102,9 @@ def parse_cost_line(line: str) -> dict[str, float | int | None] | None:
 @dataclass
 class AiderAdapter(AgentAdapter):
     _history: HistoryTail | None = field(default=None, repr=False, compare=False)
+    _replied: bool = field(default=False, repr=False, compare=False)
+    """A reply's cost line was printed since the last request went out (and no input prompt since)."""
+    _last_line: str = field(default="", repr=False, compare=False)
 
     def command(self, session: ResolvedSession, ctx: SpawnContext) -> list[str]:
         if session.command:
@@ -141,6 +149,22 @@ class AiderAdapter(AgentAdapter):
 
     def screen_idle(self, screen_lines: list[str]) -> bool:
         return self.input_ready(screen_lines)
+
+    def output_signals(self, lines: list[str]) -> list[AgentSignal]:
+        """``idle`` at the first input-prompt line after a reply's cost line (see the module doc)."""
+        out: list[AgentSignal] = []
+        for ln in lines:
+            text = ln.strip()
+            if _COST_RE.search(ln):
+                self._replied = True
+            elif self._replied and INPUT_RE.match(text) and (text not in (">", "") or _RULE.match(self._last_line)):
+                # a bare ">" (no edit-format name) only under the rule aider draws above its prompt: a command's
+                # output may print one
+                self._replied = False
+                out.append(AgentSignal("idle", text="back at its input after the reply"))
+            if text:
+                self._last_line = text
+        return out
 
     def message_keys(self, text: str) -> list[KeyInput]:
         """One bracketed paste (newlines and tabs are text, not Enter or completion), then Enter."""
@@ -190,6 +214,7 @@ class AiderAdapter(AgentAdapter):
             known = float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) and cost > 0 else None
             return [AgentSignal("usage", usage=usage, cost_usd=known)]
         if name == "message_send_starting":
+            self._replied = False
             return [AgentSignal("busy", text="request sent")]
         if name == "message_send_exception":
             return [AgentSignal("error", text=str(props.get("exception") if isinstance(props, dict) else "")[:500])]

@@ -133,6 +133,11 @@ class AgentAdapter:
         structured signals miss some turn ends, e.g. Claude Code after a denied approval)."""
         return False
 
+    def output_signals(self, lines: list[str]) -> list[AgentSignal]:
+        """Signals in new complete output lines (escapes removed), for agents whose only record of a turn's end
+        is what they print (aider: its cost line, then its input prompt). Default: none."""
+        return []
+
     def approve_keys(self, prompt: ApprovalPrompt | None) -> list[KeyInput]:
         """Keys answering "yes" to the waiting prompt. Never a blind Enter on a default-No menu."""
         return [("literal", "y"), ("key", "Enter")]

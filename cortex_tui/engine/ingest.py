@@ -162,6 +162,9 @@ class Ingest:
         rt.tail.extend(lines)
         for line in got.errors:
             self.book.apply(rt, rt.errors.error(now, line))
+        if lines and rec.state.live:
+            for sig in rt.adapter.output_signals(lines):
+                self.on_signal(rt, sig)
         if rec.sandbox and complete is not None and REFUSED in complete:  # the allowlist proxy's refusals
             for raw in complete.split(b"\n"):
                 if (target := refused_target(raw.decode("utf-8", "replace"))) is not None:
