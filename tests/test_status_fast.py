@@ -113,6 +113,9 @@ def test_status_json_answers_from_the_live_supervisors_api_without_pydantic(git_
     run_to_end(sup, timeout=120, during=during)
     fast, mods = seen["fast"], seen["mods"]
     assert heavy(mods) == [] and "pydantic" not in mods  # the supervisor answered: nothing was parsed here
+    # nor imported beyond the stdlib's few: no other cortex_tui module, no typing, no socket.py wrapper
+    assert sorted(m for m in mods if m.startswith("cortex_tui")) == ["cortex_tui", "cortex_tui.cli", "cortex_tui.cli.status_fast"]
+    assert "typing" not in mods and "socket" not in mods
     assert fast["supervisor"]["alive"] is True
     by = {s["name"]: s for s in fast["sessions"]}
     assert by["bad"]["reason"] == "in memory only" and by["bad"]["state"] == "running"

@@ -13,7 +13,10 @@ A new command goes into the module of its group (or a new module listed in ``COM
 from __future__ import annotations
 
 import sys
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # not at run time: `status --json` (cli/status_fast.py) does not pay for typing's import
+    from typing import Any
 
 COMMANDS = ("tools", "run", "demo", "control", "handover", "integrate", "inspect", "observe", "serve", "session", "intake", "queue", "review", "bestof", "plan", "shell")
 """The command modules, in the order of their commands in `cortex-tui --help` (a new module goes here)."""
