@@ -11,6 +11,8 @@ floors measured in the same run.
   its floor: ``python -c pass`` with the same interpreter (process start-up, which no change here can cut).
 * git: ``changed_vs_base`` with every checked-out path as a pathspec vs the whole tree (what the engine does
   now past 64 paths).
+* ``--trace-stalls MS``: a watchdog thread samples the event loop thread's stack every 5 ms while the loop has
+  not ticked for MS; the stacks seen most during stalls are printed (what the loop was doing, not a guess).
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
 import time
+import traceback
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypedDict
@@ -88,7 +93,36 @@ class Spawned(TypedDict):
     settled: list[float]
 
 
-async def cortex(repo: Path, root: Path, n: int, tag: str) -> Spawned:
+class StallTracer(threading.Thread):
+    """Samples the loop thread's stack every 5 ms while ``beat`` (the ticker's last tick) is older than
+    ``after`` seconds; :meth:`report` prints the innermost frames seen most during those stalls."""
+
+    def __init__(self, beat: list[float], after: float) -> None:
+        super().__init__(daemon=True)
+        self.beat, self.after, self.loop_thread = beat, after, threading.get_ident()
+        self.samples: Counter[tuple[str, ...]] = Counter()
+        self.stopped = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        while not self.stopped.wait(0.005):
+            if time.perf_counter() - self.beat[0] < self.after:
+                continue
+            frame = sys._current_frames().get(self.loop_thread)
+            if frame is not None:
+                stack = traceback.extract_stack(frame)[-8:]
+                self.samples[tuple(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in stack)] += 1
+
+    def report(self) -> None:
+        self.stopped.set()
+        self.join()
+        total = sum(self.samples.values())
+        print(f"  stall samples (5 ms each, loop late by > {self.after * 1000:.0f} ms): {total}")
+        for stack, k in self.samples.most_common(8):
+            print(f"    {k:4d}  " + " <- ".join(reversed(stack[-5:])))
+
+
+async def cortex(repo: Path, root: Path, n: int, tag: str, trace_ms: float = 0) -> Spawned:
     text = f'[run]\nname = "big{tag}"\n[defaults]\nagent = "sim"\nsilence_after = "1h"\n' + "".join(
         f'[[session]]\nname = "s{i}"\nscript = ["listen 600"]\n' for i in range(n))
     path = root / f"big-{tag}.toml"
@@ -106,12 +140,16 @@ async def cortex(repo: Path, root: Path, n: int, tag: str) -> Spawned:
     sup.subscribe(on)
     stalls: list[float] = []
     stop = asyncio.Event()
+    beat = [time.perf_counter()]
 
     async def ticker() -> None:
         while not stop.is_set():
             a = time.perf_counter()
             await asyncio.sleep(0.01)
-            stalls.append(time.perf_counter() - a - 0.01)
+            beat[0] = b = time.perf_counter()
+            stalls.append(b - a - 0.01)
+
+    watchdog = StallTracer(beat, trace_ms / 1000) if trace_ms else None
 
     during: list[float] = []
 
@@ -131,6 +169,8 @@ async def cortex(repo: Path, root: Path, n: int, tag: str) -> Spawned:
     settled = [await asyncio.to_thread(status_s, repo) for _ in range(5)]
     stop.set()
     await tick
+    if watchdog is not None:
+        watchdog.report()
     sup.request_stop()
     await task
     await sup.shutdown()
@@ -154,6 +194,7 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=10)
     ap.add_argument("--files", type=int, default=5000)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--trace-stalls", type=float, default=0, metavar="MS")
     args = ap.parse_args()
     root = isolate()
     try:
@@ -169,7 +210,7 @@ def main() -> None:
         for r in range(args.rounds):
             par = floor_parallel(repo, args.sessions, str(r))
             seq = floor_sequential(repo, args.sessions, str(r))
-            res = asyncio.run(cortex(repo, root, args.sessions, str(r)))
+            res = asyncio.run(cortex(repo, root, args.sessions, str(r), args.trace_stalls))
             wall = res["wall"]
             during, settled = res["during"], res["settled"]
             print(f"round {r + 1}: floor parallel {par:.2f}s, sequential {seq:.2f}s; cortex-tui {wall:.2f}s "

@@ -87,3 +87,44 @@ async def test_stop_ends_an_idle_watch(tmp_path: Path) -> None:
         stop.set()
         await asyncio.wait_for(task, 5)
     assert batches == [] and w.fd == -1
+
+
+async def test_a_tree_watched_off_the_loop_keeps_what_changed_while_it_was_walked(tmp_path: Path) -> None:
+    """A worktree skipped while it was made is then watched by a worker thread (its walk is no work for the loop).
+    A directory made while that walk runs, after its parent was listed, is known only by an event on a watch the
+    loop does not have yet: that event is kept and handled once it has, so the directory and its files count."""
+    import threading
+    import time
+
+    wt = tmp_path / "wt"
+    for d in ("a", "b", "c"):
+        (wt / d).mkdir(parents=True)
+    (wt / "a" / "f.txt").write_text("checked out")
+    paused = [True]
+    made = threading.Event()
+    loop_thread = threading.get_ident()
+
+    def skip(path: str) -> bool:
+        if path == str(wt):
+            return paused[0]
+        if threading.get_ident() != loop_thread and not made.is_set():  # the walk, in its worker thread
+            made.set()
+            (wt / "late").mkdir()  # wt/ is listed already: only its watch's event tells of late/
+            (wt / "late" / "early.txt").write_text("1")
+            time.sleep(0.3)  # the loop reads that event while the walk still runs
+        return False
+
+    stop = asyncio.Event()
+    with inotify.InotifyWatcher([str(tmp_path)], keep_all, skip) as w:
+        assert w.watched_dirs == 1  # tmp_path only: wt/ is paused
+        paused[0] = False
+        assert await w.add_tree_off_loop(str(wt)) is True
+        assert made.is_set()
+        assert {str(wt), str(wt / "a"), str(wt / "b"), str(wt / "c"), str(wt / "late")} <= set(w._wds)
+        (wt / "late" / "after.txt").write_text("2")  # late/ is watched
+        (wt / "b" / "new.txt").write_text("3")
+        want = {(Change.added, str(wt / "late" / "early.txt")), (Change.added, str(wt / "late" / "after.txt")),
+                (Change.added, str(wt / "b" / "new.txt"))}
+        seen = await collect(w, stop, want)
+        assert want <= seen
+        assert (Change.added, str(wt / "a" / "f.txt")) not in seen  # the checkout itself is not reported

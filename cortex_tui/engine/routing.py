@@ -83,7 +83,7 @@ class ChangeRouter:
 
     async def after_spawn(self, rt: SessionRuntime) -> None:
         early = self.deferred.pop(rt.rec.slug, None)  # files it changed while the window was being made
-        if self.watcher is not None and self.watcher.resume(rt.rec.slug):
+        if self.watcher is not None and await self.watcher.resume(rt.rec.slug):
             early = [(".", "modified")]  # its worktree was not watched while being made: look at all of it once
         if early and rt.rec.state.live:
             try:

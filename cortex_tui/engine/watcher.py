@@ -145,15 +145,15 @@ class RunWatcher:
             return os.sep not in slug and self.paused(slug)
         return False
 
-    def resume(self, slug: str) -> bool:
+    async def resume(self, slug: str) -> bool:
         """Watch a worktree skipped while it was being made; True when it was added now (the caller looks at
-        the whole worktree once: what was written before the watch went unseen)."""
+        the whole worktree once: what was written before the watch went unseen). The walk of its directories
+        runs in a worker thread (a 5,000-file checkout held the loop 100–500 ms here)."""
         w = self._inotify
         path = self.wt_root + slug
         if w is None or w.fd < 0 or path in w._wds or not os.path.isdir(path):
             return False
-        w._add_tree(path, report=False)
-        return True
+        return bool(await w.add_tree_off_loop(path))
 
     async def run(self, *, catch_up: bool = False) -> None:
         """Watch; with ``catch_up`` (a restart after a failure) everything is looked at once first."""

@@ -93,6 +93,10 @@ class InotifyWatcher:
         self._noted = 0
         """Changes noted so far (also those already pending): a batch is quiet when this stops growing."""
         self._wake = asyncio.Event()
+        self._adding = 0
+        """Trees being watched by a worker thread (:meth:`add_tree_off_loop`): their directories' watches exist
+        before the loop knows them, so their events are kept in ``_early`` until it does."""
+        self._early: list[tuple[int, int, str]] = []
         self._error: OSError | None = None
         self.overflowed = False
         """Set when the kernel dropped events; the consumer should rescan (and may clear it)."""
@@ -129,27 +133,50 @@ class InotifyWatcher:
 
     # ------------------------------------------------------------------ watches
     def _add_dir(self, path: str) -> bool:
+        wd = self._watch(path)
+        if wd is None:
+            return False
+        self._register(wd, path)
+        return True
+
+    def _watch(self, path: str) -> int | None:
+        """The inotify watch of ``path`` (the system call only: safe in a worker thread); None when it is gone."""
         wd = self._lib.add_watch(self.fd, os.fsencode(path), WATCH_MASK)
         if wd < 0:
             e = ctypes.get_errno()
             if e in (errno.ENOENT, errno.ENOTDIR, errno.EACCES):
-                return False  # gone already, or not ours to read
+                return None  # gone already, or not ours to read
             raise OSError(e, f"inotify_add_watch {path}: {os.strerror(e)}"
                           + (" (raise fs.inotify.max_user_watches)" if e == errno.ENOSPC else ""))
+        return int(wd)
+
+    def _register(self, wd: int, path: str) -> None:
         old = self._dirs.get(wd)
         if old is not None and old != path:
             self._wds.pop(old, None)
         self._dirs[wd] = path
         self._wds[path] = wd
-        return True
 
     def _add_tree(self, top: str, *, report: bool) -> None:
         """Watch ``top`` and every directory below it; with ``report``, files found count as added."""
+        for wd, d, files in self._walk(top, report=report):
+            self._register(wd, d)
+            for f in files:
+                self._note(Change.added, f)
+
+    def _walk(self, top: str, *, report: bool) -> list[tuple[int, str, list[str]]]:
+        """Watch every directory of ``top`` (each before it is listed: what appears later is an event) and
+        list them: (watch, directory, its files when ``report``), parents first. Touches no state of the
+        watcher: :meth:`add_tree_off_loop` runs it in a worker thread."""
+        found: list[tuple[int, str, list[str]]] = []
         stack = [top]
         while stack:
             d = stack.pop()
-            if not self._add_dir(d):
+            wd = self._watch(d)
+            if wd is None:
                 continue
+            files: list[str] = []
+            found.append((wd, d, files))
             try:
                 entries = list(os.scandir(d))
             except OSError:
@@ -163,7 +190,37 @@ class InotifyWatcher:
                     if not self.skip_dir(entry.path):
                         stack.append(entry.path)
                 elif report:
-                    self._note(Change.added, entry.path)
+                    files.append(entry.path)
+        return found
+
+    async def add_tree_off_loop(self, top: str) -> bool:
+        """:meth:`_add_tree` (``report`` False) with its directory walk and system calls in a worker thread: a
+        worktree of thousands of files (~700 directories for 5,000) took the loop 100–500 ms. Events of
+        the new watches that arrive before the loop has them are kept and handled once it has. False when the
+        watcher closed meanwhile or a watch could not be added (the watcher then ends with that error)."""
+        fd = self.fd
+        self._adding += 1
+        try:
+            found = await asyncio.to_thread(self._walk, top, report=False)
+        except OSError as e:  # out of watches…: the consumer restarts the watcher (or falls back), as on the loop
+            self._error = e
+            self._wake.set()
+            return False
+        finally:
+            self._adding -= 1
+        if self.fd != fd or fd < 0:
+            return False
+        for wd, d, _files in found:
+            self._register(wd, d)
+        if not self._adding and self._early:
+            early, self._early = self._early, []
+            try:
+                for wd, mask, name in early:
+                    self._event(wd, mask, name)
+            except OSError as e:  # a new directory's watch could not be added: as in _readable
+                self._error = e
+                self._wake.set()
+        return True
 
     def _forget_tree(self, top: str) -> None:
         prefix = top + os.sep
@@ -208,42 +265,46 @@ class InotifyWatcher:
                 if key in modified:
                     continue
                 modified.add(key)
-            name = os.fsdecode(raw.split(b"\0", 1)[0])
-            if mask & IN_Q_OVERFLOW:
-                self.overflowed = True
+            self._event(wd, mask, os.fsdecode(raw.split(b"\0", 1)[0]))
+
+    def _event(self, wd: int, mask: int, name: str) -> None:
+        if mask & IN_Q_OVERFLOW:
+            self.overflowed = True
+            self._wake.set()
+            return
+        base = self._dirs.get(wd)
+        if base is None:
+            if self._adding and not mask & IN_IGNORED:  # perhaps a watch a worker thread just added
+                self._early.append((wd, mask, name))
+            return
+        if mask & IN_IGNORED:  # the watch is gone (directory deleted or unmounted)
+            self._dirs.pop(wd, None)
+            if self._wds.get(base) == wd:
+                del self._wds[base]
+            if base in self.roots:
+                self._error = OSError(errno.ENOENT, f"watched directory {base} went away")
                 self._wake.set()
-                continue
-            base = self._dirs.get(wd)
-            if base is None:
-                continue
-            if mask & IN_IGNORED:  # the watch is gone (directory deleted or unmounted)
-                self._dirs.pop(wd, None)
-                if self._wds.get(base) == wd:
-                    del self._wds[base]
-                if base in self.roots:
-                    self._error = OSError(errno.ENOENT, f"watched directory {base} went away")
-                    self._wake.set()
-                continue
-            if mask & (IN_DELETE_SELF | IN_MOVE_SELF):
-                if base in self.roots:
-                    self._error = OSError(errno.ENOENT, f"watched directory {base} went away")
-                    self._wake.set()
-                continue
-            path = os.path.join(base, name) if name else base
-            if mask & IN_ISDIR:
-                if mask & (IN_CREATE | IN_MOVED_TO):
-                    if not self.skip_dir(path):
-                        self._add_tree(path, report=True)
-                elif mask & (IN_DELETE | IN_MOVED_FROM):
-                    self._forget_tree(path)
-                    self._note(Change.deleted, path)
-                continue
+            return
+        if mask & (IN_DELETE_SELF | IN_MOVE_SELF):
+            if base in self.roots:
+                self._error = OSError(errno.ENOENT, f"watched directory {base} went away")
+                self._wake.set()
+            return
+        path = os.path.join(base, name) if name else base
+        if mask & IN_ISDIR:
             if mask & (IN_CREATE | IN_MOVED_TO):
-                self._note(Change.added, path)
+                if not self.skip_dir(path):
+                    self._add_tree(path, report=True)
             elif mask & (IN_DELETE | IN_MOVED_FROM):
+                self._forget_tree(path)
                 self._note(Change.deleted, path)
-            elif mask & IN_MODIFY:
-                self._note(Change.modified, path)
+            return
+        if mask & (IN_CREATE | IN_MOVED_TO):
+            self._note(Change.added, path)
+        elif mask & (IN_DELETE | IN_MOVED_FROM):
+            self._note(Change.deleted, path)
+        elif mask & IN_MODIFY:
+            self._note(Change.modified, path)
 
     async def batches(self, stop: asyncio.Event) -> AsyncIterator[set[tuple[Change, str]]]:
         """Yield changes in batches: a batch closes ``quiet`` after the last change, or ``debounce`` after its
