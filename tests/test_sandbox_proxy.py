@@ -68,10 +68,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-# NOT TRACED: in 2 of 4 full-suite runs (7d6d1dc, ec1574e) the refusal made after the re-attach became no
-# network_refused event (all three tries of a run); it passed alone and in the other runs. Out of the default
-# run until traced (`pytest -m slow tests/test_sandbox_proxy.py`); see the closing note of session 3.
-@pytest.mark.slow
 def test_the_allowlist_proxy_survives_a_kill_9_of_the_supervisor(git_repo: Path, tmp_path: Path,
                                                                   loopback_server: int) -> None:
     probe_py = git_repo / "netprobe.py"  # in the main checkout: readable inside the sandbox
@@ -124,3 +120,61 @@ command = "python3 {probe_py} {loopback_server} {go}"
     refused = [e for e in (json.loads(x) for x in events.read_text().splitlines() if x.strip())
                if e["kind"] == "network_refused"]
     assert [(e["data"]["host"], e["data"]["port"]) for e in refused] == [("blocked.invalid", 81)]
+
+
+ENDS = r"""
+import os, sys, time, urllib.request
+go = sys.argv[1]
+print("UP", flush=True)
+while not os.path.exists(go):
+    time.sleep(0.05)
+try:
+    urllib.request.urlopen("http://blocked.invalid:81/", timeout=10)
+except Exception as e:
+    print("UNLISTED-FAILED", type(e).__name__, getattr(e, "code", ""), flush=True)
+print("LAST-WORDS before exit 3", flush=True)
+sys.exit(3)
+"""
+
+
+def test_an_exit_while_no_supervisor_ran_is_judged_on_the_whole_log(git_repo: Path, tmp_path: Path) -> None:
+    """The session refuses a connection, prints its last line and exits 3 while no supervisor runs. The next
+    supervisor sees the exit first (its start's reconcile, not the watcher): the verdict must come from the
+    whole log — the network_refused event before ``finished``, the last line in the ``exited`` trigger's
+    evidence. (Before: the exit was judged on the new supervisor's empty tail and the log read after it; when
+    the exit is seen by a reconcile while the watcher lags, a headless run ended with those lines never read —
+    the refusal of test_the_allowlist_proxy_survives_a_kill_9_of_the_supervisor lost under load.)"""
+    ends_py = git_repo / "ends.py"
+    ends_py.write_text(ENDS)
+    go = git_repo / "go.end"
+    layout = tmp_path / "end.toml"
+    layout.write_text(f"""
+[run]
+name = "netend"
+[[session]]
+name = "end"
+agent = "shell"
+sandbox = "bwrap"
+network = ["127.0.0.1:9"]
+command = "python3 {ends_py} {go}"
+""")
+    run_dir = git_repo / "coordination" / "runs" / "netend"
+    log = run_dir / "logs" / "end.log"
+    cli("up", str(layout), "--repo", str(git_repo), "--detach")
+    pid = int((run_dir / "supervisor.lock").read_text())
+    wait_until(lambda: log.exists() and "UP" in log.read_text(errors="replace"), timeout=60, what="the agent up")
+    wait_until(lambda: json.loads((run_dir / "state.json").read_text())["sessions"]["end"]["state"] == "running",
+               timeout=30, what="its state saved as running")
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not _alive(pid), what="the supervisor gone")
+    go.touch()
+    wait_until(lambda: (run_dir / "exit" / "end.code").exists(), timeout=30, what="the exit while no supervisor ran")
+    assert "LAST-WORDS" in log.read_text(errors="replace")
+    r = cli("run", str(layout), "--repo", str(git_repo), "--headless", "--timeout", "60", check=False, timeout=120)
+    events = [json.loads(x) for x in (run_dir / "events.jsonl").read_text().splitlines() if x.strip()]
+    kinds = [e["kind"] for e in events]
+    assert "attached" in kinds and kinds.count("finished") == 1, (kinds, r.stdout, r.stderr)
+    assert kinds.count("network_refused") == 1, kinds
+    assert kinds.index("network_refused") < kinds.index("finished"), kinds
+    exited = [e for e in events if e["kind"] == "trigger" and e["data"]["kind"] == "exited"]
+    assert exited and any("LAST-WORDS" in ln for ln in exited[-1]["data"]["evidence"]["last_lines"]), exited

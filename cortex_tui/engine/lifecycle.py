@@ -82,6 +82,9 @@ class Lifecycle:
         rec = rt.rec
         self.spawning.add(rec.name)
         try:
+            rec.sandbox = None if rt.spec.sandbox == "none" else rt.spec.sandbox  # picks its node (engine/nodes.py);
+            # before the state is saved as starting: a supervisor killed before its next save adopts the window
+            # (engine/reattach.py) with the sandbox it runs in (its refusals, EROFS lines and node are read by it)
             self.book.set_state(rt, SessionState.STARTING, None)
             rt.reset_for_attempt(self.clock.time())
             self.isolation.loop = asyncio.get_running_loop()
@@ -137,8 +140,7 @@ class Lifecycle:
         return session_paths(self.store, rec)
 
     def spawn_sync(self, rt: SessionRuntime, restart: bool) -> None:
-        rt.rec.sandbox = None if rt.spec.sandbox == "none" else rt.spec.sandbox  # picks its node (engine/nodes.py)
-        node = self.nodes.get_for(rt.rec)
+        node = self.nodes.get_for(rt.rec)  # rec.sandbox set by spawn()
         start = prepare_spawn(self.repo, rt.rec, rt.spec, self.base_commit(),
                               {n: r.rec for n, r in self.runtimes.items()}, polled=node.polled,
                               base_branch=self.base_branch() if self.base_branch else None)
@@ -181,6 +183,10 @@ class Lifecycle:
 
     async def _ended(self, rt: SessionRuntime, code: int, seen: float) -> None:
         rec = rt.rec
+        # the whole log first, whoever saw the exit: a reconcile (a re-attach's start, the periodic one while the
+        # watcher lags or is down) judged it on a tail without the last lines, and a headless run ended with
+        # them never read (the proxy's refusals, a sandbox's EROFS lines, the exited trigger's last lines)
+        await self.ingest.drain_log(rt)
         final: FinalLook | None = None
         try:  # head, diff size and a last sweep of its worktree (a polled node's came with its polls)
             final = await asyncio.to_thread(self.nodes.get_for(rec).final_look, rec,
