@@ -315,3 +315,41 @@ command = "echo \\"DATA=$APP_DATA NAME=$NAME\\"; test \\"$APP_DATA\\" = \\"$(pwd
     log = _log(sup, rec.slug)
     assert f"DATA={rec.worktree}/data NAME=far-rw" in log and "SAME-AS-PWD" in log, log[-2000:]
     assert "\x00" not in log
+
+
+def test_a_restart_keeps_the_sessions_ports(git_repo: Path, tmp_path: Path) -> None:
+    """``ports`` are stable for the session's life: its second attempt (a restart after exit 1) gets the ports
+    of the first, exported the same way — even when something else listens on one of them meanwhile (a fresh
+    pick would have skipped it)."""
+    import socket
+
+    cmd = ("echo \\\"$PORT $CORTEX_PORT_1 $CORTEX_PORT_2\\\" >> ports.txt; if [ -e again ]; then exit 0; fi; "
+           "while [ ! -e gate ]; do sleep 0.05; done; touch again; exit 1")
+    sup = make_sup(git_repo, f"""
+[run]
+name = "pr"
+[[session]]
+name = "one"
+agent = "shell"
+ports = 2
+restart = {{ max = 1, backoff_s = [0.1] }}
+command = "{cmd}"
+""", tmp_path)
+    holder = socket.socket()
+
+    async def during(s: Supervisor) -> None:
+        rec = s.state.sessions["one"]
+        await wait_for(lambda: (Path(rec.worktree) / "ports.txt").exists(), 30, "the first attempt")
+        holder.bind(("127.0.0.1", rec.ports[0]))  # its first port, taken by someone else between attempts
+        holder.listen(1)
+        (Path(rec.worktree) / "gate").touch()
+
+    try:
+        run_to_end(sup, during=during)
+    finally:
+        holder.close()
+    rec = sup.state.sessions["one"]
+    assert rec.state is SessionState.FINISHED and rec.restarts == 1, (rec.state, rec.reason, rec.restarts)
+    lines = (Path(rec.worktree) / "ports.txt").read_text().split("\n")
+    p1, p2 = rec.ports
+    assert [ln for ln in lines if ln] == [f"{p1} {p1} {p2}"] * 2
