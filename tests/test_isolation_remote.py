@@ -432,3 +432,36 @@ command = "python3 $HOME/rewrite.py"
     assert "PROJECTS-OK" in _log(sup, rec.slug)  # transcripts go to the node's ~/.claude/projects, as usual
     assert (home / ".claude.json").read_text() == '{"seen": 1}'  # the node user's own file is never written
     assert (home / ".claude" / "projects" / "t.jsonl").exists()
+
+
+def test_ports_do_not_collide_across_this_machine_and_a_node(sshd: SshServer, git_repo: Path, tmp_path: Path) -> None:
+    """``ports`` are the run's, not a node's: a session here and one on an ssh node get disjoint ports, exported on
+    each side. The two names are chosen so their key-derived searches start at the same port (run ``rn``: both at
+    offset 6960), so a per-node book would hand both the same two."""
+    from cortex_tui.backends.session_env import allocate
+
+    assert allocate(2, key="rn/here", taken=[]) == allocate(2, key="rn/node21039", taken=[])  # alone: the same
+    cmd = 'echo \\"P=$PORT:$CORTEX_PORT_1:$CORTEX_PORT_2\\"'
+    sup = make_sup(git_repo, f"""
+[run]
+name = "rn"
+{node_toml(sshd)}
+[defaults]
+agent = "shell"
+ports = 2
+[[session]]
+name = "here"
+command = "{cmd}"
+[[session]]
+name = "node21039"
+node = "box1"
+command = "{cmd}"
+""", tmp_path)
+    run_to_end(sup, timeout=120)
+    here, there = sup.state.sessions["here"], sup.state.sessions["node21039"]
+    assert here.state is SessionState.FINISHED and there.state is SessionState.FINISHED, (here.reason, there.reason)
+    assert there.worktree.startswith(str(sshd.workdir))  # it ran on the node
+    assert len(here.ports) == 2 and len(there.ports) == 2 and not set(here.ports) & set(there.ports)
+    for rec in (here, there):
+        p1, p2 = rec.ports
+        assert f"P={p1}:{p1}:{p2}" in _log(sup, rec.slug), _log(sup, rec.slug)[-1500:]
