@@ -16,6 +16,7 @@ from engine_helpers import make_sup, run_to_end, triggers, wait_for
 
 from cortex_tui.backends import sandbox
 from cortex_tui.backends.sandbox import blocked_path, probe
+from cortex_tui.engine import supervisor as supervisor_module
 from cortex_tui.engine.supervisor import Supervisor
 from cortex_tui.errors import LayoutError
 from cortex_tui.layout import parse_layout
@@ -291,6 +292,8 @@ command = "while [ ! -e {gate} ]; do sleep 0.05; done; echo released"
         await wait_for(lambda: rec.state is SessionState.RUNNING and rec.window_id is not None, 30, "running")
         windows = await asyncio.to_thread(s.tmux.list_windows)
         seen["instances"] = [w.instance for w in windows if w.tag == "a"]
+        node = s.nodes.get_for(rec)  # the sandbox is a Node kind wrapping the node that places it (#19)
+        seen["node"] = (type(node).__name__, getattr(node, "inner", None) is s.nodes.local)
         await s.reconciler.run(windows)
         seen["after"] = (rec.state, rec.reason)
         gate.touch()
@@ -298,6 +301,9 @@ command = "while [ ! -e {gate} ]; do sleep 0.05; done; echo released"
     run_to_end(sup, during=during)
     assert seen["instances"] == [sup.state.instance] and sup.state.instance
     assert seen["after"] == (SessionState.RUNNING, None)
+    assert seen["node"] == ("SandboxNode", True)
+    engine = Path(supervisor_module.__file__).parent  # and not a branch inside the engine: no engine module imports it
+    assert not [p.name for p in engine.glob("*.py") if "cortex_tui.backends.sandbox_node" in p.read_text()]
     rec = sup.state.sessions["a"]
     assert rec.state is SessionState.FINISHED, rec.reason
     assert "released" in sup.store.log_path(rec.slug).read_text()
