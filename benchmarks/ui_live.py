@@ -1,7 +1,7 @@
 """The TUI against the real engine (#18): key latency with 100 live sim sessions, beside an empty-app floor
 measured the same way in the same run.
 
-    python benchmarks/ui_live.py [--sessions 100] [--samples 60] [--period 1]
+    python benchmarks/ui_live.py [--sessions 100] [--samples 60] [--period 1] [--flood 20 --rate 100]
 
 ``benchmarks/ui.py`` drives the app with a synthetic engine; here the app supervises a real
 :class:`~cortex_tui.engine.supervisor.Supervisor` in its own event loop, as ``cortex-tui up`` does: real tmux,
@@ -12,6 +12,9 @@ latency is from injecting it to the end of the first frame written after its eff
 
 * cursor down on the dashboard (the cursor follows its session while rows re-sort under the load);
 * open the session view (enter: its log tail, stats and triggers) and back (escape).
+
+With ``--flood N`` the first N of the sessions print ``--rate`` lines/s each instead (flood.py's flooder: plain
+build-log lines) — the issue's "TUI ≤ 50 ms p95 while 20 sessions flood output".
 
 Floor: ui.py's bare Textual app with one Static changed per key, same driver, same size. Goal: p95 ≤ 50 ms.
 Also printed: the engine's event-loop lag while the keys are pressed (a 10 ms ticker's overshoot).
@@ -28,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import isolate, kill_servers, make_repo
+from flood import FLOODER
 from ui import SIZE, FrameClock, RenderingDriver, bench_baseline, keystroke, ms, pct
 
 from cortex_tui.engine.supervisor import Supervisor
@@ -36,12 +40,18 @@ from cortex_tui.ui.app import CortexApp
 from cortex_tui.ui.screens.session import SessionScreen
 
 
-def make_sup(root: Path, n: int, period: float, steps: int) -> Supervisor:
+def make_sup(root: Path, n: int, period: float, steps: int, flood: int = 0, rate: float = 100.0) -> Supervisor:
+    """``n`` sessions; the first ``flood`` of them print ``rate`` lines/s each (flood.py's flooder) instead of
+    the sim's line a ``period``."""
     repo = make_repo(root / "repo")
     script = ", ".join(f'"say step {k}: reading files, running tests", "tokens 120 40", "sleep {period:g}"'
                        for k in range(steps))
+    flooder = root / "flooder.py"
+    flooder.write_text(FLOODER)
     text = ('[run]\nname = "uilive"\n[defaults]\nagent = "sim"\nsilence_after = "1h"\n'
-            + "".join(f'[[session]]\nname = "s{i:03d}"\nscript = [{script}]\n' for i in range(n)))
+            + "".join(f'[[session]]\nname = "s{i:03d}"\ncommand = "{sys.executable} {flooder} {rate:g} 3600"\n'
+                      if i < flood else f'[[session]]\nname = "s{i:03d}"\nscript = [{script}]\n'
+                      for i in range(n)))
     path = root / "uilive.toml"
     path.write_text(text)
     sup = Supervisor(parse_layout(text, path), repo)
@@ -107,17 +117,21 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=60)
     ap.add_argument("--period", type=float, default=1.0, help="seconds between a session's lines")
     ap.add_argument("--steps", type=int, default=600, help="lines each session prints before it ends")
+    ap.add_argument("--flood", type=int, default=0, help="of the sessions, how many flood output instead")
+    ap.add_argument("--rate", type=float, default=100.0, help="lines/s of each flooding session")
     ns = ap.parse_args()
     base = asyncio.run(bench_baseline(ns.samples))
     root = isolate()
-    sup = make_sup(root, ns.sessions, ns.period, ns.steps)
+    sup = make_sup(root, ns.sessions, ns.period, ns.steps, ns.flood, ns.rate)
     try:
         res = asyncio.run(bench_live(sup, ns.sessions, ns.samples))
     finally:
         sup.tmux.kill_server()
         kill_servers(root)
         shutil.rmtree(root, ignore_errors=True)
-    print(f"| key ({ns.sessions} live sim sessions, real engine, {ns.sessions / ns.period:.0f} lines/s) | p50 ms "
+    lines = (ns.sessions - ns.flood) / ns.period + ns.flood * ns.rate
+    flooding = f", {ns.flood} of them flooding {ns.rate:g} lines/s" if ns.flood else ""
+    print(f"| key ({ns.sessions} live sessions{flooding}, real engine, {lines:.0f} lines/s) | p50 ms "
           "| p95 ms | floor p50 / p95 ms | ratio p95 | goal |")
     print("|---|---|---|---|---|---|")
     for label, xs, bs in (("cursor down", res["down"], base["down"]), ("open session view (enter)", res["open"],
