@@ -71,3 +71,20 @@ def test_the_one_pass_scan_and_the_per_word_scan_find_the_same_lines() -> None:
     assert fast.skimmed and by_find.skimmed
     assert fast.errors == by_find.errors == slow.errors
     assert fast.lines == by_find.lines == slow.lines[-TAIL_LINES:]
+
+
+def test_small_plain_chunks_give_what_reading_every_line_gives() -> None:
+    """The small-chunk fast path (decoded once; no line tested when no error word is in the chunk) keeps every
+    line and every error line, for the default rule and for an adapter with its own (aider)."""
+    for name in ("shell", "aider"):
+        adapter = get_adapter(name)
+        for seed in range(40):
+            chunk = corpus(seed, 30)
+            quiet = b"\n".join(ln for ln in chunk.split(b"\n") if not any(w in ln.lower() for w in (
+                b"error", b"exception", b"traceback", b"fatal", b"failed", b"panic")))
+            for c in (chunk, quiet, b"  \n\t\n" + quiet):
+                assert len(c) < SKIM_MIN
+                fast = split_chunk(adapter, c)
+                slow = every_line(adapter, c.split(b"\n"))
+                assert (fast.lines, fast.errors, fast.skimmed) == (slow.lines, slow.errors, False)
+        assert split_chunk(adapter, corpus(1, 30)).errors  # the corpus has error lines: the check can fail
