@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import git, wait_until
 from engine_helpers import cli, make_sup, run_to_end, status_json
 
@@ -369,3 +371,40 @@ def test_the_next_supervisor_reuses_warm_slots_and_drops_ones_it_cannot_trust(gi
     other = slots(["echo other > .ok"])  # the setup changed: a slot made with the old one is not ready
     other.scan()
     assert other.ready == [] and not c.exists()
+
+
+def test_a_slot_reset_to_a_moved_base_is_moved_without_a_git_worktree_move(git_repo: Path, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A claim whose base is not the slot's (reset first) moves the slot by a rename and its admin link rewritten,
+    like the plain claim: no ``git worktree move`` process on the pick-up's path, and git knows the new place."""
+    from cortex_tui.engine.warm import WarmSlots
+    from cortex_tui.model.state import SessionRecord
+
+    bases = [git(git_repo, "rev-parse", "HEAD").strip()]
+    warm = WarmSlots(repo=git_repo, run="r", count=1, base_commit=lambda: bases[-1], emit=lambda *a, **k: None)
+    warm.fill()
+    slot = warm.ready[0]
+    (git_repo / "new.txt").write_text("moved\n")
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-qm", "base moves")
+    bases.append(git(git_repo, "rev-parse", "HEAD").strip())
+    bindir, record = tmp_path / "recbin", tmp_path / "git-argv.log"  # real git, each call's argv recorded
+    bindir.mkdir()
+    real = shutil.which("git")
+    assert real
+    (bindir / "git").write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {record}\nexec {real} "$@"\n')
+    (bindir / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    rec = SessionRecord(name="t", slug="t", agent="sim", branch="cortex/r/t",
+                        worktree=str(git_repo / ".cortex/worktrees/r/t"))
+    assert warm.claim(rec, bases[-1])  # the refill has not looked since the base moved: reset, then moved
+    calls = record.read_text().splitlines()
+    assert any("checkout" in c for c in calls), calls  # the reset ran (through the recording git)
+    assert not any("worktree move" in c for c in calls), calls
+    wt = Path(rec.worktree)
+    assert not slot.exists() and git(wt, "rev-parse", "HEAD").strip() == bases[-1]
+    assert git(wt, "rev-parse", "--abbrev-ref", "HEAD").strip() == rec.branch
+    assert not git(wt, "status", "--porcelain").strip()
+    git(git_repo, "worktree", "prune")  # git's record points at the new place: prune keeps it
+    assert f"worktree {wt}\n" in git(git_repo, "worktree", "list", "--porcelain")
+    assert f"worktree {slot}\n" not in git(git_repo, "worktree", "list", "--porcelain")

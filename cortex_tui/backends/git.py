@@ -184,13 +184,15 @@ def _move_plain(src: Path, dst: Path) -> bool:
 
 
 def move_worktree(repo: Path, src: Path, dst: Path) -> None:
-    """``git worktree move`` (a warm slot becoming a session's worktree), under the same per-repository lock
-    as :func:`add_worktree` (both rewrite ``.git/worktrees/<name>/``)."""
+    """A warm slot becoming a session's worktree (one reset to a moved base first), under the same
+    per-repository lock as :func:`add_worktree` (both rewrite ``.git/worktrees/<name>/``): the plain move of
+    :func:`_move_plain` (no git process), ``git worktree move`` when its links are not plain absolute paths."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     with _WORKTREE_LOCKS_GUARD:
         lock = _WORKTREE_LOCKS.setdefault(str(repo.resolve()), threading.Lock())
     with lock:
-        git(repo, "worktree", "move", str(src), str(dst))
+        if not _move_plain(src, dst):
+            git(repo, "worktree", "move", str(src), str(dst))
 
 
 def is_dirty(worktree: Path) -> bool:

@@ -6,7 +6,7 @@ A slot is ``.cortex/warm/<run>/w-<id>`` on branch ``cortex-warm/<run>/w-<id>`` a
 clean in the background (checked out, ``setup`` run, ``git clean``) with a window whose pane idles there
 (``@cortex_warm`` names the slot). A task that starts fresh on this machine (no worktree of its own yet, no
 dependencies to merge) takes one: when the slot is at the commit the task starts from, the pick-up is the
-branch rename (``git branch -m``) and the move to the task's worktree path (``git worktree move``), then one
+branch rename (``git branch -m``) and the move to the task's worktree path (a rename; git's link to it rewritten), then one
 tmux command that starts the agent in the slot's window (``Tmux.respawn_window``). A slot at another commit
 (the base moved since the refill looked) is reset first (``checkout -f -B``, ``clean``): a slot is never
 handed out stale. The pool refills in the background. Slots outlive the supervisor (the next one re-uses
