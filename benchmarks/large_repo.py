@@ -7,7 +7,8 @@ floors measured in the same run.
   serialised per repo with ``--no-checkout``, the checkouts in parallel), plus nothing else.
 * floor (sequential): the N adds one after another.
 * cortex-tui: start → every session running (worktree, window, agent), the event loop's worst stall meanwhile
-  (a 10 ms ticker), and ``status --json`` (the real CLI, another process) during the spawn and once settled;
+  (a 10 ms ticker), and ``status --json`` (the real CLI, another process) during the spawn and once settled —
+  answered by the supervisor's API as under ``cortex-tui up`` (``--no-api``: from the run's files);
   its floor: ``python -c pass`` with the same interpreter (process start-up, which no change here can cut).
 * git: ``changed_vs_base`` with every checked-out path as a pathspec vs the whole tree (what the engine does
   now past 64 paths).
@@ -34,6 +35,7 @@ from typing import TypedDict
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import isolate, kill_servers, pct
 
+from cortex_tui.api.server import ApiServer
 from cortex_tui.backends import git as gitb
 from cortex_tui.engine.events import Event
 from cortex_tui.engine.supervisor import Supervisor
@@ -122,12 +124,14 @@ class StallTracer(threading.Thread):
             print(f"    {k:4d}  " + " <- ".join(reversed(stack[-5:])))
 
 
-async def cortex(repo: Path, root: Path, n: int, tag: str, trace_ms: float = 0) -> Spawned:
+async def cortex(repo: Path, root: Path, n: int, tag: str, trace_ms: float = 0, api: bool = True) -> Spawned:
     text = f'[run]\nname = "big{tag}"\n[defaults]\nagent = "sim"\nsilence_after = "1h"\n' + "".join(
         f'[[session]]\nname = "s{i}"\nscript = ["listen 600"]\n' for i in range(n))
     path = root / f"big-{tag}.toml"
     path.write_text(text)
     sup = Supervisor(parse_layout(text, path), repo, headless=True)
+    if api:
+        sup.plugins.append(ApiServer(sup))
     spawned: set[str] = set()
     done = asyncio.Event()
 
@@ -195,6 +199,7 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=5000)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--trace-stalls", type=float, default=0, metavar="MS")
+    ap.add_argument("--no-api", action="store_true", help="no API server: status --json reads the run's files")
     args = ap.parse_args()
     root = isolate()
     try:
@@ -204,13 +209,14 @@ def main() -> None:
         subprocess.run([sys.executable, "-c", "pass"], check=True)
         py = time.perf_counter() - t0
         all_paths, whole = pathspecs(repo)
-        print(f"{args.sessions} sessions, repo of {args.files} files ({size / 1e6:.0f} MB)")
+        print(f"{args.sessions} sessions, repo of {args.files} files ({size / 1e6:.0f} MB); status --json from the "
+              + ("run's files" if args.no_api else "supervisor's API"))
         print(f"changed_vs_base: {all_paths * 1000:.0f} ms with every path as a pathspec, {whole * 1000:.0f} ms "
               f"for the whole tree ({all_paths / whole:.1f}×)")
         for r in range(args.rounds):
             par = floor_parallel(repo, args.sessions, str(r))
             seq = floor_sequential(repo, args.sessions, str(r))
-            res = asyncio.run(cortex(repo, root, args.sessions, str(r), args.trace_stalls))
+            res = asyncio.run(cortex(repo, root, args.sessions, str(r), args.trace_stalls, not args.no_api))
             wall = res["wall"]
             during, settled = res["during"], res["settled"]
             print(f"round {r + 1}: floor parallel {par:.2f}s, sequential {seq:.2f}s; cortex-tui {wall:.2f}s "

@@ -1,5 +1,6 @@
-"""`cortex-tui status --json` latency (#18), beside its floor measured in the same run: ``python -c pass``
-(the interpreter's start-up — what any command costs before it does anything).
+"""`cortex-tui status --json` latency (#18), beside its floors measured in the same run: ``python -c pass``
+(the interpreter's start-up with this venv's site — what any command of the installed CLI costs before it does
+anything) and ``python -S -c pass`` (the bare interpreter, without site: what no Python CLI can go below).
 
     python benchmarks/status.py [--sessions 100] [--samples 15]
 
@@ -40,10 +41,11 @@ def timed(argv: list[str]) -> float:
 
 def series(repo: Path, samples: int) -> dict[str, list[float]]:
     """Floor, status --json and the full CLI, interleaved (the machine's load moves all three alike)."""
-    out: dict[str, list[float]] = {"floor": [], "status": [], "full": []}
+    out: dict[str, list[float]] = {"floor": [], "floor_S": [], "status": [], "full": []}
     cmd = [sys.executable, "-m", "cortex_tui.cli"]
     for _ in range(samples):
         out["floor"].append(timed([sys.executable, "-c", "pass"]))
+        out["floor_S"].append(timed([sys.executable, "-S", "-c", "pass"]))
         out["status"].append(timed([*cmd, "status", "--repo", str(repo), "--json"]))
         out["full"].append(timed([*cmd, "--debug", "status", "--repo", str(repo), "--json"]))
     return out
@@ -55,7 +57,9 @@ def report(label: str, res: dict[str, list[float]]) -> None:
         xs = res[key]
         print(f"{label:<6} {name:<14} p50 {pct(xs, 50) * 1000:6.0f} ms  max {max(xs) * 1000:6.0f} ms  "
               f"→ {(pct(xs, 50) - fl) * 1000:5.0f} ms over the floor ({pct(xs, 50) / fl:4.1f}×)")
-    print(f"{label:<6} {'floor':<14} p50 {fl * 1000:6.0f} ms  (python -c pass)")
+    print(f"{label:<6} {'floor':<14} p50 {fl * 1000:6.0f} ms  max {max(res['floor']) * 1000:6.0f} ms  (python -c pass)")
+    print(f"{label:<6} {'floor -S':<14} p50 {pct(res['floor_S'], 50) * 1000:6.0f} ms  max "
+          f"{max(res['floor_S']) * 1000:6.0f} ms  (python -S -c pass: no site)")
 
 
 async def live(sup: Supervisor, n: int, samples: int) -> dict[str, list[float]]:
@@ -79,6 +83,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sessions", type=int, default=100)
     ap.add_argument("--samples", type=int, default=15)
+    ap.add_argument("--no-files", action="store_true", help="only the live supervisor's series")
     args = ap.parse_args()
     root = isolate()
     try:
@@ -91,7 +96,8 @@ def main() -> None:
         sup.review_enabled = False
         print(f"{args.sessions} sim sessions, {args.samples} calls of each kind, interleaved")
         report("live", asyncio.run(live(sup, args.sessions, args.samples)))
-        report("files", series(repo, args.samples))
+        if not args.no_files:
+            report("files", series(repo, args.samples))
     finally:
         kill_servers(root)
         shutil.rmtree(root, ignore_errors=True)

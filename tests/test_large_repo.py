@@ -11,6 +11,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
 from engine_helpers import cli, make_sup, triggers, wait_for
 
 from cortex_tui.engine.events import Event
@@ -31,13 +32,20 @@ def big_repo(path: Path, files: int = 3000) -> Path:
     return path
 
 
-def test_status_json_correct_while_ten_sessions_spawn_in_a_large_repo(tmp_path: Path) -> None:
+@pytest.mark.parametrize("api", [False, True], ids=["files", "api"])
+def test_status_json_correct_while_ten_sessions_spawn_in_a_large_repo(tmp_path: Path, api: bool) -> None:
+    """``api``: the supervisor serves its API as under ``cortex-tui up`` (status is answered by it); else the
+    CLI reads the run's files."""
+    from cortex_tui.api.server import ApiServer
+
     repo = big_repo(tmp_path / "big")
     text = '[run]\nname = "big"\n[defaults]\nagent = "sim"\nsilence_after = "1h"\n' + "".join(
         f'[[session]]\nname = "s{i}"\nscope = ["lib/pkg{i}/**"]\n'
         f'script = ["write lib/pkg{i}/new_{i}.py x = 1", "write docs/out_{i}.md oops", "listen 600"]\n'
         for i in range(N))
     sup = make_sup(repo, text, tmp_path)
+    if api:
+        sup.plugins.append(ApiServer(sup))
     seen: list[Event] = []
     sup.subscribe(seen.append)
     looks: list[dict[str, object]] = []
@@ -64,6 +72,7 @@ def test_status_json_correct_while_ten_sessions_spawn_in_a_large_repo(tmp_path: 
     asyncio.run(main())
     assert len(looks) >= 3
     for data in looks:  # every look during the spawn is a whole, valid status
+        assert data["supervisor"] == {"pid": sup.state.supervisor_pid, "alive": True}
         sessions = data["sessions"]
         assert isinstance(sessions, list) and sorted(s["name"] for s in sessions) == sorted(f"s{i}" for i in range(N))
         assert all(s["state"] in STATES for s in sessions)
