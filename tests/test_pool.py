@@ -276,6 +276,14 @@ def test_the_next_supervisor_takes_up_idle_windows_of_its_slots_and_closes_the_o
         tmux.kill_server()
 
 
+def _move_base(git_repo: Path, bases: list[str]) -> None:
+    """A new commit on the base branch; its hash appended to ``bases`` (what a WarmSlots' base_commit reads)."""
+    (git_repo / "new.txt").write_text("moved\n")
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-qm", "base moves")
+    bases.append(git(git_repo, "rev-parse", "HEAD").strip())
+
+
 def test_a_warm_slot_follows_the_base_and_is_reset_to_it_when_taken(git_repo: Path) -> None:
     from cortex_tui.engine.warm import WarmSlots
     from cortex_tui.model.state import SessionRecord
@@ -289,10 +297,7 @@ def test_a_warm_slot_follows_the_base_and_is_reset_to_it_when_taken(git_repo: Pa
     warm = WarmSlots(repo=git_repo, run="r", count=1, base_commit=lambda: bases[-1], emit=emit)
     warm.fill()
     slot = warm.ready[0]
-    (git_repo / "new.txt").write_text("moved\n")
-    git(git_repo, "add", "-A")
-    git(git_repo, "commit", "-qm", "base moves")
-    bases.append(git(git_repo, "rev-parse", "HEAD").strip())
+    _move_base(git_repo, bases)
     warm.fill()
     assert warm.ready == [slot] and git(slot, "rev-parse", "HEAD").strip() == bases[-1]
     assert [d["action"] for _, d in seen] == ["ready", "refreshed"]
@@ -384,10 +389,7 @@ def test_a_slot_reset_to_a_moved_base_is_moved_without_a_git_worktree_move(git_r
     warm = WarmSlots(repo=git_repo, run="r", count=1, base_commit=lambda: bases[-1], emit=lambda *a, **k: None)
     warm.fill()
     slot = warm.ready[0]
-    (git_repo / "new.txt").write_text("moved\n")
-    git(git_repo, "add", "-A")
-    git(git_repo, "commit", "-qm", "base moves")
-    bases.append(git(git_repo, "rev-parse", "HEAD").strip())
+    _move_base(git_repo, bases)
     bindir, record = tmp_path / "recbin", tmp_path / "git-argv.log"  # real git, each call's argv recorded
     bindir.mkdir()
     real = shutil.which("git")
