@@ -29,12 +29,11 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 from cortex_tui.agents.base import AgentSignal
-from cortex_tui.agents.jsonl_tail import JsonlTail
+from cortex_tui.agents.jsonl_tail import JsonlTail, iso_epoch
 from cortex_tui.model.state import TokenUsage
 
 FIND_EVERY_S = 0.5
@@ -119,13 +118,7 @@ def _command_signals(item: dict[str, Any]) -> list[AgentSignal]:
 
 def line_time(obj: dict[str, Any]) -> float | None:
     """When Codex wrote a rollout line (its ``timestamp``, ISO 8601 UTC), epoch seconds; None if unreadable."""
-    raw = obj.get("timestamp")
-    if not isinstance(raw, str):
-        return None
-    try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+    return iso_epoch(obj.get("timestamp"))
 
 
 def day_dirs(base: Path, since: float) -> list[Path]:

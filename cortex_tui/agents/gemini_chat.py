@@ -26,12 +26,11 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from cortex_tui.agents.base import AgentSignal
-from cortex_tui.agents.jsonl_tail import JsonlTail
+from cortex_tui.agents.jsonl_tail import JsonlTail, iso_epoch
 from cortex_tui.model.state import TokenUsage
 
 FIND_EVERY_S = 0.5
@@ -59,12 +58,8 @@ def usage_of(tokens: dict[str, Any]) -> TokenUsage:
 
 def _epoch(v: object) -> float:
     """An ISO timestamp of the chat file as epoch seconds (now when unreadable)."""
-    if isinstance(v, str):
-        try:
-            return datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            pass
-    return time.time()
+    at = iso_epoch(v)
+    return time.time() if at is None else at
 
 
 def _result_text(call: dict[str, Any]) -> str:

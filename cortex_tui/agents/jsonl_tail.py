@@ -5,10 +5,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 from cortex_tui.agents.base import AgentSignal
+
+
+def iso_epoch(v: object) -> float | None:
+    """An agent record's ISO 8601 timestamp (``Z`` or an offset) as epoch seconds; None when unreadable."""
+    if not isinstance(v, str):
+        return None
+    try:
+        return datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 @dataclass

@@ -86,13 +86,9 @@ def live_status(repo: str, state_dir: str | None, run: str | None) -> tuple[dict
     if state_dir is not None:
         sd = os.path.realpath(state_dir)
     else:
-        if any(k in os.environ for k in ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR")):
+        d = _plain_repo_root(repo)
+        if d is None:
             return None, False
-        d = os.path.realpath(repo)
-        while not os.path.isdir(os.path.join(d, ".git")) or not os.path.exists(os.path.join(d, ".git", "HEAD")):
-            if os.path.exists(os.path.join(d, ".git")) or os.path.dirname(d) == d:
-                return None, False  # a .git file (linked worktree, submodule) or no repo: git decides
-            d = os.path.dirname(d)
         sd = os.path.join(d, "coordination")
     runs_dir = os.path.join(sd, "runs")
     if run is None:  # list_runs(): the run whose state.json changed last (ties: by name)
@@ -129,18 +125,29 @@ def _locked(path: str) -> bool:
         os.close(fd)
 
 
+def _plain_repo_root(path: str) -> str | None:
+    """The first parent of ``path`` (resolved) holding a ``.git`` directory with a ``HEAD``; None when git must
+    decide: a ``.git`` file on the way (linked worktree, submodule), git told where to look by the environment,
+    or no repository at all."""
+    if any(k in os.environ for k in ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR")):
+        return None
+    d = os.path.realpath(path)
+    while True:
+        dot = os.path.join(d, ".git")
+        if os.path.isdir(dot) and os.path.exists(os.path.join(dot, "HEAD")):
+            return d
+        if os.path.exists(dot) or os.path.dirname(d) == d:
+            return None
+        d = os.path.dirname(d)
+
+
 def repo_root(path: Path) -> Path:
     """:func:`cortex_tui.backends.git.repo_root` without running git for the common case: the first parent
     holding a ``.git`` directory. A linked worktree or submodule (``.git`` is a file), or git told where to
     look by the environment, asks git."""
-    if not any(k in os.environ for k in ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR")):
-        p = path.resolve()
-        for d in (p, *p.parents):
-            dot = d / ".git"
-            if dot.is_dir() and (dot / "HEAD").exists():
-                return d
-            if dot.exists():
-                break
+    d = _plain_repo_root(str(path))
+    if d is not None:
+        return Path(d)
     from cortex_tui.backends.git import repo_root as git_root
 
     return git_root(path.resolve())
