@@ -35,3 +35,19 @@ def test_ruff_clean() -> None:
     root = Path(__file__).resolve().parent.parent
     r = subprocess.run([ruff, "check", "cortex_tui", "tests", "benchmarks"], cwd=root, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout[-3000:]
+
+
+def test_no_tracked_path_is_a_symlink() -> None:
+    """A symlink committed by mistake (a dev's `.cortex-dev` pointing into their own machine) breaks a clean clone."""
+    import shutil
+    from pathlib import Path
+
+    import pytest
+
+    root = Path(__file__).resolve().parent.parent
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout: nothing is tracked")
+    r = subprocess.run(["git", "ls-files", "-s", "-z"], cwd=root, capture_output=True, check=True)
+    links = [entry.split(b"\t", 1)[1].decode(errors="replace")
+             for entry in r.stdout.split(b"\0") if entry.startswith(b"120000 ")]
+    assert links == [], f"tracked symlinks (commit the files, or ignore the path): {links}"
