@@ -48,6 +48,9 @@ def test_no_tracked_path_is_a_symlink() -> None:
     if shutil.which("git") is None or not (root / ".git").exists():
         pytest.skip("not a git checkout: nothing is tracked")
     r = subprocess.run(["git", "ls-files", "-s", "-z"], cwd=root, capture_output=True, check=True)
-    links = [entry.split(b"\t", 1)[1].decode(errors="replace")
-             for entry in r.stdout.split(b"\0") if entry.startswith(b"120000 ")]
+    links = [
+        entry.split(b"\t", 1)[1].decode(errors="replace")
+        for entry in r.stdout.split(b"\0")
+        if entry.startswith(b"120000 ")
+    ]
     assert links == [], f"tracked symlinks (commit the files, or ignore the path): {links}"
