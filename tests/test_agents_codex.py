@@ -12,9 +12,11 @@ import pytest
 from claude_harness import make_ctx, make_session
 
 from cortex_tui.agents import get_adapter
+from cortex_tui.agents.base import ApprovalPrompt
 from cortex_tui.agents.codex import CodexAdapter
 from cortex_tui.agents.codex_hooks import COMMAND, hook_args, trusted_hash
 from cortex_tui.agents.codex_rollout import RolloutTail
+from cortex_tui.errors import CortexError
 from cortex_tui.model.state import TokenUsage
 
 FIXTURES = Path(__file__).parent / "fixtures" / "agents" / "codex" / "0.171.0"
@@ -137,6 +139,23 @@ def test_patch_dialog_deny_uses_n() -> None:
     p = a.find_approval(PATCH_DIALOG)
     assert p is not None
     assert a.deny_keys(p) == [("literal", "n")]
+
+
+def test_hooks_need_review_is_waiting_and_answered_by_number_then_enter() -> None:
+    """Codex 0.171.0 as it starts with a hook it has not been told to trust (the screen recorded from the real
+    CLI, a user ``[[hooks.Stop]]`` in its config.toml): waiting with the dialog's text; approve trusts (2),
+    deny continues without (3) — a digit only moves its cursor, Enter confirms."""
+    a = get_adapter("codex")
+    p = a.find_approval((FIXTURES / "screen-hooks-need-review.txt").read_text().splitlines())
+    assert p is not None
+    assert p.text.splitlines()[:3] == ["Hooks need review", "1 hook is new or changed.",
+                                       "Hooks can run outside the sandbox after you trust them."]
+    assert "2. Trust all and continue" in p.text
+    assert a.approve_keys(p) == [("literal", "2"), ("key", "Enter")]
+    assert a.deny_keys(p) == [("literal", "3"), ("key", "Enter")]
+    moved = ApprovalPrompt(text=p.text.replace("2. Trust all and continue", "2. Trust nothing"))
+    with pytest.raises(CortexError):  # an untested layout: no key rather than a wrong one
+        a.approve_keys(moved)
 
 
 def test_no_dialog_in_plain_output() -> None:

@@ -18,6 +18,14 @@ Approval dialogs ("Would you like to run the following command?", "… make the 
 "… grant these permissions?") list numbered choices with letter shortcuts — ``1. Yes, proceed (y)`` …
 ``3. No, and tell Codex what to do differently (esc)``; they are answered with the shortcut (or the
 number), never a blind Enter.
+
+At start, a hook in any config layer that Codex has not been told to trust (the user's own ``config.toml``, a
+project's ``.codex/config.toml`` — its trust is keyed by the file's path, so a repo's hooks are new in every
+worktree — or ours at an untested version whose trust hash differs) stops Codex at "Hooks need review"
+(``1. Review hooks`` / ``2. Trust all and continue`` / ``3. Continue without trusting (hooks won't run)``):
+a screen-detected ``waiting`` with that text; approve picks "Trust all and continue" (Codex itself then
+records the trust in ``$CODEX_HOME/config.toml``), deny "Continue without trusting". The adapter never
+trusts anyone's hooks but its own.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from cortex_tui.agents.base import AgentAdapter, AgentSignal, ApprovalPrompt, Ke
 from cortex_tui.agents.codex_hooks import SOURCE, hook_args, hook_signals, hooks_wanted
 from cortex_tui.agents.codex_rollout import RolloutTail, codex_home
 from cortex_tui.agents.dialogs import NumberedDialogAdapter, choice_number, choices
+from cortex_tui.errors import CortexError
 from cortex_tui.model.layout import ResolvedSession
 from cortex_tui.model.state import TokenUsage
 
@@ -43,7 +52,10 @@ QUESTIONS = [
     re.compile(r"^Would you like to .+\?\s*$"),
     re.compile(r"^Allow .+ to (?:run|access|connect) .+\?\s*$"),
     re.compile(r"^Trust this folder\?"),  # first start in a folder Codex does not know (answered with 1)
+    re.compile(r"^Hooks need review\b"),  # a hook Codex has not been told to trust (answered by number + Enter)
 ]
+_TRUST_HOOKS = "Trust all and continue"
+_SKIP_HOOKS = "Continue without trusting"
 _SHORTCUT = re.compile(r"\((\w|esc)\)\s*$")
 
 
@@ -77,6 +89,20 @@ def _key_for(prompt: ApprovalPrompt | None, label: re.Pattern[str]) -> list[KeyI
                 return [("key", "Escape")]
             return [("literal", m.group(1) if m else num)]
     return None
+
+
+def _hooks_review_keys(prompt: ApprovalPrompt | None, label: str) -> list[KeyInput] | None:
+    """Keys answering Codex's start-up "Hooks need review" dialog with the choice ``label`` (None: not that dialog).
+
+    Its choices have no shortcut letters and a digit only moves the cursor (0.171.0): the number, then Enter —
+    never Enter alone, whose choice (the cursor starts on "1. Review hooks") answers nothing asked."""
+    if prompt is None or not prompt.text.startswith("Hooks need review"):
+        return None
+    num = choice_number(prompt, re.compile("^" + re.escape(label) + r"\b"))
+    if num is None:
+        raise CortexError(f"the Codex 'Hooks need review' dialog has no {label!r} choice "
+                          "(untested layout): no key sent", "attach to the session and answer it there")
+    return [("literal", num), ("key", "Enter")]
 
 
 @dataclass
@@ -129,9 +155,15 @@ class CodexAdapter(NumberedDialogAdapter):
         return argv
 
     def approve_keys(self, prompt: ApprovalPrompt | None) -> list[KeyInput]:
+        hooks = _hooks_review_keys(prompt, _TRUST_HOOKS)
+        if hooks is not None:
+            return hooks
         return _key_for(prompt, re.compile(r"^Yes\b")) or [("literal", "1")]
 
     def deny_keys(self, prompt: ApprovalPrompt | None) -> list[KeyInput]:
+        hooks = _hooks_review_keys(prompt, _SKIP_HOOKS)
+        if hooks is not None:
+            return hooks
         keys = _key_for(prompt, re.compile(r"^No\b"))
         if keys:
             return keys

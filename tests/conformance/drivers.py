@@ -118,6 +118,8 @@ class CodexDriver(Driver):
     hooks: bool = True
     """The adapter's PermissionRequest hook (off: ``CORTEX_CODEX_HOOKS=0``, waiting from the screen only —
     and Codex 0.171.0 starts its daemon only then)."""
+    user_config: str = ""
+    """TOML appended to the test HOME's ``config.toml`` (the user's own, e.g. a hook of theirs)."""
 
     def fake(self, script: list[Step]) -> ScriptedLLM:
         return CodexFake(script)
@@ -130,7 +132,7 @@ class CodexDriver(Driver):
             f'[model_providers.fake]\nname = "fake"\nbase_url = "{api.url}/v1"\nenv_key = "FAKE_OPENAI_KEY"\n'
             f'wire_api = "responses"\nrequest_max_retries = 0\nstream_max_retries = 0\n'
             + ('' if self.daemon else '[features]\ndaemon_auto_start = false\n') +
-            f'[projects."{worktree}"]\ntrust_level = "trusted"\n', encoding="utf-8")
+            f'[projects."{worktree}"]\ntrust_level = "trusted"\n' + self.user_config, encoding="utf-8")
         tmp = home / "tmp"  # Codex refuses to set up its sandbox helper under the system temp dir (/tmp)
         tmp.mkdir(exist_ok=True)
         env = {**base_env(home), "CODEX_HOME": str(codex_home), "FAKE_OPENAI_KEY": API_KEY, "TMPDIR": str(tmp)}
