@@ -263,13 +263,15 @@ def test_the_next_supervisor_takes_up_idle_windows_of_its_slots_and_closes_the_o
         made = {first.windows[a.name].window_id, first.windows[b.name].window_id}
         assert {w.window_id for w in tmux.list_windows() if w.warm} == made
         stray = tmux.warm_window(slot="w-gone", cwd=git_repo, run="r")  # a slot no longer on disk
+        node = tmux.warm_window(slot="w-far", cwd=git_repo, run="r", owner="box1")  # an ssh node's, same server
         git(a, "checkout", "-q", "-b", "elsewhere")  # a slot that cannot be trusted any more
         again = slots()
         again.scan()
         assert again.ready == [b]
         assert {k: w.window_id for k, w in again.windows.items()} == {b.name: first.windows[b.name].window_id}
         left = {w.window_id for w in tmux.list_windows() if w.warm}
-        assert left == {first.windows[b.name].window_id} and stray.window_id not in left  # the others closed
+        assert left == {first.windows[b.name].window_id, node.window_id}  # the others closed
+        assert stray.window_id not in left and node.warm == "box1/w-far"  # a node's slot's is the node's to judge
         again.fill()  # back to two: the new slot gets its window
         assert len(again.ready) == 2 and set(again.windows) == {d.name for d in again.ready}
     finally:

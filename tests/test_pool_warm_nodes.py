@@ -136,9 +136,15 @@ def test_a_task_placed_on_a_node_takes_a_warm_slot_there_and_down_removes_them(s
 
     root = sshd.workdir / "runs" / "nwarm" / "warm"
     assert [d for d in root.glob("w-*") if d.is_dir()]  # kept for the next supervisor
+    rn = sup.nodes.get("box1").ready()  # type: ignore[attr-defined]
+    idle = [w.window_id for w in rn.list_windows() if w.warm]
+    assert len(idle) == 1  # the kept slot's idle window on the node
     r = cli("down", "--repo", str(git_repo))
     assert "removed warm slot box1:w-" in r.stdout, r.stdout
     assert not root.exists()
+    assert f"closed the idle window {idle[0]} of a warm slot" in r.stdout, r.stdout
+    assert not [w for w in rn.list_windows() if w.warm]  # closed with it (down stops this machine's server only)
+    rn.kill_server()
     assert all(Path(sup.rt[f"t{i}"].rec.worktree).is_dir() for i in range(2))  # the sessions' worktrees stay
 
 
@@ -151,3 +157,128 @@ def test_clean_on_a_node_that_cannot_be_reached_says_so_and_keeps_going(sshd: Ss
     out = rw.sweep_nodes(git_repo, layout, "r", "cortex-r-down", head(git_repo))
     assert out.removed == [] and len(out.errors) == 1 and out.errors[0].startswith("node box1: "), out
     assert "warm slots: node box1: " in "\n".join(out.lines())
+
+
+def node_windows(rn: Any) -> dict[str, Any]:
+    return {w.window_id: w for w in rn.list_windows()}
+
+
+HOSTILE = "t1 #{pane_pid} $(touch pwned) `touch pwned`;"
+"""A session name that would run a command or expand in a shell or a tmux format if it reached one raw."""
+
+
+def test_a_task_on_a_node_starts_its_agent_in_the_warm_slots_window_made_ahead(sshd: SshServer, git_repo: Path,
+                                                                              tmp_path: Path) -> None:
+    base = ignore_built(git_repo)
+    text = ('[run]\nname = "nwin"\n[pool]\nsize = 1\nwarm = 1\nnode = "box1"\n[defaults]\nagent = "sim"\n'
+            f'setup = {SETUP!r}\n'.replace("'", '"') + node_toml("box1", sshd)
+            + '[[session]]\nname = "t0"\nscript = ["ask Go on?", "write f0.txt 0", "commit t0"]\n'
+            + f"[[session]]\nname = '{HOSTILE}'\nscript = [\"say hello from the warm window\", \"write f1.txt 1\", "
+              '"commit t1"]\n')
+    sup = make_sup(git_repo, text, tmp_path)
+    ahead: dict[str, Any] = {}
+
+    async def during(s: Supervisor) -> None:  # t0 holds the pool's one slot until box1's slot has its window
+        nw = s.pool.node_warm["box1"]
+        await wait_for(lambda: s.rt["t0"].rec.state is SessionState.WAITING and nw.status()["windows"] == 1,
+                       timeout=90, what="t0 asks and box1 has a warm slot with its window")
+        rn = s.nodes.get("box1").ready()  # type: ignore[attr-defined]
+        ahead.update({wid: w for wid, w in node_windows(rn).items() if w.warm})
+        await s.approve("t0")
+
+    events = run_to_end(sup, timeout=150, during=during)
+    assert {rt.rec.state for rt in sup.rt.values()} == {SessionState.FINISHED}
+    assert len(ahead) == 1
+    (wid, idle), = ahead.items()
+    assert idle.warm.startswith("box1/w-") and idle.name == "~" + idle.warm.split("/")[1] and not idle.dead
+    claimed = [e for e in events if e.kind == "warm_slot" and e.data["action"] == "claimed"]
+    assert [e.session for e in claimed] == [HOSTILE] and claimed[0].data["window"] is True
+    assert claimed[0].data["slot"] == idle.warm.split("/")[1]
+    rec = sup.rt[HOSTILE].rec
+    assert rec.node == "box1" and rec.window_id == wid  # its agent ran in the window made ahead, not a new one
+    rn = sup.nodes.get("box1").ready()  # type: ignore[attr-defined]
+    w = node_windows(rn)[wid]
+    assert (w.tag, w.warm, w.name) == (HOSTILE, "", HOSTILE)  # renamed and tagged, the name kept literal
+    assert w.dead and w.dead_status == 0
+    assert "hello from the warm window" in sup.store.log_path(rec.slug).read_text()  # piped from the start
+    assert git(git_repo, "rev-parse", f"{rec.branch}~1").strip() == base and rec.setup_done
+    assert not list(sshd.workdir.rglob("pwned")) and not list(git_repo.rglob("pwned"))
+    assert not list(tmp_path.rglob("pwned"))
+    idle_now = [x for x in node_windows(rn).values() if x.warm]  # the refill made the next slot its window
+    assert len(idle_now) == 1 and idle_now[0].window_id != wid
+    rn.kill_server()
+
+
+def test_a_node_slot_dropped_after_the_base_moved_takes_its_window_with_it(sshd: SshServer, git_repo: Path) -> None:
+    bases = [ignore_built(git_repo)]
+    spec = NodeSpec(name="box1", ssh_options=[f"UserKnownHostsFile={sshd.known_hosts}"], **sshd.node_kwargs())
+    rn = make_remote_node(spec, "r", "cortex-r-warmwin")
+    setup = ["test ! -e broken && echo built >> .built"]  # fails on a base with a file named broken
+    nw = NodeWarm(node="box1", remote=lambda: rn, repo=git_repo, run="r", count=1, base_commit=lambda: bases[-1],
+                  emit=lambda *a, **k: None, setup=setup, env={}, checkout=None)
+    try:
+        nw.fill()  # the node's tmux server is started for it
+        (slot,) = nw.ready
+        first = nw.windows[slot.name]
+        assert node_windows(rn)[first.window_id].warm == f"box1/{slot.name}"
+
+        (git_repo / "new.txt").write_text("moved\n")  # the base moves: the slot is refreshed in place, window kept
+        git(git_repo, "add", "-A")
+        git(git_repo, "commit", "-qm", "base moves")
+        bases.append(head(git_repo))
+        nw.fill()
+        assert nw.ready == [slot] and nw.windows[slot.name] == first
+
+        (git_repo / "broken").write_text("x\n")  # again: the setup fails there, the slot is dropped
+        git(git_repo, "add", "-A")
+        git(git_repo, "commit", "-qm", "base breaks the setup")
+        bases.append(head(git_repo))
+        nw.fill()
+        assert nw.ready == [] and nw.windows == {} and nw.broken
+        assert first.window_id not in node_windows(rn)  # closed with its slot
+        rec = SessionRecord(name="t", slug="t", agent="sim", branch="cortex/r/t", worktree=str(git_repo / "x/t"))
+        assert nw.claim(rec, bases[-1], setup) is None  # nothing stale handed out: the spawn goes cold
+    finally:
+        rn.kill_server()
+        rn.transport.close()
+
+
+def test_the_next_supervisor_takes_up_node_warm_windows_closes_stale_ones_and_leaves_sessions(
+        sshd: SshServer, git_repo: Path) -> None:
+    base = head(git_repo)
+    spec = NodeSpec(name="box1", ssh_options=[f"UserKnownHostsFile={sshd.known_hosts}"], **sshd.node_kwargs())
+    rn = make_remote_node(spec, "r", "cortex-r-warmadopt")
+
+    def warm() -> NodeWarm:
+        return NodeWarm(node="box1", remote=lambda: rn, repo=git_repo, run="r", count=2, base_commit=lambda: base,
+                        emit=lambda *a, **k: None, setup=[], env={}, checkout=None)
+
+    try:
+        first = warm()
+        first.fill()
+        a, b = first.ready
+        wa, wb = first.windows[a.name], first.windows[b.name]
+        wt = rn.prepare_worktree(git_repo, "cortex/r/live", base, "live")  # a session running on the node
+        live = rn.spawn(name="live", slug="live", argv=["sleep", "300"], env={}, cwd=wt, tag="live", header="")
+        stray = rw.window(rn, rw.NodeSlot("w-gone", a.path.parent / "w-gone", base))  # its slot is not on disk
+        other = rn.tmux.warm_window(slot="w-local", cwd=git_repo, run="r")  # this machine's slot, a shared server
+        git(Path(str(a.path)), "checkout", "-q", "-b", "elsewhere")  # a slot that cannot be trusted any more
+
+        again = warm()  # the supervisor restarted
+        again.fill()
+        kept = [s for s in again.ready if s.name == b.name]
+        assert kept and again.windows[b.name].window_id == wb.window_id  # taken up, not made again
+        left = node_windows(rn)
+        assert wa.window_id not in left and stray.window_id not in left  # the untrusted and the orphan: closed
+        assert other.window_id in left  # not a node slot's: left alone
+        assert live.window.window_id in left and not left[live.window.window_id].dead  # the session lives on
+        assert len(again.ready) == 2 and set(again.windows) == {s.name for s in again.ready}
+        new = next(s for s in again.ready if s.name != b.name)
+        assert left[again.windows[new.name].window_id].warm == f"box1/{new.name}"
+
+        rec = SessionRecord(name="t", slug="t", agent="sim", branch="cortex/r/t", worktree=str(git_repo / "x/t"))
+        got = again.claim(rec, base, [])
+        assert got is not None and got.window is not None and got.window.window_id == wb.window_id
+    finally:
+        rn.kill_server()
+        rn.transport.close()

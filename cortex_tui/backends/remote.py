@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import subprocess
+import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -40,7 +42,7 @@ from cortex_tui.agents.base import KeyInput
 from cortex_tui.backends import git as gitb
 from cortex_tui.backends.node import WRAPPER
 from cortex_tui.backends.ssh import SshTransport
-from cortex_tui.backends.tmux import HOST_SESSION, Tmux, WindowInfo
+from cortex_tui.backends.tmux import ENV_LOADER, HOST_SESSION, Tmux, WindowInfo, env_script
 from cortex_tui.errors import GitError, SshError
 
 # prepare a spawn in one round trip: dirs, forget the old exit code, header line, log size, and
@@ -56,6 +58,21 @@ _PRE_SPAWN = (
     'while IFS= read -r w; do if [ "${w#* }" = "$tag" ]; then "$tmux" -u -L "$sock" kill-window -t "${w%% *}"; fi; '
     'done; fi; echo "$size $alive"'
 )
+_START = (
+    'log=$1 code=$2 sdir=$3 tmux=$4 sock=$5 tag=$6 host==$7 wid=$8; shift 8; umask 077; '
+    'mkdir -p "$(dirname "$log")" "$(dirname "$code")" "$sdir" && rm -f "$code" "$code.tmp" || exit 3; '
+    'chmod 700 "$(dirname "$(dirname "$log")")" "$(dirname "$log")" "$(dirname "$code")" "$sdir" || exit 3; '
+    ': >> "$log" && size=$(wc -c < "$log") && tar -x -f - -C "$sdir" --no-same-owner || exit 3; '
+    '"$tmux" -u -L "$sock" list-windows -t "$host" -F "#{window_id} #{@cortex_session}" 2>/dev/null | '
+    'while IFS= read -r w; do if [ "${w#* }" = "$tag" ] && [ "${w%% *}" != "$wid" ]; then '
+    '"$tmux" -u -L "$sock" kill-window -t "${w%% *}"; fi; done; '
+    'echo "$size"; "$tmux" -u -L "$sock" "$@" 2>&1 || echo gone'
+)
+"""A session's start in a warm slot's idle window, in ONE round trip: what ``_PRE_SPAWN`` does (dirs, the old
+exit code gone, the log's size; windows still tagged with the session killed — never ``$8``, the idle window),
+the session's files and env file unpacked from the tar on stdin, then the tmux command list (``$9..``:
+:meth:`Tmux.respawn_args`). Prints the log size, then the new pane's ids — or ``gone`` (the window is not there
+any more: the caller makes a new one)."""
 _PUT_FILE = ('umask 077; mkdir -p "$(dirname "$1")" && rm -f "$1.tmp" && cat > "$1.tmp" && chmod "$2" "$1.tmp" && '
              'mv -f "$1.tmp" "$1"')
 _READ_FROM = ('[ -f "$1" ] || exit 0; if [ -n "$3" ]; then tail -c "+$2" "$1" | head -c "$3"; '
@@ -309,6 +326,32 @@ class RemoteNode:
                                    tag=tag, run=self.run_id, env_file=Path(str(self.session_dir(slug) / "env")))
         return RemoteSpawn(win, str(log), offset, str(code))
 
+    def respawn(self, window: WindowInfo, *, name: str, slug: str, argv: list[str], env: dict[str, str],
+                cwd: str | PurePosixPath, tag: str, files: dict[str, bytes]) -> RemoteSpawn | None:
+        """:meth:`spawn` in an idle window made ahead (a warm slot's, engine/remote_warm.py), with the session's
+        ``files`` (name -> bytes, into its session dir) in the same round trip: :data:`_START`. None: the
+        window is gone (the caller spawns a new one)."""
+        log, code, sdir = self.log_path(slug), self.exit_file(slug), self.session_dir(slug)
+        ef = sdir / "env"
+        bundle = dict(files)
+        if env:
+            bundle["env"] = env_script(env)
+            argv = ["/bin/sh", "-c", ENV_LOADER, "cortex-env", str(ef), *argv]
+        wrapped = ["/bin/sh", "-c", WRAPPER, "cortex-agent", str(code), *argv]
+        args = self.tmux.respawn_args(window, name=name, cwd=Path(str(cwd)), argv=wrapped, log_path=Path(str(log)),
+                                      tag=tag, run=self.run_id)
+        r = self.transport.run_bytes(["/bin/sh", "-c", _START, "cortex", str(log), str(code), str(sdir),
+                                      self.tmux.bin, self.tmux.socket, tag, HOST_SESSION, window.window_id, *args],
+                                     input=_tar(bundle))
+        lines = r.stdout.decode(errors="replace").strip().splitlines()
+        if r.returncode != 0 or not lines or not lines[0].isdigit():
+            raise SshError(f"node {self.node.name}: cannot start session {slug} in its warm window: "
+                           f"{(r.stderr.decode(errors='replace') or r.stdout.decode(errors='replace')).strip()[-300:]}")
+        if lines[-1] == "gone" or len(lines) < 2:
+            return None
+        win = self.tmux._window(lines[-1], name, tag)
+        return RemoteSpawn(win, str(log), int(lines[0]), str(code))
+
     def list_windows(self) -> list[WindowInfo]:
         """Windows on the node's tmux (raises :class:`SshError` when the link is down — not "gone")."""
         return self.tmux.list_windows()
@@ -390,3 +433,15 @@ class RemoteNode:
         vals = [p.strip() or None for p in (parts + [""] * 6)[:6]]
         return {"tmux": vals[0], "git": vals[1], "python": vals[2], "cortex_tui": vals[3], "load": vals[4],
                 "bwrap": vals[5]}
+
+
+def _tar(files: dict[str, bytes]) -> bytes:
+    """``files`` (plain names) as a tar stream, each 0600 (the node's ``tar -x`` unpacks it under umask 077)."""
+    buf = io.BytesIO()
+    now = time.time()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), 0o600, now
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()

@@ -3,6 +3,7 @@ files are polled back (:mod:`cortex_tui.backends.remote_poll`)."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import threading
@@ -22,6 +23,8 @@ from cortex_tui.errors import CortexError, GitError, SshError, disk_error
 from cortex_tui.model.layout import NodeSpec
 from cortex_tui.model.state import SessionRecord
 from cortex_tui.private import open_private, private_dir, tighten_files
+
+log = logging.getLogger("cortex_tui.backends")
 
 
 def make_remote_node(spec: NodeSpec, run: str, socket: str) -> RemoteNode:
@@ -63,10 +66,14 @@ class SshNode:
     def spawn(self, req: SpawnRequest) -> None:
         rec = req.rec
         rn = self.ready()
-        with self.spawn_lock:
+        if req.window is not None and rec.worktree == str(rn.worktree_path(rec.slug)):
+            wt = PurePosixPath(rec.worktree)  # a warm slot's, moved there by its claim just now (no round trip)
             rec.base_commit = rec.base_commit or req.base_commit
-            wt = rn.prepare_worktree(req.repo, rec.branch, rec.base_commit, rec.slug)
-            rec.worktree = str(wt)
+        else:
+            with self.spawn_lock:
+                rec.base_commit = rec.base_commit or req.base_commit
+                wt = rn.prepare_worktree(req.repo, rec.branch, rec.base_commit, rec.slug)
+                rec.worktree = str(wt)
         if req.prepare is not None:  # include, setup: in the node's worktree, before the attempt's header (as on
             # this machine) and outside the lock: a long setup does not hold the node's other spawns
             req.prepare(NodeWorkspace(rn, wt, self.ctx.spec.checkout if self.ctx.spec else None))
@@ -92,9 +99,11 @@ class SshNode:
         adapter.prepare(spec, local)  # files are written locally, then uploaded
         tighten_files(local.session_dir)
         remote_dir = rn.session_dir(rec.slug)
-        for f in sorted(local.session_dir.iterdir()):
-            if f.is_file() and f.name != "events.jsonl":
-                rn.put_file(remote_dir / f.name, f.read_bytes())
+        files = {f.name: f.read_bytes() for f in sorted(local.session_dir.iterdir())
+                 if f.is_file() and f.name != "events.jsonl"}
+        if req.window is None:  # (a warm window's start brings them in its one round trip)
+            for fname, data in files.items():
+                rn.put_file(remote_dir / fname, data)
         ctx = SpawnContext(run=req.run, repo=req.repo, worktree=Path(str(wt)), session_dir=Path(str(remote_dir)),
                            events_file=Path(str(remote_dir / "events.jsonl")), headless=req.headless)
         argv = adapter.command(spec, ctx)
@@ -104,7 +113,15 @@ class SshNode:
                "CORTEX_EVENTS_FILE": str(ctx.events_file), "CORTEX_WORKTREE": str(wt), "LANG": "C.UTF-8"}
         if req.wrap is not None:  # a node wrapping this one (the sandbox): its command line, made for the node
             argv = req.wrap(argv, ctx, env)
-        spawned = rn.spawn(name=spec.name, slug=rec.slug, argv=argv, env=env, cwd=wt, tag=spec.name, header="")
+        spawned = None
+        if req.window is not None:  # a warm slot's idle window on the node: the agent starts in it
+            spawned = rn.respawn(req.window, name=spec.name, slug=rec.slug, argv=argv, env=env, cwd=wt, tag=spec.name,
+                                 files=files)
+            if spawned is None:  # (its files came with that round trip all the same)
+                log.info("%s: the warm window %s on %s is gone; making a new one", rec.name, req.window.window_id,
+                         self.name)
+        if spawned is None:
+            spawned = rn.spawn(name=spec.name, slug=rec.slug, argv=argv, env=env, cwd=wt, tag=spec.name, header="")
         rec.remote_log_offset = spawned.log_offset
         rec.remote_events_offset = 0
         w = spawned.window

@@ -6,6 +6,10 @@ it records which). Taking one is one round trip over the ControlMaster: the slot
 starts from (``checkout -f -B <task branch> <base>``, ``clean``), moved to the task's worktree path
 (``runs/<run>/worktrees/<slug>``, where :meth:`~cortex_tui.backends.remote.RemoteNode.prepare_worktree` then finds
 it) and its warm branch deleted. Every value goes to the node's ``/bin/sh`` as ``$1..``, never spliced.
+
+A ready slot's idle window on the node's tmux (:func:`window`, ``@cortex_warm`` = ``<node>/<slot>``) is where the
+agent of the task that takes it starts (``RemoteNode.respawn``); ``clean``/``down`` close the windows of the slots
+they remove.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from cortex_tui.backends.remote import RemoteNode
+from cortex_tui.backends.tmux import WindowInfo
 from cortex_tui.backends.warm_slots import BRANCH_ROOT, SlotResult, WarmSweep, base_tip, branch_of, sweep_local
-from cortex_tui.errors import CortexError, GitError, SshError
+from cortex_tui.errors import CortexError, GitError, SshError, TmuxError
 from cortex_tui.model.layout import Layout
 from cortex_tui.model.state import RunState
 
@@ -123,6 +128,44 @@ def drop(rn: RemoteNode, local_repo: Path, slot: NodeSlot) -> None:
     rn.sh(_DROP, str(rn.bare_repo(local_repo)), str(slot.path), branch_of(rn.run_id, slot.name), check=False)
 
 
+def window(rn: RemoteNode, slot: NodeSlot) -> WindowInfo:
+    """``slot``'s idle window on the node's tmux server (``@cortex_warm`` = ``<node>/<slot>``, its pane idling in
+    the slot: :meth:`~cortex_tui.backends.tmux.Tmux.warm_window`); the task that takes the slot starts its agent
+    there (:meth:`~cortex_tui.backends.remote.RemoteNode.respawn`). Raises TmuxError/SshError."""
+    return rn.tmux.warm_window(slot=slot.name, cwd=Path(str(slot.path)), run=rn.run_id, owner=rn.node.name)
+
+
+def adopt_windows(rn: RemoteNode, slots: list[NodeSlot]) -> tuple[dict[str, WindowInfo], list[str]]:
+    """The idle windows of ``slots`` an earlier supervisor left on the node (this node's, this run's, the idle
+    process still there), by slot name; every other window of this node's warm slots is closed (its slot was
+    dropped, or it has a second one): their ids are returned. Nothing when the node's server is not up."""
+    prefix = f"{rn.node.name}/"
+    names = {s.name for s in slots}
+    found: dict[str, WindowInfo] = {}
+    closed: list[str] = []
+    for w in rn.tmux.list_windows():
+        if not w.warm.startswith(prefix):
+            continue
+        name = w.warm[len(prefix):]
+        if name in names and name not in found and not w.dead and w.instance == (rn.tmux.instance or ""):
+            found[name] = w
+        else:
+            rn.kill_window(w.window_id)
+            closed.append(w.window_id)
+    return found, closed
+
+
+def close_windows(rn: RemoteNode, slots: set[str], *, dry_run: bool = False) -> list[str]:
+    """The idle windows of the node's warm slots named ``slots`` (``clean``/``down``: the slots were removed)."""
+    prefix = f"{rn.node.name}/"
+    gone = [w.window_id for w in rn.tmux.list_windows() if w.warm.startswith(prefix)
+            and w.warm[len(prefix):] in slots]
+    if not dry_run:
+        for wid in gone:
+            rn.kill_window(wid)
+    return gone
+
+
 def undo_claim(rn: RemoteNode, local_repo: Path, slot: NodeSlot, branch: str) -> None:
     """After a claim that failed half-way: the slot goes, and the task's branch it made there (at the base,
     nothing of anyone's yet), so the cold path starts clean."""
@@ -165,6 +208,10 @@ def sweep(rn: RemoteNode, local_repo: Path, tip: str | None, *, dry_run: bool = 
             out.kept.append(SlotResult(name, slot, str(root / slot), why))
         elif kind == "branch":
             out.branches.append(f"{name}:{slot}")
+    try:  # their idle windows on the node's tmux (``down`` stops this machine's server, not the node's)
+        out.windows += close_windows(rn, {r.slot for r in out.removed}, dry_run=dry_run)
+    except (TmuxError, SshError) as e:
+        out.errors.append(f"node {name}: warm windows: {e.message}")
     return out
 
 

@@ -261,22 +261,26 @@ class Tmux:
         return WindowInfo(wid, pid_, int(ppid) if ppid.isdigit() else None, False, None, tag, name,
                           self.instance or "")
 
-    def warm_window(self, *, slot: str, cwd: Path, run: str) -> WindowInfo:
+    def warm_window(self, *, slot: str, cwd: Path, run: str, owner: str = "") -> WindowInfo:
         """An idle window for a warm slot (engine/warm.py): made ahead, in the background, so a task that takes
-        the slot starts its agent with :meth:`respawn_window` (one tmux command) instead of a new window."""
+        the slot starts its agent with :meth:`respawn_window` (one tmux command) instead of a new window.
+        ``owner``: the ssh node whose slot it is (engine/remote_warm.py): ``@cortex_warm`` is ``<owner>/<slot>``
+        then, so the slots of this machine and of nodes sharing one tmux server never take up each other's."""
         idle = ["/bin/sh", "-c", "exec tail -f /dev/null"]
         name = f"~{slot}"
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+", slot):
-            raise TmuxError(f"warm slot name {slot!r} is not [A-Za-z0-9_.-]+")
+        for part in (slot, *([owner] if owner else [])):
+            if not re.fullmatch(r"[A-Za-z0-9_.-]+", part):
+                raise TmuxError(f"warm slot name {part!r} is not [A-Za-z0-9_.-]+")
+        key = f"{owner}/{slot}" if owner else slot
         # -d: the window a person attached looks at stays; so the options name the new window (by its name)
         target = f"={HOST_SESSION}:={name}"
         args: list[str] = ["new-window", "-d", "-t", f"={HOST_SESSION}:", "-P", "-F",
                            "#{window_id} #{pane_id} #{pane_pid}", "-n", name, "-c", fmt_literal(str(cwd)), *idle,
-                           ";", "set-option", "-w", "-t", target, "@cortex_warm", slot,
+                           ";", "set-option", "-w", "-t", target, "@cortex_warm", key,
                            ";", "set-option", "-w", "-t", target, "@cortex_run", tmux_arg(run),
                            *([";", "set-option", "-w", "-t", target, "@cortex_instance", tmux_arg(self.instance)]
                              if self.instance else [])]
-        return self._window(self.run(*args), name, "", warm=slot)
+        return self._window(self.run(*args), name, "", warm=key)
 
     def respawn_window(self, win: WindowInfo, *, name: str, cwd: Path, argv: list[str], env: dict[str, str],
                        log_path: Path, tag: str, run: str, env_file: Path | None = None) -> WindowInfo:
@@ -289,18 +293,24 @@ class Tmux:
             ef = str(env_file or log_path.with_name(f".{log_path.name}.env"))
             self.writer(ef, env_script(env))
             argv = ["/bin/sh", "-c", ENV_LOADER, "cortex-env", ef, *argv]
+        return self._window(self.run(*self.respawn_args(win, name=name, cwd=cwd, argv=argv, log_path=log_path,
+                                                          tag=tag, run=run)), name, tag)
+
+    def respawn_args(self, win: WindowInfo, *, name: str, cwd: Path, argv: list[str], log_path: Path, tag: str,
+                     run: str) -> list[str]:
+        """The one tmux command list of :meth:`respawn_window` (``argv`` as it is: the env loader already in it),
+        for a caller that runs it itself (a node's start script: backends/remote.py)."""
         pane, wid = win.pane_id, win.window_id
-        args: list[str] = ["pipe-pane", "-t", pane, tmux_arg(pipe_command(str(log_path))),
-                           ";", "set-option", "-w", "-t", wid, "@cortex_session", tmux_arg(tag),
-                           ";", "set-option", "-w", "-t", wid, "@cortex_run", tmux_arg(run),
-                           *([";", "set-option", "-w", "-t", wid, "@cortex_instance", tmux_arg(self.instance)]
-                             if self.instance else []),
-                           ";", "set-option", "-w", "-t", wid, "-u", "@cortex_warm",
-                           ";", "rename-window", "-t", wid, window_name(name),
-                           ";", "respawn-pane", "-k", "-t", pane, "-c", fmt_literal(str(cwd)),
-                           *[tmux_arg(a) for a in argv],
-                           ";", "display-message", "-p", "-t", pane, "#{window_id} #{pane_id} #{pane_pid}"]
-        return self._window(self.run(*args), name, tag)
+        return ["pipe-pane", "-t", pane, tmux_arg(pipe_command(str(log_path))),
+                ";", "set-option", "-w", "-t", wid, "@cortex_session", tmux_arg(tag),
+                ";", "set-option", "-w", "-t", wid, "@cortex_run", tmux_arg(run),
+                *([";", "set-option", "-w", "-t", wid, "@cortex_instance", tmux_arg(self.instance)]
+                  if self.instance else []),
+                ";", "set-option", "-w", "-t", wid, "-u", "@cortex_warm",
+                ";", "rename-window", "-t", wid, window_name(name),
+                ";", "respawn-pane", "-k", "-t", pane, "-c", fmt_literal(str(cwd)),
+                *[tmux_arg(a) for a in argv],
+                ";", "display-message", "-p", "-t", pane, "#{window_id} #{pane_id} #{pane_pid}"]
 
     def _window(self, printed: str, name: str, tag: str, warm: str = "") -> WindowInfo:
         out = printed.strip().splitlines()

@@ -7,6 +7,14 @@ Like the local ones: slots are made in the background (``git worktree add`` on t
 ``setup`` run there), refreshed when the base moves (reset, setup again), and a task placed on the node takes
 one reset to exactly the commit it starts from — never a stale one. A node whose link is down keeps its slots
 (placement sends it nothing meanwhile); the refill tries again later. Slots outlive the supervisor.
+
+Each ready slot also has an idle window on the node's tmux server (as on this machine: named ``~<slot>``, its pane
+idling in the slot, ``@cortex_warm`` = ``<node>/<slot>``; the refill starts the node's server when it is not up).
+The task that takes the slot gets the window: its spawn starts the agent there — log piped, window renamed and
+tagged, the session's files and env file unpacked, the agent started — in one round trip
+(:meth:`~cortex_tui.backends.remote.RemoteNode.respawn`) instead of a new window's three. A slot dropped (setup
+failed on a new base, or not trusted by the next supervisor) has its window closed with it; the next supervisor
+takes up the idle windows of the slots it keeps and closes the node's other warm windows.
 """
 
 from __future__ import annotations
@@ -25,11 +33,12 @@ from cortex_tui.backends import remote_warm as rw
 from cortex_tui.backends.remote import RemoteNode
 from cortex_tui.backends.remote_steps import NodeWorkspace
 from cortex_tui.backends.steps import describe_failure
+from cortex_tui.backends.tmux import WindowInfo
 from cortex_tui.backends.warm_slots import local_root
 from cortex_tui.engine.events import Emit
 from cortex_tui.engine.nodes import NodeSet
 from cortex_tui.engine.warm import Claimed
-from cortex_tui.errors import CortexError
+from cortex_tui.errors import CortexError, TmuxError
 from cortex_tui.model.layout import Layout
 from cortex_tui.model.state import SessionRecord
 
@@ -65,6 +74,8 @@ class NodeWarm:
         self.logs = local_root(repo, run) / "nodes" / node
         """This machine's copy of each slot's setup output."""
         self.ready: list[rw.NodeSlot] = []
+        self.windows: dict[str, WindowInfo] = {}
+        """Slot name -> its idle window on the node's tmux server (the agent of the task that takes it starts there)."""
         self.at_base: str | None = None
         self.pushed: str | None = None
         self.broken: str | None = None
@@ -72,6 +83,8 @@ class NodeWarm:
         """The last refill's failure (a link down), until one works again."""
         self.claimed = 0
         self._scanned = False
+        self._server_up = False
+        """The node's tmux server was seen up (or started) by this refill: its windows are made there."""
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -102,9 +115,11 @@ class NodeWarm:
         if not self._scanned:
             with self.node_lock():
                 found, dropped = rw.scan(rn, self.repo, self.setup)
+            windows, _ = rw.adopt_windows(rn, found)  # the others (their slots dropped) are closed
             self._scanned = True
             with self._lock:
                 self.ready = found
+                self.windows = windows
             for name in dropped:
                 self._post(None, action="dropped", slot=name, ms=0.0)
         base = self.base_commit()
@@ -123,12 +138,12 @@ class NodeWarm:
                         self._post(None, action="refreshed", slot=slot.name, ms=_ms(t0))
                 except _SetupFailed as e:
                     log.warning("warm slot %s on %s: %s", slot.name, self.node, e)
-                    with self.node_lock():
-                        rw.drop(rn, self.repo, slot)
+                    self._drop(rn, slot)
                     continue
                 with self._lock:
                     self.ready.append(slot)
             self.at_base = base
+        self._windows(rn)
         while self.broken is None:
             with self._lock:
                 if len(self.ready) >= self.count:
@@ -140,23 +155,62 @@ class NodeWarm:
                 self._run_setup(rn, slot)
             except _SetupFailed as e:
                 log.warning("warm slots on %s: %s", self.node, e)
-                with self.node_lock():
-                    rw.drop(rn, self.repo, slot)
+                self._drop(rn, slot)
                 return
+            made = self._window(rn, slot)
             with self._lock:
                 self.ready.append(slot)
+                if made is not None:
+                    self.windows[slot.name] = made
             self._post(None, action="ready", slot=slot.name, ms=_ms(t0))
 
+    def _window(self, rn: RemoteNode, slot: rw.NodeSlot) -> WindowInfo | None:
+        """A new idle window for ``slot`` on the node's tmux server (started first when it is not up); None: the
+        node's tmux refused (the slot stays a worktree; the next refill tries again)."""
+        try:
+            if not self._server_up:
+                rn.ensure_server()
+                self._server_up = True
+            return rw.window(rn, slot)
+        except TmuxError as e:
+            self._server_up = False
+            log.info("warm slot %s on %s: no idle window: %s", slot.name, self.node, e.message)
+            return None
+
+    def _windows(self, rn: RemoteNode) -> None:
+        """Windows for the ready slots that have none (the node's server was not up, or one was closed by hand)."""
+        with self._lock:
+            missing = [s for s in self.ready if s.name not in self.windows]
+        for slot in missing:
+            made = self._window(rn, slot)
+            if made is None:
+                return
+            with self._lock:
+                keep = slot in self.ready  # not claimed meanwhile
+                if keep:
+                    self.windows[slot.name] = made
+            if not keep:
+                rn.kill_window(made.window_id)
+
+    def _drop(self, rn: RemoteNode, slot: rw.NodeSlot) -> None:
+        with self._lock:
+            window = self.windows.pop(slot.name, None)
+        if window is not None:
+            rn.kill_window(window.window_id)
+        with self.node_lock():
+            rw.drop(rn, self.repo, slot)
+
     def claim(self, rec: SessionRecord, base: str, setup: list[str] | None) -> Claimed | None:
-        """(A spawn thread.) ``rec`` — fresh, placed on this node — takes a slot reset to ``base``; False: none is
-        ready, or it has a branch or worktree of its own (then the spawn makes one the cold way). A node's slot has
-        no window ready: the agent's window is made by the spawn, on the node."""
+        """(A spawn thread.) ``rec`` — fresh, placed on this node — takes a slot reset to ``base``, and the slot's
+        idle window on the node (the spawn starts the agent there: ``RemoteNode.respawn``, one round trip); None:
+        none is ready, or it has a branch or worktree of its own (then the spawn makes one the cold way)."""
         if rec.attempt or gitb.branch_exists(self.repo, rec.branch):
             return None  # its own branch is pushed to the node by the cold path
         with self._lock:
             if not self.ready:
                 return None
             slot = self.ready.pop(0)
+            window = self.windows.pop(slot.name, None)
         t0 = time.perf_counter()
         try:
             rn = self.remote()
@@ -167,6 +221,8 @@ class NodeWarm:
         except CortexError as e:
             log.warning("warm slot %s on %s for %s: %s (starting it cold)", slot.name, self.node, rec.name, e.message)
             try:
+                if window is not None:
+                    self.remote().kill_window(window.window_id)
                 with self.node_lock():
                     rw.undo_claim(self.remote(), self.repo, slot, rec.branch)
             except CortexError as again:  # the link is down: the next supervisor's scan drops the slot
@@ -176,15 +232,17 @@ class NodeWarm:
         if not taken:
             with self._lock:
                 self.ready.insert(0, slot)  # untouched: the session had a worktree of its own there
+                if window is not None:
+                    self.windows[slot.name] = window
             return None
         rec.base_commit = base
         rec.worktree = str(rn.worktree_path(rec.slug))
         if self.setup and list(setup or []) == self.setup and base == slot.head:
             rec.setup_done = True
         self.claimed += 1
-        self._post(rec.name, action="claimed", slot=slot.name, ms=_ms(t0))
+        self._post(rec.name, action="claimed", slot=slot.name, ms=_ms(t0), window=window is not None)
         self.kick()
-        return Claimed(slot.name, None)
+        return Claimed(slot.name, window)
 
     # ------------------------------------------------------------------ the loop
     def kick(self) -> None:
@@ -214,7 +272,7 @@ class NodeWarm:
     def status(self) -> dict[str, Any]:
         with self._lock:
             return {"ready": len(self.ready), "wanted": self.count, "claimed": self.claimed, "base": self.at_base,
-                    "broken": self.broken, "error": self.error}
+                    "broken": self.broken, "error": self.error, "windows": len(self.windows)}
 
 
 class _SetupFailed(Exception):

@@ -148,7 +148,7 @@ class WarmSlots:
             return
         names = {d.name for d in slots}
         for w in self.tmux.list_windows():
-            if not w.warm:
+            if not w.warm or "/" in w.warm:  # (``<node>/<slot>``: an ssh node's on a shared server, not ours)
                 continue
             if w.warm in names and not w.dead and w.instance == (self.tmux.instance or "") \
                     and w.warm not in self.windows:
