@@ -14,6 +14,8 @@ from pathlib import Path
 from conftest import wait_until
 from engine_helpers import cli, revive_layout, status_json
 
+from cortex_tui.engine.events import Event
+
 
 def _kill9(pid: int) -> None:
     os.kill(pid, signal.SIGKILL)
@@ -228,3 +230,46 @@ def test_tmux_server_gone_is_said_and_up_restarts_the_failed_then_their_dependen
     assert states() == dict.fromkeys(["done", "slow", "after"], "finished")
     for name in ("done", "slow", "after"):
         assert git(git_repo, "log", "--format=%s", f"main..cortex/srv/{name}").split("\n")[0] == f"{name} work"
+
+
+VERDICT = VERIFY_FAILS.replace('"touch verify-started; sleep 3; exit 1"', '"exit 1"')
+
+
+def test_a_verify_verdict_is_on_disk_when_it_is_announced(git_repo: Path, tmp_path: Path) -> None:
+    """state.json is written off the loop (engine/state_writer.py), but the review desk awaits its saves: when
+    the verdict's ``review`` event is published, state.json already holds it (a kill -9 from then on loses it
+    not)."""
+    from engine_helpers import make_sup, run_to_end
+
+    sup = make_sup(git_repo, VERDICT, tmp_path)
+    on_disk: list[dict[str, object]] = []
+
+    def look(ev: Event) -> None:
+        if ev.kind == "review" and ev.session == "work" and "verify" in ev.data:
+            on_disk.append(json.loads(sup.store.state_path.read_text())["sessions"]["work"])
+
+    sup.subscribe(look)
+    run_to_end(sup, timeout=90)
+    assert on_disk, "no review event"
+    assert on_disk[0]["review_due"] is False and on_disk[0]["verify_exit"] == 1
+
+
+def test_kill9_right_after_a_verdict_recovers_it(git_repo: Path, tmp_path: Path) -> None:
+    layout = tmp_path / "vk.toml"
+    layout.write_text(VERDICT)
+    cli("up", str(layout), "--repo", str(git_repo), "--detach")
+    pid = _daemon_pid(git_repo, "vk")
+
+    def verdict() -> bool:
+        r = cli("review", "list", "--repo", str(git_repo), "--json", check=False)
+        return r.returncode == 0 and any(e.get("verify") for e in json.loads(r.stdout or "[]"))
+
+    wait_until(verdict, timeout=60, what="the verify verdict")
+    _kill9(pid)
+    rep = tmp_path / "rep.json"
+    r = cli("run", str(layout), "--repo", str(git_repo), "--headless", "--report", str(rep), check=False, timeout=90)
+    assert r.returncode == 1, r.stderr  # the failed verify is still the run's outcome
+    data = json.loads(rep.read_text())
+    assert data["sessions"][0]["verify"]["exit_code"] == 1 and "verify failed" in data["reason"]
+    listed = json.loads(cli("review", "list", "--repo", str(git_repo), "--json").stdout)
+    assert [e["session"] for e in listed] == ["work"] and listed[0]["verify"]["exit_code"] == 1

@@ -1,9 +1,12 @@
 """Writing the run down: each event appended to ``events.jsonl`` then published, ``state.json`` and
 ``status.md`` saved (throttled), and what a disk that cannot take them means.
 
-A state change saves at most every 0.25 s; CPU/RSS samples alone at most every :data:`STATS_SAVE_S`. A
-:class:`~cortex_tui.errors.DiskError` (full disk, read-only) is kept in :attr:`Journal.fatal` and stops
-supervising through ``on_fatal`` — the sessions keep running in tmux, the next start re-attaches.
+A state change saves at most every 0.25 s; CPU/RSS samples alone at most every :data:`STATS_SAVE_S`. Such a
+save is serialised on the loop and written by a thread (engine/state_writer.py); a forced save
+(``save(force=True)``: spawn placements, verdicts, start, shutdown) is written before it returns, and
+:meth:`Journal.save_durable` awaits one without blocking the loop. A :class:`~cortex_tui.errors.DiskError`
+(full disk, read-only) is kept in :attr:`Journal.fatal` and stops supervising through ``on_fatal`` — the
+sessions keep running in tmux, the next start re-attaches.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from typing import Any
 from cortex_tui.engine.clock import Clock
 from cortex_tui.engine.event_sync import EventSync
 from cortex_tui.engine.events import EPHEMERAL_KINDS, EventBus, EventKind
+from cortex_tui.engine.state_writer import Snapshot, StateWriter
 from cortex_tui.errors import DiskError
 from cortex_tui.model.state import RunState
-from cortex_tui.store.files import RunStore, atomic_write
+from cortex_tui.store.files import RunStore
 from cortex_tui.store.status import render_status_md
 
 log = logging.getLogger("cortex_tui.engine")
@@ -49,10 +53,15 @@ class Journal:
         self.last_save = 0.0
         self.fatal: DiskError | None = None
         """Why supervision stopped early: the run's files could not be written."""
-        self.after_save: Callable[[RunState], None] | None = None
-        """Called after each successful save (log rotation: the saved offsets are durable now)."""
+        self.after_save: Callable[[RunState], Callable[[], None] | None] | None = None
+        """Called on the loop as each save's snapshot is taken; what it returns runs on the loop once that
+        snapshot is on disk (log rotation: the offsets it holds are durable then, not the live ones)."""
         self.sync = EventSync(store.events_path, self.disk_failed)
         """events.jsonl's fsync, off the loop (each append is one write on the loop: engine/event_sync.py)."""
+        self.writer = StateWriter(store.state_path, status_path, on_durable=self._durable, on_error=self.disk_failed)
+        """state.json and status.md written off the loop, newest first (engine/state_writer.py)."""
+        self._seq = 0
+        self._durable_seq = 0
 
     def mark_dirty(self) -> None:
         self.dirty = True
@@ -81,23 +90,62 @@ class Journal:
         self.on_fatal()
 
     def save(self, force: bool = False) -> None:
-        state = self.state()
-        if state is None:
+        """Save the state (throttled unless ``force``). Forced or without a running loop: on disk when this
+        returns; otherwise written by the writer thread soon."""
+        snap = self._snapshot(force)
+        if snap is None:
             return
-        mono = self.clock.monotonic()
+        loop = None
         if not force:
-            if self.dirty and mono - self.last_save < DIRTY_SAVE_S:
-                return
-            if not self.dirty and not (self.stats_dirty and mono - self.last_save >= STATS_SAVE_S):
-                return
-        self.dirty = False
-        self.stats_dirty = False
-        self.last_save = mono
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                pass
+        if loop is not None:
+            self.writer.submit(snap, loop)
+            return
         try:
-            self.store.save(state)
-            atomic_write(self.status_path, render_status_md(state))
+            written = self.writer.write_now(snap)
         except DiskError as e:
             self.disk_failed(e)
             return
-        if self.after_save is not None:
-            self.after_save(state)
+        if written:
+            self._durable(snap)
+
+    async def save_durable(self) -> None:
+        """(The loop.) A forced save that does not block the loop: returns once it is on disk (or failed:
+        :meth:`disk_failed` ran)."""
+        snap = self._snapshot(True)
+        if snap is None:
+            return
+        self.writer.submit(snap, asyncio.get_running_loop())
+        await self.writer.durable(snap.seq)
+
+    def close(self) -> None:
+        """(Off the loop, at the end.) The writer thread stops (a save still waiting is written first)."""
+        self.writer.close()
+
+    def _snapshot(self, force: bool) -> Snapshot | None:
+        state = self.state()
+        if state is None:
+            return None
+        mono = self.clock.monotonic()
+        if not force:
+            if self.dirty and mono - self.last_save < DIRTY_SAVE_S:
+                return None
+            if not self.dirty and not (self.stats_dirty and mono - self.last_save >= STATS_SAVE_S):
+                return None
+        self.dirty = False
+        self.stats_dirty = False
+        self.last_save = mono
+        self._seq += 1
+        after = self.after_save(state) if self.after_save is not None else None
+        return Snapshot(self._seq, self.store.dump(state), render_status_md(state), after)
+
+    def _durable(self, snap: Snapshot) -> None:
+        """(The loop.) ``snap`` is on disk: its ``after`` runs unless a newer snapshot's ran already."""
+        if snap.seq <= self._durable_seq:
+            return
+        self._durable_seq = snap.seq
+        if snap.after is not None:
+            snap.after()

@@ -7,6 +7,7 @@ import errno
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 from cortex_tui.model.state import RunState, SessionRecord
 from cortex_tui.store import events
@@ -14,6 +15,14 @@ from cortex_tui.store.logs import LOG_MAX, LogIndex, read_index, rotate
 
 CHECK_S = 5.0
 """Log sizes are looked at this often (one stat per live session)."""
+
+
+class SavedLog(NamedTuple):
+    """A session's log as one save of the state holds it."""
+
+    slug: str
+    attempt: int
+    log_offset: int
 
 
 class LogRotator:
@@ -32,11 +41,16 @@ class LogRotator:
         self._index: dict[Path, LogIndex] = {}
         """Each log's index as this rotator last read or wrote it (only the run's supervisor rotates)."""
 
-    def after_save(self, state: RunState) -> None:
-        self.saved(state.sessions.values())
+    def after_save(self, state: RunState) -> Callable[[], None] | None:
+        """(At a save's snapshot.) What to run once that save is on disk: rotate up to the offsets it holds
+        (the live ones may be newer than any saved state by then). None when no rotation is due."""
+        if self.log_max <= 0 or time.monotonic() - self._checked < CHECK_S:
+            return None
+        logs = [SavedLog(r.slug, r.attempt, r.log_offset) for r in state.sessions.values()]
+        return lambda: self.saved(logs)
 
-    def saved(self, records: Iterable[SessionRecord]) -> None:
-        """``records`` as they were just saved (their ``log_offset`` is durable)."""
+    def saved(self, records: Iterable[SessionRecord | SavedLog]) -> None:
+        """``records`` as they were saved (their ``log_offset`` is durable)."""
         if self.log_max <= 0:
             return
         now = time.monotonic()

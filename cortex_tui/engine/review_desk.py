@@ -14,7 +14,7 @@ makes them); only "request changes" needs the supervisor, to type into the agent
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +50,7 @@ class ReviewDesk:
 
     def __init__(self, *, repo: Path, state_dir: Path, run: str, bus: EventBus, emit: Emit, send: Send | None,
                  state: Callable[[], RunState] | None = None, node_for: Callable[[Any], Node] | None = None,
-                 save: Callable[[], None] | None = None,
+                 save: Callable[[], Awaitable[None]] | None = None,
                  run_spec: Callable[[], RunSpec | None] = lambda: None) -> None:
         self.repo = repo
         self.state_dir = state_dir
@@ -104,8 +104,8 @@ class ReviewDesk:
                 self.emit("fetched", rec.name, node=rec.node, head=rec.head_commit)
             except CortexError as e:
                 self.emit("fetch_error", rec.name, error=e.message)
-        save = self.save
-        save()
+        save = self.save  # (a forced save, awaited: on disk before anything reads what it holds, off the loop)
+        await save()
         try:
             # worktrees of polled nodes are not on this machine: their verify runs on the node, after queueing
             entry = await asyncio.to_thread(on_session_finished, self.repo, self.state_dir, self.run, rec.name,
@@ -120,7 +120,7 @@ class ReviewDesk:
             return None
         rec.review_due = False
         rec.verify_exit = None if entry.verify is None else entry.verify.exit_code  # dependents wait on it
-        save()
+        await save()  # the verdict is on disk before it is announced
         v = entry.verify
         self.bus.publish(self.bus.make(
             "review", rec.name, status=entry.status, conflicts=entry.conflicts,

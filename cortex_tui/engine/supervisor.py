@@ -164,7 +164,7 @@ class Supervisor:
         self.review_enabled = True
         self.review = ReviewDesk(repo=self.repo, state_dir=self.state_dir, run=self.run_id, bus=self.bus,
                                  emit=self._emit, send=self.send, state=lambda: self.state, node_for=self.node_for,
-                                 save=lambda: self._save(force=True), run_spec=lambda: self.layout.run)
+                                 save=self.journal.save_durable, run_spec=lambda: self.layout.run)
         """Review commands (approve, reject, request_changes, reverify, choose_winner) for every front end."""
         self.reviews = ReviewRuns(desk=self.review, tasks=self._review_tasks, runtimes=self.rt, emit=self._emit,
                                   repo=self.repo, state_dir=self.state_dir, state=lambda: self.state,
@@ -273,6 +273,7 @@ class Supervisor:
         await self.review.gate.aclose()
         self._save(force=True)
         await asyncio.to_thread(self.journal.sync.close)  # events.jsonl's last appends synced (engine/event_sync.py)
+        await asyncio.to_thread(self.journal.close)  # the state writer's thread ends (engine/state_writer.py)
         if self._observers is not None:  # pending notifications go out (bounded) before the lock is released
             await self._observers.close()
             self._observers = None

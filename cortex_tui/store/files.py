@@ -115,8 +115,13 @@ class RunStore:
             ) from None
 
     def save(self, state: RunState) -> None:
+        atomic_write(self.state_path, self.dump(state))
+
+    @staticmethod
+    def dump(state: RunState) -> str:
+        """state.json's text for ``state`` (stamped now)."""
         state.updated_at = time.time()
-        atomic_write(self.state_path, state.model_dump_json(indent=1))
+        return state.model_dump_json(indent=1)
 
     # events --------------------------------------------------------------
     def append_event(self, event: Event, *, fsync: bool = True) -> None:
