@@ -7,7 +7,10 @@ anything) and ``python -S -c pass`` (the bare interpreter, without site: what no
 * live: N sim sessions running under a supervisor that serves its API (answered from the API socket);
 * files: the same run once its supervisor is gone (state.json and review.json read);
 * full CLI: the same command through the whole command line (``--debug status --json``: the path every
-  ``status --json`` took before, typer and every model imported) — for comparison.
+  ``status --json`` took before, typer and every model imported) — for comparison;
+* models: the run's files read with the state and review models (``status_fast.status_data``, the API not
+  asked) — what the files path cost before ``cli/status_plain.py``, and what it still costs for a state file
+  that reader declines (an older version's, a corrupt one).
 
 Each call is a new process (``python -m cortex_tui.cli …``), as a script or a tmux status line runs it.
 Reported: p50 / max wall time per call and p50 minus the floor's p50 (what status itself costs).
@@ -30,6 +33,13 @@ from cortex_tui.api.server import ApiServer
 from cortex_tui.engine.supervisor import Supervisor
 from cortex_tui.layout import parse_layout
 
+MODELS = """
+import json, sys
+from pathlib import Path
+from cortex_tui.cli.status_fast import status_data
+sys.stdout.write(json.dumps(status_data(Path(sys.argv[1]), None, None, ask_api=False), indent=2, default=str) + "\\n")
+"""
+
 
 def timed(argv: list[str]) -> float:
     t0 = time.perf_counter()
@@ -41,19 +51,21 @@ def timed(argv: list[str]) -> float:
 
 def series(repo: Path, samples: int) -> dict[str, list[float]]:
     """Floor, status --json and the full CLI, interleaved (the machine's load moves all three alike)."""
-    out: dict[str, list[float]] = {"floor": [], "floor_S": [], "status": [], "full": []}
+    out: dict[str, list[float]] = {"floor": [], "floor_S": [], "status": [], "models": [], "full": []}
     cmd = [sys.executable, "-m", "cortex_tui.cli"]
+    models = [sys.executable, "-c", MODELS, str(repo)]
     for _ in range(samples):
         out["floor"].append(timed([sys.executable, "-c", "pass"]))
         out["floor_S"].append(timed([sys.executable, "-S", "-c", "pass"]))
         out["status"].append(timed([*cmd, "status", "--repo", str(repo), "--json"]))
+        out["models"].append(timed(models))
         out["full"].append(timed([*cmd, "--debug", "status", "--repo", str(repo), "--json"]))
     return out
 
 
 def report(label: str, res: dict[str, list[float]]) -> None:
     fl = pct(res["floor"], 50)
-    for key, name in (("status", "status --json"), ("full", "full CLI")):
+    for key, name in (("status", "status --json"), ("models", "files, models"), ("full", "full CLI")):
         xs = res[key]
         print(f"{label:<6} {name:<14} p50 {pct(xs, 50) * 1000:6.0f} ms  max {max(xs) * 1000:6.0f} ms  "
               f"→ {(pct(xs, 50) - fl) * 1000:5.0f} ms over the floor ({pct(xs, 50) / fl:4.1f}×)")

@@ -10,9 +10,12 @@ Where the data comes from:
 
 * a live supervisor serving the run's API socket: ``GET /v1/status`` (its in-memory state, the freshest;
   stdlib socket and json only — no pydantic at all);
-* otherwise (no supervisor, no API, an API too slow to answer): ``state.json`` read with the state model and
-  ``review.json`` with the review models — not the layout (budgets are kept in each session's record; a state
-  file of an older version without them has its layout parsed) and not the review library.
+* otherwise (no supervisor, no API, an API too slow to answer): ``state.json`` and ``review.json`` read with
+  the stdlib too (``cli/status_plain.py``: checked against tables of the models' fields, no pydantic);
+* when that reader is not sure the models would read the files as they are (a value they would coerce or
+  refuse, a corrupt file, a state file of an older version without per-session budgets): ``state.json`` read
+  with the state model and ``review.json`` with the review models (:func:`status_data`) — the layout only for
+  that older state file, never the review library; a file they refuse is the full CLI's error to print.
 """
 
 from __future__ import annotations
@@ -62,11 +65,21 @@ def run_fast(argv: list[str]) -> bool:
     opts = parse(argv)
     if opts is None:
         return False
+    data: dict[str, Any] | None = None
+    asked = False
     try:
-        data, asked = live_status(opts.get("repo", "."), opts.get("state_dir"), opts.get("run"))
+        found = find_run(opts.get("repo", "."), opts.get("state_dir"), opts.get("run"))
+        if found is not None:
+            run_dir, alive = found
+            if alive:
+                data, asked = from_api(Path(run_dir)), True
+            if data is None:  # no supervisor, or one whose loop did not answer: its files, without the models
+                from cortex_tui.cli import status_plain
+
+                data = status_plain.from_files(run_dir, alive)
     except OSError:
-        data, asked = None, False
-    if data is None:  # no live supervisor that answered: the run's files, with their models
+        data = None
+    if data is None:  # the files with their models (an older or odd state file; or to say what is wrong)
         from cortex_tui.errors import CortexError
 
         try:
@@ -78,17 +91,16 @@ def run_fast(argv: list[str]) -> bool:
     return True
 
 
-def live_status(repo: str, state_dir: str | None, run: str | None) -> tuple[dict[str, Any] | None, bool]:
-    """The live supervisor's answer with the stdlib only (os, fcntl, socket, json: no other cortex_tui module):
-    find the run as :func:`status_data` does, see its lock held, ask its API; and whether the API was asked.
-    None for anything else (no run, no supervisor, no socket, a slow or older API, a linked worktree's ``.git``
-    file…): the caller reads the files the usual way, which also raises the usual errors."""
+def find_run(repo: str, state_dir: str | None, run: str | None) -> tuple[str, bool] | None:
+    """The run's directory as :func:`status_data` finds it, and whether a supervisor holds its lock; None when
+    git must find the repository (a linked worktree's ``.git`` file…) or there is no such run (the caller reads
+    the files the usual way, which also raises the usual errors)."""
     if state_dir is not None:
         sd = os.path.realpath(state_dir)
     else:
         d = _plain_repo_root(repo)
         if d is None:
-            return None, False
+            return None
         sd = os.path.join(d, "coordination")
     runs_dir = os.path.join(sd, "runs")
     if run is None:  # list_runs(): the run whose state.json changed last (ties: by name)
@@ -98,12 +110,12 @@ def live_status(repo: str, state_dir: str | None, run: str | None) -> tuple[dict
             if entry.is_dir() and os.path.exists(state):
                 found.append((os.stat(state).st_mtime, entry.name))
         if not found:
-            return None, False
+            return None
         run = max(found)[1]
     run_dir = os.path.join(runs_dir, run)
-    if not os.path.exists(os.path.join(run_dir, "state.json")) or not _locked(os.path.join(run_dir, "supervisor.lock")):
-        return None, False
-    return from_api(Path(run_dir)), True
+    if not os.path.exists(os.path.join(run_dir, "state.json")):
+        return None
+    return run_dir, _locked(os.path.join(run_dir, "supervisor.lock"))
 
 
 def _locked(path: str) -> bool:
@@ -155,7 +167,7 @@ def repo_root(path: Path) -> Path:
 
 def status_data(repo: Path, state_dir: Path | None, run: str | None, *, ask_api: bool = True) -> dict[str, Any]:
     """What ``status --json`` prints (the live supervisor's answer, else the run's files; ``ask_api`` False:
-    :func:`live_status` asked it already and had no answer)."""
+    :func:`run_fast` asked it already and had no answer)."""
     from cortex_tui.errors import StateError
     from cortex_tui.store.files import RunStore, list_runs
 
