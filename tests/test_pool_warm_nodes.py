@@ -75,6 +75,9 @@ def test_node_slots_are_made_refreshed_claimed_exactly_adopted_and_swept(sshd: S
         assert git(wt, "rev-parse", "--abbrev-ref", "HEAD").strip() == "cortex/r/t" and head(wt) == bases[1]
         assert rec.setup_done and rec.base_commit == bases[1] and (wt / ".built").exists()
         bare = Path(str(rn.bare_repo(git_repo)))
+        listed = git(bare, "worktree", "list", "--porcelain")
+        assert f"worktree {wt}\n" in listed and f"worktree {slots[0]}\n" not in listed  # git knows where it went
+        assert not git(wt, "status", "--porcelain").strip()
         taken = wt.name
         assert f"cortex-warm/r/{slots[0].name}" not in git(bare, "branch", "--list")  # its warm branch went
 
@@ -279,6 +282,25 @@ def test_the_next_supervisor_takes_up_node_warm_windows_closes_stale_ones_and_le
         rec = SessionRecord(name="t", slug="t", agent="sim", branch="cortex/r/t", worktree=str(git_repo / "x/t"))
         got = again.claim(rec, base, [])
         assert got is not None and got.window is not None and got.window.window_id == wb.window_id
+    finally:
+        rn.kill_server()
+        rn.transport.close()
+
+
+def test_what_a_setup_leaves_unignored_is_cleaned_before_a_slot_is_handed_out(sshd: SshServer, git_repo: Path) -> None:
+    base = ignore_built(git_repo)
+    spec = NodeSpec(name="box1", ssh_options=[f"UserKnownHostsFile={sshd.known_hosts}"], **sshd.node_kwargs())
+    rn = make_remote_node(spec, "r", "cortex-r-warmclean")
+    setup = ["echo built >> .built", "echo junk > junk.txt"]
+    nw = NodeWarm(node="box1", remote=lambda: rn, repo=git_repo, run="r", count=1, base_commit=lambda: base,
+                  emit=lambda *a, **k: None, setup=setup, env={}, checkout=None)
+    try:
+        nw.fill()
+        rec = SessionRecord(name="t", slug="t", agent="sim", branch="cortex/r/t", worktree=str(git_repo / "x/t"))
+        assert nw.claim(rec, base, setup)  # at the slot's commit: renamed and moved, no checkout
+        wt = Path(rec.worktree)
+        assert (wt / ".built").exists() and not (wt / "junk.txt").exists()  # ignored output kept, the rest gone
+        assert rec.setup_done and git(wt, "rev-parse", "--abbrev-ref", "HEAD").strip() == "cortex/r/t"
     finally:
         rn.kill_server()
         rn.transport.close()

@@ -34,14 +34,16 @@ _CHECK = (
 _SCAN = ('bare=$1 root=$2 BR=$3 want=$4; ' + _CHECK + '[ -d "$root" ] || exit 0; for d in "$root"/w-*; do '
          '[ -d "$d" ] || continue; n=${d##*/}; ok=0; if check "$d"; then ok=1; '
          'if [ -n "$want" ] && [ "$(cat "$d.setup.json" 2>/dev/null)" != "$want" ]; then ok=0; fi; fi; '
-         'if [ $ok = 1 ]; then echo "ok $n $(git -C "$d" rev-parse HEAD)"; else '
+         'if [ $ok = 1 ] && git -C "$d" clean -q -f -d; then echo "ok $n $(git -C "$d" rev-parse HEAD)"; else '
          'git -C "$bare" worktree remove --force "$d" >/dev/null 2>&1; git -C "$bare" branch -q -D "$BR/$n" '
          '>/dev/null 2>&1; rm -f "$d.setup.json"; echo "dropped $n"; fi; done')
 """Slots an earlier supervisor left: ``ok <slot> <head>`` for each plain one, ``dropped <slot>`` for the others."""
 _BARE = '[ -d "$1" ] || git init --bare --quiet "$1" >&2 || exit 3'
 _MAKE = 'mkdir -p "$(dirname "$2")" && git -C "$1" worktree add --quiet -b "$3" "$2" "$4"'
-_REFRESH = 'rm -f "$1.setup.json" && git -C "$1" reset --quiet --hard "$2"'
-_MARK = 'printf %s "$2" > "$1.setup.json"'
+_REFRESH = 'rm -f "$1.setup.json" && git -C "$1" reset --quiet --hard "$2" && git -C "$1" clean -q -f -d'
+_MARK = 'git -C "$1" clean -q -f -d && printf %s "$2" > "$1.setup.json"'
+"""After the setup ran in a slot: what it left that is not ignored goes (ignored files stay: what it built), then
+the record of which setup it was. A slot is clean from then on (:data:`_TAKE` relies on it)."""
 _DROP = ('git -C "$1" worktree remove --force "$2" >/dev/null 2>&1; git -C "$1" branch -q -D "$3" >/dev/null 2>&1; '
          'rm -f "$2.setup.json"; exit 0')
 _CLAIM = ('bare=$1 slot=$2 branch=$3 base=$4 wt=$5 warm=$6; if [ -e "$wt" ]; then echo exists; exit 0; fi; '
@@ -49,6 +51,20 @@ _CLAIM = ('bare=$1 slot=$2 branch=$3 base=$4 wt=$5 warm=$6; if [ -e "$wt" ]; the
           'git -C "$slot" checkout -q -f -B "$branch" "$base" && git -C "$slot" clean -q -f -d && '
           'mkdir -p "$(dirname "$wt")" && git -C "$bare" worktree move "$slot" "$wt" || exit 3; '
           'rm -f "$slot.setup.json"; git -C "$bare" branch -q -D "$warm" >/dev/null 2>&1; echo ok')
+_TAKE = ('bare=$1 slot=$2 branch=$3 wt=$4 warm=$5; if [ -e "$wt" ]; then echo exists; exit 0; fi; '
+         'git -C "$slot" branch -m "$warm" "$branch" 2>/dev/null || { git -C "$bare" rev-parse -q --verify '
+         '"refs/heads/$branch" >/dev/null && { echo exists; exit 0; }; exit 3; }; '
+         '[ -d "${wt%/*}" ] || mkdir -p "${wt%/*}" || exit 3; moved=0; '
+         'if read -r link < "$slot/.git" && [ "${link#gitdir: /}" != "$link" ]; then admin=${link#gitdir: }; '
+         'if read -r back < "$admin/gitdir" && [ "$back" = "$slot/.git" ] && [ ! -e "$admin/locked" ] && '
+         'mv "$slot" "$wt"; then if printf "%s\n" "$wt/.git" > "$admin/gitdir.tmp" && '
+         'mv -f "$admin/gitdir.tmp" "$admin/gitdir"; then moved=1; else mv "$wt" "$slot"; fi; fi; fi; '
+         '[ $moved = 1 ] || git -C "$bare" worktree move "$slot" "$wt" || exit 3; rm -f "$slot.setup.json"; echo ok')
+"""The claim of a slot at the commit the task starts from (what the refill made it, clean since — nothing works in
+a slot): its branch renamed (``git branch -m``, which refuses one that exists: then ``exists``), then the
+directory moved to the task's worktree path and git's link to it rewritten (what ``git worktree move`` does for
+plain absolute links; git moves it when they are not). Like :func:`cortex_tui.backends.git.take_worktree` on this
+machine: no checkout, no ``clean`` — three process starts where :data:`_CLAIM` has eight."""
 _SWEEP = ('bare=$1 root=$2 BR=$3 tip=$4 dry=$5; ' + _CHECK + '[ -d "$bare" ] || exit 0; '
           'if [ -d "$root" ]; then for d in "$root"/w-*; do [ -d "$d" ] || continue; n=${d##*/}; '
           'if ! check "$d"; then echo "kept $n $why"; continue; fi; '
@@ -177,9 +193,13 @@ def undo_claim(rn: RemoteNode, local_repo: Path, slot: NodeSlot, branch: str) ->
 
 def claim(rn: RemoteNode, local_repo: Path, slot: NodeSlot, *, branch: str, base: str, slug: str) -> bool:
     """``slot`` becomes the session's worktree on ``branch`` at ``base`` (on the node already); False: the session
-    has a worktree or branch of its own there (it is not fresh: the cold path re-uses them)."""
-    out = _sh(rn, f"cannot hand warm slot {slot.name} out", _CLAIM, str(rn.bare_repo(local_repo)), str(slot.path),
-              branch, base, str(rn.worktree_path(slug)), branch_of(rn.run_id, slot.name))
+    has a worktree or branch of its own there (it is not fresh: the cold path re-uses them). A slot at ``base`` is
+    renamed and moved (:data:`_TAKE`); one at another commit is reset to it first (:data:`_CLAIM`)."""
+    bare, wt, warm = str(rn.bare_repo(local_repo)), str(rn.worktree_path(slug)), branch_of(rn.run_id, slot.name)
+    if slot.head == base:
+        out = _sh(rn, f"cannot hand warm slot {slot.name} out", _TAKE, bare, str(slot.path), branch, wt, warm)
+    else:
+        out = _sh(rn, f"cannot hand warm slot {slot.name} out", _CLAIM, bare, str(slot.path), branch, base, wt, warm)
     return out.strip().endswith("ok")
 
 
