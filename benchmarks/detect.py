@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import sys
 import tempfile
@@ -53,7 +54,30 @@ HOOKED = ("claude-code", "codex", "gemini", "opencode")
 state's lag behind that file's last write before the state landed."""
 
 
-def one(agent: str, root: Path, i: int) -> dict[str, float]:
+def _timeline(got: dict[str, float], seen: list[Event], events: Path | None, since: float) -> list[tuple[float, str]]:
+    """``--trace``: what happened after ``since`` (the fake's tool-call answer), in order — the benchmark's own
+    marks, the supervisor's state events, and every line the agent's hook/plugin wrote to the events file."""
+    rows = [(t, f"bench {k}") for k, t in got.items()]
+    rows += [(e.ts, f"state {e.data.get('state')}") for e in seen if e.kind == "state"]
+    if events is not None and events.exists():
+        for raw in events.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                ev = json.loads(raw)
+            except ValueError:
+                continue
+            if not isinstance(ev, dict) or not isinstance(ev.get("ts"), int | float):
+                continue
+            p = ev.get("payload") if isinstance(ev.get("payload"), dict) else {}
+            part = p.get("part") if isinstance(p.get("part"), dict) else {}
+            what = " ".join(str(x) for x in (ev.get("event"), part.get("type"), part.get("reason"),
+                                             (part.get("state") or {}).get("status") if isinstance(part.get("state"), dict) else None,
+                                             (p.get("status") or {}).get("type") if isinstance(p.get("status"), dict) else None)
+                            if x)
+            rows.append((float(ev["ts"]), f"line  {what}"))
+    return sorted((t, w) for t, w in rows if t >= since - 0.001)
+
+
+def one(agent: str, root: Path, i: int, trace: bool = False) -> dict[str, float]:
     d = DRIVERS[agent]
     repo = make_repo(root / f"{agent}-{i}" / "repo")
     tmp = root / f"{agent}-{i}"
@@ -111,6 +135,10 @@ def one(agent: str, root: Path, i: int) -> dict[str, float]:
         await w
         answered = getattr(api, "answered_at", [])
         got["api_tool"], got["api_done"] = answered[0], answered[-1]
+        if trace:
+            events_file = sup.store.events_file(sup.state.sessions[NAME].slug)
+            for t, what in _timeline(got, seen, events_file, got["api_tool"]):
+                print(f"  {agent} #{i} {(t - got['api_done']) * 1000:+9.0f} ms  {what}")
         await finish(sup)
 
     # aider makes no second model request after an approved command (it asks whether to add the output, then is
@@ -136,6 +164,9 @@ def main() -> None:
     ap.add_argument("--agents", default="claude-code,codex,gemini,opencode,aider")
     ap.add_argument("--samples", type=int, default=2)
     ap.add_argument("--verbose", action="store_true", help="print the whole failure (the screen) of a failed sample")
+    ap.add_argument("--trace", action="store_true",
+                    help="per sample, the timeline from the tool call on (ms relative to the turn's last API byte): "
+                         "the benchmark's marks, the states, the agent's events-file lines")
     args = ap.parse_args()
     root = isolate()
     print(f"detection latency, {args.samples} sample(s) per agent (ms; p50; floor = the agent's own screen)")
@@ -150,7 +181,7 @@ def main() -> None:
             runs = []
             for i in range(args.samples):
                 try:
-                    runs.append(one(agent, Path(tempfile.mkdtemp(dir=root)), i))
+                    runs.append(one(agent, Path(tempfile.mkdtemp(dir=root)), i, args.trace))
                 except AssertionError as e:
                     print(f"{agent:<12} sample {i} failed: {str(e) if args.verbose else str(e).splitlines()[0]}")
             if not runs:

@@ -39,11 +39,26 @@ def test_env_loads_the_plugin_and_keeps_the_users_config_content(tmp_path: Path)
     _, env = _adapter(tmp_path, permission_mode="ask", env={"OPENCODE_CONFIG_CONTENT": user})
     cfg = json.loads(env["OPENCODE_CONFIG_CONTENT"])
     plugin = tmp_path / "session" / "cortex-opencode-plugin.js"
-    assert cfg == {"plugin": ["file:///mine.js", plugin.as_uri()], "share": "disabled"}
+    assert cfg == {"snapshot": False, "plugin": ["file:///mine.js", plugin.as_uri()], "share": "disabled"}
     assert "CortexEvents" in plugin.read_text() and env["CORTEX_OPENCODE_EVENTS"].endswith("events.jsonl")
     assert json.loads(env["OPENCODE_PERMISSION"])["bash"] == "ask"
     with pytest.raises(ValueError, match="permission_mode 'yolo' for opencode must be one of ask, allow"):
         _adapter(tmp_path / "x", permission_mode="yolo")
+
+
+def test_env_turns_opencodes_snapshots_off_unless_the_session_keeps_them(tmp_path: Path) -> None:
+    """OpenCode snapshots the worktree (git) before it records a step's end: off by default, so the turn's
+    end is recorded as soon as the model's answer is complete; a session's own ``snapshot`` key, or
+    ``CORTEX_OPENCODE_SNAPSHOT=1``, keeps OpenCode's choice."""
+    def cfg(env: dict[str, str], sub: str) -> dict[str, object]:
+        _, out = _adapter(tmp_path / sub, env=env)
+        got = json.loads(out["OPENCODE_CONFIG_CONTENT"])
+        assert isinstance(got, dict)
+        return got
+
+    assert cfg({}, "a")["snapshot"] is False
+    assert cfg({"OPENCODE_CONFIG_CONTENT": json.dumps({"snapshot": True})}, "b")["snapshot"] is True
+    assert "snapshot" not in cfg({"CORTEX_OPENCODE_SNAPSHOT": "1"}, "c")
 
 
 def test_recorded_denied_turn(tmp_path: Path) -> None:

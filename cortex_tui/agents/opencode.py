@@ -21,6 +21,12 @@ OpenCode's bus events to the session's events file (``source: "opencode"``):
   ``write``/``edit`` with a ``filePath`` outside the worktree → out_of_scope;
 * ``session.error`` → progress with the error text.
 
+OpenCode's own worktree snapshots are off in a supervised session (``"snapshot": false`` in the same
+``OPENCODE_CONFIG_CONTENT``; :func:`snapshots_kept`): it takes one (``git add`` over the whole worktree into a
+store of its own) before it records each step's ``step-finish``, which put the turn's end 240-390 ms after the
+answer was complete. ``CORTEX_OPENCODE_SNAPSHOT=1`` in the session's env, or a session
+``OPENCODE_CONFIG_CONTENT`` with its own ``snapshot``, keeps OpenCode's choice (and its ``/undo`` of files).
+
 The permission dialog is answered on the screen (``△ Permission required`` … ``Allow once   Allow always
 Reject``): ``Enter`` approves once only when the drawn choices start with ``Allow once`` (the cursor's
 place; otherwise nothing is sent and approve says why), ``Escape`` rejects.
@@ -111,7 +117,9 @@ class OpenCodeAdapter(AgentAdapter):
 
     def env(self, session: ResolvedSession, ctx: SpawnContext) -> dict[str, str]:
         """Our plugin (merged into the session's own ``OPENCODE_CONFIG_CONTENT`` if it sets one), the events
-        file it writes, no self-update; ``OPENCODE_PERMISSION`` from ``permission_mode``."""
+        file it writes, no self-update, OpenCode's snapshots off (:func:`snapshots_kept`: a session's own
+        ``snapshot`` key, or ``CORTEX_OPENCODE_SNAPSHOT=1``, keeps them); ``OPENCODE_PERMISSION`` from
+        ``permission_mode``."""
         base: dict[str, Any] = {}
         raw = session.env.get("OPENCODE_CONFIG_CONTENT")
         if raw:
@@ -123,7 +131,8 @@ class OpenCodeAdapter(AgentAdapter):
                 base = got
         plugins = [p for p in base.get("plugin") or [] if isinstance(p, str)]
         plugins.append((ctx.session_dir / PLUGIN_NAME).resolve().as_uri())
-        env = {"OPENCODE_CONFIG_CONTENT": json.dumps({**base, "plugin": plugins}),
+        ours: dict[str, Any] = {} if snapshots_kept(dict(session.env)) else {"snapshot": False}
+        env = {"OPENCODE_CONFIG_CONTENT": json.dumps({**ours, **base, "plugin": plugins}),
                "CORTEX_OPENCODE_EVENTS": str(ctx.events_file), "OPENCODE_DISABLE_AUTOUPDATE": "1"}
         if session.permission_mode:
             if session.permission_mode not in PERMISSIONS:
@@ -261,6 +270,20 @@ class OpenCodeAdapter(AgentAdapter):
         if kind == "error":
             return [AgentSignal("progress", text=f"error: {event.get('error')}")]
         return super().interpret_event(event)
+
+
+def snapshots_kept(env: dict[str, str]) -> bool:
+    """Whether a supervised session keeps OpenCode's own snapshots (``CORTEX_OPENCODE_SNAPSHOT=1`` in its env).
+
+    OpenCode (1.18.33) snapshots the whole worktree into a git store of its own (``git add`` + ``write-tree``
+    over every file) at the start of each model step and again at its end *before* it records the step's
+    ``step-finish`` — the turn's end, 240-390 ms after the answer's text was complete on a loaded 2-core
+    machine (``benchmarks/detect.py --trace``), and more the bigger the worktree. They serve OpenCode's
+    ``/undo`` of file changes and its session diff; a supervised session is already a branch of its own in a
+    worktree of its own (cortex-tui's review shows its diff). Off by default in the session's
+    ``OPENCODE_CONFIG_CONTENT`` (never in the user's files); a session ``OPENCODE_CONFIG_CONTENT`` that sets
+    ``snapshot`` itself wins."""
+    return env.get("CORTEX_OPENCODE_SNAPSHOT", os.environ.get("CORTEX_OPENCODE_SNAPSHOT", "0")) == "1"
 
 
 def _first_is_allow(prompt: ApprovalPrompt) -> bool:

@@ -273,6 +273,9 @@ class OpenCodeDriver(Driver):
     Completions fake) in the test HOME's ``~/.config/opencode/opencode.json``; models.dev is not fetched.
     The adapter adds its plugin through ``OPENCODE_CONFIG_CONTENT``."""
 
+    snapshot: bool = False
+    """Keep OpenCode's own worktree snapshots (``CORTEX_OPENCODE_SNAPSHOT=1``; the adapter turns them off)."""
+
     def fake(self, script: list[Step]) -> ScriptedLLM:
         return OpenCodeFake(script, model_id=self.model.split("/", 1)[1], keep_alive=True)
 
@@ -291,7 +294,8 @@ class OpenCodeDriver(Driver):
                                   "options": {"baseURL": f"{api.url}/v1", "apiKey": API_KEY},
                                   "models": {model: {"name": "Fake Coder"}}}},
             "share": "disabled", "autoupdate": False}), encoding="utf-8")
-        return {**base_env(home), "OPENCODE_DISABLE_MODELS_FETCH": "1"}
+        env = {**base_env(home), "OPENCODE_DISABLE_MODELS_FETCH": "1"}
+        return {**env, "CORTEX_OPENCODE_SNAPSHOT": "1"} if self.snapshot else env
 
     def layout_extra(self) -> dict[str, Any]:
         return {"permission_mode": "ask"}
