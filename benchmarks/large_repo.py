@@ -9,7 +9,8 @@ floors measured in the same run.
 * cortex-tui: start → every session running (worktree, window, agent), the event loop's worst stall meanwhile
   (a 10 ms ticker), and ``status --json`` (the real CLI, another process) during the spawn and once settled —
   answered by the supervisor's API as under ``cortex-tui up`` (``--no-api``: from the run's files);
-  its floor: ``python -c pass`` with the same interpreter (process start-up, which no change here can cut).
+  its floor: ``python -c pass`` with the same interpreter (process start-up, which no change here can cut),
+  once before and, during the spawn, after each status call (what the checkouts leave of 2 cores).
 * git: ``changed_vs_base`` with every checked-out path as a pathspec vs the whole tree (what the engine does
   now past 64 paths).
 * ``--trace-stalls MS``: a watchdog thread samples the event loop thread's stack every 5 ms while the loop has
@@ -78,6 +79,13 @@ def floor_sequential(repo: Path, n: int, tag: str) -> float:
     return time.perf_counter() - t0
 
 
+def pass_s() -> float:
+    """``python -c pass``: the process start-up any status call pays, at the same moment."""
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    return time.perf_counter() - t0
+
+
 def status_s(repo: Path) -> float:
     t0 = time.perf_counter()
     r = subprocess.run([sys.executable, "-m", "cortex_tui.cli", "status", "--repo", str(repo), "--json"],
@@ -92,6 +100,7 @@ class Spawned(TypedDict):
     stall_max: float
     stall_p99: float
     during: list[float]
+    floor_during: list[float]
     settled: list[float]
 
 
@@ -156,10 +165,12 @@ async def cortex(repo: Path, root: Path, n: int, tag: str, trace_ms: float = 0, 
     watchdog = StallTracer(beat, trace_ms / 1000) if trace_ms else None
 
     during: list[float] = []
+    floor_during: list[float] = []
 
-    async def statuses() -> None:
+    async def statuses() -> None:  # each call beside a bare interpreter start (the CPU the checkouts leave)
         while not done.is_set():
             during.append(await asyncio.to_thread(status_s, repo))
+            floor_during.append(await asyncio.to_thread(pass_s))
 
     t0 = time.perf_counter()
     tick = asyncio.create_task(ticker())
@@ -180,7 +191,7 @@ async def cortex(repo: Path, root: Path, n: int, tag: str, trace_ms: float = 0, 
     await sup.shutdown()
     sup.tmux.kill_server()
     return {"wall": wall, "stall_max": max(stalls), "stall_p99": pct(stalls, 99), "during": during,
-            "settled": settled}
+            "floor_during": floor_during, "settled": settled}
 
 
 def pathspecs(repo: Path) -> tuple[float, float]:
@@ -222,9 +233,11 @@ def main() -> None:
             print(f"round {r + 1}: floor parallel {par:.2f}s, sequential {seq:.2f}s; cortex-tui {wall:.2f}s "
                   f"({wall / par:.2f}× parallel floor); loop stall max {res['stall_max'] * 1000:.0f} ms "
                   f"(p99 {res['stall_p99'] * 1000:.0f} ms)")
+            fd = res["floor_during"]
             print(f"  status --json during spawn: p50 {pct(during, 50) * 1000:.0f} ms max "
-                  f"{max(during) * 1000:.0f} ms (n={len(during)}); settled p50 {pct(settled, 50) * 1000:.0f} ms; "
-                  f"python start-up floor {py * 1000:.0f} ms")
+                  f"{max(during) * 1000:.0f} ms (n={len(during)}), python -c pass beside it p50 "
+                  f"{pct(fd, 50) * 1000:.0f} ms max {max(fd) * 1000:.0f} ms; settled p50 "
+                  f"{pct(settled, 50) * 1000:.0f} ms; python start-up floor {py * 1000:.0f} ms")
     finally:
         kill_servers(root)
         shutil.rmtree(root, ignore_errors=True)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from engine_helpers import cli, make_sup, triggers, wait_for
@@ -93,3 +95,59 @@ def test_status_json_correct_while_ten_sessions_spawn_in_a_large_repo(tmp_path: 
     for i in range(N):
         assert sorted(sup.state.sessions[f"s{i}"].changed_files) == sorted([f"lib/pkg{i}/new_{i}.py",
                                                                             f"docs/out_{i}.md"])
+
+
+def test_the_apis_status_does_not_wait_for_the_loops_default_pool(git_repo: Path, tmp_path: Path) -> None:
+    """In a large repo the loop's default pool is held for seconds (ten checkouts, the worktree watches' walks,
+    whole-worktree git looks): ``GET /v1/status`` read the review queue there, and ``status --json`` gave up on
+    the API after its 1 s and read the files (1.1–1.25 s a call during benchmarks/large_repo.py's spawns). Here
+    every worker of that pool is held: the status answers, with no review queue yet and with one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cortex_tui.api.server import ApiServer
+
+    sup = make_sup(git_repo, '[run]\nname = "busy"\n[defaults]\nagent = "sim"\n' + "".join(
+        f'[[session]]\nname = "s{i}"\nscript = ["listen 120"]\n' for i in range(2)), tmp_path)
+    sup.plugins.append(ApiServer(sup))
+
+    async def ask(path: str) -> dict[str, Any]:
+        reader, writer = await asyncio.open_unix_connection(path)
+        writer.write(b"GET /v1/status HTTP/1.0\r\nHost: cortex\r\n\r\n")
+        await writer.drain()
+        head, _, body = (await asyncio.wait_for(reader.read(), 30)).partition(b"\r\n\r\n")
+        writer.close()
+        assert head.split()[1] == b"200", head
+        data: dict[str, Any] = json.loads(body)
+        return data
+
+    async def main() -> list[dict[str, Any]]:
+        await sup.start()
+        task = asyncio.create_task(sup.supervise(until_done=False))
+        await wait_for(lambda: all(r.state.value == "running" for r in sup.state.sessions.values()), 60,
+                       "every session running")
+        sock, pointer = sup.store.dir / "api.sock", sup.store.dir / "api.sock.path"
+        await wait_for(lambda: sock.exists() or pointer.exists(), 30, "the API socket")
+        path = pointer.read_text().strip() if pointer.exists() else str(sock)
+        loop = asyncio.get_running_loop()
+        release = threading.Event()
+        loop.set_default_executor(ThreadPoolExecutor(2))
+        held = [loop.run_in_executor(None, release.wait) for _ in range(2)]
+        try:
+            answers = [await ask(path)]
+            (sup.store.dir / "review.json").write_text(json.dumps({"run": "busy", "entries": {"s1": {
+                "session": "s1", "branch": "b", "status": "rejected"}}}))
+            answers.append(await ask(path))
+        finally:
+            release.set()
+            await asyncio.gather(*held)
+        for name in list(sup.rt):
+            await sup.stop_session(name)
+        sup.request_stop()
+        await task
+        await sup.shutdown()
+        sup.tmux.kill_server()
+        return answers
+
+    before, after = asyncio.run(main())
+    assert [(x["name"], x["review_status"]) for x in before["sessions"]] == [("s0", None), ("s1", None)]
+    assert [(x["name"], x["review_status"]) for x in after["sessions"]] == [("s0", None), ("s1", "rejected")]
