@@ -69,6 +69,8 @@ class RunStore:
         self.sessions_dir = self.dir / "sessions"
         self.lock_path = self.dir / "supervisor.lock"
         self._lock_fd: int | None = None
+        self._layout_json: tuple[str, str] | None = None
+        """The layout text last saved and its JSON (:meth:`dump`)."""
         self.bad_event_lines = 0
         """Lines of events.jsonl that :meth:`read_events` skipped (not an event: cut off, unknown kind, bad field)."""
 
@@ -117,11 +119,15 @@ class RunStore:
     def save(self, state: RunState) -> None:
         atomic_write(self.state_path, self.dump(state))
 
-    @staticmethod
-    def dump(state: RunState) -> str:
-        """state.json's text for ``state`` (stamped now)."""
+    def dump(self, state: RunState) -> str:
+        """state.json's text for ``state`` (stamped now). The layout's text, the same all run long and often
+        most of the file (100 sessions' scripts and prompts), is encoded once, not on every save."""
         state.updated_at = time.time()
-        return state.model_dump_json(indent=1)
+        layout = state.layout_text
+        if self._layout_json is None or self._layout_json[0] is not layout:
+            self._layout_json = (layout, json.dumps(layout, ensure_ascii=False))
+        rest = state.model_dump_json(indent=1, exclude={"layout_text"})  # "{\n <the other fields>\n}"
+        return "".join(('{\n "layout_text": ', self._layout_json[1], ",", rest[1:]))  # one copy
 
     # events --------------------------------------------------------------
     def append_event(self, event: Event, *, fsync: bool = True) -> None:

@@ -238,3 +238,19 @@ def test_without_a_running_loop_a_save_is_written_in_place(tmp_path: Path, monke
     change(journal, state, clock, 7)
     journal.save()
     assert disk.landed == [(7, "MainThread")] and on_disk(journal.store.state_path) == 7
+
+
+def test_the_snapshot_text_is_the_state_and_follows_a_new_layout_text(tmp_path: Path) -> None:
+    """RunStore.dump encodes the layout text once (it is most of the file and the same all run long): the text
+    still reads back as the state, field for field, and a new layout text (a re-attach) is what is written."""
+    from cortex_tui.store.files import RunStore
+
+    store, state = RunStore(tmp_path, "r"), run_state()
+    state.layout_text = '[run]\nname = "r"\n# "quotes", \\ backslashes, ünïcode, \t tabs\n'
+    first = store.dump(state)
+    assert RunState.model_validate_json(first) == state
+    assert json.loads(first) == json.loads(state.model_dump_json(indent=1))
+    state.layout_text += '[[session]]\nname = "b"\n'
+    state.sessions["a"].log_offset = 9
+    again = RunState.model_validate_json(store.dump(state))
+    assert again.layout_text.endswith('name = "b"\n') and again.sessions["a"].log_offset == 9
