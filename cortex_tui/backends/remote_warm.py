@@ -100,11 +100,20 @@ def _sh(rn: RemoteNode, what: str, script: str, *args: str, timeout: float = 120
     return r.stdout
 
 
-def push_base(rn: RemoteNode, local_repo: Path, base: str) -> None:
-    """The base commit into the node's bare repo (``refs/cortex/warm-base/<run>``), the repo made first."""
+def make_bare(rn: RemoteNode, local_repo: Path) -> None:
+    """The node's bare repo of ``local_repo``, made when it is not there. Under the node's spawn lock when a spawn
+    may run meanwhile: a cold spawn makes it too (``RemoteNode.prepare_worktree``), and two ``git init`` at once
+    in one directory fail ("cannot copy ... hooks/...: File exists")."""
     bare = rn.bare_repo(local_repo)
     _sh(rn, f"cannot create the bare repo {bare}", _BARE, str(bare))
-    rn.push(local_repo, str(bare), [f"+{base}:refs/cortex/warm-base/{rn.run_id}"])
+
+
+def push_base(rn: RemoteNode, local_repo: Path, base: str, *, made: bool = False) -> None:
+    """The base commit into the node's bare repo (``refs/cortex/warm-base/<run>``), the repo made first (unless
+    ``made``: :func:`make_bare` ran)."""
+    if not made:
+        make_bare(rn, local_repo)
+    rn.push(local_repo, str(rn.bare_repo(local_repo)), [f"+{base}:refs/cortex/warm-base/{rn.run_id}"])
 
 
 def scan(rn: RemoteNode, local_repo: Path, setup: list[str]) -> tuple[list[NodeSlot], list[str]]:

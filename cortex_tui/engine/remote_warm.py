@@ -124,7 +124,10 @@ class NodeWarm:
                 self._post(None, action="dropped", slot=name, ms=0.0)
         base = self.base_commit()
         if base != self.pushed:
-            rw.push_base(rn, self.repo, base)
+            if self.pushed is None:
+                with self.node_lock():  # a cold spawn there may be making the bare repo right now
+                    rw.make_bare(rn, self.repo)
+            rw.push_base(rn, self.repo, base, made=True)
             self.pushed = base
         if base != self.at_base:
             with self._lock:  # out of reach of claims while they are reset
