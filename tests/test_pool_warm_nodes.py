@@ -359,3 +359,32 @@ def test_a_restarted_supervisor_takes_up_the_node_warm_window_and_its_running_se
     assert [(e.session, e.data["slot"]) for e in claimed] == [("t1", slot)]
     assert again.rt["t1"].rec.window_id == wid  # t1's agent ran in the window the first supervisor made
     rn.kill_server()
+
+
+def test_a_warm_window_closed_by_hand_is_reported_gone_and_nothing_starts_in_it(sshd: SshServer,
+                                                                               git_repo: Path) -> None:
+    base = head(git_repo)
+    spec = NodeSpec(name="box1", ssh_options=[f"UserKnownHostsFile={sshd.known_hosts}"], **sshd.node_kwargs())
+    rn = make_remote_node(spec, "r", "cortex-r-warmgone")
+    nw = NodeWarm(node="box1", remote=lambda: rn, repo=git_repo, run="r", count=1, base_commit=lambda: base,
+                  emit=lambda *a, **k: None, setup=[], env={}, checkout=None)
+    try:
+        nw.fill()
+        rec = SessionRecord(name="t", slug="t", agent="sim", branch="cortex/r/t", worktree=str(git_repo / "x/t"))
+        got = nw.claim(rec, base, [])
+        assert got is not None and got.window is not None
+        rn.kill_window(got.window.window_id)  # by hand, between the claim and the start
+        out = rn.respawn(got.window, name="t", slug="t", argv=["touch", "started"], env={"A": "1"},
+                         cwd=rec.worktree, tag="t", files={"script.json": b"[]"})
+        assert out is None  # the spawn makes a new window then (SshNode)
+        sdir = Path(str(rn.session_dir("t")))
+        assert (sdir / "script.json").read_bytes() == b"[]"  # its files came all the same, private
+        assert {(f.name, f.stat().st_mode & 0o777) for f in sdir.iterdir()} == {("script.json", 0o600), ("env", 0o600)}
+        assert sdir.stat().st_mode & 0o777 == 0o700
+        assert not (Path(rec.worktree) / "started").exists()
+        started = rn.spawn(name="t", slug="t", argv=["touch", "started"], env={"A": "1"}, cwd=rec.worktree, tag="t",
+                           header="")
+        assert started.window.window_id != got.window.window_id
+    finally:
+        rn.kill_server()
+        rn.transport.close()
