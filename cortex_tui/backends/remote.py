@@ -9,6 +9,8 @@ local                                  remote (:class:`RemoteNode`)
                                        bare repo on the node, ``git worktree add`` there)
 ``Tmux.ensure_server/new_window``      :meth:`RemoteNode.spawn` (tmux on the node, dedicated socket,
                                        pipe-pane log + exit-code file on the node)
+``Tmux.respawn_window`` (warm slot)    :meth:`RemoteNode.respawn` (files, env file and the agent started in
+                                       a warm slot's idle window on the node: one round trip)
 ``Tmux.list_windows``                  :meth:`RemoteNode.list_windows`
 read ``logs/<slug>.log`` from offset   :meth:`RemoteNode.read_log` / :meth:`RemoteNode.stream_log`
 ``Tmux.send_keys`` / ``capture``       :meth:`RemoteNode.send_keys` / :meth:`RemoteNode.capture`
