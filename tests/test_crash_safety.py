@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from conftest import wait_until
 from engine_helpers import cli, revive_layout, status_json
@@ -273,3 +274,50 @@ def test_kill9_right_after_a_verdict_recovers_it(git_repo: Path, tmp_path: Path)
     assert data["sessions"][0]["verify"]["exit_code"] == 1 and "verify failed" in data["reason"]
     listed = json.loads(cli("review", "list", "--repo", str(git_repo), "--json").stdout)
     assert [e["session"] for e in listed] == ["work"] and listed[0]["verify"]["exit_code"] == 1
+
+
+STARTS_AND_LOOKS = """
+[run]
+name = "sk"
+[[session]]
+name = "look"
+agent = "shell"
+command = "python3 {probe} {state}; sleep 60"
+"""
+
+LOOK = """
+import json, sys
+rec = json.load(open(sys.argv[1]))["sessions"]["look"]
+print("SAW", rec["state"], rec["attempt"], flush=True)
+"""
+
+
+def test_a_spawn_is_on_disk_as_starting_before_its_window_runs(git_repo: Path, tmp_path: Path) -> None:
+    """A supervisor killed the moment an agent started finds the record it spawned, not ``pending``: the spawn
+    waits for the ``starting`` save before it makes the window (the throttled save used to come up to 0.5 s later:
+    a kill -9 then lost what the spawn had decided, e.g. the sandbox the agent runs in and so its refusals)."""
+    probe = tmp_path / "look.py"
+    probe.write_text(LOOK)
+    run_dir = git_repo / "coordination" / "runs" / "sk"
+    layout = tmp_path / "sk.toml"
+    layout.write_text(STARTS_AND_LOOKS.format(probe=probe, state=run_dir / "state.json"))
+    log = run_dir / "logs" / "look.log"
+    cli("up", str(layout), "--repo", str(git_repo), "--detach")
+    pid = _daemon_pid(git_repo, "sk")
+    wait_until(lambda: log.exists() and "SAW" in log.read_text(errors="replace"), timeout=30, what="the agent's look")
+    _kill9(pid)
+    saw = next(ln for ln in log.read_text(errors="replace").splitlines() if ln.startswith("SAW"))
+    assert saw.split()[1] in ("starting", "running"), saw  # never "pending": the spawn was on disk first
+    try:
+        cli("up", str(layout), "--repo", str(git_repo), "--detach")
+        events = run_dir / "events.jsonl"
+
+        def seen() -> list[dict[str, Any]]:
+            return [json.loads(x) for x in events.read_text().splitlines() if x.strip()]
+        wait_until(lambda: any(e["kind"] == "attached" for e in seen()), timeout=30, what="the run re-attached")
+        adopted = [e["data"]["prev"] for e in seen()
+                   if e["kind"] == "state" and e["data"]["reason"] == "adopted after supervisor restart"]
+        assert "pending" not in adopted, adopted  # adopted as the spawn left it (starting), or attached (running)
+        assert status_json(git_repo)["sessions"][0]["state"] == "running"
+    finally:
+        cli("down", "--repo", str(git_repo), check=False)

@@ -62,6 +62,8 @@ class Journal:
         """state.json and status.md written off the loop, newest first (engine/state_writer.py)."""
         self._seq = 0
         self._durable_seq = 0
+        self._shared: asyncio.Future[None] | None = None
+        """The save that callers of :meth:`durable_now` in this loop turn wait for (one snapshot for them all)."""
 
     def mark_dirty(self) -> None:
         self.dirty = True
@@ -120,6 +122,36 @@ class Journal:
             return
         self.writer.submit(snap, asyncio.get_running_loop())
         await self.writer.durable(snap.seq)
+
+    async def durable_now(self) -> None:
+        """(The loop.) The state as it is now is on disk when this returns, the loop free meanwhile; callers in
+        the same loop turn share one snapshot (a pass that starts twenty spawns saves once, not twenty times).
+
+        A spawn waits for it before its window is made: a supervisor killed after that finds the record as
+        ``starting`` with its sandbox, node and attempt, and adopts the window (engine/reattach.py). Raises the
+        :class:`~cortex_tui.errors.DiskError` when the run's files cannot be written (:meth:`disk_failed` ran)."""
+        loop = asyncio.get_running_loop()
+        if self._shared is None:
+            self._shared = loop.create_future()
+            loop.call_soon(self._save_shared, loop)
+        await asyncio.shield(self._shared)
+        if self.fatal is not None:
+            raise self.fatal
+
+    def _save_shared(self, loop: asyncio.AbstractEventLoop) -> None:
+        shared, self._shared = self._shared, None
+        assert shared is not None
+
+        def done(_: object = None) -> None:
+            if not shared.done():
+                shared.set_result(None)
+
+        snap = self._snapshot(True)
+        if snap is None:
+            done()
+            return
+        self.writer.submit(snap, loop)
+        loop.create_task(self.writer.durable(snap.seq)).add_done_callback(done)
 
     def close(self) -> None:
         """(Off the loop, at the end.) The writer thread stops (a save still waiting is written first)."""

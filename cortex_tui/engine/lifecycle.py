@@ -42,7 +42,8 @@ class Lifecycle:
                  runtimes: Mapping[str, SessionRuntime] | None = None,
                  base_branch: Callable[[], str] | None = None,
                  claim_warm: Callable[[SessionRecord, str], Claimed | None] | None = None,
-                 released: Callable[[], None] = lambda: None) -> None:
+                 released: Callable[[], None] = lambda: None,
+                 durable: Callable[[], Awaitable[None]] | None = None) -> None:
         self.clock = clock
         self.book = book
         self.ingest = ingest
@@ -73,6 +74,8 @@ class Lifecycle:
         self.released = released
         """Called when an exit is seen, before its final look (git work in a thread): its agent is gone, so
         its pool slot is free (engine/pool.py) and a scheduling pass runs meanwhile."""
+        self.durable = durable
+        """Awaited before a spawn makes its window: the ``starting`` record is on disk (engine/journal.py)."""
         self.spawning: set[str] = set()
         self.exiting: set[str] = set()
         """Sessions whose exit is being looked at (git work in a thread)."""
@@ -87,6 +90,8 @@ class Lifecycle:
             # (engine/reattach.py) with the sandbox it runs in (its refusals, EROFS lines and node are read by it)
             self.book.set_state(rt, SessionState.STARTING, None)
             rt.reset_for_attempt(self.clock.time())
+            if self.durable is not None:  # on disk as starting before its window exists (one save per pass)
+                await self.durable()
             self.isolation.loop = asyncio.get_running_loop()
             pool = self.nodes.spawn_pool(rec)  # an ssh node's spawns queue in threads of their own
             if pool is None:
