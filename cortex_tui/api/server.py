@@ -9,7 +9,6 @@ import os
 import secrets
 import stat
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +16,7 @@ from aiohttp import web
 
 from cortex_tui.api import stale
 from cortex_tui.api.openapi import OPENAPI
+from cortex_tui.api.reads import off_loop
 from cortex_tui.api.review_routes import add_routes as add_review_desk_routes
 from cortex_tui.engine.review_desk import Send
 from cortex_tui.errors import CortexError, LayoutError, RefusedError, UsageError
@@ -61,20 +61,7 @@ class Api:
         self.sup = sup
         self.token = token
         self._wake = asyncio.Event()
-        self._reader: ThreadPoolExecutor | None = None
         sup.subscribe(self._on_event)
-
-    async def _read_off_loop(self, fn: Callable[[], Any]) -> Any:
-        """``fn`` (a file read) in the API's own thread, not the loop's default pool: git work holds that pool
-        for seconds in a large repo (ten checkouts, the worktree watches' walks, whole-worktree looks), and
-        ``status --json`` asking ``GET /v1/status`` gave up after its 1 s behind them."""
-        if self._reader is None:
-            self._reader = ThreadPoolExecutor(1, thread_name_prefix="cortex-api-read")
-        return await asyncio.get_running_loop().run_in_executor(self._reader, fn)
-
-    def close(self) -> None:
-        if self._reader is not None:
-            self._reader.shutdown(wait=False)
 
     def _on_event(self, ev: Event) -> None:
         if ev.kind not in ("output", "stats"):
@@ -147,8 +134,8 @@ class Api:
 
         data = status_dict(self.sup.state, self._budgets(), supervisor_alive=True)
         queue = ReviewStore(self.sup.store.dir, self.sup.run_id)
-        try:  # no queue yet (nothing has finished): nothing to read
-            entries = (await self._read_off_loop(queue.load)).entries if queue.path.exists() else {}
+        try:  # in the API's own thread (api/reads.py); no queue yet (nothing has finished): nothing to read
+            entries = (await off_loop(queue.load)).entries if queue.path.exists() else {}
         except CortexError:  # an unreadable queue: no verdicts shown (as `status` reading the files shows)
             entries = {}
         return web.json_response(add_review(data, entries), dumps=lambda o: json.dumps(o, default=str))
@@ -356,7 +343,6 @@ class ApiServer:
         self.unix_path: Path | None = None
         self.tcp_url: str | None = None
         self._runners: list[web.AppRunner] = []
-        self._api: Api | None = None
 
     async def start(self) -> None:
         run_dir = self.sup.store.dir
@@ -366,7 +352,7 @@ class ApiServer:
             fd = os.open(tok, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as f:
                 f.write(self.token + "\n")
-        api = self._api = Api(self.sup, self.token)
+        api = Api(self.sup, self.token)
         path = socket_path(run_dir)
         if path.exists() or path.is_symlink():
             path.unlink()
@@ -407,8 +393,6 @@ class ApiServer:
         for r in self._runners:
             await r.cleanup()
         self._runners.clear()
-        if self._api is not None:
-            self._api.close()
         if self.unix_path is not None and self.unix_path.exists():
             self.unix_path.unlink()
         if self.unix_path is not None and self.unix_path.parent != self.sup.store.dir:
