@@ -101,7 +101,9 @@ def main() -> None:
             wt = rn.prepare_worktree(repo, f"cortex/bench/cs{i}", base, f"cs{i}")
             start(f"cs{i}", wt)
             cold_start.append((time.perf_counter() - t0) * 1000)
-        bare_start, win_start, with_window = [], [], 0
+        bare_start: list[float] = []
+        win_start: list[float] = []
+        with_window = 0
         for i in range(2 * args.tasks):
             name = f"s{i}"
             rec = SessionRecord(name=name, slug=name, agent="sim", branch=f"cortex/bench/{name}",

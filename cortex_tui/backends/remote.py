@@ -43,60 +43,10 @@ from pathlib import Path, PurePosixPath
 from cortex_tui.agents.base import KeyInput
 from cortex_tui.backends import git as gitb
 from cortex_tui.backends.node import WRAPPER
+from cortex_tui.backends.remote_sh import PRE_SPAWN, PUT_FILE, READ_FROM, READ_MANY, SETUP, START, VERIFY
 from cortex_tui.backends.ssh import SshTransport
 from cortex_tui.backends.tmux import ENV_LOADER, HOST_SESSION, Tmux, WindowInfo, env_script
 from cortex_tui.errors import GitError, SshError
-
-# prepare a spawn in one round trip: dirs, forget the old exit code, header line, log size, and
-# (when the node's tmux server is up) kill the windows still tagged with this session (a restart)
-_PRE_SPAWN = (
-    'log=$1 code=$2 sdir=$3 header=$4 tmux=$5 sock=$6 tag=$7 host==$8; umask 077; '
-    'mkdir -p "$(dirname "$log")" "$(dirname "$code")" "$sdir" && rm -f "$code" "$code.tmp" || exit 3; '
-    'chmod 700 "$(dirname "$(dirname "$log")")" "$(dirname "$log")" "$(dirname "$code")" "$sdir" || exit 3; '
-    'if [ -n "$header" ]; then printf "%s\\n" "$header" >> "$log"; else : >> "$log"; fi || exit 3; '
-    'size=$(wc -c < "$log") || exit 3; alive=0; '
-    'if "$tmux" -u -L "$sock" has-session -t "$host" 2>/dev/null; then alive=1; '
-    '"$tmux" -u -L "$sock" list-windows -t "$host" -F "#{window_id} #{@cortex_session}" | '
-    'while IFS= read -r w; do if [ "${w#* }" = "$tag" ]; then "$tmux" -u -L "$sock" kill-window -t "${w%% *}"; fi; '
-    'done; fi; echo "$size $alive"'
-)
-_START = (
-    'log=$1 code=$2 sdir=$3 tmux=$4 sock=$5 tag=$6 host==$7 wid=$8; shift 8; umask 077; '
-    'mkdir -p "$(dirname "$log")" "$(dirname "$code")" "$sdir" && rm -f "$code" "$code.tmp" || exit 3; '
-    'chmod 700 "$(dirname "$(dirname "$log")")" "$(dirname "$log")" "$(dirname "$code")" "$sdir" || exit 3; '
-    ': >> "$log" && size=$(wc -c < "$log") && tar -x -f - -C "$sdir" --no-same-owner || exit 3; '
-    '"$tmux" -u -L "$sock" list-windows -t "$host" -F "#{window_id} #{@cortex_session}" 2>/dev/null | '
-    'while IFS= read -r w; do if [ "${w#* }" = "$tag" ] && [ "${w%% *}" != "$wid" ]; then '
-    '"$tmux" -u -L "$sock" kill-window -t "${w%% *}"; fi; done; '
-    'echo "$size"; "$tmux" -u -L "$sock" "$@" 2>&1 || echo gone'
-)
-"""A session's start in a warm slot's idle window, in ONE round trip: what ``_PRE_SPAWN`` does (dirs, the old
-exit code gone, the log's size; windows still tagged with the session killed — never ``$8``, the idle window),
-the session's files and env file unpacked from the tar on stdin, then the tmux command list (``$9..``:
-:meth:`Tmux.respawn_args`). Prints the log size, then the new pane's ids — or ``gone`` (the window is not there
-any more: the caller makes a new one)."""
-_PUT_FILE = ('umask 077; mkdir -p "$(dirname "$1")" && rm -f "$1.tmp" && cat > "$1.tmp" && chmod "$2" "$1.tmp" && '
-             'mv -f "$1.tmp" "$1"')
-_READ_FROM = ('[ -f "$1" ] || exit 0; if [ -n "$3" ]; then tail -c "+$2" "$1" | head -c "$3"; '
-              'else exec tail -c "+$2" "$1"; fi')
-# for each (path, offset) pair: one line, the base64 of the bytes from offset (empty if none/missing)
-_READ_MANY = ('lim=$1; shift; while [ $# -ge 2 ]; do if [ -f "$1" ]; then tail -c "+$2" "$1" | head -c "$lim" | '
-              'base64 -w0; fi; echo; shift 2; done')
-_SETUP = ('umask 077; w=$1; case "$w" in "~") w=$HOME;; "~/"*) w=$HOME/${w#"~/"};; esac; '
-          'mkdir -p "$w/repos" "$w/runs" && cd "$w" && pwd -P')
-
-
-_VERIFY = r"""
-cd "$1" 2>/dev/null || { echo 127; exit 0; }
-(umask 077; mkdir -p "$(dirname "$2")" && : >> "$2" && chmod 600 "$2")
-if command -v timeout >/dev/null 2>&1; then
-    timeout -k 5 "$4" /bin/sh -c "$3" >"$2" 2>&1 </dev/null
-else
-    /bin/sh -c "$3" >"$2" 2>&1 </dev/null
-fi
-echo "$?"
-"""
-"""Verify on a node: $1 worktree, $2 log file, $3 command, $4 timeout in seconds; prints the exit code."""
 
 
 class RemoteTmux(Tmux):
@@ -149,7 +99,7 @@ class RemoteNode:
     def setup(self) -> PurePosixPath:
         """Connect, create the workdir (``~`` expands to the node's HOME) and return its absolute path."""
         self.transport.connect()
-        out = self.sh(_SETUP, self.node.workdir).stdout.strip()
+        out = self.sh(SETUP, self.node.workdir).stdout.strip()
         if not out.startswith("/"):
             raise SshError(f"node {self.node.name}: cannot create workdir {self.node.workdir!r}: {out}")
         self._workdir = PurePosixPath(out)
@@ -184,7 +134,7 @@ class RemoteNode:
     # files -------------------------------------------------------------------
     def put_file(self, remote_path: str | PurePosixPath, data: bytes, mode: int = 0o600) -> None:
         """Write ``data`` to ``remote_path`` on the node atomically (parents created)."""
-        r = self.transport.run_bytes(["/bin/sh", "-c", _PUT_FILE, "cortex", str(remote_path), f"{mode:o}"],
+        r = self.transport.run_bytes(["/bin/sh", "-c", PUT_FILE, "cortex", str(remote_path), f"{mode:o}"],
                                      input=data)
         if r.returncode != 0:
             raise SshError(f"node {self.node.name}: cannot write {remote_path}: "
@@ -263,7 +213,7 @@ class RemoteNode:
         (exit 124 on expiry, like a local verify); the ssh call itself is bounded by ``timeout_s`` + 60 s.
         """
         wt, log = self.worktree_path(slug), self.session_dir(slug) / "verify.log"
-        r = self.sh(_VERIFY, str(wt), str(log), command, f"{timeout_s:g}", timeout=timeout_s + 60, check=False)
+        r = self.sh(VERIFY, str(wt), str(log), command, f"{timeout_s:g}", timeout=timeout_s + 60, check=False)
         first, _, _ = r.stdout.partition("\n")
         if not first.strip().lstrip("-").isdigit():
             raise SshError(f"node {self.node.name}: verify of {slug} did not run: {(r.stderr or r.stdout).strip()}")
@@ -315,7 +265,7 @@ class RemoteNode:
         """
         log, code = self.log_path(slug), self.exit_file(slug)
         tag = tag or name
-        r = self.sh(_PRE_SPAWN, str(log), str(code), str(self.session_dir(slug)), header or "", self.tmux.bin,
+        r = self.sh(PRE_SPAWN, str(log), str(code), str(self.session_dir(slug)), header or "", self.tmux.bin,
                     self.tmux.socket, tag, HOST_SESSION, check=False)
         reply = r.stdout.split()
         if r.returncode != 0 or len(reply) != 2 or not reply[0].isdigit():
@@ -331,7 +281,7 @@ class RemoteNode:
     def respawn(self, window: WindowInfo, *, name: str, slug: str, argv: list[str], env: dict[str, str],
                 cwd: str | PurePosixPath, tag: str, files: dict[str, bytes]) -> RemoteSpawn | None:
         """:meth:`spawn` in an idle window made ahead (a warm slot's, engine/remote_warm.py), with the session's
-        ``files`` (name -> bytes, into its session dir) in the same round trip: :data:`_START`. None: the
+        ``files`` (name -> bytes, into its session dir) in the same round trip: :data:`START`. None: the
         window is gone (the caller spawns a new one)."""
         log, code, sdir = self.log_path(slug), self.exit_file(slug), self.session_dir(slug)
         ef = sdir / "env"
@@ -342,7 +292,7 @@ class RemoteNode:
         wrapped = ["/bin/sh", "-c", WRAPPER, "cortex-agent", str(code), *argv]
         args = self.tmux.respawn_args(window, name=name, cwd=Path(str(cwd)), argv=wrapped, log_path=Path(str(log)),
                                       tag=tag, run=self.run_id)
-        r = self.transport.run_bytes(["/bin/sh", "-c", _START, "cortex", str(log), str(code), str(sdir),
+        r = self.transport.run_bytes(["/bin/sh", "-c", START, "cortex", str(log), str(code), str(sdir),
                                       self.tmux.bin, self.tmux.socket, tag, HOST_SESSION, window.window_id, *args],
                                      input=_tar(bundle))
         lines = r.stdout.decode(errors="replace").strip().splitlines()
@@ -384,7 +334,7 @@ class RemoteNode:
     # logs --------------------------------------------------------------------
     def read_log(self, slug: str, offset: int, limit: int | None = None) -> bytes:
         """Bytes of the node's log from byte ``offset`` (at most ``limit``): catch-up after an outage."""
-        r = self.transport.run_bytes(["/bin/sh", "-c", _READ_FROM, "cortex", str(self.log_path(slug)),
+        r = self.transport.run_bytes(["/bin/sh", "-c", READ_FROM, "cortex", str(self.log_path(slug)),
                                       str(offset + 1), str(limit) if limit else ""], timeout=120)
         if r.returncode != 0:
             raise SshError(f"node {self.node.name}: cannot read {self.log_path(slug)}: "
@@ -400,7 +350,7 @@ class RemoteNode:
             return {}
         slugs = list(offsets)
         args = [a for sl in slugs for a in (str(self.log_path(sl)), str(offsets[sl] + 1))]
-        r = self.transport.run_bytes(["/bin/sh", "-c", _READ_MANY, "cortex", str(limit), *args], timeout=120)
+        r = self.transport.run_bytes(["/bin/sh", "-c", READ_MANY, "cortex", str(limit), *args], timeout=120)
         lines = r.stdout.split(b"\n")
         if r.returncode != 0 or len(lines) < len(slugs):
             raise SshError(f"node {self.node.name}: cannot read logs: {r.stderr.decode(errors='replace').strip()}")
