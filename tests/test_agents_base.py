@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 from cortex_tui.agents import get_adapter
 from cortex_tui.agents.base import AgentSignal
 from cortex_tui.agents.dialogs import choices, find_numbered_dialog
@@ -40,3 +44,13 @@ def test_choices_parse_box_borders() -> None:
 
     p = ApprovalPrompt(text="│ Apply? │\n│ ● 1. Yes, allow once │\n│   2. No (esc) │")
     assert choices(p) == [("1", "Yes, allow once"), ("2", "No (esc)")]
+
+
+def test_a_sim_agent_starts_without_the_adapters_or_pydantic() -> None:
+    """`python -m cortex_tui.agents.sim` imports its package first: that package must not pull in the adapters'
+    base (the layout's pydantic models, ~0.3 s of CPU per agent start — ten of them shared 2 cores with the
+    checkouts of benchmarks/large_repo.py)."""
+    probe = "import json, sys, cortex_tui.agents.sim; print(json.dumps(sorted(sys.modules)))"
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    mods = set(json.loads(r.stdout))
+    assert "pydantic" not in mods and "cortex_tui.agents.base" not in mods

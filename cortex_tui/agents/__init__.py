@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-from cortex_tui.agents.base import AgentAdapter
+if TYPE_CHECKING:  # not at run time: `python -m cortex_tui.agents.sim` (every sim agent) imports this package
+    # first, and the adapters' base pulls in the layout's pydantic models (~0.3 s of CPU per agent start)
+    from cortex_tui.agents.base import AgentAdapter
 
 _MODULES = {
     "sim": "cortex_tui.agents.sim_adapter",
