@@ -10,8 +10,8 @@ Structured signals: a plugin of ours (``cortex_tui/data/opencode_plugin.js``), l
 OpenCode's bus events to the session's events file (``source: "opencode"``):
 
 * ``session.status`` ``busy`` / ``session.idle`` → busy / idle; a ``step-finish`` part whose reason is not
-  ``tool-calls`` (the model ended its turn) → idle at once (``session.idle`` follows 1-2 s later, after
-  OpenCode's own diff summary; its ``busy`` meanwhile is progress, not a new turn);
+  ``tool-calls`` (the model ended its turn) → idle at once (``session.idle`` follows; OpenCode's ``busy``
+  status just before it is nothing — no new turn, no progress that would show the idle session running);
 * ``permission.asked`` → waiting (the permission and its patterns/command as evidence),
   ``permission.replied`` → the dialog is gone;
 * ``message.updated`` of an assistant message → its ``tokens`` (``input`` excludes ``cache.read``) and
@@ -89,8 +89,8 @@ class OpenCodeAdapter(AgentAdapter):
     (a ``busy`` ends the waiting state, and the dialog would be raised twice)."""
     _turn_over: bool = field(default=False, repr=False, compare=False)
     """The model ended its turn (a ``step-finish`` whose reason is not ``tool-calls``): OpenCode's own work
-    after it (its diff summary, a ``busy`` status before ``session.idle``) is progress, not a new turn; a new
-    message (the next prompt, another assistant step) ends this."""
+    after it (its diff summary, a ``busy`` status before ``session.idle``) is neither a new turn nor progress;
+    a new message (the next prompt, another assistant step) ends this."""
     _messages: set[str] = field(default_factory=set, repr=False, compare=False)
     _root: str = ""
 
@@ -168,7 +168,10 @@ class OpenCodeAdapter(AgentAdapter):
     # ------------------------------------------------------------------ events
     def interpret_event(self, event: dict[str, Any]) -> list[AgentSignal]:
         sigs = self._interpret(event)
-        if self._asked or self._turn_over:
+        if self._turn_over:  # OpenCode's own work after the turn's end (a busy status just before session.idle):
+            # nothing — the engine takes progress of an idle session as a new turn (running), then idle again
+            return [s for s in sigs if s.kind not in ("busy", "progress")]
+        if self._asked:
             sigs = [AgentSignal("progress", text=s.text) if s.kind == "busy" else s for s in sigs]
         return sigs
 
