@@ -355,7 +355,7 @@ def test_a_route_limit_is_a_pool_of_its_own_inside_the_pool(git_repo: Path, tmp_
     assert all(sup.rt[f"d{i}"].spec.route == 0 for i in range(3)) and sup.rt["t0"].spec.route is None
 
 
-def test_the_next_supervisor_reuses_warm_slots_and_drops_ones_it_cannot_trust(git_repo: Path) -> None:
+def test_the_next_supervisor_reuses_warm_slots_drops_ones_it_cannot_trust_and_keeps_edited_ones(git_repo: Path) -> None:
     from cortex_tui.engine.warm import WarmSlots
 
     base = git(git_repo, "rev-parse", "HEAD").strip()
@@ -374,10 +374,11 @@ def test_the_next_supervisor_reuses_warm_slots_and_drops_ones_it_cannot_trust(gi
     again = slots(["echo ok > .ok"])
     again.scan()
     assert again.ready == [c]
-    assert not a.exists() and not b.exists()
+    assert not a.exists()  # nothing of anyone's in it: removed
+    assert (b / "README.md").read_text() == "changed in place\n"  # someone's edit: kept where it is, not handed out
     other = slots(["echo other > .ok"])  # the setup changed: a slot made with the old one is not ready
     other.scan()
-    assert other.ready == [] and not c.exists()
+    assert other.ready == [] and not c.exists() and b.exists()
 
 
 def test_a_slot_reset_to_a_moved_base_is_moved_without_a_git_worktree_move(git_repo: Path, tmp_path: Path,
@@ -412,3 +413,30 @@ def test_a_slot_reset_to_a_moved_base_is_moved_without_a_git_worktree_move(git_r
     git(git_repo, "worktree", "prune")  # git's record points at the new place: prune keeps it
     assert f"worktree {wt}\n" in git(git_repo, "worktree", "list", "--porcelain")
     assert f"worktree {slot}\n" not in git(git_repo, "worktree", "list", "--porcelain")
+
+
+def test_a_warm_slot_with_changed_tracked_files_is_kept_not_removed_at_start_up(git_repo: Path) -> None:
+    """Someone edited a file in a warm slot between two supervisors: the next one neither hands the slot out nor
+    deletes it (``worktree remove --force`` used to take the edit with it); it says so, and fills another."""
+    from cortex_tui.engine.warm import KEPT_DIRTY, WarmSlots
+
+    base = git(git_repo, "rev-parse", "HEAD").strip()
+    seen: list[dict[str, Any]] = []
+
+    def record(kind: EventKind, session: str | None, /, **data: Any) -> None:
+        seen.append(data)
+
+    def slots() -> WarmSlots:
+        return WarmSlots(repo=git_repo, run="r", count=1, base_commit=lambda: base, emit=record)
+
+    first = slots()
+    first.fill()
+    (slot,) = first.ready
+    tracked = next(p for p in slot.iterdir() if p.is_file() and p.name != ".git")
+    tracked.write_text("someone's edit\n")
+    again = slots()
+    again.scan()
+    assert again.ready == [] and tracked.read_text() == "someone's edit\n"
+    assert {"action": "kept", "slot": slot.name, "ms": 0.0, "why": KEPT_DIRTY} in seen
+    again.fill()
+    assert len(again.ready) == 1 and again.ready[0] != slot and tracked.read_text() == "someone's edit\n"

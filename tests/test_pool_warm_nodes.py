@@ -388,3 +388,33 @@ def test_a_warm_window_closed_by_hand_is_reported_gone_and_nothing_starts_in_it(
     finally:
         rn.kill_server()
         rn.transport.close()
+
+
+def test_a_node_slot_with_changed_tracked_files_is_kept_not_removed_by_the_next_supervisor(
+        sshd: SshServer, git_repo: Path) -> None:
+    ignore_built(git_repo)
+    base = head(git_repo)
+    spec = NodeSpec(name="box1", ssh_options=[f"UserKnownHostsFile={sshd.known_hosts}"], **sshd.node_kwargs())
+    rn = make_remote_node(spec, "r", "cortex-r-keepdirty")
+    events: list[dict[str, Any]] = []
+
+    def emit(kind: str, session: str | None, **data: Any) -> None:
+        events.append(data)
+
+    def warm() -> NodeWarm:
+        return NodeWarm(node="box1", remote=lambda: rn, repo=git_repo, run="r", count=1, base_commit=lambda: base,
+                        emit=emit, setup=SETUP, env={}, checkout=None)  # type: ignore[arg-type]
+
+    try:
+        first = warm()
+        first.fill()
+        (slot,) = [Path(str(s.path)) for s in first.ready]
+        tracked = next(p for p in slot.iterdir() if p.is_file() and p.name not in (".git", ".built"))
+        tracked.write_text("someone's edit\n")
+        again = warm()
+        again.fill()
+        assert [Path(str(s.path)) for s in again.ready] != [slot] and len(again.ready) == 1
+        assert tracked.read_text() == "someone's edit\n"  # still there, with its edit
+        assert any(d.get("action") == "kept" and d.get("slot") == slot.name for d in events), events
+    finally:
+        rn.transport.close()

@@ -32,12 +32,15 @@ _CHECK = (
     '{ why="tracked files changed in it"; return 1; }; return 0; }; '
 )
 _SCAN = ('bare=$1 root=$2 BR=$3 want=$4; ' + _CHECK + '[ -d "$root" ] || exit 0; for d in "$root"/w-*; do '
-         '[ -d "$d" ] || continue; n=${d##*/}; ok=0; if check "$d"; then ok=1; '
+         '[ -d "$d" ] || continue; n=${d##*/}; if [ -n "$(git -C "$d" status --porcelain --untracked-files=no '
+         '2>/dev/null)" ]; then echo "kept $n"; continue; fi; ok=0; if check "$d"; then ok=1; '
          'if [ -n "$want" ] && [ "$(cat "$d.setup.json" 2>/dev/null)" != "$want" ]; then ok=0; fi; fi; '
          'if [ $ok = 1 ] && git -C "$d" clean -q -f -d; then echo "ok $n $(git -C "$d" rev-parse HEAD)"; else '
          'git -C "$bare" worktree remove --force "$d" >/dev/null 2>&1; git -C "$bare" branch -q -D "$BR/$n" '
          '>/dev/null 2>&1; rm -f "$d.setup.json"; echo "dropped $n"; fi; done')
-"""Slots an earlier supervisor left: ``ok <slot> <head>`` for each plain one, ``dropped <slot>`` for the others."""
+"""Slots an earlier supervisor left: ``ok <slot> <head>`` for each plain one, ``kept <slot>`` for one whose tracked
+files someone changed (never removed: nothing with work in it is deleted; `cortex-tui clean` lists it), ``dropped
+<slot>`` for the others."""
 _BARE = '[ -d "$1" ] || git init --bare --quiet "$1" >&2 || exit 3'
 _MAKE = 'mkdir -p "$(dirname "$2")" && git -C "$1" worktree add --quiet -b "$3" "$2" "$4"'
 _REFRESH = 'rm -f "$1.setup.json" && git -C "$1" reset --quiet --hard "$2" && git -C "$1" clean -q -f -d'
@@ -116,20 +119,24 @@ def push_base(rn: RemoteNode, local_repo: Path, base: str, *, made: bool = False
     rn.push(local_repo, str(rn.bare_repo(local_repo)), [f"+{base}:refs/cortex/warm-base/{rn.run_id}"])
 
 
-def scan(rn: RemoteNode, local_repo: Path, setup: list[str]) -> tuple[list[NodeSlot], list[str]]:
-    """The plain slots an earlier supervisor left (kept) and the names of the others (dropped)."""
+def scan(rn: RemoteNode, local_repo: Path, setup: list[str]) -> tuple[list[NodeSlot], list[str], list[str]]:
+    """The plain slots an earlier supervisor left (ready again), the names of those left alone because tracked
+    files changed in them, and the names of the others (dropped)."""
     root = warm_root(rn)
     out = _sh(rn, "cannot look at its warm slots", _SCAN, str(rn.bare_repo(local_repo)), str(root),
               f"{BRANCH_ROOT}/{rn.run_id}", json.dumps(setup) if setup else "")
     ok: list[NodeSlot] = []
     dropped: list[str] = []
+    kept: list[str] = []
     for line in out.splitlines():
         parts = line.split()
-        if len(parts) == 3 and parts[0] == "ok":
+        if len(parts) == 2 and parts[0] == "kept":
+            kept.append(parts[1])
+        elif len(parts) == 3 and parts[0] == "ok":
             ok.append(NodeSlot(parts[1], root / parts[1], parts[2]))
         elif len(parts) == 2 and parts[0] == "dropped":
             dropped.append(parts[1])
-    return ok, dropped
+    return ok, kept, dropped
 
 
 def make(rn: RemoteNode, local_repo: Path, name: str, base: str) -> NodeSlot:

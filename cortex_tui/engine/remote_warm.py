@@ -37,7 +37,7 @@ from cortex_tui.backends.tmux import WindowInfo
 from cortex_tui.backends.warm_slots import local_root
 from cortex_tui.engine.events import Emit
 from cortex_tui.engine.nodes import NodeSet
-from cortex_tui.engine.warm import Claimed
+from cortex_tui.engine.warm import KEPT_DIRTY, Claimed
 from cortex_tui.errors import CortexError, TmuxError
 from cortex_tui.model.layout import Layout
 from cortex_tui.model.state import SessionRecord
@@ -114,12 +114,14 @@ class NodeWarm:
         rn = self.remote()
         if not self._scanned:
             with self.node_lock():
-                found, dropped = rw.scan(rn, self.repo, self.setup)
+                found, kept, dropped = rw.scan(rn, self.repo, self.setup)
             windows, _ = rw.adopt_windows(rn, found)  # the others (their slots dropped) are closed
             self._scanned = True
             with self._lock:
                 self.ready = found
                 self.windows = windows
+            for name in kept:
+                self._post(None, action="kept", slot=name, ms=0.0, why=KEPT_DIRTY)
             for name in dropped:
                 self._post(None, action="dropped", slot=name, ms=0.0)
         base = self.base_commit()

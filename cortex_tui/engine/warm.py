@@ -35,6 +35,8 @@ from cortex_tui.model.state import SessionRecord
 
 log = logging.getLogger("cortex_tui.engine")
 
+KEPT_DIRTY = "tracked files changed in it: left as it is (not handed out, not removed); `cortex-tui clean` lists it"
+"""Why a warm slot found at start-up is neither taken up nor dropped (this machine's and the nodes')."""
 REFILL_S = 2.0
 """How often the refill looks again when nothing woke it (the base may have moved)."""
 
@@ -134,7 +136,9 @@ class WarmSlots:
             head = gitb.git(d, "symbolic-ref", "-q", "HEAD", check=False).strip() if (d / ".git").exists() else ""
             tracked_clean = not gitb.git(d, "status", "--porcelain", "--untracked-files=no", check=False).strip() \
                 if head else False
-            if head == f"refs/heads/{self.branch(d)}" and tracked_clean and self._setup_ok(d):
+            if head and not tracked_clean:  # someone changed tracked files in it: never deleted, never handed out
+                self._post(None, action="kept", slot=d.name, ms=0.0, why=KEPT_DIRTY)
+            elif head == f"refs/heads/{self.branch(d)}" and tracked_clean and self._setup_ok(d):
                 found.append(d)
             else:
                 self._drop(d)

@@ -352,11 +352,13 @@ class PoolScaled(Payload):
 
 
 class WarmSlot(Payload):
-    """A warm worktree was made (``ready``), refreshed to a new base, taken by a task (``claimed``) or dropped."""
+    """A warm worktree was made (``ready``), refreshed to a new base, taken by a task (``claimed``), dropped, or
+    ``kept`` (left where it is, never handed out: tracked files changed in it; ``why`` says so)."""
 
     action: str
     slot: str
     ms: float
+    why: str | None = None
 
 
 PAYLOADS: dict[EventKind, type[Payload]] = {
