@@ -4,7 +4,9 @@ floors measured in the same run.
     python benchmarks/large_repo.py [--sessions 10] [--files 5000] [--rounds 2]
 
 * floor (parallel): the same N ``git worktree add`` run by hand at once (as cortex-tui does them: the add
-  serialised per repo with ``--no-checkout``, the checkouts in parallel), plus nothing else.
+  serialised per repo with ``--no-checkout``, the checkouts in parallel), plus nothing else; measured before
+  and again after cortex-tui's round (this machine's floor drifts 2–5× between rounds), the ratio against
+  their mean.
 * floor (sequential): the N adds one after another.
 * cortex-tui: start → every session running (worktree, window, agent), the event loop's worst stall meanwhile
   (a 10 ms ticker), and ``status --json`` (the real CLI, another process) during the spawn and once settled —
@@ -228,11 +230,13 @@ def main() -> None:
             par = floor_parallel(repo, args.sessions, str(r))
             seq = floor_sequential(repo, args.sessions, str(r))
             res = asyncio.run(cortex(repo, root, args.sessions, str(r), args.trace_stalls, not args.no_api))
+            par2 = floor_parallel(repo, args.sessions, f"{r}b")  # the floor again: it drifts within a round
             wall = res["wall"]
             during, settled = res["during"], res["settled"]
-            print(f"round {r + 1}: floor parallel {par:.2f}s, sequential {seq:.2f}s; cortex-tui {wall:.2f}s "
-                  f"({wall / par:.2f}× parallel floor); loop stall max {res['stall_max'] * 1000:.0f} ms "
-                  f"(p99 {res['stall_p99'] * 1000:.0f} ms)")
+            mid = (par + par2) / 2
+            print(f"round {r + 1}: floor parallel {par:.2f}s before, {par2:.2f}s after, sequential {seq:.2f}s; "
+                  f"cortex-tui {wall:.2f}s ({wall / mid:.2f}× the parallel floors' mean); loop stall max "
+                  f"{res['stall_max'] * 1000:.0f} ms (p99 {res['stall_p99'] * 1000:.0f} ms)")
             fd = res["floor_during"]
             print(f"  status --json during spawn: p50 {pct(during, 50) * 1000:.0f} ms max "
                   f"{max(during) * 1000:.0f} ms (n={len(during)}), python -c pass beside it p50 "
