@@ -172,7 +172,7 @@ class Journal:
         self.last_save = mono
         self._seq += 1
         after = self.after_save(state) if self.after_save is not None else None
-        return Snapshot(self._seq, self.store.dump(state), render_status_md(state), after)
+        return Snapshot(self._seq, self.store.dump_parts(state), render_status_md(state), after)
 
     def _durable(self, snap: Snapshot) -> None:
         """(The loop.) ``snap`` is on disk: its ``after`` runs unless a newer snapshot's ran already."""

@@ -30,7 +30,8 @@ class Snapshot:
     """The run's files as they were at one moment (taken on the loop)."""
 
     seq: int
-    state_json: str
+    state_json: tuple[str, ...]
+    """state.json's text in parts (:meth:`RunStore.dump_parts <cortex_tui.store.files.RunStore.dump_parts>`)."""
     status_md: str
     after: Callable[[], None] | None = None
     """Run on the loop once this snapshot is on disk (log rotation: the offsets it holds are durable)."""

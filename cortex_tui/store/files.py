@@ -30,20 +30,22 @@ def io_at(path: Path, doing: str = "writing") -> Iterator[None]:
         raise disk_error(path, e, doing) from e
 
 
-def atomic_write(path: Path, data: str) -> None:
-    """Write ``data`` to ``path`` via tmp + fsync + rename, so readers never see half a file."""
+def atomic_write(path: Path, data: str | tuple[str, ...]) -> None:
+    """Write ``data`` (or its parts, one after the other) to ``path`` via tmp + fsync + rename, so readers never
+    see half a file."""
     with io_at(path):
         _atomic_write(path, data)
 
 
-def _atomic_write(path: Path, data: str) -> None:
+def _atomic_write(path: Path, data: str | tuple[str, ...]) -> None:
     import tempfile  # not at the top: reading a run (`status --json`) never needs it
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(data)
+            for part in (data,) if isinstance(data, str) else data:
+                f.write(part)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -120,14 +122,19 @@ class RunStore:
         atomic_write(self.state_path, self.dump(state))
 
     def dump(self, state: RunState) -> str:
-        """state.json's text for ``state`` (stamped now). The layout's text, the same all run long and often
-        most of the file (100 sessions' scripts and prompts), is encoded once, not on every save."""
+        """state.json's text for ``state`` (stamped now)."""
+        return "".join(self.dump_parts(state))
+
+    def dump_parts(self, state: RunState) -> tuple[str, ...]:
+        """state.json's text for ``state`` (stamped now), in parts to write one after the other. The layout's
+        text, the same all run long and often most of the file (100 sessions' scripts and prompts), is encoded
+        once, not on every save, and never copied into one string with the rest."""
         state.updated_at = time.time()
         layout = state.layout_text
         if self._layout_json is None or self._layout_json[0] is not layout:
             self._layout_json = (layout, json.dumps(layout, ensure_ascii=False))
         rest = state.model_dump_json(indent=1, exclude={"layout_text"})  # "{\n <the other fields>\n}"
-        return "".join(('{\n "layout_text": ', self._layout_json[1], ",", rest[1:]))  # one copy
+        return '{\n "layout_text": ', self._layout_json[1], ",", rest[1:]
 
     # events --------------------------------------------------------------
     def append_event(self, event: Event, *, fsync: bool = True) -> None:

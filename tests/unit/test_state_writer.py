@@ -170,9 +170,9 @@ def test_an_older_snapshot_that_waited_for_the_lock_is_not_written_after_a_newer
     writer = journal.writer
     durable: list[int] = []
     writer.on_durable = lambda snap: durable.append(snap.seq)
-    older = Snapshot(1, journal.store.dump(state.model_copy(deep=True)), "old", None)
+    older = Snapshot(1, journal.store.dump_parts(state.model_copy(deep=True)), "old", None)
     state.sessions["a"].log_offset = 5
-    newer = Snapshot(2, journal.store.dump(state), "new", None)
+    newer = Snapshot(2, journal.store.dump_parts(state), "new", None)
 
     async def main() -> None:
         disk.gate.clear()
