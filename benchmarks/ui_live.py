@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import shutil
 import sys
 import time
@@ -66,6 +67,35 @@ async def lag_probe(out: list[float], stop: asyncio.Event) -> None:
         out.append(time.perf_counter() - t - 0.01)
 
 
+class GcPauses:
+    """The event loop's collections while it is installed: (generation, wall s, CPU s) each."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, float, float]] = []
+        self._t = (0.0, 0.0)
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t = (time.perf_counter(), time.thread_time())
+        else:
+            self.pauses.append((info["generation"], time.perf_counter() - self._t[0], time.thread_time() - self._t[1]))
+
+    def summary(self) -> str:
+        out = []
+        for g in (0, 1, 2):
+            xs = [p for p in self.pauses if p[0] == g]
+            if xs:
+                out.append(f"gen{g} n={len(xs)} max {ms(max(p[1] for p in xs))} ms wall / "
+                           f"{ms(max(p[2] for p in xs))} ms CPU")
+            else:
+                out.append(f"gen{g} n=0")
+        return "; ".join(out)
+
+
+gc_pauses = GcPauses()
+"""The collections while the keys of :func:`bench_live` are pressed."""
+
+
 async def bench_live(sup: Supervisor, n: int, samples: int) -> dict[str, list[float]]:
     app = CortexApp(sup, start_engine=True, tune_gc=True)  # as run_tui() runs it
     app.driver_class = RenderingDriver
@@ -86,6 +116,7 @@ async def bench_live(sup: Supervisor, n: int, samples: int) -> dict[str, list[fl
         await pilot.pause(3.0)  # first samples, first polls
         stop = asyncio.Event()
         probe = asyncio.create_task(lag_probe(res["lag"], stop))
+        gc.callbacks.append(gc_pauses)  # (the loop's thread is the only one that allocates much)
         for _ in range(samples):
             if table.cursor_row >= table.row_count - 2:
                 await pilot.press("home")
@@ -104,6 +135,7 @@ async def bench_live(sup: Supervisor, n: int, samples: int) -> dict[str, list[fl
             await pilot.pause(0.1)
         stop.set()
         await probe
+        gc.callbacks.remove(gc_pauses)
         live = sum(r.state.value == "running" for r in sup.state.sessions.values())
         if live < n:
             raise SystemExit(f"only {live} of {n} sessions were still running at the end: the script is too short")
@@ -141,6 +173,7 @@ def main() -> None:
     lag = res["lag"]
     print(f"event-loop lag while keys were pressed: p50 {ms(pct(lag, 50))} ms, p99 {ms(pct(lag, 99))} ms, "
           f"max {ms(max(lag))} ms (n={len(lag)}); all {ns.sessions} sessions running after {res['spawn'][0]:.1f} s")
+    print(f"collections while keys were pressed: {gc_pauses.summary()}")
 
 
 if __name__ == "__main__":
