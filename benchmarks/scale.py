@@ -1,8 +1,8 @@
 """100 sessions, proven (#18): sim sessions run headless by the real engine (real tmux, real git), against the
 ideal of the same scripted durations.
 
-    python benchmarks/scale.py [--sessions 100] [--duration 4] [--slots 10,20] [--pools 10,20] [--nodes 2]
-                               [--idle 30] [--quick]
+    python benchmarks/scale.py [--sessions 100] [--duration 4] [--slots 10,20] [--pools 10,20] [--warm 10]
+                               [--nodes 2] [--idle 30] [--no-all-at-once] [--quick]
 
 * all at once, through ``[run] max_parallel`` slots of 10 and of 20, and as 100 queued tasks through
   ``[pool] size`` = 10 and 20: wall time until every session ended vs the ideal (``ceil(N / slots) ×
@@ -10,6 +10,9 @@ ideal of the same scripted durations.
   children, ssh clients included), peak RSS, tmux server CPU seconds. Each slot count has a floor measured in
   the same run: the same sim agent processes with the same script through a plain thread pool of that size
   (no tmux, git or supervisor) — ``floor`` is its wall time and ``vs floor`` = floor / wall;
+* the same queued tasks through ``[pool] size = warm = K`` for each ``--warm`` K: the K warm worktrees (and
+  their idle windows) are made before the clock starts, as a warm pool has them ready before work arrives,
+  and refilled in the background while the tasks run (the clock includes that);
 * across nodes: the same N sessions spread round robin over this machine and ``--nodes`` loopback sshd
   "nodes" (real OpenSSH servers on 127.0.0.1 started by the benchmark as the remote tests do —
   ``tests/sshd.py``; each has its own HOME, workdir and tmux server), all at once; beside it the time until
@@ -78,10 +81,11 @@ def node_toml(name: str, sshd: SshServer) -> str:
 
 
 def make_sup(root: Path, tag: str, n: int, script: str, slots: int | None, *, pool: int | None = None,
-             nodes: list[SshServer] | None = None) -> Supervisor:
+             nodes: list[SshServer] | None = None, warm: int = 0) -> Supervisor:
     repo = make_repo(root / f"repo-{tag}")
     run = f'[run]\nname = "scale{tag}"\n' + (f"max_parallel = {slots}\n" if slots else "")
     run += f"[pool]\nsize = {pool}\n" if pool else ""
+    run += f"warm = {warm}\n" if pool and warm else ""
     run += "".join(node_toml(f"box{k + 1}", sshd) for k, sshd in enumerate(nodes or []))
     where = ["local", *(f"box{k + 1}" for k in range(len(nodes or [])))]
     text = run + '[defaults]\nagent = "sim"\nsilence_after = "1h"\n' + "".join(
@@ -104,6 +108,10 @@ async def batch(sup: Supervisor) -> dict[str, float]:
     sup.subscribe(on)
     t0, c0 = time.perf_counter(), self_cpu()
     await sup.start()
+    if sup.pool.warm is not None:  # made ahead of the work (that is their point): the clock starts once they are
+        await asyncio.to_thread(sup.pool.warm.scan)
+        await asyncio.to_thread(sup.pool.warm.fill)
+        t0, c0 = time.perf_counter(), self_cpu()
     pid = await asyncio.to_thread(tmux_pid, sup.tmux.socket)
     s0 = proc_cpu(pid)
     await sup.supervise(until_done=True)
@@ -189,6 +197,9 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=4.0)
     ap.add_argument("--slots", default="10,20", help="[run] max_parallel values ('' for none)")
     ap.add_argument("--pools", default="10,20", help="[pool] size values ('' for none)")
+    ap.add_argument("--warm", default="10", help="[pool] size = warm values ('' for none)")
+    ap.add_argument("--all-at-once", action=argparse.BooleanOptionalAction, default=True,
+                    help="the all-at-once row")
     ap.add_argument("--nodes", type=int, default=2, help="loopback sshd nodes beside this machine (0: none)")
     ap.add_argument("--idle", type=float, default=30.0)
     ap.add_argument("--status-samples", type=int, default=10)
@@ -197,6 +208,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.quick:
         args.sessions, args.duration, args.slots, args.pools, args.idle, args.status_samples = 10, 1.0, "5", "5", 5.0, 2
+        args.warm = "5"
     n, d = args.sessions, args.duration
     root = isolate()
     servers: list[SshServer] = []
@@ -212,14 +224,19 @@ def main() -> None:
                 floors[k] = thread_floor(root, f"t{k}", n, k, d)
             return floors[k]
 
-        local = asyncio.run(batch(make_sup(root, "b0", n, f'"sleep {d:g}"', None)))
-        row("all at once", d, local, floor_for(n))
+        local: dict[str, float] | None = None
+        if args.all_at_once:
+            local = asyncio.run(batch(make_sup(root, "b0", n, f'"sleep {d:g}"', None)))
+            row("all at once", d, local, floor_for(n))
         for slots in (int(x) for x in args.slots.split(",") if x):
             res = asyncio.run(batch(make_sup(root, f"b{slots}", n, f'"sleep {d:g}"', slots)))
             row(f"slots of {slots}", math.ceil(n / slots) * d, res, floor_for(slots))
         for size in (int(x) for x in args.pools.split(",") if x):
             res = asyncio.run(batch(make_sup(root, f"p{size}", n, f'"sleep {d:g}"', None, pool=size)))
             row(f"pool of {size}", math.ceil(n / size) * d, res, floor_for(size))
+        for size in (int(x) for x in args.warm.split(",") if x):
+            res = asyncio.run(batch(make_sup(root, f"w{size}", n, f'"sleep {d:g}"', None, pool=size, warm=size)))
+            row(f"pool of {size}, warm", math.ceil(n / size) * d, res, floor_for(size))
         if args.nodes:
             why = sshd_missing()
             if why:
@@ -233,11 +250,11 @@ def main() -> None:
                 spawns = "; ".join(f"{node} {res[f'spawned:{node}']:.2f}s"
                                    for node in ["local", *(f"box{k + 1}" for k in range(args.nodes))]
                                    if f"spawned:{node}" in res)
-                print(f"  all sessions spawned, by node: {spawns} (this machine alone, all {n} at once: "
-                      f"{local['spawned:local']:.2f}s)")
+                alone = f"{local['spawned:local']:.2f}s" if local is not None else "not run"
+                print(f"  all sessions spawned, by node: {spawns} (this machine alone, all {n} at once: {alone})")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"supervisor peak RSS over the batches: {peak:.0f} MB")
-        for m in sorted({max(1, n // 2), n}):
+        for m in sorted({max(1, n // 2), n}) if args.idle > 0 else []:
             sup = make_sup(root, f"i{m}", m, '"listen 600"', None)
             ires = asyncio.run(idle(sup, m, args.idle, args.status_samples if m == n else 0))
             cpu_pct, tmux_pct = ires["cpu_pct"], ires["tmux_pct"]

@@ -1,6 +1,6 @@
 """Smoke of benchmarks/scale.py (slow: left out by default; `python -m pytest -m slow tests/test_scale_bench.py`).
-It runs the real benchmark in --quick form (all at once, max_parallel slots, a [pool], and across two loopback
-sshd nodes) and checks that every session of every mode finished."""
+It runs the real benchmark in --quick form (all at once, max_parallel slots, a [pool], one with warm slots, and
+across two loopback sshd nodes) and checks that every session of every mode finished."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ def test_scale_benchmark_quick_runs_every_session_to_the_end() -> None:
     assert r.returncode == 0, r.stderr
     rows = [ln for ln in r.stdout.splitlines() if ln.startswith(("all at once", "slots of", "pool of", "local+"))]
     across = sshd_missing() is None  # two loopback sshd nodes beside this machine where OpenSSH is installed
-    assert len(rows) == 3 + across, r.stdout
+    assert len(rows) == 4 + across, r.stdout
+    assert any(ln.startswith("pool of 5, warm") for ln in rows), r.stdout
     assert across or "across nodes: skipped" in r.stdout
     assert all(ln.split()[-1] == "0" for ln in rows), r.stdout  # the 'failed' column
     if across:
