@@ -8,14 +8,16 @@ cannot support, with the reason (the test then skips, printing it).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import pytest
 from claude_harness import MODEL, claude_env, prepare_home
 from fake_anthropic import FakeMessages
 from fake_gemini import FakeGemini
@@ -345,3 +347,16 @@ DRIVERS: dict[str, Driver] = {
     "claude-code": ClaudeDriver("claude-code", MODEL),
     "codex": CodexDriver("codex", "gpt-5-codex"),
 }
+
+
+D = TypeVar("D", bound=Driver)
+
+
+def driver(agent: str, kind: type[D], **changes: Any) -> D:
+    """``agent``'s driver with ``changes`` (dataclass fields); the test skips, saying why, when its CLI cannot run."""
+    base = DRIVERS[agent]
+    assert isinstance(base, kind)
+    why = base.available()
+    if why:
+        pytest.skip(why)
+    return dataclasses.replace(base, **changes)

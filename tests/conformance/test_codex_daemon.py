@@ -9,13 +9,12 @@ PermissionRequest hook (the default) runs it in process, so the daemon case runs
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import time
 from pathlib import Path
 
 import pytest
-from drivers import DRIVERS, CodexDriver
+from drivers import CodexDriver, driver
 from engine_helpers import triggers
 from test_conformance import NAME, answer, expect, finish, state, supervise
 
@@ -30,12 +29,7 @@ def _daemons(events_file: Path) -> list[int]:
 
 
 def test_codex_exit_ends_its_app_server_daemon(git_repo: Path, tmp_path: Path) -> None:
-    base = DRIVERS["codex"]
-    assert isinstance(base, CodexDriver)
-    why = base.available()
-    if why:
-        pytest.skip(why)
-    d = dataclasses.replace(base, daemon=True, hooks=False)
+    d = driver("codex", CodexDriver, daemon=True, hooks=False)
     seen: dict[str, list[int]] = {}
 
     async def during(sup: Supervisor, api: object) -> None:
@@ -64,12 +58,7 @@ def test_codex_exit_ends_its_app_server_daemon(git_repo: Path, tmp_path: Path) -
 def test_codex_waiting_comes_from_its_permission_request_hook(git_repo: Path, tmp_path: Path) -> None:
     """With the daemon allowed and the adapter's hook on: waiting is the hook's (the command and the model's
     justification as evidence), one trigger for the dialog; Codex runs in process (no daemon to outlive it)."""
-    base = DRIVERS["codex"]
-    assert isinstance(base, CodexDriver)
-    why = base.available()
-    if why:
-        pytest.skip(why)
-    d = dataclasses.replace(base, daemon=True)
+    d = driver("codex", CodexDriver, daemon=True)
     seen: dict[str, list[int]] = {}
 
     async def during(sup: Supervisor, api: object) -> None:

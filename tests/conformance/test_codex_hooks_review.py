@@ -6,11 +6,10 @@ way the prompt's turn then runs to ``idle``. Before, the dialog went unnoticed: 
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
-from drivers import DRIVERS, CodexDriver
+from drivers import CodexDriver, driver
 from engine_helpers import triggers
 from test_conformance import NAME, answer, expect, finish, state, supervise
 
@@ -23,12 +22,7 @@ USER_HOOK = '[[hooks.Stop]]\n[[hooks.Stop.hooks]]\ntype = "command"\ncommand = "
 
 @pytest.mark.parametrize("yes", [True, False], ids=["approve", "deny"])
 def test_codex_hooks_need_review_is_waiting_and_answered(yes: bool, git_repo: Path, tmp_path: Path) -> None:
-    base = DRIVERS["codex"]
-    assert isinstance(base, CodexDriver)
-    why = base.available()
-    if why:
-        pytest.skip(why)
-    d = dataclasses.replace(base, user_config=USER_HOOK)
+    d = driver("codex", CodexDriver, user_config=USER_HOOK)
 
     async def during(sup: Supervisor, api: object) -> None:
         await expect(sup, lambda: state(sup) == "waiting", 90, "codex: waiting at 'Hooks need review'")

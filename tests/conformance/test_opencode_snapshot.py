@@ -5,11 +5,10 @@ the turn's end — cortex-tui's ``idle`` — 240-390 ms after the answer was com
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
-from drivers import DRIVERS, OpenCodeDriver
+from drivers import OpenCodeDriver, driver
 from test_conformance import expect, finish, state, supervise
 
 from cortex_tui.engine.supervisor import Supervisor
@@ -19,12 +18,7 @@ pytestmark = pytest.mark.conformance
 
 @pytest.mark.parametrize("kept", [False, True], ids=["default", "kept"])
 def test_opencode_snapshots_off_unless_kept(kept: bool, git_repo: Path, tmp_path: Path) -> None:
-    base = DRIVERS["opencode"]
-    assert isinstance(base, OpenCodeDriver)
-    why = base.available()
-    if why:
-        pytest.skip(why)
-    d = dataclasses.replace(base, snapshot=kept)
+    d = driver("opencode", OpenCodeDriver, snapshot=kept)
 
     async def during(sup: Supervisor, api: object) -> None:
         await expect(sup, lambda: state(sup) == "idle", 90 + d.start_s, "opencode: idle after the turn")
