@@ -160,6 +160,11 @@ class StateWriter:
                     self._call(loop, self.on_durable, snap)
             except DiskError as e:
                 self._call(loop, self.on_error, e)
+            except Exception as e:  # anything else (a bug) must not end the thread: saves would wait forever
+                log.exception("state writer: writing %s failed", self.state_path)
+                self._call(loop, self.on_error, DiskError(
+                    f"{self.state_path}: writing failed: {type(e).__name__}: {e}",
+                    "an internal error (see supervisor.log); the sessions keep running, `cortex-tui up` re-attaches"))
 
     @staticmethod
     def _call(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: object) -> None:

@@ -254,3 +254,30 @@ def test_the_snapshot_text_is_the_state_and_follows_a_new_layout_text(tmp_path: 
     state.sessions["a"].log_offset = 9
     again = RunState.model_validate_json(store.dump(state))
     assert again.layout_text.endswith('name = "b"\n') and again.sessions["a"].log_offset == 9
+
+
+def test_an_unexpected_error_in_the_writer_thread_is_reported_and_the_thread_goes_on(tmp_path: Path) -> None:
+    """Not only a DiskError: whatever a write raises reaches on_error on the loop as a DiskError naming the file,
+    the snapshot's waiters are released, and the next snapshot is still written (a dead writer thread left every
+    later save, and every spawn awaiting one, waiting forever)."""
+    from cortex_tui.engine.state_writer import StateWriter
+    from cortex_tui.errors import DiskError
+
+    errors: list[DiskError] = []
+    durable: list[int] = []
+    state_path, status_path = tmp_path / "state.json", tmp_path / "status.md"
+    writer = StateWriter(state_path, status_path, on_durable=lambda s: durable.append(s.seq), on_error=errors.append)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        writer.submit(Snapshot(1, ("{}",), "bad \udc80 text"), loop)  # cannot be encoded: UnicodeEncodeError
+        await asyncio.wait_for(writer.durable(1), 10)
+        await until(lambda: bool(errors), "on_error")
+        writer.submit(Snapshot(2, ('{"ok": 2}',), "fine\n"), loop)
+        await asyncio.wait_for(writer.durable(2), 10)
+        await until(lambda: durable == [2], "the next snapshot written")
+        await asyncio.to_thread(writer.close)
+
+    asyncio.run(main())
+    assert "state.json" in errors[0].message and "UnicodeEncodeError" in errors[0].message
+    assert json.loads(state_path.read_text()) == {"ok": 2} and status_path.read_text() == "fine\n"
