@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import os
+import shutil
+import signal
 import statistics
 import subprocess
+import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -27,6 +34,53 @@ def isolate() -> Path:
                  "GIT_COMMITTER_EMAIL": "b@x.invalid"}.items():
         os.environ[k] = v
     return root
+
+
+def add_keep(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--keep", action="store_true",
+                    help="leave the scratch directory (repos, worktrees, logs) behind and print its path")
+
+
+def _term(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # SIGTERM (a timeout, a kill) unwinds like Ctrl-C: the cleanup below runs
+
+
+def remove(root: Path) -> None:
+    """``rm -rf`` of a scratch dir; what cannot go is named (never silently left to fill /tmp)."""
+    def retry(fn: object, path: str, exc: object) -> None:  # a read-only dir (a jail's, git's): open it
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(path), 0o700)
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.chmod(path, 0o700)
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+
+    shutil.rmtree(root, onerror=retry)  # onexc from 3.12 on
+    if root.exists():
+        print(f"scratch dir not fully removed: {root}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def scratch(keep: bool = False) -> Iterator[Path]:
+    """:func:`isolate`, undone at the end — normally, on an exception, on Ctrl-C or SIGTERM: the tmux servers on
+    the private socket dir killed, the scratch dir (repos, their worktrees, HOME) removed; with ``keep`` the dir
+    stays and its path is printed (the servers are still killed)."""
+    root = isolate()
+    old = signal.signal(signal.SIGTERM, _term)
+    try:
+        yield root
+    finally:
+        old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C does not cut the cleanup short
+        try:
+            kill_servers(root)
+            if keep:
+                print(f"scratch dir kept: {root}", file=sys.stderr)
+            else:
+                remove(root)
+        finally:
+            signal.signal(signal.SIGINT, old_int)
+            signal.signal(signal.SIGTERM, old)
 
 
 def make_repo(path: Path, files: int = 10) -> Path:

@@ -13,14 +13,13 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import isolate, kill_servers, make_repo
+from _common import add_keep, make_repo, scratch
 
 
 async def child(mode: str, sessions: int, seconds: float, repo: Path, root: Path) -> dict[str, float]:
@@ -78,15 +77,15 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--child", choices=["on", "off"])
     ap.add_argument("--root")
+    add_keep(ap)
     args = ap.parse_args()
     if args.child:
         root = Path(args.root)
         repo = make_repo(root / f"repo-{args.child}-{os.getpid()}")
         print(json.dumps(asyncio.run(child(args.child, args.sessions, args.seconds, repo, root))))
         return
-    root = isolate()
-    results: dict[str, list[float]] = {"off": [], "on": []}
-    try:
+    with scratch(args.keep) as root:
+        results: dict[str, list[float]] = {"off": [], "on": []}
         for _ in range(args.rounds):
             for mode in ("off", "on"):
                 out = subprocess.run([sys.executable, __file__, "--child", mode, "--root", str(root),
@@ -95,13 +94,10 @@ def main() -> None:
                 cpu = json.loads(out.stdout.strip().splitlines()[-1])["cpu_percent"]
                 results[mode].append(cpu)
                 print(f"{mode:>3}: supervisor CPU {cpu:.2f} % of a core ({args.sessions} quiet sessions)")
-    finally:
-        kill_servers(root)
-        shutil.rmtree(root, ignore_errors=True)
-    off = min(results["off"])
-    on = min(results["on"])
-    print(f"API + metrics + one SSE follower add {on - off:+.2f} % of a core (best of {args.rounds}: "
-          f"{on:.2f} on vs {off:.2f} off; goal ≤ 0.2 %)")
+        off = min(results["off"])
+        on = min(results["on"])
+        print(f"API + metrics + one SSE follower add {on - off:+.2f} % of a core (best of {args.rounds}: "
+              f"{on:.2f} on vs {off:.2f} off; goal ≤ 0.2 %)")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import isolate, kill_servers, make_repo
+from _common import add_keep, make_repo, scratch
 
 from cortex_tui.backends.tmux import Tmux
 
@@ -33,10 +32,10 @@ def main() -> None:
     ap.add_argument("--cycles", type=int, default=100)
     ap.add_argument("--sessions", type=int, default=6)
     ap.add_argument("--seed", type=int, default=1)
+    add_keep(ap)
     args = ap.parse_args()
     rnd = random.Random(args.seed)
-    root = isolate()
-    try:
+    with scratch(args.keep) as root:
         repo = make_repo(root / "repo")
         # sessions long enough to outlive many cycles, chained by dependencies
         span = args.cycles * 1.2  # about how long the cycles take: sessions outlive most of them
@@ -81,9 +80,6 @@ def main() -> None:
         print("PASS" if ok else "FAIL")
         if not ok:
             raise SystemExit(1)
-    finally:
-        kill_servers(root)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "conformance"))
 import conftest  # noqa: F401,E402  (puts the pinned agent CLIs in .cortex-dev/bin first on PATH)
-from _common import isolate, kill_servers, make_repo  # noqa: E402
+from _common import add_keep, make_repo, scratch  # noqa: E402
 from drivers import DRIVERS  # noqa: E402
 from test_conformance import NAME, answer, expect, finish, state, supervise  # noqa: E402
 
@@ -188,39 +188,41 @@ def main() -> None:
     ap.add_argument("--trace", action="store_true",
                     help="per sample, the timeline from the tool call on (ms relative to the turn's last API byte): "
                          "the benchmark's marks, the states, the agent's events-file lines")
+    add_keep(ap)
     args = ap.parse_args()
-    root = isolate()
+    with scratch(args.keep) as root:
+        table(args, root)
+
+
+def table(args: argparse.Namespace, root: Path) -> None:
     print(f"detection latency, {args.samples} sample(s) per agent (ms; p50; floor = the agent's own screen)")
     print(f"{'agent':<12} {'api→screen':>11} {'api→waiting':>12} {'screen→waiting':>15} {'sig→waiting':>12}   "
           f"{'api→screen':>11} {'api→idle':>9} {'screen→idle':>12}")
-    try:
-        for agent in args.agents.split(","):
-            why = DRIVERS[agent].available()
-            if why or "approve" in DRIVERS[agent].unsupported:
-                print(f"{agent:<12} skipped: {why or DRIVERS[agent].unsupported['approve']}")
-                continue
-            runs = []
-            for i in range(args.samples):
-                try:
-                    runs.append(one(agent, Path(tempfile.mkdtemp(dir=root)), i, args.trace))
-                except AssertionError as e:
-                    print(f"{agent:<12} sample {i} failed: {str(e) if args.verbose else str(e).splitlines()[0]}")
-            if not runs:
-                continue
+    for agent in args.agents.split(","):
+        why = DRIVERS[agent].available()
+        if why or "approve" in DRIVERS[agent].unsupported:
+            print(f"{agent:<12} skipped: {why or DRIVERS[agent].unsupported['approve']}")
+            continue
+        runs = []
+        for i in range(args.samples):
+            try:
+                runs.append(one(agent, Path(tempfile.mkdtemp(dir=root)), i, args.trace))
+            except AssertionError as e:
+                print(f"{agent:<12} sample {i} failed: {str(e) if args.verbose else str(e).splitlines()[0]}")
+        if not runs:
+            continue
 
-            def p50(k: str, rs: list[dict[str, float]] = runs) -> float:
-                return statistics.median(r[k] for r in rs) * 1000
+        def p50(k: str, rs: list[dict[str, float]] = runs) -> float:
+            return statistics.median(r[k] for r in rs) * 1000
 
-            sig = [r for r in runs if "wait_signal" in r]
-            sig_s = f"{p50('wait_signal', sig):.0f}" if sig else "-"
-            print(f"{agent:<12} {p50('wait_screen'):>11.0f} {p50('wait_state'):>12.0f} "
-                  f"{p50('wait_state') - p50('wait_screen'):>15.0f} {sig_s:>12}   {p50('idle_screen'):>11.0f} "
-                  f"{p50('idle_state'):>9.0f} {p50('idle_state') - p50('idle_screen'):>12.0f}   n={len(runs)}")
-            ready = [r for r in runs if "idle_ready" in r]
-            if ready:  # the turn's end as the agent draws it: its input prompt back on the screen
-                print(f"{'':<12} input prompt on the screen → idle: {p50('idle_ready', ready):.0f} ms (p50)")
-    finally:
-        kill_servers(root)
+        sig = [r for r in runs if "wait_signal" in r]
+        sig_s = f"{p50('wait_signal', sig):.0f}" if sig else "-"
+        print(f"{agent:<12} {p50('wait_screen'):>11.0f} {p50('wait_state'):>12.0f} "
+              f"{p50('wait_state') - p50('wait_screen'):>15.0f} {sig_s:>12}   {p50('idle_screen'):>11.0f} "
+              f"{p50('idle_state'):>9.0f} {p50('idle_state') - p50('idle_screen'):>12.0f}   n={len(runs)}")
+        ready = [r for r in runs if "idle_ready" in r]
+        if ready:  # the turn's end as the agent draws it: its input prompt back on the screen
+            print(f"{'':<12} input prompt on the screen → idle: {p50('idle_ready', ready):.0f} ms (p50)")
 
 
 if __name__ == "__main__":

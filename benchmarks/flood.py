@@ -18,14 +18,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import isolate, kill_servers, make_repo, pct, summary
+from _common import add_keep, make_repo, pct, scratch, summary
 
 from cortex_tui.engine import screen
 from cortex_tui.engine.events import Event
@@ -178,30 +177,29 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--samples", type=int, default=30)
     ap.add_argument("--skip-per-batch", action="store_true")
+    add_keep(ap)
     args = ap.parse_args()
-    root = isolate()
-    script = root / "flooder.py"
-    script.write_text(FLOODER)
-    gate = (screen.QUIET_S, screen.MIN_GAP_S, screen.FLOOD_S)
-    try:
-        for r in range(args.rounds):
-            f_tmux, f_lines = floor(root, script, args.sessions, args.rate, args.seconds, str(r))
-            print(f"round {r + 1}: {args.sessions} sessions × {args.rate:g} lines/s for {args.seconds:g}s "
-                  f"({f_lines:.0f} lines/s reached the floor's logs)")
-            print(f"  floor  bare tmux + pipe-pane: tmux server {f_tmux:5.1f}% of a core, no supervisor")
-            modes = [("gated", gate)] if args.skip_per_batch else [("per-batch", (0.0, 0.0, 0.0)), ("gated", gate)]
-            for mode, (q, g, fl) in modes:
-                screen.QUIET_S, screen.MIN_GAP_S, screen.FLOOD_S = q, g, fl
-                res = run_supervised(root, script, args.sessions, args.rate, args.seconds, f"{mode}-{r}",
-                                     args.samples)
-                print(f"  {mode:<9} supervisor {res['sup_cpu']:5.1f}% of a core (tmux clients {res['children_cpu']:.1f}%), tmux server {res['tmux_cpu']:5.1f}% "
-                      f"({res['tmux_cpu'] / max(f_tmux, 0.1):.2f}× floor), {res['captures_s']:6.1f} captures/s, "
-                      f"loop lag p99 {res['lag_p99']:.1f} ms, repeated_error p50 {res['err_p50']:.1f} / p99 "
-                      f"{res['err_p99']:.1f} ms (floor p99 {res['tail_p99']:.1f} ms)")
-    finally:
-        screen.QUIET_S, screen.MIN_GAP_S, screen.FLOOD_S = gate
-        kill_servers(root)
-        shutil.rmtree(root, ignore_errors=True)
+    with scratch(args.keep) as root:
+        script = root / "flooder.py"
+        script.write_text(FLOODER)
+        gate = (screen.QUIET_S, screen.MIN_GAP_S, screen.FLOOD_S)
+        try:
+            for r in range(args.rounds):
+                f_tmux, f_lines = floor(root, script, args.sessions, args.rate, args.seconds, str(r))
+                print(f"round {r + 1}: {args.sessions} sessions × {args.rate:g} lines/s for {args.seconds:g}s "
+                      f"({f_lines:.0f} lines/s reached the floor's logs)")
+                print(f"  floor  bare tmux + pipe-pane: tmux server {f_tmux:5.1f}% of a core, no supervisor")
+                modes = [("gated", gate)] if args.skip_per_batch else [("per-batch", (0.0, 0.0, 0.0)), ("gated", gate)]
+                for mode, (q, g, fl) in modes:
+                    screen.QUIET_S, screen.MIN_GAP_S, screen.FLOOD_S = q, g, fl
+                    res = run_supervised(root, script, args.sessions, args.rate, args.seconds, f"{mode}-{r}",
+                                         args.samples)
+                    print(f"  {mode:<9} supervisor {res['sup_cpu']:5.1f}% of a core (tmux clients {res['children_cpu']:.1f}%), tmux server {res['tmux_cpu']:5.1f}% "
+                          f"({res['tmux_cpu'] / max(f_tmux, 0.1):.2f}× floor), {res['captures_s']:6.1f} captures/s, "
+                          f"loop lag p99 {res['lag_p99']:.1f} ms, repeated_error p50 {res['err_p50']:.1f} / p99 "
+                          f"{res['err_p99']:.1f} ms (floor p99 {res['tail_p99']:.1f} ms)")
+        finally:
+            screen.QUIET_S, screen.MIN_GAP_S, screen.FLOOD_S = gate
 
 
 if __name__ == "__main__":

@@ -22,14 +22,13 @@ import argparse
 import asyncio
 import cProfile
 import os
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import all_spawned, isolate, kill_servers, make_repo
+from _common import add_keep, all_spawned, make_repo, scratch
 
 from cortex_tui.engine.supervisor import TICK_S, Supervisor
 from cortex_tui.layout import parse_layout
@@ -139,9 +138,9 @@ def main() -> None:
     ap.add_argument("--settle", type=float, default=75.0,
                     help="seconds after the last spawn before measuring (quiet after 10 s, long quiet after 60 s)")
     ap.add_argument("--profile", type=Path, default=None, help="write a cProfile of the first round here")
+    add_keep(ap)
     args = ap.parse_args()
-    root = isolate()
-    try:
+    with scratch(args.keep) as root:
         print(f"{args.sessions} quiet sim sessions ('listen'), {args.seconds:g} s measured per round; "
               f"floor: a bare asyncio loop ticking every {TICK_S:g} s")
         for r in range(args.rounds):
@@ -154,9 +153,6 @@ def main() -> None:
                   f"{sup_pct - fl:.2f} points above it")
             if prof is not None:
                 prof.dump_stats(str(args.profile))
-    finally:
-        kill_servers(root)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

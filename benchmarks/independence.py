@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import isolate, summary
+from _common import add_keep, scratch, summary
 
 from cortex_tui.independence import check_layout, tracked_files
 from cortex_tui.layout import parse_layout
@@ -53,33 +53,34 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=20_000)
     ap.add_argument("--sessions", type=int, default=20)
     ap.add_argument("--samples", type=int, default=5)
+    add_keep(ap)
     a = ap.parse_args()
-    root = isolate()
-    repo = big_repo(root, a.files)
-    loaded = parse_layout(layout_text(a.sessions), root / "bench.toml")
-    scopes = [s.scope for s in loaded.layout.session]
-    ls: list[float] = []
-    match: list[float] = []
-    full: list[float] = []
-    overlaps = 0
-    for _ in range(a.samples):
-        t0 = time.perf_counter()
-        files = tracked_files(repo) or []
-        ls.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        for sc in scopes:
-            rx = scope_matcher(sc)
-            sum(1 for f in files if rx is None or rx.match(f))
-        match.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        overlaps = len(check_layout(loaded, repo).overlaps)
-        full.append(time.perf_counter() - t0)
-    floor = [x + y for x, y in zip(ls, match, strict=True)]
-    print(f"{a.files} tracked files, {a.sessions} sessions (all concurrent), {overlaps} overlapping pairs")
-    print(f"git ls-files           {summary(ls)}")
-    print(f"match floor (ls+globs) {summary(floor)}")
-    print(f"check_layout           {summary(full)}")
-    print(f"ratio check / floor (p50): {sorted(full)[len(full) // 2] / sorted(floor)[len(floor) // 2]:.2f}")
+    with scratch(a.keep) as root:
+        repo = big_repo(root, a.files)
+        loaded = parse_layout(layout_text(a.sessions), root / "bench.toml")
+        scopes = [s.scope for s in loaded.layout.session]
+        ls: list[float] = []
+        match: list[float] = []
+        full: list[float] = []
+        overlaps = 0
+        for _ in range(a.samples):
+            t0 = time.perf_counter()
+            files = tracked_files(repo) or []
+            ls.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            for sc in scopes:
+                rx = scope_matcher(sc)
+                sum(1 for f in files if rx is None or rx.match(f))
+            match.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            overlaps = len(check_layout(loaded, repo).overlaps)
+            full.append(time.perf_counter() - t0)
+        floor = [x + y for x, y in zip(ls, match, strict=True)]
+        print(f"{a.files} tracked files, {a.sessions} sessions (all concurrent), {overlaps} overlapping pairs")
+        print(f"git ls-files           {summary(ls)}")
+        print(f"match floor (ls+globs) {summary(floor)}")
+        print(f"check_layout           {summary(full)}")
+        print(f"ratio check / floor (p50): {sorted(full)[len(full) // 2] / sorted(floor)[len(floor) // 2]:.2f}")
 
 
 if __name__ == "__main__":

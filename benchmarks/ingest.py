@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import add_keep
 
 from cortex_tui.agents import get_adapter
 from cortex_tui.engine.ingest import CHUNK
@@ -103,24 +104,20 @@ async def _engine(chunks: list[bytes], root: Path) -> tuple[float, float, int]:
     return cpu * 1000 / (sum(map(len, chunks)) / 1e6), worst * 1000, len(triggers)
 
 
-def engine_path(chunks: list[bytes]) -> tuple[float, float, int]:
+def engine_path(chunks: list[bytes], keep: bool = False) -> tuple[float, float, int]:
     import asyncio
-    import shutil
 
-    from _common import isolate, kill_servers
+    from _common import scratch
 
-    root = isolate()
-    try:
+    with scratch(keep) as root:
         return asyncio.run(_engine(chunks, root))
-    finally:
-        kill_servers(root)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=3)
+    add_keep(ap)
     args = ap.parse_args()
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     plain, ansi = corpus(args.mb, False), corpus(args.mb, True)
@@ -135,7 +132,7 @@ def main() -> None:
               f"{skim:5.1f} ms/MB (worst {sworst:4.1f} ms) = {floor / skim:4.1f}× cheaper, same {se} errors | "
               f"TUI output {tui:6.1f} ms/MB (worst {tworst:5.1f} ms, line by line)")
     for r in range(args.rounds):
-        cpu, worst, trig = engine_path(plain)
+        cpu, worst, trig = engine_path(plain, args.keep)
         print(f"round {r + 1}: the engine's whole path (read → lines → rules → triggers → output events) "
               f"{cpu:5.1f} ms/MB (goal ≤ 5), longest turn {worst:4.1f} ms, {trig} triggers")
     rss2 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

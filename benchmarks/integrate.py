@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import isolate
+from _common import add_keep, scratch
 
 from cortex_tui.backends import git as gitb
 from cortex_tui.review.integrate import Gate
@@ -94,30 +94,30 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=5000)
     ap.add_argument("--branches", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=5)
+    add_keep(ap)
     a = ap.parse_args()
-    root = isolate()
-    repo = build(root, a.files, a.branches)
-    names = [f"b{i}" for i in range(a.branches)]
-    hand_s, gate_s, matrix_s = [], [], []
-    for r in range(a.rounds):
-        order = ("hand", "gate") if r % 2 == 0 else ("gate", "hand")
-        for what in order:
-            wt = root / f"wt-{what}-{r}"
-            if what == "hand":
-                hand_s.append(by_hand(repo, wt, names))
-            else:
-                total, matrix = gate(repo, wt, root / "logs", names)
-                gate_s.append(total)
-                matrix_s.append(matrix)
-            drop(repo, wt)
-    h, g, m = statistics.median(hand_s), statistics.median(gate_s), statistics.median(matrix_s)
-    pairs = a.branches * (a.branches - 1) // 2
-    print(f"integrate {a.branches} branches in a {a.files}-file repo, {a.rounds} rounds (median)")
-    print(f"  by hand (worktree add, {a.branches} x git merge, verify): {h * 1000:8.1f} ms")
-    print(f"  gate (matrix + combination + worktree + verify):  {g * 1000:8.1f} ms   ratio {g / h:4.2f}x (goal <= 1.2x)")
-    print(f"    of which the conflict matrix ({pairs} pairs + {a.branches} cumulative merge-trees): {m * 1000:6.1f} ms"
-          f"   gate without it: {(g - m) / h:4.2f}x")
-    shutil.rmtree(root, ignore_errors=True)
+    with scratch(a.keep) as root:
+        repo = build(root, a.files, a.branches)
+        names = [f"b{i}" for i in range(a.branches)]
+        hand_s, gate_s, matrix_s = [], [], []
+        for r in range(a.rounds):
+            order = ("hand", "gate") if r % 2 == 0 else ("gate", "hand")
+            for what in order:
+                wt = root / f"wt-{what}-{r}"
+                if what == "hand":
+                    hand_s.append(by_hand(repo, wt, names))
+                else:
+                    total, matrix = gate(repo, wt, root / "logs", names)
+                    gate_s.append(total)
+                    matrix_s.append(matrix)
+                drop(repo, wt)
+        h, g, m = statistics.median(hand_s), statistics.median(gate_s), statistics.median(matrix_s)
+        pairs = a.branches * (a.branches - 1) // 2
+        print(f"integrate {a.branches} branches in a {a.files}-file repo, {a.rounds} rounds (median)")
+        print(f"  by hand (worktree add, {a.branches} x git merge, verify): {h * 1000:8.1f} ms")
+        print(f"  gate (matrix + combination + worktree + verify):  {g * 1000:8.1f} ms   ratio {g / h:4.2f}x (goal <= 1.2x)")
+        print(f"    of which the conflict matrix ({pairs} pairs + {a.branches} cumulative merge-trees): {m * 1000:6.1f} ms"
+              f"   gate without it: {(g - m) / h:4.2f}x")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import subprocess
 import sys
 import threading
@@ -36,7 +35,7 @@ from pathlib import Path
 from typing import TypedDict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import isolate, kill_servers, pct
+from _common import add_keep, pct, scratch
 
 from cortex_tui.api.server import ApiServer
 from cortex_tui.backends import git as gitb
@@ -213,9 +212,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--trace-stalls", type=float, default=0, metavar="MS")
     ap.add_argument("--no-api", action="store_true", help="no API server: status --json reads the run's files")
+    add_keep(ap)
     args = ap.parse_args()
-    root = isolate()
-    try:
+    with scratch(args.keep) as root:
         repo = big_repo(root / "repo", args.files)
         size = sum(p.stat().st_size for p in (repo / "src").rglob("*.py"))
         t0 = time.perf_counter()
@@ -242,9 +241,6 @@ def main() -> None:
                   f"{max(during) * 1000:.0f} ms (n={len(during)}), python -c pass beside it p50 "
                   f"{pct(fd, 50) * 1000:.0f} ms max {max(fd) * 1000:.0f} ms; settled p50 "
                   f"{pct(settled, 50) * 1000:.0f} ms; python start-up floor {py * 1000:.0f} ms")
-    finally:
-        kill_servers(root)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

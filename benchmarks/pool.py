@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import json
 import math
-import shutil
 import subprocess
 import sys
 import time
@@ -32,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import isolate, kill_servers, make_repo, pct
+from _common import add_keep, make_repo, pct, scratch
 
 from cortex_tui.engine.events import Event
 from cortex_tui.engine.supervisor import Supervisor
@@ -168,10 +167,10 @@ def main() -> None:
     ap.add_argument("--sizes", default="10,20")
     ap.add_argument("--files", type=int, default=3000, help="files in the pick-up benchmark's repository")
     ap.add_argument("--pickups", type=int, default=8)
+    add_keep(ap)
     args = ap.parse_args()
-    root = isolate()
-    script = [f"sleep {args.task_s:g}", "write out.txt done", "commit done"]
-    try:
+    with scratch(args.keep) as root:
+        script = [f"sleep {args.task_s:g}", "write out.txt done", "commit done"]
         print(f"throughput: {args.tasks} sim tasks of {args.task_s:g} s (sleep, write, commit)")
         print("ideal = ceil(tasks/size) * task_s; efficiency = agent time (spawned -> exit record) / (size * wall)")
         print(f"{'size':>4} {'ideal':>7} {'floor':>7} {'cortex':>7} {'floor eff':>9} {'cortex eff':>10} "
@@ -205,9 +204,6 @@ def main() -> None:
             print(f"  warm saves {(pct(cold, 50) - pct(warm, 50)) * 1000:.0f} ms per task "
                   f"({pct(cold, 50) / pct(warm, 50):.1f}x faster pick-up); "
                   f"warm beyond the floor-free part: {pct(warm, 50) / pct(wfl, 50):.2f}x a worktree add")
-    finally:
-        kill_servers(root)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

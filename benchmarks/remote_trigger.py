@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from _common import isolate, kill_servers, make_repo, pct, summary
+from _common import add_keep, make_repo, pct, scratch, summary
 from sshd import SshServer
 
 from cortex_tui.engine import node_stream
@@ -136,19 +135,18 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--samples", type=int, default=40)
     ap.add_argument("--no-poll-phase", action="store_true", help="skip the poll-only phase")
+    add_keep(ap)
     args = ap.parse_args()
-    root = isolate()
-    sshd = SshServer(root / "node")
-    sshd.start()
-    try:
-        report("stream", phase(root, sshd, "rts", args.samples))
-        if not args.no_poll_phase:
-            node_stream.GIVE_UP = 0  # no watcher: the 1 s poll alone (the engine before streaming)
-            report("poll only", phase(root, sshd, "rtp", args.samples))
-    finally:
-        sshd.close()
-        kill_servers(root)
-        shutil.rmtree(root, ignore_errors=True)
+    with scratch(args.keep) as root:
+        sshd = SshServer(root / "node")
+        sshd.start()
+        try:
+            report("stream", phase(root, sshd, "rts", args.samples))
+            if not args.no_poll_phase:
+                node_stream.GIVE_UP = 0  # no watcher: the 1 s poll alone (the engine before streaming)
+                report("poll only", phase(root, sshd, "rtp", args.samples))
+        finally:
+            sshd.close()
 
 
 if __name__ == "__main__":

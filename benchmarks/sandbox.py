@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from _common import isolate, kill_servers, make_repo, pct
+from _common import add_keep, make_repo, pct, scratch
 from sshd import SshServer
 
 from cortex_tui.backends import sandbox
@@ -100,12 +99,12 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=40)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--node", action="store_true", help="also whole sessions on a loopback sshd node")
+    add_keep(ap)
     args = ap.parse_args()
     why = probe()
     if why is not None:
         raise SystemExit(f"no sandbox here: {why}")
-    root = isolate()
-    try:
+    with scratch(args.keep) as root:
         repo = make_repo(root / "jail-repo")
         wt = root / "jail-wt"
         subprocess.run(["git", "-C", str(repo), "worktree", "add", "-q", "-b", "cortex/bench/s", str(wt), "main"],
@@ -140,9 +139,6 @@ def main() -> None:
               f"+{(b50 - p50) * 1000:.0f} ms")
         if args.node:
             node_rounds(root, args.rounds)
-    finally:
-        kill_servers(root)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def node_rounds(root: Path, rounds: int) -> None:

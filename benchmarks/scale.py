@@ -34,7 +34,6 @@ import json
 import math
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import time
@@ -43,7 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from _common import all_spawned, isolate, kill_servers, make_repo, pct
+from _common import add_keep, all_spawned, make_repo, pct, scratch
 from sshd import SshServer
 from sshd import missing_reason as sshd_missing
 
@@ -205,72 +204,71 @@ def main() -> None:
     ap.add_argument("--status-samples", type=int, default=10)
     ap.add_argument("--quick", action="store_true",
                     help="10 sessions, 1 s, slots and pool of 5, 2 nodes, 5 s idle (the smoke test)")
+    add_keep(ap)
     args = ap.parse_args()
     if args.quick:
         args.sessions, args.duration, args.slots, args.pools, args.idle, args.status_samples = 10, 1.0, "5", "5", 5.0, 2
         args.warm = "5"
     n, d = args.sessions, args.duration
-    root = isolate()
-    servers: list[SshServer] = []
-    try:
-        print(f"{n} sim sessions, each 'sleep {d:g}' then exit 0 (reviews off); floor = the same agents through a "
-              "thread pool of the same size, vs floor = floor wall / wall")
-        print(f"{'mode':<17} {'ideal':>7} {'wall':>7} {'efficiency':>10} {'floor':>7} {'vs floor':>8} "
-              f"{'sup CPU':>8} {'tmux CPU':>8} {'failed':>6}")
-        floors: dict[int, float] = {}
+    with scratch(args.keep) as root:
+        servers: list[SshServer] = []
+        try:
+            print(f"{n} sim sessions, each 'sleep {d:g}' then exit 0 (reviews off); floor = the same agents through a "
+                  "thread pool of the same size, vs floor = floor wall / wall")
+            print(f"{'mode':<17} {'ideal':>7} {'wall':>7} {'efficiency':>10} {'floor':>7} {'vs floor':>8} "
+                  f"{'sup CPU':>8} {'tmux CPU':>8} {'failed':>6}")
+            floors: dict[int, float] = {}
 
-        def floor_for(k: int) -> float:
-            if k not in floors:
-                floors[k] = thread_floor(root, f"t{k}", n, k, d)
-            return floors[k]
+            def floor_for(k: int) -> float:
+                if k not in floors:
+                    floors[k] = thread_floor(root, f"t{k}", n, k, d)
+                return floors[k]
 
-        local: dict[str, float] | None = None
-        if args.all_at_once:
-            local = asyncio.run(batch(make_sup(root, "b0", n, f'"sleep {d:g}"', None)))
-            row("all at once", d, local, floor_for(n))
-        for slots in (int(x) for x in args.slots.split(",") if x):
-            res = asyncio.run(batch(make_sup(root, f"b{slots}", n, f'"sleep {d:g}"', slots)))
-            row(f"slots of {slots}", math.ceil(n / slots) * d, res, floor_for(slots))
-        for size in (int(x) for x in args.pools.split(",") if x):
-            res = asyncio.run(batch(make_sup(root, f"p{size}", n, f'"sleep {d:g}"', None, pool=size)))
-            row(f"pool of {size}", math.ceil(n / size) * d, res, floor_for(size))
-        for size in (int(x) for x in args.warm.split(",") if x):
-            res = asyncio.run(batch(make_sup(root, f"w{size}", n, f'"sleep {d:g}"', None, pool=size, warm=size)))
-            row(f"pool of {size}, warm", math.ceil(n / size) * d, res, floor_for(size))
-        if args.nodes:
-            why = sshd_missing()
-            if why:
-                print(f"across nodes: skipped ({why})")
-            else:
-                for k in range(args.nodes):
-                    servers.append(SshServer(root / f"node{k + 1}"))
-                    servers[-1].start()
-                res = asyncio.run(batch(make_sup(root, "n", n, f'"sleep {d:g}"', None, nodes=servers)))
-                row(f"local+{args.nodes} nodes", d, res, floor_for(n))
-                spawns = "; ".join(f"{node} {res[f'spawned:{node}']:.2f}s"
-                                   for node in ["local", *(f"box{k + 1}" for k in range(args.nodes))]
-                                   if f"spawned:{node}" in res)
-                alone = f"{local['spawned:local']:.2f}s" if local is not None else "not run"
-                print(f"  all sessions spawned, by node: {spawns} (this machine alone, all {n} at once: {alone})")
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"supervisor peak RSS over the batches: {peak:.0f} MB")
-        for m in sorted({max(1, n // 2), n}) if args.idle > 0 else []:
-            sup = make_sup(root, f"i{m}", m, '"listen 600"', None)
-            ires = asyncio.run(idle(sup, m, args.idle, args.status_samples if m == n else 0))
-            cpu_pct, tmux_pct = ires["cpu_pct"], ires["tmux_pct"]
-            assert isinstance(cpu_pct, float) and isinstance(tmux_pct, float)
-            print(f"idle, {m} quiet sessions over {args.idle:g}s: supervisor {cpu_pct:.2f}% of a "
-                  f"core, tmux server {tmux_pct:.2f}%")
-            if "status" in ires:
-                st, fl = list(ires["status"]), list(ires["floor"])  # type: ignore[arg-type]
-                print(f"status --json with {m} live sessions: p50 {pct(st, 50) * 1000:.0f} ms, max "
-                      f"{max(st) * 1000:.0f} ms; floor (python + import cortex_tui.cli) p50 "
-                      f"{pct(fl, 50) * 1000:.0f} ms → status's own work p50 {(pct(st, 50) - pct(fl, 50)) * 1000:.0f} ms")
-    finally:
-        for sshd in servers:
-            sshd.close()
-        kill_servers(root)
-        shutil.rmtree(root, ignore_errors=True)
+            local: dict[str, float] | None = None
+            if args.all_at_once:
+                local = asyncio.run(batch(make_sup(root, "b0", n, f'"sleep {d:g}"', None)))
+                row("all at once", d, local, floor_for(n))
+            for slots in (int(x) for x in args.slots.split(",") if x):
+                res = asyncio.run(batch(make_sup(root, f"b{slots}", n, f'"sleep {d:g}"', slots)))
+                row(f"slots of {slots}", math.ceil(n / slots) * d, res, floor_for(slots))
+            for size in (int(x) for x in args.pools.split(",") if x):
+                res = asyncio.run(batch(make_sup(root, f"p{size}", n, f'"sleep {d:g}"', None, pool=size)))
+                row(f"pool of {size}", math.ceil(n / size) * d, res, floor_for(size))
+            for size in (int(x) for x in args.warm.split(",") if x):
+                res = asyncio.run(batch(make_sup(root, f"w{size}", n, f'"sleep {d:g}"', None, pool=size, warm=size)))
+                row(f"pool of {size}, warm", math.ceil(n / size) * d, res, floor_for(size))
+            if args.nodes:
+                why = sshd_missing()
+                if why:
+                    print(f"across nodes: skipped ({why})")
+                else:
+                    for k in range(args.nodes):
+                        servers.append(SshServer(root / f"node{k + 1}"))
+                        servers[-1].start()
+                    res = asyncio.run(batch(make_sup(root, "n", n, f'"sleep {d:g}"', None, nodes=servers)))
+                    row(f"local+{args.nodes} nodes", d, res, floor_for(n))
+                    spawns = "; ".join(f"{node} {res[f'spawned:{node}']:.2f}s"
+                                       for node in ["local", *(f"box{k + 1}" for k in range(args.nodes))]
+                                       if f"spawned:{node}" in res)
+                    alone = f"{local['spawned:local']:.2f}s" if local is not None else "not run"
+                    print(f"  all sessions spawned, by node: {spawns} (this machine alone, all {n} at once: {alone})")
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"supervisor peak RSS over the batches: {peak:.0f} MB")
+            for m in sorted({max(1, n // 2), n}) if args.idle > 0 else []:
+                sup = make_sup(root, f"i{m}", m, '"listen 600"', None)
+                ires = asyncio.run(idle(sup, m, args.idle, args.status_samples if m == n else 0))
+                cpu_pct, tmux_pct = ires["cpu_pct"], ires["tmux_pct"]
+                assert isinstance(cpu_pct, float) and isinstance(tmux_pct, float)
+                print(f"idle, {m} quiet sessions over {args.idle:g}s: supervisor {cpu_pct:.2f}% of a "
+                      f"core, tmux server {tmux_pct:.2f}%")
+                if "status" in ires:
+                    st, fl = list(ires["status"]), list(ires["floor"])  # type: ignore[arg-type]
+                    print(f"status --json with {m} live sessions: p50 {pct(st, 50) * 1000:.0f} ms, max "
+                          f"{max(st) * 1000:.0f} ms; floor (python + import cortex_tui.cli) p50 "
+                          f"{pct(fl, 50) * 1000:.0f} ms → status's own work p50 {(pct(st, 50) - pct(fl, 50)) * 1000:.0f} ms")
+        finally:
+            for sshd in servers:
+                sshd.close()
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import isolate, kill_servers, make_repo
+from _common import add_keep, make_repo, scratch
 
 
 def cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -315,17 +314,15 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cycles", type=int, default=100, help="kill -9 cycles of the first scenario")
     ap.add_argument("--seed", type=int, default=1)
+    add_keep(ap)
     args = ap.parse_args()
     rnd = random.Random(args.seed)
-    root = isolate()
     t0 = time.perf_counter()
     rows: list[Row] = []
-    try:
+    with scratch(args.keep) as root:
         rows.append(scenario_kill9(root, args.cycles, rnd))
         rows.append(scenario_tmux_killed(root))
         rows.append(scenario_full_disk(root))
-    finally:
-        kill_servers(root)
     head = (f"{'scenario':<38} {'cycles':>6} {'sessions':>8} {'sessions lost':>13} {'commits lost':>12} "
             f"{'commits dup':>11} {'verdicts lost':>13} {'restarts lost':>13} {'injections':>10}")
     print(head)
@@ -339,7 +336,6 @@ def main() -> None:
     print(f"wall {time.perf_counter() - t0:.0f}s  seed {args.seed}")
     ok = all(r.ok for r in rows)
     print("PASS: every loss column reads 0" if ok else "FAIL")
-    shutil.rmtree(root, ignore_errors=True)
     raise SystemExit(0 if ok else 1)
 
 

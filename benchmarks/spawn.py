@@ -23,14 +23,13 @@ import argparse
 import asyncio
 import json
 import shlex
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import isolate, kill_servers, make_repo, pct
+from _common import add_keep, make_repo, pct, scratch
 
 from cortex_tui.engine.events import Event
 from cortex_tui.engine.supervisor import Supervisor
@@ -197,10 +196,10 @@ def main() -> None:
     ap.add_argument("--warm", default="10,20,50", help="warm pick-up: session counts ('' skips the warm table)")
     ap.add_argument("--warm-files", default="10,5000", help="warm pick-up: files in the repository")
     ap.add_argument("--cold", action=argparse.BooleanOptionalAction, default=True, help="the cold table")
+    add_keep(ap)
     args = ap.parse_args()
-    root = isolate()
-    print(f"{'N':>3} {'floor p50':>10} {'cortex p50':>11} {'ratio':>6} {'overhead/session':>17}")
-    try:
+    with scratch(args.keep) as root:
+        print(f"{'N':>3} {'floor p50':>10} {'cortex p50':>11} {'ratio':>6} {'overhead/session':>17}")
         for n in ((10, 20) if args.cold else ()):
             fl, cx = [], []
             for r in range(args.rounds):
@@ -212,9 +211,6 @@ def main() -> None:
         if args.warm:
             warm_table(root, [int(x) for x in args.warm.split(",")], [int(x) for x in args.warm_files.split(",")],
                        args.rounds)
-    finally:
-        kill_servers(root)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import all_spawned, isolate, kill_servers, make_repo, pct
+from _common import add_keep, all_spawned, make_repo, pct, scratch
 
 from cortex_tui.api.server import ApiServer
 from cortex_tui.engine.supervisor import Supervisor
@@ -96,9 +95,9 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=100)
     ap.add_argument("--samples", type=int, default=15)
     ap.add_argument("--no-files", action="store_true", help="only the live supervisor's series")
+    add_keep(ap)
     args = ap.parse_args()
-    root = isolate()
-    try:
+    with scratch(args.keep) as root:
         repo = make_repo(root / "repo")
         text = '[run]\nname = "status"\n[defaults]\nagent = "sim"\nsilence_after = "1h"\nbudget_usd = 5\n' + "".join(
             f'[[session]]\nname = "s{i:03d}"\nscript = ["listen 3600"]\n' for i in range(args.sessions))
@@ -110,9 +109,6 @@ def main() -> None:
         report("live", asyncio.run(live(sup, args.sessions, args.samples)))
         if not args.no_files:
             report("files", series(repo, args.samples))
-    finally:
-        kill_servers(root)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -17,14 +17,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import sys
 import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import isolate, kill_servers, make_repo, summary
+from _common import add_keep, make_repo, scratch, summary
 
 from cortex_tui.engine.events import Event
 from cortex_tui.engine.supervisor import Supervisor
@@ -104,9 +103,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--samples", type=int, default=100)
     ap.add_argument("--idle", type=float, default=30.0)
+    add_keep(ap)
     args = ap.parse_args()
-    root = isolate()
-    try:
+    with scratch(args.keep) as root:
         floor_fs = watchfiles_floor(root, args.samples)
         floor_in = inotify_floor(root, args.samples)
         repo = make_repo(root / "repo")
@@ -119,9 +118,6 @@ def main() -> None:
         asyncio.run(run_bench(sup, args.samples, args.idle))
         print(f"out_of_scope floor (raw inotify event in the loop): {summary(floor_in)}")
         print(f"out_of_scope floor (watchfiles tuned alone, the fallback): {summary(floor_fs)}")
-    finally:
-        kill_servers(root)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 async def run_bench(sup: Supervisor, samples: int, idle_s: float) -> None:

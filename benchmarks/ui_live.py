@@ -25,13 +25,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import shutil
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import isolate, kill_servers, make_repo
+from _common import add_keep, make_repo, scratch
 from flood import FLOODER
 from ui import SIZE, FrameClock, RenderingDriver, bench_baseline, keystroke, ms, pct
 
@@ -151,29 +150,28 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=600, help="lines each session prints before it ends")
     ap.add_argument("--flood", type=int, default=0, help="of the sessions, how many flood output instead")
     ap.add_argument("--rate", type=float, default=100.0, help="lines/s of each flooding session")
+    add_keep(ap)
     ns = ap.parse_args()
     base = asyncio.run(bench_baseline(ns.samples))
-    root = isolate()
-    sup = make_sup(root, ns.sessions, ns.period, ns.steps, ns.flood, ns.rate)
-    try:
-        res = asyncio.run(bench_live(sup, ns.sessions, ns.samples))
-    finally:
-        sup.tmux.kill_server()
-        kill_servers(root)
-        shutil.rmtree(root, ignore_errors=True)
-    lines = (ns.sessions - ns.flood) / ns.period + ns.flood * ns.rate
-    flooding = f", {ns.flood} of them flooding {ns.rate:g} lines/s" if ns.flood else ""
-    print(f"| key ({ns.sessions} live sessions{flooding}, real engine, {lines:.0f} lines/s) | p50 ms "
-          "| p95 ms | floor p50 / p95 ms | ratio p95 | goal |")
-    print("|---|---|---|---|---|---|")
-    for label, xs, bs in (("cursor down", res["down"], base["down"]), ("open session view (enter)", res["open"],
-                          base["open"]), ("back to dashboard (esc)", res["back"], base["open"])):
-        print(f"| {label} | {ms(pct(xs, 50))} | {ms(pct(xs, 95))} | {ms(pct(bs, 50))} / {ms(pct(bs, 95))} | "
-              f"{pct(xs, 95) / pct(bs, 95):.1f}× | ≤ 50 ms p95 |")
-    lag = res["lag"]
-    print(f"event-loop lag while keys were pressed: p50 {ms(pct(lag, 50))} ms, p99 {ms(pct(lag, 99))} ms, "
-          f"max {ms(max(lag))} ms (n={len(lag)}); all {ns.sessions} sessions running after {res['spawn'][0]:.1f} s")
-    print(f"collections while keys were pressed: {gc_pauses.summary()}")
+    with scratch(ns.keep) as root:
+        sup = make_sup(root, ns.sessions, ns.period, ns.steps, ns.flood, ns.rate)
+        try:
+            res = asyncio.run(bench_live(sup, ns.sessions, ns.samples))
+        finally:
+            sup.tmux.kill_server()
+        lines = (ns.sessions - ns.flood) / ns.period + ns.flood * ns.rate
+        flooding = f", {ns.flood} of them flooding {ns.rate:g} lines/s" if ns.flood else ""
+        print(f"| key ({ns.sessions} live sessions{flooding}, real engine, {lines:.0f} lines/s) | p50 ms "
+              "| p95 ms | floor p50 / p95 ms | ratio p95 | goal |")
+        print("|---|---|---|---|---|---|")
+        for label, xs, bs in (("cursor down", res["down"], base["down"]), ("open session view (enter)", res["open"],
+                              base["open"]), ("back to dashboard (esc)", res["back"], base["open"])):
+            print(f"| {label} | {ms(pct(xs, 50))} | {ms(pct(xs, 95))} | {ms(pct(bs, 50))} / {ms(pct(bs, 95))} | "
+                  f"{pct(xs, 95) / pct(bs, 95):.1f}× | ≤ 50 ms p95 |")
+        lag = res["lag"]
+        print(f"event-loop lag while keys were pressed: p50 {ms(pct(lag, 50))} ms, p99 {ms(pct(lag, 99))} ms, "
+              f"max {ms(max(lag))} ms (n={len(lag)}); all {ns.sessions} sessions running after {res['spawn'][0]:.1f} s")
+        print(f"collections while keys were pressed: {gc_pauses.summary()}")
 
 
 if __name__ == "__main__":
