@@ -94,13 +94,15 @@ def _wait_for(cond: object, what: str, p: subprocess.Popen[str], timeout: float 
         time.sleep(0.05)
 
 
-def test_ctrl_c_midway_removes_the_scratch_dir_and_kills_the_tmux_server(short_tmp: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_stopped_midway_removes_the_scratch_dir_and_kills_the_tmux_server(short_tmp: Path, sig: int) -> None:
+    """Ctrl-C, and SIGTERM (what ``timeout`` sends a benchmark run too long)."""
     # integrate: interrupted while a round's worktree exists
     tmp = short_tmp / "integrate"
     tmp.mkdir()
     p = start("integrate", tmp, "--rounds", "100000")
     _wait_for(lambda: any(tmp.glob("cortex-bench-*/wt-*")), "a worktree", p)
-    p.send_signal(signal.SIGINT)
+    p.send_signal(sig)
     p.communicate(timeout=120)
     assert list(tmp.iterdir()) == []
     # large_repo: interrupted while its supervisor's tmux server runs the sessions
@@ -108,7 +110,7 @@ def test_ctrl_c_midway_removes_the_scratch_dir_and_kills_the_tmux_server(short_t
     tmp.mkdir()
     p = start("large_repo", tmp, "--rounds", "100")
     _wait_for(lambda: tmux_servers(tmp) != [], "the supervisor's tmux server", p)
-    p.send_signal(signal.SIGINT)
+    p.send_signal(sig)
     p.communicate(timeout=120)
     assert tmux_servers(tmp) == []
     assert list(tmp.iterdir()) == []
