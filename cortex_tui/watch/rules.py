@@ -125,18 +125,28 @@ class ApprovalRule:
     Raised by a screen check (:meth:`screen`) or by the agent's own structured signal (:meth:`structured`,
     e.g. a PermissionRequest hook). A structured waiting is not ended by a screen check that ran before
     the dialog was drawn: only once the dialog has been seen on the screen and then gone, or by a later
-    structured event (:meth:`structured_end`) — one trigger per dialog, no flapping.
+    structured event (:meth:`structured_end`) — one trigger per dialog, no flapping. A structured end can
+    also come before the agent's UI took the dialog down (OpenCode's plugin hears ``permission.replied``
+    before its TUI redraws): the screen raises nothing new until a look shows the dialog gone.
     """
 
     prompt: str | None = None
     structured_pending: bool = False
     """Raised by a structured signal and not yet seen on the screen."""
+    ended_drawn: bool = False
+    """A structured-raised waiting was ended by a structured event and no look has shown the dialog gone
+    since: the dialog still on the screen is the answered one, not a new one (a new one is announced by its
+    own structured signal)."""
     by_screen: bool = False
     """Raised by a screen check (no structured signal announced it): the screen says when it is gone; an
     agent's record of work read meanwhile may predate the dialog (a chat file read late), so it only asks
     for a look (see :meth:`cortex_tui.engine.ingest.Ingest.on_signal`)."""
 
     def screen(self, prompt: str | None) -> TriggerChange | None:
+        if not prompt:
+            self.ended_drawn = False
+        elif self.ended_drawn and self.prompt is None:
+            return None  # the answered dialog, not redrawn away yet
         if prompt and self.prompt is None:
             self.prompt = prompt
             self.by_screen = True
@@ -153,6 +163,7 @@ class ApprovalRule:
         if self.prompt is not None:
             return None
         self.structured_pending = True
+        self.ended_drawn = False
         self.by_screen = False
         self.prompt = prompt
         return TriggerChange("approval_waiting", True, {"prompt": prompt}, severity="attention")
@@ -162,6 +173,7 @@ class ApprovalRule:
         self.structured_pending = False
         if self.prompt is None:
             return None
+        self.ended_drawn = not self.by_screen  # a dialog only the screen showed: the screen says when it is gone
         old, self.prompt = self.prompt, None
         return TriggerChange("approval_waiting", False, {"prompt": old})
 

@@ -36,6 +36,7 @@ def test_a_batch_context_and_an_explicit_cause() -> None:
     with r.book.caused_at(written):
         r.book.apply(rt, rt.approval.structured("Bash: rm"))
     r.book.apply(rt, rt.approval.structured_end())
+    r.book.apply(rt, rt.approval.screen(None))  # a look shows the answered dialog gone: a new one is raised
     r.book.apply(rt, rt.approval.screen("? ok? [y/n]"), cause_at=clock.time() + 9)  # a clock skew: clamped
     clock.advance(1)
     r.book.apply(rt, rt.errors.error(clock.time(), "Error: x"))  # outside any batch: not known
