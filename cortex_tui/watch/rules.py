@@ -136,7 +136,10 @@ class ApprovalRule:
     ended_drawn: bool = False
     """A structured-raised waiting was ended by a structured event and no look has shown the dialog gone
     since: the dialog still on the screen is the answered one, not a new one (a new one is announced by its
-    own structured signal)."""
+    own structured signal, or — a screen-only dialog of the same agent, e.g. Codex's edit approvals — shows
+    other text than :attr:`drawn`)."""
+    drawn: str | None = None
+    """The screen's text of the structured-raised dialog, once a look saw it (None: no look saw it)."""
     by_screen: bool = False
     """Raised by a screen check (no structured signal announced it): the screen says when it is gone; an
     agent's record of work read meanwhile may predate the dialog (a chat file read late), so it only asks
@@ -146,13 +149,16 @@ class ApprovalRule:
         if not prompt:
             self.ended_drawn = False
         elif self.ended_drawn and self.prompt is None:
-            return None  # the answered dialog, not redrawn away yet
+            if self.drawn is None or prompt == self.drawn:
+                return None  # the answered dialog, not redrawn away yet
+            self.ended_drawn = False  # another dialog (its text differs from the answered one's): raised below
         if prompt and self.prompt is None:
             self.prompt = prompt
             self.by_screen = True
             return TriggerChange("approval_waiting", True, {"prompt": prompt}, severity="attention")
         if prompt and self.structured_pending:
             self.structured_pending = False  # the dialog is drawn: its going away ends the waiting
+            self.drawn = prompt
             return None
         if prompt is None and self.prompt is not None and not self.structured_pending:
             old, self.prompt = self.prompt, None
@@ -164,6 +170,7 @@ class ApprovalRule:
             return None
         self.structured_pending = True
         self.ended_drawn = False
+        self.drawn = None
         self.by_screen = False
         self.prompt = prompt
         return TriggerChange("approval_waiting", True, {"prompt": prompt}, severity="attention")

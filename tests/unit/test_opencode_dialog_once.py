@@ -108,3 +108,19 @@ def test_a_new_dialog_after_the_answered_one_is_gone_is_raised(tmp_path: Path) -
     _screen(rt, rec, DIALOG)
     assert _state(rt) is SessionState.WAITING
     assert len([d for d in rec.kinds("trigger") if d["kind"] == "approval_waiting"]) == 2, rec.events
+
+
+def test_another_dialog_drawn_before_a_look_showed_the_answered_one_gone_is_raised(tmp_path: Path) -> None:
+    """The answered dialog is recognised by its text: a different dialog on the next look (a screen-only one —
+    Codex's edit approvals have no structured signal) is raised, not taken for the answered one."""
+    rt, ingest, rec, events = _setup(tmp_path)
+    rest = (FIX / "events-approved.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    rest = _append_until(ingest, rt, events, rest, "permission.asked")
+    _screen(rt, rec, DIALOG)
+    _append_until(ingest, rt, events, rest, "permission.replied")
+    assert _state(rt) is SessionState.RUNNING
+    other = [ln.replace("echo hi > made.txt", "rm -rf build") for ln in DIALOG]
+    _screen(rt, rec, other)  # no look in between showed the answered one gone
+    assert _state(rt) is SessionState.WAITING, "a new dialog was taken for the answered one"
+    raised = [d for d in rec.kinds("trigger") if d["kind"] == "approval_waiting"]
+    assert len(raised) == 2 and "rm -rf build" in raised[1]["evidence"]["prompt"], rec.events
