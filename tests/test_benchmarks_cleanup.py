@@ -64,9 +64,16 @@ def env_for(tmp: Path) -> dict[str, str]:
     return env
 
 
+def _as_from_a_terminal() -> None:
+    """(In the child.) SIGINT as a terminal's Ctrl-C finds it: a test run started in the background by a shell
+    without job control (CI's, `cmd &`) inherits SIGINT ignored, and Python then raises no KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(name: str, tmp: Path, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, str(BENCH / f"{name}.py"), *SMALL[name], *extra], cwd=ROOT,
-                            env=env_for(tmp), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env_for(tmp), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_as_from_a_terminal)
 
 
 def test_short_runs_leave_no_scratch_dir_and_no_tmux_server(short_tmp: Path) -> None:

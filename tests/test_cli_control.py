@@ -89,7 +89,12 @@ def test_attach_takes_the_window_from_the_live_supervisor_not_a_lagging_state_fi
 
     repo = live_run
     state_file = repo / "coordination/runs/ctl/state.json"
-    data = json.loads(state_file.read_text())
+
+    def saved() -> dict[str, Any]:
+        return dict(json.loads(state_file.read_text()))
+    # the state file follows the engine (the spawn's own save is from before its window existed)
+    wait_until(lambda: saved()["sessions"]["sleeper"]["window_id"], timeout=20, what="the window id saved")
+    data = saved()
     real = data["sessions"]["sleeper"]["window_id"]
     data["sessions"]["sleeper"]["window_id"] = "@999"
     state_file.write_text(json.dumps(data))
