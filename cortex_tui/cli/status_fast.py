@@ -74,9 +74,9 @@ def run_fast(argv: list[str]) -> bool:
             if alive:
                 data, asked = from_api(Path(run_dir)), True
             if data is None:  # no supervisor, or one whose loop did not answer: its files, without the models
-                from cortex_tui.cli import status_plain
+                from cortex_tui.cli.status_plain import from_files
 
-                data = status_plain.from_files(run_dir, alive)
+                data = from_files(run_dir, alive)
     except OSError:
         data = None
     if data is None:  # the files with their models (an older or odd state file; or to say what is wrong)
