@@ -236,3 +236,17 @@ def test_out_of_scope_write_in_the_first_milliseconds_is_not_lost(git_repo: Path
     events = run_to_end(sup, timeout=60)
     oos = {(e.session, e.data["evidence"]["path"]) for e in triggers(events, "out_of_scope")}
     assert oos == {(f"e{i}", f"docs/early{i}.md") for i in range(16)}
+
+
+def test_a_session_shorter_than_a_sample_still_shows_its_disk_use(git_repo: Path, tmp_path: Path) -> None:
+    """Worktree sizes are measured every DISK_S on live sessions; one that wrote and exited before its first
+    sample (2 s) used to end with no size at all (the dashboard's "disk" blank for good; CI saw it once the
+    exit path got faster). The final look measures it."""
+    text = ('[run]\nname = "short"\n[defaults]\nagent = "sim"\n'  # "brief" starts after the run's first sample
+            '[[session]]\nname = "first"\nscript = ["sleep 2.5"]\n'
+            '[[session]]\nname = "brief"\ndepends_on = ["first"]\nscript = ["write big.txt ' + "x" * 3000
+            + '", "exit 0"]\n')
+    sup = make_sup(git_repo, text, tmp_path)
+    run_to_end(sup, timeout=60)
+    rec = sup.state.sessions["brief"]
+    assert rec.disk_bytes is not None and rec.disk_bytes >= 3000, rec.disk_bytes

@@ -164,7 +164,8 @@ class LocalNode:
         changed = gitb.changed_vs_base(wt, base, ["."])
         # writes through a symlink land outside it, where git and the watcher cannot see: swept here
         outside = tuple(symlinks.sweep(wt, changed, rec.started_at or 0.0))
-        return FinalLook(head, gitb.diff_size(wt, base), changed, outside)
+        # its size at the end: the periodic measure (every DISK_S) never saw a session shorter than a sample
+        return FinalLook(head, gitb.diff_size(wt, base), changed, outside, disk=disk_usages([wt])[wt])
 
     def worktree_changes(self, rec: SessionRecord, base: str,
                          paths: list[str]) -> tuple[dict[str, str], tuple[int, int] | None]:

@@ -103,6 +103,8 @@ class FinalLook:
     changed: dict[str, str]
     outside: tuple[Escape, ...] = ()
     """Writes that left the worktree through its symlinks (watch/symlinks.py; this machine's worktrees only)."""
+    disk: int | None = None
+    """Bytes its worktree uses at the end (None: not measured here; a polled node's come with its polls)."""
 
 
 @dataclass(frozen=True)

@@ -212,6 +212,8 @@ class Lifecycle:
             rec.head_commit = final.head
             if final.diff is not None:
                 rec.diff_added, rec.diff_removed = final.diff
+            if final.disk is not None:
+                rec.disk_bytes = final.disk
             self.ingest.apply_changed(rt, final.changed)
             for esc in final.outside:
                 self.ingest.flag_outside(rt, esc.target, via=esc.link, how=esc.how)
