@@ -4,7 +4,8 @@
 #                                 cortex-tui (editable) into .venv/
 #   scripts/bootstrap.sh --dev    also the test tools: openssh-server (sshd binary only: the tests run their own
 #                                 sshd on loopback; no system service is enabled or started), bubblewrap, the
-#                                 dev extras, and the agent CLIs into a local npm prefix (.venv/, not global)
+#                                 dev extras, the agent CLIs into a local npm prefix (.venv/, not global), and
+#                                 the desktop extra (dbus-python, built here; optional: without root it is named)
 # Nothing to do (same pyproject.toml, same mode, tools present) -> returns at once, printing nothing.
 # Environment: PYTHON (interpreter to build .venv from; default: the first python3 >= 3.11 on PATH),
 #              CORTEX_VENV (default .venv), CORTEX_SKIP_AGENT_CLIS=1 (skip the agent CLIs).
@@ -15,7 +16,7 @@ DEV=0
 for arg in "$@"; do
   case "$arg" in
     --dev) DEV=1 ;;
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bootstrap: unknown option '$arg' (use --dev or --help)" >&2; exit 2 ;;
   esac
 done
@@ -71,23 +72,67 @@ if [ "${#need[@]}" = 0 ] && [ -f "$STAMP" ] && [ -x "$VENV/bin/python" ]; then
   fi
 fi
 
+# --- --dev, optional: the desktop notifications' D-Bus path (tests/test_notify_desktop.py) ----------------------
+# apprise's dbus:// backend needs dbus-python (with its GLib main loop, dbus.mainloop.glib — part of dbus-python,
+# no PyGObject). PyPI has it as an sdist only: building it needs pkg-config, the libdbus-1 and GLib headers and a C
+# compiler (and Python.h); the test drives dbus-daemon and dbus-monitor. Where these cannot be installed (no root,
+# no sudo, no apt-get) this is said in one line and the rest goes on; the desktop delivery test then skips.
+opt=()
+dbus_py=0  # 1: install the desktop extra (dbus-python) with the dev extras
+if [ "$DEV" = 1 ]; then
+  command -v dbus-daemon >/dev/null 2>&1 || opt+=(dbus-daemon)
+  command -v dbus-monitor >/dev/null 2>&1 || opt+=(dbus-bin)
+  build=()  # what building dbus-python needs
+  if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import dbus.mainloop.glib' >/dev/null 2>&1; then
+    :  # built before: pip keeps it
+  else
+    { command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1; } || build+=(gcc)
+    if command -v pkg-config >/dev/null 2>&1; then
+      pkg-config --exists dbus-1 2>/dev/null || build+=(libdbus-1-dev)
+      pkg-config --exists glib-2.0 2>/dev/null || build+=(libglib2.0-dev)
+    else
+      build+=(pkg-config libdbus-1-dev libglib2.0-dev)
+    fi
+    case "$PY" in
+      /usr/bin/python3.[0-9]*)  # Debian's interpreter keeps Python.h in python3.X-dev
+        "$PY" -c 'import os, sys, sysconfig
+sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' >/dev/null 2>&1 \
+          || build+=("${PY##*/}-dev") ;;
+    esac
+  fi
+  [ "${#build[@]}" = 0 ] && dbus_py=1
+  opt+=("${build[@]}")
+fi
+opt_missing() {  # one line: what the desktop path lacks and what to run; the rest of the bootstrap goes on
+  say "dbus-python not installed (desktop notifications, dbus://; its test skips): missing system packages" \
+      "${opt[*]} — $1; 'apt-get install ${opt[*]}' as root, then run this again. The rest goes on."
+}
+
 installed_sys=""
-if [ "${#need[@]}" -gt 0 ]; then
+if [ "${#need[@]}" -gt 0 ] || [ "${#opt[@]}" -gt 0 ]; then
   SUDO=()
   if [ "$(id -u)" != 0 ]; then
     if command -v sudo >/dev/null 2>&1; then
       SUDO=(sudo)
-    else
+    elif [ "${#need[@]}" -gt 0 ]; then
       say "missing system packages: ${need[*]} — not root and no sudo here; ask an administrator to run" \
           "'apt-get install ${need[*]}' (or your system's equivalent), then run this again"
       exit 1
+    else
+      opt_missing "not root and no sudo here"
+      opt=()
     fi
   fi
-  if ! command -v apt-get >/dev/null 2>&1; then
+  if [ "${#need[@]}" -gt 0 ] && ! command -v apt-get >/dev/null 2>&1; then
     say "missing system packages: ${need[*]} — no apt-get here: install them with your package manager, then run this again"
     exit 1
+  elif [ "${#opt[@]}" -gt 0 ] && ! command -v apt-get >/dev/null 2>&1; then
+    opt_missing "no apt-get here (use your package manager's equivalents)"
+    opt=()
   fi
-  say "installing system packages with ${SUDO[*]:+sudo }apt-get: ${need[*]} …"
+fi
+if [ "${#need[@]}" -gt 0 ] || [ "${#opt[@]}" -gt 0 ]; then
+  say "installing system packages with ${SUDO[*]:+sudo }apt-get: ${need[*]}${need[*]:+${opt[*]:+ }}${opt[*]} …"
   export DEBIAN_FRONTEND=noninteractive
   # openssh-server must not start (or enable) a system sshd: the tests run their own on loopback only.
   # policy-rc.d (exit 101) makes invoke-rc.d / deb-systemd-invoke refuse every service start during the install.
@@ -105,10 +150,23 @@ if [ "${#need[@]}" -gt 0 ]; then
   fi
   cleanup_policy() { if [ "$own_policy" = 1 ]; then "${SUDO[@]}" rm -f "$policy"; own_policy=0; fi; }
   trap cleanup_policy EXIT
-  "${SUDO[@]}" apt-get update -qq >/dev/null
-  if ! "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; then
-    say "apt-get install ${need[*]} failed (see the lines above)"
-    exit 1
+  "${SUDO[@]}" apt-get update -qq >/dev/null || say "apt-get update failed (see above); installing from the lists there are"
+  if ! "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" "${opt[@]}" >/dev/null; then
+    # the optional packages must not sink the required ones: try those alone
+    if [ "${#opt[@]}" -gt 0 ]; then
+      opt_missing "apt-get could not install them (see the lines above)"
+      if [ "${#need[@]}" -gt 0 ]; then
+        opt=()
+        "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null || {
+          say "apt-get install ${need[*]} failed (see the lines above)"; exit 1; }
+      fi
+      opt=()
+    else
+      say "apt-get install ${need[*]} failed (see the lines above)"
+      exit 1
+    fi
+  elif [ "${#opt[@]}" -gt 0 ]; then
+    dbus_py=1
   fi
   cleanup_policy
   if [[ " ${need[*]} " == *" openssh-server "* ]]; then
@@ -120,7 +178,8 @@ if [ "${#need[@]}" -gt 0 ]; then
     fi
     "${SUDO[@]}" touch /etc/ssh/sshd_not_to_be_run 2>/dev/null || true
   fi
-  installed_sys="system: ${need[*]} (apt-get)"
+  installed_sys="${need[*]}${need[*]:+${opt[*]:+ }}${opt[*]}"
+  installed_sys="${installed_sys:+system: $installed_sys (apt-get)}"
   if [ -z "$PY" ]; then
     for cand in python3 python3.13 python3.12 python3.11; do
       p="$(command -v "$cand" || true)"
@@ -138,7 +197,18 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys' >/dev/nul
 fi
 VPY="$VENV/bin/python"
 rm -f "$STAMP"
-if [ "$DEV" = 1 ]; then
+desktop_line=""
+if [ "$DEV" = 1 ] && [ "$dbus_py" = 1 ]; then
+  # the desktop extra (dbus-python, pyproject.toml): PyPI has no wheel, pip builds it from its sdist (~10 s)
+  say "installing cortex-tui (editable) with the dev and desktop (dbus-python) extras into $VENV …"
+  if "$VPY" -m pip install -q --disable-pip-version-check -e '.[dev,desktop]'; then
+    desktop_line="; desktop notifications: dbus-python"
+  else
+    say "dbus-python did not build (see pip's lines above): desktop notifications (dbus://) and their test skip;" \
+        "installing the rest without it …"
+    "$VPY" -m pip install -q --disable-pip-version-check -e '.[dev]'
+  fi
+elif [ "$DEV" = 1 ]; then
   say "installing cortex-tui (editable) with the dev extras into $VENV …"
   "$VPY" -m pip install -q --disable-pip-version-check -e '.[dev]'
 else
@@ -207,4 +277,4 @@ fi
 if [ "$DEV" = 1 ]; then echo "$want_hash dev" > "$STAMP"; else echo "$want_hash runtime" > "$STAMP"; fi
 what="cortex-tui $("$VPY" -c 'import importlib.metadata as m; print(m.version("cortex-tui"))')"
 [ "$DEV" = 1 ] && what="$what + dev tools"
-say "installed $what into ${VENV#"$ROOT"/}/ (python $("$VPY" -c 'import platform; print(platform.python_version())'))${installed_sys:+; $installed_sys}$agents_line — run it as ${VENV#"$ROOT"/}/bin/cortex-tui"
+say "installed $what into ${VENV#"$ROOT"/}/ (python $("$VPY" -c 'import platform; print(platform.python_version())'))${installed_sys:+; $installed_sys}$desktop_line$agents_line — run it as ${VENV#"$ROOT"/}/bin/cortex-tui"

@@ -65,8 +65,9 @@ def world() -> Iterator[Path]:
     shutil.rmtree(d, ignore_errors=True)
 
 
-def _run(proj: Path, path: Path, *args: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": str(path), "HOME": str(proj), "LANG": "C.UTF-8"}
+def _run(proj: Path, path: Path, *args: str, user: str | None = None,
+         env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": str(path), "HOME": str(proj), "LANG": "C.UTF-8", **(env_extra or {})}
     argv = ["bash", str(proj / "scripts" / "bootstrap.sh"), *args]
     if user is not None:
         argv = [shutil.which("setpriv") or "setpriv", "--reuid", user, "--regid", user, "--clear-groups", *argv]
@@ -90,6 +91,30 @@ def test_no_root_no_sudo_names_the_missing_packages_in_one_line(world: Path) -> 
     assert "tmux" in lines[0] and "make" in lines[0] and "sudo" in lines[0]
     assert "apt-get install tmux make" in lines[0]
     assert not (proj / ".venv").exists()
+
+
+_DEV_TOOLS = ("ssh", "bwrap", "chromium", "chromedriver")  # what --dev requires (sshd: /usr/sbin/sshd itself)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None or not Path("/usr/sbin/sshd").exists()
+                    or any(shutil.which(t) is None for t in (*_DEV_TOOLS, "tmux", "make")),
+                    reason="needs root to become nobody, and the --dev tools")
+def test_dev_without_root_names_what_dbus_python_needs_and_goes_on(world: Path) -> None:
+    """The desktop path's build tools are optional: a dev machine without root is told, and the venv is made."""
+    proj = _project(world)
+    for p in (proj, proj / "scripts"):
+        p.chmod(0o777)
+    # every required tool is there; a C compiler, pkg-config (so the D-Bus and GLib headers), dbus-daemon and sudo
+    # are not
+    path = _bin_dir(world, ("python3", "git", "make", "tmux", "apt-get", *_DEV_TOOLS))
+    r = _run(proj, path, "--dev", user="65534", env_extra={"CORTEX_SKIP_AGENT_CLIS": "1"})
+    assert r.returncode == 0, r.stderr
+    said = [ln for ln in r.stderr.splitlines() if ln.startswith("bootstrap: dbus-python not installed")]
+    assert len(said) == 1, r.stderr
+    assert "apt-get install dbus-daemon dbus-bin gcc pkg-config libdbus-1-dev libglib2.0-dev" in said[0], said
+    assert "not root and no sudo" in said[0] and "The rest goes on" in said[0]
+    assert any(ln.startswith("bootstrap: installed cortex-tui") for ln in r.stderr.splitlines()), r.stderr
+    assert (proj / ".venv" / "bin" / "python").exists()
 
 
 def test_no_apt_get_names_the_packages(world: Path) -> None:

@@ -7,11 +7,13 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from cortex_tui.model.events import EventKind
 from cortex_tui.model.notify import NotifySpec, redact_url
+from cortex_tui.notify.desktop import DBUS_SCHEMES, explain_failure, missing_library
 from cortex_tui.notify.message import Message, render
 from cortex_tui.notify.policy import NotifyPolicy
 
@@ -33,11 +35,60 @@ def unavailable_reason(url: str) -> str | None:
         if scheme not in protocols or schema.get("enabled", True):
             continue
         req = schema.get("requirements") or {}
-        need = " ".join(x for x in [str(req.get("details") or "").strip(),
-                                     ", ".join(f"pip install {p}" for p in req.get("packages_required") or [])] if x)
+        need = missing_library(scheme) or " ".join(x for x in [
+            str(req.get("details") or "").strip(),
+            ", ".join(f"pip install {p}" for p in req.get("packages_required") or [])] if x)
         return (f"apprise's {schema.get('service_name', scheme)} backend ({scheme}://) is not available on this "
                 f"machine{': ' + need if need else ''}")
     return None
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextmanager
+def _apprise_log(debug: bool) -> Iterator[list[logging.LogRecord]]:
+    """apprise's log records while a send runs: its warnings say why a send failed; with ``debug`` (a D-Bus
+    backend, which puts the bus's own error in a debug record) its debug records too — kept from the handlers
+    above apprise's logger, which see what they would have seen without this (the records at its usual level)."""
+    log = logging.getLogger("apprise")
+    handler = _Records()
+    level, usual, propagate = log.level, log.getEffectiveLevel(), log.propagate
+    if debug and usual > logging.DEBUG:
+        log.setLevel(logging.DEBUG)
+        log.propagate = False
+    log.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+        if log.propagate != propagate:
+            log.propagate = propagate
+            parent = log.parent
+            if parent is not None and parent.hasHandlers():  # (none: no last-resort print to stderr, as before)
+                for r in handler.records:
+                    if r.levelno >= usual:
+                        parent.handle(r)
+
+
+def _failure(scheme: str, records: list[logging.LogRecord]) -> str:
+    """Why apprise's send through ``scheme`` failed: ours for the D-Bus schemes, else apprise's last warning."""
+    debug = [r.getMessage() for r in records if r.levelno < logging.WARNING]
+    # the plugin's own "DBus Exception: …", or apprise's "Notification Exception: …" for what the plugin raised
+    dbus = next((m.split(":", 1)[1].strip() for m in reversed(debug)
+                 if m.startswith(("DBus Exception:", "Notification Exception:"))), "")
+    ours = explain_failure(scheme, dbus)
+    if ours is not None:
+        return f"apprise's D-Bus backend could not deliver: {ours}"
+    warned = [r.getMessage().strip() for r in records if r.levelno >= logging.WARNING]
+    return next((w.splitlines()[-1] for w in reversed(warned) if w), "delivery failed")
 
 
 def send_apprise(url: str, msg: Message, timeout: float) -> str | None:
@@ -45,6 +96,7 @@ def send_apprise(url: str, msg: Message, timeout: float) -> str | None:
     import apprise
 
     result: dict[str, Any] = {}
+    scheme = url.split("://", 1)[0].lower()
 
     def go() -> None:
         try:
@@ -52,11 +104,10 @@ def send_apprise(url: str, msg: Message, timeout: float) -> str | None:
             if not ap.add(url):
                 result["error"] = unavailable_reason(url) or f"apprise does not understand the URL {redact_url(url)}"
                 return
-            with apprise.LogCapture(level=logging.WARNING) as logs:  # type: ignore[no-untyped-call]
+            with _apprise_log(debug=scheme in DBUS_SCHEMES) as records:
                 ok = ap.notify(title=msg.title, body=msg.body, notify_type=_TYPES.get(msg.severity, "info"))
             if not ok:
-                text = logs.getvalue().strip().splitlines()
-                result["error"] = (text[-1] if text else "delivery failed").replace(url, redact_url(url))
+                result["error"] = _failure(scheme, records).replace(url, redact_url(url))
         except (OSError, ValueError, RuntimeError) as e:  # apprise's own plugins raise little; keep it visible
             result["error"] = f"{type(e).__name__}: {e}".replace(url, redact_url(url))
 
