@@ -7,11 +7,16 @@ longest single turn of a streamed catch-up — both paths measured in the same r
   ``every_line`` over the chunk's lines — decode, clean, error test per line;
 * skimmed: ``split_chunk`` as the engine calls it (256 KB chunks, ``Ingest.CHUNK``), on plain build-log output
   with one error line per ~1,000;
-* a TUI agent's output (escape sequences on every line): ``split_chunk`` falls back to line by line;
+* a TUI agent's output (escape sequences on every line): ``split_chunk`` cleans the whole chunk
+  (``clean_chunk``: escapes, carriage returns) and skims the cleaned bytes;
+* real agents' output: the raw pane logs of Claude Code, Codex, Gemini CLI, OpenCode and Aider
+  (tests/fixtures/agents/*/*/pane-repeated-error.log, recorded by the conformance suite) repeated to size —
+  full-screen TUIs (Codex, OpenCode) draw with cursor moves and hardly a newline;
 * the whole path: the real engine (a started, headless Supervisor; one running ``shell`` session whose log
   gets the plain corpus appended, as its pane's pipe-pane does) reading it all with ``Ingest.drain_log`` —
   read in 256 KB turns, lines, error rule (repeated_error triggers), progress, output events, the prompt
-  check — CPU per MB and the longest turn, triggers counted.
+  check — CPU per MB and the longest turn, triggers counted; for the plain corpus, the TUI corpus and the
+  real agents' output.
 
 Reported: ms of CPU per MB (process time), the longest 1 MB turn, and the peak RSS growth of the process.
 """
@@ -50,6 +55,23 @@ def corpus(mb: int, ansi: bool) -> list[bytes]:
             lines.append(line)
             size += len(line) + 1
         out.append(b"\n".join(lines))
+    return out
+
+
+AGENT_LOGS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "agents"
+
+
+def agents_corpus(mb: int) -> list[bytes]:
+    """``mb`` MB of the real agents' pane logs, repeated, in chunks of complete lines of at most ``Ingest.CHUNK``
+    bytes (a line longer than that — a full-screen TUI's redraw — is a chunk of its own, cut at ``CHUNK``)."""
+    logs = b"\n".join(p.read_bytes().rstrip(b"\n") for p in sorted(AGENT_LOGS.glob("*/*/pane-repeated-error.log")))
+    data = (logs + b"\n") * (mb * (1 << 20) // (len(logs) + 1) + 1)
+    out, pos = [], 0
+    while pos < mb * (1 << 20):
+        end = data.rfind(b"\n", pos, pos + CHUNK)
+        end = pos + CHUNK if end <= pos else end
+        out.append(data[pos:end])
+        pos = end + (data[end:end + 1] == b"\n")
     return out
 
 
@@ -120,21 +142,28 @@ def main() -> None:
     add_keep(ap)
     args = ap.parse_args()
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    plain, ansi = corpus(args.mb, False), corpus(args.mb, True)
+    plain, ansi, agents = corpus(args.mb, False), corpus(args.mb, True), agents_corpus(args.mb)
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"{args.mb} MB plain build output and {args.mb} MB of TUI output (corpus: {(rss1 - rss0) / 1024:.0f} MB)")
+    print(f"{args.mb} MB each of plain build output, TUI output and real agents' output "
+          f"(corpus: {(rss1 - rss0) / 1024:.0f} MB)")
     for r in range(args.rounds):
         floor, fworst, fe = run(plain, "every")
         skim, sworst, se = run(plain, "skim")
-        tui, tworst, _ = run(ansi, "skim")
-        assert fe == se, (fe, se)  # the skim finds every error line the floor finds
+        tui_floor, _, tfe = run(ansi, "every")
+        tui, tworst, te = run(ansi, "skim")
+        ag_floor, _, afe = run(agents, "every")
+        ag, aworst, ae = run(agents, "skim")
+        assert (fe, tfe, afe) == (se, te, ae), (fe, se, tfe, te, afe, ae)  # the skim finds every error line
         print(f"round {r + 1}: line by line {floor:6.1f} ms/MB (worst turn {fworst:5.1f} ms) | skimmed "
               f"{skim:5.1f} ms/MB (worst {sworst:4.1f} ms) = {floor / skim:4.1f}× cheaper, same {se} errors | "
-              f"TUI output {tui:6.1f} ms/MB (worst {tworst:5.1f} ms, line by line)")
+              f"TUI output {tui:6.1f} ms/MB (worst {tworst:5.1f} ms; line by line {tui_floor:5.1f}), same {te} "
+              f"errors | real agents {ag:6.1f} ms/MB (worst {aworst:5.1f} ms; line by line {ag_floor:5.1f}), "
+              f"same {ae} errors")
     for r in range(args.rounds):
-        cpu, worst, trig = engine_path(plain, args.keep)
-        print(f"round {r + 1}: the engine's whole path (read → lines → rules → triggers → output events) "
-              f"{cpu:5.1f} ms/MB (goal ≤ 5), longest turn {worst:4.1f} ms, {trig} triggers")
+        for name, chunks in (("plain", plain), ("TUI", ansi), ("real agents", agents)):
+            cpu, worst, trig = engine_path(chunks, args.keep)
+            print(f"round {r + 1}: the engine's whole path (read → lines → rules → triggers → output events), "
+                  f"{name} output: {cpu:5.1f} ms/MB (goal ≤ 5), longest turn {worst:4.1f} ms, {trig} triggers")
     rss2 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"peak RSS growth while ingesting: {(rss2 - rss1) / 1024:.0f} MB")
 

@@ -4,18 +4,21 @@ A flood (or a re-attach catch-up over hundreds of MB) used to be decoded line by
 ~50 ms of CPU per MB. The rules only need the error lines (in order), the last lines (the tail, the progress
 line) and whether anything came at all. :func:`split_chunk` gives exactly those:
 
-* chunks with control bytes (escape sequences, carriage returns — a TUI agent): every line is cleaned and
-  tested, as a terminal shows it (:func:`cortex_tui.watch.text.clean_line`);
+* chunks with control bytes (escape sequences, carriage returns — a TUI agent) are cleaned whole first, at C
+  speed (:func:`clean_chunk`): the cleaned bytes are every line as a terminal shows it
+  (:func:`cortex_tui.watch.text.clean_line`), so they are taken as a plain-text chunk below — stripping an
+  escape can join two fragments into an error word, so the raw bytes are never skimmed;
 * small plain-text chunks (the common batch of a flood): decoded once, every line kept; with the default error
   rule a chunk holding none of the error words is not tested line by line (:func:`plain_lines`);
 * big plain-text chunks of an adapter with the default error rule: only lines holding one of the literal
   words every default error match contains are decoded and tested, plus the last :data:`TAIL_LINES` lines.
   A line without control bytes is shown as its own text, so no error line can be missed (tests/unit prove
-  it against the line-by-line path).
+  it against the line-by-line path, real agents' pane logs and hostile chunks too).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from cortex_tui.agents.base import DEFAULT_ERROR_RE, AgentAdapter
@@ -54,6 +57,39 @@ class Lines:
     skimmed: bool = False
 
 
+_ESCAPE = re.compile(rb"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b\n]*(?:\x07|\x1b\\)|[@-Z\\-_])?")
+"""The escape sequences ``strip_ansi`` removes (:data:`cortex_tui.watch.text._ANSI`, its ESC alternatives in its
+order, a lone ESC the last, empty, choice) as a bytes pattern over a whole chunk: an OSC string stops at a
+newline (a line is cleaned on its own). ESC first: sre's fast scan for a literal first byte. Every sequence
+``_ANSI`` matches starts at an ESC no earlier match covers (only an OSC's closing ``ESC \\`` is inside one), so
+matching the ESC alternatives alone finds the same sequences; the stray controls ``_ANSI`` removes one by one
+are what is left of :data:`_CONTROLS` after them."""
+_CONTROLS = bytes([*range(0x09), *range(0x0B, 0x20), 0x7F])
+"""Every C0 control but tab and newline, and DEL (``_ANSI``'s last alternative)."""
+_INNER_CR = re.compile(rb"\r[^\r\n]")
+"""A carriage return something is drawn after (a trailing one, ``\\r\\n``, hides nothing: it is a stray control)."""
+_CR_BACKWARDS = re.compile(rb"\r(?<=[^\r\n]\r)[^\n]*")
+"""On the reversed chunk: a line's last non-empty ``\\r``-part comes first, and from the carriage return after it
+to the line's end is what that part overwrote."""
+
+
+def clean_chunk(chunk: bytes) -> bytes:
+    """Every line of ``chunk`` as :func:`clean_line` shows it (the rstrip aside), joined by ``\\n`` — at C speed
+    (compiled passes over the whole chunk, not two Python calls per line): a line's text after its last
+    carriage return that something follows, then :data:`_ESCAPE` removed, then the stray controls. Nothing a
+    terminal acts on is left: no C0 control but tab and newline, no DEL. Invalid UTF-8 is replaced first, as
+    the line path's decode does (removing an escape between two stray bytes could otherwise join them into
+    a character); all the passes remove ASCII bytes, so a character is never cut."""
+    if not chunk.isascii():
+        try:
+            chunk.decode()
+        except UnicodeDecodeError:
+            chunk = chunk.decode("utf-8", errors="replace").encode()
+    if b"\r" in chunk and _INNER_CR.search(chunk):
+        chunk = _CR_BACKWARDS.sub(b"", chunk[::-1])[::-1]
+    return _ESCAPE.sub(b"", chunk).translate(None, _CONTROLS)
+
+
 def _default_errors(adapter: AgentAdapter) -> bool:
     return adapter.error_pattern is DEFAULT_ERROR_RE and type(adapter).is_error is AgentAdapter.is_error
 
@@ -64,8 +100,8 @@ def _clean(raw: bytes) -> str:
 
 def split_chunk(adapter: AgentAdapter, chunk: bytes) -> Lines:
     """``chunk``: complete lines joined by ``\\n`` (no trailing newline)."""
-    if chunk.translate(None, _NOT_CONTROL):  # escapes, carriage returns: as a terminal shows each line
-        return every_line(adapter, chunk.split(b"\n"))
+    if chunk.translate(None, _NOT_CONTROL):  # escapes, carriage returns: each line as a terminal shows it
+        chunk = clean_chunk(chunk)
     if len(chunk) < SKIM_MIN or not _default_errors(adapter):
         return plain_lines(adapter, chunk)
     spans: dict[int, int] = {}  # line start -> end, for lines holding one of the words
@@ -76,8 +112,8 @@ def split_chunk(adapter: AgentAdapter, chunk: bytes) -> Lines:
         end = chunk.find(b"\n", i)
         spans[start] = len(chunk) if end < 0 else end
     errors: list[str] = []
-    for start in sorted(spans):
-        line = _clean(chunk[start:spans[start]])
+    for start in sorted(spans):  # no control bytes (left): a line shows as its own text, clean_line is rstrip
+        line = chunk[start:spans[start]].decode("utf-8", errors="replace").rstrip()
         if adapter.is_error(line):
             errors.append(line)
     span = _TAIL_BYTES
