@@ -6,15 +6,16 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
 from claude_harness import make_ctx, make_session
 
 from cortex_tui.agents import get_adapter
-from cortex_tui.agents.base import ApprovalPrompt
+from cortex_tui.agents.base import ApprovalPrompt, SpawnContext
 from cortex_tui.agents.codex import CodexAdapter
-from cortex_tui.agents.codex_hooks import COMMAND, hook_args, trusted_hash
+from cortex_tui.agents.codex_hooks import COMMAND, carried_trust, hook_args, trusted_hash
 from cortex_tui.agents.codex_rollout import RolloutTail
 from cortex_tui.errors import CortexError
 from cortex_tui.model.state import TokenUsage
@@ -174,3 +175,78 @@ def test_exec_json_usage_is_an_increment_with_cached_split_out() -> None:
     assert sig[0].total is False
     assert [s.kind for s in a.interpret_event({"type": "item.started", "item": {}})] == ["busy"]
     assert [s.kind for s in a.interpret_event({"type": "turn.completed", "usage": "garbage"})] == ["idle"]
+
+
+def _user_config(home: Path, text: str) -> Path:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text(text)
+    return home
+
+
+H1, H2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+
+
+def test_carried_trust_copies_the_main_checkouts_entries_to_the_worktree_only(tmp_path: Path) -> None:
+    """Entries of the repo's own .codex/config.toml hooks the user trusted (with their enabled) are keyed for
+    the worktree; another repo's, the user's own, an odd hash or key tail, and untrusted entries are not."""
+    repo, wt = tmp_path / "repo", tmp_path / "wt"
+    repo.mkdir()
+    wt.mkdir()
+    home = _user_config(tmp_path / "codex", f'''
+[hooks.state."{repo}/.codex/config.toml:stop:0:0"]
+trusted_hash = "{H1}"
+[hooks.state."{repo}/.codex/config.toml:pre_tool_use:1:0"]
+trusted_hash = "{H2}"
+enabled = false
+[hooks.state."{repo}/.codex/config.toml:stop:1:0"]
+enabled = false
+[hooks.state."{repo}/.codex/config.toml:stop:2:0"]
+trusted_hash = "md5:abc"
+[hooks.state."{repo}/.codex/config.toml:x\\"=1:0:0"]
+trusted_hash = "{H1}"
+[hooks.state."{repo}/sub/.codex/config.toml:stop:0:0"]
+trusted_hash = "{H1}"
+[hooks.state."{tmp_path}/other/.codex/config.toml:stop:0:0"]
+trusted_hash = "{H1}"
+[hooks.state."{tmp_path}/codex/config.toml:stop:0:0"]
+trusted_hash = "{H1}"
+''')
+    got = carried_trust(home, repo, wt)
+    assert {k: (v.trusted_hash, v.enabled) for k, v in got.items()} == {
+        f"{wt}/.codex/config.toml:stop:0:0": (H1, None), f"{wt}/.codex/config.toml:pre_tool_use:1:0": (H2, False)}
+    assert carried_trust(home, repo, repo) == {}  # the checkout itself: its own entries apply
+    assert carried_trust(tmp_path / "nowhere", repo, wt) == {}
+
+
+@pytest.mark.parametrize("text", ["hooks = [", "[hooks]\nstate = 3\n", "\xff"], ids=["toml", "shape", "bytes"])
+def test_carried_trust_of_a_malformed_user_config_is_nothing_and_says_why(
+        text: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    home = tmp_path / "codex"
+    home.mkdir()
+    (home / "config.toml").write_bytes(text.encode("latin-1"))
+    with caplog.at_level("WARNING", logger="cortex_tui.agents"):
+        assert carried_trust(home, tmp_path / "repo", tmp_path / "wt") == {}
+    assert any("could not be read" in r.getMessage() and "not carried" in r.getMessage() for r in caplog.records)
+
+
+def test_command_line_carries_the_trust_in_the_one_hooks_state_override(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Codex 0.171.0: a second ``-c hooks.state=…`` replaces the first, so ours and the carried entries are one."""
+    monkeypatch.delenv("CORTEX_CODEX_BIN", raising=False)
+    monkeypatch.delenv("CORTEX_CODEX_HOOKS", raising=False)
+    repo, wt = tmp_path / "repo", tmp_path / "wt"
+    repo.mkdir()
+    wt.mkdir()
+    home = _user_config(tmp_path / "codex", f'[hooks.state."{repo}/.codex/config.toml:stop:0:0"]\ntrusted_hash = "{H1}"\n')
+    ctx = SpawnContext(run="t", repo=repo, worktree=wt, session_dir=tmp_path, events_file=tmp_path / "e.jsonl")
+    argv = get_adapter("codex").command(make_session(agent="codex", env={"CODEX_HOME": str(home)}), ctx)
+    states = [a for a in argv if a.startswith("hooks.state=")]
+    assert len(states) == 1 and argv.count("-c") == 2, argv
+    entry = f'"{wt}/.codex/config.toml:stop:0:0"={{trusted_hash="{H1}"}}'
+    assert tomllib.loads(states[0])["hooks"]["state"] == {
+        f"{wt}/.codex/config.toml:stop:0:0": {"trusted_hash": H1},
+        "/<session-flags>/config.toml:permission_request:0:0": {"trusted_hash": trusted_hash("permission_request", COMMAND)}}
+    assert entry in states[0]
+    off = get_adapter("codex").command(
+        make_session(agent="codex", env={"CODEX_HOME": str(home), "CORTEX_CODEX_HOOKS": "0"}), ctx)
+    assert off == ["codex", "-c", f"hooks.state={{{entry}}}"]

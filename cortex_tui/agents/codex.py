@@ -20,12 +20,14 @@ Approval dialogs ("Would you like to run the following command?", "… make the 
 number), never a blind Enter.
 
 At start, a hook in any config layer that Codex has not been told to trust (the user's own ``config.toml``, a
-project's ``.codex/config.toml`` — its trust is keyed by the file's path, so a repo's hooks are new in every
-worktree — or ours at an untested version whose trust hash differs) stops Codex at "Hooks need review"
+project's ``.codex/config.toml`` — its trust is keyed by the file's path; the user's trust of the repo's own
+hooks is carried to the worktree, bound to their content: :func:`~cortex_tui.agents.codex_hooks.carried_trust`
+— or ours at an untested version whose trust hash differs) stops Codex at "Hooks need review"
 (``1. Review hooks`` / ``2. Trust all and continue`` / ``3. Continue without trusting (hooks won't run)``):
 a screen-detected ``waiting`` with that text; approve picks "Trust all and continue" (Codex itself then
-records the trust in ``$CODEX_HOME/config.toml``), deny "Continue without trusting". The adapter never
-trusts anyone's hooks but its own.
+records the trust in ``$CODEX_HOME/config.toml``), deny "Continue without trusting". The adapter trusts no
+hook but its own and, on the command line only, those whose content the user already trusted in the
+repository's main checkout.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cortex_tui.agents.base import AgentAdapter, AgentSignal, ApprovalPrompt, KeyInput, SpawnContext
-from cortex_tui.agents.codex_hooks import SOURCE, hook_args, hook_signals, hooks_wanted
+from cortex_tui.agents.codex_hooks import SOURCE, carried_trust, hook_args, hook_signals, hooks_wanted, state_args
 from cortex_tui.agents.codex_rollout import RolloutTail, codex_home
 from cortex_tui.agents.dialogs import NumberedDialogAdapter, choice_number, choices
 from cortex_tui.errors import CortexError
@@ -145,8 +147,8 @@ class CodexAdapter(NumberedDialogAdapter):
             argv = [binary]
             if session.permission_mode:
                 argv += ["--ask-for-approval", session.permission_mode]
-            if hooks_wanted(dict(session.env)):
-                argv += hook_args()
+            carried = carried_trust(codex_home(dict(session.env)), ctx.repo, ctx.worktree)
+            argv += hook_args(carried) if hooks_wanted(dict(session.env)) else state_args(carried)
         if session.model:
             argv += [f"--model={session.model}"]  # one token: a model "-x" is not read as a flag
         argv += list(session.extra_args)

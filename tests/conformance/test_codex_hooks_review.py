@@ -1,6 +1,6 @@
 """The real Codex CLI stops at "Hooks need review" when it starts with a hook it has not been told to trust (here
-the user's own ``[[hooks.Stop]]`` in their config.toml; a project's ``.codex/config.toml`` hooks do the same in
-every new worktree, their trust being keyed by the file's path): the session is ``waiting`` with the dialog's
+the user's own ``[[hooks.Stop]]`` in their config.toml; a project's ``.codex/config.toml`` hook never trusted
+does the same, tests/conformance/test_codex_hook_trust_carry.py): the session is ``waiting`` with the dialog's
 text, ``approve`` trusts them (Codex records it in its config.toml) and ``deny`` goes on without them — either
 way the prompt's turn then runs to ``idle``. Before, the dialog went unnoticed: ``running`` and no trigger."""
 
