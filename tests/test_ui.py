@@ -131,6 +131,34 @@ async def test_navigate_open_session_view_and_back() -> None:
         assert table(app).current_key == second
 
 
+async def test_rows_wait_under_the_session_view_and_catch_up_after_back() -> None:
+    app, eng = make_app()
+    async with app.run_test(size=(120, 32)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 12)
+        await pilot.press("enter")
+        assert isinstance(app.screen, SessionScreen)
+        await pilot.pause(0.3)
+        flushes = app.dashboard.flushes
+        cpu = present.COLUMN_KEYS.index("cpu")
+        for _ in range(3):  # updates while the (opaque) session view covers the dashboard: nobody sees its rows
+            eng.tick_stats("auth-refactor")
+            await pilot.pause(0.25)
+        assert app.dashboard.flushes == flushes
+        await pilot.press("escape")
+        assert isinstance(app.screen, type(app.dashboard))
+        rec = eng.state.sessions["auth-refactor"]
+        await until(pilot, lambda: table(app).get_row("auth-refactor")[cpu].plain == f"{rec.cpu_percent:.0f}%",
+                    what="the row changed meanwhile, shown after back")
+        # under a see-through screen (a modal) the dashboard is visible: its rows stay live
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        flushes = app.dashboard.flushes
+        eng.tick_stats("auth-refactor")
+        await until(pilot, lambda: table(app).get_row("auth-refactor")[cpu].plain == f"{rec.cpu_percent:.0f}%",
+                    what="a live row under the help screen")
+        assert app.dashboard.flushes > flushes
+
+
 async def test_sort_and_filter_cycle() -> None:
     app, eng = make_app()
     async with app.run_test(size=(120, 32)) as pilot:

@@ -75,6 +75,8 @@ class DashboardScreen(Screen[None]):
         self._flush_timer_pending = False
         self._settle_pending = False
         self._first_dirty_at = 0.0
+        self._resumed = False
+        """Shown again after an opaque screen: the next flush also brings the "12 s ago" cells up to date."""
         self._table: SessionTable | None = None
         self._events_panel: EventsPanel | None = None
         self._preview: PanePreview | None = None
@@ -126,6 +128,9 @@ class DashboardScreen(Screen[None]):
             self._all_dirty = True
         else:
             self._dirty.add(session)
+        self._arm_flush()
+
+    def _arm_flush(self) -> None:
         if not self._flush_timer_pending:
             self._flush_timer_pending = True
             self._first_dirty_at = self.monotonic()
@@ -141,15 +146,23 @@ class DashboardScreen(Screen[None]):
             self.set_timer(self.input_quiet - quiet_for, self._timed_flush)
             return
         self._flush_timer_pending = False
-        if self.is_current:
+        if self.shown:
             self.flush()
+
+    @property
+    def shown(self) -> bool:
+        """On screen: on top, or under a see-through screen (a modal dialog). ``is_current`` is also true under
+        an opaque screen (the session view): rows refreshed there are work nobody sees — they wait, marked
+        dirty, for :meth:`on_screen_resume`."""
+        screen = self.app.screen
+        return screen is self or (self.is_current and screen.styles.background.a < 1)
 
     def _schedule_tick(self) -> None:
         """Refresh relative times once a second; re-armed after each run (never piles up)."""
         self.set_timer(1.0, self._tick)
 
     def _tick(self) -> None:
-        if self.is_current and self.ticking:
+        if self.shown and self.ticking:
             self.refresh_activity()
         self._schedule_tick()
 
@@ -197,6 +210,9 @@ class DashboardScreen(Screen[None]):
         table = self.table
         with self.app.batch_update():
             table.apply(upserts, removals, now=self.monotonic(), last_key_at=self.last_input_at())
+            if self._resumed:
+                self._resumed = False
+                self.refresh_activity()  # (the rows just rebuilt compare equal)
             if force_order:
                 table.settle(self.monotonic(), force=True)
             self.query_one(RunHeader).show(run_summary(
@@ -223,7 +239,10 @@ class DashboardScreen(Screen[None]):
             self._settle_later()
 
     def on_screen_resume(self) -> None:
-        self.mark_dirty(None)
+        # the rows that changed while an opaque screen covered this one (not all of them: the frame that shows
+        # the dashboard again is a repaint of cached rows, the flush follows when the keys pause)
+        self._resumed = True
+        self._arm_flush()
         # it captured nothing while another screen was on top; not in the frame that shows the dashboard again
         self.set_timer(self.preview.follow_delay, self.preview.request_capture)
 
