@@ -6,10 +6,13 @@ Codex keys a project hook's trust by its config file's path. Measured on 0.171.0
 ``.codex/config.toml`` — trusted already, nothing to carry — while a worktree whose ``.git`` leads to no main
 checkout (a remote session's worktree of the node's bare repository) is read from its own file, keyed by its
 own path, so the user's trust is missing there: the adapter carries it (``-c hooks.state={…}``, this
-invocation only, bound to the hook's content hash)."""
+invocation only, bound to the hook's content hash). The trusted cases of the bare-repo and the remote test
+fail without the carry ("Hooks need review")."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -18,14 +21,17 @@ import pytest
 from claude_harness import make_session
 from conftest import git
 from drivers import CodexDriver, driver
-from engine_helpers import triggers
+from engine_helpers import run_to_end, triggers
 from fake_llm import ScriptedLLM
-from test_conformance import NAME, expect, finish, state, supervise
+from sshd import SshServer
+from test_conformance import NAME, RUN, _toml, expect, finish, state, supervise
+from test_remote_engine import node_toml
 
 from cortex_tui.agents.base import SpawnContext
 from cortex_tui.agents.codex import CodexAdapter
 from cortex_tui.agents.codex_hooks import trusted_hash
 from cortex_tui.engine.supervisor import Supervisor
+from cortex_tui.layout import parse_layout
 
 pytestmark = pytest.mark.conformance
 
@@ -122,3 +128,44 @@ def test_bare_repo_worktree_gets_the_users_trust_of_the_same_hook_only(case: str
             subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
     assert not (wt / "pwned").exists()
     assert f"{wt}/.codex" not in (home / ".codex" / "config.toml").read_text()  # carried on the command line only
+
+
+@pytest.mark.ssh
+@pytest.mark.parametrize("trusted", [True, False], ids=["trusted", "untrusted"])
+def test_remote_session_starts_at_its_prompt_with_the_users_trust(trusted: bool, sshd: SshServer, git_repo: Path,
+                                                                  tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """End to end on a node (a real sshd on loopback; its worktree is one of the node's bare repository):
+    the hook the user trusted in their checkout → the prompt's turn runs to idle with no dialog (before the
+    carry: "Hooks need review"); never trusted → waiting at "Hooks need review"."""
+    commit_hook(git_repo)
+    monkeypatch.setenv("CORTEX_CODEX_BIN", str(shutil.which("codex")))  # the node's PATH is sshd's
+    d = driver("codex", CodexDriver, user_config=trust(git_repo) if trusted else "")
+    wt = Path(os.path.realpath(sshd.workdir)) / "runs" / RUN / "worktrees" / NAME
+    home = tmp_path / "agent-home"
+    home.mkdir()
+    asked: list[int] = []
+
+    async def during(sup: Supervisor) -> None:
+        if trusted:
+            await expect(sup, lambda: state(sup) == "idle", 120, "codex on the node: idle after the prompt's turn")
+        else:
+            await expect(sup, lambda: state(sup) == "waiting", 120, "codex on the node: waiting at 'Hooks need review'")
+            asked.append(api.used)
+        await finish(sup)
+
+    with d.fake([d.say("Hello.")]) as api:
+        env = d.env(home, wt, api)
+        keys = {"name": NAME, "agent": "codex", "model": d.model, "prompt": "say hello", "node": "box1",
+                **d.layout_extra(), "env": {k: v for k, v in env.items() if k != "PATH"}}
+        text = f'[run]\nname = "{RUN}"\n{node_toml(sshd)}[[session]]\n' + "".join(
+            f"{k} = {_toml(v)}\n" for k, v in keys.items())
+        (tmp_path / "layout.toml").write_text(text)
+        sup = Supervisor(parse_layout(text, tmp_path / "layout.toml"), git_repo)
+        events = run_to_end(sup, timeout=180 + d.start_s, during=during)
+    assert sup.state.sessions[NAME].worktree == str(wt)
+    ap = triggers(events, "approval_waiting", NAME)
+    if trusted:
+        assert ap == [] and api.used == 1, [e.data for e in ap]
+    else:
+        assert len(ap) == 1 and ap[0].data["evidence"]["prompt"].startswith(REVIEW), [e.data for e in ap]
+        assert asked == [0]
