@@ -270,3 +270,22 @@ script = ["say joined on the node"]
 
     e = ReviewQueue.open(git_repo, None, "remconf").get("join")
     assert e.verify is not None and e.verify.exit_code == 0  # on the node, with the merge resolved here
+
+
+def test_a_node_session_shorter_than_a_sample_still_shows_its_disk_use(sshd: SshServer, git_repo: Path,
+                                                                        tmp_path: Path) -> None:
+    """A node's worktree sizes are measured every DISK_S (30 s) on live sessions; one that wrote and exited on the
+    node before its first measure ended with no size at all. The node's final look (the same round trip as its
+    head and changed files) measures it with ``du -sk``, as this machine's does."""
+    text = (f'[run]\nname = "shortnode"\n[defaults]\nagent = "sim"\n{node_toml(sshd)}'
+            '[[session]]\nname = "first"\nnode = "box1"\nscript = ["sleep 2.5"]\n'  # "brief" starts after the
+            '[[session]]\nname = "brief"\nnode = "box1"\ndepends_on = ["first"]\n'  # node's first measure
+            'script = ["write big.txt ' + "x" * 9000 + '", "exit 0"]\n')
+    sup = make_sup(git_repo, text, tmp_path)
+    events = run_to_end(sup, timeout=90)
+    rec = sup.state.sessions["brief"]
+    assert rec.state.value == "finished", rec.reason
+    assert rec.worktree.startswith(str(sshd.workdir))  # it ran on the node
+    sampled = [e for e in events if e.kind == "stats" and e.session == "brief" and e.data.get("disk_bytes")]
+    assert not sampled  # (no periodic measure saw it: what the final look is for)
+    assert rec.disk_bytes is not None and rec.disk_bytes >= 9000, rec.disk_bytes

@@ -104,7 +104,7 @@ class FinalLook:
     outside: tuple[Escape, ...] = ()
     """Writes that left the worktree through its symlinks (watch/symlinks.py; this machine's worktrees only)."""
     disk: int | None = None
-    """Bytes its worktree uses at the end (None: not measured here; a polled node's come with its polls)."""
+    """Bytes its worktree uses at the end (None: not measured, e.g. ``du`` failed or the node said nothing)."""
 
 
 @dataclass(frozen=True)

@@ -150,16 +150,17 @@ class SshNode:
         return self.ready().attach_argv(window_id)
 
     def final_look(self, rec: SessionRecord, base: str) -> FinalLook | None:
-        """Head and changed files on the node (one round trip; the diff size comes with the branch, later):
-        the node's stream may bring the exit before a poll saw the session's last writes."""
+        """Head, changed files and disk use on the node (one round trip; the diff size comes with the branch,
+        later): the node's stream may bring the exit before a poll saw the session's last writes, and a session
+        shorter than the periodic disk measure (``DISK_S``) was never measured."""
         try:
             got = final_changes(self.ready(), rec, base)
         except SshError as e:  # link down at the exit: the poll's view is all there is
             raise GitError(e.message) from e
         if got is None:
             return None
-        head, changed = got
-        return FinalLook(head=head or rec.head_commit, diff=None, changed=changed)
+        head, changed, disk = got
+        return FinalLook(head=head or rec.head_commit, diff=None, changed=changed, disk=disk)
 
     def fetch_back(self, repo: Path, rec: SessionRecord) -> str | None:
         return self.ready().fetch_branch(repo, rec.branch)

@@ -158,12 +158,16 @@ wt=$1; base=$2
 git -C "$wt" rev-parse HEAD 2>/dev/null || echo
 { git -C "$wt" diff --no-renames --name-status -z "$base" 2>/dev/null; printf '\001';
   git -C "$wt" ls-files --others --exclude-standard -z 2>/dev/null; } | base64 | tr -d '\n'; echo
+kb=$(du -sk "$wt" 2>/dev/null); echo "${kb%%[!0-9]*}"
 '''
+"""An ended session's head, changed files (base64) and its worktree's size in KiB (``du -sk``, as the periodic
+measure: a session shorter than ``DISK_S`` was never measured), one line each."""
 
 
-def final_changes(rn: RemoteNode, rec: SessionRecord, base: str) -> tuple[str | None, dict[str, str]] | None:
-    """An ended session's head and changed files on its node, in one round trip (the stream may bring its exit
-    before a poll saw its last writes). None when its worktree is gone."""
+def final_changes(rn: RemoteNode, rec: SessionRecord,
+                  base: str) -> tuple[str | None, dict[str, str], int | None] | None:
+    """An ended session's head, changed files and disk use (bytes; None: ``du`` said nothing) on its node, in one
+    round trip (the stream may bring its exit before a poll saw its last writes). None when its worktree is gone."""
     res = rn.transport.run_bytes(["/bin/sh", "-c", _FINAL, "cortex", rec.worktree, rec.base_commit or base],
                                  timeout=60)
     if res.returncode == 3:
@@ -173,5 +177,7 @@ def final_changes(rn: RemoteNode, rec: SessionRecord, base: str) -> tuple[str | 
         raise SshError(f"node {rn.node.name}: final look at {rec.slug} failed: "
                        f"{res.stderr.decode(errors='replace').strip()}")
     head = lines[0].decode(errors="replace").strip()
+    kb = lines[2].strip() if len(lines) > 2 else b""
     return (head if len(head) >= 40 and all(c in "0123456789abcdef" for c in head) else None,
-            parse_changed(base64.b64decode(lines[1])) if lines[1] else {})
+            parse_changed(base64.b64decode(lines[1])) if lines[1] else {},
+            int(kb) * 1024 if kb.isdigit() else None)
