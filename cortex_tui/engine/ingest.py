@@ -48,7 +48,7 @@ MAX_PARTIAL = 65536
 
 
 CHUNK = 256 << 10
-"""A log is read this many bytes at a time (a TUI agent's chunk is cleaned whole, then skimmed: ~4 ms per turn)."""
+"""A log is read this many bytes at a time (a TUI agent's chunk is cleaned whole, then skimmed: ~3 ms per turn)."""
 OUTPUT_SAVE_S = 1.0
 """New output alone (log offsets) marks the state dirty at most this often; triggers and states at once."""
 

@@ -19,6 +19,7 @@ line) and whether anything came at all. :func:`split_chunk` gives exactly those:
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from cortex_tui.agents.base import DEFAULT_ERROR_RE, AgentAdapter
@@ -73,6 +74,32 @@ _CR_BACKWARDS = re.compile(rb"\r(?<=[^\r\n]\r)[^\n]*")
 to the line's end is what that part overwrote."""
 
 
+_SEQUENCE = re.compile(rb"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b\n\r]*(?:\x07|\x1b\\)|[@-Z^_])")
+"""A complete escape sequence that is the same wherever it stands: a CSI sequence, an OSC string with its end,
+a two-byte escape but ``ESC \\`` (an OSC's end) and ``ESC ]`` (an OSC's start). :data:`_ESCAPE` matches every
+occurrence of one as it is (an ESC is covered by no earlier match unless it ends an OSC)."""
+_MARKS = bytes([*range(0x1C, 0x20), *range(0x0E, 0x1B)])
+"""Controls a chunk is searched for in turn: the first it does not hold stands for its common sequences."""
+_ESCAPE_MARKED = {z: re.compile(_ESCAPE.pattern.replace(rb"[^\x07\x1b\n]", rb"[^\x07\x1b\n" + bytes([z]) + rb"]"))
+                  for z in _MARKS}
+""":data:`_ESCAPE` with an OSC string stopping at the mark too: a mark stands where an escape sequence stood,
+and is to every match before it what the sequence's ESC was — it ends a CSI and an OSC string (and is no
+``ESC \\``), and makes an ESC before it a lone one; the stray-control pass then drops it."""
+COMMON_SAMPLE = 8192
+COMMON_MIN = 64
+"""A sequence seen this often in the first COMMON_SAMPLE bytes of a chunk is replaced by one ``bytes.replace``
+(~40 ns an occurrence) instead of one sre match each (~120 ns)."""
+
+
+def _common_sequences(chunk: bytes) -> list[bytes]:
+    """The sequences of :data:`_SEQUENCE` a big chunk repeats (its colours, its cursor moves): a guess from
+    its first bytes, which only decides what is cheaper — any such sequence may be replaced by a mark."""
+    if len(chunk) < 4 * COMMON_SAMPLE:
+        return []
+    counts = Counter(_SEQUENCE.findall(chunk, 0, COMMON_SAMPLE))
+    return [seq for seq, n in counts.items() if n >= COMMON_MIN]
+
+
 def clean_chunk(chunk: bytes) -> bytes:
     """Every line of ``chunk`` as :func:`clean_line` shows it (the rstrip aside), joined by ``\\n`` — at C speed
     (compiled passes over the whole chunk, not two Python calls per line): a line's text after its last
@@ -87,7 +114,14 @@ def clean_chunk(chunk: bytes) -> bytes:
             chunk = chunk.decode("utf-8", errors="replace").encode()
     if b"\r" in chunk and _INNER_CR.search(chunk):
         chunk = _CR_BACKWARDS.sub(b"", chunk[::-1])[::-1]
-    return _ESCAPE.sub(b"", chunk).translate(None, _CONTROLS)
+    escape = _ESCAPE
+    common = _common_sequences(chunk)
+    mark = next((z for z in _MARKS if z not in chunk), None) if common else None
+    if mark is not None:  # the chunk's common sequences: one C-speed replace each, then the rest matched
+        for seq in common:
+            chunk = chunk.replace(seq, bytes([mark]))
+        escape = _ESCAPE_MARKED[mark]
+    return escape.sub(b"", chunk).translate(None, _CONTROLS)
 
 
 def _default_errors(adapter: AgentAdapter) -> bool:
