@@ -30,6 +30,12 @@ from cortex_tui.watch.rules import OverlapTracker, exited_change
 
 log = logging.getLogger("cortex_tui.engine")
 
+EXITS_AT_ONCE = 3
+"""Exits whose final look (the log drained, git head/diff/disk use and a symlink sweep in threads, a local node's
+cleanup) runs at once, whoever saw them (the watcher, a reconcile); the others wait their turn, already seen — their
+pool slots are free before (:meth:`Lifecycle.on_exit`). Twenty exits at once no longer fill the loop's thread pool
+(six threads on two cores) ahead of the spawns that take their slots."""
+
 
 class Lifecycle:
     """Spawns, stops and ends the attempts of a run's sessions."""
@@ -79,6 +85,7 @@ class Lifecycle:
         self.spawning: set[str] = set()
         self.exiting: set[str] = set()
         """Sessions whose exit is being looked at (git work in a thread)."""
+        self._exit_slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
     async def spawn(self, rt: SessionRuntime, *, restart: bool = False) -> None:
         """Start an attempt: fresh rules, the node's spawn (in a thread), then what it printed meanwhile."""
@@ -182,9 +189,16 @@ class Lifecycle:
         seen = self.clock.time()
         self.released()  # its agent is gone: its slot is free now, not after the git work below (engine/pool.py)
         try:
-            await self._ended(rt, code, seen)
+            async with self._looks():  # (seen already: waiting here holds no slot)
+                await self._ended(rt, code, seen)
         finally:
             self.exiting.discard(rec.name)
+
+    def _looks(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._exit_slots is None or self._exit_slots[0] is not loop:
+            self._exit_slots = (loop, asyncio.Semaphore(EXITS_AT_ONCE))
+        return self._exit_slots[1]
 
     async def _ended(self, rt: SessionRuntime, code: int, seen: float) -> None:
         rec = rt.rec

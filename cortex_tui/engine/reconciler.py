@@ -3,6 +3,10 @@
 :func:`cortex_tui.engine.reattach.reconcile` decides (pure); :class:`Reconciler` applies its decisions in
 order: a window found again is attached (adopted after a supervisor restart), an exit file seen is an exit
 (:meth:`Lifecycle.on_exit`), a window gone without one is a failure (the tmux server's death named as such).
+The exits one reconcile finds are handled side by side: each is seen (its pool slot freed) at once, and their final
+looks (git, disk use: in threads) run at most :data:`~cortex_tui.engine.lifecycle.EXITS_AT_ONCE` at a time — one
+session's slow look no longer keeps the others' exits unseen (a re-attach finding twenty ended sessions looked at
+them one after another).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ class Reconciler:
         """Match records against tmux windows and exit files (also picks up what ended while away)."""
         watched = [rt.rec for rt in self.watched() if rt.rec.name not in self.spawning]
         codes = {rec.name: self.read_exit(rec) for rec in watched}
+        exits: list[tuple[SessionRuntime, int]] = []
         # only windows this run made (their @cortex_instance is the run's id): never an earlier run's
         for d in reconcile(watched, listing, codes, initial=initial, instance=self.tmux.instance or ""):
             if d.name in self.spawning:  # started meanwhile (a pass while an exit before it was looked at)
@@ -58,13 +63,18 @@ class Reconciler:
                     rec.attempt = max(rec.attempt, 1)
                     self.book.set_state(rt, SessionState.RUNNING, "adopted after supervisor restart")
             elif d.action == "exited" and d.code is not None:
-                await self.life.on_exit(rt, d.code)
+                exits.append((rt, d.code))
             elif d.action == "vanished":
                 gone = await asyncio.to_thread(lambda: not self.tmux.alive())
                 self.book.set_state(rt, SessionState.FAILED, server_gone_reason() if gone
                                     else "tmux window vanished (killed outside cortex-tui?)")
                 rec.finished_at = self.clock.time()
+        # independent sessions side by side, each seen at once (their looks bounded: Lifecycle.on_exit)
+        done = await asyncio.gather(*(self.life.on_exit(rt, code) for rt, code in exits), return_exceptions=True)
         self.last = self.clock.monotonic()
+        for err in done:  # every exit was handled; then the first failure goes on as before (a DiskError: exit 4)
+            if isinstance(err, BaseException):
+                raise err
 
     async def periodic(self, mono: float) -> bool:
         """Reconcile when :data:`RECONCILE_S` have passed; returns whether a session's state changed."""
