@@ -324,6 +324,64 @@ def test_watcher_survives_a_handler_bug(git_repo: Path, tmp_path: Path, monkeypa
     assert '"kind":"engine_error"' in persisted
 
 
+CHATTY = """
+[run]
+name = "chatty"
+[defaults]
+agent = "sim"
+""" + "".join(f"""[[session]]
+name = "c{i}"
+script = [{", ".join(f'"say line {k}", "sleep 0.02"' for k in range(60))}, "exit 0"]
+""" for i in range(4))
+
+
+def test_a_batchs_log_reads_hand_the_loop_back(git_repo: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many sessions' logs in one batch were read in one turn of the loop (20 flooding sessions held it for
+    all of them, a key press waited behind): the reads hand it back between slices of READ_SLICE_S — but not
+    in a batch with an exit, whose task must see the batch's reads first. Every line is still read."""
+    import asyncio
+
+    from cortex_tui.engine import routing
+    from cortex_tui.engine.ingest import Ingest
+    from cortex_tui.engine.session import SessionRuntime
+    from cortex_tui.engine.watcher import Changes
+
+    monkeypatch.setattr(routing, "READ_SLICE_S", 0.0, raising=False)  # hand the loop back after every read
+    batches: list[tuple[bool, int, list[str]]] = []
+    active: list[list[str]] = []
+    orig_route, orig_read = routing.ChangeRouter.route, Ingest.read_log
+
+    def read_log(self: Ingest, rt: SessionRuntime) -> None:
+        if active:
+            active[0].append("read")
+        orig_read(self, rt)
+
+    async def route(self: routing.ChangeRouter, changes: Changes) -> None:
+        seq: list[str] = []
+        batches.append((bool(changes.exits), len(changes.logs), seq))
+        active.append(seq)
+        asyncio.get_running_loop().call_soon(seq.append, "other")  # another callback, ready as the batch starts
+        try:
+            await orig_route(self, changes)
+        finally:
+            active.remove(seq)
+
+    monkeypatch.setattr(Ingest, "read_log", read_log)
+    monkeypatch.setattr(routing.ChangeRouter, "route", route)
+    sup = make_sup(git_repo, CHATTY, tmp_path)
+    events = run_to_end(sup, timeout=90)
+    for i in range(4):
+        lines = [ln for e in events if e.kind == "output" and e.session == f"c{i}" for ln in e.data["lines"]]
+        assert sum("line " in ln for ln in lines) == 60, (i, lines[-3:])
+        assert sup.state.sessions[f"c{i}"].state.value == "finished"
+    shared = [seq for exits, logs, seq in batches if not exits and logs >= 2]
+    assert shared, "no batch held two sessions' logs"
+    assert all(seq.index("other") < len(seq) - 1 for seq in shared), shared  # the loop ran between the reads
+    with_exit = [seq for exits, logs, seq in batches if exits and logs >= 1]
+    assert all(seq[-1] == "other" for seq in with_exit if "other" in seq), with_exit
+
+
 UNWATCHED = """
 [run]
 name = "unwatched"

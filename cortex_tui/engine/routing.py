@@ -14,6 +14,7 @@ those took seconds, one after the other, and every exit waited behind them).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -30,6 +31,9 @@ from cortex_tui.watch import symlinks
 
 MAX_PATHSPECS = 64
 """More changed paths than this in one batch are looked up as the whole worktree (one git call, no pathspecs)."""
+READ_SLICE_S = 0.002
+"""A batch's log and event reads hand the loop back after this much time (a key press waits behind one slice,
+not behind twenty flooding sessions' reads); not in a batch with exits (their tasks see the batch's reads)."""
 LOOKS_AT_ONCE = 2
 """Worktree looks (two git processes each) running at once: the cores' worth, leaving the worker threads to
 the spawns and final looks that share them."""
@@ -143,12 +147,15 @@ class ChangeRouter:
                     self._exit_soon(rt, code)  # (its log is read to the end first: Lifecycle._ended)
         if changes.exits:
             self.schedule()
-        for slug in changes.logs:
+        slice_at = time.perf_counter()
+        reads = [(self.ingest.read_log, slug) for slug in changes.logs]
+        reads += [(self.ingest.read_agent_events, slug) for slug in changes.events]
+        for read, slug in reads:
+            if not changes.exits and time.perf_counter() - slice_at >= READ_SLICE_S:
+                await asyncio.sleep(0)
+                slice_at = time.perf_counter()
             if (rt := self.by_slug.get(slug)) is not None:
-                self.ingest.read_log(rt)
-        for slug in changes.events:
-            if (rt := self.by_slug.get(slug)) is not None:
-                self.ingest.read_agent_events(rt)
+                read(rt)
         for slug in changes.agent_files:
             if (rt := self.by_slug.get(slug)) is not None and rt.rec.state.live:
                 self.ingest.poll_usage(rt)
