@@ -12,14 +12,20 @@ anything) and ``python -S -c pass`` (the bare interpreter, without site: what no
   asked) — what the files path cost before ``cli/status_plain.py``, and what it still costs for a state file
   that reader declines (an older version's, a corrupt one).
 
-Each call is a new process (``python -m cortex_tui.cli …``), as a script or a tmux status line runs it.
-Reported: p50 / max wall time per call and p50 minus the floor's p50 (what status itself costs).
+Each call is a new process (``python -m cortex_tui.cli …``), as a script or a tmux status line runs it, with
+bytecode caches as an installed CLI has them (pip compiles them at install; an editable install writes them on
+first use): this machine's environment sets ``PYTHONDONTWRITEBYTECODE=1``, under which every call compiled
+cortex_tui's modules from source (~3.5 ms of a ~27 ms live call at load 2) — the children run with it unset and
+``PYTHONPYCACHEPREFIX`` in the scratch dir (nothing is written into the tree), one warm-up call of each kind
+first; ``--no-bytecode`` times them as before, compiling. Reported: p50 / max wall time per call and p50 minus
+the floor's p50 (what status itself costs).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -40,9 +46,20 @@ sys.stdout.write(json.dumps(status_data(Path(sys.argv[1]), None, None, ask_api=F
 """
 
 
+ENV: dict[str, str] | None = None
+"""The children's environment (None: this process's, bytecode as it is)."""
+
+
+def with_bytecode(cache: Path) -> dict[str, str]:
+    """This environment with bytecode caches written and read under ``cache`` (not in the tree)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(cache)
+    return env
+
+
 def timed(argv: list[str]) -> float:
     t0 = time.perf_counter()
-    r = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    r = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, env=ENV)
     dt = time.perf_counter() - t0
     assert r.returncode == 0, r.stderr
     return dt
@@ -53,6 +70,9 @@ def series(repo: Path, samples: int) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {"floor": [], "floor_S": [], "status": [], "models": [], "full": []}
     cmd = [sys.executable, "-m", "cortex_tui.cli"]
     models = [sys.executable, "-c", MODELS, str(repo)]
+    for argv in ([sys.executable, "-c", "pass"], [*cmd, "status", "--repo", str(repo), "--json"], models,
+                 [*cmd, "--debug", "status", "--repo", str(repo), "--json"]):
+        timed(argv)  # warm-up (bytecode caches written), not counted
     for _ in range(samples):
         out["floor"].append(timed([sys.executable, "-c", "pass"]))
         out["floor_S"].append(timed([sys.executable, "-S", "-c", "pass"]))
@@ -95,9 +115,14 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=100)
     ap.add_argument("--samples", type=int, default=15)
     ap.add_argument("--no-files", action="store_true", help="only the live supervisor's series")
+    ap.add_argument("--no-bytecode", action="store_true",
+                    help="the calls without bytecode caches when the environment says so (each compiles cortex_tui)")
     add_keep(ap)
     args = ap.parse_args()
+    global ENV
     with scratch(args.keep) as root:
+        if not args.no_bytecode:
+            ENV = with_bytecode(root / "pycache")
         repo = make_repo(root / "repo")
         text = '[run]\nname = "status"\n[defaults]\nagent = "sim"\nsilence_after = "1h"\nbudget_usd = 5\n' + "".join(
             f'[[session]]\nname = "s{i:03d}"\nscript = ["listen 3600"]\n' for i in range(args.sessions))
@@ -105,7 +130,8 @@ def main() -> None:
         path.write_text(text)
         sup = Supervisor(parse_layout(text, path), repo, headless=True)
         sup.review_enabled = False
-        print(f"{args.sessions} sim sessions, {args.samples} calls of each kind, interleaved")
+        print(f"{args.sessions} sim sessions, {args.samples} calls of each kind, interleaved; bytecode caches: "
+              + ("as the environment says" if args.no_bytecode else "written and used"))
         report("live", asyncio.run(live(sup, args.sessions, args.samples)))
         if not args.no_files:
             report("files", series(repo, args.samples))
