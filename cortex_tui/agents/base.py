@@ -87,6 +87,11 @@ class AgentAdapter:
     own_files: tuple[str, ...] = ()
     """Globs (relative to the worktree) of files the agent writes there for itself — caches, not its work: they
     are not changes of the session (no scope check, no overlap, not in its changed files), like its ``ignore``."""
+    answer_retry: bool = False
+    """After an approve/deny the dialog is looked at again: still drawn, the screen unchanged, the keys are sent
+    once more (the agent dropped them); still drawn then, the answer is reported as not taken. Only for an agent
+    whose answered dialog leaves the screen at once (Codex): one whose answered dialog stays drawn a while
+    (OpenCode) or in the scrollback (Aider) would be answered twice."""
     ui_processes: frozenset[str] = frozenset()
     """Process names of the agent itself (``/proc/<pid>/comm``). When set, silence detection counts only
     the CPU of the commands it runs, not its own: an agent that animates a spinner while its API hangs

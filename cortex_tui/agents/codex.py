@@ -197,7 +197,7 @@ class CodexAdapter(NumberedDialogAdapter):
 
 def make() -> AgentAdapter:
     return CodexAdapter(kind="codex", approval_patterns=list(QUESTIONS), progress="events", exposes_usage=True,
-                        ui_processes=frozenset({"node", "codex", "MainThread"}),
+                        ui_processes=frozenset({"node", "codex", "MainThread"}), answer_retry=True,
                         # 0.171.0 starts `…/app-server-daemon/…/codex app-server` in a session of its own: it
                         # outlives the TUI (and `codex app-server daemon …` with it)
                         detached=("app-server",))

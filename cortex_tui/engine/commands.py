@@ -81,7 +81,12 @@ class SessionCommands:
         rt, tmux = self._pane(name)
         # the engine's state is live (not a state file behind it): a session it does not see waiting gets one
         # short look at the screen (a prompt drawn a moment ago), not the CLI's 3 s of looking
-        prompt = await asyncio.to_thread(actions.answer, tmux, rt.rec, yes, rt.adapter, ANSWER_LOOK_S)
+        try:
+            prompt = await asyncio.to_thread(actions.answer, tmux, rt.rec, yes, rt.adapter, ANSWER_LOOK_S)
+        except actions.AnswerNotTaken as e:  # said, not dropped: the event, the error, the trigger stays
+            self.emit("action", name, action="approve" if yes else "deny", detail=e.message, origin=origin,
+                      taken=False)
+            raise
         # the answer's own look saw the dialog drawn: a waiting a hook announced now ends when a later look no
         # longer shows it (it waited for the engine's own look, which a quick answer can beat: stuck waiting)
         rt.approval.structured_pending = False
