@@ -128,3 +128,53 @@ async def test_a_tree_watched_off_the_loop_keeps_what_changed_while_it_was_walke
         seen = await collect(w, stop, want)
         assert want <= seen
         assert (Change.added, str(wt / "a" / "f.txt")) not in seen  # the checkout itself is not reported
+
+
+async def test_a_checkout_watched_from_a_spawns_thread_misses_nothing_written_after(tmp_path: Path) -> None:
+    """A fresh checkout is watched from its spawn's thread (``add_tree_in_thread``), not from the loop: the
+    thread's walk adds the watches, the loop registers them a moment later. ``watching`` says so at once (no
+    second walk after the spawn); what is written meanwhile — a file in a watched directory before the loop
+    knows that watch, a directory made during the walk — is reported once the loop has the watches; the
+    checkout itself is not."""
+    import threading
+    import time
+
+    wt = tmp_path / "wt"
+    for d in ("a", "b", "c"):
+        (wt / d).mkdir(parents=True)
+        (wt / d / "f.txt").write_text("checked out")
+    paused = [True]
+    in_walk = threading.Event()
+
+    def skip(path: str) -> bool:
+        if path == str(wt):
+            return paused[0]
+        if not paused[0] and not in_walk.is_set():  # the walk, in the spawn's thread
+            in_walk.set()
+            (wt / "late").mkdir()  # wt/ is listed already: only its watch's event tells of late/
+            (wt / "late" / "early.txt").write_text("1")
+            time.sleep(0.3)  # the loop reads that event while the walk still runs
+        return False
+
+    stop = asyncio.Event()
+    with inotify.InotifyWatcher([str(tmp_path)], keep_all, skip) as w:
+        assert not w.watching(str(wt))
+
+        def spawn() -> tuple[bool, bool]:
+            paused[0] = False
+            ok = w.add_tree_in_thread(str(wt))
+            told = w.watching(str(wt))  # whether or not the loop has taken the watches yet
+            (wt / "b" / "f.txt").write_text("the agent's first write")  # at once, as a sim agent does
+            return ok, told
+
+        ok, told = await asyncio.to_thread(spawn)
+        assert ok and told and in_walk.is_set()
+        want = {(Change.added, str(wt / "late" / "early.txt")), (Change.modified, str(wt / "b" / "f.txt"))}
+        seen = await collect(w, stop, want)
+        assert want <= seen
+        assert {str(wt), str(wt / "a"), str(wt / "b"), str(wt / "c"), str(wt / "late")} <= set(w._wds)
+        (wt / "late" / "after.txt").write_text("2")  # late/ is watched
+        assert {(Change.added, str(wt / "late" / "after.txt"))} <= await collect(
+            w, stop, {(Change.added, str(wt / "late" / "after.txt"))})
+        assert not any(p == str(wt / "a" / "f.txt") for _, p in seen)  # the checkout itself is not reported
+        assert w.watching(str(wt)) and not w._handing and w._adding == 0 and not w._early

@@ -151,3 +151,62 @@ def test_the_apis_status_does_not_wait_for_the_loops_default_pool(git_repo: Path
     before, after = asyncio.run(main())
     assert [(x["name"], x["review_status"]) for x in before["sessions"]] == [("s0", None), ("s1", None)]
     assert [(x["name"], x["review_status"]) for x in after["sessions"]] == [("s0", None), ("s1", "rejected")]
+
+
+@pytest.mark.parametrize("setup", [False, True], ids=["plain", "setup"])
+def test_a_fresh_checkout_is_watched_before_its_agent_starts(tmp_path: Path, setup: bool) -> None:
+    """A session's brand-new worktree is watched from its spawn's thread right after the checkout, before the
+    agent starts: by its ``spawned`` event it is watched already, and no whole-worktree look follows (in a
+    5,000-file repo that look, a ``git diff`` + ``ls-files`` of the whole tree per session, was most of what
+    cortex-tui added to ten cold spawns). What the agent writes at once — a new directory's file, a tracked
+    file changed — still counts. With a ``setup`` step (something else wrote there before the agent) the
+    worktree is watched after the spawn and looked at whole, as before."""
+    repo = big_repo(tmp_path / "big", files=300)
+    extra = 'setup = ["echo made > made_by_setup.txt"]\n' if setup else ""
+    text = '[run]\nname = "fresh"\n[defaults]\nagent = "sim"\nsilence_after = "1h"\n' + "".join(
+        f'[[session]]\nname = "s{i}"\n{extra}'
+        f'script = ["write lib/new{i}/deep/x.py x = 1", "write lib/pkg{i}/mod{i}.py changed", "listen 600"]\n'
+        for i in range(3))
+    sup = make_sup(repo, text, tmp_path)
+    looks: list[tuple[str, list[str]]] = []
+    real = sup.local.worktree_changes
+
+    def worktree_changes(rec: Any, base: str, paths: list[str]) -> Any:  # the real look, recorded
+        looks.append((rec.name, list(paths)))
+        return real(rec, base, paths)
+
+    sup.local.worktree_changes = worktree_changes  # type: ignore[method-assign]
+    watched_at_spawn: dict[str, bool] = {}
+
+    def on(ev: Event) -> None:
+        if ev.kind == "spawned" and ev.session:
+            w = sup.router.watcher
+            ino = w._inotify if w is not None else None
+            watched_at_spawn[ev.session] = ino is not None and str(ev.data["worktree"]) in ino._wds
+
+    sup.subscribe(on)
+    expect = {f"s{i}": sorted([f"lib/new{i}/deep/x.py", f"lib/pkg{i}/mod{i}.py"]
+                              + (["made_by_setup.txt"] if setup else [])) for i in range(3)}
+
+    async def main() -> None:
+        await sup.start()
+        task = asyncio.create_task(sup.supervise(until_done=False))
+        try:
+            await wait_for(lambda: all(sorted(sup.state.sessions[n].changed_files) == files
+                                       for n, files in expect.items()), 60, "each agent's writes")
+        finally:
+            sup.request_stop()
+            await task
+            await sup.shutdown()
+            sup.tmux.kill_server()
+
+    asyncio.run(main())
+    whole = sorted(name for name, paths in looks if paths == ["."])
+    if setup:
+        assert watched_at_spawn == {"s0": False, "s1": False, "s2": False}
+        assert whole == ["s0", "s1", "s2"]
+    else:
+        assert watched_at_spawn == {"s0": True, "s1": True, "s2": True}
+        assert whole == []
+    for name, files in expect.items():
+        assert sorted(sup.state.sessions[name].changed_files) == files

@@ -76,6 +76,8 @@ class LocalNode:
         if not (wt / ".git").exists():
             rec.base_commit = req.base_commit
             gitb.add_worktree(req.repo, wt, rec.branch, req.base_commit)
+            if req.checked_out is not None and req.prepare is None:  # exactly the base checkout: watched now
+                req.checked_out()
         elif rec.base_commit is None:
             rec.base_commit = req.base_commit
         if req.prepare is not None:

@@ -71,6 +71,10 @@ class SpawnRequest:
     window: WindowInfo | None = None
     """An idle window made ahead for this session (a warm slot's, engine/warm.py): the agent starts in it
     (``Tmux.respawn_window``) instead of a new window; a node that cannot use it makes its own."""
+    checked_out: Callable[[], None] | None = None
+    """Called (in the spawn's thread) by a node whose files the engine watches, right after it checked out a
+    brand-new worktree at ``base_commit`` and before anything else writes there (no ``prepare``, no agent
+    yet): the engine starts watching it then (engine/routing.py ``watch_checkout``)."""
 
 
 AgentWrap = Callable[[list[str], SpawnContext, dict[str, str]], list[str]]

@@ -49,7 +49,8 @@ class Lifecycle:
                  base_branch: Callable[[], str] | None = None,
                  claim_warm: Callable[[SessionRecord, str], Claimed | None] | None = None,
                  released: Callable[[], None] = lambda: None,
-                 durable: Callable[[], Awaitable[None]] | None = None) -> None:
+                 durable: Callable[[], Awaitable[None]] | None = None,
+                 watch_checkout: Callable[[SessionRuntime], None] | None = None) -> None:
         self.clock = clock
         self.book = book
         self.ingest = ingest
@@ -82,6 +83,8 @@ class Lifecycle:
         its pool slot is free (engine/pool.py) and a scheduling pass runs meanwhile."""
         self.durable = durable
         """Awaited before a spawn makes its window: the ``starting`` record is on disk (engine/journal.py)."""
+        self.watch_checkout = watch_checkout
+        """Called from a local spawn's thread once its fresh worktree is checked out (engine/routing.py)."""
         self.spawning: set[str] = set()
         self.exiting: set[str] = set()
         """Sessions whose exit is being looked at (git work in a thread)."""
@@ -168,7 +171,12 @@ class Lifecycle:
             spec=spec, rec=rt.rec, adapter=rt.adapter, run=self.run, repo=self.repo,
             base_commit=start.base, headless=self.headless(), restart=restart, paths=self.paths(rt.rec),
             stamp=local_hms(self.clock), prepare=self.isolation.preparer(rt, spec),
-            window=claimed.window if claimed is not None else None))
+            window=claimed.window if claimed is not None else None,
+            checked_out=self._checked_out(rt)))
+
+    def _checked_out(self, rt: SessionRuntime) -> Callable[[], None] | None:
+        watch = self.watch_checkout
+        return None if watch is None else lambda: watch(rt)
 
     def stop_sync(self, rt: SessionRuntime) -> None:
         attempt = rt.rec.attempt

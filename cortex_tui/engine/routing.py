@@ -100,6 +100,14 @@ class ChangeRouter:
             return None
         return int(raw) if raw.lstrip("-").isdigit() else None
 
+    def watch_checkout(self, rt: SessionRuntime) -> None:
+        """From the spawn's thread: ``rt``'s fresh worktree holds exactly the base checkout and nothing else
+        has written there yet; watched from now on, it needs no whole look after the spawn (a 5,000-file
+        tree's ``git diff`` + ``ls-files`` per session, on the cores the other checkouts need)."""
+        watcher = self.watcher
+        if watcher is not None:
+            watcher.watch_checkout(rt.rec.slug)
+
     async def after_spawn(self, rt: SessionRuntime) -> None:
         early = self.deferred.pop(rt.rec.slug, None)  # files it changed while the window was being made
         if self.watcher is not None and await self.watcher.resume(rt.rec.slug):

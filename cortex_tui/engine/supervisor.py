@@ -132,7 +132,8 @@ class Supervisor:
                               check_screen=self._check_screen_soon, after_spawn=lambda rt: self.router.after_spawn(rt),
                               on_finished=lambda rt: self.reviews.finished(rt), wake=self._wake.set, runtimes=self.rt,
                               base_branch=lambda: self.state.base, claim_warm=self.pool.claim_warm,
-                              released=lambda: self.passes.soon(), durable=self.journal.durable_now)
+                              released=lambda: self.passes.soon(), durable=self.journal.durable_now,
+                              watch_checkout=lambda rt: self.router.watch_checkout(rt))
         self._spawning = self.life.spawning
         self._exiting = self.life.exiting
         self._tasks = TaskSet(self._engine_error)

@@ -145,13 +145,24 @@ class RunWatcher:
             return os.sep not in slug and self.paused(slug)
         return False
 
+    def watch_checkout(self, slug: str) -> bool:
+        """Watch a worktree being made, from its spawn's thread, once its files are checked out and before
+        anything else writes there (the agent is not started yet): everything written from then on is an
+        event, so :meth:`resume` finds it watched and no whole look is needed. True when it is watched (with
+        inotify only: watchfiles watches new directories by itself)."""
+        w = self._inotify
+        if w is None or w.fd < 0:
+            return False
+        return bool(w.add_tree_in_thread(self.wt_root + slug))
+
     async def resume(self, slug: str) -> bool:
         """Watch a worktree skipped while it was being made; True when it was added now (the caller looks at
         the whole worktree once: what was written before the watch went unseen). The walk of its directories
-        runs in a worker thread (a 5,000-file checkout held the loop 100–500 ms here)."""
+        runs in a worker thread (a 5,000-file checkout held the loop 100–500 ms here). False when it was
+        watched already (e.g. by :meth:`watch_checkout` during its spawn)."""
         w = self._inotify
         path = self.wt_root + slug
-        if w is None or w.fd < 0 or path in w._wds or not os.path.isdir(path):
+        if w is None or w.fd < 0 or w.watching(path) or not os.path.isdir(path):
             return False
         return bool(await w.add_tree_off_loop(path))
 

@@ -20,6 +20,7 @@ import errno
 import os
 import struct
 import sys
+import threading
 from collections.abc import AsyncIterator, Callable
 
 from watchfiles import Change
@@ -94,8 +95,13 @@ class InotifyWatcher:
         """Changes noted so far (also those already pending): a batch is quiet when this stops growing."""
         self._wake = asyncio.Event()
         self._adding = 0
-        """Trees being watched by a worker thread (:meth:`add_tree_off_loop`): their directories' watches exist
-        before the loop knows them, so their events are kept in ``_early`` until it does."""
+        """Trees being watched by a worker thread (:meth:`add_tree_off_loop`, :meth:`add_tree_in_thread`): their
+        directories' watches exist before the loop knows them, so their events are kept in ``_early`` until it
+        does. Changed under ``_adding_lock`` (worker threads change it too)."""
+        self._adding_lock = threading.Lock()
+        self._handing: set[str] = set()
+        """Tops watched by :meth:`add_tree_in_thread` whose watches the loop has not registered yet."""
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._early: list[tuple[int, int, str]] = []
         self._error: OSError | None = None
         self.overflowed = False
@@ -111,7 +117,8 @@ class InotifyWatcher:
         try:
             for root in self.roots:
                 self._add_tree(root, report=False)
-            asyncio.get_running_loop().add_reader(fd, self._readable)
+            self._loop = asyncio.get_running_loop()
+            self._loop.add_reader(fd, self._readable)
         except BaseException:
             os.close(fd)
             self.fd = -1
@@ -199,7 +206,7 @@ class InotifyWatcher:
         the new watches that arrive before the loop has them are kept and handled once it has. False when the
         watcher closed meanwhile or a watch could not be added (the watcher then ends with that error)."""
         fd = self.fd
-        self._adding += 1
+        self._adding_by(1)
         try:
             found = await asyncio.to_thread(self._walk, top, report=False)
         except OSError as e:  # out of watches…: the consumer restarts the watcher (or falls back), as on the loop
@@ -207,20 +214,76 @@ class InotifyWatcher:
             self._wake.set()
             return False
         finally:
-            self._adding -= 1
+            self._adding_by(-1)
         if self.fd != fd or fd < 0:
             return False
+        self._registered(found)
+        return True
+
+    def watching(self, top: str) -> bool:
+        """``top`` is watched (or its watches, added by :meth:`add_tree_in_thread`, are on their way to the loop)."""
+        return top in self._wds or top in self._handing
+
+    def add_tree_in_thread(self, top: str) -> bool:
+        """Watch ``top`` and every directory below it from the calling thread (not the loop's; ``report`` False):
+        the walk and its system calls run here, the loop registers the watches soon after (events arriving
+        meanwhile are kept, as for :meth:`add_tree_off_loop`). A spawn calls it on a fresh checkout before
+        anything else writes there: every later change is an event, and the walk holds up no other work of
+        the loop's. True when every directory is watched; False when the watcher is closed or a watch
+        could not be added (that error then ends the watcher, as on the loop)."""
+        fd, loop = self.fd, self._loop
+        if fd < 0 or loop is None or loop.is_closed():
+            return False
+        self._adding_by(1)
+        self._handing.add(top)
+        found: list[tuple[int, str, list[str]]] | None = None
+        error: OSError | None = None
+        try:
+            found = self._walk(top, report=False)
+        except OSError as e:  # out of watches, or the watcher was closed meanwhile (its fd is not ours)
+            error = e
+        try:
+            loop.call_soon_threadsafe(self._handed, fd, top, found, error)
+        except RuntimeError:  # the loop closed meanwhile: nobody watches any more
+            self._handing.discard(top)
+            self._adding_by(-1)
+            return False
+        return found is not None
+
+    def _handed(self, fd: int, top: str, found: list[tuple[int, str, list[str]]] | None,
+                error: OSError | None) -> None:
+        """On the loop: the watches :meth:`add_tree_in_thread` added are registered (or its error raised)."""
+        self._handing.discard(top)
+        self._adding_by(-1)
+        if self.fd != fd or fd < 0:
+            return
+        if error is not None:
+            self._error = error
+            self._wake.set()
+            return
+        self._registered(found or [])
+
+    def _adding_by(self, n: int) -> None:
+        with self._adding_lock:
+            self._adding += n
+
+    def _registered(self, found: list[tuple[int, str, list[str]]]) -> None:
+        """The loop takes the watches a worker thread added, then handles the events kept for them meanwhile
+        (those of watches still being added stay kept)."""
         for wd, d, _files in found:
             self._register(wd, d)
-        if not self._adding and self._early:
-            early, self._early = self._early, []
-            try:
-                for wd, mask, name in early:
+        if not self._early:
+            return
+        early, self._early = self._early, []
+        try:
+            for wd, mask, name in early:
+                if wd in self._dirs or mask & IN_Q_OVERFLOW:
                     self._event(wd, mask, name)
-            except OSError as e:  # a new directory's watch could not be added: as in _readable
-                self._error = e
-                self._wake.set()
-        return True
+                elif self._adding:
+                    self._early.append((wd, mask, name))
+        except OSError as e:  # a new directory's watch could not be added: as in _readable
+            self._error = e
+            self._wake.set()
 
     def _forget_tree(self, top: str) -> None:
         prefix = top + os.sep
