@@ -13,6 +13,9 @@ floors measured in the same run.
   answered by the supervisor's API as under ``cortex-tui up`` (``--no-api``: from the run's files);
   its floor: ``python -c pass`` with the same interpreter (process start-up, which no change here can cut),
   once before and, during the spawn, after each status call (what the checkouts leave of 2 cores).
+* CPU: cortex-tui's (the supervisor's process and its git and tmux client children, start → every session
+  running, less the benchmark's own status probes) against the parallel floors' git (their mean): on a
+  shared machine whose floor moves 2–5× between rounds, the work cortex-tui adds is steadier than its wall.
 * git: ``changed_vs_base`` with every checked-out path as a pathspec vs the whole tree (what the engine does
   now past 64 paths).
 * ``--trace-stalls MS``: a watchdog thread samples the event loop thread's stack every 5 ms while the loop has
@@ -24,6 +27,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import resource
 import subprocess
 import sys
 import threading
@@ -62,14 +67,30 @@ def git(*args: str) -> None:
     subprocess.run(["git", *args], check=True, capture_output=True)
 
 
-def floor_parallel(repo: Path, n: int, tag: str) -> float:
+def cpu_children() -> float:
+    """CPU (user + system) of this process's waited-for children so far."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def cpu_self() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def floor_parallel(repo: Path, n: int, tag: str, cpu: list[float] | None = None) -> float:
+    """Wall time; with ``cpu``, the CPU of its git processes is appended to it."""
     base = repo.parent / f"floor-{tag}"
+    c0 = cpu_children()
     t0 = time.perf_counter()
     for i in range(n):  # the adds (serialised, no checkout), then the checkouts at once
         git("-C", str(repo), "worktree", "add", "-q", "--no-checkout", "-b", f"fl-{tag}-{i}", str(base / str(i)))
     with ThreadPoolExecutor(n) as ex:
         list(ex.map(lambda i: git("-C", str(base / str(i)), "reset", "-q", "--hard"), range(n)))
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    if cpu is not None:
+        cpu.append(cpu_children() - c0)
+    return wall
 
 
 def floor_sequential(repo: Path, n: int, tag: str) -> float:
@@ -80,24 +101,39 @@ def floor_sequential(repo: Path, n: int, tag: str) -> float:
     return time.perf_counter() - t0
 
 
+PROBE_CPU = [0.0]
+"""CPU of the benchmark's own probes (status calls, ``python -c pass``) so far: not cortex-tui's spawn work."""
+
+
+def _probe(argv: list[str]) -> tuple[float, str]:
+    """Run a probe; its wall time and output (its CPU, from its own rusage, added to :data:`PROBE_CPU`)."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                         text=True)
+    assert p.stdout is not None
+    out = p.stdout.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    PROBE_CPU[0] += ru.ru_utime + ru.ru_stime
+    return time.perf_counter() - t0, out
+
+
 def pass_s() -> float:
     """``python -c pass``: the process start-up any status call pays, at the same moment."""
-    t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "pass"], check=True)
-    return time.perf_counter() - t0
+    return _probe([sys.executable, "-c", "pass"])[0]
 
 
 def status_s(repo: Path) -> float:
-    t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "cortex_tui.cli", "status", "--repo", str(repo), "--json"],
-                       capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    dt = time.perf_counter() - t0
-    json.loads(r.stdout)
+    dt, out = _probe([sys.executable, "-m", "cortex_tui.cli", "status", "--repo", str(repo), "--json"])
+    json.loads(out)
     return dt
 
 
 class Spawned(TypedDict):
     wall: float
+    cpu: float
+    """CPU from start to every session running: the supervisor's process and its waited-for children (git,
+    tmux clients), less the benchmark's probes; not the tmux server or the agents (not its children)."""
     stall_max: float
     stall_p99: float
     during: list[float]
@@ -174,12 +210,14 @@ async def cortex(repo: Path, root: Path, n: int, tag: str, trace_ms: float = 0, 
             floor_during.append(await asyncio.to_thread(pass_s))
 
     t0 = time.perf_counter()
+    c0 = cpu_self() + cpu_children() - PROBE_CPU[0]
     tick = asyncio.create_task(ticker())
     await sup.start()
     task = asyncio.create_task(sup.supervise(until_done=False))
     st = asyncio.create_task(statuses())
     await asyncio.wait_for(done.wait(), 600)
     wall = time.perf_counter() - t0
+    cpu = cpu_self() + cpu_children() - PROBE_CPU[0] - c0  # (a probe still running is counted when it ends)
     await st
     await asyncio.sleep(3)
     settled = [await asyncio.to_thread(status_s, repo) for _ in range(5)]
@@ -191,7 +229,7 @@ async def cortex(repo: Path, root: Path, n: int, tag: str, trace_ms: float = 0, 
     await task
     await sup.shutdown()
     sup.tmux.kill_server()
-    return {"wall": wall, "stall_max": max(stalls), "stall_p99": pct(stalls, 99), "during": during,
+    return {"wall": wall, "cpu": cpu, "stall_max": max(stalls), "stall_p99": pct(stalls, 99), "during": during,
             "floor_during": floor_during, "settled": settled}
 
 
@@ -226,16 +264,20 @@ def main() -> None:
         print(f"changed_vs_base: {all_paths * 1000:.0f} ms with every path as a pathspec, {whole * 1000:.0f} ms "
               f"for the whole tree ({all_paths / whole:.1f}×)")
         for r in range(args.rounds):
-            par = floor_parallel(repo, args.sessions, str(r))
+            fcpu: list[float] = []
+            par = floor_parallel(repo, args.sessions, str(r), fcpu)
             seq = floor_sequential(repo, args.sessions, str(r))
             res = asyncio.run(cortex(repo, root, args.sessions, str(r), args.trace_stalls, not args.no_api))
-            par2 = floor_parallel(repo, args.sessions, f"{r}b")  # the floor again: it drifts within a round
+            par2 = floor_parallel(repo, args.sessions, f"{r}b", fcpu)  # the floor again: it drifts within a round
             wall = res["wall"]
             during, settled = res["during"], res["settled"]
             mid = (par + par2) / 2
             print(f"round {r + 1}: floor parallel {par:.2f}s before, {par2:.2f}s after, sequential {seq:.2f}s; "
                   f"cortex-tui {wall:.2f}s ({wall / mid:.2f}× the parallel floors' mean); loop stall max "
                   f"{res['stall_max'] * 1000:.0f} ms (p99 {res['stall_p99'] * 1000:.0f} ms)")
+            fc = sum(fcpu) / 2
+            print(f"  CPU: cortex-tui {res['cpu']:.2f}s (supervisor + its git/tmux children until all ran) vs the "
+                  f"parallel floor's git {fc:.2f}s ({res['cpu'] / fc:.2f}×)")
             fd = res["floor_during"]
             print(f"  status --json during spawn: p50 {pct(during, 50) * 1000:.0f} ms max "
                   f"{max(during) * 1000:.0f} ms (n={len(during)}), python -c pass beside it p50 "
