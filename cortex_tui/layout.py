@@ -13,7 +13,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from cortex_tui.errors import LayoutError
-from cortex_tui.model.layout import Layout, ResolvedSession, SessionSpec, resolve_session
+from cortex_tui.model.layout import Layout, ResolvedSession, SessionSpec
+from cortex_tui.model.resolve import resolve_session
 from cortex_tui.model.routes import AUTO, known_target
 
 _TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")

@@ -101,7 +101,8 @@ def _turn(kind: str, env: dict[str, str], model: str | None, timeout: float) -> 
     """One headless turn in a throwaway git repo: exit code, duration, the last line it printed."""
     from cortex_tui.agents import get_adapter
     from cortex_tui.agents.base import SpawnContext
-    from cortex_tui.model.layout import Layout, resolve_session
+    from cortex_tui.model.layout import Layout
+    from cortex_tui.model.resolve import resolve_session
 
     with tempfile.TemporaryDirectory(prefix="cortex-probe-") as tmp:
         wt = Path(tmp) / "repo"

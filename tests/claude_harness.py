@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cortex_tui.agents.base import KeyInput, SpawnContext
-from cortex_tui.model.layout import Layout, ResolvedSession, resolve_session
+from cortex_tui.model.layout import Layout, ResolvedSession
+from cortex_tui.model.resolve import resolve_session
 
 API_KEY = "sk-ant-api03-cortex-test-key-0123456789abcdef"
 MODEL = "claude-sonnet-4-5-20250929"

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from cortex_tui.engine.events import Event, EventBus, EventKind
-from cortex_tui.model.layout import Layout, ResolvedSession, RunSpec, SessionSpec, resolve_session
+from cortex_tui.model.layout import Layout, ResolvedSession, RunSpec, SessionSpec
+from cortex_tui.model.resolve import resolve_session
 from cortex_tui.model.state import RunState, SessionRecord, SessionState, TokenUsage, TriggerRecord
 
 EPOCH = 1_700_000_000.0

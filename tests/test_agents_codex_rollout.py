@@ -15,7 +15,8 @@ from cortex_tui.agents import get_adapter
 from cortex_tui.agents.codex import CodexAdapter
 from cortex_tui.agents.codex_rollout import RolloutTail, signals_of
 from cortex_tui.budgets import UsageLedger
-from cortex_tui.model.layout import Layout, resolve_session
+from cortex_tui.model.layout import Layout
+from cortex_tui.model.resolve import resolve_session
 from cortex_tui.resources import ProcessSampler, ui_chain
 
 FIX = Path(__file__).parent / "fixtures" / "agents" / "codex" / "0.171.0"

@@ -18,7 +18,8 @@ from cortex_tui.engine.events import Event, EventBus
 from cortex_tui.engine.queue_view import TaskQueue
 from cortex_tui.errors import CortexError
 from cortex_tui.layout import parse_layout
-from cortex_tui.model.layout import Layout, ResolvedSession, resolve_session
+from cortex_tui.model.layout import Layout, ResolvedSession
+from cortex_tui.model.resolve import resolve_session
 from cortex_tui.model.state import RunState, SessionRecord
 
 REFRESH_S = 1.0

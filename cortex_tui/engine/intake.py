@@ -17,7 +17,8 @@ from pydantic import ValidationError
 
 from cortex_tui.backends import git as gitb
 from cortex_tui.errors import CortexError, LayoutError, RefusedError
-from cortex_tui.model.layout import Layout, ResolvedSession, SessionSpec, resolve_session
+from cortex_tui.model.layout import Layout, ResolvedSession, SessionSpec
+from cortex_tui.model.resolve import resolve_session
 from cortex_tui.model.routes import known_target
 from cortex_tui.model.state import RunState, SessionRecord
 

@@ -19,7 +19,8 @@ from cortex_tui.engine.clock import Clock
 from cortex_tui.engine.events import Emit
 from cortex_tui.engine.session import SessionRuntime
 from cortex_tui.errors import CortexError
-from cortex_tui.model.layout import Layout, ResolvedSession, SessionSpec, resolve_session
+from cortex_tui.model.layout import Layout, ResolvedSession, SessionSpec
+from cortex_tui.model.resolve import resolve_session
 from cortex_tui.model.state import RunState, SessionRecord
 from cortex_tui.store.files import RunStore
 

@@ -10,7 +10,8 @@ from cortex_tui.engine.placement import NodeRoom, cap, choose, parse_probe
 from cortex_tui.engine.pool import target_slots
 from cortex_tui.errors import LayoutError
 from cortex_tui.layout import parse_layout
-from cortex_tui.model.layout import SessionSpec, resolve_session
+from cortex_tui.model.layout import SessionSpec
+from cortex_tui.model.resolve import resolve_session
 
 NODES = """
 [[node]]
